@@ -1,0 +1,42 @@
+#include "dpt/status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+int dpt_err_set(dpt_err *err, int code, const char *fmt, ...)
+{
+  if (!err || err->code != DPT_OK) return code;
+  err->code = code;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+void dpt_err_clear(dpt_err *err)
+{
+  err->code = DPT_OK;
+  err->msg[0] = '\0';
+}
+
+int dpt_exit_status(int code)
+{
+  if (code == DPT_OK) return 0;
+  return code == DPT_EINPUT ? 2 : 1;
+}
+
+const char *dpt_code_name(int code)
+{
+  switch (code) {
+  case DPT_OK: return "ok";
+  case DPT_EINPUT: return "bad input";
+  case DPT_ENOMEM: return "out of memory";
+  case DPT_EIO: return "I/O error";
+  case DPT_EDEVICE: return "device error";
+  case DPT_ECOMM: return "communication error";
+  case DPT_ETIMEOUT: return "timeout";
+  case DPT_EABORTED: return "aborted";
+  default: return "internal error";
+  }
+}

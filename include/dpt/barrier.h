@@ -1,0 +1,33 @@
+/* A reusable thread barrier that can be woken by an error and times out, so a failing or stalled
+ * thread stops the others instead of hanging them. */
+#ifndef DPT_BARRIER_H
+#define DPT_BARRIER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "dpt/status.h"
+
+typedef struct dpt_barrier {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int parties;
+  int arrived;
+  unsigned long generation;
+  double timeout_s;     /* <= 0: wait forever (still wakeable by abort) */
+  int abort_code;       /* != 0 once aborted: every present and future wait fails */
+  char abort_msg[DPT_ERR_MSG_MAX];
+  bool *present;        /* present[i]: party i arrived in the current generation (for timeouts) */
+} dpt_barrier;
+
+int dpt_barrier_init(dpt_barrier *b, int parties, double timeout_s, dpt_err *err);
+void dpt_barrier_destroy(dpt_barrier *b);
+
+/* Waits until all parties arrive. party is 0..parties-1 (used to name the missing ones on timeout).
+ * Returns 0, DPT_ETIMEOUT (and aborts the barrier for everyone) or the abort code. */
+int dpt_barrier_wait(dpt_barrier *b, int party, dpt_err *err);
+
+/* Wakes every waiter with code/message; later waits fail at once. First abort wins. */
+void dpt_barrier_abort(dpt_barrier *b, int code, const char *msg);
+
+#endif

@@ -1,0 +1,45 @@
+/* A communicator as each worker sees it: one handle per worker (rank), one table per backend
+ * (in-process threads, NCCL, MPI). Callers use the dpt_comm_* wrappers. Buffers are device
+ * pointers of the worker's device. Every call can be woken by abort and times out. */
+#ifndef DPT_COMM_H
+#define DPT_COMM_H
+
+#include <stddef.h>
+
+#include "dpt/status.h"
+
+typedef struct dpt_comm_ops {
+  const char *name;
+  /* buf[0..n) = sum over ranks of buf, summed in rank order 0, 1, ..., size-1 (reproducible). */
+  int (*allreduce_sum)(void *ctx, float *buf, size_t n, dpt_err *err);
+  int (*broadcast)(void *ctx, float *buf, size_t n, int root, dpt_err *err);
+  int (*barrier)(void *ctx, dpt_err *err);
+  /* Wakes every rank's pending and future calls with an error. Callable from any thread. */
+  void (*abort)(void *ctx, int code, const char *why);
+  /* Bytes this rank sends and receives in one allreduce of n floats (for reports). */
+  size_t (*allreduce_bytes)(void *ctx, size_t n);
+} dpt_comm_ops;
+
+typedef struct dpt_comm {
+  const dpt_comm_ops *vt;
+  void *ctx;
+  int rank;
+  int size;
+} dpt_comm;
+
+int dpt_comm_allreduce_sum(dpt_comm *c, float *buf, size_t n, dpt_err *err);
+int dpt_comm_broadcast(dpt_comm *c, float *buf, size_t n, int root, dpt_err *err);
+int dpt_comm_barrier(dpt_comm *c, dpt_err *err);
+void dpt_comm_abort(dpt_comm *c, int code, const char *why);
+size_t dpt_comm_allreduce_bytes(dpt_comm *c, size_t n);
+
+/* --- the in-process backend: threads of one process over shared host memory --- */
+typedef struct dpt_comm_threads dpt_comm_threads;
+
+/* A group of `size` ranks; timeout_s bounds every wait (<= 0: none). */
+int dpt_comm_threads_create(int size, double timeout_s, dpt_comm_threads **out, dpt_err *err);
+/* The handle of one rank; valid until the group is destroyed. */
+dpt_comm dpt_comm_threads_rank(dpt_comm_threads *g, int rank);
+void dpt_comm_threads_destroy(dpt_comm_threads *g);
+
+#endif

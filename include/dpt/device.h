@@ -1,0 +1,102 @@
+/* A compute device behind one table of functions (one table per backend: cpu, cuda).
+ * Matrices are row-major. Pointers passed to ops are device pointers (host memory on the CPU
+ * backend). Callers use the dpt_dev_* wrappers, never obj->vt->fn. Every op returns 0 or a
+ * DPT_E* code and fills err. Ops may run asynchronously on the device's stream; dpt_dev_sync and
+ * the d2h copy wait for them. */
+#ifndef DPT_DEVICE_H
+#define DPT_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dpt/status.h"
+
+typedef enum { DPT_DEVICE_CPU = 0, DPT_DEVICE_CUDA = 1 } dpt_device_kind;
+
+typedef struct dpt_device_ops {
+  const char *name; /* "cpu" or "cuda" */
+  void (*destroy)(void *ctx);
+
+  int (*alloc)(void *ctx, size_t bytes, void **out, dpt_err *err);
+  void (*free)(void *ctx, void *p);
+  /* Page-locked host memory for fast copies (plain malloc on the CPU backend). */
+  int (*host_alloc)(void *ctx, size_t bytes, void **out, dpt_err *err);
+  void (*host_free)(void *ctx, void *p);
+  int (*copy_h2d)(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err);
+  int (*copy_d2h)(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err);
+  int (*copy_d2d)(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err);
+  int (*zero)(void *ctx, void *p, size_t bytes, dpt_err *err);
+  int (*sync)(void *ctx, dpt_err *err);
+
+  /* c[m x n] = alpha * op(a) * op(b) + beta * c, row-major, op(a) is m x k, op(b) is k x n. */
+  int (*gemm)(void *ctx, bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
+              int lda, const float *b, int ldb, float beta, float *c, int ldc, dpt_err *err);
+  /* y[c] = alpha * sum_r x[r][c] + beta * y[c] for x[rows x cols]: bias gradients. */
+  int (*col_sum)(void *ctx, int rows, int cols, float alpha, const float *x, float beta, float *y,
+                 dpt_err *err);
+  /* y[r][c] += bias[c], then, when relu, y = max(y, 0). */
+  int (*bias_act)(void *ctx, int rows, int cols, const float *bias, bool relu, float *y,
+                  dpt_err *err);
+  /* dx[i] = y[i] > 0 ? dy[i] : 0, where y is the ReLU output (dx may alias dy). */
+  int (*relu_bwd)(void *ctx, size_t n, const float *y, const float *dy, float *dx, dpt_err *err);
+  /* Per row of logits[rows x cols] with labels[rows] in [0, cols): numerically stable softmax
+   * cross-entropy. dlogits = (softmax - onehot) * grad_scale (may alias logits), row_loss[r] the
+   * loss of row r, row_argmax[r] the predicted class. */
+  int (*softmax_xent)(void *ctx, int rows, int cols, const float *logits, const int32_t *labels,
+                      float grad_scale, float *dlogits, float *row_loss, int32_t *row_argmax,
+                      dpt_err *err);
+  /* SGD with momentum and weight decay over n elements (see kn_sgd_step_at in kernels/kn_math.h). */
+  int (*sgd_step)(void *ctx, size_t n, float *params, const float *grads, float *velocity,
+                  float lr, float momentum, float weight_decay, dpt_err *err);
+  /* acc[i] += x[i]: the in-process reduction of gradients (fixed order is the caller's job). */
+  int (*add)(void *ctx, size_t n, const float *x, float *acc, dpt_err *err);
+} dpt_device_ops;
+
+typedef struct dpt_device {
+  const dpt_device_ops *vt;
+  void *ctx;
+  dpt_device_kind kind;
+  int index; /* CUDA ordinal, or the worker's index on the CPU backend */
+} dpt_device;
+
+/* --- opening devices (kernels/device_registry.c: the one place that knows the backends) --- */
+
+/* Opens device `index` of `kind`. blas_threads applies to the CPU backend (0 = leave as is). */
+int dpt_device_open(dpt_device_kind kind, int index, int blas_threads, dpt_device *out,
+                    dpt_err *err);
+void dpt_device_close(dpt_device *dev);
+
+/* Number of usable CUDA devices: 0 (and a reason in err->msg, code DPT_OK) when the build has no
+ * CUDA or the runtime finds no driver or device. */
+int dpt_cuda_device_count(int *count, dpt_err *why);
+
+/* One line naming the compiled backends and versions, for --version. */
+const char *dpt_backends_summary(void);
+
+/* --- wrappers callers use --- */
+int dpt_dev_alloc(dpt_device *d, size_t bytes, void **out, dpt_err *err);
+void dpt_dev_free(dpt_device *d, void *p);
+int dpt_dev_host_alloc(dpt_device *d, size_t bytes, void **out, dpt_err *err);
+void dpt_dev_host_free(dpt_device *d, void *p);
+int dpt_dev_copy_h2d(dpt_device *d, void *dst, const void *src, size_t bytes, dpt_err *err);
+int dpt_dev_copy_d2h(dpt_device *d, void *dst, const void *src, size_t bytes, dpt_err *err);
+int dpt_dev_copy_d2d(dpt_device *d, void *dst, const void *src, size_t bytes, dpt_err *err);
+int dpt_dev_zero(dpt_device *d, void *p, size_t bytes, dpt_err *err);
+int dpt_dev_sync(dpt_device *d, dpt_err *err);
+int dpt_dev_gemm(dpt_device *d, bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
+                 int lda, const float *b, int ldb, float beta, float *c, int ldc, dpt_err *err);
+int dpt_dev_col_sum(dpt_device *d, int rows, int cols, float alpha, const float *x, float beta,
+                    float *y, dpt_err *err);
+int dpt_dev_bias_act(dpt_device *d, int rows, int cols, const float *bias, bool relu, float *y,
+                     dpt_err *err);
+int dpt_dev_relu_bwd(dpt_device *d, size_t n, const float *y, const float *dy, float *dx,
+                     dpt_err *err);
+int dpt_dev_softmax_xent(dpt_device *d, int rows, int cols, const float *logits,
+                         const int32_t *labels, float grad_scale, float *dlogits, float *row_loss,
+                         int32_t *row_argmax, dpt_err *err);
+int dpt_dev_sgd_step(dpt_device *d, size_t n, float *params, const float *grads, float *velocity,
+                     float lr, float momentum, float weight_decay, dpt_err *err);
+int dpt_dev_add(dpt_device *d, size_t n, const float *x, float *acc, dpt_err *err);
+
+#endif

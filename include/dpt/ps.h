@@ -1,0 +1,52 @@
+/* The parameter server: one server thread owns the master parameters and the optimizer state in
+ * host memory, split into shards, each guarded by its own lock. In a synchronous round every
+ * worker pushes its gradient; when a shard has all pushes, the server sums them in worker order
+ * 0..N-1 (reproducible, and bit-identical to the allreduce path), applies the SGD step and
+ * publishes the shard's new version, which workers pull.
+ *
+ * Lock order: a thread holds at most one shard lock at a time; the server's wake-up lock is never
+ * held while taking a shard lock. */
+#ifndef DPT_PS_H
+#define DPT_PS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dpt/status.h"
+
+typedef struct dpt_ps_config {
+  size_t n_params;
+  int n_workers;
+  int n_shards;         /* 1..n_params */
+  float momentum;
+  float weight_decay;
+  double timeout_s;     /* bounds every wait (<= 0: none) */
+} dpt_ps_config;
+
+typedef struct dpt_ps_stats {
+  uint64_t rounds;       /* completed synchronous rounds */
+  double server_busy_s;  /* time the server thread spent summing and stepping */
+} dpt_ps_stats;
+
+typedef struct dpt_ps dpt_ps;
+
+/* Copies init_params as the master parameters and starts the server thread. */
+int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **out, dpt_err *err);
+
+/* Pushes worker's gradient (host memory, n_params floats) for the current round with the round's
+ * learning rate (every worker passes the same lr). Returns once the gradient is copied. */
+int dpt_ps_push(dpt_ps *ps, int worker, const float *grads, float lr, dpt_err *err);
+
+/* Waits until the round this worker last pushed is applied, then copies the parameters into
+ * params (host memory, n_params floats). */
+int dpt_ps_pull(dpt_ps *ps, int worker, float *params, dpt_err *err);
+
+/* Wakes every waiter (workers and server) with an error; later calls fail at once. */
+void dpt_ps_abort(dpt_ps *ps, int code, const char *why);
+
+void dpt_ps_get_stats(dpt_ps *ps, dpt_ps_stats *out);
+
+/* Stops the server thread and frees everything. */
+void dpt_ps_destroy(dpt_ps *ps);
+
+#endif

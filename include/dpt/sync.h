@@ -1,0 +1,66 @@
+/* Gradient exchange as the worker sees it: after backward, a worker calls dpt_sync_exchange with
+ * its replica's parameters and gradients; when it returns, the parameters hold the result of the
+ * optimizer step on the gradient summed over all workers. The worker does not know which strategy
+ * runs. */
+#ifndef DPT_SYNC_H
+#define DPT_SYNC_H
+
+#include <stddef.h>
+
+#include "dpt/comm.h"
+#include "dpt/device.h"
+#include "dpt/status.h"
+
+typedef enum { DPT_STRATEGY_ALLREDUCE = 0, DPT_STRATEGY_PS = 1 } dpt_strategy;
+
+/* Time one exchange spent, in seconds, split the same way on every strategy and device. */
+typedef struct dpt_sync_timing {
+  double comm_s;   /* moving and reducing bytes, applying the step */
+  double wait_s;   /* blocked on the slowest worker or a lock */
+} dpt_sync_timing;
+
+typedef struct dpt_sync_ops {
+  const char *name; /* "allreduce" or "ps" */
+  /* Called once by each worker thread before training: allocates what that worker needs on its
+   * device (no allocation happens while collectives are in flight). */
+  int (*attach)(void *ctx, int worker, dpt_device *dev, const float *params, dpt_err *err);
+  int (*exchange)(void *ctx, int worker, float *params, float *grads, float lr,
+                  dpt_sync_timing *timing, dpt_err *err);
+  /* Frees what attach allocated, from the worker's own thread. */
+  void (*detach)(void *ctx, int worker);
+  void (*abort)(void *ctx, int code, const char *why);
+  /* Bytes one worker sends plus receives in one exchange. */
+  size_t (*bytes_per_step)(void *ctx);
+  void (*destroy)(void *ctx);
+} dpt_sync_ops;
+
+typedef struct dpt_sync {
+  const dpt_sync_ops *vt;
+  void *ctx;
+} dpt_sync;
+
+typedef struct dpt_sync_config {
+  dpt_strategy strategy;
+  int n_workers;
+  size_t n_params;
+  int ps_shards;         /* ps only */
+  float momentum;
+  float weight_decay;
+  double timeout_s;
+  const float *init_params; /* host copy of the initial parameters (ps keeps the master copy) */
+} dpt_sync_config;
+
+/* Creates the strategy with its communicator or server. */
+int dpt_sync_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err);
+
+int dpt_sync_attach(dpt_sync *s, int worker, dpt_device *dev, const float *params, dpt_err *err);
+int dpt_sync_exchange(dpt_sync *s, int worker, float *params, float *grads, float lr,
+                      dpt_sync_timing *timing, dpt_err *err);
+void dpt_sync_detach(dpt_sync *s, int worker);
+void dpt_sync_abort(dpt_sync *s, int code, const char *why);
+size_t dpt_sync_bytes_per_step(dpt_sync *s);
+void dpt_sync_destroy(dpt_sync *s);
+
+const char *dpt_strategy_name(dpt_strategy s);
+
+#endif

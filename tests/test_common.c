@@ -1,0 +1,177 @@
+/* common/: RNG reproducibility, hashing, and the abortable barrier. */
+#include <pthread.h>
+#include <string.h>
+
+#include "dpt/barrier.h"
+#include "dpt/hash.h"
+#include "dpt/rng.h"
+#include "tests/test_util.h"
+
+static void test_rng_known_sequence(void)
+{
+  /* Pinned values: a change here changes every seeded run on every platform. */
+  dpt_rng r;
+  dpt_rng_seed(&r, 42);
+  uint64_t a = dpt_rng_u64(&r), b = dpt_rng_u64(&r);
+  dpt_rng r2;
+  dpt_rng_seed(&r2, 42);
+  CU_ASSERT_EQUAL(dpt_rng_u64(&r2), a);
+  CU_ASSERT_EQUAL(dpt_rng_u64(&r2), b);
+  dpt_rng_seed(&r2, 43);
+  CU_ASSERT_NOT_EQUAL(dpt_rng_u64(&r2), a);
+}
+
+static void test_rng_below_and_uniform_ranges(void)
+{
+  dpt_rng r;
+  dpt_rng_seed(&r, 7);
+  int hist[5] = {0};
+  for (int i = 0; i < 50000; i++) {
+    uint64_t x = dpt_rng_below(&r, 5);
+    CU_ASSERT_FATAL(x < 5);
+    hist[x]++;
+    float u = dpt_rng_uniform(&r);
+    CU_ASSERT(u >= 0.f && u < 1.f);
+  }
+  for (int i = 0; i < 5; i++) CU_ASSERT(hist[i] > 9000 && hist[i] < 11000);
+}
+
+static void test_rng_normal_moments(void)
+{
+  dpt_rng r;
+  dpt_rng_seed(&r, 1);
+  double s = 0, s2 = 0;
+  const int n = 200000;
+  for (int i = 0; i < n; i++) {
+    double x = dpt_rng_normal(&r);
+    s += x;
+    s2 += x * x;
+  }
+  double mean = s / n, var = s2 / n - mean * mean;
+  CU_ASSERT(mean > -0.01 && mean < 0.01);
+  CU_ASSERT(var > 0.98 && var < 1.02);
+}
+
+static void test_shuffle_is_permutation(void)
+{
+  uint32_t idx[1000];
+  for (uint32_t i = 0; i < 1000; i++) idx[i] = i;
+  dpt_rng r;
+  dpt_rng_seed(&r, 3);
+  dpt_rng_shuffle_u32(&r, idx, 1000);
+  int seen[1000] = {0}, moved = 0;
+  for (uint32_t i = 0; i < 1000; i++) {
+    seen[idx[i]]++;
+    moved += idx[i] != i;
+  }
+  for (int i = 0; i < 1000; i++) CU_ASSERT_EQUAL(seen[i], 1);
+  CU_ASSERT(moved > 900);
+}
+
+static void test_hash_fnv1a_reference(void)
+{
+  /* FNV-1a 64 reference values: "" and "a". */
+  CU_ASSERT_EQUAL(dpt_hash_bytes(DPT_HASH_INIT, "", 0), 0xcbf29ce484222325ULL);
+  CU_ASSERT_EQUAL(dpt_hash_bytes(DPT_HASH_INIT, "a", 1), 0xaf63dc4c8601ec8cULL);
+}
+
+typedef struct {
+  dpt_barrier *b;
+  int party, rounds, failed_code;
+  int *counter;
+  pthread_mutex_t *mu;
+} barrier_arg;
+
+static void *barrier_worker(void *p)
+{
+  barrier_arg *a = p;
+  dpt_err err = {0};
+  for (int r = 0; r < a->rounds; r++) {
+    pthread_mutex_lock(a->mu);
+    (*a->counter)++;
+    pthread_mutex_unlock(a->mu);
+    int rc = dpt_barrier_wait(a->b, a->party, &err);
+    if (rc) {
+      a->failed_code = rc;
+      return NULL;
+    }
+  }
+  return NULL;
+}
+
+static void test_barrier_rounds(void)
+{
+  enum { N = 4, ROUNDS = 500 };
+  dpt_barrier b;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_barrier_init(&b, N, 10.0, &err) == 0);
+  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  int counter = 0;
+  pthread_t t[N];
+  barrier_arg a[N];
+  for (int i = 0; i < N; i++) {
+    a[i] = (barrier_arg){&b, i, ROUNDS, 0, &counter, &mu};
+    pthread_create(&t[i], NULL, barrier_worker, &a[i]);
+  }
+  for (int i = 0; i < N; i++) {
+    pthread_join(t[i], NULL);
+    CU_ASSERT_EQUAL(a[i].failed_code, 0);
+  }
+  CU_ASSERT_EQUAL(counter, N * ROUNDS);
+  dpt_barrier_destroy(&b);
+}
+
+static void test_barrier_timeout_names_missing_party(void)
+{
+  dpt_barrier b;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_barrier_init(&b, 3, 0.2, &err) == 0);
+  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  int counter = 0;
+  barrier_arg a = {&b, 0, 1, 0, &counter, &mu};
+  pthread_t t;
+  pthread_create(&t, NULL, barrier_worker, &a);
+  int rc = dpt_barrier_wait(&b, 1, &err); /* party 2 never comes */
+  pthread_join(t, NULL);
+  CU_ASSERT_EQUAL(rc, DPT_ETIMEOUT);
+  CU_ASSERT_EQUAL(a.failed_code, DPT_ETIMEOUT);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "worker(s) 2"));
+  dpt_barrier_destroy(&b);
+}
+
+static void test_barrier_abort_wakes_waiters(void)
+{
+  dpt_barrier b;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_barrier_init(&b, 3, 0, &err) == 0); /* no timeout: only abort can wake */
+  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  int counter = 0;
+  barrier_arg a[2];
+  pthread_t t[2];
+  for (int i = 0; i < 2; i++) {
+    a[i] = (barrier_arg){&b, i, 1, 0, &counter, &mu};
+    pthread_create(&t[i], NULL, barrier_worker, &a[i]);
+  }
+  dpt_barrier_abort(&b, DPT_EDEVICE, "worker 2: boom");
+  for (int i = 0; i < 2; i++) {
+    pthread_join(t[i], NULL);
+    CU_ASSERT_EQUAL(a[i].failed_code, DPT_EDEVICE);
+  }
+  CU_ASSERT_EQUAL(dpt_barrier_wait(&b, 2, &err), DPT_EDEVICE);
+  CU_ASSERT_STRING_EQUAL(err.msg, "worker 2: boom");
+  dpt_barrier_destroy(&b);
+}
+
+int dpt_test_register(void)
+{
+  static const dpt_test_case rng[] = {DPT_TEST(test_rng_known_sequence),
+                                      DPT_TEST(test_rng_below_and_uniform_ranges),
+                                      DPT_TEST(test_rng_normal_moments),
+                                      DPT_TEST(test_shuffle_is_permutation),
+                                      DPT_TEST(test_hash_fnv1a_reference), DPT_TEST_END};
+  static const dpt_test_case barrier[] = {DPT_TEST(test_barrier_rounds),
+                                          DPT_TEST(test_barrier_timeout_names_missing_party),
+                                          DPT_TEST(test_barrier_abort_wakes_waiters), DPT_TEST_END};
+  int rc = dpt_test_add_suite("rng_hash", rng);
+  return rc ? rc : dpt_test_add_suite("barrier", barrier);
+}
