@@ -1,0 +1,39 @@
+#include "host/atomic_file.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+int dpt_atomic_open(dpt_atomic_file *af, const char *path, dpt_err *err)
+{
+  snprintf(af->path, sizeof af->path, "%s", path);
+  snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
+  af->f = fopen(af->tmp, "wb");
+  if (!af->f) return dpt_err_set(err, DPT_EINPUT, "%s: cannot write: %s", path, strerror(errno));
+  return DPT_OK;
+}
+
+int dpt_atomic_commit(dpt_atomic_file *af, dpt_err *err)
+{
+  int failed = fflush(af->f) != 0 || ferror(af->f) || fsync(fileno(af->f)) != 0;
+  int saved = errno;
+  if (fclose(af->f) != 0 && !failed) {
+    failed = 1;
+    saved = errno;
+  }
+  af->f = NULL;
+  if (!failed && rename(af->tmp, af->path) != 0) {
+    failed = 1;
+    saved = errno;
+  }
+  if (!failed) return DPT_OK;
+  remove(af->tmp);
+  return dpt_err_set(err, DPT_EIO, "%s: cannot write: %s", af->path, strerror(saved));
+}
+
+void dpt_atomic_discard(dpt_atomic_file *af)
+{
+  if (af->f) fclose(af->f);
+  af->f = NULL;
+  remove(af->tmp);
+}

@@ -1,0 +1,21 @@
+/* Files that appear whole or not at all: written to "<path>.tmp.<pid>", flushed, fsynced, renamed. */
+#ifndef DPT_HOST_ATOMIC_FILE_H
+#define DPT_HOST_ATOMIC_FILE_H
+
+#include <stdio.h>
+
+#include "dpt/status.h"
+
+typedef struct dpt_atomic_file {
+  FILE *f;
+  char path[4096];
+  char tmp[4200];
+} dpt_atomic_file;
+
+int dpt_atomic_open(dpt_atomic_file *af, const char *path, dpt_err *err);
+/* Flushes, fsyncs and renames; on any failure removes the temporary file. */
+int dpt_atomic_commit(dpt_atomic_file *af, dpt_err *err);
+/* Drops the temporary file. */
+void dpt_atomic_discard(dpt_atomic_file *af);
+
+#endif

@@ -1,0 +1,51 @@
+/* Everything a training run is configured with: filled by the CLI (host/cli.c), read by the
+ * trainer. Defaults come from dpt_config_defaults. */
+#ifndef DPT_CONFIG_H
+#define DPT_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dpt/mlp.h"
+#include "dpt/sync.h"
+
+#define DPT_DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
+
+typedef enum { DPT_DEVICE_SELECT_AUTO = 0, DPT_DEVICE_SELECT_CPU, DPT_DEVICE_SELECT_CUDA } dpt_device_select;
+
+typedef enum { DPT_LR_COSINE = 0, DPT_LR_STEP, DPT_LR_CONSTANT } dpt_lr_decay;
+
+typedef struct dpt_schedule {
+  float base_lr;
+  float warmup_epochs;  /* linear ramp up to base_lr over these epochs (0: none) */
+  dpt_lr_decay decay;
+  int step_epochs;      /* step decay: multiply by gamma every step_epochs epochs */
+  float gamma;
+} dpt_schedule;
+
+typedef struct dpt_config {
+  const char *data_dir;
+  int hidden[DPT_MAX_LAYERS - 1];
+  int n_hidden;
+  int epochs;
+  int batch;              /* global batch, split over the workers */
+  dpt_schedule schedule;
+  float momentum;
+  float weight_decay;
+  uint64_t seed;
+  const char *report_path;
+  bool quiet;
+  int workers;            /* 0 = auto: every GPU on cuda, every core on cpu */
+  dpt_strategy strategy;
+  int ps_shards;          /* 0 = one per worker */
+  dpt_device_select device;
+  bool check_replicas;
+  double timeout_s;       /* bound on every collective / server round wait */
+} dpt_config;
+
+void dpt_config_defaults(dpt_config *cfg);
+
+/* Learning rate at global step `step` (0-based) of a run with steps_per_epoch steps per epoch. */
+float dpt_schedule_lr(const dpt_schedule *s, long step, long steps_per_epoch, int epochs);
+
+#endif

@@ -1,0 +1,60 @@
+/* A training run: loads the data, picks the device, starts one worker thread per device, runs the
+ * epochs with the chosen gradient-exchange strategy, evaluates, and returns the figures a report
+ * needs. Prints nothing: progress reaches the caller through the observer. */
+#ifndef DPT_TRAINER_H
+#define DPT_TRAINER_H
+
+#include <stdint.h>
+
+#include "dpt/config.h"
+#include "dpt/status.h"
+
+typedef struct dpt_epoch_stats {
+  int epoch;            /* 1-based */
+  int epochs;
+  double train_loss;    /* mean over the epoch's samples */
+  double train_accuracy;
+  double test_loss;
+  double test_accuracy;
+  double lr;            /* at the epoch's last step */
+  double samples_per_sec; /* training loop only */
+  double elapsed_s;     /* since training started */
+} dpt_epoch_stats;
+
+typedef struct dpt_observer {
+  void *ctx;
+  /* Called from one worker thread after every step; keep it cheap. */
+  void (*on_step)(void *ctx, int epoch, long step_in_epoch, long steps_per_epoch,
+                  double epoch_elapsed_s, long samples_done);
+  void (*on_epoch)(void *ctx, const dpt_epoch_stats *stats);
+  /* One-line notices, e.g. "no usable CUDA device (...): training on the CPU". */
+  void (*on_notice)(void *ctx, const char *msg);
+} dpt_observer;
+
+typedef struct dpt_result {
+  double test_accuracy;
+  double final_train_loss;
+  double train_samples_per_sec; /* training loop only: no loading, no evaluation */
+  int epochs;
+  int global_batch;
+  int workers;
+  const char *strategy;
+  const char *device;           /* "cpu" or "cuda" */
+  int ps_shards;                /* 0 unless strategy is ps */
+  size_t params;
+  uint64_t params_hash;         /* FNV-1a of the final parameters' bytes */
+  double wall_s;                /* the whole run, loading included */
+  double train_s;               /* the training loop */
+  int blas_threads;             /* per worker, CPU path; 0 on CUDA */
+  long steps;
+  double time_compute_s, time_comm_s, time_wait_s; /* mean over workers */
+  size_t bytes_per_step;        /* sent plus received by one worker per step */
+  int hidden[DPT_MAX_LAYERS - 1];
+  int n_hidden;
+  int features, classes;
+  long train_samples, test_samples;
+} dpt_result;
+
+int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, dpt_err *err);
+
+#endif

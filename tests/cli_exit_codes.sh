@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The dptrain binary end to end: exit status 2 with one "dptrain: error:" line for bad input,
+# no report file left behind, a complete JSON report on success.
+# usage: cli_exit_codes.sh DPTRAIN MAKE_SYNTH WORKDIR
+set -u
+dptrain=$1 make_synth=$2 work=$3
+rm -rf "$work" && mkdir -p "$work/data" || exit 1
+"$make_synth" "$work/data" 400 100 5 5 4 7 || exit 1
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# expect_input_error "what must appear in the message" args...
+expect_input_error() {
+  local want=$1; shift
+  "$dptrain" "$@" >"$work/out" 2>"$work/err"
+  local rc=$?
+  [ "$rc" -eq 2 ] || fail "'$*' exited $rc, expected 2"
+  [ "$(wc -l <"$work/err")" -eq 1 ] || fail "'$*' printed $(wc -l <"$work/err") error lines"
+  grep -q "^dptrain: error: .*$want" "$work/err" || fail "'$*' said '$(cat "$work/err")', expected '$want'"
+}
+
+expect_input_error "--batch 0" --batch 0
+expect_input_error "unknown option '--bogus'" --bogus
+expect_input_error "/no/such/dir" --data /no/such/dir --quiet
+expect_input_error "folder '/no/such' does not exist" --data "$work/data" --report /no/such/r.json
+expect_input_error "--device cuda: no usable CUDA device" --data "$work/data" --device cuda --quiet
+
+# A corrupt training file: refused, and no report written.
+cp -r "$work/data" "$work/bad"
+printf 'garbage' >"$work/bad/train-labels-idx1-ubyte.gz"
+expect_input_error "train-labels-idx1-ubyte.gz" --data "$work/bad" --report "$work/bad.json" --quiet
+[ ! -e "$work/bad.json" ] || fail "a report was written for a failed run"
+ls "$work" | grep -q '\.tmp' && fail "a temporary file was left behind"
+
+# A good run writes every report key.
+"$dptrain" --data "$work/data" --hidden 16 --epochs 2 --batch 32 --workers 2 --strategy ps \
+  --device cpu --quiet --report "$work/r.json" >"$work/out" 2>"$work/err" || fail "good run failed: $(cat "$work/err")"
+for key in test_accuracy final_train_loss train_samples_per_sec epochs global_batch workers \
+           strategy device params params_hash wall_s blas_threads time_s bytes_per_step; do
+  grep -q "\"$key\":" "$work/r.json" 2>/dev/null || fail "report lacks $key"
+done
+grep -q '"strategy": "ps"' "$work/r.json" || fail "report strategy is not ps"
+
+# --device auto trains on the CPU here with a one-line notice when no GPU is usable.
+"$dptrain" --data "$work/data" --hidden 8 --epochs 1 >"$work/out" 2>"$work/err" || fail "auto run failed"
+grep -q "^epoch 1/1 " "$work/out" || fail "no epoch line: $(cat "$work/out")"
+"$dptrain" --version | grep -q "backends:" || fail "--version lists no backends"
+
+if [ "$failures" -eq 0 ]; then echo "cli_exit_codes: all checks passed"; exit 0; fi
+echo "cli_exit_codes: $failures check(s) failed"
+exit 1

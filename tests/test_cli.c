@@ -1,0 +1,124 @@
+/* The command line: defaults, every option, and a one-line error naming the culprit for bad
+ * values. */
+#include <stdio.h>
+#include <string.h>
+
+#include "host/cli.h"
+#include "tests/test_util.h"
+
+static int parse(dpt_config *cfg, dpt_err *err, const char *a1, const char *a2, const char *a3)
+{
+  char *argv[5] = {"dptrain", (char *)a1, (char *)a2, (char *)a3, NULL};
+  int argc = 1 + (a1 != NULL) + (a2 != NULL) + (a3 != NULL);
+  dpt_cli_action action;
+  dpt_err_clear(err);
+  return dpt_cli_parse(argc, argv, cfg, &action, err);
+}
+
+static void test_defaults(void)
+{
+  dpt_config cfg;
+  dpt_err err;
+  CU_ASSERT_FATAL(parse(&cfg, &err, NULL, NULL, NULL) == 0);
+  CU_ASSERT_STRING_EQUAL(cfg.data_dir, "/usr/share/datasets/fashion-mnist");
+  CU_ASSERT_EQUAL(cfg.n_hidden, 2);
+  CU_ASSERT_EQUAL(cfg.workers, 1);
+  CU_ASSERT_EQUAL(cfg.strategy, DPT_STRATEGY_ALLREDUCE);
+  CU_ASSERT(cfg.epochs >= 1 && cfg.epochs <= 10);
+}
+
+static void test_every_option_parses(void)
+{
+  char *argv[] = {"dptrain", "--data", "/d", "--hidden", "64,32,16", "--epochs", "4",
+                  "--batch", "100", "--lr", "0.2", "--momentum", "0", "--weight-decay", "0",
+                  "--lr-schedule", "step", "--warmup-epochs", "0", "--lr-step-epochs", "2",
+                  "--lr-gamma", "0.5", "--seed", "18446744073709551615", "--report", "r.json",
+                  "--quiet", "--workers", "3", "--strategy", "ps", "--ps-shards", "5",
+                  "--device", "cpu", "--check-replicas", "--timeout", "2.5", NULL};
+  int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
+  dpt_config cfg;
+  dpt_cli_action action;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_cli_parse(argc, argv, &cfg, &action, &err) == 0);
+  CU_ASSERT_EQUAL(action, DPT_CLI_TRAIN);
+  CU_ASSERT_STRING_EQUAL(cfg.data_dir, "/d");
+  CU_ASSERT_EQUAL(cfg.n_hidden, 3);
+  CU_ASSERT_EQUAL(cfg.hidden[2], 16);
+  CU_ASSERT_EQUAL(cfg.epochs, 4);
+  CU_ASSERT_EQUAL(cfg.batch, 100);
+  CU_ASSERT_DOUBLE_EQUAL(cfg.schedule.base_lr, 0.2, 1e-7);
+  CU_ASSERT_EQUAL(cfg.schedule.decay, DPT_LR_STEP);
+  CU_ASSERT_EQUAL(cfg.schedule.step_epochs, 2);
+  CU_ASSERT_EQUAL(cfg.seed, UINT64_MAX);
+  CU_ASSERT(cfg.quiet && cfg.check_replicas);
+  CU_ASSERT_EQUAL(cfg.workers, 3);
+  CU_ASSERT_EQUAL(cfg.strategy, DPT_STRATEGY_PS);
+  CU_ASSERT_EQUAL(cfg.ps_shards, 5);
+  CU_ASSERT_EQUAL(cfg.device, DPT_DEVICE_SELECT_CPU);
+  CU_ASSERT_DOUBLE_EQUAL(cfg.timeout_s, 2.5, 1e-12);
+}
+
+static void test_help_version_and_auto_workers(void)
+{
+  dpt_config cfg;
+  dpt_err err = {0};
+  dpt_cli_action action;
+  char *h[] = {"dptrain", "--help", NULL};
+  CU_ASSERT(dpt_cli_parse(2, h, &cfg, &action, &err) == 0 && action == DPT_CLI_HELP);
+  char *v[] = {"dptrain", "--version", NULL};
+  CU_ASSERT(dpt_cli_parse(2, v, &cfg, &action, &err) == 0 && action == DPT_CLI_VERSION);
+  CU_ASSERT(parse(&cfg, &err, "--workers", "auto", NULL) == 0 && cfg.workers == 0);
+}
+
+/* Each bad command line must fail with DPT_EINPUT and a message containing `want`. */
+static void expect_error(const char *a1, const char *a2, const char *a3, const char *want)
+{
+  dpt_config cfg;
+  dpt_err err;
+  int rc = parse(&cfg, &err, a1, a2, a3);
+  CU_ASSERT_EQUAL(rc, DPT_EINPUT);
+  if (!strstr(err.msg, want)) fprintf(stderr, "\n  message '%s' lacks '%s'\n", err.msg, want);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, want));
+  CU_ASSERT_PTR_NULL(strchr(err.msg, '\n'));
+}
+
+static void test_bad_values(void)
+{
+  expect_error("--batch", "0", NULL, "--batch 0: must be between 1");
+  expect_error("--batch", "12x", NULL, "--batch '12x': not a whole number");
+  expect_error("--epochs", "-3", NULL, "--epochs -3");
+  expect_error("--lr", "-0.1", NULL, "--lr -0.1: must be > 0");
+  expect_error("--lr", "0", NULL, "--lr 0: must be > 0");
+  expect_error("--lr", "nan", NULL, "--lr 'nan': not a finite number");
+  expect_error("--lr", "", NULL, "--lr '': not a finite number");
+  expect_error("--momentum", "1.5", NULL, "--momentum 1.5");
+  expect_error("--weight-decay", "-1", NULL, "--weight-decay -1");
+  expect_error("--hidden", "512,0", NULL, "--hidden 0: must be between 1");
+  expect_error("--hidden", "512,,3", NULL, "--hidden '512,,3'");
+  expect_error("--hidden", "abc", NULL, "--hidden 'abc'");
+  expect_error("--workers", "0", NULL, "--workers 0");
+  expect_error("--workers", "two", NULL, "--workers 'two'");
+  expect_error("--strategy", "gossip", NULL, "--strategy 'gossip': must be one of allreduce, ps");
+  expect_error("--device", "tpu", NULL, "--device 'tpu'");
+  expect_error("--lr-schedule", "linear", NULL, "--lr-schedule 'linear'");
+  expect_error("--seed", "-1", NULL, "--seed '-1'");
+  expect_error("--timeout", "0", NULL, "--timeout 0");
+  expect_error("--ps-shards", "0", NULL, "--ps-shards 0");
+  expect_error("--strategy", "allreduce", "--ps-shards=2", "--ps-shards: only meaningful");
+}
+
+static void test_bad_usage(void)
+{
+  expect_error("--frobnicate", NULL, NULL, "unknown option '--frobnicate'");
+  expect_error("--batch", NULL, NULL, "--batch: needs a value");
+  expect_error("stray", NULL, NULL, "unexpected argument 'stray'");
+}
+
+int dpt_test_register(void)
+{
+  static const dpt_test_case tests[] = {
+    DPT_TEST(test_defaults), DPT_TEST(test_every_option_parses),
+    DPT_TEST(test_help_version_and_auto_workers), DPT_TEST(test_bad_values),
+    DPT_TEST(test_bad_usage), DPT_TEST_END};
+  return dpt_test_add_suite("cli", tests);
+}
