@@ -1,0 +1,39 @@
+/* The one place that knows the backends: CPU always, CUDA as the build provides (backends.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "dpt/device.h"
+#include "kernels/backends.h"
+
+int dpt_device_open(dpt_device_kind kind, int index, int blas_threads, dpt_device *out,
+                    dpt_err *err)
+{
+  if (!out) return dpt_err_set(err, DPT_EINTERNAL, "device open: no output device");
+  memset(out, 0, sizeof *out);
+  if (index < 0) return dpt_err_set(err, DPT_EINPUT, "device open: negative index %d", index);
+  switch (kind) {
+  case DPT_DEVICE_CPU: return dpt_cpu_backend_open(index, blas_threads, out, err);
+  case DPT_DEVICE_CUDA: return dpt_cuda_backend_open(index, out, err);
+  }
+  return dpt_err_set(err, DPT_EINTERNAL, "device open: unknown device kind %d", (int)kind);
+}
+
+void dpt_device_close(dpt_device *dev)
+{
+  if (!dev || !dev->vt) return;
+  dev->vt->destroy(dev->ctx);
+  memset(dev, 0, sizeof *dev);
+}
+
+int dpt_cuda_device_count(int *count, dpt_err *why) { return dpt_cuda_backend_count(count, why); }
+
+const char *dpt_backends_summary(void)
+{
+  /* Per thread, rebuilt on each call: the thread count can change between calls. */
+  static _Thread_local char line[512];
+  char cpu[192], cuda[256];
+  dpt_cpu_backend_summary(cpu, sizeof cpu);
+  dpt_cuda_backend_summary(cuda, sizeof cuda);
+  snprintf(line, sizeof line, "%s; %s", cpu, cuda);
+  return line;
+}

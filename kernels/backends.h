@@ -1,0 +1,30 @@
+/* The backends behind device_registry.c. Private to kernels/.
+ * CUDA: device_cuda.cu and cuda_info.c implement the dpt_cuda_backend_* functions when the build
+ * has CUDA; device_cuda_absent.c implements them otherwise (CMake compiles one or the other). */
+#ifndef DPT_KERNELS_BACKENDS_H
+#define DPT_KERNELS_BACKENDS_H
+
+#include <stddef.h>
+
+#include "dpt/device.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+int dpt_cpu_backend_open(int index, int blas_threads, dpt_device *out, dpt_err *err);
+/* "cpu (OpenBLAS 0.3.21, 2 threads)" into buf. */
+void dpt_cpu_backend_summary(char *buf, size_t size);
+
+/* Opens CUDA device `ordinal` for the calling thread. */
+int dpt_cuda_backend_open(int ordinal, dpt_device *out, dpt_err *err);
+/* See dpt_cuda_device_count in dpt/device.h. */
+int dpt_cuda_backend_count(int *count, dpt_err *why);
+/* "cuda 13.0 (...)" or "cuda: not built" into buf. */
+void dpt_cuda_backend_summary(char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
