@@ -23,6 +23,7 @@ void dpt_err_clear(dpt_err *err)
 int dpt_exit_status(int code)
 {
   if (code == DPT_OK) return 0;
+  if (code == DPT_EINTERRUPTED) return 130;
   return code == DPT_EINPUT ? 2 : 1;
 }
 
@@ -37,6 +38,8 @@ const char *dpt_code_name(int code)
   case DPT_ECOMM: return "communication error";
   case DPT_ETIMEOUT: return "timeout";
   case DPT_EABORTED: return "aborted";
+  case DPT_ENONFINITE: return "non-finite values";
+  case DPT_EINTERRUPTED: return "interrupted";
   default: return "internal error";
   }
 }

@@ -1,4 +1,6 @@
-/* Files that appear whole or not at all: written to "<path>.tmp.<pid>", flushed, fsynced, renamed. */
+/* Files that appear whole or not at all: written to "<path>.tmp.<pid>", flushed, fsynced, renamed,
+ * then the folder fsynced so the rename survives a crash. Until the rename an older file at path
+ * stays as it was. */
 #ifndef DPT_HOST_ATOMIC_FILE_H
 #define DPT_HOST_ATOMIC_FILE_H
 
@@ -13,7 +15,8 @@ typedef struct dpt_atomic_file {
 } dpt_atomic_file;
 
 int dpt_atomic_open(dpt_atomic_file *af, const char *path, dpt_err *err);
-/* Flushes, fsyncs and renames; on any failure removes the temporary file. */
+/* Flushes, fsyncs, renames and syncs the folder; on a failure before the rename removes the
+ * temporary file. */
 int dpt_atomic_commit(dpt_atomic_file *af, dpt_err *err);
 /* Drops the temporary file. */
 void dpt_atomic_discard(dpt_atomic_file *af);

@@ -10,8 +10,9 @@ enum {
   OPT_DATA = 256, OPT_HIDDEN, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_MOMENTUM, OPT_WEIGHT_DECAY,
   OPT_SCHEDULE, OPT_WARMUP, OPT_LR_STEP, OPT_LR_GAMMA, OPT_SEED, OPT_REPORT, OPT_QUIET,
   OPT_WORKERS, OPT_STRATEGY, OPT_PS_SHARDS, OPT_DEVICE, OPT_CHECK_REPLICAS, OPT_TIMEOUT,
-  OPT_HELP, OPT_VERSION
+  OPT_METRICS, OPT_METRICS_EVERY, OPT_TRACE, OPT_TRACE_STEPS, OPT_HELP, OPT_VERSION
 };
+_Static_assert((int)OPT_VERSION < (int)DPT_CLI_EXTRA_ID, "training ids stay below extras' ids");
 
 static const struct option long_options[] = {
   {"data", required_argument, NULL, OPT_DATA},
@@ -34,22 +35,22 @@ static const struct option long_options[] = {
   {"device", required_argument, NULL, OPT_DEVICE},
   {"check-replicas", no_argument, NULL, OPT_CHECK_REPLICAS},
   {"timeout", required_argument, NULL, OPT_TIMEOUT},
+  {"metrics", required_argument, NULL, OPT_METRICS},
+  {"metrics-every", required_argument, NULL, OPT_METRICS_EVERY},
+  {"trace", required_argument, NULL, OPT_TRACE},
+  {"trace-steps", required_argument, NULL, OPT_TRACE_STEPS},
   {"help", no_argument, NULL, OPT_HELP},
   {"version", no_argument, NULL, OPT_VERSION},
   {NULL, 0, NULL, 0},
 };
 
 static const char *const schedule_names[] = {"cosine", "step", "constant", NULL};
-static const char *const strategy_names[] = {"allreduce", "ps", NULL};
+const char *const dpt_cli_strategy_names[] = {"allreduce", "ps", NULL};
 static const char *const device_names[] = {"auto", "cpu", "cuda", NULL};
 
-void dpt_cli_print_help(FILE *out)
+void dpt_cli_print_training_options(FILE *out)
 {
   fputs(
-    "usage: dptrain [options]\n"
-    "Data-parallel training of an MLP classifier: one worker thread per device, gradients\n"
-    "exchanged by allreduce or by a parameter server.\n"
-    "\n"
     "Data and model:\n"
     "  --data DIR            IDX data set folder (train/t10k images and labels, .gz or raw)\n"
     "                        [" DPT_DEFAULT_DATA_DIR "]\n"
@@ -74,11 +75,32 @@ void dpt_cli_print_help(FILE *out)
     "  --timeout S           fail a collective or server round that waits longer [300]\n"
     "Output:\n"
     "  --report FILE         write a JSON summary of the run\n"
-    "  --quiet               no progress bar and no per-epoch lines\n"
-    "  --help, --version\n"
-    "\n"
-    "Exit status: 0 success, 1 runtime failure, 2 bad input (options, values, files).\n",
+    "  --metrics FILE        write a CSV row every --metrics-every steps and every epoch\n"
+    "  --metrics-every N     steps between metric rows [10]\n"
+    "  --trace FILE          write a Chrome trace of the first steps (Perfetto, chrome://tracing)\n"
+    "  --trace-steps N       steps traced, at most 10000 [200]\n"
+    "  --quiet               no progress bar and no per-epoch lines\n",
     out);
+}
+
+void dpt_cli_print_footer(FILE *out)
+{
+  fputs("  --help, --version\n"
+        "\n"
+        "Exit status: 0 success, 1 runtime failure, 2 bad input (options, values, files).\n",
+        out);
+}
+
+void dpt_cli_print_help(FILE *out)
+{
+  fputs("usage: dptrain [options]\n"
+        "       dptrain compare [options]   (see dptrain compare --help)\n"
+        "Data-parallel training of an MLP classifier: one worker thread per device, gradients\n"
+        "exchanged by allreduce or by a parameter server.\n"
+        "\n",
+        out);
+  dpt_cli_print_training_options(out);
+  dpt_cli_print_footer(out);
 }
 
 void dpt_cli_print_version(FILE *out)
@@ -124,7 +146,7 @@ static int apply_option(int opt, const char *v, dpt_config *cfg, dpt_err *err)
   case OPT_QUIET: cfg->quiet = true; return DPT_OK;
   case OPT_WORKERS: return parse_workers(v, &cfg->workers, err);
   case OPT_STRATEGY:
-    rc = dpt_parse_choice("--strategy", v, strategy_names, &choice, err);
+    rc = dpt_parse_choice("--strategy", v, dpt_cli_strategy_names, &choice, err);
     cfg->strategy = (dpt_strategy)choice;
     return rc;
   case OPT_PS_SHARDS: return dpt_parse_int("--ps-shards", v, 1, 1 << 30, &cfg->ps_shards, err);
@@ -134,31 +156,67 @@ static int apply_option(int opt, const char *v, dpt_config *cfg, dpt_err *err)
     return rc;
   case OPT_CHECK_REPLICAS: cfg->check_replicas = true; return DPT_OK;
   case OPT_TIMEOUT: return dpt_parse_double("--timeout", v, 0, true, 1e6, &cfg->timeout_s, err);
+  case OPT_METRICS: cfg->metrics_path = v; return DPT_OK;
+  case OPT_METRICS_EVERY:
+    return dpt_parse_int("--metrics-every", v, 1, 1000000000, &cfg->metrics_every, err);
+  case OPT_TRACE: cfg->trace_path = v; return DPT_OK;
+  case OPT_TRACE_STEPS: return dpt_parse_int("--trace-steps", v, 1, 10000, &cfg->trace_steps, err);
   default: return dpt_err_set(err, DPT_EINTERNAL, "cli: option %d has no handler", opt);
   }
 }
 
-int dpt_cli_parse(int argc, char **argv, dpt_config *cfg, dpt_cli_action *action, dpt_err *err)
+static bool has_option(const struct option *options, const char *name)
 {
+  for (; options && options->name; options++)
+    if (strcmp(options->name, name) == 0) return true;
+  return false;
+}
+
+/* extra's options, then the training options it does not redefine. */
+static int merge_options(const dpt_cli_extra *extra, struct option *table, size_t size,
+                         dpt_err *err)
+{
+  size_t n = 0;
+  const struct option *own = extra ? extra->options : NULL;
+  for (const struct option *o = own; o && o->name && n + 1 < size; o++) table[n++] = *o;
+  for (const struct option *o = long_options; o->name && n + 1 < size; o++)
+    if (!has_option(own, o->name)) table[n++] = *o;
+  table[n] = (struct option){NULL, 0, NULL, 0};
+  if (n + 1 == size) return dpt_err_set(err, DPT_EINTERNAL, "cli: too many options");
+  return DPT_OK;
+}
+
+int dpt_cli_parse_with(int argc, char **argv, const dpt_cli_extra *extra, dpt_config *cfg,
+                       dpt_cli_action *action, dpt_err *err)
+{
+  struct option table[64];
   dpt_config_defaults(cfg);
   *action = DPT_CLI_TRAIN;
+  int rc = merge_options(extra, table, sizeof table / sizeof table[0], err);
+  if (rc) return rc;
   opterr = 0; /* our own messages, in our format */
   optind = 1;
   int opt;
-  while ((opt = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, ":", table, NULL)) != -1) {
     const char *arg = argv[optind - 1];
     if (opt == '?')
       return dpt_err_set(err, DPT_EINPUT, "unknown option '%s' (see --help)", arg);
     if (opt == ':') return dpt_err_set(err, DPT_EINPUT, "%s: needs a value", arg);
     if (opt == OPT_HELP) *action = DPT_CLI_HELP;
     else if (opt == OPT_VERSION) *action = DPT_CLI_VERSION;
-    else {
-      int rc = apply_option(opt, optarg, cfg, err);
-      if (rc) return rc;
-    }
+    else if (opt >= DPT_CLI_EXTRA_ID) rc = extra->apply(extra->ctx, opt, optarg, cfg, err);
+    else rc = apply_option(opt, optarg, cfg, err);
+    if (rc) return rc;
   }
   if (optind < argc)
     return dpt_err_set(err, DPT_EINPUT, "unexpected argument '%s' (see --help)", argv[optind]);
+  return DPT_OK;
+}
+
+int dpt_cli_parse(int argc, char **argv, dpt_config *cfg, dpt_cli_action *action, dpt_err *err)
+{
+  int rc = dpt_cli_parse_with(argc, argv, NULL, cfg, action, err);
+  if (rc) return rc;
   if (cfg->strategy != DPT_STRATEGY_PS && cfg->ps_shards > 0)
     return dpt_err_set(err, DPT_EINPUT, "--ps-shards: only meaningful with --strategy ps");
   return DPT_OK;

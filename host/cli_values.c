@@ -55,8 +55,12 @@ int dpt_parse_float(const char *opt, const char *s, double min, bool min_open, d
   return rc;
 }
 
-int dpt_parse_int_list(const char *opt, const char *s, long min, long max, int max_items,
-                       int *items, int *n_items, dpt_err *err)
+/* Splits s at commas and hands each item with its index to parse_item; at most max_items. */
+typedef int (*item_parser)(const char *opt, const char *item, int index, const void *arg,
+                           void *items, dpt_err *err);
+
+static int parse_list(const char *opt, const char *s, int max_items, item_parser parse_item,
+                      const void *arg, void *items, int *n_items, dpt_err *err)
 {
   int n = 0;
   const char *p = s;
@@ -65,12 +69,12 @@ int dpt_parse_int_list(const char *opt, const char *s, long min, long max, int m
     size_t len = comma ? (size_t)(comma - p) : strlen(p);
     char item[32];
     if (len == 0 || len >= sizeof item)
-      return dpt_err_set(err, DPT_EINPUT, "%s '%s': expected numbers separated by commas", opt, s);
+      return dpt_err_set(err, DPT_EINPUT, "%s '%s': expected items separated by commas", opt, s);
     if (n == max_items)
       return dpt_err_set(err, DPT_EINPUT, "%s '%s': at most %d items", opt, s, max_items);
     memcpy(item, p, len);
     item[len] = '\0';
-    int rc = dpt_parse_int(opt, item, min, max, &items[n], err);
+    int rc = parse_item(opt, item, n, arg, items, err);
     if (rc) return rc;
     n++;
     if (!comma) break;
@@ -78,6 +82,32 @@ int dpt_parse_int_list(const char *opt, const char *s, long min, long max, int m
   }
   *n_items = n;
   return DPT_OK;
+}
+
+static int int_item(const char *opt, const char *item, int index, const void *range, void *items,
+                    dpt_err *err)
+{
+  const long *min_max = range;
+  return dpt_parse_int(opt, item, min_max[0], min_max[1], (int *)items + index, err);
+}
+
+int dpt_parse_int_list(const char *opt, const char *s, long min, long max, int max_items,
+                       int *items, int *n_items, dpt_err *err)
+{
+  long range[2] = {min, max};
+  return parse_list(opt, s, max_items, int_item, range, items, n_items, err);
+}
+
+static int choice_item(const char *opt, const char *item, int index, const void *names,
+                       void *items, dpt_err *err)
+{
+  return dpt_parse_choice(opt, item, names, (int *)items + index, err);
+}
+
+int dpt_parse_choice_list(const char *opt, const char *s, const char *const *names,
+                          int max_items, int *items, int *n_items, dpt_err *err)
+{
+  return parse_list(opt, s, max_items, choice_item, names, items, n_items, err);
 }
 
 int dpt_parse_choice(const char *opt, const char *s, const char *const *names, int *out,

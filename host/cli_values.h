@@ -18,6 +18,9 @@ int dpt_parse_double(const char *opt, const char *s, double min, bool min_open, 
 /* A comma-separated list of ints in [min, max], at most max_items ("512,256"). */
 int dpt_parse_int_list(const char *opt, const char *s, long min, long max, int max_items,
                        int *items, int *n_items, dpt_err *err);
+/* A comma-separated list of names, each turned into its index in names ("allreduce,ps"). */
+int dpt_parse_choice_list(const char *opt, const char *s, const char *const *names,
+                          int max_items, int *items, int *n_items, dpt_err *err);
 /* The index of s in the NULL-terminated names, or an error listing the choices. */
 int dpt_parse_choice(const char *opt, const char *s, const char *const *names, int *out,
                      dpt_err *err);

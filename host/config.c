@@ -21,4 +21,6 @@ void dpt_config_defaults(dpt_config *cfg)
   cfg->strategy = DPT_STRATEGY_ALLREDUCE;
   cfg->device = DPT_DEVICE_SELECT_AUTO;
   cfg->timeout_s = 300;
+  cfg->metrics_every = 10;
+  cfg->trace_steps = 200;
 }

@@ -21,10 +21,12 @@ static void clear_bar(dpt_console *c)
   c->bar_width = 0;
 }
 
-static void on_step(void *ctx, int epoch, long step, long steps, double elapsed, long samples)
+static void on_step(void *ctx, const dpt_step_stats *s)
 {
   dpt_console *c = ctx;
   if (!c->bar) return;
+  long step = s->step_in_epoch, steps = s->steps_per_epoch;
+  double elapsed = s->epoch_elapsed_s;
   double now = dpt_now();
   if (step < steps && now - c->last_draw_s < 0.1) return; /* redraw at most 10 times a second */
   c->last_draw_s = now;
@@ -33,9 +35,9 @@ static void on_step(void *ctx, int epoch, long step, long steps, double elapsed,
   char bar[BAR + 1];
   for (int i = 0; i < BAR; i++) bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
   bar[BAR] = '\0';
-  double rate = elapsed > 0 ? (double)samples / elapsed : 0;
+  double rate = elapsed > 0 ? (double)s->samples_done / elapsed : 0;
   double eta = step > 0 ? elapsed * (double)(steps - step) / (double)step : 0;
-  c->bar_width = fprintf(c->bar, "\repoch %d [%s] %3d%%  %.0f samples/s  ETA %.0fs ", epoch, bar,
+  c->bar_width = fprintf(c->bar, "\repoch %d [%s] %3d%%  %.0f samples/s  ETA %.0fs ", s->epoch, bar,
                          (int)(100 * step / steps), rate, eta);
   fflush(c->bar);
 }

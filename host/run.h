@@ -12,6 +12,7 @@
 #include "dpt/mlp.h"
 #include "dpt/sync.h"
 #include "dpt/trainer.h"
+#include "host/resilience.h"
 
 /* One worker's figures, padded so workers never share a cache line. */
 typedef struct dpt_worker_slot {
@@ -21,6 +22,11 @@ typedef struct dpt_worker_slot {
   double test_loss_sum;
   long test_correct;
   double compute_s, comm_s, wait_s; /* whole run */
+  /* This worker's loss sum of global step g in step_loss[g % 2], written before its exchange.
+   * Worker 0 reads every slot's entry once its own exchange of g returned: an exchange completes
+   * only after every worker pushed, so all of g's entries are written; and no worker can reach
+   * step g + 2 (the next writer of that entry) before worker 0 has pushed g + 1. */
+  double step_loss[2];
   float *replica_copy;    /* --check-replicas: host copy of this worker's parameters */
   char pad[64];
 } dpt_worker_slot;
@@ -42,9 +48,11 @@ typedef struct dpt_run {
   dpt_sync sync;
   dpt_barrier barrier;
   dpt_worker_slot *slots;
+  struct dpt_trace *trace;   /* --trace: per-worker span buffers; NULL: off */
   double train_s;            /* training loop time, summed over epochs (worker 0 writes) */
   dpt_epoch_stats epoch_stats; /* the last epoch's figures (worker 0 writes) */
   double start_s;            /* when training started */
+  dpt_resilience res;        /* resume position, stop requests, checkpoints, --on-nan, test hooks */
   pthread_mutex_t err_mu;
   dpt_err err;               /* the first error */
 } dpt_run;

@@ -1,0 +1,134 @@
+/* The parameter-server strategy: each worker copies its gradient to pinned host memory, pushes it
+ * to the server, pulls the stepped parameters and copies them back to its replica. */
+#include <stdalign.h>
+#include <stdlib.h>
+
+#include "dpt/ps.h"
+#include "dpt/timer.h"
+#include "host/cache_lines.h"
+#include "host/sync_strategies.h"
+
+/* One worker's pinned staging buffers, on its own cache lines. */
+typedef struct ps_stage {
+  alignas(DPT_CACHE_LINE) dpt_device *dev; /* NULL until attached */
+  float *grads;
+  float *params;
+} ps_stage;
+
+typedef struct sync_ps {
+  dpt_ps *ps;
+  ps_stage *workers;
+  int n_workers;
+  size_t n_params;
+} sync_ps;
+
+static void free_stage(ps_stage *w)
+{
+  if (w->grads) dpt_dev_host_free(w->dev, w->grads);
+  if (w->params) dpt_dev_host_free(w->dev, w->params);
+  *w = (ps_stage){0};
+}
+
+static int ps_attach(void *ctx, int worker, dpt_device *dev, const float *params, dpt_err *err)
+{
+  sync_ps *s = ctx;
+  if (worker < 0 || worker >= s->n_workers || s->workers[worker].dev)
+    return dpt_err_set(err, DPT_EINTERNAL, "sync ps: worker %d: unknown or attached twice", worker);
+  ps_stage *w = &s->workers[worker];
+  size_t bytes = s->n_params * sizeof(float);
+  void *grads = NULL, *pulled = NULL;
+  int rc = dpt_dev_host_alloc(dev, bytes, &grads, err);
+  if (!rc) rc = dpt_dev_host_alloc(dev, bytes, &pulled, err);
+  *w = (ps_stage){.dev = dev, .grads = grads, .params = pulled};
+  if (rc) free_stage(w);
+  return rc;
+}
+
+static int ps_exchange(void *ctx, int worker, float *params, float *grads, float lr,
+                       dpt_sync_timing *timing, dpt_err *err)
+{
+  sync_ps *s = ctx;
+  if (worker < 0 || worker >= s->n_workers || !s->workers[worker].dev)
+    return dpt_err_set(err, DPT_EINTERNAL, "sync ps: worker %d: not attached", worker);
+  ps_stage *w = &s->workers[worker];
+  size_t bytes = s->n_params * sizeof(float);
+  dpt_err why = {0};
+  double t0 = dpt_now(), wait_s = 0;
+  /* The d2h copy waits for the device's queued work, the previous exchange's h2d from w->params
+   * included, so the pull below may overwrite the staging buffer. */
+  int rc = dpt_dev_copy_d2h(w->dev, w->grads, grads, bytes, &why);
+  if (!rc) rc = dpt_ps_push(s->ps, worker, w->grads, lr, &why);
+  if (!rc) {
+    rc = dpt_ps_pull(s->ps, worker, w->params, &why);
+    wait_s = dpt_ps_last_wait_s(s->ps, worker);
+  }
+  if (!rc) rc = dpt_dev_copy_h2d(w->dev, params, w->params, bytes, &why);
+  if (timing) *timing = (dpt_sync_timing){.comm_s = dpt_now() - t0 - wait_s, .wait_s = wait_s};
+  if (!rc) return DPT_OK;
+  dpt_ps_abort(s->ps, rc, why.msg); /* the others stop now instead of timing out */
+  return dpt_err_set(err, rc, "%s", why.msg);
+}
+
+static void ps_detach(void *ctx, int worker)
+{
+  sync_ps *s = ctx;
+  if (worker < 0 || worker >= s->n_workers || !s->workers[worker].dev) return;
+  free_stage(&s->workers[worker]);
+}
+
+static void ps_abort(void *ctx, int code, const char *why)
+{
+  sync_ps *s = ctx;
+  dpt_ps_abort(s->ps, code, why);
+}
+
+/* Push n floats, pull n floats. */
+static size_t ps_bytes_per_step(void *ctx)
+{
+  sync_ps *s = ctx;
+  return 2 * s->n_params * sizeof(float);
+}
+
+static void ps_destroy(void *ctx)
+{
+  sync_ps *s = ctx;
+  dpt_ps_destroy(s->ps);
+  free(s->workers);
+  free(s);
+}
+
+static const dpt_sync_ops ps_ops = {
+    .name = "ps",
+    .attach = ps_attach,
+    .exchange = ps_exchange,
+    .detach = ps_detach,
+    .abort = ps_abort,
+    .bytes_per_step = ps_bytes_per_step,
+    .destroy = ps_destroy,
+};
+
+int dpt_sync_ps_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
+{
+  sync_ps *s = calloc(1, sizeof *s);
+  ps_stage *workers = dpt_cache_lines_alloc((size_t)cfg->n_workers, sizeof *workers);
+  dpt_ps_config pc = {.n_params = cfg->n_params,
+                      .n_workers = cfg->n_workers,
+                      .n_shards = cfg->ps_shards,
+                      .momentum = cfg->momentum,
+                      .weight_decay = cfg->weight_decay,
+                      .timeout_s = cfg->timeout_s,
+                      .on_apply = cfg->ps_on_apply,
+                      .on_apply_ctx = cfg->ps_on_apply_ctx};
+  int rc = s && workers ? DPT_OK : dpt_err_set(err, DPT_ENOMEM, "sync ps: out of memory");
+  if (!rc) rc = dpt_ps_create(&pc, cfg->init_params, &s->ps, err);
+  if (rc) {
+    free(workers);
+    free(s);
+    return rc;
+  }
+  s->workers = workers;
+  s->n_workers = cfg->n_workers;
+  s->n_params = cfg->n_params;
+  *out = (dpt_sync){.vt = &ps_ops, .ctx = s};
+  return DPT_OK;
+}

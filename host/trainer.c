@@ -8,6 +8,7 @@
 #include "dpt/timer.h"
 #include "dpt/trainer.h"
 #include "host/run.h"
+#include "host/trace.h"
 
 void dpt_run_fail(dpt_run *run, int worker, const dpt_err *err)
 {
@@ -125,6 +126,21 @@ static void fill_result(const dpt_config *cfg, const dpt_run *run, size_t bytes_
   out->test_samples = (long)run->test->count;
 }
 
+/* --trace: every span buffer is allocated before a thread starts; ps adds the server's hook. */
+static int start_trace(const dpt_config *cfg, dpt_run *run, dpt_sync_config *sc, dpt_err *err)
+{
+  bool ps = cfg->strategy == DPT_STRATEGY_PS;
+  dpt_trace_config tc = {.workers = run->workers, .strategy = cfg->strategy,
+                         .ps_shards = ps ? run->ps_shards : 0, .max_steps = cfg->trace_steps,
+                         .total_steps = run->steps_per_epoch * cfg->epochs, .origin_s = dpt_now()};
+  int rc = dpt_trace_create(&tc, &run->trace, err);
+  if (!rc && ps) {
+    sc->ps_on_apply = dpt_trace_server_apply;
+    sc->ps_on_apply_ctx = run->trace;
+  }
+  return rc;
+}
+
 /* Everything between loaded data and joined workers. */
 static int train_loaded(const dpt_config *cfg, const dpt_observer *obs, dpt_run *run,
                         dpt_result *out, dpt_err *err)
@@ -152,11 +168,13 @@ static int train_loaded(const dpt_config *cfg, const dpt_observer *obs, dpt_run 
   dpt_mlp_init_params(&run->shape, cfg->seed, init);
   run->init_params = init;
 
-  dpt_sync_config sc = {.strategy = cfg->strategy, .n_workers = run->workers,
+  dpt_sync_config sc = {.strategy = cfg->strategy, .device = run->device_kind,
+                        .n_workers = run->workers,
                         .n_params = run->n_params, .ps_shards = run->ps_shards,
                         .momentum = cfg->momentum, .weight_decay = cfg->weight_decay,
                         .timeout_s = cfg->timeout_s, .init_params = init};
-  rc = dpt_sync_create(&sc, &run->sync, err);
+  if (cfg->trace_path) rc = start_trace(cfg, run, &sc, err);
+  if (!rc) rc = dpt_sync_create(&sc, &run->sync, err);
   if (!rc) {
     rc = dpt_barrier_init(&run->barrier, run->workers, cfg->timeout_s, err);
     if (!rc) {
@@ -165,7 +183,8 @@ static int train_loaded(const dpt_config *cfg, const dpt_observer *obs, dpt_run 
       dpt_barrier_destroy(&run->barrier);
     }
     if (!rc) fill_result(cfg, run, dpt_sync_bytes_per_step(&run->sync), out);
-    dpt_sync_destroy(&run->sync);
+    dpt_sync_destroy(&run->sync); /* joins the server thread: its spans are complete */
+    if (!rc && run->trace) rc = dpt_trace_write(run->trace, cfg->trace_path, err);
   }
   free(init);
   return rc;
@@ -183,6 +202,7 @@ int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, d
   pthread_mutex_destroy(&run.err_mu);
   free(run.final_params);
   free(run.slots);
+  dpt_trace_destroy(run.trace);
   dpt_dataset_free(&train);
   dpt_dataset_free(&test);
   if (!rc) out->wall_s = dpt_now() - t0;

@@ -6,6 +6,7 @@
 #include "dpt/rng.h"
 #include "dpt/timer.h"
 #include "host/run.h"
+#include "host/trace.h"
 
 typedef struct worker {
   dpt_run *run;
@@ -111,6 +112,12 @@ static int check_replicas(worker *k, long step)
   return rc ? rc : dpt_barrier_wait(&run->barrier, k->w, &k->err);
 }
 
+/* 0-based, counted since training started. */
+static long global_step_of(const dpt_run *run, int epoch, long step)
+{
+  return (long)(epoch - 1) * run->steps_per_epoch + step;
+}
+
 static int train_step(worker *k, int epoch, long step, float *lr_out)
 {
   dpt_run *run = k->run;
@@ -126,13 +133,16 @@ static int train_step(worker *k, int epoch, long step, float *lr_out)
   int rc = load_rows(k, run->train, k->order, lo + (size_t)off, rows);
   if (!rc) rc = dpt_mlp_forward_backward(&k->rep, rows, 1.f / (float)batch_rows, &pass, &k->err);
   if (!rc) rc = dpt_dev_sync(&k->dev, &k->err);
-  k->slot->compute_s += dpt_now() - t0;
+  double t1 = dpt_now();
+  k->slot->compute_s += t1 - t0;
   if (rc) return rc;
 
-  long global_step = (long)(epoch - 1) * run->steps_per_epoch + step;
+  long global_step = global_step_of(run, epoch, step);
   float lr = dpt_schedule_lr(&cfg->schedule, global_step, run->steps_per_epoch, cfg->epochs);
+  k->slot->step_loss[global_step % 2] = pass.loss_sum;
   dpt_sync_timing t = {0};
   rc = dpt_sync_exchange(&run->sync, k->w, k->rep.params, k->rep.grads, lr, &t, &k->err);
+  if (run->trace) dpt_trace_step(run->trace, k->w, global_step + 1, t0, t1, dpt_now(), &t);
   k->slot->comm_s += t.comm_s;
   k->slot->wait_s += t.wait_s;
   if (rc) return rc;
@@ -166,7 +176,8 @@ static int evaluate_slice(worker *k)
 /* Worker 0, between barriers: sums the workers' figures in worker order and reports the epoch. */
 static void report_epoch(dpt_run *run, int epoch, double train_time, float lr)
 {
-  dpt_epoch_stats st = {.epoch = epoch, .epochs = run->cfg->epochs, .lr = lr};
+  dpt_epoch_stats st = {.epoch = epoch, .epochs = run->cfg->epochs, .lr = lr,
+                        .step = (long)epoch * run->steps_per_epoch, .workers = run->workers};
   double loss = 0, test_loss = 0;
   long correct = 0, samples = 0, test_correct = 0;
   for (int w = 0; w < run->workers; w++) {
@@ -193,6 +204,23 @@ static long samples_through(const dpt_run *run, long step)
   return done < n ? done : n;
 }
 
+/* Worker 0, after the exchange of step: the global batch's mean loss, summed in worker order
+ * (dpt_worker_slot.step_loss says why every slot's entry is written and stable here). */
+static void report_step(const dpt_run *run, int epoch, long step, float lr, double epoch_elapsed_s)
+{
+  long global_step = global_step_of(run, epoch, step);
+  double loss = 0;
+  for (int w = 0; w < run->workers; w++) loss += run->slots[w].step_loss[global_step % 2];
+  long samples = samples_through(run, step);
+  long batch_rows = samples - step * (long)run->cfg->batch;
+  dpt_step_stats st = {.epoch = epoch, .step_in_epoch = step + 1,
+                       .steps_per_epoch = run->steps_per_epoch, .step = global_step + 1,
+                       .workers = run->workers, .loss = loss / (double)batch_rows, .lr = lr,
+                       .epoch_elapsed_s = epoch_elapsed_s, .samples_done = samples,
+                       .elapsed_s = dpt_now() - run->start_s};
+  run->obs->on_step(run->obs->ctx, &st);
+}
+
 static int run_epoch(worker *k, int epoch)
 {
   dpt_run *run = k->run;
@@ -206,13 +234,15 @@ static int run_epoch(worker *k, int epoch)
   for (long step = 0; step < run->steps_per_epoch && !rc; step++) {
     rc = train_step(k, epoch, step, &lr);
     if (!rc && k->w == 0 && run->obs && run->obs->on_step)
-      run->obs->on_step(run->obs->ctx, epoch, step + 1, run->steps_per_epoch, dpt_now() - t0,
-                        samples_through(run, step));
+      report_step(run, epoch, step, lr, dpt_now() - t0);
   }
   if (!rc) rc = dpt_barrier_wait(&run->barrier, k->w, &k->err);
-  double train_time = dpt_now() - t0;
+  double eval_t0 = dpt_now(), train_time = eval_t0 - t0;
   if (!rc && k->w == 0) run->train_s += train_time;
   if (!rc) rc = evaluate_slice(k);
+  if (!rc && run->trace)
+    dpt_trace_span(run->trace, k->w, DPT_SPAN_EVAL, eval_t0, dpt_now(),
+                   (long)epoch * run->steps_per_epoch, -1);
   if (!rc) rc = dpt_barrier_wait(&run->barrier, k->w, &k->err);
   if (!rc && k->w == 0) report_epoch(run, epoch, train_time, lr);
   return rc ? rc : dpt_barrier_wait(&run->barrier, k->w, &k->err);

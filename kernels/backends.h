@@ -22,6 +22,8 @@ int dpt_cuda_backend_open(int ordinal, dpt_device *out, dpt_err *err);
 int dpt_cuda_backend_count(int *count, dpt_err *why);
 /* "cuda 13.0 (...)" or "cuda: not built" into buf. */
 void dpt_cuda_backend_summary(char *buf, size_t size);
+/* "nccl 2.28.9" or "nccl: not built" into buf (nccl_info.c or nccl_info_absent.c). */
+void dpt_nccl_backend_summary(char *buf, size_t size);
 
 #ifdef __cplusplus
 }

@@ -80,3 +80,8 @@ int dpt_dev_add(dpt_device *d, size_t n, const float *x, float *acc, dpt_err *er
 {
   return d->vt->add(d->ctx, n, x, acc, err);
 }
+
+int dpt_dev_has_nonfinite(dpt_device *d, size_t n, const float *x, bool *out, dpt_err *err)
+{
+  return d->vt->has_nonfinite(d->ctx, n, x, out, err);
+}

@@ -169,6 +169,16 @@ static int cpu_add(void *ctx, size_t n, const float *x, float *acc, dpt_err *err
   return DPT_OK;
 }
 
+static int cpu_has_nonfinite(void *ctx, size_t n, const float *x, bool *out, dpt_err *err)
+{
+  int rc = dpt_check_has_nonfinite("cpu has_nonfinite", n, x, out, err);
+  if (rc) return rc;
+  int any = 0;
+  for (size_t i = 0; i < n; i++) any |= kn_nonfinite_at(i, x); /* no early exit: vectorizes */
+  *out = any != 0;
+  return DPT_OK;
+}
+
 static const dpt_device_ops cpu_ops = {
     .name = "cpu",
     .destroy = cpu_destroy,
@@ -188,6 +198,7 @@ static const dpt_device_ops cpu_ops = {
     .softmax_xent = cpu_softmax_xent,
     .sgd_step = cpu_sgd_step,
     .add = cpu_add,
+    .has_nonfinite = cpu_has_nonfinite,
 };
 
 /* blas_threads > 0 sets OpenBLAS's thread count for the whole process, not for this device:
@@ -210,5 +221,6 @@ void dpt_cpu_backend_summary(char *buf, size_t size)
   char name[32] = "", version[32] = "";
   if (sscanf(openblas_get_config(), "%31s %31s", name, version) != 2)
     snprintf(version, sizeof version, "?");
-  snprintf(buf, size, "cpu (OpenBLAS %s, %d threads)", version, openblas_get_num_threads());
+  int threads = openblas_get_num_threads();
+  snprintf(buf, size, "cpu (OpenBLAS %s, %d thread%s)", version, threads, threads == 1 ? "" : "s");
 }

@@ -29,6 +29,7 @@ struct cuda_ctx {
   cublasHandle_t blas;
   float *ones; /* device vector of ones_len ones: col_sum is a gemv with it */
   size_t ones_len;
+  int *flag;   /* device int: has_nonfinite's answer */
 };
 
 cuda_ctx *as_ctx(void *ctx) { return static_cast<cuda_ctx *>(ctx); }
@@ -105,6 +106,16 @@ struct add_op {
   __device__ void operator()(size_t i) const { kn_add_at(i, x, acc); }
 };
 
+/* Threads that find a NaN or Inf all store the same 1: a flag, not a reduction. */
+struct nonfinite_op {
+  const float *x;
+  int *flag;
+  __device__ void operator()(size_t i) const
+  {
+    if (kn_nonfinite_at(i, x)) *flag = 1;
+  }
+};
+
 cublasOperation_t blas_op(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
 /* --- the table ------------------------------------------------------------------------------ */
@@ -118,6 +129,7 @@ void cuda_destroy(void *ctx)
   if (c->stream) (void)cudaStreamSynchronize(c->stream);
   if (c->blas) (void)cublasDestroy(c->blas);
   (void)cudaFree(c->ones);
+  (void)cudaFree(c->flag);
   if (c->stream) (void)cudaStreamDestroy(c->stream);
   free(c);
 }
@@ -275,6 +287,22 @@ int cuda_add(void *ctx, size_t n, const float *x, float *acc, dpt_err *err)
   return rc ? rc : launch_each(as_ctx(ctx), n, add_op{x, acc}, err);
 }
 
+int cuda_has_nonfinite(void *ctx, size_t n, const float *x, bool *out, dpt_err *err)
+{
+  cuda_ctx *c = as_ctx(ctx);
+  int rc = dpt_check_has_nonfinite("cuda has_nonfinite", n, x, out, err);
+  if (rc) return rc;
+  int found = 0;
+  rc = DPT_CHECK_CUDA(cudaMemsetAsync(c->flag, 0, sizeof found, c->stream), err);
+  if (!rc) rc = launch_each(c, n, nonfinite_op{x, c->flag}, err);
+  if (!rc)
+    rc = DPT_CHECK_CUDA(
+        cudaMemcpyAsync(&found, c->flag, sizeof found, cudaMemcpyDeviceToHost, c->stream), err);
+  if (!rc) rc = DPT_CHECK_CUDA(cudaStreamSynchronize(c->stream), err);
+  if (!rc) *out = found != 0;
+  return rc;
+}
+
 /* Filled by member name: designated initializers are C++20, and CMake 3.25 can ask nvcc for
  * C++17 at most. */
 dpt_device_ops make_cuda_ops()
@@ -298,6 +326,7 @@ dpt_device_ops make_cuda_ops()
   t.softmax_xent = cuda_softmax_xent;
   t.sgd_step = cuda_sgd_step;
   t.add = cuda_add;
+  t.has_nonfinite = cuda_has_nonfinite;
   return t;
 }
 
@@ -321,6 +350,7 @@ int dpt_cuda_backend_open(int ordinal, dpt_device *out, dpt_err *err)
   if (!rc) rc = DPT_CHECK_CUDA(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), err);
   if (!rc) rc = DPT_CHECK_CUBLAS(cublasCreate(&c->blas), err);
   if (!rc) rc = DPT_CHECK_CUBLAS(cublasSetStream(c->blas, c->stream), err);
+  if (!rc) rc = DPT_CHECK_CUDA(cudaMalloc(reinterpret_cast<void **>(&c->flag), sizeof(int)), err);
   if (rc) {
     cuda_destroy(c);
     return rc;

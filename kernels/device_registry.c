@@ -30,10 +30,11 @@ int dpt_cuda_device_count(int *count, dpt_err *why) { return dpt_cuda_backend_co
 const char *dpt_backends_summary(void)
 {
   /* Per thread, rebuilt on each call: the thread count can change between calls. */
-  static _Thread_local char line[512];
-  char cpu[192], cuda[256];
+  static _Thread_local char line[576];
+  char cpu[192], cuda[256], nccl[64];
   dpt_cpu_backend_summary(cpu, sizeof cpu);
   dpt_cuda_backend_summary(cuda, sizeof cuda);
-  snprintf(line, sizeof line, "%s; %s", cpu, cuda);
+  dpt_nccl_backend_summary(nccl, sizeof nccl);
+  snprintf(line, sizeof line, "%s; %s; %s", cpu, cuda, nccl);
   return line;
 }

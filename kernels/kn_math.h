@@ -41,6 +41,9 @@ KN_HD static inline void kn_relu_bwd_at(size_t i, const float *y, const float *d
 
 KN_HD static inline void kn_add_at(size_t i, const float *x, float *acc) { acc[i] = acc[i] + x[i]; }
 
+/* 1 when x[i] is NaN or +-Inf, else 0. */
+KN_HD static inline int kn_nonfinite_at(size_t i, const float *x) { return !isfinite(x[i]); }
+
 /* SGD with momentum and L2 weight decay (PyTorch's convention):
  *   g = grad + wd * p;  v = momentum * v + g;  p = p - lr * v */
 KN_HD static inline void kn_sgd_step_at(size_t i, float *params, const float *grads,

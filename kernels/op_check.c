@@ -97,3 +97,10 @@ int dpt_check_add(const char *where, size_t n, const float *x, const float *acc,
 {
   return need_buffers(where, n > 0, err, 2, (const void *)x, (const void *)acc);
 }
+
+int dpt_check_has_nonfinite(const char *where, size_t n, const float *x, const bool *out,
+                            dpt_err *err)
+{
+  int rc = need_buffers(where, true, err, 1, (const void *)out);
+  return rc ? rc : need_buffers(where, n > 0, err, 1, (const void *)x);
+}

@@ -32,6 +32,8 @@ int dpt_check_softmax_xent(const char *where, int rows, int cols, const float *l
 int dpt_check_sgd_step(const char *where, size_t n, const float *params, const float *grads,
                        const float *velocity, dpt_err *err);
 int dpt_check_add(const char *where, size_t n, const float *x, const float *acc, dpt_err *err);
+int dpt_check_has_nonfinite(const char *where, size_t n, const float *x, const bool *out,
+                            dpt_err *err);
 
 #ifdef __cplusplus
 }

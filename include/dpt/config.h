@@ -15,6 +15,10 @@ typedef enum { DPT_DEVICE_SELECT_AUTO = 0, DPT_DEVICE_SELECT_CPU, DPT_DEVICE_SEL
 
 typedef enum { DPT_LR_COSINE = 0, DPT_LR_STEP, DPT_LR_CONSTANT } dpt_lr_decay;
 
+/* What a step whose gradient holds NaN or Inf does: stop the run naming the worker and the step,
+ * or be dropped on every worker (parameters and optimizer state unchanged) and counted. */
+typedef enum { DPT_ON_NAN_STOP = 0, DPT_ON_NAN_SKIP } dpt_on_nan;
+
 typedef struct dpt_schedule {
   float base_lr;
   float warmup_epochs;  /* linear ramp up to base_lr over these epochs (0: none) */
@@ -41,6 +45,14 @@ typedef struct dpt_config {
   dpt_device_select device;
   bool check_replicas;
   double timeout_s;       /* bound on every collective / server round wait */
+  const char *checkpoint_path; /* saved at every epoch's end (and every checkpoint_every steps) */
+  long checkpoint_every;  /* also save after every N steps (0: epoch ends only) */
+  const char *resume_path; /* continue from this checkpoint up to `epochs` in all */
+  dpt_on_nan on_nan;
+  const char *metrics_path; /* CSV of step and epoch figures (host/metrics.h); NULL: none */
+  int metrics_every;      /* a step row every N steps */
+  const char *trace_path; /* Chrome trace of the first steps (host/trace.h); NULL: none */
+  int trace_steps;        /* steps traced: bounds the trace's memory */
 } dpt_config;
 
 void dpt_config_defaults(dpt_config *cfg);

@@ -51,6 +51,9 @@ typedef struct dpt_device_ops {
                   float lr, float momentum, float weight_decay, dpt_err *err);
   /* acc[i] += x[i]: the in-process reduction of gradients (fixed order is the caller's job). */
   int (*add)(void *ctx, size_t n, const float *x, float *acc, dpt_err *err);
+  /* *out = whether any of x[0..n) is NaN or +-Inf (the gradient check before an exchange). Waits
+   * for the queued work: the answer is on the host when it returns. */
+  int (*has_nonfinite)(void *ctx, size_t n, const float *x, bool *out, dpt_err *err);
 } dpt_device_ops;
 
 typedef struct dpt_device {
@@ -98,5 +101,6 @@ int dpt_dev_softmax_xent(dpt_device *d, int rows, int cols, const float *logits,
 int dpt_dev_sgd_step(dpt_device *d, size_t n, float *params, const float *grads, float *velocity,
                      float lr, float momentum, float weight_decay, dpt_err *err);
 int dpt_dev_add(dpt_device *d, size_t n, const float *x, float *acc, dpt_err *err);
+int dpt_dev_has_nonfinite(dpt_device *d, size_t n, const float *x, bool *out, dpt_err *err);
 
 #endif

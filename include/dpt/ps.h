@@ -14,6 +14,11 @@
 
 #include "dpt/status.h"
 
+/* Optional observer of the server's work (--trace): called from the server thread after it applied
+ * round `round` (0-based) of `shard`, with the span's dpt_now() times. Must be cheap; must not
+ * block. */
+typedef void (*dpt_ps_apply_hook)(void *ctx, int shard, uint64_t round, double t0, double t1);
+
 typedef struct dpt_ps_config {
   size_t n_params;
   int n_workers;
@@ -21,6 +26,8 @@ typedef struct dpt_ps_config {
   float momentum;
   float weight_decay;
   double timeout_s;     /* bounds every wait (<= 0: none) */
+  dpt_ps_apply_hook on_apply; /* NULL: none */
+  void *on_apply_ctx;
 } dpt_ps_config;
 
 typedef struct dpt_ps_stats {
@@ -45,6 +52,9 @@ int dpt_ps_pull(dpt_ps *ps, int worker, float *params, dpt_err *err);
 void dpt_ps_abort(dpt_ps *ps, int code, const char *why);
 
 void dpt_ps_get_stats(dpt_ps *ps, dpt_ps_stats *out);
+
+/* Seconds worker's last dpt_ps_pull was blocked waiting for its round (call from its thread). */
+double dpt_ps_last_wait_s(dpt_ps *ps, int worker);
 
 /* Stops the server thread and frees everything. */
 void dpt_ps_destroy(dpt_ps *ps);

@@ -14,7 +14,9 @@ enum {
   DPT_ECOMM,     /* a collective or the parameter server failed */
   DPT_ETIMEOUT,  /* a blocking wait exceeded its timeout */
   DPT_EABORTED,  /* woken because another thread failed first */
-  DPT_EINTERNAL  /* a broken invariant: a bug */
+  DPT_EINTERNAL, /* a broken invariant: a bug */
+  DPT_ENONFINITE,  /* training produced NaN or Inf (--on-nan stop) */
+  DPT_EINTERRUPTED /* stopped on request (a signal) at a step boundary: not a failure */
 };
 
 #define DPT_ERR_MSG_MAX 512
@@ -32,7 +34,8 @@ int dpt_err_set(dpt_err *err, int code, const char *fmt, ...)
 /* Clears the record. */
 void dpt_err_clear(dpt_err *err);
 
-/* Exit status for a code: 0 for DPT_OK, 2 for DPT_EINPUT, 1 otherwise. */
+/* Exit status for a code: 0 for DPT_OK, 2 for DPT_EINPUT, 130 (128 + SIGINT, as shells report an
+ * interrupted command; main uses 128 + the actual signal) for DPT_EINTERRUPTED, 1 otherwise. */
 int dpt_exit_status(int code);
 
 const char *dpt_code_name(int code);

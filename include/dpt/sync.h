@@ -9,6 +9,7 @@
 
 #include "dpt/comm.h"
 #include "dpt/device.h"
+#include "dpt/ps.h"
 #include "dpt/status.h"
 
 typedef enum { DPT_STRATEGY_ALLREDUCE = 0, DPT_STRATEGY_PS = 1 } dpt_strategy;
@@ -41,6 +42,7 @@ typedef struct dpt_sync {
 
 typedef struct dpt_sync_config {
   dpt_strategy strategy;
+  dpt_device_kind device; /* the workers' devices: allreduce runs over NCCL on cuda */
   int n_workers;
   size_t n_params;
   int ps_shards;         /* ps only */
@@ -48,6 +50,8 @@ typedef struct dpt_sync_config {
   float weight_decay;
   double timeout_s;
   const float *init_params; /* host copy of the initial parameters (ps keeps the master copy) */
+  dpt_ps_apply_hook ps_on_apply; /* ps only, optional: the server's per-shard work (--trace) */
+  void *ps_on_apply_ctx;
 } dpt_sync_config;
 
 /* Creates the strategy with its communicator or server. */

@@ -19,16 +19,35 @@ typedef struct dpt_epoch_stats {
   double lr;            /* at the epoch's last step */
   double samples_per_sec; /* training loop only */
   double elapsed_s;     /* since training started */
+  long step;            /* steps done since training started */
+  int workers;
 } dpt_epoch_stats;
+
+typedef struct dpt_step_stats {
+  int epoch;            /* 1-based */
+  long step_in_epoch;   /* 1-based */
+  long steps_per_epoch;
+  long step;            /* 1-based, counted since training started */
+  int workers;
+  double loss;          /* this step's mean loss over its global batch, summed in worker order */
+  double lr;
+  double epoch_elapsed_s; /* since the epoch's training loop started */
+  long samples_done;    /* this epoch's training samples so far */
+  double elapsed_s;     /* since training started */
+} dpt_step_stats;
 
 typedef struct dpt_observer {
   void *ctx;
   /* Called from one worker thread after every step; keep it cheap. */
-  void (*on_step)(void *ctx, int epoch, long step_in_epoch, long steps_per_epoch,
-                  double epoch_elapsed_s, long samples_done);
+  void (*on_step)(void *ctx, const dpt_step_stats *stats);
   void (*on_epoch)(void *ctx, const dpt_epoch_stats *stats);
   /* One-line notices, e.g. "no usable CUDA device (...): training on the CPU". */
   void (*on_notice)(void *ctx, const char *msg);
+  /* Polled by one worker thread at every step boundary (NULL: never stop). Returning true stops
+   * every worker after the same step; the run saves a checkpoint when one is configured and
+   * dpt_train returns DPT_EINTERRUPTED. Keep it cheap and thread-safe (e.g. read a flag a signal
+   * handler sets). */
+  bool (*should_stop)(void *ctx);
 } dpt_observer;
 
 typedef struct dpt_result {
@@ -49,6 +68,7 @@ typedef struct dpt_result {
   long steps;
   double time_compute_s, time_comm_s, time_wait_s; /* mean over workers */
   size_t bytes_per_step;        /* sent plus received by one worker per step */
+  long skipped_steps;           /* steps dropped by --on-nan skip, over the whole run */
   int hidden[DPT_MAX_LAYERS - 1];
   int n_hidden;
   int features, classes;

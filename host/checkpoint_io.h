@@ -1,0 +1,20 @@
+/* Checkpoint files. Saves go through host/atomic_file.h (temporary file, fsync, rename, folder
+ * fsync), so a failed or killed save leaves the previous checkpoint whole. Loads read the whole
+ * file and decode it with every field checked (host/checkpoint_format.h). */
+#ifndef DPT_HOST_CHECKPOINT_IO_H
+#define DPT_HOST_CHECKPOINT_IO_H
+
+#include "dpt/status.h"
+#include "host/checkpoint_format.h"
+
+/* Writes ck to path. slow_save_s > 0 is a test hook (DPT_TEST_SLOW_SAVE): it sleeps that long
+ * between writing the temporary file and renaming it, so a test can kill the process mid-save.
+ * Errors are DPT_EIO (or DPT_EINTERNAL for an impossible checkpoint). */
+int dpt_checkpoint_write_file(const char *path, const dpt_checkpoint *ck, double slow_save_s,
+                              dpt_err *err);
+
+/* Reads and decodes path into out (free with dpt_checkpoint_free). Errors are DPT_EINPUT naming
+ * the file, or DPT_ENOMEM. */
+int dpt_checkpoint_read_file(const char *path, dpt_checkpoint *out, dpt_err *err);
+
+#endif

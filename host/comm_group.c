@@ -1,0 +1,68 @@
+/* Picks the communicator by device kind (host/comm_group.h): exactly one backend is set. */
+#include "host/comm_group.h"
+
+#include <stdlib.h>
+
+#include "host/comm_nccl.h"
+#include "host/comm_threads_wait.h"
+
+struct dpt_comm_group {
+  dpt_device_kind kind;
+  dpt_comm_threads *threads; /* CPU devices */
+  dpt_comm_nccl *nccl;       /* CUDA devices */
+};
+
+static const char *kind_name(dpt_device_kind kind)
+{
+  return kind == DPT_DEVICE_CUDA ? "cuda" : "cpu";
+}
+
+int dpt_comm_group_create(dpt_device_kind kind, int size, double timeout_s, dpt_comm_group **out,
+                          dpt_err *err)
+{
+  *out = NULL;
+  dpt_comm_group *g = calloc(1, sizeof *g);
+  if (!g) return dpt_err_set(err, DPT_ENOMEM, "comm: out of memory");
+  g->kind = kind;
+  int rc = kind == DPT_DEVICE_CUDA ? dpt_comm_nccl_create(size, timeout_s, &g->nccl, err)
+                                   : dpt_comm_threads_create(size, timeout_s, &g->threads, err);
+  if (rc) {
+    free(g);
+    return rc;
+  }
+  *out = g;
+  return DPT_OK;
+}
+
+dpt_comm dpt_comm_group_rank(dpt_comm_group *g, int rank)
+{
+  return g->nccl ? dpt_comm_nccl_rank(g->nccl, rank) : dpt_comm_threads_rank(g->threads, rank);
+}
+
+int dpt_comm_group_attach(dpt_comm_group *g, int rank, const dpt_device *dev, dpt_err *err)
+{
+  if (dev->kind != g->kind)
+    return dpt_err_set(err, DPT_EINTERNAL, "comm: rank %d runs on %s, the group on %s", rank,
+                       kind_name(dev->kind), kind_name(g->kind));
+  /* The in-process ranks need nothing per thread; an NCCL rank makes its communicator. */
+  return g->nccl ? dpt_comm_nccl_attach(g->nccl, rank, dev->index, err) : DPT_OK;
+}
+
+void dpt_comm_group_detach(dpt_comm_group *g, int rank)
+{
+  if (g->nccl) dpt_comm_nccl_detach(g->nccl, rank);
+}
+
+double dpt_comm_group_last_wait_s(const dpt_comm_group *g, int rank)
+{
+  return g->nccl ? dpt_comm_nccl_last_wait_s(g->nccl, rank)
+                 : dpt_comm_threads_last_wait_s(g->threads, rank);
+}
+
+void dpt_comm_group_destroy(dpt_comm_group *g)
+{
+  if (!g) return;
+  dpt_comm_nccl_destroy(g->nccl);
+  dpt_comm_threads_destroy(g->threads);
+  free(g);
+}

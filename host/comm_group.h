@@ -1,0 +1,24 @@
+/* Private to host/: the communicator group the allreduce strategy runs on, picked by the workers'
+ * device kind: the in-process one over host memory for CPU devices (dpt/comm.h), NCCL over GPU
+ * memory for CUDA devices (host/comm_nccl.h). Ranks are workers; all run on one kind. */
+#ifndef DPT_HOST_COMM_GROUP_H
+#define DPT_HOST_COMM_GROUP_H
+
+#include "dpt/comm.h"
+#include "dpt/device.h"
+
+typedef struct dpt_comm_group dpt_comm_group;
+
+int dpt_comm_group_create(dpt_device_kind kind, int size, double timeout_s, dpt_comm_group **out,
+                          dpt_err *err);
+/* The rank's handle, valid (abort included) until destroy; collectives need attach first. */
+dpt_comm dpt_comm_group_rank(dpt_comm_group *g, int rank);
+/* From the rank's own thread, which opened dev: binds the rank to its device. */
+int dpt_comm_group_attach(dpt_comm_group *g, int rank, const dpt_device *dev, dpt_err *err);
+/* From the rank's own thread, after its last collective. */
+void dpt_comm_group_detach(dpt_comm_group *g, int rank);
+/* Seconds the rank waited for the others in its most recent collective (from its thread). */
+double dpt_comm_group_last_wait_s(const dpt_comm_group *g, int rank);
+void dpt_comm_group_destroy(dpt_comm_group *g);
+
+#endif

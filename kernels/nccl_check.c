@@ -1,0 +1,11 @@
+#include "kernels/nccl_check.h"
+
+#include <string.h>
+
+int dpt_nccl_status(ncclResult_t r, const char *call, const char *file, int line, dpt_err *err)
+{
+  if (r == ncclSuccess || r == ncclInProgress) return DPT_OK;
+  const char *slash = strrchr(file, '/');
+  return dpt_err_set(err, DPT_ECOMM, "nccl: %s:%d: %s: %s", slash ? slash + 1 : file, line, call,
+                     ncclGetErrorString(r));
+}

@@ -1,0 +1,173 @@
+/* Creating, inspecting and destroying the parameter server: config checks, the shard layout and
+ * every allocation (nothing is allocated once rounds run). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ps/ps_internal.h"
+
+enum { CACHE_LINE_FLOATS = 16 };
+
+static int check_config(const dpt_ps_config *cfg, const float *init_params, dpt_err *err)
+{
+  if (cfg->n_workers < 1)
+    return dpt_err_set(err, DPT_EINPUT, "ps: %d workers: must be at least 1", cfg->n_workers);
+  if (cfg->n_params == 0) return dpt_err_set(err, DPT_EINPUT, "ps: no parameters to serve");
+  if (cfg->n_shards < 1 || (size_t)cfg->n_shards > cfg->n_params)
+    return dpt_err_set(err, DPT_EINPUT, "ps: %d shards: must be between 1 and %zu (the parameters)",
+                       cfg->n_shards, cfg->n_params);
+  if (!init_params) return dpt_err_set(err, DPT_EINPUT, "ps: no initial parameters");
+  /* The slots hold one gradient per worker, each padded by up to a cache line per shard. */
+  size_t per_worker_max = SIZE_MAX / sizeof(float) / (size_t)cfg->n_workers;
+  if (cfg->n_params > per_worker_max - (size_t)cfg->n_shards * CACHE_LINE_FLOATS)
+    return dpt_err_set(err, DPT_EINPUT, "ps: %zu parameters x %d workers: too large",
+                       cfg->n_params, cfg->n_workers);
+  return DPT_OK;
+}
+
+/* Shard s holds [n*s/K, n*(s+1)/K): balanced, never empty since K <= n. */
+static size_t shard_start(size_t n, int n_shards, int s)
+{
+  return n * (size_t)s / (size_t)n_shards;
+}
+
+/* Cache-line-aligned so workers writing neighbouring slots never share a line. */
+static void *alloc_aligned(size_t bytes)
+{
+  size_t rounded = (bytes + 63) / 64 * 64;
+  void *p = aligned_alloc(64, rounded ? rounded : 64);
+  if (p) memset(p, 0, rounded);
+  return p;
+}
+
+static void init_cond_monotonic(pthread_cond_t *cv)
+{
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* timeouts immune to wall-clock changes */
+  pthread_cond_init(cv, &ca);
+  pthread_condattr_destroy(&ca);
+}
+
+static void free_memory(dpt_ps *ps)
+{
+  free(ps->params);
+  free(ps->velocity);
+  free(ps->shards);
+  free(ps->workers);
+  free(ps->pushed_flags);
+  free(ps->slot_store);
+  free(ps->ready);
+  free(ps);
+}
+
+/* Places every shard and returns the floats one worker's slots take over all shards. */
+static size_t lay_out_shards(dpt_ps *ps)
+{
+  const dpt_ps_config *c = &ps->cfg;
+  size_t slot_floats = 0;
+  for (int i = 0; i < c->n_shards; i++) {
+    ps_shard *s = &ps->shards[i];
+    s->index = i;
+    s->off = shard_start(c->n_params, c->n_shards, i);
+    s->len = shard_start(c->n_params, c->n_shards, i + 1) - s->off;
+    s->stride = (s->len + CACHE_LINE_FLOATS - 1) / CACHE_LINE_FLOATS * CACHE_LINE_FLOATS;
+    s->pushed = ps->pushed_flags + (size_t)i * (size_t)c->n_workers;
+    slot_floats += s->stride;
+  }
+  return slot_floats;
+}
+
+static int allocate(dpt_ps *ps)
+{
+  const dpt_ps_config *c = &ps->cfg;
+  size_t workers = (size_t)c->n_workers, shards = (size_t)c->n_shards;
+  ps->params = malloc(c->n_params * sizeof *ps->params);
+  ps->velocity = calloc(c->n_params, sizeof *ps->velocity);
+  ps->shards = alloc_aligned(shards * sizeof *ps->shards);
+  ps->workers = alloc_aligned(workers * sizeof *ps->workers);
+  ps->pushed_flags = calloc(shards * workers, sizeof *ps->pushed_flags);
+  ps->ready = calloc(shards, sizeof *ps->ready);
+  if (!ps->params || !ps->velocity || !ps->shards || !ps->workers || !ps->pushed_flags ||
+      !ps->ready)
+    return DPT_ENOMEM;
+  size_t slot_floats = lay_out_shards(ps);
+  ps->slot_store = alloc_aligned(slot_floats * workers * sizeof *ps->slot_store);
+  if (!ps->slot_store) return DPT_ENOMEM;
+  float *slots = ps->slot_store;
+  for (size_t i = 0; i < shards; i++) {
+    ps->shards[i].slots = slots;
+    slots += ps->shards[i].stride * workers;
+  }
+  return DPT_OK;
+}
+
+static void init_locks(dpt_ps *ps)
+{
+  for (int i = 0; i < ps->cfg.n_shards; i++) {
+    pthread_mutex_init(&ps->shards[i].mu, NULL);
+    init_cond_monotonic(&ps->shards[i].cv);
+  }
+  pthread_mutex_init(&ps->mu, NULL);
+  pthread_cond_init(&ps->cv, NULL); /* the server's idle wait has no deadline (ps_server.c) */
+}
+
+static void destroy_locks(dpt_ps *ps)
+{
+  for (int i = 0; i < ps->cfg.n_shards; i++) {
+    pthread_mutex_destroy(&ps->shards[i].mu);
+    pthread_cond_destroy(&ps->shards[i].cv);
+  }
+  pthread_mutex_destroy(&ps->mu);
+  pthread_cond_destroy(&ps->cv);
+}
+
+int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **out, dpt_err *err)
+{
+  *out = NULL;
+  int rc = check_config(cfg, init_params, err);
+  if (rc) return rc;
+  dpt_ps *ps = calloc(1, sizeof *ps);
+  if (!ps) return dpt_err_set(err, DPT_ENOMEM, "ps: out of memory");
+  ps->cfg = *cfg;
+  if (allocate(ps)) {
+    free_memory(ps);
+    return dpt_err_set(err, DPT_ENOMEM, "ps: out of memory for %zu parameters x %d workers",
+                       cfg->n_params, cfg->n_workers);
+  }
+  memcpy(ps->params, init_params, cfg->n_params * sizeof *ps->params);
+  init_locks(ps);
+  atomic_init(&ps->abort_claimed, 0);
+  atomic_init(&ps->abort_code, 0);
+  if (pthread_create(&ps->thread, NULL, ps_server_main, ps) != 0) {
+    destroy_locks(ps);
+    free_memory(ps);
+    return dpt_err_set(err, DPT_ENOMEM, "ps: cannot start the server thread");
+  }
+  *out = ps;
+  return DPT_OK;
+}
+
+void dpt_ps_get_stats(dpt_ps *ps, dpt_ps_stats *out)
+{
+  pthread_mutex_lock(&ps->mu);
+  /* Every shard is applied once per round, and no shard starts round r+1 before all finished r. */
+  out->rounds = ps->shards_applied / (uint64_t)ps->cfg.n_shards;
+  out->server_busy_s = ps->busy_s;
+  pthread_mutex_unlock(&ps->mu);
+}
+
+double dpt_ps_last_wait_s(dpt_ps *ps, int worker) { return ps->workers[worker].last_wait_s; }
+
+void dpt_ps_destroy(dpt_ps *ps)
+{
+  if (!ps) return;
+  pthread_mutex_lock(&ps->mu);
+  ps->stop = true;
+  pthread_cond_broadcast(&ps->cv);
+  pthread_mutex_unlock(&ps->mu);
+  pthread_join(ps->thread, NULL);
+  destroy_locks(ps);
+  free_memory(ps);
+}

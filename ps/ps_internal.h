@@ -1,0 +1,85 @@
+/* Private to ps/: the server's state, shared by the files that create it (ps_create.c), serve
+ * workers (ps_worker.c), run the server thread (ps_server.c) and abort it (ps_abort.c).
+ *
+ * Who touches what in a synchronous round r of shard s (this is why the bulk copies and the
+ * arithmetic run outside every lock):
+ *   - worker w writes its slot of s, then counts its push under s's lock;
+ *   - the last push hands s to the server through the ready queue (server lock);
+ *   - the server sums the slots and steps s's params and velocity, with no lock held, then bumps
+ *     s's version under s's lock;
+ *   - each worker waits for the version under s's lock and copies s's params with no lock held.
+ * Nobody writes s's slots or params in between: worker w pushes round r+1 only after pulling
+ * round r in full, and the server steps s in round r+1 only after every worker pushed it. The
+ * mutex hand-offs (shard lock, then server lock) order the writes before the reads.
+ *
+ * Locks: each shard's mu, and the server's mu guarding the ready queue and the stats. No thread
+ * ever holds two of them. The abort record is lock-free (ps_abort.c). */
+#ifndef DPT_PS_INTERNAL_H
+#define DPT_PS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dpt/ps.h"
+
+typedef struct ps_shard {
+  alignas(64) pthread_mutex_t mu; /* guards the fields below up to `pushed` */
+  pthread_cond_t cv;              /* workers wait here for the next version */
+  uint64_t version;               /* rounds applied to this shard */
+  int arrived;                    /* pushes of round `version` counted so far */
+  float lr;                       /* the round's learning rate, from its first push */
+  bool *pushed;                   /* pushed[w]: worker w pushed round `version` (for timeouts) */
+  /* Fixed at creation: */
+  int index;
+  size_t off, len; /* the shard's parameters are [off, off + len) */
+  size_t stride;   /* floats from one worker's slot to the next: len rounded to a cache line */
+  float *slots;    /* n_workers gradient slots of len floats; slot 0 doubles as the sum */
+} ps_shard;
+
+/* One worker's own bookkeeping: touched only by that worker's thread, on its own cache lines. */
+typedef struct ps_worker {
+  alignas(64) uint64_t pushed; /* rounds pushed */
+  uint64_t pulled;             /* rounds pulled */
+  double last_wait_s;          /* time its last pull was blocked waiting for the round */
+} ps_worker;
+
+struct dpt_ps {
+  dpt_ps_config cfg;
+  float *params, *velocity; /* master copies, n_params floats each */
+  ps_shard *shards;
+  ps_worker *workers;
+  bool *pushed_flags; /* backing store of every shard's `pushed` */
+  float *slot_store;  /* backing store of every shard's `slots` */
+
+  pthread_mutex_t mu; /* server lock: guards the fields below */
+  pthread_cond_t cv;  /* the server thread waits here for ready shards */
+  int *ready;         /* ring of ready shard indices (a shard is in it at most once) */
+  int ready_head, ready_len;
+  bool stop;
+  uint64_t shards_applied;
+  double busy_s;
+
+  pthread_t thread;
+
+  atomic_int abort_claimed; /* the first aborter claims the record... */
+  atomic_int abort_code;    /* ...and publishes it here once abort_msg is written */
+  char abort_msg[DPT_ERR_MSG_MAX];
+};
+
+/* The abort code, 0 while running. */
+int ps_abort_code(dpt_ps *ps);
+/* Copies the abort record into err and returns its code. */
+int ps_abort_error(dpt_ps *ps, dpt_err *err);
+/* Aborts with a formatted message and records it in err too; returns code. */
+int ps_fail(dpt_ps *ps, dpt_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Hands a shard whose round is complete to the server thread. */
+void ps_server_enqueue(dpt_ps *ps, ps_shard *s);
+/* The server thread's body: applies ready shards until stopped or aborted. */
+void *ps_server_main(void *arg);
+
+#endif

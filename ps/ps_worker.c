@@ -1,0 +1,116 @@
+/* The worker's side of a synchronous round: push copies the gradient into the worker's slot of
+ * every shard and counts it; pull waits for each shard's next version and copies it out. Why the
+ * copies need no lock: see ps_internal.h. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "dpt/timer.h"
+#include "ps/ps_internal.h"
+
+static int check_worker(dpt_ps *ps, int worker, const char *op, dpt_err *err)
+{
+  if (worker >= 0 && worker < ps->cfg.n_workers) return DPT_OK;
+  return ps_fail(ps, err, DPT_EINTERNAL, "ps: %s: worker %d outside 0..%d", op, worker,
+                 ps->cfg.n_workers - 1);
+}
+
+int dpt_ps_push(dpt_ps *ps, int worker, const float *grads, float lr, dpt_err *err)
+{
+  int rc = check_worker(ps, worker, "push", err);
+  if (rc || (rc = ps_abort_error(ps, err))) return rc;
+  ps_worker *w = &ps->workers[worker];
+  if (w->pushed != w->pulled)
+    return ps_fail(ps, err, DPT_EINTERNAL, "ps: worker %d: push of round %" PRIu64
+                   " before pulling round %" PRIu64, worker, w->pushed, w->pulled);
+  for (int i = 0; i < ps->cfg.n_shards; i++) {
+    ps_shard *s = &ps->shards[i];
+    memcpy(s->slots + (size_t)worker * s->stride, grads + s->off, s->len * sizeof *grads);
+    pthread_mutex_lock(&s->mu);
+    float round_lr = s->arrived ? s->lr : lr;
+    s->lr = round_lr;
+    s->pushed[worker] = true;
+    bool complete = ++s->arrived == ps->cfg.n_workers;
+    pthread_mutex_unlock(&s->mu);
+    /* Compared as bits, so that a NaN lr does not differ from itself. */
+    if (memcmp(&round_lr, &lr, sizeof lr) != 0)
+      return ps_fail(ps, err, DPT_EINTERNAL,
+                     "ps: round %" PRIu64 ", shard %d: worker %d pushed lr %g, earlier ones %g",
+                     w->pushed, i, worker, (double)lr, (double)round_lr);
+    if (complete) ps_server_enqueue(ps, s);
+  }
+  w->pushed++;
+  return DPT_OK;
+}
+
+static struct timespec deadline_after(double seconds)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  if (seconds > 1e9) seconds = 1e9; /* keeps the sum inside time_t */
+  long long ns = (long long)t.tv_nsec + (long long)((seconds - (double)(long long)seconds) * 1e9);
+  t.tv_sec += (time_t)seconds + (time_t)(ns / 1000000000LL);
+  t.tv_nsec = (long)(ns % 1000000000LL);
+  return t;
+}
+
+/* "worker(s) 2, 5": who has not pushed the shard's round; "the server" when everyone has. */
+static void describe_missing(const dpt_ps *ps, const ps_shard *s, char *buf, size_t size)
+{
+  if (s->arrived == ps->cfg.n_workers) {
+    snprintf(buf, size, "the server");
+    return;
+  }
+  size_t len = (size_t)snprintf(buf, size, "worker(s)");
+  const char *sep = " ";
+  for (int w = 0; w < ps->cfg.n_workers && len < size; w++) {
+    if (s->pushed[w]) continue;
+    len += (size_t)snprintf(buf + len, size - len, "%s%d", sep, w);
+    sep = ", ";
+  }
+}
+
+/* Waits until shard s reaches version target (adding the time blocked to *waited). */
+static int wait_for_version(dpt_ps *ps, ps_shard *s, uint64_t target,
+                            const struct timespec *deadline, double *waited, dpt_err *err)
+{
+  char missing[DPT_ERR_MSG_MAX / 2];
+  bool timed_out = false;
+  pthread_mutex_lock(&s->mu);
+  if (s->version < target && !ps_abort_code(ps)) {
+    double t0 = dpt_now();
+    while (s->version < target && !ps_abort_code(ps) && !timed_out) {
+      int rc = ps->cfg.timeout_s > 0 ? pthread_cond_timedwait(&s->cv, &s->mu, deadline)
+                                     : pthread_cond_wait(&s->cv, &s->mu);
+      timed_out = rc == ETIMEDOUT && s->version < target;
+    }
+    if (timed_out) describe_missing(ps, s, missing, sizeof missing);
+    *waited += dpt_now() - t0;
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (timed_out)
+    return ps_fail(ps, err, DPT_ETIMEOUT,
+                   "ps: round %" PRIu64 ", shard %d: timed out after %g s waiting for %s",
+                   target - 1, s->index, ps->cfg.timeout_s, missing);
+  return ps_abort_error(ps, err);
+}
+
+int dpt_ps_pull(dpt_ps *ps, int worker, float *params, dpt_err *err)
+{
+  int rc = check_worker(ps, worker, "pull", err);
+  if (rc) return rc;
+  ps_worker *w = &ps->workers[worker];
+  struct timespec deadline = deadline_after(ps->cfg.timeout_s);
+  double waited = 0;
+  for (int i = 0; i < ps->cfg.n_shards; i++) {
+    ps_shard *s = &ps->shards[i];
+    rc = wait_for_version(ps, s, w->pushed, &deadline, &waited, err);
+    if (rc) return rc;
+    memcpy(params + s->off, ps->params + s->off, s->len * sizeof *params);
+  }
+  w->pulled = w->pushed;
+  w->last_wait_s = waited;
+  return DPT_OK;
+}

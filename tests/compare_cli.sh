@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# `dptrain compare` and the per-run output files end to end, on a generated data set.
+# usage: compare_cli.sh files|charts DPTRAIN MAKE_SYNTH WORKDIR
+#   files:  the table (CSV, Markdown), reports, metrics, --trace, bad input, and the notice
+#           when gnuplot is missing (PATH without it);
+#   charts: the PNG charts; exits 77 (ctest: skipped, never passed) where gnuplot is missing.
+set -u
+mode=$1 dptrain=$2 make_synth=$3 work=$4
+if [ "$mode" = charts ] && ! command -v gnuplot >/dev/null; then
+  echo "gnuplot is not installed: the chart checks did not run"
+  exit 77
+fi
+rm -rf "$work" && mkdir -p "$work/data" || exit 1
+"$make_synth" "$work/data" 400 100 5 5 4 7 || exit 1
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# 400 samples, batch 32: 13 steps per epoch, 26 in 2 epochs; metric rows every 5 steps: 5 + 2.
+train=(--data "$work/data" --hidden 16 --epochs 2 --batch 32 --device cpu --quiet)
+out="$work/out dir" # a space: no shell ever sees the folder's name
+
+run_compare() {
+  (cd "$work" && "$dptrain" compare "${train[@]}" --strategies allreduce,ps --workers 1,2 \
+     --target-acc 0.5 --metrics-every 5 --out "$out" "$@") >"$work/stdout" 2>"$work/stderr"
+}
+
+check_png() {
+  local png="$out/$1.png"
+  [ -s "$png" ] || { fail "$png missing"; return; }
+  [ "$(head -c 8 "$png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
+    fail "$png does not start with the PNG signature"
+  [ -s "$out/$1.gp" ] && [ -s "$out/$1.dat" ] || fail "$1.gp or $1.dat missing"
+}
+
+if [ "$mode" = charts ]; then
+  run_compare || fail "compare failed: $(cat "$work/stderr")"
+  for chart in accuracy throughput step_time; do check_png "$chart"; done
+  ls "$out" | grep -q '\.tmp' && fail "a temporary file was left behind"
+  [ "$failures" -eq 0 ] && { echo "compare charts: all checks passed"; exit 0; }
+  echo "compare charts: $failures check(s) failed"; exit 1
+fi
+
+# --- the table and every run's files (gnuplot hidden: the notice, no PNG) ---------------------
+PATH=/nonexistent run_compare --device cpu || fail "compare failed: $(cat "$work/stderr")"
+grep -q "notice: gnuplot is not on PATH" "$work/stderr" || true # --quiet hides notices
+ls "$out"/*.png >/dev/null 2>&1 && fail "PNGs without gnuplot"
+[ "$(grep -c '^compare: run [1-4]/4: ' "$work/stdout")" -eq 4 ] || fail "not 4 run start lines"
+[ "$(grep -c '^compare: run [1-4]/4 done: ' "$work/stdout")" -eq 4 ] || fail "not 4 run end lines"
+csv="$out/compare.csv"
+[ "$(head -1 "$csv")" = "strategy,workers,samples_per_sec,speedup,efficiency,compute_ms_per_step,comm_ms_per_step,wait_ms_per_step,bytes_per_step_per_worker,final_train_loss,test_accuracy,time_to_target_s" ] ||
+  fail "compare.csv header: $(head -1 "$csv")"
+[ "$(wc -l <"$csv")" -eq 5 ] || fail "compare.csv has $(wc -l <"$csv") lines, expected 1 + 2 x 2"
+awk -F, 'NR > 1 && NF != 12 { bad = 1 } END { exit bad }' "$csv" || fail "a compare.csv row lacks columns"
+grep -q '^allreduce,1,[0-9]*,1.00,1.00,' "$csv" || fail "allreduce x1 is not its own baseline"
+grep -q '^ps,2,' "$csv" || fail "no ps x2 row"
+[ "$(grep -c '^| \(allreduce\|ps\) |' "$out/compare.md")" -eq 4 ] || fail "compare.md lacks rows"
+grep -q '^|:---|---:|' "$out/compare.md" || fail "compare.md lacks its header separator"
+for s in allreduce ps; do
+  for w in 1 2; do
+    grep -q "\"strategy\": \"$s\"" "$out/run-$s-w$w.json" 2>/dev/null || fail "run-$s-w$w.json"
+    grep -q "\"workers\": $w," "$out/run-$s-w$w.json" 2>/dev/null || fail "run-$s-w$w.json workers"
+    m="$out/run-$s-w$w.csv"
+    [ "$(grep -c "^step,[0-9]*,[12],$w,$s," "$m" 2>/dev/null)" -eq 5 ] || fail "$m: not 5 step rows"
+    [ "$(grep -c "^epoch,[0-9]*,[12],$w,$s," "$m" 2>/dev/null)" -eq 2 ] || fail "$m: not 2 epoch rows"
+  done
+done
+# Without --quiet the missing gnuplot is a one-line notice.
+train=("${train[@]/--quiet/--hidden}") train+=(16)
+PATH=/nonexistent run_compare --strategies ps --workers 2 || fail "compare x1 failed: $(cat "$work/stderr")"
+grep -q "^dptrain: notice: gnuplot is not on PATH" "$work/stderr" || fail "no gnuplot notice: $(cat "$work/stderr")"
+grep -q "^epoch 2/2 " "$work/stdout" || fail "no per-epoch lines without --quiet"
+[ "$(wc -l <"$out/compare.csv")" -eq 2 ] || fail "compare.csv of one run has $(wc -l <"$out/compare.csv") lines"
+
+# --- a training run's --metrics and --trace ------------------------------------------------------
+"$dptrain" --data "$work/data" --hidden 8 --epochs 2 --batch 32 --workers 2 --strategy ps \
+  --device cpu --quiet --metrics "$work/m.csv" --metrics-every 1 --trace "$work/t.json" \
+  --trace-steps 4 || fail "run with --metrics --trace failed"
+[ "$(grep -c '^step,' "$work/m.csv")" -eq 26 ] || fail "--metrics-every 1: not 26 step rows"
+grep -q '"traceEvents":\[' "$work/t.json" || fail "--trace: no traceEvents"
+if command -v python3 >/dev/null; then
+  python3 -m json.tool "$work/t.json" >/dev/null || fail "--trace: python3 rejects the JSON"
+else
+  echo "python3 missing: the trace's second JSON check did not run (test_compare checks it too)"
+fi
+
+# --- bad input: exit 2, one line naming the culprit, nothing written ---------------------------
+mkdir -p "$work/cwd" && touch "$work/a-file"
+expect_input_error() {
+  local want=$1; shift
+  (cd "$work/cwd" && "$dptrain" "$@") >"$work/out.txt" 2>"$work/err.txt"
+  local rc=$?
+  [ "$rc" -eq 2 ] || fail "'$*' exited $rc, expected 2"
+  [ "$(wc -l <"$work/err.txt")" -eq 1 ] || fail "'$*' printed $(wc -l <"$work/err.txt") error lines"
+  grep -q -- "^dptrain: error: .*$want" "$work/err.txt" || fail "'$*' said '$(cat "$work/err.txt")', expected '$want'"
+  [ -z "$(ls -A "$work/cwd")" ] || fail "'$*' left $(ls -A "$work/cwd")"
+}
+expect_input_error "--target-acc 1.5" compare "${train[@]}" --target-acc 1.5
+expect_input_error "--out $work/a-file: exists and is not a folder" compare "${train[@]}" --out "$work/a-file"
+expect_input_error "--strategies 'foo'" compare "${train[@]}" --strategies foo
+expect_input_error "--workers 0" compare "${train[@]}" --workers 0,2
+expect_input_error "--metrics $work/no/such/m.csv: folder" "${train[@]}" --metrics "$work/no/such/m.csv"
+expect_input_error "--trace $work/no/such/t.json: folder" "${train[@]}" --trace "$work/no/such/t.json"
+expect_input_error "/no/such/data" compare --data /no/such/data --out new-dir --quiet
+ls "$work" | grep -q '\.tmp' && fail "a temporary file was left behind"
+
+if [ "$failures" -eq 0 ]; then echo "compare files: all checks passed"; exit 0; fi
+echo "compare files: $failures check(s) failed"
+exit 1

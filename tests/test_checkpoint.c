@@ -1,0 +1,275 @@
+/* Checkpoint files: the format round-trips bit for bit; every corrupted byte, every truncation,
+ * wrong magic or version and trailing bytes are refused with a message naming the file; saves are
+ * atomic. Also the test hooks' parser (DPT_FAULT) and the device's NaN/Inf check. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dpt/device.h"
+#include "host/checkpoint_format.h"
+#include "host/checkpoint_io.h"
+#include "host/fault.h"
+#include "tests/test_util.h"
+
+enum { WORKERS = 3 };
+
+/* A 5-4-3 model (39 parameters) with distinct values everywhere, even a NaN-free mix of signs. */
+static float params[39], velocity[39];
+static dpt_checkpoint_worker per_worker[WORKERS];
+
+static dpt_checkpoint sample(void)
+{
+  dpt_checkpoint ck = {.shape = {.n_layers = 2, .sizes = {5, 4, 3}}, .n_params = 39,
+                       .workers = WORKERS, .seed = 0x0123456789abcdefULL,
+                       .strategy = DPT_STRATEGY_PS, .batch = 50,
+                       .schedule = {.base_lr = 0.05f, .warmup_epochs = 1.f, .decay = DPT_LR_STEP,
+                                    .step_epochs = 3, .gamma = 0.1f},
+                       .momentum = 0.9f, .weight_decay = 5e-4f, .epochs = 3,
+                       .train_samples = 1003, .epoch = 2, .step = 7, .skipped_steps = 1,
+                       .per_worker = per_worker, .params = params, .velocity = velocity};
+  for (int i = 0; i < 39; i++) {
+    params[i] = (float)(i - 19) / 7.f;
+    velocity[i] = -1e-3f * (float)(i * i);
+  }
+  for (int w = 0; w < WORKERS; w++)
+    per_worker[w] = (dpt_checkpoint_worker){.loss_sum = 1.25 * (w + 1), .correct = 10u + w,
+                                            .samples = 17};
+  return ck;
+}
+
+typedef struct buffer {
+  uint8_t *bytes;
+  size_t len, cap;
+} buffer;
+
+static int put_buffer(void *ctx, const void *bytes, size_t n, dpt_err *err)
+{
+  buffer *b = ctx;
+  if (b->len + n > b->cap) {
+    size_t cap = (b->len + n) * 2;
+    uint8_t *p = realloc(b->bytes, cap);
+    if (!p) return dpt_err_set(err, DPT_ENOMEM, "test: out of memory");
+    b->bytes = p;
+    b->cap = cap;
+  }
+  memcpy(b->bytes + b->len, bytes, n);
+  b->len += n;
+  return DPT_OK;
+}
+
+static buffer encode_sample(void)
+{
+  dpt_checkpoint ck = sample();
+  buffer b = {0};
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_checkpoint_encode(&ck, put_buffer, &b, &err) == 0);
+  return b;
+}
+
+/* Decoding must fail with DPT_EINPUT and a message that names the file and contains `want`. */
+static void expect_refused(const uint8_t *bytes, size_t len, const char *want)
+{
+  dpt_checkpoint out;
+  dpt_err err = {0};
+  int rc = dpt_checkpoint_decode(bytes, len, "ck.bin", &out, &err);
+  CU_ASSERT_EQUAL(rc, DPT_EINPUT);
+  CU_ASSERT_EQUAL(strncmp(err.msg, "ck.bin: ", 8), 0);
+  if (want && !strstr(err.msg, want)) {
+    fprintf(stderr, "message '%s' lacks '%s'\n", err.msg, want);
+    CU_FAIL("message lacks the expected words");
+  }
+  CU_ASSERT_PTR_NULL(out.storage);
+}
+
+static void test_round_trip_is_exact(void)
+{
+  buffer b = encode_sample();
+  CU_ASSERT_EQUAL(b.len, 128 + 56 + 24 + WORKERS * 24 + 2 * 39 * 4);
+  CU_ASSERT_EQUAL(memcmp(b.bytes, "DPTCKPT", 8), 0);
+  dpt_checkpoint out, want = sample();
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_checkpoint_decode(b.bytes, b.len, "ck.bin", &out, &err) == 0);
+  CU_ASSERT_EQUAL(out.shape.n_layers, 2);
+  CU_ASSERT_EQUAL(memcmp(out.shape.sizes, want.shape.sizes, sizeof want.shape.sizes), 0);
+  CU_ASSERT_EQUAL(out.n_params, 39);
+  CU_ASSERT_EQUAL(out.workers, WORKERS);
+  CU_ASSERT_EQUAL(out.seed, want.seed);
+  CU_ASSERT_EQUAL(out.strategy, DPT_STRATEGY_PS);
+  CU_ASSERT_EQUAL(out.batch, 50);
+  CU_ASSERT_EQUAL(memcmp(&out.schedule, &want.schedule, sizeof want.schedule), 0);
+  CU_ASSERT_EQUAL(memcmp(&out.momentum, &want.momentum, sizeof(float)), 0);
+  CU_ASSERT_EQUAL(memcmp(&out.weight_decay, &want.weight_decay, sizeof(float)), 0);
+  CU_ASSERT_EQUAL(out.epochs, 3);
+  CU_ASSERT_EQUAL(out.train_samples, 1003);
+  CU_ASSERT_EQUAL(out.epoch, 2);
+  CU_ASSERT_EQUAL(out.step, 7);
+  CU_ASSERT_EQUAL(out.skipped_steps, 1);
+  CU_ASSERT_EQUAL(memcmp(out.per_worker, per_worker, sizeof per_worker), 0);
+  CU_ASSERT_EQUAL(memcmp(out.params, params, sizeof params), 0);
+  CU_ASSERT_EQUAL(memcmp(out.velocity, velocity, sizeof velocity), 0);
+  dpt_checkpoint_free(&out);
+  CU_ASSERT_PTR_NULL(out.storage);
+  free(b.bytes);
+}
+
+/* Both checksums together cover every byte: no single flipped byte gets through. */
+static void test_every_flipped_byte_is_refused(void)
+{
+  buffer b = encode_sample();
+  size_t passed = 0;
+  for (size_t i = 0; i < b.len; i++) {
+    b.bytes[i] ^= 0x10;
+    dpt_checkpoint out;
+    dpt_err err = {0};
+    if (dpt_checkpoint_decode(b.bytes, b.len, "ck.bin", &out, &err) != DPT_EINPUT) {
+      passed++;
+      dpt_checkpoint_free(&out);
+    }
+    b.bytes[i] ^= 0x10;
+  }
+  CU_ASSERT_EQUAL(passed, 0);
+  b.bytes[b.len - 1] ^= 1; /* the last velocity byte: a payload byte */
+  expect_refused(b.bytes, b.len, "payload checksum mismatch");
+  b.bytes[b.len - 1] ^= 1;
+  b.bytes[40] ^= 1; /* a layer size */
+  expect_refused(b.bytes, b.len, "header checksum mismatch");
+  free(b.bytes);
+}
+
+static void test_every_truncation_is_refused(void)
+{
+  buffer b = encode_sample();
+  for (size_t len = 0; len < b.len; len++) expect_refused(b.bytes, len, NULL);
+  expect_refused(b.bytes, 100, "truncated");
+  expect_refused(b.bytes, b.len - 1, "truncated");
+  free(b.bytes);
+}
+
+static void test_magic_version_and_trailing_bytes(void)
+{
+  buffer b = encode_sample();
+  uint8_t *longer = calloc(b.len + 1, 1);
+  memcpy(longer, b.bytes, b.len);
+  expect_refused(longer, b.len + 1, "trailing bytes");
+  free(longer);
+  b.bytes[0] = 'X';
+  expect_refused(b.bytes, b.len, "not a dptrain checkpoint");
+  expect_refused((const uint8_t *)"", 0, "not a dptrain checkpoint");
+  b.bytes[0] = 'D';
+  b.bytes[8] = 2; /* version 2 */
+  expect_refused(b.bytes, b.len, "version 2");
+  free(b.bytes);
+}
+
+/* A header that is consistent (checksum recomputed) but describes an impossible model. */
+static void test_impossible_values_are_refused(void)
+{
+  dpt_checkpoint ck = sample();
+  buffer b = {0};
+  dpt_err err = {0};
+  ck.n_params = 40; /* not what 5-4-3 has */
+  CU_ASSERT_EQUAL(dpt_checkpoint_encode(&ck, put_buffer, &b, &err), DPT_EINTERNAL);
+  ck = sample();
+  ck.step = 21; /* 1003 samples / 50 = 21 steps: 0..20 */
+  dpt_err_clear(&err);
+  CU_ASSERT_EQUAL(dpt_checkpoint_encode(&ck, put_buffer, &b, &err), DPT_EINTERNAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "step"));
+  ck = sample();
+  ck.per_worker[1].correct = 18; /* more than its 17 samples */
+  dpt_err_clear(&err);
+  CU_ASSERT_EQUAL(dpt_checkpoint_encode(&ck, put_buffer, &b, &err), DPT_EINTERNAL);
+  CU_ASSERT_EQUAL(b.len, 0); /* nothing was written */
+  free(b.bytes);
+}
+
+static void test_file_save_is_atomic(void)
+{
+  char path[4096], missing[4096];
+  dpt_test_path(path, sizeof path, "ck.bin");
+  dpt_test_path(missing, sizeof missing, "no-such-folder/ck.bin");
+  dpt_checkpoint ck = sample(), out;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_checkpoint_write_file(path, &ck, 0, &err) == 0);
+  params[0] = 42.f;
+  CU_ASSERT_EQUAL(dpt_checkpoint_write_file(missing, &ck, 0, &err), DPT_EIO);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, missing));
+  /* A save that fails while encoding (an impossible checkpoint) leaves the old file whole. */
+  ck.step = 1000;
+  dpt_err_clear(&err);
+  CU_ASSERT_EQUAL(dpt_checkpoint_write_file(path, &ck, 0, &err), DPT_EINTERNAL);
+  dpt_err_clear(&err);
+  CU_ASSERT_FATAL(dpt_checkpoint_read_file(path, &out, &err) == 0);
+  CU_ASSERT_EQUAL(out.step, 7);
+  CU_ASSERT_EQUAL(out.params[0], -19.f / 7.f);
+  dpt_checkpoint_free(&out);
+  char cmd[8400];
+  snprintf(cmd, sizeof cmd, "ls '%s' | grep -q tmp", dpt_test_tmpdir());
+  CU_ASSERT_NOT_EQUAL(system(cmd), 0); /* no temporary file left behind */
+  dpt_err_clear(&err);
+  CU_ASSERT_EQUAL(dpt_checkpoint_read_file(missing, &out, &err), DPT_EINPUT);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "cannot open"));
+  dpt_err_clear(&err);
+  CU_ASSERT_EQUAL(dpt_checkpoint_read_file(dpt_test_tmpdir(), &out, &err), DPT_EINPUT);
+}
+
+static void test_fault_spec_parsing(void)
+{
+  dpt_fault f = {0};
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL(dpt_fault_parse("worker=2,step=17,kind=stall", &f, &err), 0);
+  CU_ASSERT_EQUAL(f.kind, DPT_FAULT_STALL);
+  CU_ASSERT_EQUAL(f.worker, 2);
+  CU_ASSERT_EQUAL(f.step, 17);
+  CU_ASSERT_EQUAL(dpt_fault_parse("kind=nan,step=1,worker=0", &f, &err), 0);
+  CU_ASSERT_EQUAL(f.kind, DPT_FAULT_NAN);
+  CU_ASSERT_EQUAL(dpt_fault_parse("kind=fail,step=3,worker=1", &f, &err), 0);
+  CU_ASSERT_EQUAL(f.kind, DPT_FAULT_FAIL);
+  const char *bad[] = {"worker=1,step=3", "worker=1,step=0,kind=fail", "worker=-1,step=3,kind=fail",
+                       "worker=1,step=3,kind=explode", "worker=1,step=3,kind=fail,color=red",
+                       "worker", ""};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    dpt_err_clear(&err);
+    CU_ASSERT_EQUAL(dpt_fault_parse(bad[i], &f, &err), DPT_EINPUT);
+    CU_ASSERT_EQUAL(f.kind, DPT_FAULT_NONE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "DPT_FAULT"));
+  }
+}
+
+static void test_cpu_has_nonfinite(void)
+{
+  dpt_device dev;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_device_open(DPT_DEVICE_CPU, 0, 0, &dev, &err) == 0);
+  float x[37];
+  for (int i = 0; i < 37; i++) x[i] = (float)i * 9e36f; /* up to 3.2e38: large but finite */
+  bool any = true;
+  CU_ASSERT_EQUAL(dpt_dev_has_nonfinite(&dev, 37, x, &any, &err), 0);
+  CU_ASSERT_FALSE(any);
+  const float bad[] = {NAN, INFINITY, -INFINITY};
+  for (int b = 0; b < 3; b++) {
+    x[36 - b * 11] = bad[b];
+    CU_ASSERT_EQUAL(dpt_dev_has_nonfinite(&dev, 37, x, &any, &err), 0);
+    CU_ASSERT_TRUE(any);
+    x[36 - b * 11] = 0.f;
+  }
+  x[0] = NAN;
+  CU_ASSERT_EQUAL(dpt_dev_has_nonfinite(&dev, 0, x, &any, &err), 0);
+  CU_ASSERT_FALSE(any); /* n = 0 looks at nothing */
+  CU_ASSERT_EQUAL(dpt_dev_has_nonfinite(&dev, 1, x, NULL, &err), DPT_EINTERNAL);
+  dpt_device_close(&dev);
+}
+
+int dpt_test_register(void)
+{
+  static const dpt_test_case format[] = {DPT_TEST(test_round_trip_is_exact),
+                                         DPT_TEST(test_every_flipped_byte_is_refused),
+                                         DPT_TEST(test_every_truncation_is_refused),
+                                         DPT_TEST(test_magic_version_and_trailing_bytes),
+                                         DPT_TEST(test_impossible_values_are_refused),
+                                         DPT_TEST(test_file_save_is_atomic), DPT_TEST_END};
+  static const dpt_test_case hooks[] = {DPT_TEST(test_fault_spec_parsing),
+                                        DPT_TEST(test_cpu_has_nonfinite), DPT_TEST_END};
+  int rc = dpt_test_add_suite("checkpoint_format", format);
+  return rc ? rc : dpt_test_add_suite("reliability_hooks", hooks);
+}

@@ -1,0 +1,410 @@
+/* What `dptrain compare` is built from, on a generated data set: the metrics CSV (rows and
+ * columns; each step's loss summed over every worker's shard), the Chrome trace (valid JSON, a
+ * track per worker and one for the parameter server, bounded), the comparison table's figures,
+ * and the compare command line. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host/compare.h"
+#include "host/compare_table.h"
+#include "host/train_record.h"
+#include "tests/json_check.h"
+#include "tests/synth_data.h"
+#include "tests/test_util.h"
+
+static char data_dir[4096];
+
+enum { TRAIN = 600, BATCH = 50, STEPS_PER_EPOCH = TRAIN / BATCH };
+
+static int make_data(void)
+{
+  dpt_test_path(data_dir, sizeof data_dir, "synth");
+  char cmd[4200];
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s'", data_dir);
+  if (system(cmd) != 0) return -1;
+  return dpt_synth_write(data_dir, TRAIN, 200, 6, 7, 5, 42);
+}
+
+static void base_config(dpt_config *cfg)
+{
+  dpt_config_defaults(cfg);
+  cfg->data_dir = data_dir;
+  cfg->hidden[0] = 16;
+  cfg->n_hidden = 1;
+  cfg->epochs = 2;
+  cfg->batch = BATCH;
+  cfg->schedule.base_lr = 0.05f;
+  cfg->quiet = true;
+  cfg->device = DPT_DEVICE_SELECT_CPU;
+  cfg->timeout_s = 60;
+}
+
+static dpt_result train_ok(const dpt_config *cfg)
+{
+  dpt_result r;
+  dpt_err err = {0};
+  int rc = dpt_train_recorded(cfg, NULL, &r, &err);
+  if (rc) fprintf(stderr, "train failed: %s\n", err.msg);
+  CU_ASSERT_FATAL(rc == 0);
+  return r;
+}
+
+/* The whole file, NUL-terminated; NULL if it cannot be read. */
+static char *slurp(const char *path, size_t *len)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  rewind(f);
+  char *text = malloc((size_t)size + 1);
+  if (text && fread(text, 1, (size_t)size, f) != (size_t)size) {
+    free(text);
+    text = NULL;
+  }
+  fclose(f);
+  if (text) text[size] = '\0';
+  if (len) *len = (size_t)size;
+  return text;
+}
+
+/* --- metrics ------------------------------------------------------------------------------ */
+
+typedef struct metric_row {
+  char kind[8], strategy[16], test_accuracy[16];
+  long step;
+  int epoch, workers;
+  double loss, lr, samples_per_sec, elapsed_s;
+} metric_row;
+
+enum { MAX_ROWS = 64 };
+
+static const char *metrics_header =
+  "kind,step,epoch,workers,strategy,loss,lr,samples_per_sec,test_accuracy,elapsed_s\n";
+
+/* Parses every row into rows (at most MAX_ROWS); returns the count, -1 for a malformed file. */
+static int read_metrics(const char *path, metric_row *rows)
+{
+  char *text = slurp(path, NULL);
+  if (!text || strncmp(text, metrics_header, strlen(metrics_header)) != 0) {
+    free(text);
+    return -1;
+  }
+  int n = 0;
+  for (char *line = strtok(text + strlen(metrics_header), "\n"); line; line = strtok(NULL, "\n")) {
+    metric_row *r = &rows[n];
+    int fields = 0;
+    for (const char *p = line; *p; p++) fields += *p == ',';
+    if (n == MAX_ROWS || fields != 9) {
+      free(text);
+      return -1;
+    }
+    char *acc_start = line; /* the 9th column, after the 8th comma */
+    for (int commas = 0; commas < 8; acc_start++) commas += *acc_start == ',';
+    size_t acc_len = strcspn(acc_start, ",");
+    if (acc_len >= sizeof r->test_accuracy ||
+        sscanf(line, "%7[a-z],%ld,%d,%d,%15[a-z],%lf,%lf,%lf,", r->kind, &r->step, &r->epoch,
+               &r->workers, r->strategy, &r->loss, &r->lr, &r->samples_per_sec) != 8 ||
+        sscanf(acc_start + acc_len, ",%lf", &r->elapsed_s) != 1) {
+      free(text);
+      return -1;
+    }
+    memcpy(r->test_accuracy, acc_start, acc_len);
+    r->test_accuracy[acc_len] = '\0';
+    n++;
+  }
+  free(text);
+  return n;
+}
+
+static void test_metrics_rows_match_the_run(void)
+{
+  dpt_config cfg;
+  base_config(&cfg);
+  char path[4096];
+  cfg.metrics_path = dpt_test_path(path, sizeof path, "every4.csv");
+  cfg.metrics_every = 4;
+  cfg.workers = 3;
+  cfg.strategy = DPT_STRATEGY_PS;
+  dpt_result r = train_ok(&cfg);
+  metric_row rows[MAX_ROWS];
+  int n = read_metrics(path, rows);
+  CU_ASSERT_FATAL(n > 0);
+  int steps = 0, epochs = 0;
+  for (int i = 0; i < n; i++) {
+    bool step = strcmp(rows[i].kind, "step") == 0;
+    CU_ASSERT(step || strcmp(rows[i].kind, "epoch") == 0);
+    CU_ASSERT_EQUAL(rows[i].workers, 3);
+    CU_ASSERT_STRING_EQUAL(rows[i].strategy, "ps");
+    CU_ASSERT(rows[i].loss > 0 && rows[i].lr > 0 && rows[i].samples_per_sec > 0);
+    CU_ASSERT(i == 0 || rows[i].elapsed_s >= rows[i - 1].elapsed_s);
+    if (step) {
+      steps++;
+      CU_ASSERT_EQUAL(rows[i].step, 4L * steps);
+      CU_ASSERT_STRING_EQUAL(rows[i].test_accuracy, "");
+    } else {
+      epochs++;
+      CU_ASSERT_EQUAL(rows[i].step, (long)STEPS_PER_EPOCH * epochs);
+      CU_ASSERT(atof(rows[i].test_accuracy) > 0.2); /* chance is 0.2 */
+    }
+  }
+  CU_ASSERT_EQUAL(steps, r.steps / 4);
+  CU_ASSERT_EQUAL(epochs, cfg.epochs);
+}
+
+/* The epoch's mean loss from the step rows; step_one gets the first step's loss. */
+static double epoch_loss_from_steps(const dpt_config *cfg, const char *path, double *step_one,
+                                    double *epoch_row_loss)
+{
+  train_ok(cfg);
+  metric_row rows[MAX_ROWS];
+  int n = read_metrics(path, rows);
+  CU_ASSERT_FATAL(n == STEPS_PER_EPOCH + 1);
+  double sum = 0;
+  for (int i = 0; i < STEPS_PER_EPOCH; i++) sum += rows[i].loss; /* every global batch is full */
+  *step_one = rows[0].loss;
+  *epoch_row_loss = rows[n - 1].loss;
+  return sum / STEPS_PER_EPOCH;
+}
+
+/* A step's loss covers every worker's shard: the step rows average to the epoch's loss, and the
+ * first step (identical parameters) reads the same with 1 or 3 workers. Reading only worker 0's
+ * shard would be about a third of it. */
+static void test_step_loss_sums_every_worker(void)
+{
+  dpt_config cfg;
+  base_config(&cfg);
+  char path[4096];
+  cfg.metrics_path = dpt_test_path(path, sizeof path, "every1.csv");
+  cfg.metrics_every = 1;
+  cfg.epochs = 1;
+  double first_1, epoch_1, first_3, epoch_3;
+  double mean_1 = epoch_loss_from_steps(&cfg, path, &first_1, &epoch_1);
+  cfg.workers = 3; /* 17 + 17 + 16 rows of each batch of 50 */
+  double mean_3 = epoch_loss_from_steps(&cfg, path, &first_3, &epoch_3);
+  CU_ASSERT_DOUBLE_EQUAL(mean_1, epoch_1, 1e-5);
+  CU_ASSERT_DOUBLE_EQUAL(mean_3, epoch_3, 1e-5);
+  CU_ASSERT_DOUBLE_EQUAL(first_1, first_3, 1e-5);
+}
+
+static void test_failed_run_leaves_no_file(void)
+{
+  dpt_config cfg;
+  base_config(&cfg);
+  char metrics[4096], trace[4096];
+  cfg.data_dir = "/nonexistent/dptrain-data";
+  cfg.metrics_path = dpt_test_path(metrics, sizeof metrics, "failed.csv");
+  cfg.trace_path = dpt_test_path(trace, sizeof trace, "failed.json");
+  dpt_result r;
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL(dpt_train_recorded(&cfg, NULL, &r, &err), DPT_EINPUT);
+  CU_ASSERT(access(metrics, F_OK) != 0);
+  CU_ASSERT(access(trace, F_OK) != 0);
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", metrics, (long)getpid());
+  CU_ASSERT(access(tmp, F_OK) != 0);
+}
+
+/* --- trace -------------------------------------------------------------------------------- */
+
+static int count(const char *text, const char *needle)
+{
+  int n = 0;
+  for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+  return n;
+}
+
+static char *trace_of(dpt_config *cfg, const char *name)
+{
+  char path[4096];
+  cfg->trace_path = dpt_test_path(path, sizeof path, name);
+  train_ok(cfg);
+  size_t len = 0, where = 0;
+  char *text = slurp(path, &len);
+  CU_ASSERT_FATAL(text != NULL);
+  bool valid = dpt_json_valid(text, len, &where);
+  if (!valid) fprintf(stderr, "\n  %s: invalid JSON at byte %zu\n", name, where);
+  CU_ASSERT(valid);
+  CU_ASSERT(strncmp(text, "{", 1) == 0 && strstr(text, "\"traceEvents\":[") != NULL);
+  return text;
+}
+
+static void test_ps_trace_has_worker_and_server_tracks(void)
+{
+  dpt_config cfg;
+  base_config(&cfg);
+  cfg.workers = 2;
+  cfg.strategy = DPT_STRATEGY_PS;
+  cfg.ps_shards = 3;
+  cfg.trace_steps = 5; /* of 24: the rest is dropped, and the file says so */
+  char *t = trace_of(&cfg, "ps.json");
+  CU_ASSERT(strstr(t, "\"args\":{\"name\":\"worker 0\"}") && strstr(t, "\"name\":\"worker 1\""));
+  CU_ASSERT(strstr(t, "\"name\":\"parameter server (3 shards)\"") != NULL);
+  for (int w = 0; w < 2; w++) {
+    char span[64];
+    snprintf(span, sizeof span, "\"tid\":%d,\"name\":\"compute\"", w);
+    CU_ASSERT_EQUAL(count(t, span), 5);
+    snprintf(span, sizeof span, "\"tid\":%d,\"name\":\"push-pull\"", w);
+    CU_ASSERT_EQUAL(count(t, span), 5);
+  }
+  CU_ASSERT_EQUAL(count(t, "\"tid\":2,\"name\":\"optimizer\""), 5 * 3);
+  CU_ASSERT(strstr(t, "\"args\":{\"step\":5") && !strstr(t, "\"args\":{\"step\":6"));
+  CU_ASSERT(strstr(t, "\"traced_steps\":5,\"total_steps\":24,") != NULL);
+  CU_ASSERT(strstr(t, "\"dropped_events\":0,") == NULL);
+  free(t);
+}
+
+static void test_allreduce_trace_is_complete(void)
+{
+  dpt_config cfg;
+  base_config(&cfg);
+  cfg.workers = 3;
+  char *t = trace_of(&cfg, "allreduce.json");
+  CU_ASSERT(strstr(t, "parameter server") == NULL);
+  for (int w = 0; w < 3; w++) {
+    char span[64];
+    snprintf(span, sizeof span, "\"tid\":%d,\"name\":\"compute\"", w);
+    CU_ASSERT_EQUAL(count(t, span), 2 * STEPS_PER_EPOCH);
+    snprintf(span, sizeof span, "\"tid\":%d,\"name\":\"allreduce\"", w);
+    CU_ASSERT_EQUAL(count(t, span), 2 * STEPS_PER_EPOCH);
+    snprintf(span, sizeof span, "\"tid\":%d,\"name\":\"eval\"", w);
+    CU_ASSERT_EQUAL(count(t, span), 2);
+  }
+  CU_ASSERT(strstr(t, "\"dropped_events\":0,") != NULL);
+  free(t);
+}
+
+static void test_json_check_rejects_broken_text(void)
+{
+  const char *good[] = {"{}", " [1, -2.5e3, \"a\\u00e9\", true, null, {\"k\": []}] "};
+  const char *bad[] = {"", "{", "{\"a\":1,}", "[01]", "{\"a\" 1}", "\"\\x\"", "[1] [2]", "[.5]"};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+    CU_ASSERT(dpt_json_valid(good[i], strlen(good[i]), NULL));
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    CU_ASSERT(!dpt_json_valid(bad[i], strlen(bad[i]), NULL));
+}
+
+/* --- the table ------------------------------------------------------------------------------ */
+
+static void test_table_figures(void)
+{
+  double elapsed[] = {1, 2, 3}, acc[] = {0.5, 0.8, 0.9};
+  dpt_compared_run runs[3] = {
+    {.result = {.strategy = "allreduce", .workers = 1, .train_samples_per_sec = 1000, .steps = 10,
+                .time_compute_s = 0.1}, .n_epochs = 3, .epoch_elapsed_s = elapsed,
+     .epoch_test_acc = acc},
+    {.result = {.strategy = "allreduce", .workers = 2, .train_samples_per_sec = 1500, .steps = 10},
+     .n_epochs = 3, .epoch_elapsed_s = elapsed, .epoch_test_acc = acc},
+    {.result = {.strategy = "ps", .workers = 2, .train_samples_per_sec = 1200, .steps = 10},
+     .n_epochs = 2, .epoch_elapsed_s = elapsed, .epoch_test_acc = acc},
+  };
+  CU_ASSERT_DOUBLE_EQUAL(dpt_compare_speedup(runs, 3, 1), 1.5, 1e-12);
+  CU_ASSERT(isnan(dpt_compare_speedup(runs, 3, 2))); /* no 1-worker ps run */
+  CU_ASSERT_DOUBLE_EQUAL(dpt_compare_time_to_target(&runs[0], 0.8), 2, 0);
+  CU_ASSERT(isnan(dpt_compare_time_to_target(&runs[2], 0.9))); /* reached only in epoch 3 */
+
+  dpt_compare_table t;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_compare_table_make(runs, 3, 0.85, &t, &err) == 0);
+  CU_ASSERT_STRING_EQUAL(t.cells[0][5], "10.00"); /* compute ms per step */
+  CU_ASSERT_STRING_EQUAL(t.cells[1][3], "1.50");
+  CU_ASSERT_STRING_EQUAL(t.cells[1][4], "0.75");
+  CU_ASSERT_STRING_EQUAL(t.cells[1][11], "3.0");
+  CU_ASSERT_STRING_EQUAL(t.cells[2][3], "n/a");
+  CU_ASSERT_STRING_EQUAL(t.cells[2][4], "n/a");
+  CU_ASSERT_STRING_EQUAL(t.cells[2][11], "not reached");
+  char csv[2048] = "";
+  FILE *f = fmemopen(csv, sizeof csv, "w");
+  dpt_compare_table_csv(&t, f);
+  fclose(f);
+  CU_ASSERT_EQUAL(count(csv, "\n"), 1 + 3);
+  CU_ASSERT_EQUAL(count(csv, ","), 4 * (DPT_COMPARE_COLS - 1));
+  dpt_compare_table_free(&t);
+  CU_ASSERT_FATAL(dpt_compare_table_make(runs, 3, 0, &t, &err) == 0);
+  CU_ASSERT_STRING_EQUAL(t.cells[0][11], "n/a"); /* no --target-acc */
+  dpt_compare_table_free(&t);
+}
+
+/* --- the command line ----------------------------------------------------------------------- */
+
+static int parse(dpt_compare_options *o, dpt_err *err, const char *const *args)
+{
+  char *argv[16] = {"compare"};
+  int argc = 1;
+  while (args[argc - 1]) {
+    argv[argc] = (char *)args[argc - 1];
+    argc++;
+  }
+  dpt_cli_action action;
+  dpt_err_clear(err);
+  return dpt_compare_parse(argc, argv, o, &action, err);
+}
+
+static void test_compare_options(void)
+{
+  dpt_compare_options o;
+  dpt_err err;
+  const char *none[] = {NULL};
+  CU_ASSERT_FATAL(parse(&o, &err, none) == 0);
+  CU_ASSERT_EQUAL(o.n_strategies, 2);
+  CU_ASSERT_EQUAL(o.n_workers, 3);
+  CU_ASSERT_EQUAL(o.workers[2], 4);
+  CU_ASSERT(o.target_acc == 0 && o.out_dir == NULL && o.train.epochs == 10);
+  const char *all[] = {"--strategies", "ps", "--workers", "2,1", "--target-acc", "0.9", "--out",
+                       "d", "--epochs", "3", "--ps-shards", "4", "--metrics-every", "7", NULL};
+  CU_ASSERT_FATAL(parse(&o, &err, all) == 0);
+  CU_ASSERT(o.n_strategies == 1 && o.strategies[0] == DPT_STRATEGY_PS);
+  CU_ASSERT(o.n_workers == 2 && o.workers[0] == 2 && o.workers[1] == 1);
+  CU_ASSERT_DOUBLE_EQUAL(o.target_acc, 0.9, 1e-12);
+  CU_ASSERT_STRING_EQUAL(o.out_dir, "d");
+  CU_ASSERT(o.train.epochs == 3 && o.train.ps_shards == 4 && o.train.metrics_every == 7);
+}
+
+static void expect_error(const char *a1, const char *a2, const char *a3, const char *a4,
+                         const char *want)
+{
+  dpt_compare_options o;
+  dpt_err err;
+  const char *args[] = {a1, a2, a3, a4, NULL};
+  CU_ASSERT_EQUAL(parse(&o, &err, args), DPT_EINPUT);
+  if (!strstr(err.msg, want)) fprintf(stderr, "\n  message '%s' lacks '%s'\n", err.msg, want);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, want));
+}
+
+static void test_compare_bad_options(void)
+{
+  expect_error("--target-acc", "1.5", NULL, NULL, "--target-acc 1.5");
+  expect_error("--target-acc", "0", NULL, NULL, "--target-acc 0");
+  expect_error("--strategies", "foo", NULL, NULL, "--strategies 'foo': must be one of");
+  expect_error("--strategies", "ps,ps", NULL, NULL, "listed twice");
+  expect_error("--workers", "0,2", NULL, NULL, "--workers 0:");
+  expect_error("--workers", "1,,2", NULL, NULL, "--workers '1,,2'");
+  expect_error("--workers", "2,2", NULL, NULL, "listed twice");
+  expect_error("--strategy", "ps", NULL, NULL, "--strategies");
+  expect_error("--report", "r.json", NULL, NULL, "--report");
+  expect_error("--trace", "t.json", NULL, NULL, "--trace");
+  expect_error("--strategies", "allreduce", "--ps-shards", "2", "--ps-shards");
+  expect_error("--metrics-every", "0", NULL, NULL, "--metrics-every 0");
+  expect_error("--epochs", "0", NULL, NULL, "--epochs 0");
+}
+
+int dpt_test_register(void)
+{
+  if (make_data() != 0) return CUE_NOREGISTRY;
+  static const dpt_test_case metrics[] = {DPT_TEST(test_metrics_rows_match_the_run),
+                                          DPT_TEST(test_step_loss_sums_every_worker),
+                                          DPT_TEST(test_failed_run_leaves_no_file), DPT_TEST_END};
+  static const dpt_test_case trace[] = {DPT_TEST(test_ps_trace_has_worker_and_server_tracks),
+                                        DPT_TEST(test_allreduce_trace_is_complete),
+                                        DPT_TEST(test_json_check_rejects_broken_text),
+                                        DPT_TEST_END};
+  static const dpt_test_case compare[] = {DPT_TEST(test_table_figures),
+                                          DPT_TEST(test_compare_options),
+                                          DPT_TEST(test_compare_bad_options), DPT_TEST_END};
+  int rc = dpt_test_add_suite("metrics", metrics);
+  if (!rc) rc = dpt_test_add_suite("trace", trace);
+  return rc ? rc : dpt_test_add_suite("compare", compare);
+}
