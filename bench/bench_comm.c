@@ -141,6 +141,7 @@ int main(int argc, char **argv)
          "rounds after %d warm-up\n", bench_format_bytes(o.sw.min_bytes, lo, sizeof lo),
          bench_format_bytes(o.sw.max_bytes, hi, sizeof hi), o.sw.min_iters, o.sw.max_iters,
          o.sw.warmup);
+  bench_print_load("at start");
   printf("ceiling: memcpy of %s (one thread, median of 5) = %.2f GB/s\n",
          bench_format_bytes(o.membw_bytes, sz, sizeof sz), membw);
 
@@ -168,6 +169,7 @@ int main(int argc, char **argv)
     }
     compare(two_ranks, mpi, n);
   }
+  bench_print_load("at end");
   if (wrong) fprintf(stderr, "bench_comm: error: %zu wrong elements (see #wrong)\n", wrong);
   return wrong ? 1 : 0;
 }

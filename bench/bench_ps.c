@@ -129,6 +129,7 @@ int main(int argc, char **argv)
   printf("bench_ps: parameter server push + pull per worker per round (synchronous rounds), "
          "N workers, K shards; median of %d..%d rounds after %d warm-up\n",
          o.sw.min_iters, o.sw.max_iters, o.sw.warmup);
+  bench_print_load("at start");
   printf("peer: in-process allreduce busbw at the same size and N (same run, same rounds); "
          "ceiling: memcpy %.2f GB/s\n\n", membw);
   printf("%10s %3s %3s %12s %12s %12s %10s %9s\n", "size", "N", "K", "round(us)", "GB/s/worker",
@@ -139,5 +140,6 @@ int main(int argc, char **argv)
   printf("\nGB/s/worker = 2 x size / round time (push + pull); AR busbw = algbw x 2(N-1)/N\n");
   printf("targets: none for the server alone (bench_train checks ps >= 0.9 x allreduce "
          "samples/s)\n");
+  bench_print_load("at end");
   return 0;
 }

@@ -58,6 +58,7 @@ int main(int argc, char **argv)
 
   printf("bench_sgemm: one training step's GEMMs, batch %d, %d BLAS thread(s), median of %d\n",
          o.batch, o.threads, o.reps);
+  bench_print_load("at start");
   printf("ceiling: %dx%dx%d square sgemm = %.1f GFLOP/s (median of 5)\n\n", o.peak_n, o.peak_n,
          o.peak_n, peak);
   printf("%-5s %5s %2s %2s %6s %6s %6s %10s %9s %7s\n", "phase", "layer", "ta", "tb", "m", "n",
@@ -97,5 +98,6 @@ int main(int argc, char **argv)
            c.step_s * 1e6, c.gemm_gflops, c.samples_per_s);
   }
   printf("\ntargets: none here (a reference: bench_train compares training with these ceilings)\n");
+  bench_print_load("at end");
   return 0;
 }

@@ -23,7 +23,7 @@ typedef struct opts {
 static bool parse(int argc, char **argv, opts *o)
 {
   *o = (opts){.data = DPT_DEFAULT_DATA_DIR, .strategies = "allreduce,ps", .epochs = 1,
-              .batch = 256, .repeats = 1, .sgemm_reps = 20, .hidden = {512, 512}, .n_hidden = 2,
+              .batch = 256, .repeats = 3, .sgemm_reps = 50, .hidden = {512, 512}, .n_hidden = 2,
               .workers = {1, 2, 4}, .n_workers = 3};
   const bench_opt table[] = {
       BENCH_STR("--data", &o->data),
@@ -37,8 +37,8 @@ static bool parse(int argc, char **argv, opts *o)
   };
   if (!bench_parse_opts(argc, argv, table, (int)(sizeof table / sizeof table[0]),
                         "bench_train [--data DIR] [--epochs 1] [--batch 256] [--hidden 512,512] "
-                        "[--workers 1,2,4] [--strategies allreduce,ps] [--repeats 1] "
-                        "[--sgemm-reps 20]"))
+                        "[--workers 1,2,4] [--strategies allreduce,ps] [--repeats 3] "
+                        "[--sgemm-reps 50]"))
     return false;
   if (o->repeats <= MAX_REPEATS) return true;
   fprintf(stderr, "%s: --repeats: at most %d\n", argv[0], MAX_REPEATS);
@@ -69,10 +69,10 @@ typedef struct row {
   sgemm_ceiling ceil;
 } row;
 
-/* One training run; its ceiling probe is created from the run's model and threads on the first
- * call and sampled right after every run, under the same machine load. */
-static int train_once(const opts *o, int workers, dpt_strategy strategy, dpt_result *res,
-                      sgemm_probe *probe)
+/* One training run. The worker count's ceiling probe is created from the first run's model and
+ * threads, with room for `cap` steps, and sampled right after every run, under the same load. */
+static int train_once(const opts *o, int workers, dpt_strategy strategy, int cap,
+                      dpt_result *res, sgemm_probe *probe)
 {
   dpt_config cfg;
   dpt_config_defaults(&cfg);
@@ -91,8 +91,7 @@ static int train_once(const opts *o, int workers, dpt_strategy strategy, dpt_res
   if (!rc && !probe->times)
     rc = dpt_mlp_shape_make(res->features, res->hidden, res->n_hidden, res->classes, &shape, &err);
   if (!rc && !probe->times &&
-      !sgemm_probe_create(&shape, o->batch, workers, res->blas_threads, bench_cores(),
-                          o->repeats * o->sgemm_reps, probe))
+      !sgemm_probe_create(&shape, o->batch, workers, res->blas_threads, bench_cores(), cap, probe))
     rc = dpt_err_set(&err, DPT_ENOMEM, "sgemm ceiling: out of memory");
   if (rc) {
     fprintf(stderr, "bench_train: error: %d worker(s), %s: %s\n", workers,
@@ -103,31 +102,42 @@ static int train_once(const opts *o, int workers, dpt_strategy strategy, dpt_res
   return 0;
 }
 
-static int run_config(const opts *o, int workers, dpt_strategy strategy, row *out)
+enum { FIG_SPS, FIG_COMPUTE, FIG_COMM, FIG_WAIT, N_FIGS };
+
+/* Every strategy at one worker count, repeats interleaved (allreduce, ps, allreduce, ps, ...) so
+ * a burst of load on the machine hits the strategies alike; one ceiling for them all, from the
+ * steps timed after every run. rows[0..n_strat) receive the medians. */
+static int run_workers(const opts *o, int workers, const dpt_strategy *strat, int n_strat,
+                       row *rows)
 {
-  double sps[MAX_REPEATS], comp[MAX_REPEATS], comm[MAX_REPEATS], wait[MAX_REPEATS];
-  dpt_result res;
+  double fig[MAX_STRATEGIES][N_FIGS][MAX_REPEATS];
   sgemm_probe probe = {0};
-  for (int r = 0; r < o->repeats; r++) {
-    if (train_once(o, workers, strategy, &res, &probe)) {
-      sgemm_probe_destroy(&probe);
-      return 1;
+  int rc = 0;
+  for (int r = 0; r < o->repeats && !rc; r++)
+    for (int s = 0; s < n_strat && !rc; s++) {
+      dpt_result res;
+      rc = train_once(o, workers, strat[s], o->repeats * n_strat * o->sgemm_reps, &res, &probe);
+      if (rc) break;
+      fig[s][FIG_SPS][r] = res.train_samples_per_sec;
+      fig[s][FIG_COMPUTE][r] = res.time_compute_s / res.steps * 1e3;
+      fig[s][FIG_COMM][r] = res.time_comm_s / res.steps * 1e3;
+      fig[s][FIG_WAIT][r] = res.time_wait_s / res.steps * 1e3;
+      rows[s].test_acc = res.test_accuracy; /* the same every repeat: the run is seeded */
     }
-    sps[r] = res.train_samples_per_sec;
-    comp[r] = res.time_compute_s / res.steps * 1e3;
-    comm[r] = res.time_comm_s / res.steps * 1e3;
-    wait[r] = res.time_wait_s / res.steps * 1e3;
+  if (!rc) {
+    sgemm_ceiling ceil = sgemm_probe_ceiling(&probe);
+    for (int s = 0; s < n_strat; s++)
+      rows[s] = (row){.workers = workers,
+                      .strategy = strat[s],
+                      .samples_per_s = bench_median(fig[s][FIG_SPS], o->repeats),
+                      .compute_ms = bench_median(fig[s][FIG_COMPUTE], o->repeats),
+                      .comm_ms = bench_median(fig[s][FIG_COMM], o->repeats),
+                      .wait_ms = bench_median(fig[s][FIG_WAIT], o->repeats),
+                      .test_acc = rows[s].test_acc,
+                      .ceil = ceil};
   }
-  *out = (row){.workers = workers,
-               .strategy = strategy,
-               .samples_per_s = bench_median(sps, o->repeats),
-               .compute_ms = bench_median(comp, o->repeats),
-               .comm_ms = bench_median(comm, o->repeats),
-               .wait_ms = bench_median(wait, o->repeats),
-               .test_acc = res.test_accuracy,
-               .ceil = sgemm_probe_ceiling(&probe)};
   sgemm_probe_destroy(&probe);
-  return 0;
+  return rc;
 }
 
 static void print_row(const row *r)
@@ -182,20 +192,28 @@ int main(int argc, char **argv)
   printf("bench_train: %s, %d epoch(s), global batch %d, CPU, %d core(s); samples/s of the "
          "training loop, median of %d run(s)\n", o.data, o.epochs, o.batch, bench_cores(),
          o.repeats);
+  bench_print_load("at start");
   printf("ceiling: min(workers, cores) x (batch / workers) / t(one worker's GEMMs of a step), "
-         "OpenBLAS with the run's threads, median of %d steps timed after each run\n\n",
-         o.sgemm_reps);
+         "one per worker count: OpenBLAS with the runs' threads, median of the %d steps timed "
+         "after each run at that count\n\n", o.sgemm_reps);
   printf("%7s %-9s %10s %11s %8s %8s %8s %7s %12s %6s %7s\n", "workers", "strategy", "samples/s",
          "compute(ms)", "comm(ms)", "wait(ms)", "rows/wkr", "threads", "ceiling(s/s)", "ratio",
          "test_acc");
   row rows[MAX_WORKERS_LIST * MAX_STRATEGIES];
   int n = 0;
-  for (int w = 0; w < o.n_workers; w++)
-    for (int s = 0; s < n_strat; s++) {
-      if (run_config(&o, o.workers[w], strategies[s], &rows[n])) return 1;
-      print_row(&rows[n++]);
-    }
+  for (int w = 0; w < o.n_workers; w++) {
+    if (run_workers(&o, o.workers[w], strategies, n_strat, &rows[n])) return 1;
+    for (int s = 0; s < n_strat; s++) print_row(&rows[n++]);
+  }
   printf("\ncompute/comm/wait: per step, mean over workers (dpt_result time split / steps)\n");
+  for (int i = 0; i < n; i++)
+    if (rows[i].samples_per_s > rows[i].ceil.samples_per_s) {
+      /* Not a result: the GEMMs alone cannot be slower than training. */
+      printf("note: a ratio above 1 means the machine was busier while the ceiling's steps were "
+             "timed than during training; rerun on an idle machine\n");
+      break;
+    }
   print_targets(rows, n);
+  bench_print_load("at end");
   return 0;
 }

@@ -124,3 +124,13 @@ int bench_cores(void)
   long c = sysconf(_SC_NPROCESSORS_ONLN);
   return c < 1 ? 1 : (int)c;
 }
+
+void bench_print_load(const char *when)
+{
+  FILE *f = fopen("/proc/loadavg", "r");
+  double load;
+  if (!f) return;
+  if (fscanf(f, "%lf", &load) == 1)
+    printf("load average (1 min) %s: %.2f on %d cores\n", when, load, bench_cores());
+  fclose(f);
+}

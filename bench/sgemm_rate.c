@@ -32,7 +32,7 @@ bool sgemm_step_create(const dpt_mlp_shape *s, int rows, sgemm_step *out)
   const int L = s->n_layers;
   size_t rw = (size_t)rows, widest = 0, n = 0;
   for (int l = 0; l <= L; l++) {
-    n += rw * (size_t)s->sizes[l];                                 /* acts[l] */
+    n += rw * (size_t)s->sizes[l]; /* acts[l] */
     if (l > 0) n += 2 * (size_t)s->sizes[l] * (size_t)s->sizes[l - 1]; /* W_l, dW_l */
     if ((size_t)s->sizes[l] > widest) widest = (size_t)s->sizes[l];
   }

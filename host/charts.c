@@ -53,18 +53,13 @@ static int workers_rank(const dpt_compared_run *runs, int i)
   return rank;
 }
 
-static void run_title(const dpt_result *r, char *buf, size_t size)
-{
-  snprintf(buf, size, "%s, %d worker%s", r->strategy, r->workers, r->workers == 1 ? "" : "s");
-}
-
 /* --- test accuracy against wall time: one block of (elapsed, accuracy) per run ------------- */
 
 static void accuracy_data(FILE *f, const dpt_compared_run *runs, int n)
 {
   for (int i = 0; i < n; i++) {
     char title[64];
-    run_title(&runs[i].result, title, sizeof title);
+    dpt_compare_label(runs[i].result.strategy, runs[i].result.workers, title, sizeof title);
     fprintf(f, "%s# %s\n# elapsed_s test_accuracy\n", i ? "\n\n" : "", title);
     for (int e = 0; e < runs[i].n_epochs; e++)
       fprintf(f, "%.3f %.4f\n", runs[i].epoch_elapsed_s[e], runs[i].epoch_test_acc[e]);
@@ -81,7 +76,7 @@ static void accuracy_plot(FILE *f, const dpt_compared_run *runs, int n)
         f);
   for (int i = 0; i < n; i++) {
     char title[64];
-    run_title(&runs[i].result, title, sizeof title);
+    dpt_compare_label(runs[i].result.strategy, runs[i].result.workers, title, sizeof title);
     /* allreduce solid with circles, ps dashed with squares; colour by worker count. */
     bool ps = is_ps(&runs[i].result);
     fprintf(f, "  \"accuracy.dat\" index %d using 1:2 with linespoints lw 2 ps 1.3 lc rgb \"%s\" "

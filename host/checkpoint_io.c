@@ -42,20 +42,20 @@ int dpt_checkpoint_write_file(const char *path, const dpt_checkpoint *ck, double
 }
 
 /* The whole file in one buffer (the decoder checks its size against the header). */
-static int slurp(const char *path, uint8_t **out, size_t *len, dpt_err *err)
+static int slurp(const char *path, const char *name, uint8_t **out, size_t *len, dpt_err *err)
 {
   FILE *f = fopen(path, "rb");
-  if (!f) return dpt_err_set(err, DPT_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+  if (!f) return dpt_err_set(err, DPT_EINPUT, "%s: cannot open: %s", name, strerror(errno));
   struct stat st;
   int rc = DPT_OK;
   if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
-    rc = dpt_err_set(err, DPT_EINPUT, "%s: not a regular file", path);
+    rc = dpt_err_set(err, DPT_EINPUT, "%s: not a regular file", name);
   size_t size = rc ? 0 : (size_t)st.st_size;
   uint8_t *buf = rc ? NULL : malloc(size ? size : 1);
   if (!rc && !buf)
-    rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory for %zu bytes", path, size);
+    rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory for %zu bytes", name, size);
   if (!rc && fread(buf, 1, size, f) != size)
-    rc = dpt_err_set(err, DPT_EINPUT, "%s: cannot read: %s", path,
+    rc = dpt_err_set(err, DPT_EINPUT, "%s: cannot read: %s", name,
                      ferror(f) ? strerror(errno) : "shorter than its size");
   fclose(f);
   if (rc) {
@@ -67,14 +67,15 @@ static int slurp(const char *path, uint8_t **out, size_t *len, dpt_err *err)
   return DPT_OK;
 }
 
-int dpt_checkpoint_read_file(const char *path, dpt_checkpoint *out, dpt_err *err)
+int dpt_checkpoint_read_file(const char *path, const char *name, dpt_checkpoint *out,
+                             dpt_err *err)
 {
   memset(out, 0, sizeof *out);
   uint8_t *buf = NULL;
   size_t len = 0;
-  int rc = slurp(path, &buf, &len, err);
+  int rc = slurp(path, name, &buf, &len, err);
   if (rc) return rc;
-  rc = dpt_checkpoint_decode(buf, len, path, out, err);
+  rc = dpt_checkpoint_decode(buf, len, name, out, err);
   free(buf);
   return rc;
 }

@@ -13,8 +13,9 @@
 int dpt_checkpoint_write_file(const char *path, const dpt_checkpoint *ck, double slow_save_s,
                               dpt_err *err);
 
-/* Reads and decodes path into out (free with dpt_checkpoint_free). Errors are DPT_EINPUT naming
- * the file, or DPT_ENOMEM. */
-int dpt_checkpoint_read_file(const char *path, dpt_checkpoint *out, dpt_err *err);
+/* Reads and decodes path into out (free with dpt_checkpoint_free). Errors are DPT_EINPUT or
+ * DPT_ENOMEM, "<name>: <what>": name is how the user knows the file, e.g. "--resume ck.bin". */
+int dpt_checkpoint_read_file(const char *path, const char *name, dpt_checkpoint *out,
+                             dpt_err *err);
 
 #endif

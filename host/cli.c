@@ -5,12 +5,14 @@
 
 #include "dpt/device.h"
 #include "host/cli_values.h"
+#include "mpi/mpi_env.h"
 
 enum {
   OPT_DATA = 256, OPT_HIDDEN, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_MOMENTUM, OPT_WEIGHT_DECAY,
   OPT_SCHEDULE, OPT_WARMUP, OPT_LR_STEP, OPT_LR_GAMMA, OPT_SEED, OPT_REPORT, OPT_QUIET,
   OPT_WORKERS, OPT_STRATEGY, OPT_PS_SHARDS, OPT_DEVICE, OPT_CHECK_REPLICAS, OPT_TIMEOUT,
-  OPT_METRICS, OPT_METRICS_EVERY, OPT_TRACE, OPT_TRACE_STEPS, OPT_HELP, OPT_VERSION
+  OPT_METRICS, OPT_METRICS_EVERY, OPT_TRACE, OPT_TRACE_STEPS, OPT_CHECKPOINT,
+  OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_ON_NAN, OPT_HELP, OPT_VERSION
 };
 _Static_assert((int)OPT_VERSION < (int)DPT_CLI_EXTRA_ID, "training ids stay below extras' ids");
 
@@ -39,6 +41,10 @@ static const struct option long_options[] = {
   {"metrics-every", required_argument, NULL, OPT_METRICS_EVERY},
   {"trace", required_argument, NULL, OPT_TRACE},
   {"trace-steps", required_argument, NULL, OPT_TRACE_STEPS},
+  {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+  {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
+  {"resume", required_argument, NULL, OPT_RESUME},
+  {"on-nan", required_argument, NULL, OPT_ON_NAN},
   {"help", no_argument, NULL, OPT_HELP},
   {"version", no_argument, NULL, OPT_VERSION},
   {NULL, 0, NULL, 0},
@@ -47,6 +53,7 @@ static const struct option long_options[] = {
 static const char *const schedule_names[] = {"cosine", "step", "constant", NULL};
 const char *const dpt_cli_strategy_names[] = {"allreduce", "ps", NULL};
 static const char *const device_names[] = {"auto", "cpu", "cuda", NULL};
+static const char *const on_nan_names[] = {"stop", "skip", NULL};
 
 void dpt_cli_print_training_options(FILE *out)
 {
@@ -73,6 +80,14 @@ void dpt_cli_print_training_options(FILE *out)
     "  --device D            auto, cpu or cuda [auto]\n"
     "  --check-replicas      verify after every step that all replicas are identical (slow)\n"
     "  --timeout S           fail a collective or server round that waits longer [300]\n"
+    "Checkpoints and faults:\n"
+    "  --checkpoint FILE     save parameters, optimizer state and position at every epoch's\n"
+    "                        end, on SIGINT/SIGTERM, and every --checkpoint-every steps\n"
+    "  --checkpoint-every N  also save every N steps [0: epoch ends only]\n"
+    "  --resume FILE         continue a checkpoint's run up to --epochs in all, bit for bit as\n"
+    "                        if never stopped (same model, workers and training settings)\n"
+    "  --on-nan A            a gradient with NaN or Inf: stop the run, or skip that step on\n"
+    "                        every worker and count it [stop]\n"
     "Output:\n"
     "  --report FILE         write a JSON summary of the run\n"
     "  --metrics FILE        write a CSV row every --metrics-every steps and every epoch\n"
@@ -87,7 +102,8 @@ void dpt_cli_print_footer(FILE *out)
 {
   fputs("  --help, --version\n"
         "\n"
-        "Exit status: 0 success, 1 runtime failure, 2 bad input (options, values, files).\n",
+        "Exit status: 0 success, 1 runtime failure, 2 bad input (options, values, files),\n"
+        "130 or 143 stopped by SIGINT or SIGTERM (a second one exits at once).\n",
         out);
 }
 
@@ -105,7 +121,8 @@ void dpt_cli_print_help(FILE *out)
 
 void dpt_cli_print_version(FILE *out)
 {
-  fprintf(out, "dptrain %s\nbackends: %s\n", DPT_VERSION, dpt_backends_summary());
+  fprintf(out, "dptrain %s\nbackends: %s; %s\n", DPT_VERSION, dpt_backends_summary(),
+          dpt_mpi_summary());
 }
 
 static int parse_workers(const char *s, int *out, dpt_err *err)
@@ -161,6 +178,16 @@ static int apply_option(int opt, const char *v, dpt_config *cfg, dpt_err *err)
     return dpt_parse_int("--metrics-every", v, 1, 1000000000, &cfg->metrics_every, err);
   case OPT_TRACE: cfg->trace_path = v; return DPT_OK;
   case OPT_TRACE_STEPS: return dpt_parse_int("--trace-steps", v, 1, 10000, &cfg->trace_steps, err);
+  case OPT_CHECKPOINT: cfg->checkpoint_path = v; return DPT_OK;
+  case OPT_CHECKPOINT_EVERY:
+    rc = dpt_parse_int("--checkpoint-every", v, 1, 1000000000, &choice, err);
+    cfg->checkpoint_every = choice;
+    return rc;
+  case OPT_RESUME: cfg->resume_path = v; return DPT_OK;
+  case OPT_ON_NAN:
+    rc = dpt_parse_choice("--on-nan", v, on_nan_names, &choice, err);
+    cfg->on_nan = (dpt_on_nan)choice;
+    return rc;
   default: return dpt_err_set(err, DPT_EINTERNAL, "cli: option %d has no handler", opt);
   }
 }
@@ -219,5 +246,7 @@ int dpt_cli_parse(int argc, char **argv, dpt_config *cfg, dpt_cli_action *action
   if (rc) return rc;
   if (cfg->strategy != DPT_STRATEGY_PS && cfg->ps_shards > 0)
     return dpt_err_set(err, DPT_EINPUT, "--ps-shards: only meaningful with --strategy ps");
+  if (cfg->checkpoint_every > 0 && !cfg->checkpoint_path)
+    return dpt_err_set(err, DPT_EINPUT, "--checkpoint-every: needs --checkpoint FILE");
   return DPT_OK;
 }

@@ -1,8 +1,10 @@
-/* Picks the communicator by device kind (host/comm_group.h): exactly one backend is set. */
+/* Picks the communicator by device kind and process count (host/comm_group.h): exactly one
+ * backend is set. */
 #include "host/comm_group.h"
 
 #include <stdlib.h>
 
+#include "host/comm_hier.h"
 #include "host/comm_nccl.h"
 #include "host/comm_threads_wait.h"
 
@@ -10,6 +12,7 @@ struct dpt_comm_group {
   dpt_device_kind kind;
   dpt_comm_threads *threads; /* CPU devices */
   dpt_comm_nccl *nccl;       /* CUDA devices */
+  dpt_comm_hier *hier;       /* CPU devices over several processes */
 };
 
 static const char *kind_name(dpt_device_kind kind)
@@ -17,15 +20,22 @@ static const char *kind_name(dpt_device_kind kind)
   return kind == DPT_DEVICE_CUDA ? "cuda" : "cpu";
 }
 
-int dpt_comm_group_create(dpt_device_kind kind, int size, double timeout_s, dpt_comm_group **out,
-                          dpt_err *err)
+int dpt_comm_group_create(dpt_device_kind kind, int size, int procs, double timeout_s,
+                          dpt_comm_group **out, dpt_err *err)
 {
   *out = NULL;
+  if (procs > 1 && kind == DPT_DEVICE_CUDA)
+    return dpt_err_set(err, DPT_EINPUT,
+                       "--strategy allreduce on CUDA devices over %d MPI processes: not built yet "
+                       "(one NCCL communicator over every process, docs/mpi.md); use --strategy "
+                       "ps or --device cpu",
+                       procs);
   dpt_comm_group *g = calloc(1, sizeof *g);
   if (!g) return dpt_err_set(err, DPT_ENOMEM, "comm: out of memory");
   g->kind = kind;
   int rc = kind == DPT_DEVICE_CUDA ? dpt_comm_nccl_create(size, timeout_s, &g->nccl, err)
-                                   : dpt_comm_threads_create(size, timeout_s, &g->threads, err);
+           : procs > 1              ? dpt_comm_hier_create(size, timeout_s, &g->hier, err)
+                                    : dpt_comm_threads_create(size, timeout_s, &g->threads, err);
   if (rc) {
     free(g);
     return rc;
@@ -36,7 +46,9 @@ int dpt_comm_group_create(dpt_device_kind kind, int size, double timeout_s, dpt_
 
 dpt_comm dpt_comm_group_rank(dpt_comm_group *g, int rank)
 {
-  return g->nccl ? dpt_comm_nccl_rank(g->nccl, rank) : dpt_comm_threads_rank(g->threads, rank);
+  return g->nccl   ? dpt_comm_nccl_rank(g->nccl, rank)
+         : g->hier ? dpt_comm_hier_rank(g->hier, rank)
+                   : dpt_comm_threads_rank(g->threads, rank);
 }
 
 int dpt_comm_group_attach(dpt_comm_group *g, int rank, const dpt_device *dev, dpt_err *err)
@@ -55,8 +67,9 @@ void dpt_comm_group_detach(dpt_comm_group *g, int rank)
 
 double dpt_comm_group_last_wait_s(const dpt_comm_group *g, int rank)
 {
-  return g->nccl ? dpt_comm_nccl_last_wait_s(g->nccl, rank)
-                 : dpt_comm_threads_last_wait_s(g->threads, rank);
+  return g->nccl   ? dpt_comm_nccl_last_wait_s(g->nccl, rank)
+         : g->hier ? dpt_comm_hier_last_wait_s(g->hier, rank)
+                   : dpt_comm_threads_last_wait_s(g->threads, rank);
 }
 
 void dpt_comm_group_destroy(dpt_comm_group *g)
@@ -64,5 +77,6 @@ void dpt_comm_group_destroy(dpt_comm_group *g)
   if (!g) return;
   dpt_comm_nccl_destroy(g->nccl);
   dpt_comm_threads_destroy(g->threads);
+  dpt_comm_hier_destroy(g->hier);
   free(g);
 }

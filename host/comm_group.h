@@ -1,6 +1,8 @@
 /* Private to host/: the communicator group the allreduce strategy runs on, picked by the workers'
  * device kind: the in-process one over host memory for CPU devices (dpt/comm.h), NCCL over GPU
- * memory for CUDA devices (host/comm_nccl.h). Ranks are workers; all run on one kind. */
+ * memory for CUDA devices (host/comm_nccl.h). Ranks are workers; all run on one kind. Over several
+ * MPI processes, CPU devices use the hierarchical one (host/comm_hier.h); its handles' rank and
+ * size count every process's workers, while `rank` arguments here stay this process's. */
 #ifndef DPT_HOST_COMM_GROUP_H
 #define DPT_HOST_COMM_GROUP_H
 
@@ -9,8 +11,9 @@
 
 typedef struct dpt_comm_group dpt_comm_group;
 
-int dpt_comm_group_create(dpt_device_kind kind, int size, double timeout_s, dpt_comm_group **out,
-                          dpt_err *err);
+/* size: this process's ranks; procs: the MPI processes, each with as many (1: this one alone). */
+int dpt_comm_group_create(dpt_device_kind kind, int size, int procs, double timeout_s,
+                          dpt_comm_group **out, dpt_err *err);
 /* The rank's handle, valid (abort included) until destroy; collectives need attach first. */
 dpt_comm dpt_comm_group_rank(dpt_comm_group *g, int rank);
 /* From the rank's own thread, which opened dev: binds the rank to its device. */

@@ -128,8 +128,8 @@ static int stream_done(nccl_rank *r, bool *done, dpt_err *err)
   cudaError_t e = cudaStreamQuery(r->stream);
   *done = e == cudaSuccess;
   if (e != cudaErrorNotReady) return DPT_CHECK_CUDA(e, err);
-  /* "Not ready" is an answer, not an error: keep it out of the thread's last-error slot, where
-   * the next kernel launch's cudaGetLastError check would take it for the launch's failure. */
+  /* "Not ready" is an answer, not an error: make sure it cannot linger in the thread's last-error
+   * slot, where the next kernel launch's cudaGetLastError check would take it for a failure. */
   (void)cudaGetLastError();
   return DPT_OK;
 }

@@ -5,10 +5,12 @@
  * buffer) but sums in rank order, so results are exact and reproducible:
  *   1. every rank publishes its buffer; barrier
  *   2. reduce-scatter: rank r sums chunk r of all buffers, buf_0 + buf_1 + ... + buf_{size-1},
- *      into chunk r of its own buffer (nobody else reads or writes that chunk now); barrier
+ *      into chunk r of its own buffer (nobody else reads or writes that chunk now), then runs the
+ *      chunk hook on it when one is set (host/comm_threads_chunk.h); barrier
  *   3. all-gather: rank r copies every other chunk c from buffer c; barrier, so no rank returns
  *      (and overwrites its buffer) while another still reads it.
  * A rank that fails midway (abort, timeout) likewise returns only once no rank reads its buffer. */
+#include "host/comm_threads_chunk.h"
 #include "host/comm_threads_wait.h"
 
 #include <pthread.h>
@@ -45,6 +47,8 @@ struct dpt_comm_threads {
   pthread_mutex_t readers_mu;
   pthread_cond_t readers_cv;
   int readers;
+  dpt_comm_threads_chunk_fn chunk_fn; /* NULL: none */
+  void *chunk_ctx;
 };
 
 /* Chunk c of n floats split over size ranks: as even as CHUNK_ALIGN allows, possibly empty. */
@@ -164,17 +168,27 @@ static void sum_in_rank_order(const dpt_comm_threads *g, size_t lo, size_t hi, f
   }
 }
 
+/* The hook on this rank's chunk [lo, hi); its failure stops every rank. */
+static int run_chunk_fn(rank_slot *me, float *buf, size_t lo, size_t hi, dpt_err *err)
+{
+  dpt_comm_threads *g = me->group;
+  dpt_err why = {0};
+  if (g->chunk_fn(g->chunk_ctx, me->rank, buf + lo, hi - lo, &why) == DPT_OK) return DPT_OK;
+  return fail_group(g, &why, err);
+}
+
 static int threads_allreduce_sum(void *ctx, float *buf, size_t n, dpt_err *err)
 {
   rank_slot *me = ctx;
   dpt_comm_threads *g = me->group;
-  if (g->size == 1) return barrier_only(me, "allreduce", err);
+  if (g->size == 1 && !g->chunk_fn) return barrier_only(me, "allreduce", err);
   double wait_s = 0;
   int rc = publish(me, buf, n, 0, "allreduce", &wait_s, err);
   if (!rc) {
-    sum_in_rank_order(g, chunk_start(n, g->size, me->rank), chunk_start(n, g->size, me->rank + 1),
-                      buf);
-    rc = phase_barrier(me, "allreduce", &wait_s, err);
+    size_t lo = chunk_start(n, g->size, me->rank), hi = chunk_start(n, g->size, me->rank + 1);
+    if (g->size > 1) sum_in_rank_order(g, lo, hi, buf);
+    if (g->chunk_fn) rc = run_chunk_fn(me, buf, lo, hi, err);
+    if (!rc) rc = phase_barrier(me, "allreduce", &wait_s, err);
   }
   for (int c = 0; c < g->size && !rc; c++) {
     if (c == me->rank) continue;
@@ -260,6 +274,12 @@ int dpt_comm_threads_create(int size, double timeout_s, dpt_comm_threads **out, 
 dpt_comm dpt_comm_threads_rank(dpt_comm_threads *g, int rank)
 {
   return (dpt_comm){.vt = &threads_ops, .ctx = &g->ranks[rank], .rank = rank, .size = g->size};
+}
+
+void dpt_comm_threads_set_chunk_fn(dpt_comm_threads *g, dpt_comm_threads_chunk_fn fn, void *ctx)
+{
+  g->chunk_fn = fn;
+  g->chunk_ctx = ctx;
 }
 
 double dpt_comm_threads_last_wait_s(const dpt_comm_threads *g, int rank)

@@ -47,7 +47,7 @@ static int alloc_runs(int n, int epochs, dpt_compared_run **out, dpt_err *err)
 }
 
 /* Run i of the matrix: strategies outermost, so each strategy's rows sit together. */
-static int run_one(const dpt_compare_options *o, const char *dir, int i, dpt_console *console,
+static int run_one(const dpt_compare_options *o, const char *dir, int i, dpt_observer shown,
                    dpt_compared_run *run, FILE *out, dpt_err *err)
 {
   int n = o->n_strategies * o->n_workers;
@@ -56,27 +56,26 @@ static int run_one(const dpt_compare_options *o, const char *dir, int i, dpt_con
   cfg.workers = o->workers[i % o->n_workers];
   cfg.ps_shards = cfg.strategy == DPT_STRATEGY_PS ? o->train.ps_shards : 0;
   const char *name = dpt_strategy_name(cfg.strategy);
-  char report[4096], metrics[4096];
+  char label[64], report[4096], metrics[4096];
+  dpt_compare_label(name, cfg.workers, label, sizeof label);
   snprintf(report, sizeof report, "%s/run-%s-w%d.json", dir, name, cfg.workers);
   snprintf(metrics, sizeof metrics, "%s/run-%s-w%d.csv", dir, name, cfg.workers);
   cfg.report_path = report;
   cfg.metrics_path = metrics;
 
   dpt_observer_tee tee = {0};
-  dpt_observer shown = dpt_console_observer(console);
   dpt_observer curve = {.ctx = run, .on_epoch = record_epoch};
   int rc = dpt_observer_tee_add(&tee, &shown, err);
   if (!rc) rc = dpt_observer_tee_add(&tee, &curve, err);
   if (rc) return rc;
   dpt_observer obs = dpt_observer_tee_observer(&tee);
 
-  fprintf(out, "compare: run %d/%d: %s, %d worker%s\n", i + 1, n, name, cfg.workers,
-          cfg.workers == 1 ? "" : "s");
+  fprintf(out, "compare: run %d/%d: %s\n", i + 1, n, label);
   fflush(out);
   dpt_err why = {0};
   rc = dpt_train_recorded(&cfg, &obs, &run->result, &why);
   if (rc)
-    return dpt_err_set(err, rc, "compare (%s, %d workers): %s", name, cfg.workers, why.msg);
+    return dpt_err_set(err, rc, "compare (%s): %s", label, why.msg);
   const dpt_result *r = &run->result;
   fprintf(out, "compare: run %d/%d done: %.0f samples/s, test_acc %.4f, final_loss %.4f, %.1fs\n",
           i + 1, n, r->train_samples_per_sec, r->test_accuracy, r->final_train_loss, r->wall_s);
@@ -135,7 +134,8 @@ static int summarize(const dpt_compare_options *o, const char *dir, const dpt_co
   return DPT_OK;
 }
 
-int dpt_compare_run(const dpt_compare_options *o, const char *dir, FILE *out, dpt_err *err)
+int dpt_compare_run(const dpt_compare_options *o, const char *dir, FILE *out,
+                    bool (*should_stop)(void *ctx), dpt_err *err)
 {
   int n = o->n_strategies * o->n_workers;
   dpt_compared_run *runs = NULL;
@@ -143,7 +143,9 @@ int dpt_compare_run(const dpt_compare_options *o, const char *dir, FILE *out, dp
   if (rc) return rc;
   dpt_console console;
   dpt_console_init(&console, out, stderr, o->train.quiet);
-  for (int i = 0; i < n && !rc; i++) rc = run_one(o, dir, i, &console, &runs[i], out, err);
+  dpt_observer shown = dpt_console_observer(&console);
+  shown.should_stop = should_stop;
+  for (int i = 0; i < n && !rc; i++) rc = run_one(o, dir, i, shown, &runs[i], out, err);
   if (!rc) rc = summarize(o, dir, runs, n, &console, out, err);
   free_runs(runs, n);
   return rc;

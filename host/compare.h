@@ -4,6 +4,7 @@
 #ifndef DPT_HOST_COMPARE_H
 #define DPT_HOST_COMPARE_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "dpt/config.h"
@@ -27,7 +28,9 @@ int dpt_compare_parse(int argc, char **argv, dpt_compare_options *opts, dpt_cli_
 void dpt_compare_print_help(FILE *out);
 
 /* Runs every strategy x worker count into dir (which exists), printing one line as each run starts
- * and ends, then the table, to out. */
-int dpt_compare_run(const dpt_compare_options *opts, const char *dir, FILE *out, dpt_err *err);
+ * and ends, then the table, to out. should_stop (may be NULL) is polled by the running run, as
+ * dpt_observer.should_stop: true stops it at a step boundary and compare with DPT_EINTERRUPTED. */
+int dpt_compare_run(const dpt_compare_options *opts, const char *dir, FILE *out,
+                    bool (*should_stop)(void *ctx), dpt_err *err);
 
 #endif

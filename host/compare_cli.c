@@ -7,7 +7,8 @@
 enum {
   OPT_STRATEGIES = DPT_CLI_EXTRA_ID, OPT_WORKERS_LIST, OPT_TARGET_ACC, OPT_OUT,
   /* Training options that make no sense here, each refused with the reason below. */
-  OPT_NO_STRATEGY, OPT_NO_REPORT, OPT_NO_METRICS, OPT_NO_TRACE, OPT_NO_TRACE_STEPS
+  OPT_NO_STRATEGY, OPT_NO_REPORT, OPT_NO_METRICS, OPT_NO_TRACE, OPT_NO_TRACE_STEPS,
+  OPT_NO_CHECKPOINT, OPT_NO_CHECKPOINT_EVERY, OPT_NO_RESUME
 };
 
 static const struct option compare_options[] = {
@@ -20,6 +21,9 @@ static const struct option compare_options[] = {
   {"metrics", required_argument, NULL, OPT_NO_METRICS},
   {"trace", required_argument, NULL, OPT_NO_TRACE},
   {"trace-steps", required_argument, NULL, OPT_NO_TRACE_STEPS},
+  {"checkpoint", required_argument, NULL, OPT_NO_CHECKPOINT},
+  {"checkpoint-every", required_argument, NULL, OPT_NO_CHECKPOINT_EVERY},
+  {"resume", required_argument, NULL, OPT_NO_RESUME},
   {NULL, 0, NULL, 0},
 };
 
@@ -29,6 +33,9 @@ static const char *const refusals[] = {
   [OPT_NO_METRICS - OPT_NO_STRATEGY] = "--metrics: compare writes every run's metrics into --out",
   [OPT_NO_TRACE - OPT_NO_STRATEGY] = "--trace: trace a single run with dptrain --trace FILE",
   [OPT_NO_TRACE_STEPS - OPT_NO_STRATEGY] = "--trace-steps: trace a single run with dptrain --trace",
+  [OPT_NO_CHECKPOINT - OPT_NO_STRATEGY] = "--checkpoint: not available with compare",
+  [OPT_NO_CHECKPOINT_EVERY - OPT_NO_STRATEGY] = "--checkpoint-every: not available with compare",
+  [OPT_NO_RESUME - OPT_NO_STRATEGY] = "--resume: not available with compare",
 };
 
 void dpt_compare_print_help(FILE *out)
@@ -43,6 +50,8 @@ void dpt_compare_print_help(FILE *out)
         "  --workers LIST        worker counts, comma-separated [1,2,4]\n"
         "  --target-acc X        time each run to test accuracy X, 0 < X <= 1 [none]\n"
         "  --out DIR             output folder, created if missing [compare-YYYYMMDD-HHMMSS]\n"
+        "Every training option below applies to every run, except --strategy, --report,\n"
+        "--metrics, --trace, --trace-steps, --checkpoint, --checkpoint-every and --resume.\n"
         "\n",
         out);
   dpt_cli_print_training_options(out);
@@ -75,7 +84,7 @@ static int apply(void *ctx, int id, const char *v, dpt_config *cfg, dpt_err *err
   case OPT_TARGET_ACC: return dpt_parse_double("--target-acc", v, 0, true, 1, &o->target_acc, err);
   case OPT_OUT: o->out_dir = v; return DPT_OK;
   default:
-    if (id >= OPT_NO_STRATEGY && id <= OPT_NO_TRACE_STEPS)
+    if (id >= OPT_NO_STRATEGY && id <= OPT_NO_RESUME)
       return dpt_err_set(err, DPT_EINPUT, "%s", refusals[id - OPT_NO_STRATEGY]);
     return dpt_err_set(err, DPT_EINTERNAL, "compare: option %d has no handler", id);
   }

@@ -14,6 +14,11 @@ static const char *const human_header[DPT_COMPARE_COLS - 1] = {
   "strategy", "workers", "samples/s", "speed-up", "efficiency", "compute ms/step",
   "comm ms/step", "wait ms/step", "bytes/step/worker", "final loss", "test acc"};
 
+void dpt_compare_label(const char *strategy, int workers, char *buf, size_t size)
+{
+  snprintf(buf, size, "%s, %d worker%s", strategy, workers, workers == 1 ? "" : "s");
+}
+
 double dpt_compare_speedup(const dpt_compared_run *runs, int n, int i)
 {
   const dpt_result *r = &runs[i].result;

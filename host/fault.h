@@ -1,6 +1,7 @@
 /* Test hooks, read from the environment once when a run starts and kept in the run's state (tests
  * set them; users never need them):
- *   DPT_FAULT="worker=W,step=S,kind=K": worker W (0-based), at global step S (1-based, counted from
+ *   DPT_FAULT="worker=W,step=S,kind=K": worker W (0-based, over every MPI process: process p's
+ *     local worker w is p x workers + w), at global step S (1-based, counted from
  *     the start of training), just before its gradient exchange:
  *       stall  sleeps past --timeout (until the run stops, at most 3 x timeout + 1 s), so the
  *              other workers' waits time out and name it;

@@ -1,4 +1,5 @@
 /* dptrain: options -> run -> report. The only place that prints errors and chooses exit codes. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,21 +10,58 @@
 #include "host/console.h"
 #include "host/out_dir.h"
 #include "host/report.h"
+#include "host/signals.h"
 #include "host/train_record.h"
+#include "mpi/mpi_env.h"
 
 static int fail(const dpt_err *err)
 {
+  int sig = dpt_signals_received();
+  if (err->code == DPT_EINTERRUPTED && sig) { /* not an error: the user asked for it */
+    fprintf(stderr, "dptrain: interrupted by %s: %s\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+            err->msg);
+    return 128 + sig; /* as shells report a command a signal ended */
+  }
   fprintf(stderr, "dptrain: error: %s\n", err->msg);
   return dpt_exit_status(err->code);
 }
 
+/* fail() for a training run, which may span MPI processes (docs/mpi.md): there the message names
+ * this process, and the job ends here (MPI_Abort) with the status one process would exit with,
+ * so that no process waits for this one. */
+static int fail_run(const dpt_mpi_env *env, const dpt_err *err)
+{
+  dpt_err named = {0};
+  dpt_err_set(&named, err->code, "rank %d: %s", env->rank, err->msg);
+  int status = fail(env->size > 1 ? &named : err);
+  dpt_mpi_env_abort(env, status);
+  return status;
+}
+
+/* Over MPI processes only rank 0 prints progress and writes files; the others train quietly. */
+static void quiet_rank(dpt_config *cfg)
+{
+  cfg->quiet = true;
+  cfg->report_path = cfg->metrics_path = cfg->trace_path = NULL;
+}
+
 static void print_summary(const dpt_result *r)
 {
-  printf("done: test_acc %.4f  final_loss %.4f  %.0f samples/s (%d %s worker%s, %s)  "
+  char procs[32] = "";
+  if (r->procs > 1) snprintf(procs, sizeof procs, " in %d processes", r->procs);
+  printf("done: test_acc %.4f  final_loss %.4f  %.0f samples/s (%d %s worker%s%s, %s)  "
          "params %zu  hash %016llx  wall %.1fs\n",
          r->test_accuracy, r->final_train_loss, r->train_samples_per_sec, r->workers, r->device,
-         r->workers == 1 ? "" : "s", r->strategy, r->params, (unsigned long long)r->params_hash,
-         r->wall_s);
+         r->workers == 1 ? "" : "s", procs, r->strategy, r->params,
+         (unsigned long long)r->params_hash, r->wall_s);
+}
+
+/* --help or --version: prints it and returns true; false for a run. */
+static bool printed_info(dpt_cli_action action, void (*print_help)(FILE *out))
+{
+  if (action == DPT_CLI_HELP) print_help(stdout);
+  if (action == DPT_CLI_VERSION) dpt_cli_print_version(stdout);
+  return action != DPT_CLI_TRAIN;
 }
 
 /* dptrain compare ...: argv[0] is "compare". */
@@ -33,18 +71,12 @@ static int compare_main(int argc, char **argv)
   dpt_cli_action action;
   dpt_err err = {0};
   if (dpt_compare_parse(argc, argv, &opts, &action, &err)) return fail(&err);
-  if (action == DPT_CLI_HELP) {
-    dpt_compare_print_help(stdout);
-    return 0;
-  }
-  if (action == DPT_CLI_VERSION) {
-    dpt_cli_print_version(stdout);
-    return 0;
-  }
+  if (printed_info(action, dpt_compare_print_help)) return 0;
   char dir[4096];
   bool created;
   if (dpt_out_dir_prepare(opts.out_dir, dir, sizeof dir, &created, &err)) return fail(&err);
-  if (dpt_compare_run(&opts, dir, stdout, &err)) {
+  if (dpt_signals_install(&err)) return fail(&err);
+  if (dpt_compare_run(&opts, dir, stdout, dpt_signals_stop_requested, &err)) {
     if (created) rmdir(dir); /* only if nothing was written into it */
     return fail(&err);
   }
@@ -54,9 +86,10 @@ static int compare_main(int argc, char **argv)
 /* Refuses, before any training, an output file whose folder is missing or not writable. */
 static int check_outputs(const dpt_config *cfg, dpt_err *err)
 {
-  const char *opts[] = {"--report", "--metrics", "--trace"};
-  const char *paths[] = {cfg->report_path, cfg->metrics_path, cfg->trace_path};
-  for (int i = 0; i < 3; i++)
+  const char *opts[] = {"--report", "--metrics", "--trace", "--checkpoint"};
+  const char *paths[] = {cfg->report_path, cfg->metrics_path, cfg->trace_path,
+                         cfg->checkpoint_path};
+  for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
     if (paths[i] && dpt_output_path_check(opts[i], paths[i], err)) return err->code;
   return DPT_OK;
 }
@@ -67,22 +100,33 @@ int main(int argc, char **argv)
   dpt_config cfg;
   dpt_cli_action action;
   dpt_err err = {0};
-  if (dpt_cli_parse(argc, argv, &cfg, &action, &err)) return fail(&err);
-  if (action == DPT_CLI_HELP) {
-    dpt_cli_print_help(stdout);
-    return 0;
-  }
-  if (action == DPT_CLI_VERSION) {
-    dpt_cli_print_version(stdout);
-    return 0;
-  }
-  if (check_outputs(&cfg, &err)) return fail(&err);
+  /* Under an MPI launcher every process parses the same options: only the first one speaks, and
+   * none starts MPI for a mistake or for --help. */
+  int launched_rank, launched_size;
+  bool speaks = !dpt_mpi_launched(&launched_rank, &launched_size) || launched_rank == 0;
+  if (dpt_cli_parse(argc, argv, &cfg, &action, &err))
+    return speaks ? fail(&err) : dpt_exit_status(err.code);
+  if (!speaks && action != DPT_CLI_TRAIN) return 0;
+  if (printed_info(action, dpt_cli_print_help)) return 0;
+  dpt_mpi_env mpi;
+  if (dpt_mpi_env_init(&argc, &argv, &mpi, &err)) return fail_run(&mpi, &err);
+  cfg.procs = mpi.size;
+  cfg.proc_rank = mpi.rank;
+  if (mpi.rank > 0) quiet_rank(&cfg);
+  if (check_outputs(&cfg, &err)) return fail_run(&mpi, &err);
 
   dpt_console console;
   dpt_console_init(&console, stdout, stderr, cfg.quiet);
   dpt_observer obs = dpt_console_observer(&console);
+  /* One process stops at a step boundary on SIGINT/SIGTERM; over MPI processes the launcher ends
+   * the job instead (docs/mpi.md): the processes would not stop at the same step. */
+  if (mpi.size == 1) {
+    obs.should_stop = dpt_signals_stop_requested;
+    if (dpt_signals_install(&err)) return fail_run(&mpi, &err);
+  }
   dpt_result result;
-  if (dpt_train_recorded(&cfg, &obs, &result, &err)) return fail(&err);
+  if (dpt_train_recorded(&cfg, &obs, &result, &err)) return fail_run(&mpi, &err);
   if (!cfg.quiet) print_summary(&result);
+  dpt_mpi_env_finalize(&mpi);
   return 0;
 }

@@ -23,7 +23,8 @@ int dpt_mlp_replica_create(dpt_device *dev, const dpt_mlp_shape *shape, int max_
   size_t pbytes = r->n_params * sizeof(float);
   size_t wide = rows * (size_t)max_width(shape) * sizeof(float);
   int rc = dpt_dev_alloc(dev, pbytes, (void **)&r->params, err);
-  if (!rc) rc = dpt_dev_alloc(dev, pbytes, (void **)&r->grads, err);
+  /* One float more: the gradient exchange's vote (dpt_sync_config.skip_votes). */
+  if (!rc) rc = dpt_dev_alloc(dev, pbytes + sizeof(float), (void **)&r->grads, err);
   for (int l = 0; l <= shape->n_layers && !rc; l++)
     rc = dpt_dev_alloc(dev, rows * (size_t)shape->sizes[l] * sizeof(float), (void **)&r->acts[l],
                        err);

@@ -29,7 +29,17 @@ static void on_notice(void *ctx, const char *msg)
     if (t->parts[i].on_notice) t->parts[i].on_notice(t->parts[i].ctx, msg);
 }
 
+/* Any part asking to stop stops the run. */
+static bool should_stop(void *ctx)
+{
+  dpt_observer_tee *t = ctx;
+  for (int i = 0; i < t->n; i++)
+    if (t->parts[i].should_stop && t->parts[i].should_stop(t->parts[i].ctx)) return true;
+  return false;
+}
+
 dpt_observer dpt_observer_tee_observer(dpt_observer_tee *t)
 {
-  return (dpt_observer){.ctx = t, .on_step = on_step, .on_epoch = on_epoch, .on_notice = on_notice};
+  return (dpt_observer){.ctx = t, .on_step = on_step, .on_epoch = on_epoch, .on_notice = on_notice,
+                        .should_stop = should_stop};
 }

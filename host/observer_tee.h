@@ -1,5 +1,5 @@
 /* Several observers of one run behind one dpt_observer: each callback goes to every part that has
- * it, in the order the parts were added. */
+ * it, in the order the parts were added; the run stops when any part's should_stop says so. */
 #ifndef DPT_HOST_OBSERVER_TEE_H
 #define DPT_HOST_OBSERVER_TEE_H
 

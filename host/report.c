@@ -46,6 +46,7 @@ static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
   fprintf(f, "  \"time_s\": {\"compute\": %.4f, \"comm\": %.4f, \"wait\": %.4f},\n",
           r->time_compute_s, r->time_comm_s, r->time_wait_s);
   fprintf(f, "  \"bytes_per_step\": %zu,\n", r->bytes_per_step);
+  fprintf(f, "  \"skipped_steps\": %ld,\n", r->skipped_steps);
   fprintf(f, "  \"hidden\": [");
   for (int i = 0; i < r->n_hidden; i++) fprintf(f, "%s%d", i ? ", " : "", r->hidden[i]);
   fprintf(f, "],\n");

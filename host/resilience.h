@@ -18,8 +18,9 @@ typedef struct dpt_resilience {
   int start_epoch;            /* 1-based: where the workers start (1, or a checkpoint's position) */
   long start_step;            /* within start_epoch */
   dpt_checkpoint resumed;     /* --resume: the checkpoint read (its velocity seeds the optimizer) */
-  float *save_params;         /* --checkpoint: host staging of n_params floats (worker 0) */
-  float *save_velocity;
+  float *save_params;         /* --checkpoint: host staging (worker 0): n_params floats, */
+  float *save_velocity;       /* n_params floats, */
+  dpt_checkpoint_worker *save_workers; /* and one entry per worker */
   dpt_fault fault;            /* test hooks, read from the environment once at the start */
   /* Steps done since training started after which every worker stops (LONG_MAX: none). Worker 0
    * stores it before its exchange of that step; the others read it after theirs, which cannot

@@ -43,7 +43,7 @@ typedef struct dpt_run {
   int workers;
   int blas_threads;
   int ps_shards;
-  int max_rows;              /* per worker per step: ceil(batch / workers) */
+  int max_rows;              /* per worker per step: ceil(batch / all_workers) */
   long steps_per_epoch;
   dpt_sync sync;
   dpt_barrier barrier;
@@ -53,6 +53,10 @@ typedef struct dpt_run {
   dpt_epoch_stats epoch_stats; /* the last epoch's figures (worker 0 writes) */
   double start_s;            /* when training started */
   dpt_resilience res;        /* resume position, stop requests, checkpoints, --on-nan, test hooks */
+  /* Over MPI processes (host/run_procs.h): this process's workers are global workers
+   * first_worker.. of all_workers; one process: 1, 0, 0 and workers, mpi NULL. */
+  int procs, proc_rank, first_worker, all_workers;
+  struct dpt_run_procs *mpi;
   pthread_mutex_t err_mu;
   dpt_err err;               /* the first error */
 } dpt_run;

@@ -31,6 +31,11 @@ void dpt_sync_abort(dpt_sync *s, int code, const char *why) { s->vt->abort(s->ct
 
 size_t dpt_sync_bytes_per_step(dpt_sync *s) { return s->vt->bytes_per_step(s->ctx); }
 
+int dpt_sync_read_velocity(dpt_sync *s, int worker, float *out, dpt_err *err)
+{
+  return s->vt->read_velocity(s->ctx, worker, out, err);
+}
+
 void dpt_sync_destroy(dpt_sync *s)
 {
   if (!s->vt) return;

@@ -23,6 +23,8 @@ typedef struct sync_allreduce {
   int n_workers;
   size_t n_params;
   float momentum, weight_decay;
+  const float *init_velocity; /* host, or NULL: zeros */
+  size_t votes; /* floats after the gradient: 1 with dpt_sync_config.skip_votes, else 0 */
 } sync_allreduce;
 
 static int ar_attach(void *ctx, int worker, dpt_device *dev, const float *params, dpt_err *err)
@@ -33,13 +35,14 @@ static int ar_attach(void *ctx, int worker, dpt_device *dev, const float *params
                        worker);
   size_t bytes = s->n_params * sizeof(float);
   void *velocity = NULL;
-  int rc = dpt_comm_group_attach(s->group, worker, dev, err);
+  int rc = dpt_dev_alloc(dev, bytes, &velocity, err);
   if (rc) return rc;
-  rc = dpt_dev_alloc(dev, bytes, &velocity, err);
-  if (!rc) rc = dpt_dev_zero(dev, velocity, bytes, err);
+  rc = s->init_velocity ? dpt_dev_copy_h2d(dev, velocity, s->init_velocity, bytes, err)
+                        : dpt_dev_zero(dev, velocity, bytes, err);
+  /* Last: on CUDA devices it creates the NCCL communicator, which undoes itself if it fails. */
+  if (!rc) rc = dpt_comm_group_attach(s->group, worker, dev, err);
   if (rc) {
     dpt_dev_free(dev, velocity);
-    dpt_comm_group_detach(s->group, worker);
     return rc;
   }
   s->workers[worker].dev = dev;
@@ -56,13 +59,18 @@ static int ar_exchange(void *ctx, int worker, float *params, float *grads, float
   ar_worker *w = &s->workers[worker];
   dpt_err why = {0};
   double t0 = dpt_now(), wait_s = 0;
-  /* The communicator reads grads as host memory: let the backward pass's queued work finish. */
+  /* The communicator reads grads outside the device's stream (as host memory, or on NCCL's own
+   * stream): let the backward pass's queued work finish. */
   int rc = dpt_dev_sync(w->dev, &why);
   if (!rc) {
-    rc = dpt_comm_allreduce_sum(&w->comm, grads, s->n_params, &why);
+    rc = dpt_comm_allreduce_sum(&w->comm, grads, s->n_params + s->votes, &why);
     wait_s = dpt_comm_group_last_wait_s(s->group, worker);
   }
-  if (!rc)
+  /* The summed votes are the same bits on every worker: all skip the step, or none does. */
+  float votes = 0;
+  if (!rc && s->votes)
+    rc = dpt_dev_copy_d2h(w->dev, &votes, grads + s->n_params, sizeof votes, &why);
+  if (!rc && votes == 0)
     rc = dpt_dev_sgd_step(w->dev, s->n_params, params, grads, w->velocity, lr, s->momentum,
                           s->weight_decay, &why);
   if (timing) *timing = (dpt_sync_timing){.comm_s = dpt_now() - t0 - wait_s, .wait_s = wait_s};
@@ -94,6 +102,15 @@ static size_t ar_bytes_per_step(void *ctx)
   return dpt_comm_allreduce_bytes(&s->workers[0].comm, s->n_params);
 }
 
+static int ar_read_velocity(void *ctx, int worker, float *out, dpt_err *err)
+{
+  sync_allreduce *s = ctx;
+  if (worker < 0 || worker >= s->n_workers || !s->workers[worker].dev)
+    return dpt_err_set(err, DPT_EINTERNAL, "sync allreduce: worker %d: not attached", worker);
+  ar_worker *w = &s->workers[worker];
+  return dpt_dev_copy_d2h(w->dev, out, w->velocity, s->n_params * sizeof(float), err);
+}
+
 static void ar_destroy(void *ctx)
 {
   sync_allreduce *s = ctx;
@@ -110,6 +127,7 @@ static const dpt_sync_ops allreduce_ops = {
     .abort = ar_abort,
     .bytes_per_step = ar_bytes_per_step,
     .destroy = ar_destroy,
+    .read_velocity = ar_read_velocity,
 };
 
 int dpt_sync_allreduce_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
@@ -117,7 +135,9 @@ int dpt_sync_allreduce_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err
   sync_allreduce *s = calloc(1, sizeof *s);
   ar_worker *workers = dpt_cache_lines_alloc((size_t)cfg->n_workers, sizeof *workers);
   int rc = s && workers ? DPT_OK : dpt_err_set(err, DPT_ENOMEM, "sync allreduce: out of memory");
-  if (!rc) rc = dpt_comm_group_create(cfg->device, cfg->n_workers, cfg->timeout_s, &s->group, err);
+  if (!rc)
+    rc = dpt_comm_group_create(cfg->device, cfg->n_workers, cfg->procs, cfg->timeout_s, &s->group,
+                               err);
   if (rc) {
     free(workers);
     free(s);
@@ -129,6 +149,8 @@ int dpt_sync_allreduce_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err
   s->n_params = cfg->n_params;
   s->momentum = cfg->momentum;
   s->weight_decay = cfg->weight_decay;
+  s->init_velocity = cfg->init_velocity;
+  s->votes = cfg->skip_votes ? 1 : 0;
   *out = (dpt_sync){.vt = &allreduce_ops, .ctx = s};
   return DPT_OK;
 }

@@ -20,6 +20,7 @@ typedef struct sync_ps {
   ps_stage *workers;
   int n_workers;
   size_t n_params;
+  size_t votes; /* floats after the gradient: 1 with dpt_sync_config.skip_votes, else 0 */
 } sync_ps;
 
 static void free_stage(ps_stage *w)
@@ -37,7 +38,7 @@ static int ps_attach(void *ctx, int worker, dpt_device *dev, const float *params
   ps_stage *w = &s->workers[worker];
   size_t bytes = s->n_params * sizeof(float);
   void *grads = NULL, *pulled = NULL;
-  int rc = dpt_dev_host_alloc(dev, bytes, &grads, err);
+  int rc = dpt_dev_host_alloc(dev, bytes + s->votes * sizeof(float), &grads, err);
   if (!rc) rc = dpt_dev_host_alloc(dev, bytes, &pulled, err);
   *w = (ps_stage){.dev = dev, .grads = grads, .params = pulled};
   if (rc) free_stage(w);
@@ -56,13 +57,21 @@ static int ps_exchange(void *ctx, int worker, float *params, float *grads, float
   double t0 = dpt_now(), wait_s = 0;
   /* The d2h copy waits for the device's queued work, the previous exchange's h2d from w->params
    * included, so the pull below may overwrite the staging buffer. */
-  int rc = dpt_dev_copy_d2h(w->dev, w->grads, grads, bytes, &why);
-  if (!rc) rc = dpt_ps_push(s->ps, worker, w->grads, lr, &why);
+  int rc = dpt_dev_copy_d2h(w->dev, w->grads, grads, bytes + s->votes * sizeof(float), &why);
+  if (!rc) {
+    bool skip = s->votes && w->grads[s->n_params] != 0.f;
+    rc = dpt_ps_push_vote(s->ps, worker, w->grads, lr, skip, &why);
+  }
   if (!rc) {
     rc = dpt_ps_pull(s->ps, worker, w->params, &why);
     wait_s = dpt_ps_last_wait_s(s->ps, worker);
   }
   if (!rc) rc = dpt_dev_copy_h2d(w->dev, params, w->params, bytes, &why);
+  if (!rc && s->votes) { /* the round's vote count, from staging memory that outlives the copy */
+    w->grads[s->n_params] = (float)dpt_ps_last_skip_votes(s->ps, worker);
+    rc = dpt_dev_copy_h2d(w->dev, grads + s->n_params, &w->grads[s->n_params], sizeof(float),
+                          &why);
+  }
   if (timing) *timing = (dpt_sync_timing){.comm_s = dpt_now() - t0 - wait_s, .wait_s = wait_s};
   if (!rc) return DPT_OK;
   dpt_ps_abort(s->ps, rc, why.msg); /* the others stop now instead of timing out */
@@ -89,6 +98,13 @@ static size_t ps_bytes_per_step(void *ctx)
   return 2 * s->n_params * sizeof(float);
 }
 
+static int ps_read_velocity(void *ctx, int worker, float *out, dpt_err *err)
+{
+  sync_ps *s = ctx;
+  dpt_ps_read_velocity(s->ps, out);
+  return DPT_OK;
+}
+
 static void ps_destroy(void *ctx)
 {
   sync_ps *s = ctx;
@@ -105,6 +121,7 @@ static const dpt_sync_ops ps_ops = {
     .abort = ps_abort,
     .bytes_per_step = ps_bytes_per_step,
     .destroy = ps_destroy,
+    .read_velocity = ps_read_velocity,
 };
 
 int dpt_sync_ps_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
@@ -117,8 +134,11 @@ int dpt_sync_ps_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
                       .momentum = cfg->momentum,
                       .weight_decay = cfg->weight_decay,
                       .timeout_s = cfg->timeout_s,
+                      .init_velocity = cfg->init_velocity,
                       .on_apply = cfg->ps_on_apply,
-                      .on_apply_ctx = cfg->ps_on_apply_ctx};
+                      .on_apply_ctx = cfg->ps_on_apply_ctx,
+                      .procs = cfg->procs,
+                      .proc_rank = cfg->proc_rank};
   int rc = s && workers ? DPT_OK : dpt_err_set(err, DPT_ENOMEM, "sync ps: out of memory");
   if (!rc) rc = dpt_ps_create(&pc, cfg->init_params, &s->ps, err);
   if (rc) {
@@ -129,6 +149,7 @@ int dpt_sync_ps_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
   s->workers = workers;
   s->n_workers = cfg->n_workers;
   s->n_params = cfg->n_params;
+  s->votes = cfg->skip_votes ? 1 : 0;
   *out = (dpt_sync){.vt = &ps_ops, .ctx = s};
   return DPT_OK;
 }

@@ -60,7 +60,7 @@ void dpt_trace_span(dpt_trace *t, int track, dpt_span_kind kind, double t0, doub
                     int shard)
 {
   trace_track *k = &t->tracks[track];
-  if (step > t->cfg.max_steps || k->len == k->cap) {
+  if (step > t->cfg.steps_before + t->cfg.max_steps || k->len == k->cap) {
     k->dropped++;
     return;
   }
@@ -134,11 +134,13 @@ int dpt_trace_write(const dpt_trace *t, const char *path, dpt_err *err)
   long dropped = 0;
   for (int i = 0; i < t->n_tracks; i++) dropped += t->tracks[i].dropped;
   const dpt_trace_config *c = &t->cfg;
-  long traced = c->max_steps < c->total_steps ? c->max_steps : c->total_steps;
-  fprintf(f, "{\"displayTimeUnit\":\"ms\",\n\"otherData\":{\"strategy\":\"%s\",\"workers\":%d,"
-             "\"traced_steps\":%ld,\"total_steps\":%ld,\"dropped_events\":%ld,\"note\":\"%s\"},\n"
-             "\"traceEvents\":[\n",
-          dpt_strategy_name(c->strategy), c->workers, traced, c->total_steps, dropped,
+  long left = c->total_steps - c->steps_before;
+  long traced = c->max_steps < left ? c->max_steps : left;
+  fprintf(f, "{\"displayTimeUnit\":\"ms\",\n\"otherData\":{\"strategy\":\"%s\",\"workers\":%d,",
+          dpt_strategy_name(c->strategy), c->workers);
+  fprintf(f, "\"first_step\":%ld,\"traced_steps\":%ld,\"total_steps\":%ld,\"dropped_events\":%ld,"
+             "\"note\":\"%s\"},\n\"traceEvents\":[\n",
+          c->steps_before + 1, traced, c->total_steps, dropped,
           dropped ? "spans past the traced steps (--trace-steps) or a full track were dropped"
                   : "every span was recorded");
   write_thread_names(f, t);

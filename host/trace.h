@@ -27,7 +27,8 @@ typedef struct dpt_trace_config {
   int workers;
   dpt_strategy strategy;
   int ps_shards;       /* > 0 adds the server track (strategy ps) */
-  long max_steps;      /* spans of steps 1..max_steps are kept */
+  long steps_before;   /* steps done before this run started (a resumed run) */
+  long max_steps;      /* spans of steps steps_before + 1 .. steps_before + max_steps are kept */
   long total_steps;    /* of the run, for the file's metadata */
   double origin_s;     /* dpt_now() at which the timeline starts */
 } dpt_trace_config;

@@ -8,6 +8,7 @@
 #include "dpt/timer.h"
 #include "dpt/trainer.h"
 #include "host/run.h"
+#include "host/run_procs.h"
 #include "host/trace.h"
 
 void dpt_run_fail(dpt_run *run, int worker, const dpt_err *err)
@@ -15,11 +16,13 @@ void dpt_run_fail(dpt_run *run, int worker, const dpt_err *err)
   pthread_mutex_lock(&run->err_mu);
   bool first = run->err.code == DPT_OK;
   /* Later failures are mostly waits woken by this one: the original error is what matters. */
-  if (first) dpt_err_set(&run->err, err->code, "worker %d: %s", worker, err->msg);
+  if (first) /* numbered over every MPI process, as DPT_FAULT numbers them */
+    dpt_err_set(&run->err, err->code, "worker %d: %s", run->first_worker + worker, err->msg);
   pthread_mutex_unlock(&run->err_mu);
   if (!first) return;
   dpt_sync_abort(&run->sync, err->code, err->msg);
   dpt_barrier_abort(&run->barrier, err->code, err->msg);
+  dpt_run_procs_abort(run, err->code, err->msg);
 }
 
 static void notice(const dpt_observer *obs, const char *msg)
@@ -103,10 +106,13 @@ static void fill_result(const dpt_config *cfg, const dpt_run *run, size_t bytes_
   out->final_train_loss = run->epoch_stats.train_loss;
   out->train_s = run->train_s;
   out->steps = run->steps_per_epoch * cfg->epochs;
-  out->train_samples_per_sec = (double)run->train->count * cfg->epochs / run->train_s;
+  long trained = (long)run->train->count * cfg->epochs - dpt_resilience_samples_before_start(run);
+  out->train_samples_per_sec = (double)trained / run->train_s;
+  out->skipped_steps = run->res.skipped_steps;
   out->epochs = cfg->epochs;
   out->global_batch = cfg->batch;
-  out->workers = run->workers;
+  out->workers = run->all_workers;
+  out->procs = run->procs;
   out->strategy = dpt_strategy_name(cfg->strategy);
   out->device = run->device_kind == DPT_DEVICE_CUDA ? "cuda" : "cpu";
   out->ps_shards = cfg->strategy == DPT_STRATEGY_PS ? run->ps_shards : 0;
@@ -130,8 +136,11 @@ static void fill_result(const dpt_config *cfg, const dpt_run *run, size_t bytes_
 static int start_trace(const dpt_config *cfg, dpt_run *run, dpt_sync_config *sc, dpt_err *err)
 {
   bool ps = cfg->strategy == DPT_STRATEGY_PS;
+  /* A resumed run traces its own first steps. */
+  long first = (long)(run->res.start_epoch - 1) * run->steps_per_epoch + run->res.start_step;
   dpt_trace_config tc = {.workers = run->workers, .strategy = cfg->strategy,
-                         .ps_shards = ps ? run->ps_shards : 0, .max_steps = cfg->trace_steps,
+                         .ps_shards = ps ? run->ps_shards : 0, .steps_before = first,
+                         .max_steps = cfg->trace_steps,
                          .total_steps = run->steps_per_epoch * cfg->epochs, .origin_s = dpt_now()};
   int rc = dpt_trace_create(&tc, &run->trace, err);
   if (!rc && ps) {
@@ -146,16 +155,17 @@ static int train_loaded(const dpt_config *cfg, const dpt_observer *obs, dpt_run 
                         dpt_result *out, dpt_err *err)
 {
   int rc = choose_device(cfg, obs, run, err);
+  if (!rc) rc = dpt_run_procs_setup(run, err);
   if (!rc)
     rc = dpt_mlp_shape_make((int)run->train->features, cfg->hidden, cfg->n_hidden,
                             run->train->classes, &run->shape, err);
   if (rc) return rc;
   run->n_params = dpt_mlp_param_count(&run->shape);
-  run->ps_shards = cfg->ps_shards > 0 ? cfg->ps_shards : run->workers;
+  run->ps_shards = cfg->ps_shards > 0 ? cfg->ps_shards : run->all_workers;
   if (cfg->strategy == DPT_STRATEGY_PS && (size_t)run->ps_shards > run->n_params)
     return dpt_err_set(err, DPT_EINPUT, "--ps-shards %d: must be between 1 and %zu (the parameters)",
                        run->ps_shards, run->n_params);
-  run->max_rows = (cfg->batch + run->workers - 1) / run->workers;
+  run->max_rows = (cfg->batch + run->all_workers - 1) / run->all_workers;
   run->steps_per_epoch = (long)((run->train->count + (size_t)cfg->batch - 1) / (size_t)cfg->batch);
 
   float *init = malloc(run->n_params * sizeof(float));
@@ -172,14 +182,17 @@ static int train_loaded(const dpt_config *cfg, const dpt_observer *obs, dpt_run 
                         .n_workers = run->workers,
                         .n_params = run->n_params, .ps_shards = run->ps_shards,
                         .momentum = cfg->momentum, .weight_decay = cfg->weight_decay,
-                        .timeout_s = cfg->timeout_s, .init_params = init};
-  if (cfg->trace_path) rc = start_trace(cfg, run, &sc, err);
+                        .timeout_s = cfg->timeout_s, .init_params = init,
+                        .procs = run->procs, .proc_rank = run->proc_rank};
+  rc = dpt_resilience_setup(run, init, &sc, err);
+  if (!rc && cfg->trace_path) rc = start_trace(cfg, run, &sc, err);
   if (!rc) rc = dpt_sync_create(&sc, &run->sync, err);
   if (!rc) {
     rc = dpt_barrier_init(&run->barrier, run->workers, cfg->timeout_s, err);
     if (!rc) {
       run->start_s = dpt_now();
       rc = run_workers(run, err);
+      if (!rc) rc = dpt_resilience_finish(run, err);
       dpt_barrier_destroy(&run->barrier);
     }
     if (!rc) fill_result(cfg, run, dpt_sync_bytes_per_step(&run->sync), out);
@@ -199,10 +212,12 @@ int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, d
   dpt_run run = {.cfg = cfg, .obs = obs, .train = &train, .test = &test};
   pthread_mutex_init(&run.err_mu, NULL);
   rc = train_loaded(cfg, obs, &run, out, err);
+  dpt_run_procs_close(&run); /* after the strategy's channels, in the same order everywhere */
   pthread_mutex_destroy(&run.err_mu);
   free(run.final_params);
   free(run.slots);
   dpt_trace_destroy(run.trace);
+  dpt_resilience_release(&run);
   dpt_dataset_free(&train);
   dpt_dataset_free(&test);
   if (!rc) out->wall_s = dpt_now() - t0;

@@ -5,7 +5,10 @@
 
 #include "dpt/rng.h"
 #include "dpt/timer.h"
+#include "host/checkpoint_run.h"
 #include "host/run.h"
+#include "host/run_procs.h"
+#include "host/step_guard.h"
 #include "host/trace.h"
 
 typedef struct worker {
@@ -126,7 +129,7 @@ static int train_step(worker *k, int epoch, long step, float *lr_out)
   size_t lo = (size_t)step * (size_t)cfg->batch;
   int batch_rows = (int)(n - lo < (size_t)cfg->batch ? n - lo : (size_t)cfg->batch);
   int off, rows;
-  dpt_shard_rows(batch_rows, run->workers, k->w, &off, &rows);
+  dpt_shard_rows(batch_rows, run->all_workers, run->first_worker + k->w, &off, &rows);
 
   double t0 = dpt_now();
   dpt_mlp_pass pass;
@@ -140,15 +143,22 @@ static int train_step(worker *k, int epoch, long step, float *lr_out)
   long global_step = global_step_of(run, epoch, step);
   float lr = dpt_schedule_lr(&cfg->schedule, global_step, run->steps_per_epoch, cfg->epochs);
   k->slot->step_loss[global_step % 2] = pass.loss_sum;
+  rc = dpt_guard_before_exchange(run, k->w, &k->dev, k->rep.grads, epoch, step, &k->err);
+  if (rc) return rc;
   dpt_sync_timing t = {0};
   rc = dpt_sync_exchange(&run->sync, k->w, k->rep.params, k->rep.grads, lr, &t, &k->err);
   if (run->trace) dpt_trace_step(run->trace, k->w, global_step + 1, t0, t1, dpt_now(), &t);
   k->slot->comm_s += t.comm_s;
   k->slot->wait_s += t.wait_s;
+  bool skipped = false;
+  if (!rc) rc = dpt_guard_after_exchange(run, k->w, &k->dev, k->rep.grads, epoch, step, &skipped,
+                                         &k->err);
   if (rc) return rc;
-  k->slot->loss_sum += pass.loss_sum;
-  k->slot->correct += pass.correct;
-  k->slot->samples += rows;
+  if (!skipped) { /* a dropped step's figures go with it */
+    k->slot->loss_sum += pass.loss_sum;
+    k->slot->correct += pass.correct;
+    k->slot->samples += rows;
+  }
   *lr_out = lr;
   return cfg->check_replicas ? check_replicas(k, global_step) : DPT_OK;
 }
@@ -157,7 +167,7 @@ static int evaluate_slice(worker *k)
 {
   dpt_run *run = k->run;
   int off, rows;
-  dpt_shard_rows((int)run->test->count, run->workers, k->w, &off, &rows);
+  dpt_shard_rows((int)run->test->count, run->all_workers, run->first_worker + k->w, &off, &rows);
   k->slot->test_loss_sum = 0;
   k->slot->test_correct = 0;
   for (int done = 0; done < rows;) {
@@ -173,11 +183,14 @@ static int evaluate_slice(worker *k)
   return DPT_OK;
 }
 
-/* Worker 0, between barriers: sums the workers' figures in worker order and reports the epoch. */
-static void report_epoch(dpt_run *run, int epoch, double train_time, float lr)
+/* Worker 0, between barriers: sums the workers' figures in worker order, then over the MPI
+ * processes (host/run_procs.h), and reports the epoch, whose training loop ran from first_step
+ * (a resumed epoch's earlier steps ran before). */
+static int report_epoch(dpt_run *run, int epoch, long first_step, double train_time, float lr,
+                        dpt_err *err)
 {
   dpt_epoch_stats st = {.epoch = epoch, .epochs = run->cfg->epochs, .lr = lr,
-                        .step = (long)epoch * run->steps_per_epoch, .workers = run->workers};
+                        .step = (long)epoch * run->steps_per_epoch, .workers = run->all_workers};
   double loss = 0, test_loss = 0;
   long correct = 0, samples = 0, test_correct = 0;
   for (int w = 0; w < run->workers; w++) {
@@ -187,14 +200,19 @@ static void report_epoch(dpt_run *run, int epoch, double train_time, float lr)
     test_loss += run->slots[w].test_loss_sum;
     test_correct += run->slots[w].test_correct;
   }
-  st.train_loss = loss / (double)samples;
-  st.train_accuracy = (double)correct / (double)samples;
-  st.test_loss = test_loss / (double)run->test->count;
-  st.test_accuracy = (double)test_correct / (double)run->test->count;
-  st.samples_per_sec = (double)samples / train_time;
+  double fig[] = {loss, (double)correct, (double)samples, test_loss, (double)test_correct};
+  int rc = dpt_run_procs_sum(run, fig, 5, err);
+  if (rc) return rc;
+  st.train_loss = fig[0] / fig[2];
+  st.train_accuracy = fig[1] / fig[2];
+  st.test_loss = fig[3] / (double)run->test->count;
+  st.test_accuracy = fig[4] / (double)run->test->count;
+  long before = first_step * (long)run->cfg->batch; /* < count: first_step is not the last */
+  st.samples_per_sec = (double)((long)run->train->count - before) / train_time;
   st.elapsed_s = dpt_now() - run->start_s;
   run->epoch_stats = st;
   if (run->obs && run->obs->on_epoch) run->obs->on_epoch(run->obs->ctx, &st);
+  return DPT_OK;
 }
 
 /* Training samples of the epoch up to and including step. */
@@ -204,39 +222,53 @@ static long samples_through(const dpt_run *run, long step)
   return done < n ? done : n;
 }
 
-/* Worker 0, after the exchange of step: the global batch's mean loss, summed in worker order
- * (dpt_worker_slot.step_loss says why every slot's entry is written and stable here). */
-static void report_step(const dpt_run *run, int epoch, long step, float lr, double epoch_elapsed_s)
+/* Worker 0, after the exchange of step: the global batch's mean loss, summed in worker order,
+ * then over the MPI processes (dpt_worker_slot.step_loss says why every slot's entry is written
+ * and stable here). */
+static int report_step(dpt_run *run, int epoch, long step, float lr, double epoch_elapsed_s,
+                       dpt_err *err)
 {
   long global_step = global_step_of(run, epoch, step);
   double loss = 0;
   for (int w = 0; w < run->workers; w++) loss += run->slots[w].step_loss[global_step % 2];
+  int rc = dpt_run_procs_sum(run, &loss, 1, err);
+  if (rc || !run->obs || !run->obs->on_step) return rc;
   long samples = samples_through(run, step);
   long batch_rows = samples - step * (long)run->cfg->batch;
   dpt_step_stats st = {.epoch = epoch, .step_in_epoch = step + 1,
                        .steps_per_epoch = run->steps_per_epoch, .step = global_step + 1,
-                       .workers = run->workers, .loss = loss / (double)batch_rows, .lr = lr,
+                       .workers = run->all_workers, .loss = loss / (double)batch_rows, .lr = lr,
                        .epoch_elapsed_s = epoch_elapsed_s, .samples_done = samples,
                        .elapsed_s = dpt_now() - run->start_s};
   run->obs->on_step(run->obs->ctx, &st);
+  return DPT_OK;
 }
 
-static int run_epoch(worker *k, int epoch)
+/* Sets *stopped when every worker stops at a step boundary of this epoch (after saving a
+ * checkpoint when configured); a stop after its last step still ends the epoch first. */
+static int run_epoch(worker *k, int epoch, bool *stopped)
 {
   dpt_run *run = k->run;
-  k->slot->loss_sum = 0;
-  k->slot->correct = 0;
-  k->slot->samples = 0;
+  long first = epoch == run->res.start_epoch ? run->res.start_step : 0;
+  if (first == 0) { /* a resumed epoch keeps the figures its checkpoint restored */
+    k->slot->loss_sum = 0;
+    k->slot->correct = 0;
+    k->slot->samples = 0;
+  }
   shuffle_epoch(k, epoch);
   int rc = dpt_barrier_wait(&run->barrier, k->w, &k->err);
   double t0 = dpt_now();
   float lr = 0;
-  for (long step = 0; step < run->steps_per_epoch && !rc; step++) {
+  long step = first;
+  for (; step < run->steps_per_epoch && !rc && !*stopped; step++) {
     rc = train_step(k, epoch, step, &lr);
-    if (!rc && k->w == 0 && run->obs && run->obs->on_step)
-      report_step(run, epoch, step, lr, dpt_now() - t0);
+    if (!rc && k->w == 0) rc = report_step(run, epoch, step, lr, dpt_now() - t0, &k->err);
+    if (!rc)
+      rc = dpt_guard_step_boundary(run, k->w, &k->dev, k->rep.params, epoch, step, stopped,
+                                   &k->err);
   }
-  if (!rc) rc = dpt_barrier_wait(&run->barrier, k->w, &k->err);
+  if (rc || step < run->steps_per_epoch) return rc;
+  rc = dpt_barrier_wait(&run->barrier, k->w, &k->err);
   double eval_t0 = dpt_now(), train_time = eval_t0 - t0;
   if (!rc && k->w == 0) run->train_s += train_time;
   if (!rc) rc = evaluate_slice(k);
@@ -244,7 +276,9 @@ static int run_epoch(worker *k, int epoch)
     dpt_trace_span(run->trace, k->w, DPT_SPAN_EVAL, eval_t0, dpt_now(),
                    (long)epoch * run->steps_per_epoch, -1);
   if (!rc) rc = dpt_barrier_wait(&run->barrier, k->w, &k->err);
-  if (!rc && k->w == 0) report_epoch(run, epoch, train_time, lr);
+  if (!rc && k->w == 0) rc = report_epoch(run, epoch, first, train_time, lr, &k->err);
+  if (!rc && k->w == 0)
+    rc = dpt_checkpoint_save_run(run, &k->dev, k->rep.params, epoch + 1, 0, &k->err);
   return rc ? rc : dpt_barrier_wait(&run->barrier, k->w, &k->err);
 }
 
@@ -253,7 +287,9 @@ void dpt_worker_run(dpt_run *run, int w)
   worker k = {.run = run, .w = w, .slot = &run->slots[w]};
   int rc = worker_setup(&k);
   if (!rc) rc = dpt_barrier_wait(&run->barrier, w, &k.err);
-  for (int epoch = 1; epoch <= run->cfg->epochs && !rc; epoch++) rc = run_epoch(&k, epoch);
+  bool stopped = false;
+  for (int epoch = run->res.start_epoch; epoch <= run->cfg->epochs && !rc && !stopped; epoch++)
+    rc = run_epoch(&k, epoch, &stopped);
   if (!rc && w == 0)
     rc = dpt_dev_copy_d2h(&k.dev, run->final_params, k.rep.params, run->n_params * sizeof(float),
                           &k.err);

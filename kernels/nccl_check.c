@@ -6,6 +6,10 @@ int dpt_nccl_status(ncclResult_t r, const char *call, const char *file, int line
 {
   if (r == ncclSuccess || r == ncclInProgress) return DPT_OK;
   const char *slash = strrchr(file, '/');
-  return dpt_err_set(err, DPT_ECOMM, "nccl: %s:%d: %s: %s", slash ? slash + 1 : file, line, call,
-                     ncclGetErrorString(r));
+  /* The error string is generic ("invalid usage"); NCCL keeps the cause, e.g. "Bootstrap : no
+   * socket interface found", as its last error (NULL: not tied to one communicator). */
+  const char *cause = ncclGetLastError(NULL);
+  return dpt_err_set(err, DPT_ECOMM, "nccl: %s:%d: %s: %s%s%s", slash ? slash + 1 : file, line,
+                     call, ncclGetErrorString(r), cause && cause[0] ? ": " : "",
+                     cause ? cause : "");
 }

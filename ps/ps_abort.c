@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "mpi/mpi_chan.h"
 #include "ps/ps_internal.h"
 
 int ps_abort_code(dpt_ps *ps)
@@ -40,7 +41,9 @@ void dpt_ps_abort(dpt_ps *ps, int code, const char *why)
     snprintf(ps->abort_msg, sizeof ps->abort_msg, "%s", why ? why : "ps: aborted");
     atomic_store_explicit(&ps->abort_code, code ? code : DPT_EABORTED, memory_order_release);
   }
-  wake_everyone(ps);
+  /* Under MPI the waits on messages wake with the channel; a remote ps has nothing else. */
+  if (ps->link) dpt_mpi_chan_abort(ps->link, code, why);
+  if (!ps->remote) wake_everyone(ps);
 }
 
 int ps_fail(dpt_ps *ps, dpt_err *err, int code, const char *fmt, ...)

@@ -1,11 +1,12 @@
 /* Creating, inspecting and destroying the parameter server: config checks, the shard layout and
  * every allocation (nothing is allocated once rounds run). */
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "ps/ps_internal.h"
+#include "ps/ps_mpi.h"
 
 enum { CACHE_LINE_FLOATS = 16 };
 
@@ -33,7 +34,7 @@ static size_t shard_start(size_t n, int n_shards, int s)
 }
 
 /* Cache-line-aligned so workers writing neighbouring slots never share a line. */
-static void *alloc_aligned(size_t bytes)
+void *ps_alloc_aligned(size_t bytes)
 {
   size_t rounded = (bytes + 63) / 64 * 64;
   void *p = aligned_alloc(64, rounded ? rounded : 64);
@@ -85,15 +86,15 @@ static int allocate(dpt_ps *ps)
   size_t workers = (size_t)c->n_workers, shards = (size_t)c->n_shards;
   ps->params = malloc(c->n_params * sizeof *ps->params);
   ps->velocity = calloc(c->n_params, sizeof *ps->velocity);
-  ps->shards = alloc_aligned(shards * sizeof *ps->shards);
-  ps->workers = alloc_aligned(workers * sizeof *ps->workers);
+  ps->shards = ps_alloc_aligned(shards * sizeof *ps->shards);
+  ps->workers = ps_alloc_aligned(workers * sizeof *ps->workers);
   ps->pushed_flags = calloc(shards * workers, sizeof *ps->pushed_flags);
   ps->ready = calloc(shards, sizeof *ps->ready);
   if (!ps->params || !ps->velocity || !ps->shards || !ps->workers || !ps->pushed_flags ||
       !ps->ready)
     return DPT_ENOMEM;
   size_t slot_floats = lay_out_shards(ps);
-  ps->slot_store = alloc_aligned(slot_floats * workers * sizeof *ps->slot_store);
+  ps->slot_store = ps_alloc_aligned(slot_floats * workers * sizeof *ps->slot_store);
   if (!ps->slot_store) return DPT_ENOMEM;
   float *slots = ps->slot_store;
   for (size_t i = 0; i < shards; i++) {
@@ -126,17 +127,26 @@ static void destroy_locks(dpt_ps *ps)
 int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **out, dpt_err *err)
 {
   *out = NULL;
-  int rc = check_config(cfg, init_params, err);
+  dpt_ps_config all = *cfg; /* under MPI, process 0's server takes every process's workers */
+  if (cfg->procs > 1 && cfg->n_workers > INT_MAX / cfg->procs)
+    return dpt_err_set(err, DPT_EINPUT, "ps: %d workers x %d processes: too many",
+                       cfg->n_workers, cfg->procs);
+  if (cfg->procs > 1) all.n_workers = cfg->n_workers * cfg->procs;
+  int rc = check_config(&all, init_params, err);
   if (rc) return rc;
+  if (cfg->procs > 1 && cfg->proc_rank > 0) return ps_mpi_remote_create(cfg, out, err);
   dpt_ps *ps = calloc(1, sizeof *ps);
   if (!ps) return dpt_err_set(err, DPT_ENOMEM, "ps: out of memory");
-  ps->cfg = *cfg;
+  ps->cfg = all;
+  ps->group = cfg->n_workers;
   if (allocate(ps)) {
     free_memory(ps);
     return dpt_err_set(err, DPT_ENOMEM, "ps: out of memory for %zu parameters x %d workers",
                        cfg->n_params, cfg->n_workers);
   }
   memcpy(ps->params, init_params, cfg->n_params * sizeof *ps->params);
+  if (cfg->init_velocity)
+    memcpy(ps->velocity, cfg->init_velocity, cfg->n_params * sizeof *ps->velocity);
   init_locks(ps);
   atomic_init(&ps->abort_claimed, 0);
   atomic_init(&ps->abort_code, 0);
@@ -144,6 +154,10 @@ int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **o
     destroy_locks(ps);
     free_memory(ps);
     return dpt_err_set(err, DPT_ENOMEM, "ps: cannot start the server thread");
+  }
+  if (cfg->procs > 1 && (rc = ps_mpi_serve_start(ps, cfg->n_workers, err)) != DPT_OK) {
+    dpt_ps_destroy(ps);
+    return rc;
   }
   *out = ps;
   return DPT_OK;
@@ -160,9 +174,21 @@ void dpt_ps_get_stats(dpt_ps *ps, dpt_ps_stats *out)
 
 double dpt_ps_last_wait_s(dpt_ps *ps, int worker) { return ps->workers[worker].last_wait_s; }
 
+int dpt_ps_last_skip_votes(dpt_ps *ps, int worker) { return ps->workers[worker].last_votes; }
+
+void dpt_ps_read_velocity(dpt_ps *ps, float *out)
+{
+  memcpy(out, ps->velocity, ps->cfg.n_params * sizeof *out);
+}
+
 void dpt_ps_destroy(dpt_ps *ps)
 {
   if (!ps) return;
+  if (ps->remote) {
+    ps_mpi_remote_destroy(ps);
+    return;
+  }
+  ps_mpi_serve_stop(ps); /* first: its threads may be pulling from the server */
   pthread_mutex_lock(&ps->mu);
   ps->stop = true;
   pthread_cond_broadcast(&ps->cv);

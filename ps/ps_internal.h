@@ -31,6 +31,8 @@ typedef struct ps_shard {
   uint64_t version;               /* rounds applied to this shard */
   int arrived;                    /* pushes of round `version` counted so far */
   float lr;                       /* the round's learning rate, from its first push */
+  int votes;                      /* votes to skip round `version` counted so far */
+  int last_votes;                 /* votes of the round applied last (read by pulls) */
   bool *pushed;                   /* pushed[w]: worker w pushed round `version` (for timeouts) */
   /* Fixed at creation: */
   int index;
@@ -44,10 +46,15 @@ typedef struct ps_worker {
   alignas(64) uint64_t pushed; /* rounds pushed */
   uint64_t pulled;             /* rounds pulled */
   double last_wait_s;          /* time its last pull was blocked waiting for the round */
+  int last_votes;              /* votes to skip the round it last pulled */
 } ps_worker;
 
+struct dpt_mpi_chan;
+struct ps_mpi_serve;
+
 struct dpt_ps {
-  dpt_ps_config cfg;
+  dpt_ps_config cfg;  /* n_workers: every process's (ps/ps_mpi.h) */
+  int group;          /* workers per process, whose gradients are summed first (ps_server.c) */
   float *params, *velocity; /* master copies, n_params floats each */
   ps_shard *shards;
   ps_worker *workers;
@@ -67,7 +74,16 @@ struct dpt_ps {
   atomic_int abort_claimed; /* the first aborter claims the record... */
   atomic_int abort_code;    /* ...and publishes it here once abort_msg is written */
   char abort_msg[DPT_ERR_MSG_MAX];
+
+  /* Under MPI (ps/ps_mpi.h): the channel to the other processes; on process 0 the threads that
+   * serve their workers; elsewhere `remote`, with no shards and no server thread. */
+  struct dpt_mpi_chan *link;
+  struct ps_mpi_serve *serve;
+  bool remote;
 };
+
+/* Zeroed, cache-line-aligned memory (NULL when out of memory). */
+void *ps_alloc_aligned(size_t bytes);
 
 /* The abort code, 0 while running. */
 int ps_abort_code(dpt_ps *ps);

@@ -33,19 +33,28 @@ static ps_shard *next_ready(dpt_ps *ps)
   return s;
 }
 
-/* acc = slot_0 + slot_1 + ... + slot_{N-1} added in that order, the allreduce's order, so both
- * strategies produce the same bits; acc is worker 0's slot, which it rewrites only after pulling
- * this round. Then the step, with the kernel every device uses. */
+/* acc = the sum of the slots in the allreduce's order, so both strategies produce the same bits:
+ * each process's workers (ps->group consecutive slots) in worker order, then those partial sums
+ * in process order (host/comm_hier.h). In one process that is slot_0 + slot_1 + ... + slot_{N-1}.
+ * A group's partial sum builds up in its first worker's slot, acc in worker 0's: each worker
+ * rewrites its slot only after pulling this round. Then the step, with the kernel every device
+ * uses. A round some worker voted to skip changes nothing. */
 static void apply_round(const dpt_ps *ps, ps_shard *s)
 {
   const dpt_ps_config *c = &ps->cfg;
+  if (s->votes) return;
   float *acc = s->slots;
   float *params = ps->params + s->off, *velocity = ps->velocity + s->off;
   for (size_t lo = 0; lo < s->len; lo += APPLY_BLOCK) {
     size_t hi = s->len - lo < APPLY_BLOCK ? s->len : lo + APPLY_BLOCK;
-    for (int w = 1; w < c->n_workers; w++) {
-      const float *x = s->slots + (size_t)w * s->stride;
-      for (size_t i = lo; i < hi; i++) kn_add_at(i, x, acc);
+    for (int first = 0; first < c->n_workers; first += ps->group) {
+      float *part = s->slots + (size_t)first * s->stride;
+      for (int w = first + 1; w < first + ps->group; w++) {
+        const float *x = s->slots + (size_t)w * s->stride;
+        for (size_t i = lo; i < hi; i++) kn_add_at(i, x, part);
+      }
+      if (first > 0)
+        for (size_t i = lo; i < hi; i++) kn_add_at(i, part, acc);
     }
     for (size_t i = lo; i < hi; i++)
       kn_sgd_step_at(i, params, acc, velocity, s->lr, c->momentum, c->weight_decay);
@@ -57,6 +66,8 @@ static void publish(dpt_ps *ps, ps_shard *s)
   pthread_mutex_lock(&s->mu);
   s->version++;
   s->arrived = 0;
+  s->last_votes = s->votes;
+  s->votes = 0;
   memset(s->pushed, 0, (size_t)ps->cfg.n_workers * sizeof *s->pushed);
   pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->mu);

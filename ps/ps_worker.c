@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "dpt/timer.h"
-#include "ps/ps_internal.h"
+#include "ps/ps_mpi.h"
 
 static int check_worker(dpt_ps *ps, int worker, const char *op, dpt_err *err)
 {
@@ -19,12 +19,23 @@ static int check_worker(dpt_ps *ps, int worker, const char *op, dpt_err *err)
 
 int dpt_ps_push(dpt_ps *ps, int worker, const float *grads, float lr, dpt_err *err)
 {
+  return dpt_ps_push_vote(ps, worker, grads, lr, false, err);
+}
+
+int dpt_ps_push_vote(dpt_ps *ps, int worker, const float *grads, float lr, bool skip,
+                     dpt_err *err)
+{
   int rc = check_worker(ps, worker, "push", err);
   if (rc || (rc = ps_abort_error(ps, err))) return rc;
   ps_worker *w = &ps->workers[worker];
   if (w->pushed != w->pulled)
     return ps_fail(ps, err, DPT_EINTERNAL, "ps: worker %d: push of round %" PRIu64
                    " before pulling round %" PRIu64, worker, w->pushed, w->pulled);
+  if (ps->remote) { /* another process than 0 under MPI: the server is there */
+    rc = ps_mpi_remote_push(ps, worker, grads, lr, skip, err);
+    if (!rc) w->pushed++;
+    return rc;
+  }
   for (int i = 0; i < ps->cfg.n_shards; i++) {
     ps_shard *s = &ps->shards[i];
     memcpy(s->slots + (size_t)worker * s->stride, grads + s->off, s->len * sizeof *grads);
@@ -32,6 +43,7 @@ int dpt_ps_push(dpt_ps *ps, int worker, const float *grads, float lr, dpt_err *e
     float round_lr = s->arrived ? s->lr : lr;
     s->lr = round_lr;
     s->pushed[worker] = true;
+    s->votes += skip;
     bool complete = ++s->arrived == ps->cfg.n_workers;
     pthread_mutex_unlock(&s->mu);
     /* Compared as bits, so that a NaN lr does not differ from itself. */
@@ -101,6 +113,7 @@ int dpt_ps_pull(dpt_ps *ps, int worker, float *params, dpt_err *err)
 {
   int rc = check_worker(ps, worker, "pull", err);
   if (rc) return rc;
+  if (ps->remote) return ps_mpi_remote_pull(ps, worker, params, err);
   ps_worker *w = &ps->workers[worker];
   struct timespec deadline = deadline_after(ps->cfg.timeout_s);
   double waited = 0;
@@ -110,6 +123,10 @@ int dpt_ps_pull(dpt_ps *ps, int worker, float *params, dpt_err *err)
     if (rc) return rc;
     memcpy(params + s->off, ps->params + s->off, s->len * sizeof *params);
   }
+  /* Every shard counted the same votes, and shard 0's stay put until this worker pushes again. */
+  pthread_mutex_lock(&ps->shards[0].mu);
+  w->last_votes = ps->shards[0].last_votes;
+  pthread_mutex_unlock(&ps->shards[0].mu);
   w->pulled = w->pushed;
   w->last_wait_s = waited;
   return DPT_OK;

@@ -64,21 +64,25 @@ check_holds() {
 }
 
 # The CUDA objects, as built into the kernels library.
-lib_path=$(realpath "$kernels_lib") && mkdir "$work/objs" && (cd "$work/objs" && ar x "$lib_path") ||
-  { fail "cannot unpack $kernels_lib"; exit 1; }
+if ! lib_path=$(realpath "$kernels_lib") || ! mkdir "$work/objs" ||
+  ! (cd "$work/objs" && ar x "$lib_path"); then
+  fail "cannot unpack $kernels_lib"
+  exit 1
+fi
 objs=$(find "$work/objs" -name '*.cu.o' | sort)
 [ -n "$objs" ] || fail "no CUDA objects (*.cu.o) in $kernels_lib"
 for o in $objs; do check_holds "$(basename "$o")" "$o"; done
 
 # Linked: the program carries the device code and the libraries it needs, never the driver's.
-check_holds "$(basename "$dptrain")" "$dptrain"
+program=$(basename "$dptrain")
+check_holds "$program" "$dptrain"
 needed=$(objdump -p "$dptrain" | awk '/NEEDED/ {print $2}')
 libs="libcudart libcublas"
 [ "$have_nccl" = "ON" ] && libs="$libs libnccl"
 for lib in $libs; do
-  echo "$needed" | grep -q "^$lib\.so" || fail "$(basename "$dptrain") does not load $lib"
+  echo "$needed" | grep -q "^$lib\.so" || fail "$program does not load $lib"
 done
-echo "$needed" | grep -q '^libcuda\.so' && fail "$(basename "$dptrain") loads the driver library libcuda.so"
+echo "$needed" | grep -q '^libcuda\.so' && fail "$program loads the driver library libcuda.so"
 
 if [ "$failures" -eq 0 ]; then echo "check_cuda_build: all checks passed"; exit 0; fi
 echo "check_cuda_build: $failures check(s) failed"

@@ -2,13 +2,7 @@
 # The dptrain binary end to end: exit status 2 with one "dptrain: error:" line for bad input,
 # no report file left behind, a complete JSON report on success.
 # usage: cli_exit_codes.sh DPTRAIN MAKE_SYNTH WORKDIR
-set -u
-dptrain=$1 make_synth=$2 work=$3
-rm -rf "$work" && mkdir -p "$work/data" || exit 1
-"$make_synth" "$work/data" 400 100 5 5 4 7 || exit 1
-failures=0
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/cli_test_lib.sh"
 
 # expect_input_error "what must appear in the message" args...
 expect_input_error() {
@@ -47,6 +41,4 @@ grep -q '"strategy": "ps"' "$work/r.json" || fail "report strategy is not ps"
 grep -q "^epoch 1/1 " "$work/out" || fail "no epoch line: $(cat "$work/out")"
 "$dptrain" --version | grep -q "backends:" || fail "--version lists no backends"
 
-if [ "$failures" -eq 0 ]; then echo "cli_exit_codes: all checks passed"; exit 0; fi
-echo "cli_exit_codes: $failures check(s) failed"
-exit 1
+finish cli_exit_codes

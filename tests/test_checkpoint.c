@@ -199,7 +199,7 @@ static void test_file_save_is_atomic(void)
   dpt_err_clear(&err);
   CU_ASSERT_EQUAL(dpt_checkpoint_write_file(path, &ck, 0, &err), DPT_EINTERNAL);
   dpt_err_clear(&err);
-  CU_ASSERT_FATAL(dpt_checkpoint_read_file(path, &out, &err) == 0);
+  CU_ASSERT_FATAL(dpt_checkpoint_read_file(path, "ck", &out, &err) == 0);
   CU_ASSERT_EQUAL(out.step, 7);
   CU_ASSERT_EQUAL(out.params[0], -19.f / 7.f);
   dpt_checkpoint_free(&out);
@@ -207,10 +207,10 @@ static void test_file_save_is_atomic(void)
   snprintf(cmd, sizeof cmd, "ls '%s' | grep -q tmp", dpt_test_tmpdir());
   CU_ASSERT_NOT_EQUAL(system(cmd), 0); /* no temporary file left behind */
   dpt_err_clear(&err);
-  CU_ASSERT_EQUAL(dpt_checkpoint_read_file(missing, &out, &err), DPT_EINPUT);
+  CU_ASSERT_EQUAL(dpt_checkpoint_read_file(missing, "ck", &out, &err), DPT_EINPUT);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "cannot open"));
   dpt_err_clear(&err);
-  CU_ASSERT_EQUAL(dpt_checkpoint_read_file(dpt_test_tmpdir(), &out, &err), DPT_EINPUT);
+  CU_ASSERT_EQUAL(dpt_checkpoint_read_file(dpt_test_tmpdir(), "ck", &out, &err), DPT_EINPUT);
 }
 
 static void test_fault_spec_parsing(void)

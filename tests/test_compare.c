@@ -14,10 +14,11 @@
 #include "tests/json_check.h"
 #include "tests/synth_data.h"
 #include "tests/test_util.h"
+#include "tests/train_fixture.h"
 
 static char data_dir[4096];
 
-enum { TRAIN = 600, BATCH = 50, STEPS_PER_EPOCH = TRAIN / BATCH };
+enum { TRAIN = 600, BATCH = 50, STEPS_PER_EPOCH = TRAIN / BATCH }; /* BATCH: the fixture's */
 
 static int make_data(void)
 {
@@ -28,28 +29,39 @@ static int make_data(void)
   return dpt_synth_write(data_dir, TRAIN, 200, 6, 7, 5, 42);
 }
 
+/* The trainer tests' run, smaller: one hidden layer of 16, 2 epochs of 12 full batches. */
 static void base_config(dpt_config *cfg)
 {
-  dpt_config_defaults(cfg);
-  cfg->data_dir = data_dir;
+  dpt_test_train_config(cfg, data_dir);
   cfg->hidden[0] = 16;
   cfg->n_hidden = 1;
   cfg->epochs = 2;
-  cfg->batch = BATCH;
-  cfg->schedule.base_lr = 0.05f;
-  cfg->quiet = true;
-  cfg->device = DPT_DEVICE_SELECT_CPU;
-  cfg->timeout_s = 60;
 }
 
-static dpt_result train_ok(const dpt_config *cfg)
+/* A run with its files, which must be in place with no temporary file left beside them. */
+static dpt_result train_recorded_ok(const dpt_config *cfg)
 {
   dpt_result r;
   dpt_err err = {0};
   int rc = dpt_train_recorded(cfg, NULL, &r, &err);
   if (rc) fprintf(stderr, "train failed: %s\n", err.msg);
   CU_ASSERT_FATAL(rc == 0);
+  const char *files[] = {cfg->metrics_path, cfg->trace_path};
+  for (int i = 0; i < 2; i++) {
+    if (!files[i]) continue;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", files[i], (long)getpid());
+    CU_ASSERT(access(files[i], F_OK) == 0 && access(tmp, F_OK) != 0);
+  }
   return r;
+}
+
+/* base_config writing a metrics row every `every` steps to the temp folder's `name`. */
+static void metrics_config(dpt_config *cfg, char *path, size_t size, const char *name, int every)
+{
+  base_config(cfg);
+  cfg->metrics_path = dpt_test_path(path, size, name);
+  cfg->metrics_every = every;
 }
 
 /* The whole file, NUL-terminated; NULL if it cannot be read. */
@@ -123,13 +135,11 @@ static int read_metrics(const char *path, metric_row *rows)
 static void test_metrics_rows_match_the_run(void)
 {
   dpt_config cfg;
-  base_config(&cfg);
   char path[4096];
-  cfg.metrics_path = dpt_test_path(path, sizeof path, "every4.csv");
-  cfg.metrics_every = 4;
+  metrics_config(&cfg, path, sizeof path, "every4.csv", 4);
   cfg.workers = 3;
   cfg.strategy = DPT_STRATEGY_PS;
-  dpt_result r = train_ok(&cfg);
+  dpt_result r = train_recorded_ok(&cfg);
   metric_row rows[MAX_ROWS];
   int n = read_metrics(path, rows);
   CU_ASSERT_FATAL(n > 0);
@@ -159,7 +169,7 @@ static void test_metrics_rows_match_the_run(void)
 static double epoch_loss_from_steps(const dpt_config *cfg, const char *path, double *step_one,
                                     double *epoch_row_loss)
 {
-  train_ok(cfg);
+  train_recorded_ok(cfg);
   metric_row rows[MAX_ROWS];
   int n = read_metrics(path, rows);
   CU_ASSERT_FATAL(n == STEPS_PER_EPOCH + 1);
@@ -176,10 +186,8 @@ static double epoch_loss_from_steps(const dpt_config *cfg, const char *path, dou
 static void test_step_loss_sums_every_worker(void)
 {
   dpt_config cfg;
-  base_config(&cfg);
   char path[4096];
-  cfg.metrics_path = dpt_test_path(path, sizeof path, "every1.csv");
-  cfg.metrics_every = 1;
+  metrics_config(&cfg, path, sizeof path, "every1.csv", 1);
   cfg.epochs = 1;
   double first_1, epoch_1, first_3, epoch_3;
   double mean_1 = epoch_loss_from_steps(&cfg, path, &first_1, &epoch_1);
@@ -221,7 +229,7 @@ static char *trace_of(dpt_config *cfg, const char *name)
 {
   char path[4096];
   cfg->trace_path = dpt_test_path(path, sizeof path, name);
-  train_ok(cfg);
+  train_recorded_ok(cfg);
   size_t len = 0, where = 0;
   char *text = slurp(path, &len);
   CU_ASSERT_FATAL(text != NULL);
@@ -386,6 +394,7 @@ static void test_compare_bad_options(void)
   expect_error("--strategy", "ps", NULL, NULL, "--strategies");
   expect_error("--report", "r.json", NULL, NULL, "--report");
   expect_error("--trace", "t.json", NULL, NULL, "--trace");
+  expect_error("--resume", "c.ckpt", NULL, NULL, "--resume: not available with compare");
   expect_error("--strategies", "allreduce", "--ps-shards", "2", "--ps-shards");
   expect_error("--metrics-every", "0", NULL, NULL, "--metrics-every 0");
   expect_error("--epochs", "0", NULL, NULL, "--epochs 0");

@@ -99,13 +99,15 @@ static void *nccl_rank_main(void *p)
   float *host = malloc(j->n * sizeof *host);
   j->rc = host ? dpt_device_open(DPT_DEVICE_CUDA, j->comm.rank, 0, &dev, &j->err) : DPT_ENOMEM;
   if (j->rc) {
-    dpt_comm_abort(&j->comm, j->rc, "rank could not open its device");
+    dpt_comm_abort(&j->comm, j->rc, j->err.msg);
     free(host);
     return NULL;
   }
   j->rc = dpt_dev_alloc(&dev, j->n * sizeof(float), &dbuf, &j->err);
   if (!j->rc) j->rc = dpt_comm_nccl_attach(j->group, j->comm.rank, dev.index, &j->err);
   if (!j->rc) run_collectives(j, &dev, dbuf, host);
+  /* As the trainer does: a failed rank stops the others before it leaves (a repeat is a no-op). */
+  if (j->rc) dpt_comm_abort(&j->comm, j->rc, j->err.msg);
   dpt_comm_nccl_detach(j->group, j->comm.rank);
   dpt_dev_free(&dev, dbuf);
   dpt_device_close(&dev);

@@ -370,6 +370,8 @@ static void test_registry_answers_here(void)
   printf("\n  backends: %s\n", summary);
   CU_ASSERT_PTR_NOT_NULL(strstr(summary, "cpu (OpenBLAS 0."));
   CU_ASSERT_PTR_NOT_NULL(strstr(summary, "; cuda"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(summary, "; nccl"));
+  CU_ASSERT_PTR_NULL(strstr(summary, " 1 threads"));
 
   /* Must answer, not crash, on a machine without a driver or GPU; then opening one fails. */
   int count = -1;

@@ -1,5 +1,7 @@
 /* ps/: the parameter server under many workers, rounds and shard counts (no lost or doubled
- * update), bit-identity with the in-process allreduce, config checks, abort and timeouts. */
+ * update, skip votes honoured), bit-identity with the in-process allreduce, optimizer state in and
+ * out, config checks, abort and timeouts. With DPT_TEST_SOAK=1 in the environment (ctest -L soak)
+ * it runs only the soak instead: 16 worker threads, thousands of rounds. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +14,12 @@
 #include "kernels/kn_math.h"
 #include "tests/test_util.h"
 
-enum { MAX_WORKERS = 8 };
+enum { MAX_WORKERS = 16 };
 
 typedef struct worker_job {
   dpt_ps *ps;
   dpt_comm comm; /* the allreduce runs only */
-  int worker, rounds;
+  int worker, rounds, n_workers;
   size_t n;
   float lr;
   float *params; /* this worker's replica */
@@ -42,12 +44,21 @@ static int int_grad(int worker, int round, size_t i)
   return (int)(((size_t)(worker + 1) * (size_t)(round + 3) + i) % 11) - 5;
 }
 
-/* With lr 1, momentum 0, wd 0 the parameters after `round` are init - every gradient so far. */
+/* Every 7th round one worker, a different one each time, votes to skip it. */
+static bool round_skipped(int round) { return round % 7 == 3; }
+
+static bool votes_to_skip(int worker, int round, int n_workers)
+{
+  return round_skipped(round) && worker == (round / 7) % n_workers;
+}
+
+/* With lr 1, momentum 0, wd 0 the parameters after `round` are init - every gradient so far,
+ * except those of skipped rounds. */
 static float expected_after(int n_workers, int round, size_t i)
 {
   long p = (long)init_value(i);
   for (int r = 0; r <= round; r++)
-    for (int w = 0; w < n_workers; w++) p -= int_grad(w, r, i);
+    for (int w = 0; w < n_workers && !round_skipped(r); w++) p -= int_grad(w, r, i);
   return (float)p;
 }
 
@@ -59,10 +70,12 @@ static void *push_pull_int_rounds(void *p)
   for (size_t i = 0; i < j->n; i++) want[i] = (long)init_value(i);
   for (int r = 0; r < j->rounds && !j->rc; r++) {
     for (size_t i = 0; i < j->n; i++) grads[i] = (float)int_grad(j->worker, r, i);
-    j->rc = dpt_ps_push(j->ps, j->worker, grads, 1.f, &j->err);
+    bool skip = votes_to_skip(j->worker, r, j->n_workers);
+    j->rc = dpt_ps_push_vote(j->ps, j->worker, grads, 1.f, skip, &j->err);
     if (!j->rc) j->rc = dpt_ps_pull(j->ps, j->worker, j->params, &j->err);
+    if (!j->rc) j->wrong += dpt_ps_last_skip_votes(j->ps, j->worker) != round_skipped(r);
     for (size_t i = 0; i < j->n && !j->rc; i++) {
-      for (int w = 0; w < MAX_WORKERS; w++) want[i] -= int_grad(w, r, i);
+      for (int w = 0; w < j->n_workers && !round_skipped(r); w++) want[i] -= int_grad(w, r, i);
       j->wrong += j->params[i] != (float)want[i];
     }
   }
@@ -71,22 +84,23 @@ static void *push_pull_int_rounds(void *p)
   return NULL;
 }
 
-static void stress(int n_shards)
+static void stress(int n_workers, int n_shards, int rounds)
 {
-  enum { ROUNDS = 500, N = 203 };
+  enum { N = 203 };
   float init[N];
   for (size_t i = 0; i < N; i++) init[i] = init_value(i);
-  dpt_ps_config cfg = {.n_params = N, .n_workers = MAX_WORKERS, .n_shards = n_shards,
-                       .timeout_s = 10.0};
+  dpt_ps_config cfg = {.n_params = N, .n_workers = n_workers, .n_shards = n_shards,
+                       .timeout_s = 60.0};
   dpt_ps *ps;
   dpt_err err = {0};
   CU_ASSERT_FATAL(dpt_ps_create(&cfg, init, &ps, &err) == 0);
   static float params[MAX_WORKERS][N];
   worker_job jobs[MAX_WORKERS];
-  for (int w = 0; w < MAX_WORKERS; w++)
-    jobs[w] = (worker_job){.ps = ps, .worker = w, .rounds = ROUNDS, .n = N, .params = params[w]};
-  run_workers(MAX_WORKERS, jobs, push_pull_int_rounds);
-  for (int w = 0; w < MAX_WORKERS; w++) {
+  for (int w = 0; w < n_workers; w++)
+    jobs[w] = (worker_job){.ps = ps, .worker = w, .rounds = rounds, .n_workers = n_workers,
+                           .n = N, .params = params[w]};
+  run_workers(n_workers, jobs, push_pull_int_rounds);
+  for (int w = 0; w < n_workers; w++) {
     CU_ASSERT_EQUAL(jobs[w].rc, 0);
     CU_ASSERT_EQUAL(jobs[w].wrong, 0);
     if (jobs[w].rc || jobs[w].wrong)
@@ -95,18 +109,55 @@ static void stress(int n_shards)
   }
   size_t final_wrong = 0;
   for (size_t i = 0; i < N; i++)
-    final_wrong += params[0][i] != expected_after(MAX_WORKERS, ROUNDS - 1, i);
+    final_wrong += params[0][i] != expected_after(n_workers, rounds - 1, i);
   CU_ASSERT_EQUAL(final_wrong, 0);
   dpt_ps_stats st;
   dpt_ps_get_stats(ps, &st);
-  CU_ASSERT_EQUAL(st.rounds, ROUNDS);
+  CU_ASSERT_EQUAL(st.rounds, (uint64_t)rounds);
   CU_ASSERT(st.server_busy_s > 0);
   dpt_ps_destroy(ps);
 }
 
-static void test_stress_1_shard(void) { stress(1); }
-static void test_stress_3_shards(void) { stress(3); }
-static void test_stress_8_shards(void) { stress(8); }
+static void test_stress_1_shard(void) { stress(8, 1, 500); }
+static void test_stress_3_shards(void) { stress(8, 3, 500); }
+static void test_stress_8_shards(void) { stress(8, 8, 500); }
+
+/* 16 worker threads on however few cores: thousands of rounds, exact sums throughout. */
+static void test_soak_16_workers(void)
+{
+  const int shards[] = {1, 5, 16};
+  for (int i = 0; i < 3; i++) stress(16, shards[i], 10000);
+}
+
+/* The optimizer state goes in (a checkpoint's) and comes out (for the next checkpoint) exactly:
+ * with lr 1, momentum 0.5: v = 0.5 v0 + sum of grads, p = p0 - v, all in exact halves. */
+static void test_velocity_in_and_out(void)
+{
+  enum { N = 10 };
+  float init[N], v0[N], v[N], grads[N], p[N];
+  for (int i = 0; i < N; i++) {
+    init[i] = (float)i;
+    v0[i] = (float)(i - 5);
+    grads[i] = (float)(i % 3);
+  }
+  dpt_ps_config cfg = {.n_params = N, .n_workers = 1, .n_shards = 3, .momentum = 0.5f,
+                       .timeout_s = 10.0, .init_velocity = v0};
+  dpt_ps *ps;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_ps_create(&cfg, init, &ps, &err) == 0);
+  dpt_ps_read_velocity(ps, v);
+  CU_ASSERT_EQUAL(memcmp(v, v0, sizeof v), 0);
+  CU_ASSERT_EQUAL(dpt_ps_push(ps, 0, grads, 1.f, &err), 0);
+  CU_ASSERT_EQUAL(dpt_ps_pull(ps, 0, p, &err), 0);
+  dpt_ps_read_velocity(ps, v);
+  size_t wrong = 0;
+  for (int i = 0; i < N; i++) {
+    float want_v = 0.5f * v0[i] + grads[i];
+    wrong += v[i] != want_v || p[i] != init[i] - want_v;
+  }
+  CU_ASSERT_EQUAL(wrong, 0);
+  dpt_ps_destroy(ps);
+}
 
 /* ---- bit-identity with the allreduce path ---- */
 
@@ -310,10 +361,16 @@ static void test_destroy_unused_and_after_abort(void)
 
 int dpt_test_register(void)
 {
+  const char *soak_env = getenv("DPT_TEST_SOAK");
+  if (soak_env && strcmp(soak_env, "1") == 0) {
+    static const dpt_test_case soak[] = {DPT_TEST(test_soak_16_workers), DPT_TEST_END};
+    return dpt_test_add_suite("ps_soak", soak);
+  }
   static const dpt_test_case rounds[] = {DPT_TEST(test_stress_1_shard),
                                          DPT_TEST(test_stress_3_shards),
                                          DPT_TEST(test_stress_8_shards),
-                                         DPT_TEST(test_bit_identical_to_allreduce), DPT_TEST_END};
+                                         DPT_TEST(test_bit_identical_to_allreduce),
+                                         DPT_TEST(test_velocity_in_and_out), DPT_TEST_END};
   static const dpt_test_case failures[] = {DPT_TEST(test_config_is_checked),
                                            DPT_TEST(test_different_lr_in_a_round_fails),
                                            DPT_TEST(test_push_twice_without_pull_fails),

@@ -8,6 +8,7 @@
 #include "dpt/trainer.h"
 #include "tests/synth_data.h"
 #include "tests/test_util.h"
+#include "tests/train_fixture.h"
 
 static char data_dir[4096];
 
@@ -21,30 +22,9 @@ static int make_data(void)
   return dpt_synth_write(data_dir, 1003, 300, 6, 7, 5, 99);
 }
 
-static void base_config(dpt_config *cfg)
-{
-  dpt_config_defaults(cfg);
-  cfg->data_dir = data_dir;
-  cfg->hidden[0] = 32;
-  cfg->hidden[1] = 16;
-  cfg->n_hidden = 2;
-  cfg->epochs = 3;
-  cfg->batch = 50;
-  cfg->schedule.base_lr = 0.05f;
-  cfg->quiet = true;
-  cfg->device = DPT_DEVICE_SELECT_CPU;
-  cfg->timeout_s = 60;
-}
+static void base_config(dpt_config *cfg) { dpt_test_train_config(cfg, data_dir); }
 
-static dpt_result train_ok(const dpt_config *cfg)
-{
-  dpt_result r;
-  dpt_err err = {0};
-  int rc = dpt_train(cfg, NULL, &r, &err);
-  if (rc) fprintf(stderr, "train failed: %s\n", err.msg);
-  CU_ASSERT_FATAL(rc == 0);
-  return r;
-}
+static dpt_result train_ok(const dpt_config *cfg) { return dpt_test_train_ok(cfg); }
 
 static void test_learns_synthetic_data(void)
 {

@@ -53,6 +53,10 @@ typedef struct dpt_config {
   int metrics_every;      /* a step row every N steps */
   const char *trace_path; /* Chrome trace of the first steps (host/trace.h); NULL: none */
   int trace_steps;        /* steps traced: bounds the trace's memory */
+  /* Set by main under an MPI launcher (docs/mpi.md): this is process proc_rank of procs, each
+   * running `workers` workers on its share of every global batch. 0 or 1: one process. */
+  int procs;
+  int proc_rank;
 } dpt_config;
 
 void dpt_config_defaults(dpt_config *cfg);

@@ -9,6 +9,7 @@
 #ifndef DPT_PS_H
 #define DPT_PS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,15 @@ typedef struct dpt_ps_config {
   double timeout_s;     /* bounds every wait (<= 0: none) */
   dpt_ps_apply_hook on_apply; /* NULL: none */
   void *on_apply_ctx;
+  const float *init_velocity; /* optimizer state to start from (a checkpoint's); NULL: zeros */
+  /* Under MPI (docs/mpi.md, ps/ps_mpi.h): the job's processes, each with n_workers workers, and
+   * this one's rank. Every process creates the ps with the same config; process 0's holds the
+   * server, whose rounds take every process's workers, and the others forward their workers'
+   * pushes and pulls to it. Workers pass their index within their process. The sum then adds each
+   * process's workers first, then the processes in rank order: the hierarchical allreduce's
+   * order. 0 or 1: this process alone. */
+  int procs;
+  int proc_rank;
 } dpt_ps_config;
 
 typedef struct dpt_ps_stats {
@@ -44,6 +54,12 @@ int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **o
  * learning rate (every worker passes the same lr). Returns once the gradient is copied. */
 int dpt_ps_push(dpt_ps *ps, int worker, const float *grads, float lr, dpt_err *err);
 
+/* dpt_ps_push with a vote to skip the round (e.g. grads holds NaN or Inf). When any worker of a
+ * round votes, the server leaves the parameters and the optimizer state as they are: every shard
+ * alike, since each shard counts every worker's vote. */
+int dpt_ps_push_vote(dpt_ps *ps, int worker, const float *grads, float lr, bool skip,
+                     dpt_err *err);
+
 /* Waits until the round this worker last pushed is applied, then copies the parameters into
  * params (host memory, n_params floats). */
 int dpt_ps_pull(dpt_ps *ps, int worker, float *params, dpt_err *err);
@@ -55,6 +71,14 @@ void dpt_ps_get_stats(dpt_ps *ps, dpt_ps_stats *out);
 
 /* Seconds worker's last dpt_ps_pull was blocked waiting for its round (call from its thread). */
 double dpt_ps_last_wait_s(dpt_ps *ps, int worker);
+
+/* Workers that voted to skip the round worker last pulled (call from its thread). */
+int dpt_ps_last_skip_votes(dpt_ps *ps, int worker);
+
+/* Copies the master optimizer state (n_params floats), for checkpoints. Call from a worker's
+ * thread between its pull and its next push: no round can be applied before that push. Under
+ * MPI, on process 0 only: the others hold no server state. */
+void dpt_ps_read_velocity(dpt_ps *ps, float *out);
 
 /* Stops the server thread and frees everything. */
 void dpt_ps_destroy(dpt_ps *ps);

@@ -33,6 +33,11 @@ typedef struct dpt_sync_ops {
   /* Bytes one worker sends plus receives in one exchange. */
   size_t (*bytes_per_step)(void *ctx);
   void (*destroy)(void *ctx);
+  /* Copies the optimizer state (the momentum velocity, n_params floats) into host memory `out`
+   * as of worker's last exchange, for checkpoints. Call from that worker's thread between its
+   * exchanges: allreduce reads the worker's own copy; ps reads the server's, which no round can
+   * change before this worker pushes again. */
+  int (*read_velocity)(void *ctx, int worker, float *out, dpt_err *err);
 } dpt_sync_ops;
 
 typedef struct dpt_sync {
@@ -52,6 +57,15 @@ typedef struct dpt_sync_config {
   const float *init_params; /* host copy of the initial parameters (ps keeps the master copy) */
   dpt_ps_apply_hook ps_on_apply; /* ps only, optional: the server's per-shard work (--trace) */
   void *ps_on_apply_ctx;
+  const float *init_velocity; /* host: optimizer state to start from (a checkpoint's); NULL: 0 */
+  /* When set, grads hold one float more, grads[n_params]: on entry this worker's vote to skip
+   * the step (1 when its gradient holds NaN or Inf, else 0), on return the number of workers that
+   * voted. When that is not 0, no parameter and no optimizer state changed anywhere. */
+  bool skip_votes;
+  /* Under MPI (docs/mpi.md): the job's processes, each running n_workers workers, and this one's
+   * rank; the exchange then sums over every process's workers. 0 or 1: this process alone. */
+  int procs;
+  int proc_rank;
 } dpt_sync_config;
 
 /* Creates the strategy with its communicator or server. */
@@ -63,6 +77,7 @@ int dpt_sync_exchange(dpt_sync *s, int worker, float *params, float *grads, floa
 void dpt_sync_detach(dpt_sync *s, int worker);
 void dpt_sync_abort(dpt_sync *s, int code, const char *why);
 size_t dpt_sync_bytes_per_step(dpt_sync *s);
+int dpt_sync_read_velocity(dpt_sync *s, int worker, float *out, dpt_err *err);
 void dpt_sync_destroy(dpt_sync *s);
 
 const char *dpt_strategy_name(dpt_strategy s);

@@ -56,7 +56,8 @@ typedef struct dpt_result {
   double train_samples_per_sec; /* training loop only: no loading, no evaluation */
   int epochs;
   int global_batch;
-  int workers;
+  int workers;                  /* over every MPI process */
+  int procs;                    /* MPI processes (1: none), each with workers / procs of them */
   const char *strategy;
   const char *device;           /* "cpu" or "cuda" */
   int ps_shards;                /* 0 unless strategy is ps */

@@ -1,0 +1,90 @@
+#include "host/run_procs.h"
+
+#include <stdlib.h>
+
+#include "host/run.h"
+#include "mpi/mpi_chan.h"
+
+enum { MAX_SUMS = 8 };
+
+/* What every process must agree on, compared after an allgather. */
+enum { FACT_WORKERS, FACT_DEVICE, FACT_TRAIN, FACT_TEST, FACT_FEATURES, FACTS };
+static const char *const fact_names[FACTS] = {"the worker count (give --workers)",
+                                              "the device kind", "the training samples",
+                                              "the test samples", "the features"};
+
+struct dpt_run_procs {
+  dpt_mpi_chan *chan;
+  double *gathered; /* procs x MAX_SUMS: allocated once, not per step */
+};
+
+static int check_same(const dpt_run *run, const long (*all)[FACTS], dpt_err *err)
+{
+  const long *mine = all[run->proc_rank];
+  for (int p = 0; p < run->procs; p++)
+    for (int f = 0; f < FACTS; f++)
+      if (all[p][f] != mine[f])
+        return dpt_err_set(err, DPT_EINPUT,
+                           "MPI processes differ: %s is %ld on process %d, %ld on process %d",
+                           fact_names[f], mine[f], run->proc_rank, all[p][f], p);
+  return DPT_OK;
+}
+
+static int refuse(const char *option, dpt_err *err)
+{
+  return dpt_err_set(err, DPT_EINPUT,
+                     "%s: not supported over several MPI processes yet (docs/mpi.md)", option);
+}
+
+int dpt_run_procs_setup(dpt_run *run, dpt_err *err)
+{
+  const dpt_config *cfg = run->cfg;
+  run->procs = cfg->procs > 1 ? cfg->procs : 1;
+  run->proc_rank = run->procs > 1 ? cfg->proc_rank : 0;
+  run->first_worker = run->proc_rank * run->workers;
+  run->all_workers = run->procs * run->workers;
+  if (run->procs == 1) return DPT_OK;
+  /* A checkpoint would hold one process's view (its workers' figures); resuming needs them all. */
+  if (cfg->checkpoint_path) return refuse("--checkpoint", err);
+  if (cfg->resume_path) return refuse("--resume", err);
+  dpt_run_procs *m = calloc(1, sizeof *m);
+  long(*all)[FACTS] = calloc((size_t)run->procs, sizeof *all);
+  if (m) m->gathered = calloc((size_t)run->procs * MAX_SUMS, sizeof *m->gathered);
+  run->mpi = m;
+  int rc = m && m->gathered && all ? DPT_OK : dpt_err_set(err, DPT_ENOMEM, "trainer: out of memory");
+  if (!rc) rc = dpt_mpi_chan_open("figures", cfg->timeout_s, &m->chan, err);
+  long mine[FACTS] = {[FACT_WORKERS] = run->workers, [FACT_DEVICE] = (long)run->device_kind,
+                      [FACT_TRAIN] = (long)run->train->count, [FACT_TEST] = (long)run->test->count,
+                      [FACT_FEATURES] = (long)run->train->features};
+  if (!rc) rc = dpt_mpi_chan_allgather(m->chan, mine, sizeof mine, all, err);
+  if (!rc) rc = check_same(run, (const long(*)[FACTS])all, err);
+  free(all);
+  return rc;
+}
+
+int dpt_run_procs_sum(dpt_run *run, double *sums, int n, dpt_err *err)
+{
+  if (run->procs == 1) return DPT_OK;
+  if (n > MAX_SUMS) return dpt_err_set(err, DPT_EINTERNAL, "trainer: %d sums over processes", n);
+  double *all = run->mpi->gathered;
+  int rc = dpt_mpi_chan_allgather(run->mpi->chan, sums, (size_t)n * sizeof *sums, all, err);
+  for (int i = 0; i < n && !rc; i++) {
+    sums[i] = all[i];
+    for (int p = 1; p < run->procs; p++) sums[i] += all[p * n + i];
+  }
+  return rc;
+}
+
+void dpt_run_procs_abort(dpt_run *run, int code, const char *why)
+{
+  if (run->mpi && run->mpi->chan) dpt_mpi_chan_abort(run->mpi->chan, code, why);
+}
+
+void dpt_run_procs_close(dpt_run *run)
+{
+  if (!run->mpi) return;
+  dpt_mpi_chan_close(run->mpi->chan);
+  free(run->mpi->gathered);
+  free(run->mpi);
+  run->mpi = NULL;
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# dptrain over NP MPI processes, end to end (docs/mpi.md):
+#   - NP processes x N workers train like one process with NP x N workers: the same test accuracy
+#     (within 0.01), and the same bits when the sums' order is the same (one worker per process);
+#   - allreduce and ps give the same bits under MPI;
+#   - only rank 0 prints progress and writes the report (each rank runs in its own folder);
+#   - a failure or a stall on the last rank ends the job promptly (no hang), non-zero, and the
+#     message names the rank; unsupported options are refused as bad input.
+# usage: mpi_cli.sh MPIEXEC NP DPTRAIN MAKE_SYNTH WORKDIR
+# (Open MPI as root or with more processes than cores: ctest sets OMPI_ALLOW_RUN_AS_ROOT* and
+# OMPI_MCA_rmaps_base_oversubscribe.)
+set -u
+mpiexec=$1 np=$2 dptrain=$3 make_synth=$4 work=$5
+rm -rf "$work" && mkdir -p "$work/data" || exit 1
+"$make_synth" "$work/data" 1003 300 6 7 5 99 || exit 1
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# 1003 samples, batch 50: the last batch is partial, and shards are uneven at 2 and 3 processes.
+train=(--data "$work/data" --hidden 32,16 --epochs 2 --batch 50 --lr 0.05 --device cpu
+       --timeout 20)
+field() { sed -n "s/^  \"$2\": \"\{0,1\}\([^\",]*\).*/\1/p" "$1"; }
+
+# run NAME [mpiexec args --] dptrain args...: one run into $work/NAME.{json,out,err}.
+single() {
+  local name=$1; shift
+  "$dptrain" "${train[@]}" --quiet --report "$work/$name.json" "$@" \
+    >"$work/$name.out" 2>"$work/$name.err" || fail "$name: exited $?: $(cat "$work/$name.err")"
+}
+procs() {
+  local name=$1; shift
+  timeout 120 "$mpiexec" -n "$np" "$dptrain" "${train[@]}" --quiet --report "$work/$name.json" \
+    "$@" >"$work/$name.out" 2>"$work/$name.err" || fail "$name: exited $?: $(cat "$work/$name.err")"
+}
+
+# --- the same training as one process ---------------------------------------------------------
+single one_2w --workers $((2 * np))
+single one_1w --workers "$np"
+procs mpi_ar_2w --workers 2 --strategy allreduce
+procs mpi_ps_2w --workers 2 --strategy ps
+procs mpi_ar_1w --workers 1 --strategy allreduce
+procs mpi_ps_1w --workers 1 --strategy ps
+
+[ "$(field "$work/mpi_ar_2w.json" workers)" = $((2 * np)) ] || fail "report: workers is not $((2 * np))"
+ref=$(field "$work/one_2w.json" test_accuracy)
+for run in mpi_ar_2w mpi_ps_2w mpi_ar_1w mpi_ps_1w; do
+  acc=$(field "$work/$run.json" test_accuracy)
+  awk -v a="$acc" -v r="$ref" 'BEGIN { d = a - r; exit !(a != "" && d <= 0.01 && d >= -0.01) }' ||
+    fail "$run: test accuracy '$acc', one process: $ref"
+done
+hash() { field "$work/$1.json" params_hash; }
+[ -n "$(hash mpi_ar_2w)" ] || fail "no params_hash in the report"
+[ "$(hash mpi_ar_2w)" = "$(hash mpi_ps_2w)" ] ||
+  fail "$np x 2 workers: allreduce $(hash mpi_ar_2w) != ps $(hash mpi_ps_2w)"
+[ "$(hash mpi_ar_1w)" = "$(hash mpi_ps_1w)" ] ||
+  fail "$np x 1 worker: allreduce $(hash mpi_ar_1w) != ps $(hash mpi_ps_1w)"
+# One worker per process adds in the order one process adds its workers: the same bits.
+[ "$(hash mpi_ar_1w)" = "$(hash one_1w)" ] ||
+  fail "$np x 1 worker: $(hash mpi_ar_1w), one process with $np workers: $(hash one_1w)"
+echo "$np x 2 workers: allreduce = ps = $(hash mpi_ar_2w) (one process, $((2 * np)) workers:" \
+     "$(hash one_2w), another order); $np x 1: $(hash mpi_ar_1w) = one process's"
+
+# --- only rank 0 prints and writes: every rank runs in a folder of its own ---------------------
+mpmd=()
+for ((r = 0; r < np; r++)); do
+  mkdir -p "$work/rank$r"
+  [ "$r" -gt 0 ] && mpmd+=(:)
+  mpmd+=(-n 1 -wdir "$work/rank$r" "$dptrain" "${train[@]}" --workers 1 --report r.json
+         --metrics m.csv --trace t.json)
+done
+timeout 120 "$mpiexec" "${mpmd[@]}" >"$work/mpmd.out" 2>"$work/mpmd.err" ||
+  fail "per-rank folders: exited $?: $(cat "$work/mpmd.err")"
+for f in r.json m.csv t.json; do [ -s "$work/rank0/$f" ] || fail "rank 0 wrote no $f"; done
+for ((r = 1; r < np; r++)); do
+  [ -z "$(ls -A "$work/rank$r")" ] || fail "rank $r wrote $(ls -A "$work/rank$r")"
+done
+[ "$(grep -c '^epoch 2/2 ' "$work/mpmd.out")" -eq 1 ] || fail "not one 'epoch 2/2' line: $(cat "$work/mpmd.out")"
+[ "$(grep -c '^done: ' "$work/mpmd.out")" -eq 1 ] || fail "not one 'done:' line"
+grep -q "in $np processes" "$work/mpmd.out" || fail "the summary names no processes"
+
+# --- failures end the job, naming the rank ----------------------------------------------------
+last=$((np - 1)) last_worker=$((2 * np - 1))
+# expect_failure NAME STATUS MESSAGE [env...] -- dptrain args: within 60 s, by status and message.
+expect_failure() {
+  local name=$1 want_rc=$2 want=$3; shift 3
+  local envs=()
+  while [ "$1" != -- ]; do envs+=("$1"); shift; done
+  shift
+  local t0=$SECONDS
+  env "${envs[@]}" timeout 60 "$mpiexec" -n "$np" "$dptrain" "${train[@]}" --quiet "$@" \
+    >"$work/$name.out" 2>"$work/$name.err"
+  local rc=$? took=$((SECONDS - t0))
+  [ "$rc" -ne 124 ] || fail "$name: still running after 60 s (a hang)"
+  [ "$rc" -eq "$want_rc" ] || fail "$name: exited $rc, expected $want_rc"
+  grep -q -- "^dptrain: error: $want" "$work/$name.err" ||
+    fail "$name: no '$want' in: $(grep dptrain "$work/$name.err")"
+  echo "$name: exit $rc after ${took} s: $(grep -m1 '^dptrain: error:' "$work/$name.err")"
+}
+for s in allreduce ps; do
+  expect_failure "fail_$s" 1 "rank $last: worker $last_worker: step 3: injected failure" \
+    "DPT_FAULT=worker=$last_worker,step=3,kind=fail" -- --workers 2 --strategy $s
+  # A stalled worker: its peers' waits time out (--timeout 2) instead of hanging.
+  expect_failure "stall_$s" 1 "rank [0-9]*: .*timed out after 2 s" \
+    "DPT_FAULT=worker=$last_worker,step=3,kind=stall" -- --workers 2 --strategy $s --timeout 2
+done
+expect_failure checkpoint 2 "rank [0-9]*: --checkpoint: not supported over several MPI processes" \
+  -- --workers 1 --checkpoint "$work/ck.bin"
+
+if [ "$failures" -eq 0 ]; then echo "mpi_cli ($np processes): all checks passed"; exit 0; fi
+echo "mpi_cli ($np processes): $failures check(s) failed"
+exit 1

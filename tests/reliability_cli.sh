@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The dptrain binary under signals, kills and bad checkpoints:
+#   - SIGINT (SIGTERM) after the first epoch: stops at a step boundary, saves a checkpoint, exits
+#     130 (143); --resume finishes with the parameters of an uninterrupted run, bit for bit;
+#   - a second SIGINT during a save exits at once, and SIGKILL during a save too: either way the
+#     previous checkpoint is still whole and continues the run;
+#   - a corrupted, truncated, foreign or mismatched checkpoint: exit 2 with one clear line;
+#   - a worker stalled past --timeout: exit 1 within seconds, naming it.
+# DPT_TEST_SLOW_SAVE makes every save sleep between writing the temporary file and renaming it:
+# that is the window the signals and kills below aim at.
+# usage: reliability_cli.sh DPTRAIN MAKE_SYNTH WORKDIR
+source "$(dirname "${BASH_SOURCE[0]}")/cli_test_lib.sh"
+
+train=(--data "$work/data" --hidden 16 --batch 20 --lr 0.05 --device cpu --workers 2)
+ck=$work/run.ckpt
+
+# hash_of FILE: the params_hash of a "done:" line.
+hash_of() { sed -n 's/.*  hash \([0-9a-f]*\)  .*/\1/p' "$1"; }
+
+# wait_for WHAT CMD...: polls CMD every 0.05 s for up to 60 s.
+wait_for() {
+  local what=$1; shift
+  for _ in $(seq 1200); do "$@" && return 0; sleep 0.05; done
+  fail "waited 60 s for $what"
+  return 1
+}
+has_epoch_line() { grep -q "^epoch 1/" "$work/out"; }
+has_temp_file() { compgen -G "$ck.tmp.*" >/dev/null; }
+
+"$dptrain" "${train[@]}" --epochs 6 >"$work/straight" 2>&1 || fail "uninterrupted run failed"
+straight=$(hash_of "$work/straight")
+[ -n "$straight" ] || fail "no hash in: $(cat "$work/straight")"
+
+# --- SIGINT and SIGTERM: stop, save, exit 128 + signal; the checkpoint continues exactly. ---
+for sig in INT TERM; do
+  rm -f "$ck" "$ck".tmp.*
+  DPT_TEST_SLOW_SAVE=0.5 "$dptrain" "${train[@]}" --epochs 6 --checkpoint "$ck" \
+    >"$work/out" 2>"$work/err" &
+  pid=$!
+  wait_for "the first epoch line" has_epoch_line && kill -s "$sig" "$pid"
+  wait "$pid"
+  rc=$?
+  want=$((128 + $(kill -l "$sig")))
+  [ "$rc" -eq "$want" ] || fail "SIG$sig: exit $rc, expected $want: $(cat "$work/err")"
+  grep -q "^dptrain: interrupted by SIG$sig: stopped on request after step .*--resume $ck continues it" \
+    "$work/err" || fail "SIG$sig: message '$(cat "$work/err")'"
+  grep -q "^done:" "$work/out" && fail "SIG$sig: the run finished instead of stopping"
+  "$dptrain" "${train[@]}" --epochs 6 --resume "$ck" >"$work/resumed" 2>&1 ||
+    fail "SIG$sig: resume failed: $(cat "$work/resumed")"
+  [ "$(hash_of "$work/resumed")" = "$straight" ] ||
+    fail "SIG$sig: resumed hash $(hash_of "$work/resumed") != uninterrupted $straight"
+done
+
+# --- a second SIGINT while the stop's checkpoint is being saved: out at once, old file whole ---
+rm -f "$ck" "$ck".tmp.*
+DPT_TEST_SLOW_SAVE=3 "$dptrain" "${train[@]}" --epochs 6 --checkpoint "$ck" \
+  >"$work/out" 2>"$work/err" &
+pid=$!
+# The first SIGINT lands while epoch 1's checkpoint is being saved: that save completes, then the
+# run stops after its next step and saves again; the second SIGINT lands during that save.
+wait_for "the first epoch line" has_epoch_line && kill -INT "$pid"
+wait_for "the checkpoint of epoch 1" test -e "$ck"
+cp "$ck" "$work/epoch1.ckpt"
+wait_for "the stop's checkpoint save" has_temp_file
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+[ "$rc" -eq 130 ] || fail "second SIGINT: exit $rc, expected 130"
+grep -q "interrupted again: exiting now" "$work/err" || fail "second SIGINT: '$(cat "$work/err")'"
+# Had the second SIGINT waited for the save, the file would hold the stop's checkpoint now.
+cmp -s "$ck" "$work/epoch1.ckpt" || fail "second SIGINT: the previous checkpoint changed"
+"$dptrain" "${train[@]}" --epochs 6 --resume "$ck" >"$work/resumed" 2>&1 ||
+  fail "resume after a second SIGINT failed: $(cat "$work/resumed")"
+[ "$(hash_of "$work/resumed")" = "$straight" ] || fail "resume after a second SIGINT: wrong hash"
+rm -f "$ck".tmp.* # what the interrupted save left behind
+
+# --- SIGKILL in the middle of a save: the previous checkpoint still loads and continues ---
+rm -f "$ck" "$ck".tmp.*
+"$dptrain" "${train[@]}" --epochs 6 --checkpoint "$ck" >/dev/null 2>&1 || fail "checkpointed run failed"
+cp "$ck" "$work/good.ckpt"
+DPT_TEST_SLOW_SAVE=30 "$dptrain" "${train[@]}" --epochs 8 --checkpoint "$ck" >/dev/null 2>&1 &
+pid=$!
+wait_for "a save in progress" has_temp_file
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+cmp -s "$ck" "$work/good.ckpt" || fail "SIGKILL during a save: the previous checkpoint changed"
+"$dptrain" "${train[@]}" --epochs 8 --resume "$ck" >"$work/resumed" 2>&1 ||
+  fail "resume after SIGKILL failed: $(cat "$work/resumed")"
+rm -f "$ck".tmp.*
+
+# --- bad checkpoints: exit 2, one line saying what is wrong ---
+# expect_refused "what the message says" checkpoint-file [options...]
+expect_refused() {
+  local want=$1 file=$2; shift 2
+  "$dptrain" "${train[@]}" --epochs 8 --quiet --resume "$file" "$@" >/dev/null 2>"$work/err"
+  local rc=$?
+  [ "$rc" -eq 2 ] || fail "--resume $file $*: exit $rc, expected 2"
+  [ "$(wc -l <"$work/err")" -eq 1 ] || fail "--resume $file: $(wc -l <"$work/err") error lines"
+  grep -q "^dptrain: error: --resume $file: .*$want" "$work/err" ||
+    fail "--resume $file: said '$(cat "$work/err")', expected '$want'"
+}
+size=$(stat -c %s "$ck")
+cp "$ck" "$work/flipped.ckpt"
+printf '\x5a' | dd of="$work/flipped.ckpt" bs=1 seek=$((size - 3)) conv=notrunc 2>/dev/null
+expect_refused "payload checksum mismatch" "$work/flipped.ckpt"
+head -c $((size / 2)) "$ck" >"$work/truncated.ckpt"
+expect_refused "truncated" "$work/truncated.ckpt"
+expect_refused "not a dptrain checkpoint" "$work/data/train-labels-idx1-ubyte.gz"
+expect_refused "the checkpoint's model is 25-16-4" "$ck" --hidden 16,8
+expect_refused "cannot open" "$work/missing.ckpt"
+# Checkpoint options are checked before any training.
+for bad in "--checkpoint /no/such/folder/ck" "--checkpoint-every 5"; do
+  # shellcheck disable=SC2086 # the option and its value are two words
+  "$dptrain" "${train[@]}" --epochs 1 --quiet $bad >/dev/null 2>"$work/err"
+  rc=$?
+  [ "$rc" -eq 2 ] && grep -q "^dptrain: error: --checkpoint" "$work/err" ||
+    fail "$bad: exit $rc, '$(cat "$work/err")'"
+done
+
+# --- a stalled worker: the others' waits time out and name it; no hang ---
+for strategy in allreduce ps; do
+  start=$(date +%s)
+  DPT_FAULT=worker=1,step=3,kind=stall "$dptrain" "${train[@]}" --epochs 2 --quiet \
+    --strategy "$strategy" --timeout 1 >/dev/null 2>"$work/err"
+  rc=$?
+  [ "$rc" -eq 1 ] || fail "stall ($strategy): exit $rc, expected 1"
+  [ $(($(date +%s) - start)) -lt 20 ] || fail "stall ($strategy): took more than 20 s"
+  grep -q "timed out after 1 s waiting for worker(s) 1" "$work/err" ||
+    fail "stall ($strategy): '$(cat "$work/err")'"
+done
+
+finish reliability_cli

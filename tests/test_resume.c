@@ -1,0 +1,316 @@
+/* Checkpoints, resume, stop requests, faults and NaN handling, end to end through dpt_train on a
+ * generated data set: a resumed run ends with the parameters of an uninterrupted one, bit for bit,
+ * for both strategies and several worker counts; wrong checkpoints are refused; a failing, stalled
+ * or NaN-producing worker stops every thread promptly and leaves the last checkpoint intact. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dpt/timer.h"
+#include "dpt/trainer.h"
+#include "host/checkpoint_io.h"
+#include "tests/synth_data.h"
+#include "tests/test_util.h"
+#include "tests/train_fixture.h"
+
+static char data_dir[4096], four_classes_dir[4096], ck_path[4096];
+
+static int make_data(void)
+{
+  dpt_test_path(data_dir, sizeof data_dir, "synth");
+  dpt_test_path(four_classes_dir, sizeof four_classes_dir, "synth4");
+  dpt_test_path(ck_path, sizeof ck_path, "run.ckpt");
+  char cmd[8400];
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s' '%s'", data_dir, four_classes_dir);
+  if (system(cmd) != 0) return -1;
+  /* 1003 samples in batches of 50: 21 steps an epoch, the last one partial. */
+  if (dpt_synth_write(data_dir, 1003, 300, 6, 7, 5, 99) != 0) return -1;
+  return dpt_synth_write(four_classes_dir, 1003, 300, 6, 7, 4, 99);
+}
+
+enum { STEPS_PER_EPOCH = 21 };
+
+static void base_config(dpt_config *cfg, dpt_strategy strategy, int workers)
+{
+  dpt_test_train_config(cfg, data_dir);
+  cfg->strategy = strategy;
+  cfg->workers = workers;
+}
+
+/* Asks the run to stop when polled for the stop_at-th time: worker 0 polls once a step, before
+ * its exchange, so the run stops after step stop_at (counted from this run's start). */
+typedef struct stopper {
+  long polls, stop_at;
+} stopper;
+
+static bool stop_when_due(void *ctx)
+{
+  stopper *s = ctx;
+  return ++s->polls >= s->stop_at;
+}
+
+static int train(const dpt_config *cfg, stopper *stop, dpt_result *r, dpt_err *err)
+{
+  dpt_observer obs = {.ctx = stop, .should_stop = stop ? stop_when_due : NULL};
+  return dpt_train(cfg, &obs, r, err);
+}
+
+/* Runs cfg with DPT_FAULT set to spec; returns the code and fills err. */
+static int train_with_fault(const dpt_config *cfg, const char *spec, dpt_err *err)
+{
+  setenv("DPT_FAULT", spec, 1);
+  dpt_result r;
+  int rc = train(cfg, NULL, &r, err);
+  unsetenv("DPT_FAULT");
+  return rc;
+}
+
+/* The checkpoint on disk must continue at epoch (1-based), step (0-based within it). */
+static void expect_checkpoint_at(int epoch, uint64_t step)
+{
+  dpt_checkpoint ck;
+  dpt_err err = {0};
+  int rc = dpt_checkpoint_read_file(ck_path, "checkpoint", &ck, &err);
+  if (rc) fprintf(stderr, "%s\n", err.msg);
+  CU_ASSERT_FATAL(rc == 0);
+  CU_ASSERT_EQUAL(ck.epoch, epoch);
+  CU_ASSERT_EQUAL(ck.step, step);
+  dpt_checkpoint_free(&ck);
+}
+
+/* Resumes ck_path up to cfg->epochs and returns the final parameters' hash. */
+static uint64_t resume_hash(const dpt_config *cfg, long *skipped)
+{
+  dpt_config resumed = *cfg;
+  resumed.resume_path = ck_path;
+  resumed.checkpoint_path = NULL;
+  resumed.checkpoint_every = 0;
+  dpt_result r = dpt_test_train_ok(&resumed);
+  if (skipped) *skipped = r.skipped_steps;
+  return r.params_hash;
+}
+
+/* Stopped after epoch 1 of 3, then resumed: the final parameters are the straight run's bits. */
+static void test_stop_after_epoch_then_resume_is_bit_identical(void)
+{
+  for (int s = 0; s < 2; s++)
+    for (int workers = 1; workers <= 3; workers++) {
+      dpt_config cfg;
+      base_config(&cfg, s ? DPT_STRATEGY_PS : DPT_STRATEGY_ALLREDUCE, workers);
+      uint64_t straight = dpt_test_train_ok(&cfg).params_hash;
+      cfg.checkpoint_path = ck_path;
+      stopper stop = {.stop_at = STEPS_PER_EPOCH}; /* the last step of epoch 1 */
+      dpt_result r;
+      dpt_err err = {0};
+      CU_ASSERT_EQUAL(train(&cfg, &stop, &r, &err), DPT_EINTERRUPTED);
+      CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "after step 21 of 63 (epoch 1, step 21 of 21)"));
+      CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, ck_path));
+      expect_checkpoint_at(2, 0);
+      CU_ASSERT_EQUAL(resume_hash(&cfg, NULL), straight);
+    }
+}
+
+/* A run of 1 epoch, resumed to 3: the same as 3 straight when the schedule does not depend on
+ * the number of epochs (the step schedule); --epochs changes cosine's horizon. */
+static void test_one_epoch_run_resumed_to_three(void)
+{
+  dpt_config cfg;
+  base_config(&cfg, DPT_STRATEGY_ALLREDUCE, 2);
+  cfg.schedule.decay = DPT_LR_STEP;
+  cfg.schedule.step_epochs = 2;
+  uint64_t straight = dpt_test_train_ok(&cfg).params_hash;
+  cfg.epochs = 1;
+  cfg.checkpoint_path = ck_path;
+  dpt_test_train_ok(&cfg);
+  cfg.epochs = 3;
+  cfg.strategy = DPT_STRATEGY_PS; /* the strategies give the same bits, so either may resume */
+  CU_ASSERT_EQUAL(resume_hash(&cfg, NULL), straight);
+  cfg.epochs = 1; /* nothing left to do is refused */
+  dpt_config again = cfg;
+  again.resume_path = ck_path;
+  dpt_result r;
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL(train(&again, NULL, &r, &err), DPT_EINPUT);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nothing to train"));
+}
+
+/* --checkpoint-every, then a worker fails: the last periodic checkpoint, in the middle of an
+ * epoch, resumes to the straight run's bits. */
+static void test_mid_epoch_checkpoint_after_failure(void)
+{
+  for (int s = 0; s < 2; s++)
+    for (int workers = 2; workers <= 3; workers++) {
+      dpt_config cfg;
+      base_config(&cfg, s ? DPT_STRATEGY_PS : DPT_STRATEGY_ALLREDUCE, workers);
+      uint64_t straight = dpt_test_train_ok(&cfg).params_hash;
+      cfg.checkpoint_path = ck_path;
+      cfg.checkpoint_every = 5;
+      dpt_err err = {0};
+      CU_ASSERT_EQUAL(train_with_fault(&cfg, "worker=1,step=33,kind=fail", &err), DPT_EDEVICE);
+      CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "worker 1: step 33: injected failure"));
+      expect_checkpoint_at(2, 9); /* saved after step 30 */
+      CU_ASSERT_EQUAL(resume_hash(&cfg, NULL), straight);
+    }
+}
+
+/* A stop request in the middle of an epoch: every worker stops after the same step and the
+ * checkpoint continues from there; without --checkpoint the run still stops cleanly. */
+static void test_stop_mid_epoch(void)
+{
+  dpt_config cfg;
+  base_config(&cfg, DPT_STRATEGY_PS, 3);
+  uint64_t straight = dpt_test_train_ok(&cfg).params_hash;
+  dpt_result r;
+  dpt_err err = {0};
+  stopper stop = {.stop_at = 10};
+  CU_ASSERT_EQUAL(train(&cfg, &stop, &r, &err), DPT_EINTERRUPTED);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "after step 10 of 63"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no checkpoint"));
+  CU_ASSERT_EQUAL(stop.polls, 10); /* polled once a step, not after it said stop */
+  cfg.checkpoint_path = ck_path;
+  stop = (stopper){.stop_at = 31};
+  dpt_err_clear(&err);
+  CU_ASSERT_EQUAL(train(&cfg, &stop, &r, &err), DPT_EINTERRUPTED);
+  expect_checkpoint_at(2, 10); /* saved after step 31 */
+  CU_ASSERT_EQUAL(resume_hash(&cfg, NULL), straight);
+}
+
+static void expect_refused(const dpt_config *cfg, const char *want)
+{
+  dpt_config bad = *cfg;
+  bad.resume_path = ck_path;
+  dpt_result r;
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL(train(&bad, NULL, &r, &err), DPT_EINPUT);
+  if (!strstr(err.msg, want)) {
+    fprintf(stderr, "'%s' lacks '%s'\n", err.msg, want);
+    CU_FAIL("refusal does not say why");
+  }
+}
+
+static void test_mismatched_checkpoint_is_refused(void)
+{
+  dpt_config cfg;
+  base_config(&cfg, DPT_STRATEGY_ALLREDUCE, 2);
+  cfg.epochs = 1;
+  cfg.checkpoint_path = ck_path;
+  dpt_test_train_ok(&cfg);
+  cfg.checkpoint_path = NULL;
+  cfg.epochs = 2;
+  dpt_config other = cfg;
+  other.hidden[1] = 17;
+  expect_refused(&other, "model is 42-32-16-5");
+  other = cfg;
+  other.n_hidden = 1;
+  expect_refused(&other, "this run's is 42-32-5");
+  other = cfg;
+  other.data_dir = four_classes_dir;
+  expect_refused(&other, "this run's is 42-32-16-4");
+  other = cfg;
+  other.workers = 3;
+  expect_refused(&other, "--workers 2, this run has 3");
+  other = cfg;
+  other.seed = 2;
+  expect_refused(&other, "--seed 1");
+  other = cfg;
+  other.momentum = 0.5f;
+  expect_refused(&other, "--momentum");
+}
+
+/* --on-nan stop: the worker and step are named, no thread is left behind, and the checkpoint
+ * saved before the bad step still continues the run exactly. */
+static void test_nan_stops_run_and_keeps_checkpoint(void)
+{
+  for (int s = 0; s < 2; s++) {
+    dpt_config cfg;
+    base_config(&cfg, s ? DPT_STRATEGY_PS : DPT_STRATEGY_ALLREDUCE, 3);
+    uint64_t straight = dpt_test_train_ok(&cfg).params_hash;
+    cfg.checkpoint_path = ck_path;
+    cfg.checkpoint_every = 4;
+    dpt_err err = {0};
+    CU_ASSERT_EQUAL(train_with_fault(&cfg, "worker=2,step=27,kind=nan", &err), DPT_ENONFINITE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "worker 2: step 27 (epoch 2, step 6 of 21)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "NaN or Inf"));
+    expect_checkpoint_at(2, 3); /* saved after step 24 */
+    CU_ASSERT_EQUAL(resume_hash(&cfg, NULL), straight);
+  }
+}
+
+/* --on-nan skip: the step is dropped on every worker alike (replicas checked after every step,
+ * allreduce and ps still bit-identical), counted, and the count survives a resume. */
+static void test_nan_skip_drops_step_everywhere(void)
+{
+  uint64_t hashes[2];
+  for (int s = 0; s < 2; s++) {
+    dpt_config cfg;
+    base_config(&cfg, s ? DPT_STRATEGY_PS : DPT_STRATEGY_ALLREDUCE, 3);
+    cfg.on_nan = DPT_ON_NAN_SKIP;
+    cfg.check_replicas = true;
+    uint64_t straight = dpt_test_train_ok(&cfg).params_hash;
+    setenv("DPT_FAULT", "worker=1,step=5,kind=nan", 1);
+    dpt_result r = dpt_test_train_ok(&cfg);
+    CU_ASSERT_EQUAL(r.skipped_steps, 1);
+    CU_ASSERT_NOT_EQUAL(r.params_hash, straight);
+    CU_ASSERT(r.test_accuracy > 0.9); /* one dropped step does not hurt */
+    hashes[s] = r.params_hash;
+    cfg.checkpoint_path = ck_path;
+    stopper stop = {.stop_at = 30};
+    dpt_err err = {0};
+    CU_ASSERT_EQUAL(train(&cfg, &stop, &r, &err), DPT_EINTERRUPTED);
+    unsetenv("DPT_FAULT");
+    long skipped = 0;
+    CU_ASSERT_EQUAL(resume_hash(&cfg, &skipped), hashes[s]);
+    CU_ASSERT_EQUAL(skipped, 1);
+  }
+  CU_ASSERT_EQUAL(hashes[0], hashes[1]);
+}
+
+static int count_threads(void)
+{
+  DIR *d = opendir("/proc/self/task");
+  int n = 0;
+  if (!d) return -1;
+  for (struct dirent *e; (e = readdir(d)) != NULL;) n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+/* A worker that fails, or stalls past --timeout, stops the run: no hang (a bound far below the
+ * 60 s timeout for a failure), no thread left running, and the stalled worker is named. */
+static void test_fail_and_stall_stop_every_thread(void)
+{
+  for (int s = 0; s < 2; s++) {
+    dpt_config cfg;
+    base_config(&cfg, s ? DPT_STRATEGY_PS : DPT_STRATEGY_ALLREDUCE, 3);
+    int threads = count_threads();
+    double t0 = dpt_now();
+    dpt_err err = {0};
+    CU_ASSERT_EQUAL(train_with_fault(&cfg, "worker=1,step=4,kind=fail", &err), DPT_EDEVICE);
+    CU_ASSERT(dpt_now() - t0 < 30);
+    CU_ASSERT_EQUAL(count_threads(), threads);
+    cfg.timeout_s = 1;
+    dpt_err_clear(&err);
+    CU_ASSERT_EQUAL(train_with_fault(&cfg, "worker=2,step=7,kind=stall", &err), DPT_ETIMEOUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "timed out after 1 s waiting for worker(s) 2"));
+    CU_ASSERT_EQUAL(count_threads(), threads);
+    dpt_err_clear(&err);
+    CU_ASSERT_EQUAL(train_with_fault(&cfg, "worker=3,step=7,kind=stall", &err), DPT_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "DPT_FAULT: worker 3, but the run has 3"));
+  }
+}
+
+int dpt_test_register(void)
+{
+  if (make_data() != 0) return CUE_NOREGISTRY;
+  static const dpt_test_case resume[] = {
+      DPT_TEST(test_stop_after_epoch_then_resume_is_bit_identical),
+      DPT_TEST(test_one_epoch_run_resumed_to_three), DPT_TEST(test_mid_epoch_checkpoint_after_failure),
+      DPT_TEST(test_stop_mid_epoch), DPT_TEST(test_mismatched_checkpoint_is_refused), DPT_TEST_END};
+  static const dpt_test_case faults[] = {DPT_TEST(test_nan_stops_run_and_keeps_checkpoint),
+                                         DPT_TEST(test_nan_skip_drops_step_everywhere),
+                                         DPT_TEST(test_fail_and_stall_stop_every_thread),
+                                         DPT_TEST_END};
+  int rc = dpt_test_add_suite("resume", resume);
+  return rc ? rc : dpt_test_add_suite("faults", faults);
+}
