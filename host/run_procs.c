@@ -1,11 +1,13 @@
 #include "host/run_procs.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "host/run.h"
 #include "mpi/mpi_chan.h"
 
-enum { MAX_SUMS = 8 };
+enum { MAX_SUMS = 8, HOST_NAME = 256 };
 
 /* What every process must agree on, compared after an allgather. */
 enum { FACT_WORKERS, FACT_DEVICE, FACT_TRAIN, FACT_TEST, FACT_FEATURES, FACTS };
@@ -28,6 +30,23 @@ static int check_same(const dpt_run *run, const long (*all)[FACTS], dpt_err *err
                            "MPI processes differ: %s is %ld on process %d, %ld on process %d",
                            fact_names[f], mine[f], run->proc_rank, all[p][f], p);
   return DPT_OK;
+}
+
+/* Processes on one node share its cores: a lone worker's BLAS threads (all the cores, see
+ * trainer.c) become its process's share. The node is known by its host name. */
+static int share_cores(dpt_run *run, dpt_err *err)
+{
+  char mine[HOST_NAME] = "";
+  char(*all)[HOST_NAME] = calloc((size_t)run->procs, sizeof *all);
+  if (!all) return dpt_err_set(err, DPT_ENOMEM, "trainer: out of memory");
+  gethostname(mine, sizeof mine - 1); /* on failure "": every process then counts as one node */
+  int rc = dpt_mpi_chan_allgather(run->mpi->chan, mine, sizeof mine, all, err);
+  int here = 0;
+  for (int p = 0; p < run->procs && !rc; p++) here += strcmp(all[p], mine) == 0;
+  if (!rc && here > 1 && run->blas_threads > 1)
+    run->blas_threads = run->blas_threads / here > 1 ? run->blas_threads / here : 1;
+  free(all);
+  return rc;
 }
 
 static int refuse(const char *option, dpt_err *err)
@@ -59,7 +78,7 @@ int dpt_run_procs_setup(dpt_run *run, dpt_err *err)
   if (!rc) rc = dpt_mpi_chan_allgather(m->chan, mine, sizeof mine, all, err);
   if (!rc) rc = check_same(run, (const long(*)[FACTS])all, err);
   free(all);
-  return rc;
+  return rc ? rc : share_cores(run, err);
 }
 
 int dpt_run_procs_sum(dpt_run *run, double *sums, int n, dpt_err *err)

@@ -73,6 +73,8 @@ static int ar_exchange(void *ctx, int worker, float *params, float *grads, float
   if (!rc && votes == 0)
     rc = dpt_dev_sgd_step(w->dev, s->n_params, params, grads, w->velocity, lr, s->momentum,
                           s->weight_decay, &why);
+  /* Count the queued step as exchange time on every device, as on the CPU (a no-op there). */
+  if (!rc) rc = dpt_dev_sync(w->dev, &why);
   if (timing) *timing = (dpt_sync_timing){.comm_s = dpt_now() - t0 - wait_s, .wait_s = wait_s};
   if (!rc) return DPT_OK;
   dpt_comm_abort(&w->comm, rc, why.msg); /* the others stop now instead of timing out */

@@ -72,6 +72,8 @@ static int ps_exchange(void *ctx, int worker, float *params, float *grads, float
     rc = dpt_dev_copy_h2d(w->dev, grads + s->n_params, &w->grads[s->n_params], sizeof(float),
                           &why);
   }
+  /* Count the queued upload as exchange time on every device, as on the CPU (a no-op there). */
+  if (!rc) rc = dpt_dev_sync(w->dev, &why);
   if (timing) *timing = (dpt_sync_timing){.comm_s = dpt_now() - t0 - wait_s, .wait_s = wait_s};
   if (!rc) return DPT_OK;
   dpt_ps_abort(s->ps, rc, why.msg); /* the others stop now instead of timing out */
