@@ -34,6 +34,7 @@ static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
   fprintf(f, "  \"epochs\": %d,\n", r->epochs);
   fprintf(f, "  \"global_batch\": %d,\n", r->global_batch);
   fprintf(f, "  \"workers\": %d,\n", r->workers);
+  fprintf(f, "  \"processes\": %d,\n", r->procs); /* MPI processes sharing the workers */
   fprintf(f, "  \"strategy\": \"%s\",\n", r->strategy);
   fprintf(f, "  \"ps_shards\": %d,\n", r->ps_shards);
   fprintf(f, "  \"device\": \"%s\",\n", r->device);

@@ -42,6 +42,7 @@ procs mpi_ar_1w --workers 1 --strategy allreduce
 procs mpi_ps_1w --workers 1 --strategy ps
 
 [ "$(field "$work/mpi_ar_2w.json" workers)" = $((2 * np)) ] || fail "report: workers is not $((2 * np))"
+[ "$(field "$work/mpi_ar_2w.json" processes)" = "$np" ] || fail "report: processes is not $np"
 ref=$(field "$work/one_2w.json" test_accuracy)
 for run in mpi_ar_2w mpi_ps_2w mpi_ar_1w mpi_ps_1w; do
   acc=$(field "$work/$run.json" test_accuracy)

@@ -290,13 +290,22 @@ static void test_errors_are_reported(void)
   close_pair(&p);
 }
 
+static void test_has_nonfinite(void)
+{
+  pair p;
+  open_pair(&p);
+  ref_check_has_nonfinite(&p.gpu);
+  close_pair(&p);
+}
+
 int dpt_test_register(void)
 {
   static const dpt_test_case blas[] = {DPT_TEST(test_gemm_parity), DPT_TEST(test_col_sum_parity),
                                        DPT_TEST_END};
   static const dpt_test_case elementwise[] = {DPT_TEST(test_bias_act_parity),
                                               DPT_TEST(test_elementwise_parity),
-                                              DPT_TEST(test_softmax_xent_parity), DPT_TEST_END};
+                                              DPT_TEST(test_softmax_xent_parity),
+                                              DPT_TEST(test_has_nonfinite), DPT_TEST_END};
   static const dpt_test_case device[] = {DPT_TEST(test_memory_round_trip),
                                          DPT_TEST(test_errors_are_reported), DPT_TEST_END};
   static const char *const suites[] = {"cuda_blas_parity", "cuda_elementwise_parity",

@@ -388,6 +388,15 @@ static void test_registry_answers_here(void)
   }
 }
 
+static void test_has_nonfinite(void)
+{
+  dpt_device cpu;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_device_open(DPT_DEVICE_CPU, 0, 1, &cpu, &err) == 0);
+  ref_check_has_nonfinite(&cpu);
+  dpt_device_close(&cpu);
+}
+
 int dpt_test_register(void)
 {
   static const dpt_test_case blas[] = {
@@ -395,7 +404,7 @@ int dpt_test_register(void)
       DPT_TEST(test_col_sum), DPT_TEST(test_col_sum_empty_and_bad), DPT_TEST_END};
   static const dpt_test_case elementwise[] = {DPT_TEST(test_bias_act), DPT_TEST(test_relu_bwd),
                                               DPT_TEST(test_sgd_step_hand_computed),
-                                              DPT_TEST(test_add), DPT_TEST_END};
+                                              DPT_TEST(test_add), DPT_TEST(test_has_nonfinite), DPT_TEST_END};
   static const dpt_test_case softmax[] = {
       DPT_TEST(test_softmax_xent_random), DPT_TEST(test_softmax_xent_huge_logits_are_stable),
       DPT_TEST(test_softmax_xent_rejects_bad_labels), DPT_TEST_END};

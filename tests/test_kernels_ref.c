@@ -121,3 +121,38 @@ void ref_gemm_sweep(uint64_t seed, const float (*scales)[2], size_t nscales, ref
         ref_gemm_data_free(&d);
       }
 }
+
+/* has_nonfinite over n floats uploaded to dev; -1 when the op failed. */
+static int nonfinite_on(dpt_device *dev, const float *host, size_t n)
+{
+  dpt_err err = {0};
+  void *buf = NULL;
+  bool found = false;
+  int rc = dpt_dev_alloc(dev, n ? n * sizeof(float) : sizeof(float), &buf, &err);
+  if (!rc && n) rc = dpt_dev_copy_h2d(dev, buf, host, n * sizeof(float), &err);
+  if (!rc) rc = dpt_dev_has_nonfinite(dev, n, buf, &found, &err);
+  dpt_dev_free(dev, buf);
+  if (rc) fprintf(stderr, "\n  has_nonfinite: %s\n", err.msg);
+  return rc ? -1 : found;
+}
+
+void ref_check_has_nonfinite(dpt_device *dev)
+{
+  enum { N = 1 << 21 };
+  float *x = calloc(N, sizeof(float));
+  CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+  for (size_t i = 0; i < N; i++) x[i] = (float)(i % 1000) - 500.f;
+  x[7] = 3.0e38f; /* huge but finite */
+  CU_ASSERT_EQUAL(nonfinite_on(dev, x, N), 0);
+  CU_ASSERT_EQUAL(nonfinite_on(dev, x, 0), 0);
+  const float bad[] = {NAN, INFINITY, -INFINITY};
+  const size_t where[] = {0, N / 2 + 3, N - 1};
+  for (int b = 0; b < 3; b++)
+    for (int w = 0; w < 3; w++) {
+      float saved = x[where[w]];
+      x[where[w]] = bad[b];
+      CU_ASSERT_EQUAL(nonfinite_on(dev, x, N), 1);
+      x[where[w]] = saved;
+    }
+  free(x);
+}

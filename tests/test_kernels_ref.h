@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dpt/device.h"
 #include "dpt/rng.h"
 
 /* Values uniform in [lo, hi). */
@@ -62,5 +63,9 @@ typedef int (*ref_gemm_run)(void *arg, const ref_gemm_data *d, float alpha, floa
  * both returned 0 and c matches (tol 1e-4, rel 1e-5); prints the cases that do not. */
 void ref_gemm_sweep(uint64_t seed, const float (*scales)[2], size_t nscales, ref_gemm_run run,
                     ref_gemm_run want, void *arg);
+
+/* Checks dev's has_nonfinite on buffers copied to it: all finite, one NaN, +Inf or -Inf at the
+ * first, a middle and the last element of a buffer longer than one CUDA grid pass, and n = 0. */
+void ref_check_has_nonfinite(dpt_device *dev);
 
 #endif
