@@ -24,7 +24,7 @@ size_t dpt_mlp_param_count(const dpt_mlp_shape *s);
 /* Offsets of W_l and b_l (l = 1..n_layers) in the flat buffer. */
 size_t dpt_mlp_weight_offset(const dpt_mlp_shape *s, int l);
 size_t dpt_mlp_bias_offset(const dpt_mlp_shape *s, int l);
-/* Multiply-adds of one sample's forward pass (backward costs twice that). */
+/* FLOPs of one sample's forward pass, 2 per multiply-add (backward costs twice that). */
 double dpt_mlp_flops_per_sample(const dpt_mlp_shape *s);
 
 /* He initialization from the project's RNG: W ~ N(0, 2/fan_in), b = 0. Same numbers everywhere. */
