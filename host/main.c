@@ -70,6 +70,12 @@ static int compare_main(int argc, char **argv)
   dpt_compare_options opts;
   dpt_cli_action action;
   dpt_err err = {0};
+  /* Its runs are child processes, which would take a launcher's variables for their own. */
+  int launched_rank, launched_size;
+  if (dpt_mpi_launched(&launched_rank, &launched_size)) {
+    dpt_err_set(&err, DPT_EINPUT, "dptrain compare: start it without an MPI launcher (docs/mpi.md)");
+    return fail(&err);
+  }
   if (dpt_compare_parse(argc, argv, &opts, &action, &err)) return fail(&err);
   if (printed_info(action, dpt_compare_print_help)) return 0;
   char dir[4096];

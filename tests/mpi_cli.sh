@@ -21,7 +21,7 @@ train=(--data "$work/data" --hidden 32,16 --epochs 2 --batch 50 --lr 0.05 --devi
        --timeout 20)
 field() { sed -n "s/^  \"$2\": \"\{0,1\}\([^\",]*\).*/\1/p" "$1"; }
 
-# run NAME [mpiexec args --] dptrain args...: one run into $work/NAME.{json,out,err}.
+# single|procs NAME dptrain-args...: one run by one process or by NP, into $work/NAME.{json,out,err}.
 single() {
   local name=$1; shift
   "$dptrain" "${train[@]}" --quiet --report "$work/$name.json" "$@" \
@@ -49,17 +49,17 @@ for run in mpi_ar_2w mpi_ps_2w mpi_ar_1w mpi_ps_1w; do
   awk -v a="$acc" -v r="$ref" 'BEGIN { d = a - r; exit !(a != "" && d <= 0.01 && d >= -0.01) }' ||
     fail "$run: test accuracy '$acc', one process: $ref"
 done
-hash() { field "$work/$1.json" params_hash; }
-[ -n "$(hash mpi_ar_2w)" ] || fail "no params_hash in the report"
-[ "$(hash mpi_ar_2w)" = "$(hash mpi_ps_2w)" ] ||
-  fail "$np x 2 workers: allreduce $(hash mpi_ar_2w) != ps $(hash mpi_ps_2w)"
-[ "$(hash mpi_ar_1w)" = "$(hash mpi_ps_1w)" ] ||
-  fail "$np x 1 worker: allreduce $(hash mpi_ar_1w) != ps $(hash mpi_ps_1w)"
+hash_of() { field "$work/$1.json" params_hash; }
+[ -n "$(hash_of mpi_ar_2w)" ] || fail "no params_hash in the report"
+[ "$(hash_of mpi_ar_2w)" = "$(hash_of mpi_ps_2w)" ] ||
+  fail "$np x 2 workers: allreduce $(hash_of mpi_ar_2w) != ps $(hash_of mpi_ps_2w)"
+[ "$(hash_of mpi_ar_1w)" = "$(hash_of mpi_ps_1w)" ] ||
+  fail "$np x 1 worker: allreduce $(hash_of mpi_ar_1w) != ps $(hash_of mpi_ps_1w)"
 # One worker per process adds in the order one process adds its workers: the same bits.
-[ "$(hash mpi_ar_1w)" = "$(hash one_1w)" ] ||
-  fail "$np x 1 worker: $(hash mpi_ar_1w), one process with $np workers: $(hash one_1w)"
-echo "$np x 2 workers: allreduce = ps = $(hash mpi_ar_2w) (one process, $((2 * np)) workers:" \
-     "$(hash one_2w), another order); $np x 1: $(hash mpi_ar_1w) = one process's"
+[ "$(hash_of mpi_ar_1w)" = "$(hash_of one_1w)" ] ||
+  fail "$np x 1 worker: $(hash_of mpi_ar_1w), one process with $np workers: $(hash_of one_1w)"
+echo "$np x 2 workers: allreduce = ps = $(hash_of mpi_ar_2w) (one process, $((2 * np)) workers:" \
+     "$(hash_of one_2w), another order); $np x 1: $(hash_of mpi_ar_1w) = one process's"
 
 # --- only rank 0 prints and writes: every rank runs in a folder of its own ---------------------
 mpmd=()
