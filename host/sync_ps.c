@@ -1,5 +1,7 @@
 /* The parameter-server strategy: each worker copies its gradient to pinned host memory, pushes it
- * to the server, pulls the stepped parameters and copies them back to its replica. */
+ * to the server, pulls the stepped parameters and copies them back to its replica. A CPU device's
+ * memory is host memory: its worker pushes and pulls its replica's buffers directly, saving two
+ * copies of the model per step. */
 #include <stdalign.h>
 #include <stdlib.h>
 
@@ -8,12 +10,14 @@
 #include "host/cache_lines.h"
 #include "host/sync_strategies.h"
 
-/* One worker's pinned staging buffers, on its own cache lines. */
+/* One worker's pinned staging buffers (none on a CPU device), on its own cache lines. */
 typedef struct ps_stage {
   alignas(DPT_CACHE_LINE) dpt_device *dev; /* NULL until attached */
   float *grads;
   float *params;
 } ps_stage;
+
+static bool is_host_memory(const dpt_device *dev) { return dev->kind == DPT_DEVICE_CPU; }
 
 typedef struct sync_ps {
   dpt_ps *ps;
@@ -38,8 +42,11 @@ static int ps_attach(void *ctx, int worker, dpt_device *dev, const float *params
   ps_stage *w = &s->workers[worker];
   size_t bytes = s->n_params * sizeof(float);
   void *grads = NULL, *pulled = NULL;
-  int rc = dpt_dev_host_alloc(dev, bytes + s->votes * sizeof(float), &grads, err);
-  if (!rc) rc = dpt_dev_host_alloc(dev, bytes, &pulled, err);
+  int rc = DPT_OK;
+  if (!is_host_memory(dev)) {
+    rc = dpt_dev_host_alloc(dev, bytes + s->votes * sizeof(float), &grads, err);
+    if (!rc) rc = dpt_dev_host_alloc(dev, bytes, &pulled, err);
+  }
   *w = (ps_stage){.dev = dev, .grads = grads, .params = pulled};
   if (rc) free_stage(w);
   return rc;
@@ -55,22 +62,26 @@ static int ps_exchange(void *ctx, int worker, float *params, float *grads, float
   size_t bytes = s->n_params * sizeof(float);
   dpt_err why = {0};
   double t0 = dpt_now(), wait_s = 0;
+  bool direct = is_host_memory(w->dev);
+  float *host_grads = direct ? grads : w->grads, *host_params = direct ? params : w->params;
   /* The d2h copy waits for the device's queued work, the previous exchange's h2d from w->params
    * included, so the pull below may overwrite the staging buffer. */
-  int rc = dpt_dev_copy_d2h(w->dev, w->grads, grads, bytes + s->votes * sizeof(float), &why);
+  int rc = direct ? DPT_OK
+                  : dpt_dev_copy_d2h(w->dev, w->grads, grads, bytes + s->votes * sizeof(float), &why);
   if (!rc) {
-    bool skip = s->votes && w->grads[s->n_params] != 0.f;
-    rc = dpt_ps_push_vote(s->ps, worker, w->grads, lr, skip, &why);
+    bool skip = s->votes && host_grads[s->n_params] != 0.f;
+    rc = dpt_ps_push_vote(s->ps, worker, host_grads, lr, skip, &why);
   }
   if (!rc) {
-    rc = dpt_ps_pull(s->ps, worker, w->params, &why);
+    rc = dpt_ps_pull(s->ps, worker, host_params, &why);
     wait_s = dpt_ps_last_wait_s(s->ps, worker);
   }
-  if (!rc) rc = dpt_dev_copy_h2d(w->dev, params, w->params, bytes, &why);
+  if (!rc && !direct) rc = dpt_dev_copy_h2d(w->dev, params, w->params, bytes, &why);
   if (!rc && s->votes) { /* the round's vote count, from staging memory that outlives the copy */
-    w->grads[s->n_params] = (float)dpt_ps_last_skip_votes(s->ps, worker);
-    rc = dpt_dev_copy_h2d(w->dev, grads + s->n_params, &w->grads[s->n_params], sizeof(float),
-                          &why);
+    host_grads[s->n_params] = (float)dpt_ps_last_skip_votes(s->ps, worker);
+    if (!direct)
+      rc = dpt_dev_copy_h2d(w->dev, grads + s->n_params, &w->grads[s->n_params], sizeof(float),
+                            &why);
   }
   /* Count the queued upload as exchange time on every device, as on the CPU (a no-op there). */
   if (!rc) rc = dpt_dev_sync(w->dev, &why);
