@@ -1,6 +1,7 @@
 #include "dpt/barrier.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,21 @@ static void describe_missing(dpt_barrier *b, char *buf, size_t size)
   }
 }
 
+/* Waiting a little before sleeping: a futex wake-up costs tens of microseconds on a virtual
+ * machine, longer than a phase of an in-process collective usually takes. Yielding, not busy
+ * spinning, keeps a machine with more workers than cores fair. */
+enum { SPIN_YIELDS = 100 };
+
+static void spin_until_released(dpt_barrier *b, unsigned long gen)
+{
+  for (int i = 0; i < SPIN_YIELDS; i++) {
+    if (atomic_load_explicit(&b->generation, memory_order_acquire) != gen ||
+        atomic_load_explicit(&b->abort_code, memory_order_relaxed))
+      return;
+    sched_yield();
+  }
+}
+
 int dpt_barrier_wait(dpt_barrier *b, int party, dpt_err *err)
 {
   struct timespec deadline;
@@ -84,6 +100,9 @@ int dpt_barrier_wait(dpt_barrier *b, int party, dpt_err *err)
     pthread_mutex_unlock(&b->mu);
     return DPT_OK;
   }
+  pthread_mutex_unlock(&b->mu);
+  spin_until_released(b, gen);
+  pthread_mutex_lock(&b->mu);
   while (gen == b->generation && !b->abort_code) {
     int rc = b->timeout_s > 0 ? pthread_cond_timedwait(&b->cv, &b->mu, &deadline)
                               : pthread_cond_wait(&b->cv, &b->mu);

@@ -4,6 +4,7 @@
 #define DPT_BARRIER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "dpt/status.h"
@@ -13,9 +14,9 @@ typedef struct dpt_barrier {
   pthread_cond_t cv;
   int parties;
   int arrived;
-  unsigned long generation;
+  _Atomic unsigned long generation; /* written under mu; read without it while spinning */
   double timeout_s;     /* <= 0: wait forever (still wakeable by abort) */
-  int abort_code;       /* != 0 once aborted: every present and future wait fails */
+  _Atomic int abort_code; /* != 0 once aborted: every present and future wait fails */
   char abort_msg[DPT_ERR_MSG_MAX];
   bool *present;        /* present[i]: party i arrived in the current generation (for timeouts) */
 } dpt_barrier;
