@@ -76,7 +76,7 @@ void dpt_cli_print_training_options(FILE *out)
     "Parallelism:\n"
     "  --workers N|auto      worker threads, one per device; auto = every GPU, or every core [1]\n"
     "  --strategy S          allreduce or ps (parameter server) [allreduce]\n"
-    "  --ps-shards K         parameter-server shards, each with its own lock [workers]\n"
+    "  --ps-shards K         parameter-server shards, each with its own lock [1]\n"
     "  --device D            auto, cpu or cuda [auto]\n"
     "  --check-replicas      verify after every step that all replicas are identical (slow)\n"
     "  --timeout S           fail a collective or server round that waits longer [300]\n"

@@ -161,7 +161,10 @@ static int train_loaded(const dpt_config *cfg, const dpt_observer *obs, dpt_run 
                             run->train->classes, &run->shape, err);
   if (rc) return rc;
   run->n_params = dpt_mlp_param_count(&run->shape);
-  run->ps_shards = cfg->ps_shards > 0 ? cfg->ps_shards : run->all_workers;
+  /* One shard by default: with one server thread, more shards only add wake-ups (measured on 2
+   * cores: 2 workers 36k vs 30k samples/s with 1 vs 8 shards); they pay off when many workers
+   * push at once. */
+  run->ps_shards = cfg->ps_shards > 0 ? cfg->ps_shards : 1;
   if (cfg->strategy == DPT_STRATEGY_PS && (size_t)run->ps_shards > run->n_params)
     return dpt_err_set(err, DPT_EINPUT, "--ps-shards %d: must be between 1 and %zu (the parameters)",
                        run->ps_shards, run->n_params);

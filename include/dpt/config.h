@@ -41,7 +41,7 @@ typedef struct dpt_config {
   bool quiet;
   int workers;            /* 0 = auto: every GPU on cuda, every core on cpu */
   dpt_strategy strategy;
-  int ps_shards;          /* 0 = one per worker */
+  int ps_shards;          /* 0 = the default, 1 */
   dpt_device_select device;
   bool check_replicas;
   double timeout_s;       /* bound on every collective / server round wait */
