@@ -16,3 +16,9 @@ int dpt_comm_barrier(dpt_comm *c, dpt_err *err) { return c->vt->barrier(c->ctx, 
 void dpt_comm_abort(dpt_comm *c, int code, const char *why) { c->vt->abort(c->ctx, code, why); }
 
 size_t dpt_comm_allreduce_bytes(dpt_comm *c, size_t n) { return c->vt->allreduce_bytes(c->ctx, n); }
+
+size_t dpt_comm_ring_allreduce_bytes(int size, size_t n)
+{
+  size_t ranks = (size_t)size;
+  return 2 * (ranks - 1) * n * sizeof(float) / ranks;
+}

@@ -222,13 +222,11 @@ static void nccl_abort(void *ctx, int code, const char *why)
   abort_group(r->group, code, why);
 }
 
-/* The ring's count, as nccl-tests' busbw: each rank sends and receives 2(size-1)/size of the
- * buffer (NCCL may pick a tree, which moves about as much). */
+/* NCCL may pick a tree instead of the ring; it moves about as much. */
 static size_t nccl_allreduce_bytes(void *ctx, size_t n)
 {
   const nccl_rank *r = ctx;
-  size_t size = (size_t)r->group->size;
-  return 2 * (size - 1) * n * sizeof(float) / size;
+  return dpt_comm_ring_allreduce_bytes(r->group->size, n);
 }
 
 static const dpt_comm_ops nccl_ops = {

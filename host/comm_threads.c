@@ -223,13 +223,10 @@ static void threads_abort(void *ctx, int code, const char *why)
   abort_group(me->group, code, why);
 }
 
-/* Like nccl-tests' busbw: what one rank reads from the others plus what it writes, per the
- * ring's count, 2(size-1)/size of the buffer; 0 for a single rank. */
 static size_t threads_allreduce_bytes(void *ctx, size_t n)
 {
   const rank_slot *me = ctx;
-  size_t size = (size_t)me->group->size;
-  return 2 * (size - 1) * n * sizeof(float) / size;
+  return dpt_comm_ring_allreduce_bytes(me->group->size, n);
 }
 
 static const dpt_comm_ops threads_ops = {

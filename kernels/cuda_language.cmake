@@ -5,10 +5,7 @@
 #
 # CMake 3.25 with nvcc 13 works with one limit: CMake 3.25 knows nvcc's flags up to C++17 (asking
 # for CUDA 20 fails at enable_language), so the CUDA sources are C++17.
-set_property(CACHE DPT_CUDA PROPERTY STRINGS AUTO ON OFF)
-if(NOT DPT_CUDA MATCHES "^(AUTO|ON|OFF)$")
-  message(FATAL_ERROR "DPT_CUDA must be AUTO, ON or OFF, not '${DPT_CUDA}'")
-endif()
+dpt_require_auto_on_off(DPT_CUDA)
 
 set(DPT_HAVE_CUDA OFF)
 if(DPT_CUDA STREQUAL "OFF")

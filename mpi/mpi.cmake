@@ -2,10 +2,7 @@
 # every directory (mpi/, host/, tests, bench/). Reads DPT_MPI (AUTO, ON, OFF) and sets
 # DPT_HAVE_MPI, DPT_MPI_SUMMARY and, when MPI is built, DPT_MPIEXEC (the launcher the tests use).
 # mpi/CMakeLists.txt picks the sources: the MPI ones, or their *_absent.c stubs.
-set_property(CACHE DPT_MPI PROPERTY STRINGS AUTO ON OFF)
-if(NOT DPT_MPI MATCHES "^(AUTO|ON|OFF)$")
-  message(FATAL_ERROR "DPT_MPI must be AUTO, ON or OFF, not '${DPT_MPI}'")
-endif()
+dpt_require_auto_on_off(DPT_MPI)
 
 set(DPT_HAVE_MPI OFF)
 if(DPT_MPI STREQUAL "OFF")

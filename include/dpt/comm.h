@@ -27,6 +27,10 @@ typedef struct dpt_comm {
   int size;
 } dpt_comm;
 
+/* The ring's count, as nccl-tests' busbw: each of `size` ranks sends and receives 2(size-1)/size of
+ * an allreduce of n floats; 0 for a single rank. Backends report it as allreduce_bytes. */
+size_t dpt_comm_ring_allreduce_bytes(int size, size_t n);
+
 int dpt_comm_allreduce_sum(dpt_comm *c, float *buf, size_t n, dpt_err *err);
 int dpt_comm_broadcast(dpt_comm *c, float *buf, size_t n, int root, dpt_err *err);
 int dpt_comm_barrier(dpt_comm *c, dpt_err *err);
