@@ -10,26 +10,9 @@
 
 #include "dpt/hash.h"
 #include "host/checkpoint_format.h"
+#include "tests/byte_sink.h"
 
 enum { PAYLOAD_CHECKSUM_AT = 24, HEADER_CHECKSUM_AT = 120 };
-
-typedef struct buffer {
-  uint8_t *bytes;
-  size_t len, cap;
-} buffer;
-
-static int put_buffer(void *ctx, const void *bytes, size_t n, dpt_err *err)
-{
-  buffer *b = ctx;
-  if (b->len + n > b->cap) {
-    b->cap = (b->len + n) * 2;
-    b->bytes = realloc(b->bytes, b->cap);
-    if (!b->bytes) abort();
-  }
-  memcpy(b->bytes + b->len, bytes, n);
-  b->len += n;
-  return DPT_OK;
-}
 
 static void put_le64(uint8_t *p, uint64_t v)
 {
@@ -45,9 +28,9 @@ static void check_one(const uint8_t *data, size_t size)
     if (err.code != rc || strncmp(err.msg, "fuzz-input: ", 12) != 0 || ck.storage) abort();
     return;
   }
-  buffer again = {0};
+  dpt_byte_sink again = {0};
   dpt_err enc = {0};
-  if (dpt_checkpoint_encode(&ck, put_buffer, &again, &enc) != DPT_OK) abort();
+  if (dpt_checkpoint_encode(&ck, dpt_byte_sink_put, &again, &enc) != DPT_OK) abort();
   if (again.len != size || memcmp(again.bytes, data, size) != 0) abort();
   free(again.bytes);
   dpt_checkpoint_free(&ck);

@@ -8,6 +8,7 @@
 
 #include "dpt/device.h"
 #include "host/checkpoint_format.h"
+#include "tests/byte_sink.h"
 #include "host/checkpoint_io.h"
 #include "host/fault.h"
 #include "tests/test_util.h"
@@ -38,32 +39,12 @@ static dpt_checkpoint sample(void)
   return ck;
 }
 
-typedef struct buffer {
-  uint8_t *bytes;
-  size_t len, cap;
-} buffer;
-
-static int put_buffer(void *ctx, const void *bytes, size_t n, dpt_err *err)
-{
-  buffer *b = ctx;
-  if (b->len + n > b->cap) {
-    size_t cap = (b->len + n) * 2;
-    uint8_t *p = realloc(b->bytes, cap);
-    if (!p) return dpt_err_set(err, DPT_ENOMEM, "test: out of memory");
-    b->bytes = p;
-    b->cap = cap;
-  }
-  memcpy(b->bytes + b->len, bytes, n);
-  b->len += n;
-  return DPT_OK;
-}
-
-static buffer encode_sample(void)
+static dpt_byte_sink encode_sample(void)
 {
   dpt_checkpoint ck = sample();
-  buffer b = {0};
+  dpt_byte_sink b = {0};
   dpt_err err = {0};
-  CU_ASSERT_FATAL(dpt_checkpoint_encode(&ck, put_buffer, &b, &err) == 0);
+  CU_ASSERT_FATAL(dpt_checkpoint_encode(&ck, dpt_byte_sink_put, &b, &err) == 0);
   return b;
 }
 
@@ -84,7 +65,7 @@ static void expect_refused(const uint8_t *bytes, size_t len, const char *want)
 
 static void test_round_trip_is_exact(void)
 {
-  buffer b = encode_sample();
+  dpt_byte_sink b = encode_sample();
   CU_ASSERT_EQUAL(b.len, 128 + 56 + 24 + WORKERS * 24 + 2 * 39 * 4);
   CU_ASSERT_EQUAL(memcmp(b.bytes, "DPTCKPT", 8), 0);
   dpt_checkpoint out, want = sample();
@@ -116,7 +97,7 @@ static void test_round_trip_is_exact(void)
 /* Both checksums together cover every byte: no single flipped byte gets through. */
 static void test_every_flipped_byte_is_refused(void)
 {
-  buffer b = encode_sample();
+  dpt_byte_sink b = encode_sample();
   size_t passed = 0;
   for (size_t i = 0; i < b.len; i++) {
     b.bytes[i] ^= 0x10;
@@ -139,7 +120,7 @@ static void test_every_flipped_byte_is_refused(void)
 
 static void test_every_truncation_is_refused(void)
 {
-  buffer b = encode_sample();
+  dpt_byte_sink b = encode_sample();
   for (size_t len = 0; len < b.len; len++) expect_refused(b.bytes, len, NULL);
   expect_refused(b.bytes, 100, "truncated");
   expect_refused(b.bytes, b.len - 1, "truncated");
@@ -148,7 +129,7 @@ static void test_every_truncation_is_refused(void)
 
 static void test_magic_version_and_trailing_bytes(void)
 {
-  buffer b = encode_sample();
+  dpt_byte_sink b = encode_sample();
   uint8_t *longer = calloc(b.len + 1, 1);
   memcpy(longer, b.bytes, b.len);
   expect_refused(longer, b.len + 1, "trailing bytes");
@@ -166,19 +147,19 @@ static void test_magic_version_and_trailing_bytes(void)
 static void test_impossible_values_are_refused(void)
 {
   dpt_checkpoint ck = sample();
-  buffer b = {0};
+  dpt_byte_sink b = {0};
   dpt_err err = {0};
   ck.n_params = 40; /* not what 5-4-3 has */
-  CU_ASSERT_EQUAL(dpt_checkpoint_encode(&ck, put_buffer, &b, &err), DPT_EINTERNAL);
+  CU_ASSERT_EQUAL(dpt_checkpoint_encode(&ck, dpt_byte_sink_put, &b, &err), DPT_EINTERNAL);
   ck = sample();
   ck.step = 21; /* 1003 samples / 50 = 21 steps: 0..20 */
   dpt_err_clear(&err);
-  CU_ASSERT_EQUAL(dpt_checkpoint_encode(&ck, put_buffer, &b, &err), DPT_EINTERNAL);
+  CU_ASSERT_EQUAL(dpt_checkpoint_encode(&ck, dpt_byte_sink_put, &b, &err), DPT_EINTERNAL);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "step"));
   ck = sample();
   ck.per_worker[1].correct = 18; /* more than its 17 samples */
   dpt_err_clear(&err);
-  CU_ASSERT_EQUAL(dpt_checkpoint_encode(&ck, put_buffer, &b, &err), DPT_EINTERNAL);
+  CU_ASSERT_EQUAL(dpt_checkpoint_encode(&ck, dpt_byte_sink_put, &b, &err), DPT_EINTERNAL);
   CU_ASSERT_EQUAL(b.len, 0); /* nothing was written */
   free(b.bytes);
 }
