@@ -2,11 +2,13 @@
  * backend is set. */
 #include "host/comm_group.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "host/comm_hier.h"
 #include "host/comm_nccl.h"
 #include "host/comm_threads_wait.h"
+#include "mpi/mpi_chan.h"
 
 struct dpt_comm_group {
   dpt_device_kind kind;
@@ -20,22 +22,40 @@ static const char *kind_name(dpt_device_kind kind)
   return kind == DPT_DEVICE_CUDA ? "cuda" : "cpu";
 }
 
+/* One NCCL group over every process's ranks: process p's local rank w is rank p x size + w of
+ * procs x size. Process 0 makes the id and broadcasts it on a channel of its own (collective: every
+ * process opens it here, in the same order as its other channels), bounded by timeout_s and
+ * aborted by a failure like any wait between processes. */
+static int nccl_over_procs(int size, int procs, double timeout_s, dpt_comm_nccl **out,
+                           dpt_err *err)
+{
+  dpt_mpi_chan *chan = NULL;
+  unsigned char id[DPT_COMM_NCCL_ID_BYTES] = {0};
+  int rc = dpt_mpi_chan_open("nccl id", timeout_s, &chan, err);
+  int proc = rc ? 0 : dpt_mpi_chan_rank(chan);
+  if (!rc && dpt_mpi_chan_size(chan) != procs)
+    rc = dpt_err_set(err, DPT_EINTERNAL, "comm: %d MPI processes, the run counts %d",
+                     dpt_mpi_chan_size(chan), procs);
+  /* A failure on process 0 leaves the others waiting in the broadcast: its MPI_Abort ends them. */
+  if (!rc && proc == 0) rc = dpt_comm_nccl_make_id(id, err);
+  if (!rc) rc = dpt_mpi_chan_bcast(chan, id, sizeof id, 0, err);
+  dpt_mpi_chan_close(chan);
+  if (rc) return rc;
+  return dpt_comm_nccl_create_span(size, proc * size, procs * size, id, timeout_s, out, err);
+}
+
 int dpt_comm_group_create(dpt_device_kind kind, int size, int procs, double timeout_s,
                           dpt_comm_group **out, dpt_err *err)
 {
   *out = NULL;
-  if (procs > 1 && kind == DPT_DEVICE_CUDA)
-    return dpt_err_set(err, DPT_EINPUT,
-                       "--strategy allreduce on CUDA devices over %d MPI processes: not built yet "
-                       "(one NCCL communicator over every process, docs/mpi.md); use --strategy "
-                       "ps or --device cpu",
-                       procs);
   dpt_comm_group *g = calloc(1, sizeof *g);
   if (!g) return dpt_err_set(err, DPT_ENOMEM, "comm: out of memory");
   g->kind = kind;
-  int rc = kind == DPT_DEVICE_CUDA ? dpt_comm_nccl_create(size, timeout_s, &g->nccl, err)
-           : procs > 1              ? dpt_comm_hier_create(size, timeout_s, &g->hier, err)
-                                    : dpt_comm_threads_create(size, timeout_s, &g->threads, err);
+  bool cuda = kind == DPT_DEVICE_CUDA;
+  int rc = cuda && procs > 1 ? nccl_over_procs(size, procs, timeout_s, &g->nccl, err)
+           : cuda            ? dpt_comm_nccl_create(size, timeout_s, &g->nccl, err)
+           : procs > 1       ? dpt_comm_hier_create(size, timeout_s, &g->hier, err)
+                             : dpt_comm_threads_create(size, timeout_s, &g->threads, err);
   if (rc) {
     free(g);
     return rc;

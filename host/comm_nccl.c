@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "dpt/barrier.h"
@@ -43,13 +44,17 @@ typedef struct nccl_rank {
   cudaStream_t stream;
   bool attached;
   int ordinal;
-  int rank;
+  int rank; /* this process's, 0..size-1; the group's rank is first + rank */
   double last_wait_s;
   dpt_comm_nccl *group;
 } nccl_rank;
 
+_Static_assert(sizeof(ncclUniqueId) == DPT_COMM_NCCL_ID_BYTES, "ncclUniqueId is 128 bytes");
+
 struct dpt_comm_nccl {
-  int size;
+  int size;  /* this process's ranks */
+  int first; /* the group's rank of this process's rank 0 */
+  int total; /* the group's ranks over every process */
   double timeout_s;
   ncclUniqueId id;
   dpt_barrier barrier;
@@ -199,10 +204,10 @@ static int nccl_broadcast(void *ctx, float *buf, size_t n, int root, dpt_err *er
 {
   nccl_rank *r = ctx;
   dpt_err why = {0};
-  int rc = root >= 0 && root < r->group->size
+  int rc = root >= 0 && root < r->group->total
                ? meet(r, "broadcast", &why)
                : dpt_err_set(&why, DPT_EINTERNAL, "comm nccl: broadcast: root %d outside 0..%d",
-                             root, r->group->size - 1);
+                             root, r->group->total - 1);
   if (!rc)
     rc = DPT_CHECK_NCCL(ncclBroadcast(buf, buf, n, ncclFloat, root, r->comm, r->stream), &why);
   return finish(r, "broadcast", rc, &why, err);
@@ -226,7 +231,7 @@ static void nccl_abort(void *ctx, int code, const char *why)
 static size_t nccl_allreduce_bytes(void *ctx, size_t n)
 {
   const nccl_rank *r = ctx;
-  return dpt_comm_ring_allreduce_bytes(r->group->size, n);
+  return dpt_comm_ring_allreduce_bytes(r->group->total, n);
 }
 
 static const dpt_comm_ops nccl_ops = {
@@ -245,10 +250,31 @@ static void free_group(dpt_comm_nccl *g)
   free(g);
 }
 
+int dpt_comm_nccl_make_id(unsigned char id[DPT_COMM_NCCL_ID_BYTES], dpt_err *err)
+{
+  ncclUniqueId made;
+  int rc = DPT_CHECK_NCCL(ncclGetUniqueId(&made), err);
+  if (!rc) memcpy(id, made.internal, DPT_COMM_NCCL_ID_BYTES);
+  return rc;
+}
+
 int dpt_comm_nccl_create(int size, double timeout_s, dpt_comm_nccl **out, dpt_err *err)
 {
   *out = NULL;
+  unsigned char id[DPT_COMM_NCCL_ID_BYTES] = {0};
+  int rc = size < 1 ? DPT_OK : dpt_comm_nccl_make_id(id, err);
+  return rc ? rc : dpt_comm_nccl_create_span(size, 0, size, id, timeout_s, out, err);
+}
+
+int dpt_comm_nccl_create_span(int size, int first, int total,
+                              const unsigned char id[DPT_COMM_NCCL_ID_BYTES], double timeout_s,
+                              dpt_comm_nccl **out, dpt_err *err)
+{
+  *out = NULL;
   if (size < 1) return dpt_err_set(err, DPT_EINPUT, "comm nccl: %d ranks: need at least 1", size);
+  if (first < 0 || total < first + size)
+    return dpt_err_set(err, DPT_EINTERNAL, "comm nccl: ranks %d..%d outside a group of %d", first,
+                       first + size - 1, total);
   dpt_comm_nccl *g = calloc(1, sizeof *g);
   nccl_rank *ranks = dpt_cache_lines_alloc((size_t)size, sizeof *ranks);
   if (!g || !ranks) {
@@ -260,10 +286,12 @@ int dpt_comm_nccl_create(int size, double timeout_s, dpt_comm_nccl **out, dpt_er
   atomic_init(&g->abort_code, 0);
   g->ranks = ranks;
   g->size = size;
+  g->first = first;
+  g->total = total;
   g->timeout_s = timeout_s;
+  memcpy(g->id.internal, id, DPT_COMM_NCCL_ID_BYTES);
   for (int r = 0; r < size; r++) ranks[r] = (nccl_rank){.rank = r, .ordinal = -1, .group = g};
-  int rc = DPT_CHECK_NCCL(ncclGetUniqueId(&g->id), err);
-  if (!rc) rc = dpt_barrier_init(&g->barrier, size, timeout_s, err);
+  int rc = dpt_barrier_init(&g->barrier, size, timeout_s, err);
   if (rc) {
     free_group(g);
     return rc;
@@ -274,11 +302,12 @@ int dpt_comm_nccl_create(int size, double timeout_s, dpt_comm_nccl **out, dpt_er
 
 dpt_comm dpt_comm_nccl_rank(dpt_comm_nccl *g, int rank)
 {
-  return (dpt_comm){.vt = &nccl_ops, .ctx = &g->ranks[rank], .rank = rank, .size = g->size};
+  return (dpt_comm){.vt = &nccl_ops, .ctx = &g->ranks[rank], .rank = g->first + rank,
+                    .size = g->total};
 }
 
-/* All ranks must attach at about the same time: NCCL's init waits for every rank (bounded here
- * by the deadline and the abort flag, like any wait). */
+/* All ranks, of every process, must attach at about the same time: NCCL's init waits for every
+ * rank (bounded here by the deadline and the abort flag, like any wait). */
 int dpt_comm_nccl_attach(dpt_comm_nccl *g, int rank, int cuda_ordinal, dpt_err *err)
 {
   if (rank < 0 || rank >= g->size || g->ranks[rank].attached)
@@ -296,7 +325,8 @@ int dpt_comm_nccl_attach(dpt_comm_nccl *g, int rank, int cuda_ordinal, dpt_err *
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
     config.blocking = 0;
     ncclComm_t comm = NULL;
-    rc = DPT_CHECK_NCCL(ncclCommInitRankConfig(&comm, g->size, g->id, rank, &config), &why);
+    rc = DPT_CHECK_NCCL(ncclCommInitRankConfig(&comm, g->total, g->id, g->first + rank, &config),
+                        &why);
     r->comm = rc ? NULL : comm; /* a refused call need not have made a communicator */
   }
   if (!rc) rc = wait_done(r, "init", false, &why);

@@ -2,7 +2,8 @@
  * and one GPU per rank). Buffers are device pointers on the rank's GPU.
  *
  * Life of a group:
- *   dpt_comm_nccl_create      once, any thread: ncclGetUniqueId
+ *   dpt_comm_nccl_create      once, any thread: ncclGetUniqueId (or, over MPI processes,
+ *                             dpt_comm_nccl_create_span with the id process 0 made)
  *   dpt_comm_nccl_rank        the rank's dpt_comm handle; usable at once (abort works before
  *                             attach), its collectives only after attach
  *   dpt_comm_nccl_attach      from the rank's own thread, all ranks at about the same time:
@@ -33,6 +34,22 @@ typedef struct dpt_comm_nccl dpt_comm_nccl;
 /* A group of `size` ranks; timeout_s bounds every wait (<= 0: none). Without NCCL in the build:
  * DPT_EINPUT. */
 int dpt_comm_nccl_create(int size, double timeout_s, dpt_comm_nccl **out, dpt_err *err);
+
+/* The bytes of an NCCL unique id (ncclUniqueId): what the processes of one group share. */
+enum { DPT_COMM_NCCL_ID_BYTES = 128 };
+
+/* A fresh id (ncclGetUniqueId; no GPU needed), made by one process and sent to the others.
+ * Without NCCL in the build: DPT_EINPUT. */
+int dpt_comm_nccl_make_id(unsigned char id[DPT_COMM_NCCL_ID_BYTES], dpt_err *err);
+
+/* This process's share of a group spanning several processes: its `size` ranks are the group's
+ * ranks first..first+size-1 of `total`, and every process passes the same id. The handles' rank
+ * and size count every process's ranks; `rank` arguments here stay this process's (0..size-1),
+ * and the host barrier each call starts at meets this process's ranks only (NCCL meets the
+ * rest). dpt_comm_nccl_create(size) is the span 0..size-1 of size with a fresh id. */
+int dpt_comm_nccl_create_span(int size, int first, int total,
+                              const unsigned char id[DPT_COMM_NCCL_ID_BYTES], double timeout_s,
+                              dpt_comm_nccl **out, dpt_err *err);
 dpt_comm dpt_comm_nccl_rank(dpt_comm_nccl *g, int rank);
 int dpt_comm_nccl_attach(dpt_comm_nccl *g, int rank, int cuda_ordinal, dpt_err *err);
 void dpt_comm_nccl_detach(dpt_comm_nccl *g, int rank);

@@ -2,12 +2,30 @@
  * creating a group is the user's mistake, so no group exists and the rest is never reached. */
 #include "host/comm_nccl.h"
 
-int dpt_comm_nccl_create(int size, double timeout_s, dpt_comm_nccl **out, dpt_err *err)
+static int absent(dpt_err *err)
 {
-  *out = NULL;
   return dpt_err_set(err, DPT_EINPUT,
                      "allreduce on cuda: this build has no NCCL (use --strategy ps, or rebuild "
                      "with NCCL installed; NCCL_HOME names its folder)");
+}
+
+int dpt_comm_nccl_create(int size, double timeout_s, dpt_comm_nccl **out, dpt_err *err)
+{
+  *out = NULL;
+  return absent(err);
+}
+
+int dpt_comm_nccl_make_id(unsigned char id[DPT_COMM_NCCL_ID_BYTES], dpt_err *err)
+{
+  return absent(err);
+}
+
+int dpt_comm_nccl_create_span(int size, int first, int total,
+                              const unsigned char id[DPT_COMM_NCCL_ID_BYTES], double timeout_s,
+                              dpt_comm_nccl **out, dpt_err *err)
+{
+  *out = NULL;
+  return absent(err);
 }
 
 dpt_comm dpt_comm_nccl_rank(dpt_comm_nccl *g, int rank) { return (dpt_comm){.rank = rank}; }

@@ -37,6 +37,24 @@ static void test_group_without_gpu(void)
   dpt_comm_nccl_destroy(g);
 }
 
+/* Process 1's share of a group over 3 processes of 2 ranks (the id process 0 would broadcast):
+ * the handles count every process's ranks; the ranks outside the group are refused. */
+static void test_span_counts_every_process(void)
+{
+  unsigned char id[DPT_COMM_NCCL_ID_BYTES];
+  dpt_comm_nccl *g = NULL;
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL_FATAL(dpt_comm_nccl_make_id(id, &err), 0);
+  CU_ASSERT_EQUAL(dpt_comm_nccl_create_span(2, 5, 6, id, 5.0, &g, &err), DPT_EINTERNAL);
+  CU_ASSERT_PTR_NULL(g);
+  CU_ASSERT_EQUAL_FATAL(dpt_comm_nccl_create_span(2, 2, 6, id, 5.0, &g, &err), 0);
+  dpt_comm c = dpt_comm_nccl_rank(g, 1);
+  CU_ASSERT_EQUAL(c.rank, 3);
+  CU_ASSERT_EQUAL(c.size, 6);
+  CU_ASSERT_EQUAL(dpt_comm_allreduce_bytes(&c, 600), 2 * 5 * 600 * sizeof(float) / 6);
+  dpt_comm_nccl_destroy(g);
+}
+
 /* An abort before any rank attached reaches every later call, which fails at once. */
 static void test_abort_before_attach_stops_every_rank(void)
 {
@@ -122,7 +140,8 @@ static void test_allreduce_on_cuda_needs_nccl(void)
 int dpt_test_register(void)
 {
   static const dpt_test_case with_nccl[] = {
-      DPT_TEST(test_group_without_gpu), DPT_TEST(test_abort_before_attach_stops_every_rank),
+      DPT_TEST(test_group_without_gpu), DPT_TEST(test_span_counts_every_process),
+      DPT_TEST(test_abort_before_attach_stops_every_rank),
       DPT_TEST(test_failed_attach_stops_the_group),
       DPT_TEST(test_allreduce_strategy_picks_nccl_for_cuda), DPT_TEST_END};
   static const dpt_test_case without_nccl[] = {DPT_TEST(test_allreduce_on_cuda_needs_nccl),

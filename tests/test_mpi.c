@@ -12,6 +12,7 @@
 #include "dpt/ps.h"
 #include "dpt/rng.h"
 #include "dpt/timer.h"
+#include "host/comm_group.h"
 #include "host/comm_hier.h"
 #include "kernels/kn_math.h"
 #include "mpi/mpi_chan.h"
@@ -340,6 +341,22 @@ static int start_mpi(void)
   return 0;
 }
 
+/* allreduce on CUDA devices over processes: every process gets process 0's NCCL id over MPI and
+ * its ranks count every process's. Needs no GPU (until the workers attach); needs NCCL. */
+static void test_nccl_group_spans_processes(void)
+{
+  if (!DPT_TEST_HAVE_NCCL) return;
+  dpt_comm_group *g = NULL;
+  dpt_err err = {0};
+  int rc = dpt_comm_group_create(DPT_DEVICE_CUDA, LOCAL, env.size, 10.0, &g, &err);
+  if (rc) printf("\n  %s\n", err.msg);
+  CU_ASSERT_EQUAL_FATAL(rc, 0);
+  dpt_comm c = dpt_comm_group_rank(g, 1);
+  CU_ASSERT_EQUAL(c.rank, env.rank * LOCAL + 1);
+  CU_ASSERT_EQUAL(c.size, env.size * LOCAL);
+  dpt_comm_group_destroy(g);
+}
+
 static int end_mpi(void)
 {
   dpt_mpi_chan_close(sync_chan);
@@ -357,6 +374,7 @@ int dpt_test_register(void)
       DPT_TEST(test_chan_waits_end),
       DPT_TEST(test_hier_allreduce_two_level_order),
       DPT_TEST(test_ps_over_mpi_matches_allreduce),
+      DPT_TEST(test_nccl_group_spans_processes),
       DPT_TEST_END,
   };
   for (const dpt_test_case *t = tests; t->name; t++)
