@@ -14,13 +14,22 @@
 #include "host/train_record.h"
 #include "mpi/mpi_env.h"
 
-static int fail(const dpt_err *err)
+/* The exit status of a run stopped on request: 128 + the signal this process received, as shells
+ * report a command a signal ended; over MPI a process may have stopped on another's signal. */
+static int interrupted_status(void)
 {
   int sig = dpt_signals_received();
-  if (err->code == DPT_EINTERRUPTED && sig) { /* not an error: the user asked for it */
-    fprintf(stderr, "dptrain: interrupted by %s: %s\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+  return sig ? 128 + sig : dpt_exit_status(DPT_EINTERRUPTED);
+}
+
+static int fail(const dpt_err *err)
+{
+  if (err->code == DPT_EINTERRUPTED) { /* not an error: a user asked for it */
+    int sig = dpt_signals_received();
+    fprintf(stderr, "dptrain: interrupted by %s: %s\n",
+            sig == SIGTERM ? "SIGTERM" : sig ? "SIGINT" : "a signal to another MPI process",
             err->msg);
-    return 128 + sig; /* as shells report a command a signal ended */
+    return interrupted_status();
   }
   fprintf(stderr, "dptrain: error: %s\n", err->msg);
   return dpt_exit_status(err->code);
@@ -35,6 +44,15 @@ static int fail_run(const dpt_mpi_env *env, const dpt_err *err)
   dpt_err_set(&named, err->code, "rank %d: %s", env->rank, err->msg);
   int status = fail(env->size > 1 ? &named : err);
   dpt_mpi_env_abort(env, status);
+  return status;
+}
+
+/* A run stopped on request is no failure: every process stopped after the same step, with the
+ * checkpoint saved, so each one ends MPI normally instead of aborting the job; rank 0 says so. */
+static int end_interrupted(dpt_mpi_env *env, const dpt_err *err)
+{
+  int status = env->rank == 0 ? fail(err) : interrupted_status();
+  dpt_mpi_env_finalize(env);
   return status;
 }
 
@@ -124,14 +142,13 @@ int main(int argc, char **argv)
   dpt_console console;
   dpt_console_init(&console, stdout, stderr, cfg.quiet);
   dpt_observer obs = dpt_console_observer(&console);
-  /* One process stops at a step boundary on SIGINT/SIGTERM; over MPI processes the launcher ends
-   * the job instead (docs/mpi.md): the processes would not stop at the same step. */
-  if (mpi.size == 1) {
-    obs.should_stop = dpt_signals_stop_requested;
-    if (dpt_signals_install(&err)) return fail_run(&mpi, &err);
-  }
+  /* SIGINT/SIGTERM stop every worker of every process after the same step: a request reaches the
+   * other processes as a vote in the gradient exchange (host/step_guard.h). */
+  obs.should_stop = dpt_signals_stop_requested;
+  if (dpt_signals_install(&err)) return fail_run(&mpi, &err);
   dpt_result result;
-  if (dpt_train_recorded(&cfg, &obs, &result, &err)) return fail_run(&mpi, &err);
+  if (dpt_train_recorded(&cfg, &obs, &result, &err))
+    return err.code == DPT_EINTERRUPTED ? end_interrupted(&mpi, &err) : fail_run(&mpi, &err);
   if (!cfg.quiet) print_summary(&result);
   dpt_mpi_env_finalize(&mpi);
   return 0;

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "dpt/mlp.h"
+#include "dpt/sync.h"
 
 static int max_width(const dpt_mlp_shape *s)
 {
@@ -23,8 +24,8 @@ int dpt_mlp_replica_create(dpt_device *dev, const dpt_mlp_shape *shape, int max_
   size_t pbytes = r->n_params * sizeof(float);
   size_t wide = rows * (size_t)max_width(shape) * sizeof(float);
   int rc = dpt_dev_alloc(dev, pbytes, (void **)&r->params, err);
-  /* One float more: the gradient exchange's vote (dpt_sync_config.skip_votes). */
-  if (!rc) rc = dpt_dev_alloc(dev, pbytes + sizeof(float), (void **)&r->grads, err);
+  /* The gradient exchange's votes follow the gradient (dpt_sync_config.votes). */
+  if (!rc) rc = dpt_dev_alloc(dev, pbytes + DPT_VOTES * sizeof(float), (void **)&r->grads, err);
   for (int l = 0; l <= shape->n_layers && !rc; l++)
     rc = dpt_dev_alloc(dev, rows * (size_t)shape->sizes[l] * sizeof(float), (void **)&r->acts[l],
                        err);

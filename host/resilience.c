@@ -1,6 +1,5 @@
 #include "host/resilience.h"
 
-#include <limits.h>
 #include <stdlib.h>
 
 #include "host/checkpoint_run.h"
@@ -21,7 +20,6 @@ int dpt_resilience_setup(dpt_run *run, float *init_params, dpt_sync_config *sc, 
 {
   dpt_resilience *r = &run->res;
   r->start_epoch = 1;
-  atomic_init(&r->stop_after, LONG_MAX);
   int rc = dpt_fault_from_env(&r->fault, err);
   if (!rc && r->fault.kind != DPT_FAULT_NONE && r->fault.worker >= run->all_workers)
     rc = dpt_err_set(err, DPT_EINPUT, "DPT_FAULT: worker %d, but the run has %d worker(s)",
@@ -29,7 +27,7 @@ int dpt_resilience_setup(dpt_run *run, float *init_params, dpt_sync_config *sc, 
   if (!rc && run->cfg->resume_path) rc = dpt_checkpoint_resume_run(run, init_params, err);
   if (!rc && run->cfg->checkpoint_path) rc = allocate_save_buffers(run, err);
   sc->init_velocity = r->resumed.velocity; /* NULL unless resumed: start from zero */
-  sc->skip_votes = true;                     /* host/step_guard.c votes in every exchange */
+  sc->votes = true;                          /* host/step_guard.c votes in every exchange */
   return rc;
 }
 

@@ -5,8 +5,6 @@
 #ifndef DPT_HOST_RESILIENCE_H
 #define DPT_HOST_RESILIENCE_H
 
-#include <stdatomic.h>
-
 #include "dpt/status.h"
 #include "dpt/sync.h"
 #include "host/checkpoint_format.h"
@@ -22,10 +20,6 @@ typedef struct dpt_resilience {
   float *save_velocity;       /* n_params floats, */
   dpt_checkpoint_worker *save_workers; /* and one entry per worker */
   dpt_fault fault;            /* test hooks, read from the environment once at the start */
-  /* Steps done since training started after which every worker stops (LONG_MAX: none). Worker 0
-   * stores it before its exchange of that step; the others read it after theirs, which cannot
-   * complete before worker 0 entered it: the exchange orders the store before their loads. */
-  atomic_long stop_after;
   long stopped_after;         /* worker 0: the step the run stopped after early (0: it did not) */
   long skipped_steps;         /* worker 0: steps dropped by --on-nan skip, the checkpoint's too */
 } dpt_resilience;

@@ -1,6 +1,5 @@
 #include "host/step_guard.h"
 
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -35,10 +34,10 @@ static int stall(dpt_run *run, long done, dpt_err *err)
                      done);
 }
 
-/* *p = v on the device (v lives in this frame: wait for the copy). */
-static int store_float(dpt_device *dev, float *p, float v, dpt_err *err)
+/* p[0..n) = v on the device (v lives in the caller's frame: wait for the copy). */
+static int store_floats(dpt_device *dev, float *p, const float *v, size_t n, dpt_err *err)
 {
-  int rc = dpt_dev_copy_h2d(dev, p, &v, sizeof v, err);
+  int rc = dpt_dev_copy_h2d(dev, p, v, n * sizeof *v, err);
   return rc ? rc : dpt_dev_sync(dev, err);
 }
 
@@ -53,7 +52,7 @@ static int apply_fault(dpt_run *run, int w, dpt_device *dev, float *grads, long 
   case DPT_FAULT_STALL: return stall(run, done, err);
   case DPT_FAULT_FAIL:
     return dpt_err_set(err, DPT_EDEVICE, "step %ld: injected failure (DPT_FAULT)", done);
-  case DPT_FAULT_NAN: return store_float(dev, grads, NAN, err);
+  case DPT_FAULT_NAN: return store_floats(dev, grads, &(float){NAN}, 1, err);
   case DPT_FAULT_NONE: break;
   }
   return DPT_OK;
@@ -64,11 +63,9 @@ int dpt_guard_before_exchange(dpt_run *run, int w, dpt_device *dev, float *grads
 {
   long done = steps_done(run, epoch, step);
   const dpt_observer *obs = run->obs;
-  /* Only worker 0 decides, so there is one answer; dpt_resilience.stop_after says how the others
-   * learn it in time. */
-  if (w == 0 && obs && obs->should_stop && atomic_load(&run->res.stop_after) == LONG_MAX &&
-      obs->should_stop(obs->ctx))
-    atomic_store(&run->res.stop_after, done);
+  float votes[DPT_VOTES] = {0};
+  /* One thread per process asks: a request reaches the others through the vote count. */
+  votes[DPT_VOTE_STOP] = w == 0 && obs && obs->should_stop && obs->should_stop(obs->ctx);
   int rc = apply_fault(run, w, dev, grads, done, err);
   bool bad = false;
   if (!rc) rc = dpt_dev_has_nonfinite(dev, run->n_params, grads, &bad, err);
@@ -77,16 +74,18 @@ int dpt_guard_before_exchange(dpt_run *run, int w, dpt_device *dev, float *grads
                      "step %ld (epoch %d, step %ld of %ld): the gradient holds NaN or Inf; stopped "
                      "before it reached the parameters (--on-nan skip drops such steps instead)",
                      done, epoch, step + 1, run->steps_per_epoch);
-  return rc ? rc : store_float(dev, grads + run->n_params, bad ? 1.f : 0.f, err);
+  votes[DPT_VOTE_SKIP] = bad;
+  return rc ? rc : store_floats(dev, grads + run->n_params, votes, DPT_VOTES, err);
 }
 
 int dpt_guard_after_exchange(dpt_run *run, int w, dpt_device *dev, const float *grads, int epoch,
-                             long step, bool *skipped, dpt_err *err)
+                             long step, dpt_step_outcome *out, dpt_err *err)
 {
-  float votes = 0;
-  int rc = dpt_dev_copy_d2h(dev, &votes, grads + run->n_params, sizeof votes, err);
-  *skipped = !rc && votes > 0;
-  if (!*skipped || w != 0) return rc;
+  float votes[DPT_VOTES] = {0};
+  int rc = dpt_dev_copy_d2h(dev, votes, grads + run->n_params, sizeof votes, err);
+  *out = (dpt_step_outcome){.skipped = !rc && votes[DPT_VOTE_SKIP] > 0,
+                            .stop = !rc && votes[DPT_VOTE_STOP] > 0};
+  if (!out->skipped || w != 0) return rc;
   run->res.skipped_steps++;
   const dpt_observer *obs = run->obs;
   if (!obs || !obs->on_notice) return DPT_OK;
@@ -94,18 +93,17 @@ int dpt_guard_after_exchange(dpt_run *run, int w, dpt_device *dev, const float *
   snprintf(msg, sizeof msg,
            "step %ld (epoch %d): NaN or Inf in the gradient of %.0f worker(s): the step is "
            "skipped on every worker (--on-nan skip)",
-           steps_done(run, epoch, step), epoch, (double)votes);
+           steps_done(run, epoch, step), epoch, (double)votes[DPT_VOTE_SKIP]);
   obs->on_notice(obs->ctx, msg);
   return DPT_OK;
 }
 
 int dpt_guard_step_boundary(dpt_run *run, int w, dpt_device *dev, const float *params, int epoch,
-                            long step, bool *stop, dpt_err *err)
+                            long step, bool stop, dpt_err *err)
 {
   long done = steps_done(run, epoch, step), every = run->cfg->checkpoint_every;
-  *stop = done >= atomic_load(&run->res.stop_after);
-  if (*stop && w == 0) run->res.stopped_after = done;
-  bool due = *stop || (every > 0 && done % every == 0);
+  if (stop && w == 0) run->res.stopped_after = done;
+  bool due = stop || (every > 0 && done % every == 0);
   if (!run->cfg->checkpoint_path || !due || step + 1 == run->steps_per_epoch) return DPT_OK;
   /* After the first barrier every worker's figures of this step are in its slot and no exchange
    * is in flight; nobody starts the next step before worker 0 has saved. */

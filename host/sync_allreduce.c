@@ -24,7 +24,7 @@ typedef struct sync_allreduce {
   size_t n_params;
   float momentum, weight_decay;
   const float *init_velocity; /* host, or NULL: zeros */
-  size_t votes; /* floats after the gradient: 1 with dpt_sync_config.skip_votes, else 0 */
+  size_t votes; /* floats after the gradient: DPT_VOTES with dpt_sync_config.votes, else 0 */
 } sync_allreduce;
 
 static int ar_attach(void *ctx, int worker, dpt_device *dev, const float *params, dpt_err *err)
@@ -67,10 +67,11 @@ static int ar_exchange(void *ctx, int worker, float *params, float *grads, float
     wait_s = dpt_comm_group_last_wait_s(s->group, worker);
   }
   /* The summed votes are the same bits on every worker: all skip the step, or none does. */
-  float votes = 0;
+  float skips = 0;
   if (!rc && s->votes)
-    rc = dpt_dev_copy_d2h(w->dev, &votes, grads + s->n_params, sizeof votes, &why);
-  if (!rc && votes == 0)
+    rc = dpt_dev_copy_d2h(w->dev, &skips, grads + s->n_params + DPT_VOTE_SKIP, sizeof skips,
+                          &why);
+  if (!rc && skips == 0)
     rc = dpt_dev_sgd_step(w->dev, s->n_params, params, grads, w->velocity, lr, s->momentum,
                           s->weight_decay, &why);
   /* Count the queued step as exchange time on every device, as on the CPU (a no-op there). */
@@ -152,7 +153,7 @@ int dpt_sync_allreduce_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err
   s->momentum = cfg->momentum;
   s->weight_decay = cfg->weight_decay;
   s->init_velocity = cfg->init_velocity;
-  s->votes = cfg->skip_votes ? 1 : 0;
+  s->votes = cfg->votes ? DPT_VOTES : 0;
   *out = (dpt_sync){.vt = &allreduce_ops, .ctx = s};
   return DPT_OK;
 }

@@ -24,7 +24,7 @@ typedef struct sync_ps {
   ps_stage *workers;
   int n_workers;
   size_t n_params;
-  size_t votes; /* floats after the gradient: 1 with dpt_sync_config.skip_votes, else 0 */
+  size_t votes; /* floats after the gradient: DPT_VOTES with dpt_sync_config.votes, else 0 */
 } sync_ps;
 
 static void free_stage(ps_stage *w)
@@ -52,6 +52,14 @@ static int ps_attach(void *ctx, int worker, dpt_device *dev, const float *params
   return rc;
 }
 
+/* This worker's votes, from the floats after its gradient in host memory. */
+static dpt_ps_votes read_votes(const sync_ps *s, const float *host_grads)
+{
+  if (!s->votes) return (dpt_ps_votes){0};
+  const float *v = host_grads + s->n_params;
+  return (dpt_ps_votes){.skip = v[DPT_VOTE_SKIP] != 0.f, .stop = v[DPT_VOTE_STOP] != 0.f};
+}
+
 static int ps_exchange(void *ctx, int worker, float *params, float *grads, float lr,
                        dpt_sync_timing *timing, dpt_err *err)
 {
@@ -68,20 +76,19 @@ static int ps_exchange(void *ctx, int worker, float *params, float *grads, float
    * included, so the pull below may overwrite the staging buffer. */
   int rc = direct ? DPT_OK
                   : dpt_dev_copy_d2h(w->dev, w->grads, grads, bytes + s->votes * sizeof(float), &why);
-  if (!rc) {
-    bool skip = s->votes && host_grads[s->n_params] != 0.f;
-    rc = dpt_ps_push_vote(s->ps, worker, host_grads, lr, skip, &why);
-  }
+  if (!rc) rc = dpt_ps_push_vote(s->ps, worker, host_grads, lr, read_votes(s, host_grads), &why);
   if (!rc) {
     rc = dpt_ps_pull(s->ps, worker, host_params, &why);
     wait_s = dpt_ps_last_wait_s(s->ps, worker);
   }
   if (!rc && !direct) rc = dpt_dev_copy_h2d(w->dev, params, w->params, bytes, &why);
-  if (!rc && s->votes) { /* the round's vote count, from staging memory that outlives the copy */
-    host_grads[s->n_params] = (float)dpt_ps_last_skip_votes(s->ps, worker);
+  if (!rc && s->votes) { /* the round's vote counts, from staging memory that outlives the copy */
+    dpt_ps_votes counted = dpt_ps_last_votes(s->ps, worker);
+    host_grads[s->n_params + DPT_VOTE_SKIP] = (float)counted.skip;
+    host_grads[s->n_params + DPT_VOTE_STOP] = (float)counted.stop;
     if (!direct)
-      rc = dpt_dev_copy_h2d(w->dev, grads + s->n_params, &w->grads[s->n_params], sizeof(float),
-                            &why);
+      rc = dpt_dev_copy_h2d(w->dev, grads + s->n_params, &w->grads[s->n_params],
+                            DPT_VOTES * sizeof(float), &why);
   }
   /* Count the queued upload as exchange time on every device, as on the CPU (a no-op there). */
   if (!rc) rc = dpt_dev_sync(w->dev, &why);
@@ -162,7 +169,7 @@ int dpt_sync_ps_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
   s->workers = workers;
   s->n_workers = cfg->n_workers;
   s->n_params = cfg->n_params;
-  s->votes = cfg->skip_votes ? 1 : 0;
+  s->votes = cfg->votes ? DPT_VOTES : 0;
   *out = (dpt_sync){.vt = &ps_ops, .ctx = s};
   return DPT_OK;
 }

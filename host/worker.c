@@ -121,7 +121,8 @@ static long global_step_of(const dpt_run *run, int epoch, long step)
   return (long)(epoch - 1) * run->steps_per_epoch + step;
 }
 
-static int train_step(worker *k, int epoch, long step, float *lr_out)
+/* *stop: every worker stops after this step (host/step_guard.h). */
+static int train_step(worker *k, int epoch, long step, float *lr_out, bool *stop)
 {
   dpt_run *run = k->run;
   const dpt_config *cfg = run->cfg;
@@ -150,11 +151,12 @@ static int train_step(worker *k, int epoch, long step, float *lr_out)
   if (run->trace) dpt_trace_step(run->trace, k->w, global_step + 1, t0, t1, dpt_now(), &t);
   k->slot->comm_s += t.comm_s;
   k->slot->wait_s += t.wait_s;
-  bool skipped = false;
-  if (!rc) rc = dpt_guard_after_exchange(run, k->w, &k->dev, k->rep.grads, epoch, step, &skipped,
+  dpt_step_outcome outcome = {0};
+  if (!rc) rc = dpt_guard_after_exchange(run, k->w, &k->dev, k->rep.grads, epoch, step, &outcome,
                                          &k->err);
   if (rc) return rc;
-  if (!skipped) { /* a dropped step's figures go with it */
+  *stop = outcome.stop;
+  if (!outcome.skipped) { /* a dropped step's figures go with it */
     k->slot->loss_sum += pass.loss_sum;
     k->slot->correct += pass.correct;
     k->slot->samples += rows;
@@ -261,10 +263,10 @@ static int run_epoch(worker *k, int epoch, bool *stopped)
   float lr = 0;
   long step = first;
   for (; step < run->steps_per_epoch && !rc && !*stopped; step++) {
-    rc = train_step(k, epoch, step, &lr);
+    rc = train_step(k, epoch, step, &lr, stopped);
     if (!rc && k->w == 0) rc = report_step(run, epoch, step, lr, dpt_now() - t0, &k->err);
     if (!rc)
-      rc = dpt_guard_step_boundary(run, k->w, &k->dev, k->rep.params, epoch, step, stopped,
+      rc = dpt_guard_step_boundary(run, k->w, &k->dev, k->rep.params, epoch, step, *stopped,
                                    &k->err);
   }
   if (rc || step < run->steps_per_epoch) return rc;

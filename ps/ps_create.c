@@ -174,7 +174,7 @@ void dpt_ps_get_stats(dpt_ps *ps, dpt_ps_stats *out)
 
 double dpt_ps_last_wait_s(dpt_ps *ps, int worker) { return ps->workers[worker].last_wait_s; }
 
-int dpt_ps_last_skip_votes(dpt_ps *ps, int worker) { return ps->workers[worker].last_votes; }
+dpt_ps_votes dpt_ps_last_votes(dpt_ps *ps, int worker) { return ps->workers[worker].last_votes; }
 
 void dpt_ps_read_velocity(dpt_ps *ps, float *out)
 {

@@ -31,8 +31,8 @@ typedef struct ps_shard {
   uint64_t version;               /* rounds applied to this shard */
   int arrived;                    /* pushes of round `version` counted so far */
   float lr;                       /* the round's learning rate, from its first push */
-  int votes;                      /* votes to skip round `version` counted so far */
-  int last_votes;                 /* votes of the round applied last (read by pulls) */
+  dpt_ps_votes votes;             /* votes of round `version` counted so far */
+  dpt_ps_votes last_votes;        /* votes of the round applied last (read by pulls) */
   bool *pushed;                   /* pushed[w]: worker w pushed round `version` (for timeouts) */
   /* Fixed at creation: */
   int index;
@@ -46,7 +46,7 @@ typedef struct ps_worker {
   alignas(64) uint64_t pushed; /* rounds pushed */
   uint64_t pulled;             /* rounds pulled */
   double last_wait_s;          /* time its last pull was blocked waiting for the round */
-  int last_votes;              /* votes to skip the round it last pulled */
+  dpt_ps_votes last_votes;     /* votes of the round it last pulled */
 } ps_worker;
 
 struct dpt_mpi_chan;

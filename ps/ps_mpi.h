@@ -13,7 +13,6 @@
 #ifndef DPT_PS_MPI_H
 #define DPT_PS_MPI_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 #include "ps/ps_internal.h"
@@ -26,11 +25,11 @@ enum { PS_MPI_MAX_WORKERS = 32768 / PS_TAGS };
 
 typedef struct ps_mpi_push_head {
   float lr;
-  int32_t skip; /* the worker's vote to skip the round */
+  dpt_ps_votes votes; /* the worker's */
 } ps_mpi_push_head;
 
 typedef struct ps_mpi_pull_head {
-  int32_t votes; /* votes to skip the round just pulled */
+  dpt_ps_votes votes; /* every worker's, in the round just pulled */
 } ps_mpi_pull_head;
 
 /* Process 0, once its server runs: opens the channel and starts the serve threads for the
@@ -42,8 +41,8 @@ void ps_mpi_serve_stop(dpt_ps *ps);
 
 /* The other processes: a dpt_ps that forwards to process 0 (opens the channel). */
 int ps_mpi_remote_create(const dpt_ps_config *cfg, dpt_ps **out, dpt_err *err);
-int ps_mpi_remote_push(dpt_ps *ps, int worker, const float *grads, float lr, bool skip,
-                       dpt_err *err);
+int ps_mpi_remote_push(dpt_ps *ps, int worker, const float *grads, float lr,
+                       dpt_ps_votes votes, dpt_err *err);
 /* Sets the worker's pulled round, last_wait_s and last_votes, as dpt_ps_pull does. */
 int ps_mpi_remote_pull(dpt_ps *ps, int worker, float *params, dpt_err *err);
 void ps_mpi_remote_destroy(dpt_ps *ps);

@@ -31,10 +31,10 @@ int ps_mpi_remote_create(const dpt_ps_config *cfg, dpt_ps **out, dpt_err *err)
   return DPT_OK;
 }
 
-int ps_mpi_remote_push(dpt_ps *ps, int worker, const float *grads, float lr, bool skip,
-                       dpt_err *err)
+int ps_mpi_remote_push(dpt_ps *ps, int worker, const float *grads, float lr,
+                       dpt_ps_votes votes, dpt_err *err)
 {
-  ps_mpi_push_head head = {.lr = lr, .skip = skip};
+  ps_mpi_push_head head = {.lr = lr, .votes = votes};
   int rc = dpt_mpi_chan_send(ps->link, &head, sizeof head, 0,
                              ps_mpi_tag(worker, PS_TAG_PUSH_HEAD), err);
   if (!rc)

@@ -31,9 +31,9 @@ static int serve_round(ps_serve_thread *t, dpt_err *err)
   if (!rc)
     rc = dpt_mpi_chan_recv(ps->link, t->grads, bytes, t->proc,
                            ps_mpi_tag(t->local, PS_TAG_PUSH_GRADS), NULL, err);
-  if (!rc) rc = dpt_ps_push_vote(ps, t->worker, t->grads, push.lr, push.skip != 0, err);
+  if (!rc) rc = dpt_ps_push_vote(ps, t->worker, t->grads, push.lr, push.votes, err);
   if (!rc) rc = dpt_ps_pull(ps, t->worker, t->params, err);
-  ps_mpi_pull_head pull = {.votes = dpt_ps_last_skip_votes(ps, t->worker)};
+  ps_mpi_pull_head pull = {.votes = dpt_ps_last_votes(ps, t->worker)};
   if (!rc)
     rc = dpt_mpi_chan_send(ps->link, &pull, sizeof pull, t->proc,
                            ps_mpi_tag(t->local, PS_TAG_PULL_HEAD), err);

@@ -42,7 +42,7 @@ static ps_shard *next_ready(dpt_ps *ps)
 static void apply_round(const dpt_ps *ps, ps_shard *s)
 {
   const dpt_ps_config *c = &ps->cfg;
-  if (s->votes) return;
+  if (s->votes.skip) return;
   float *acc = s->slots;
   float *params = ps->params + s->off, *velocity = ps->velocity + s->off;
   for (size_t lo = 0; lo < s->len; lo += APPLY_BLOCK) {
@@ -67,7 +67,7 @@ static void publish(dpt_ps *ps, ps_shard *s)
   s->version++;
   s->arrived = 0;
   s->last_votes = s->votes;
-  s->votes = 0;
+  s->votes = (dpt_ps_votes){0};
   memset(s->pushed, 0, (size_t)ps->cfg.n_workers * sizeof *s->pushed);
   pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->mu);

@@ -19,10 +19,10 @@ static int check_worker(dpt_ps *ps, int worker, const char *op, dpt_err *err)
 
 int dpt_ps_push(dpt_ps *ps, int worker, const float *grads, float lr, dpt_err *err)
 {
-  return dpt_ps_push_vote(ps, worker, grads, lr, false, err);
+  return dpt_ps_push_vote(ps, worker, grads, lr, (dpt_ps_votes){0}, err);
 }
 
-int dpt_ps_push_vote(dpt_ps *ps, int worker, const float *grads, float lr, bool skip,
+int dpt_ps_push_vote(dpt_ps *ps, int worker, const float *grads, float lr, dpt_ps_votes votes,
                      dpt_err *err)
 {
   int rc = check_worker(ps, worker, "push", err);
@@ -32,7 +32,7 @@ int dpt_ps_push_vote(dpt_ps *ps, int worker, const float *grads, float lr, bool 
     return ps_fail(ps, err, DPT_EINTERNAL, "ps: worker %d: push of round %" PRIu64
                    " before pulling round %" PRIu64, worker, w->pushed, w->pulled);
   if (ps->remote) { /* another process than 0 under MPI: the server is there */
-    rc = ps_mpi_remote_push(ps, worker, grads, lr, skip, err);
+    rc = ps_mpi_remote_push(ps, worker, grads, lr, votes, err);
     if (!rc) w->pushed++;
     return rc;
   }
@@ -43,7 +43,8 @@ int dpt_ps_push_vote(dpt_ps *ps, int worker, const float *grads, float lr, bool 
     float round_lr = s->arrived ? s->lr : lr;
     s->lr = round_lr;
     s->pushed[worker] = true;
-    s->votes += skip;
+    s->votes.skip += votes.skip;
+    s->votes.stop += votes.stop;
     bool complete = ++s->arrived == ps->cfg.n_workers;
     pthread_mutex_unlock(&s->mu);
     /* Compared as bits, so that a NaN lr does not differ from itself. */

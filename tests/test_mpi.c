@@ -192,7 +192,7 @@ typedef struct local_job {
   dpt_ps *ps;
   float *grads, *params, *ref_params, *velocity;
   size_t wrong_sum, wrong_params;
-  int votes_seen[ROUNDS];
+  dpt_ps_votes votes_seen[ROUNDS];
   int rc;
   dpt_err err;
 } local_job;
@@ -270,8 +270,13 @@ static void test_hier_allreduce_two_level_order(void)
   dpt_comm_hier_destroy(h);
 }
 
-/* Round r: one worker of the last process votes to skip round 3 (nothing may change). */
-static bool skips(int g, int r) { return r == 3 && g == env.size * LOCAL - 1; }
+/* Global worker g's votes in round r: the last one votes to skip round 3 (nothing may change);
+ * the first and the last vote to stop round 4 (counted only). */
+static dpt_ps_votes votes_of(int g, int r)
+{
+  int last = env.size * LOCAL - 1;
+  return (dpt_ps_votes){.skip = r == 3 && g == last, .stop = r == 4 && (g == 0 || g == last)};
+}
 
 /* Each local worker pushes and pulls through the ps, and keeps a replica stepped the allreduce
  * way (hierarchical sum, then kn_sgd_step_at): both must hold the same bits after every round. */
@@ -281,10 +286,10 @@ static void *ps_worker(void *p)
   int g = j->comm.rank;
   for (int r = 0; r < ROUNDS && !j->rc; r++) {
     for (size_t i = 0; i < N; i++) j->grads[i] = value(g, r, i);
-    j->rc = dpt_ps_push_vote(j->ps, j->w, j->grads, LR, skips(g, r), &j->err);
+    j->rc = dpt_ps_push_vote(j->ps, j->w, j->grads, LR, votes_of(g, r), &j->err);
     if (!j->rc) j->rc = dpt_ps_pull(j->ps, j->w, j->params, &j->err);
     if (j->rc) break;
-    j->votes_seen[r] = dpt_ps_last_skip_votes(j->ps, j->w);
+    j->votes_seen[r] = dpt_ps_last_votes(j->ps, j->w);
     j->rc = dpt_comm_allreduce_sum(&j->comm, j->grads, N, &j->err);
     if (r != 3)
       for (size_t i = 0; i < N && !j->rc; i++)
@@ -318,7 +323,10 @@ static void test_ps_over_mpi_matches_allreduce(void)
   run_local(jobs, ps_worker);
   for (int w = 0; w < LOCAL; w++) {
     CU_ASSERT_EQUAL(jobs[w].wrong_params, 0);
-    for (int r = 0; r < ROUNDS; r++) CU_ASSERT_EQUAL(jobs[w].votes_seen[r], r == 3 ? 1 : 0);
+    for (int r = 0; r < ROUNDS; r++) {
+      CU_ASSERT_EQUAL(jobs[w].votes_seen[r].skip, r == 3 ? 1 : 0);
+      CU_ASSERT_EQUAL(jobs[w].votes_seen[r].stop, r == 4 ? 2 : 0);
+    }
     free_job(&jobs[w]);
   }
   dpt_ps_stats st;

@@ -1,8 +1,9 @@
 /* ps/: the parameter server under many workers, rounds and shard counts (no lost or doubled
- * update, skip votes honoured), bit-identity with the in-process allreduce, optimizer state in and
+ * update, skip and stop votes counted), bit-identity with the in-process allreduce, optimizer state in and
  * out, config checks, abort and timeouts. With DPT_TEST_SOAK=1 in the environment (ctest -L soak)
  * it runs only the soak instead: 16 worker threads, thousands of rounds. */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,9 +48,13 @@ static int int_grad(int worker, int round, size_t i)
 /* Every 7th round one worker, a different one each time, votes to skip it. */
 static bool round_skipped(int round) { return round % 7 == 3; }
 
-static bool votes_to_skip(int worker, int round, int n_workers)
+/* Every 5th round one worker votes to stop: counted only, the round is applied as usual. */
+static bool round_stop_voted(int round) { return round % 5 == 1; }
+
+static dpt_ps_votes votes_of(int worker, int round, int n_workers)
 {
-  return round_skipped(round) && worker == (round / 7) % n_workers;
+  return (dpt_ps_votes){.skip = round_skipped(round) && worker == (round / 7) % n_workers,
+                        .stop = round_stop_voted(round) && worker == (round / 5) % n_workers};
 }
 
 /* With lr 1, momentum 0, wd 0 the parameters after `round` are init - every gradient so far,
@@ -70,10 +75,11 @@ static void *push_pull_int_rounds(void *p)
   for (size_t i = 0; i < j->n; i++) want[i] = (long)init_value(i);
   for (int r = 0; r < j->rounds && !j->rc; r++) {
     for (size_t i = 0; i < j->n; i++) grads[i] = (float)int_grad(j->worker, r, i);
-    bool skip = votes_to_skip(j->worker, r, j->n_workers);
-    j->rc = dpt_ps_push_vote(j->ps, j->worker, grads, 1.f, skip, &j->err);
+    j->rc = dpt_ps_push_vote(j->ps, j->worker, grads, 1.f, votes_of(j->worker, r, j->n_workers),
+                             &j->err);
     if (!j->rc) j->rc = dpt_ps_pull(j->ps, j->worker, j->params, &j->err);
-    if (!j->rc) j->wrong += dpt_ps_last_skip_votes(j->ps, j->worker) != round_skipped(r);
+    dpt_ps_votes seen = dpt_ps_last_votes(j->ps, j->worker);
+    if (!j->rc) j->wrong += seen.skip != round_skipped(r) || seen.stop != round_stop_voted(r);
     for (size_t i = 0; i < j->n && !j->rc; i++) {
       for (int w = 0; w < j->n_workers && !round_skipped(r); w++) want[i] -= int_grad(w, r, i);
       j->wrong += j->params[i] != (float)want[i];

@@ -36,7 +36,7 @@ typedef struct dpt_mlp_replica {
   int max_rows;
   size_t n_params;
   float *params;               /* device: n_params */
-  float *grads;                /* device: n_params, and 1 float for dpt_sync_config.skip_votes */
+  float *grads;                /* device: n_params, then DPT_VOTES floats (dpt/sync.h) */
   float *acts[DPT_MAX_LAYERS + 1]; /* device: acts[0] input rows, acts[l] layer l's output */
   float *delta[2];             /* device: ping-pong gradients w.r.t. layer outputs */
   int32_t *labels;             /* device: max_rows */

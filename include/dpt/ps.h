@@ -9,7 +9,6 @@
 #ifndef DPT_PS_H
 #define DPT_PS_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,10 +53,19 @@ int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **o
  * learning rate (every worker passes the same lr). Returns once the gradient is copied. */
 int dpt_ps_push(dpt_ps *ps, int worker, const float *grads, float lr, dpt_err *err);
 
-/* dpt_ps_push with a vote to skip the round (e.g. grads holds NaN or Inf). When any worker of a
- * round votes, the server leaves the parameters and the optimizer state as they are: every shard
- * alike, since each shard counts every worker's vote. */
-int dpt_ps_push_vote(dpt_ps *ps, int worker, const float *grads, float lr, bool skip,
+/* A worker's votes in one round (0 or 1 each), counted over every worker of the round:
+ *   skip: when any worker of a round votes (e.g. its gradient holds NaN or Inf), the server leaves
+ *         the parameters and the optimizer state as they are, on every shard alike, since each
+ *         shard counts every worker's vote;
+ *   stop: only counted, so that every worker learns in the same round that one of them was asked
+ *         to stop (host/step_guard.h). */
+typedef struct dpt_ps_votes {
+  int32_t skip;
+  int32_t stop;
+} dpt_ps_votes;
+
+/* dpt_ps_push with this worker's votes. */
+int dpt_ps_push_vote(dpt_ps *ps, int worker, const float *grads, float lr, dpt_ps_votes votes,
                      dpt_err *err);
 
 /* Waits until the round this worker last pushed is applied, then copies the parameters into
@@ -72,8 +80,8 @@ void dpt_ps_get_stats(dpt_ps *ps, dpt_ps_stats *out);
 /* Seconds worker's last dpt_ps_pull was blocked waiting for its round (call from its thread). */
 double dpt_ps_last_wait_s(dpt_ps *ps, int worker);
 
-/* Workers that voted to skip the round worker last pulled (call from its thread). */
-int dpt_ps_last_skip_votes(dpt_ps *ps, int worker);
+/* The votes of every worker in the round worker last pulled (call from its thread). */
+dpt_ps_votes dpt_ps_last_votes(dpt_ps *ps, int worker);
 
 /* Copies the master optimizer state (n_params floats), for checkpoints. Call from a worker's
  * thread between its pull and its next push: no round can be applied before that push. Under

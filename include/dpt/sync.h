@@ -14,6 +14,14 @@
 
 typedef enum { DPT_STRATEGY_ALLREDUCE = 0, DPT_STRATEGY_PS = 1 } dpt_strategy;
 
+/* With dpt_sync_config.votes, the floats after a gradient of n_params: grads[n_params + i] holds
+ * on entry this worker's vote i (0 or 1), on return the number of workers that voted i.
+ *   DPT_VOTE_SKIP: its gradient holds NaN or Inf; when any worker votes, no parameter and no
+ *                  optimizer state changes anywhere in that exchange;
+ *   DPT_VOTE_STOP: it was asked to stop; only counted, so that every worker of every process
+ *                  learns it in the same exchange. */
+enum { DPT_VOTE_SKIP, DPT_VOTE_STOP, DPT_VOTES };
+
 /* Time one exchange spent, in seconds, split the same way on every strategy and device. */
 typedef struct dpt_sync_timing {
   double comm_s;   /* moving and reducing bytes, applying the step */
@@ -58,10 +66,8 @@ typedef struct dpt_sync_config {
   dpt_ps_apply_hook ps_on_apply; /* ps only, optional: the server's per-shard work (--trace) */
   void *ps_on_apply_ctx;
   const float *init_velocity; /* host: optimizer state to start from (a checkpoint's); NULL: 0 */
-  /* When set, grads hold one float more, grads[n_params]: on entry this worker's vote to skip
-   * the step (1 when its gradient holds NaN or Inf, else 0), on return the number of workers that
-   * voted. When that is not 0, no parameter and no optimizer state changed anywhere. */
-  bool skip_votes;
+  /* When set, grads hold DPT_VOTES floats more: the votes (above). */
+  bool votes;
   /* Under MPI (docs/mpi.md): the job's processes, each running n_workers workers, and this one's
    * rank; the exchange then sums over every process's workers. 0 or 1: this process alone. */
   int procs;
