@@ -151,6 +151,8 @@ static const char *bad_sizes(const dpt_checkpoint *ck)
   if (shape_params(&ck->shape) == 0) return "layer sizes";
   if (shape_params(&ck->shape) != (uint64_t)ck->n_params) return "parameter count";
   if (ck->workers < 1) return "workers";
+  if (ck->processes < 1 || ck->processes > ck->workers || ck->workers % ck->processes)
+    return "processes";
   return NULL;
 }
 
@@ -239,7 +241,7 @@ int dpt_checkpoint_encode(const dpt_checkpoint *ck, dpt_checkpoint_put put, void
     put32(&c, i <= ck->shape.n_layers ? (uint32_t)ck->shape.sizes[i] : 0);
   put64(&c, ck->n_params);
   put32(&c, (uint32_t)ck->workers);
-  put32(&c, 0);
+  put32(&c, (uint32_t)ck->processes);
   put64(&c, dpt_hash_bytes(DPT_HASH_INIT, header, HEADER_CHECKED_BYTES));
   rc = put(ctx, header, sizeof header, err);
   sink out = {.put = put, .ctx = ctx, .hash = DPT_HASH_INIT};
@@ -259,12 +261,13 @@ static int decode_header(const uint8_t *buf, size_t len, const char *name, dpt_c
                        name, len);
   reader r = {buf + sizeof MAGIC};
   uint32_t version = get32(&r), header_len = get32(&r);
-  if (version != DPT_CHECKPOINT_VERSION)
-    return dpt_err_set(err, DPT_EINPUT, "%s: checkpoint version %u; this dptrain reads version %d",
-                       name, version, DPT_CHECKPOINT_VERSION);
+  if (version < 1 || version > DPT_CHECKPOINT_VERSION)
+    return dpt_err_set(err, DPT_EINPUT,
+                       "%s: checkpoint version %u; this dptrain reads versions 1 to %d", name,
+                       version, DPT_CHECKPOINT_VERSION);
   if (header_len != DPT_CHECKPOINT_HEADER_BYTES)
-    return dpt_err_set(err, DPT_EINPUT, "%s: header of %u bytes; version %d has %d", name,
-                       header_len, DPT_CHECKPOINT_VERSION, DPT_CHECKPOINT_HEADER_BYTES);
+    return dpt_err_set(err, DPT_EINPUT, "%s: header of %u bytes; version %u has %d", name,
+                       header_len, version, DPT_CHECKPOINT_HEADER_BYTES);
   reader tail = {buf + HEADER_CHECKED_BYTES};
   if (get64(&tail) != dpt_hash_bytes(DPT_HASH_INIT, buf, HEADER_CHECKED_BYTES))
     return dpt_err_set(err, DPT_EINPUT, "%s: header checksum mismatch: the file is corrupted",
@@ -280,10 +283,12 @@ static int decode_header(const uint8_t *buf, size_t len, const char *name, dpt_c
     out->shape.sizes[i] = sizes_ok ? (int)size : 0;
   }
   uint64_t n_params = get64(&r);
-  uint32_t workers = get32(&r), reserved = get32(&r);
+  uint32_t workers = get32(&r), processes = get32(&r);
+  if (version == 1) processes = processes == 0 ? 1 : 0; /* reserved (0) then: one process */
   out->n_params = (size_t)n_params;
   out->workers = workers <= INT_MAX ? (int)workers : 0;
-  const char *bad = !sizes_ok || reserved ? "layer sizes" : bad_sizes(out);
+  out->processes = processes <= INT_MAX ? (int)processes : 0; /* 0 is refused below */
+  const char *bad = !sizes_ok ? "layer sizes" : bad_sizes(out);
   if (!bad && *payload_len != payload_bytes(workers, n_params)) bad = "payload size";
   if (bad)
     return dpt_err_set(err, DPT_EINPUT, "%s: header field '%s' holds an impossible value", name,

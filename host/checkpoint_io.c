@@ -41,8 +41,9 @@ int dpt_checkpoint_write_file(const char *path, const dpt_checkpoint *ck, double
   return dpt_atomic_commit(&af, err);
 }
 
-/* The whole file in one buffer (the decoder checks its size against the header). */
-static int slurp(const char *path, const char *name, uint8_t **out, size_t *len, dpt_err *err)
+/* The decoder checks the size against the header. */
+int dpt_checkpoint_read_bytes(const char *path, const char *name, uint8_t **out, size_t *len,
+                              dpt_err *err)
 {
   FILE *f = fopen(path, "rb");
   if (!f) return dpt_err_set(err, DPT_EINPUT, "%s: cannot open: %s", name, strerror(errno));
@@ -73,7 +74,7 @@ int dpt_checkpoint_read_file(const char *path, const char *name, dpt_checkpoint 
   memset(out, 0, sizeof *out);
   uint8_t *buf = NULL;
   size_t len = 0;
-  int rc = slurp(path, name, &buf, &len, err);
+  int rc = dpt_checkpoint_read_bytes(path, name, &buf, &len, err);
   if (rc) return rc;
   rc = dpt_checkpoint_decode(buf, len, name, out, err);
   free(buf);

@@ -18,4 +18,9 @@ int dpt_checkpoint_write_file(const char *path, const dpt_checkpoint *ck, double
 int dpt_checkpoint_read_file(const char *path, const char *name, dpt_checkpoint *out,
                              dpt_err *err);
 
+/* The whole file in *out (free it), not decoded: for a process that passes the bytes on to others
+ * (host/checkpoint_run.c). Errors as dpt_checkpoint_read_file's. */
+int dpt_checkpoint_read_bytes(const char *path, const char *name, uint8_t **out, size_t *len,
+                              dpt_err *err);
+
 #endif

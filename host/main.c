@@ -107,12 +107,14 @@ static int compare_main(int argc, char **argv)
   return 0;
 }
 
-/* Refuses, before any training, an output file whose folder is missing or not writable. */
-static int check_outputs(const dpt_config *cfg, dpt_err *err)
+/* Refuses, before any training, an output file whose folder is missing or not writable. Over MPI
+ * only rank 0 writes: quiet_rank cleared the others' outputs, but not --checkpoint, since every
+ * process takes part in saving it (host/checkpoint_run.c). */
+static int check_outputs(const dpt_config *cfg, int rank, dpt_err *err)
 {
   const char *opts[] = {"--report", "--metrics", "--trace", "--checkpoint"};
   const char *paths[] = {cfg->report_path, cfg->metrics_path, cfg->trace_path,
-                         cfg->checkpoint_path};
+                         rank == 0 ? cfg->checkpoint_path : NULL};
   for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
     if (paths[i] && dpt_output_path_check(opts[i], paths[i], err)) return err->code;
   return DPT_OK;
@@ -137,7 +139,7 @@ int main(int argc, char **argv)
   cfg.procs = mpi.size;
   cfg.proc_rank = mpi.rank;
   if (mpi.rank > 0) quiet_rank(&cfg);
-  if (check_outputs(&cfg, &err)) return fail_run(&mpi, &err);
+  if (check_outputs(&cfg, mpi.rank, &err)) return fail_run(&mpi, &err);
 
   dpt_console console;
   dpt_console_init(&console, stdout, stderr, cfg.quiet);

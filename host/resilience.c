@@ -8,10 +8,13 @@
 static int allocate_save_buffers(dpt_run *run, dpt_err *err)
 {
   dpt_resilience *r = &run->res;
+  r->save_workers = calloc((size_t)run->all_workers, sizeof *r->save_workers);
+  r->save_mine = calloc((size_t)run->workers, sizeof *r->save_mine);
+  if (r->save_workers && r->save_mine && run->proc_rank > 0) return DPT_OK;
+  /* Process 0 alone writes the file (host/checkpoint_run.c), so it alone stages the state. */
   r->save_params = malloc(run->n_params * sizeof(float));
   r->save_velocity = malloc(run->n_params * sizeof(float));
-  r->save_workers = calloc((size_t)run->workers, sizeof *r->save_workers);
-  if (r->save_params && r->save_velocity && r->save_workers) return DPT_OK;
+  if (r->save_params && r->save_velocity && r->save_workers && r->save_mine) return DPT_OK;
   return dpt_err_set(err, DPT_ENOMEM, "--checkpoint: out of memory for %zu parameters",
                      run->n_params);
 }
@@ -60,6 +63,7 @@ void dpt_resilience_release(dpt_run *run)
   free(r->save_params);
   free(r->save_velocity);
   free(r->save_workers);
+  free(r->save_mine);
   r->save_params = r->save_velocity = NULL;
-  r->save_workers = NULL;
+  r->save_workers = r->save_mine = NULL;
 }

@@ -16,9 +16,10 @@ typedef struct dpt_resilience {
   int start_epoch;            /* 1-based: where the workers start (1, or a checkpoint's position) */
   long start_step;            /* within start_epoch */
   dpt_checkpoint resumed;     /* --resume: the checkpoint read (its velocity seeds the optimizer) */
-  float *save_params;         /* --checkpoint: host staging (worker 0): n_params floats, */
+  float *save_params;         /* --checkpoint: host staging (worker 0; process 0): n_params, */
   float *save_velocity;       /* n_params floats, */
-  dpt_checkpoint_worker *save_workers; /* and one entry per worker */
+  dpt_checkpoint_worker *save_workers; /* one entry per worker of every process, */
+  dpt_checkpoint_worker *save_mine;    /* and per worker of this process (gathered into those) */
   dpt_fault fault;            /* test hooks, read from the environment once at the start */
   long stopped_after;         /* worker 0: the step the run stopped after early (0: it did not) */
   long skipped_steps;         /* worker 0: steps dropped by --on-nan skip, the checkpoint's too */

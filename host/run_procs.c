@@ -7,7 +7,7 @@
 #include "host/run.h"
 #include "mpi/mpi_chan.h"
 
-enum { MAX_SUMS = 8, HOST_NAME = 256 };
+enum { MAX_SUMS = 8, HOST_NAME = 256, BCAST_PIECE = 1 << 30 };
 
 /* What every process must agree on, compared after an allgather. */
 enum { FACT_WORKERS, FACT_DEVICE, FACT_TRAIN, FACT_TEST, FACT_FEATURES, FACTS };
@@ -49,12 +49,6 @@ static int share_cores(dpt_run *run, dpt_err *err)
   return rc;
 }
 
-static int refuse(const char *option, dpt_err *err)
-{
-  return dpt_err_set(err, DPT_EINPUT,
-                     "%s: not supported over several MPI processes yet (docs/mpi.md)", option);
-}
-
 int dpt_run_procs_setup(dpt_run *run, dpt_err *err)
 {
   const dpt_config *cfg = run->cfg;
@@ -63,9 +57,6 @@ int dpt_run_procs_setup(dpt_run *run, dpt_err *err)
   run->first_worker = run->proc_rank * run->workers;
   run->all_workers = run->procs * run->workers;
   if (run->procs == 1) return DPT_OK;
-  /* A checkpoint would hold one process's view (its workers' figures); resuming needs them all. */
-  if (cfg->checkpoint_path) return refuse("--checkpoint", err);
-  if (cfg->resume_path) return refuse("--resume", err);
   dpt_run_procs *m = calloc(1, sizeof *m);
   long(*all)[FACTS] = calloc((size_t)run->procs, sizeof *all);
   if (m) m->gathered = calloc((size_t)run->procs * MAX_SUMS, sizeof *m->gathered);
@@ -92,6 +83,35 @@ int dpt_run_procs_sum(dpt_run *run, double *sums, int n, dpt_err *err)
     for (int p = 1; p < run->procs; p++) sums[i] += all[p * n + i];
   }
   return rc;
+}
+
+int dpt_run_procs_gather(dpt_run *run, const void *mine, size_t bytes, void *all, dpt_err *err)
+{
+  if (run->procs == 1) {
+    memcpy(all, mine, bytes);
+    return DPT_OK;
+  }
+  return dpt_mpi_chan_allgather(run->mpi->chan, mine, bytes, all, err);
+}
+
+int dpt_run_procs_bcast(dpt_run *run, void *buf, size_t bytes, dpt_err *err)
+{
+  if (run->procs == 1) return DPT_OK;
+  int rc = DPT_OK;
+  for (size_t at = 0; at < bytes && !rc; at += BCAST_PIECE) /* MPI counts in int */
+    rc = dpt_mpi_chan_bcast(run->mpi->chan, (char *)buf + at,
+                            bytes - at < BCAST_PIECE ? bytes - at : BCAST_PIECE, 0, err);
+  return rc;
+}
+
+int dpt_run_procs_share_status(dpt_run *run, int rc, const char *what, dpt_err *err)
+{
+  if (run->procs == 1) return rc;
+  dpt_err outcome = {0};
+  if (rc && run->proc_rank == 0) outcome = *err;
+  int shared = dpt_run_procs_bcast(run, &outcome, sizeof outcome, err);
+  if (run->proc_rank == 0 || shared) return rc ? rc : shared;
+  return outcome.code ? dpt_err_set(err, outcome.code, "%s: %s", what, outcome.msg) : DPT_OK;
 }
 
 void dpt_run_procs_abort(dpt_run *run, int code, const char *why)

@@ -5,6 +5,7 @@
 #           when gnuplot is missing (PATH without it);
 #   charts: the PNG charts; exits 77 (ctest: skipped, never passed) where gnuplot is missing.
 set -u
+source "$(dirname "${BASH_SOURCE[0]}")/shell_test_lib.sh"
 mode=$1 dptrain=$2 make_synth=$3 work=$4
 if [ "$mode" = charts ] && ! command -v gnuplot >/dev/null; then
   echo "gnuplot is not installed: the chart checks did not run"
@@ -12,8 +13,6 @@ if [ "$mode" = charts ] && ! command -v gnuplot >/dev/null; then
 fi
 rm -rf "$work" && mkdir -p "$work/data" || exit 1
 "$make_synth" "$work/data" 400 100 5 5 4 7 || exit 1
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 # 400 samples, batch 32: 13 steps per epoch, 26 in 2 epochs; metric rows every 5 steps: 5 + 2.
 train=(--data "$work/data" --hidden 16 --epochs 2 --batch 32 --device cpu)
@@ -36,8 +35,7 @@ if [ "$mode" = charts ]; then
   run_compare --quiet || fail "compare failed: $(cat "$work/stderr")"
   for chart in accuracy throughput step_time; do check_png "$chart"; done
   ls "$out" | grep -q '\.tmp' && fail "a temporary file was left behind"
-  [ "$failures" -eq 0 ] && { echo "compare charts: all checks passed"; exit 0; }
-  echo "compare charts: $failures check(s) failed"; exit 1
+  finish "compare charts"
 fi
 
 # --- the table and every run's files (gnuplot hidden: the notice, no PNG) ---------------------
@@ -102,6 +100,4 @@ expect_input_error "--trace $work/no/such/t.json: folder" "${train[@]}" --trace 
 expect_input_error "/no/such/data" compare --data /no/such/data --out new-dir --quiet
 ls "$work" | grep -q '\.tmp' && fail "a temporary file was left behind"
 
-if [ "$failures" -eq 0 ]; then echo "compare files: all checks passed"; exit 0; fi
-echo "compare files: $failures check(s) failed"
-exit 1
+finish "compare files"

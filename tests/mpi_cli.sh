@@ -5,21 +5,14 @@
 #   - allreduce and ps give the same bits under MPI;
 #   - only rank 0 prints progress and writes the report (each rank runs in its own folder);
 #   - a failure or a stall on the last rank ends the job promptly (no hang), non-zero, and the
-#     message names the rank; unsupported options are refused as bad input.
+#     message names the rank.
 # usage: mpi_cli.sh MPIEXEC NP DPTRAIN MAKE_SYNTH WORKDIR
-# (Open MPI as root or with more processes than cores: ctest sets OMPI_ALLOW_RUN_AS_ROOT* and
-# OMPI_MCA_rmaps_base_oversubscribe.)
-set -u
-mpiexec=$1 np=$2 dptrain=$3 make_synth=$4 work=$5
-rm -rf "$work" && mkdir -p "$work/data" || exit 1
+source "$(dirname "${BASH_SOURCE[0]}")/mpi_test_lib.sh"
 "$make_synth" "$work/data" 1003 300 6 7 5 99 || exit 1
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 # 1003 samples, batch 50: the last batch is partial, and shards are uneven at 2 and 3 processes.
 train=(--data "$work/data" --hidden 32,16 --epochs 2 --batch 50 --lr 0.05 --device cpu
        --timeout 20)
-field() { sed -n "s/^  \"$2\": \"\{0,1\}\([^\",]*\).*/\1/p" "$1"; }
 
 # single|procs NAME dptrain-args...: one run by one process or by NP, into $work/NAME.{json,out,err}.
 single() {
@@ -41,15 +34,15 @@ procs mpi_ps_2w --workers 2 --strategy ps
 procs mpi_ar_1w --workers 1 --strategy allreduce
 procs mpi_ps_1w --workers 1 --strategy ps
 
-[ "$(field "$work/mpi_ar_2w.json" workers)" = $((2 * np)) ] || fail "report: workers is not $((2 * np))"
-[ "$(field "$work/mpi_ar_2w.json" processes)" = "$np" ] || fail "report: processes is not $np"
-ref=$(field "$work/one_2w.json" test_accuracy)
+[ "$(report_field "$work/mpi_ar_2w.json" workers)" = $((2 * np)) ] || fail "report: workers is not $((2 * np))"
+[ "$(report_field "$work/mpi_ar_2w.json" processes)" = "$np" ] || fail "report: processes is not $np"
+ref=$(report_field "$work/one_2w.json" test_accuracy)
 for run in mpi_ar_2w mpi_ps_2w mpi_ar_1w mpi_ps_1w; do
-  acc=$(field "$work/$run.json" test_accuracy)
+  acc=$(report_field "$work/$run.json" test_accuracy)
   awk -v a="$acc" -v r="$ref" 'BEGIN { d = a - r; exit !(a != "" && d <= 0.01 && d >= -0.01) }' ||
     fail "$run: test accuracy '$acc', one process: $ref"
 done
-hash_of() { field "$work/$1.json" params_hash; }
+hash_of() { report_field "$work/$1.json" params_hash; }
 [ -n "$(hash_of mpi_ar_2w)" ] || fail "no params_hash in the report"
 [ "$(hash_of mpi_ar_2w)" = "$(hash_of mpi_ps_2w)" ] ||
   fail "$np x 2 workers: allreduce $(hash_of mpi_ar_2w) != ps $(hash_of mpi_ps_2w)"
@@ -62,18 +55,12 @@ echo "$np x 2 workers: allreduce = ps = $(hash_of mpi_ar_2w) (one process, $((2 
      "$(hash_of one_2w), another order); $np x 1: $(hash_of mpi_ar_1w) = one process's"
 
 # --- only rank 0 prints and writes: every rank runs in a folder of its own ---------------------
-mpmd=()
-for ((r = 0; r < np; r++)); do
-  mkdir -p "$work/rank$r"
-  [ "$r" -gt 0 ] && mpmd+=(:)
-  mpmd+=(-n 1 -wdir "$work/rank$r" "$dptrain" "${train[@]}" --workers 1 --report r.json
-         --metrics m.csv --trace t.json)
-done
-timeout 120 "$mpiexec" "${mpmd[@]}" >"$work/mpmd.out" 2>"$work/mpmd.err" ||
+per_rank_launch "$work/ranks" "${train[@]}" --workers 1 --report r.json --metrics m.csv --trace t.json
+timeout 120 "$mpiexec" "${launch[@]}" >"$work/mpmd.out" 2>"$work/mpmd.err" ||
   fail "per-rank folders: exited $?: $(cat "$work/mpmd.err")"
-for f in r.json m.csv t.json; do [ -s "$work/rank0/$f" ] || fail "rank 0 wrote no $f"; done
+for f in r.json m.csv t.json; do [ -s "$work/ranks/0/$f" ] || fail "rank 0 wrote no $f"; done
 for ((r = 1; r < np; r++)); do
-  [ -z "$(ls -A "$work/rank$r")" ] || fail "rank $r wrote $(ls -A "$work/rank$r")"
+  [ -z "$(ls -A "$work/ranks/$r")" ] || fail "rank $r wrote $(ls -A "$work/ranks/$r")"
 done
 [ "$(grep -c '^epoch 2/2 ' "$work/mpmd.out")" -eq 1 ] || fail "not one 'epoch 2/2' line: $(cat "$work/mpmd.out")"
 [ "$(grep -c '^done: ' "$work/mpmd.out")" -eq 1 ] || fail "not one 'done:' line"
@@ -104,9 +91,5 @@ for s in allreduce ps; do
   expect_failure "stall_$s" 1 "rank [0-9]*: .*timed out after 2 s" \
     "DPT_FAULT=worker=$last_worker,step=3,kind=stall" -- --workers 2 --strategy $s --timeout 2
 done
-expect_failure checkpoint 2 "rank [0-9]*: --checkpoint: not supported over several MPI processes" \
-  -- --workers 1 --checkpoint "$work/ck.bin"
 
-if [ "$failures" -eq 0 ]; then echo "mpi_cli ($np processes): all checks passed"; exit 0; fi
-echo "mpi_cli ($np processes): $failures check(s) failed"
-exit 1
+finish "mpi_cli ($np processes)"

@@ -14,21 +14,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/cli_test_lib.sh"
 train=(--data "$work/data" --hidden 16 --batch 20 --lr 0.05 --device cpu --workers 2)
 ck=$work/run.ckpt
 
-# hash_of FILE: the params_hash of a "done:" line.
-hash_of() { sed -n 's/.*  hash \([0-9a-f]*\)  .*/\1/p' "$1"; }
-
-# wait_for WHAT CMD...: polls CMD every 0.05 s for up to 60 s.
-wait_for() {
-  local what=$1; shift
-  for _ in $(seq 1200); do "$@" && return 0; sleep 0.05; done
-  fail "waited 60 s for $what"
-  return 1
-}
 has_epoch_line() { grep -q "^epoch 1/" "$work/out"; }
 has_temp_file() { compgen -G "$ck.tmp.*" >/dev/null; }
 
 "$dptrain" "${train[@]}" --epochs 6 >"$work/straight" 2>&1 || fail "uninterrupted run failed"
-straight=$(hash_of "$work/straight")
+straight=$(done_hash "$work/straight")
 [ -n "$straight" ] || fail "no hash in: $(cat "$work/straight")"
 
 # --- SIGINT and SIGTERM: stop, save, exit 128 + signal; the checkpoint continues exactly. ---
@@ -47,8 +37,8 @@ for sig in INT TERM; do
   grep -q "^done:" "$work/out" && fail "SIG$sig: the run finished instead of stopping"
   "$dptrain" "${train[@]}" --epochs 6 --resume "$ck" >"$work/resumed" 2>&1 ||
     fail "SIG$sig: resume failed: $(cat "$work/resumed")"
-  [ "$(hash_of "$work/resumed")" = "$straight" ] ||
-    fail "SIG$sig: resumed hash $(hash_of "$work/resumed") != uninterrupted $straight"
+  [ "$(done_hash "$work/resumed")" = "$straight" ] ||
+    fail "SIG$sig: resumed hash $(done_hash "$work/resumed") != uninterrupted $straight"
 done
 
 # --- a second SIGINT while the stop's checkpoint is being saved: out at once, old file whole ---
@@ -71,7 +61,7 @@ grep -q "interrupted again: exiting now" "$work/err" || fail "second SIGINT: '$(
 cmp -s "$ck" "$work/epoch1.ckpt" || fail "second SIGINT: the previous checkpoint changed"
 "$dptrain" "${train[@]}" --epochs 6 --resume "$ck" >"$work/resumed" 2>&1 ||
   fail "resume after a second SIGINT failed: $(cat "$work/resumed")"
-[ "$(hash_of "$work/resumed")" = "$straight" ] || fail "resume after a second SIGINT: wrong hash"
+[ "$(done_hash "$work/resumed")" = "$straight" ] || fail "resume after a second SIGINT: wrong hash"
 rm -f "$ck".tmp.* # what the interrupted save left behind
 
 # --- SIGKILL in the middle of a save: the previous checkpoint still loads and continues ---

@@ -1,6 +1,7 @@
 /* Checkpoint files: the format round-trips bit for bit; every corrupted byte, every truncation,
- * wrong magic or version and trailing bytes are refused with a message naming the file; saves are
- * atomic. Also the test hooks' parser (DPT_FAULT) and the device's NaN/Inf check. */
+ * wrong magic or version, an impossible process count and trailing bytes are refused with a
+ * message naming the file; version 1 files still read; saves are atomic. Also the test hooks'
+ * parser (DPT_FAULT) and the device's NaN/Inf check. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,11 +10,13 @@
 #include "dpt/device.h"
 #include "host/checkpoint_format.h"
 #include "tests/byte_sink.h"
+#include "tests/checkpoint_patch.h"
 #include "host/checkpoint_io.h"
 #include "host/fault.h"
 #include "tests/test_util.h"
 
-enum { WORKERS = 3 };
+/* Two MPI processes of two workers each. */
+enum { WORKERS = 4, PROCESSES = 2 };
 
 /* A 5-4-3 model (39 parameters) with distinct values everywhere, even a NaN-free mix of signs. */
 static float params[39], velocity[39];
@@ -22,7 +25,7 @@ static dpt_checkpoint_worker per_worker[WORKERS];
 static dpt_checkpoint sample(void)
 {
   dpt_checkpoint ck = {.shape = {.n_layers = 2, .sizes = {5, 4, 3}}, .n_params = 39,
-                       .workers = WORKERS, .seed = 0x0123456789abcdefULL,
+                       .workers = WORKERS, .processes = PROCESSES, .seed = 0x0123456789abcdefULL,
                        .strategy = DPT_STRATEGY_PS, .batch = 50,
                        .schedule = {.base_lr = 0.05f, .warmup_epochs = 1.f, .decay = DPT_LR_STEP,
                                     .step_epochs = 3, .gamma = 0.1f},
@@ -75,6 +78,7 @@ static void test_round_trip_is_exact(void)
   CU_ASSERT_EQUAL(memcmp(out.shape.sizes, want.shape.sizes, sizeof want.shape.sizes), 0);
   CU_ASSERT_EQUAL(out.n_params, 39);
   CU_ASSERT_EQUAL(out.workers, WORKERS);
+  CU_ASSERT_EQUAL(out.processes, PROCESSES);
   CU_ASSERT_EQUAL(out.seed, want.seed);
   CU_ASSERT_EQUAL(out.strategy, DPT_STRATEGY_PS);
   CU_ASSERT_EQUAL(out.batch, 50);
@@ -138,9 +142,49 @@ static void test_magic_version_and_trailing_bytes(void)
   expect_refused(b.bytes, b.len, "not a dptrain checkpoint");
   expect_refused((const uint8_t *)"", 0, "not a dptrain checkpoint");
   b.bytes[0] = 'D';
-  b.bytes[8] = 2; /* version 2 */
-  expect_refused(b.bytes, b.len, "version 2");
+  b.bytes[DPT_CKPT_VERSION_AT] = 3;
+  expect_refused(b.bytes, b.len, "version 3; this dptrain reads versions 1 to 2");
+  b.bytes[DPT_CKPT_VERSION_AT] = 0;
+  expect_refused(b.bytes, b.len, "version 0");
   free(b.bytes);
+}
+
+/* Version 1 had 0 (reserved) where version 2 has the processes: such a file is one process's. */
+static void test_version_1_reads_as_one_process(void)
+{
+  dpt_byte_sink b = encode_sample();
+  dpt_ckpt_set_u32(b.bytes, DPT_CKPT_PROCESSES_AT, 0);
+  dpt_ckpt_set_u32(b.bytes, DPT_CKPT_VERSION_AT, 1);
+  dpt_checkpoint out;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_checkpoint_decode(b.bytes, b.len, "ck.bin", &out, &err) == 0);
+  CU_ASSERT_EQUAL(out.processes, 1);
+  CU_ASSERT_EQUAL(out.workers, WORKERS);
+  CU_ASSERT_EQUAL(memcmp(out.params, params, sizeof params), 0);
+  dpt_checkpoint_free(&out);
+  dpt_ckpt_set_u32(b.bytes, DPT_CKPT_PROCESSES_AT, 2); /* reserved in version 1: always 0 */
+  expect_refused(b.bytes, b.len, "header field 'processes'");
+  free(b.bytes);
+}
+
+/* Processes must be 1..workers and divide them, on the way in and on the way out. */
+static void test_impossible_processes_are_refused(void)
+{
+  dpt_byte_sink b = encode_sample();
+  const uint32_t bad[] = {0, 3, WORKERS + 1, WORKERS * 2, 0x80000000u};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    dpt_ckpt_set_u32(b.bytes, DPT_CKPT_PROCESSES_AT, bad[i]);
+    expect_refused(b.bytes, b.len, "header field 'processes' holds an impossible value");
+  }
+  free(b.bytes);
+  dpt_checkpoint ck = sample();
+  ck.processes = 3; /* 4 workers do not split over 3 processes */
+  dpt_byte_sink none = {0};
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL(dpt_checkpoint_encode(&ck, dpt_byte_sink_put, &none, &err), DPT_EINTERNAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "processes"));
+  CU_ASSERT_EQUAL(none.len, 0);
+  free(none.bytes);
 }
 
 /* A header that is consistent (checksum recomputed) but describes an impossible model. */
@@ -247,6 +291,8 @@ int dpt_test_register(void)
                                          DPT_TEST(test_every_flipped_byte_is_refused),
                                          DPT_TEST(test_every_truncation_is_refused),
                                          DPT_TEST(test_magic_version_and_trailing_bytes),
+                                         DPT_TEST(test_version_1_reads_as_one_process),
+                                         DPT_TEST(test_impossible_processes_are_refused),
                                          DPT_TEST(test_impossible_values_are_refused),
                                          DPT_TEST(test_file_save_is_atomic), DPT_TEST_END};
   static const dpt_test_case hooks[] = {DPT_TEST(test_fault_spec_parsing),

@@ -216,6 +216,15 @@ static void test_mismatched_checkpoint_is_refused(void)
   other = cfg;
   other.momentum = 0.5f;
   expect_refused(&other, "--momentum");
+  /* The same 2 workers as 2 MPI processes of 1: the sums' order, hence the bits, would differ. */
+  dpt_checkpoint ck;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_checkpoint_read_file(ck_path, "checkpoint", &ck, &err) == 0);
+  ck.processes = 2;
+  CU_ASSERT_EQUAL(dpt_checkpoint_write_file(ck_path, &ck, 0, &err), 0);
+  dpt_checkpoint_free(&ck);
+  expect_refused(&cfg, "written by 2 MPI process(es) x 1 worker(s), this run is 1 process(es) x "
+                       "2 worker(s): continuing exactly needs the same layout");
 }
 
 /* --on-nan stop: the worker and step are named, no thread is left behind, and the checkpoint

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Checkpoints over NP MPI processes x 2 workers (docs/mpi.md), for allreduce and ps:
+#   - a run checkpointed at an epoch's end, or every K steps and cut short mid-epoch by a failure,
+#     resumes to the parameters of the uninterrupted run, bit for bit, and to the same loss of the
+#     last epoch (which a mid-epoch checkpoint's per-worker figures carry into the resumed run);
+#   - process 0 alone writes the file and alone reads it: with each rank in a folder of its own,
+#     only rank 0's folder holds a checkpoint (and no temporary file), and a resume that finds the
+#     file in rank 0's folder only works;
+#   - a checkpoint of NP processes resumed by one process, a corrupted checkpoint and a missing one
+#     are refused: exit 2, one line naming the file.
+# usage: mpi_resume.sh MPIEXEC NP DPTRAIN MAKE_SYNTH WORKDIR
+source "$(dirname "${BASH_SOURCE[0]}")/mpi_test_lib.sh"
+"$make_synth" "$work/data" 1003 300 6 7 5 99 || exit 1
+
+# 1003 samples, batch 50: 21 steps per epoch, which --checkpoint-every 4 does not divide.
+train=(--data "$work/data" --hidden 32,16 --batch 50 --lr 0.05 --device cpu --timeout 20
+       --workers 2 --quiet)
+hash_of() { report_field "$work/$1.json" params_hash; }
+loss_of() { report_field "$work/$1.json" final_train_loss; }
+
+# procs NAME dptrain-args...: NP processes, into $work/NAME.{json,out,err}; must succeed.
+procs() {
+  local name=$1; shift
+  timeout 120 "$mpiexec" -n "$np" "$dptrain" "${train[@]}" --report "$work/$name.json" "$@" \
+    >"$work/$name.out" 2>"$work/$name.err" || fail "$name: exited $?: $(cat "$work/$name.err")"
+}
+# per_rank NAME dptrain-args...: as procs, but rank r runs in the folder $work/ranks/<r>.
+per_rank() {
+  local name=$1; shift
+  per_rank_launch "$work/ranks" "${train[@]}" --report "$work/$name.json" "$@"
+  timeout 120 "$mpiexec" "${launch[@]}" >"$work/$name.out" 2>"$work/$name.err" ||
+    fail "$name: exited $?: $(cat "$work/$name.err")"
+}
+# refused NAME STATUS MESSAGE command...: exits STATUS within 60 s, stderr has MESSAGE.
+refused() {
+  local name=$1 want_rc=$2 want=$3; shift 3
+  timeout 60 "$@" >"$work/$name.out" 2>"$work/$name.err"
+  local rc=$?
+  [ "$rc" -eq "$want_rc" ] || fail "$name: exited $rc, expected $want_rc: $(cat "$work/$name.err")"
+  grep -q -- "^dptrain: error: $want" "$work/$name.err" ||
+    fail "$name: no '$want' in: $(grep dptrain "$work/$name.err")"
+  echo "$name: exit $rc: $(grep -m1 '^dptrain: error:' "$work/$name.err")"
+}
+# same_end RUN: RUN ends as the uninterrupted run did.
+same_end() {
+  [ -n "$(hash_of "$1")" ] && [ "$(hash_of "$1")" = "$straight" ] ||
+    fail "$1: params_hash '$(hash_of "$1")', uninterrupted: $straight"
+  [ "$(loss_of "$1")" = "$straight_loss" ] ||
+    fail "$1: final_train_loss '$(loss_of "$1")', uninterrupted: $straight_loss"
+}
+
+# --- the uninterrupted runs ---------------------------------------------------------------------
+procs straight_allreduce --epochs 3 --strategy allreduce
+procs straight_ps --epochs 3 --strategy ps
+straight=$(hash_of straight_allreduce) straight_loss=$(loss_of straight_allreduce)
+[ -n "$straight" ] && [ "$straight" = "$(hash_of straight_ps)" ] ||
+  fail "allreduce '$straight' != ps '$(hash_of straight_ps)'"
+
+# --- an epoch's checkpoint, each rank in its own folder: rank 0 alone writes and reads it -------
+per_rank epoch_ck --epochs 1 --strategy allreduce --checkpoint ck.bin
+[ "$(ls -A "$work/ranks/0")" = ck.bin ] ||
+  fail "rank 0's folder holds '$(ls -A "$work/ranks/0")', not ck.bin alone"
+for ((r = 1; r < np; r++)); do
+  [ -z "$(ls -A "$work/ranks/$r")" ] || fail "rank $r wrote $(ls -A "$work/ranks/$r")"
+done
+per_rank epoch_resumed_allreduce --epochs 3 --strategy allreduce --resume ck.bin
+same_end epoch_resumed_allreduce
+
+procs epoch_ck_ps --epochs 1 --strategy ps --checkpoint "$work/epoch_ps.ckpt"
+procs epoch_resumed_ps --epochs 3 --strategy ps --resume "$work/epoch_ps.ckpt"
+same_end epoch_resumed_ps
+
+# --- every 4 steps, cut short by a failure at step 52 (epoch 3, step 10): the checkpoint after
+# step 48 (epoch 3, step 6) stays and continues the run. The failing worker is the last rank's.
+fault="DPT_FAULT=worker=$((2 * np - 1)),step=52,kind=fail"
+for s in allreduce ps; do
+  ck=$work/cut_$s.ckpt
+  refused "cut_$s" 1 "rank $((np - 1)): .*injected failure" env "$fault" "$mpiexec" -n "$np" \
+    "$dptrain" "${train[@]}" --epochs 3 --strategy $s --checkpoint "$ck" --checkpoint-every 4
+  # The position, after the header (128 bytes) and settings (56): epoch, reserved, next step.
+  [ "$(od -A n -t u4 -j 184 -N 12 "$ck" | tr -s ' ')" = " 3 0 6" ] ||
+    fail "cut_$s: the checkpoint is not at epoch 3, step 6 (0-based)"
+  compgen -G "$ck.tmp.*" >/dev/null && fail "cut_$s: a temporary file is left: $(ls "$ck".tmp.*)"
+  procs "cut_resumed_$s" --epochs 3 --strategy $s --resume "$ck"
+  same_end "cut_resumed_$s"
+done
+
+# --- refusals -----------------------------------------------------------------------------------
+refused one_process 2 "--resume $work/cut_ps.ckpt: written by $np MPI process(es) x 2 worker(s), \
+this run is 1 process(es) x $((2 * np)) worker(s): continuing exactly needs the same layout" \
+  "$dptrain" "${train[@]}" --workers $((2 * np)) --epochs 3 --resume "$work/cut_ps.ckpt"
+cp "$work/cut_ps.ckpt" "$work/corrupted.ckpt"
+printf '\x55' | dd of="$work/corrupted.ckpt" bs=1 seek=300 conv=notrunc status=none
+refused corrupted 2 "rank [0-9]*: --resume $work/corrupted.ckpt: payload checksum mismatch" \
+  "$mpiexec" -n "$np" "$dptrain" "${train[@]}" --epochs 3 --resume "$work/corrupted.ckpt"
+refused missing 2 "rank [0-9]*: .*--resume $work/missing.ckpt: cannot open" \
+  "$mpiexec" -n "$np" "$dptrain" "${train[@]}" --epochs 3 --resume "$work/missing.ckpt"
+
+finish "mpi_resume ($np processes)"

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# SIGTERM and SIGINT over NP MPI processes (docs/mpi.md, Signals):
+#   - SIGTERM to the last process alone: every process stops after the same step (a process that
+#     stopped elsewhere would leave the others waiting: a timeout error), rank 0 says it stopped on
+#     another process's signal, the checkpoint is saved, no error and no MPI_Abort;
+#   - SIGINT to the launcher, which forwards SIGTERM to every process: the same, rank 0 naming
+#     SIGTERM;
+#   - either way --resume finishes with the parameters of an uninterrupted run, bit for bit.
+# DPT_TEST_SLOW_SAVE makes each epoch's save last, so the signal lands while the run is going.
+# usage: mpi_signals.sh MPIEXEC NP DPTRAIN MAKE_SYNTH WORKDIR  (Open MPI's launcher: the test
+# finds each process's rank in its OMPI_COMM_WORLD_RANK)
+source "$(dirname "${BASH_SOURCE[0]}")/mpi_test_lib.sh"
+"$make_synth" "$work/data" 2000 300 8 8 5 99 || exit 1
+
+train=(--data "$work/data" --hidden 32 --epochs 6 --batch 50 --lr 0.05 --device cpu --workers 2
+       --timeout 20)
+ck=$work/run.ckpt
+has_epoch_line() { grep -q "^epoch 1/" "$work/out"; }
+
+# pid_of_rank LAUNCHER_PID RANK: the dptrain process of that rank among the launcher's children.
+pid_of_rank() {
+  local p
+  for p in $(pgrep -P "$1"); do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" &&
+      { echo "$p"; return 0; }
+  done
+  return 1
+}
+has_rank_process() { pid_of_rank "$launcher" $((np - 1)) >/dev/null; }
+
+timeout 120 "$mpiexec" -n "$np" "$dptrain" "${train[@]}" >"$work/straight" 2>&1 ||
+  fail "uninterrupted run: exited $?: $(cat "$work/straight")"
+straight=$(done_hash "$work/straight")
+[ -n "$straight" ] || fail "no hash in: $(cat "$work/straight")"
+
+# interrupt NAME TARGET SIGNAL RANK0_SAYS: starts the job with --checkpoint, sends SIGNAL to
+# TARGET (launcher, or the last rank) after the first epoch, checks how it ended, then resumes.
+interrupt() {
+  local name=$1 target=$2 sig=$3 says=$4
+  rm -f "$ck" "$ck".tmp.*
+  # No `timeout` in front: the signal must reach the launcher itself. ctest's TIMEOUT bounds it.
+  DPT_TEST_SLOW_SAVE=0.3 "$mpiexec" -n "$np" "$dptrain" "${train[@]}" --checkpoint "$ck" \
+    >"$work/out" 2>"$work/err" &
+  launcher=$!
+  local victim=$launcher
+  if wait_for "$name: the first epoch line" has_epoch_line && [ "$target" = last_rank ] &&
+     wait_for "$name: the process of rank $((np - 1))" has_rank_process; then
+    victim=$(pid_of_rank "$launcher" $((np - 1)))
+  fi
+  kill -s "$sig" "$victim"
+  wait "$launcher"
+  local rc=$?
+  [ "$rc" -ne 0 ] || fail "$name: the launcher exited 0: the run was not stopped"
+  grep -q "^dptrain: interrupted by $says: stopped on request after step .*--resume $ck continues it" \
+    "$work/err" || fail "$name: rank 0 said '$(grep dptrain "$work/err")'"
+  [ "$(grep -c '^dptrain: ' "$work/err")" -eq 1 ] || fail "$name: not one line: $(grep dptrain "$work/err")"
+  grep -q "MPI_ABORT\|MPI_Abort" "$work/err" && fail "$name: the job was aborted: $(cat "$work/err")"
+  grep -q "^done:" "$work/out" && fail "$name: the run finished instead of stopping"
+  [ -s "$ck" ] || { fail "$name: no checkpoint"; return; }
+  timeout 120 "$mpiexec" -n "$np" "$dptrain" "${train[@]}" --resume "$ck" >"$work/resumed" 2>&1 ||
+    fail "$name: resume exited $?: $(cat "$work/resumed")"
+  [ "$(done_hash "$work/resumed")" = "$straight" ] ||
+    fail "$name: resumed hash $(done_hash "$work/resumed") != uninterrupted $straight"
+  echo "$name: launcher exit $rc; $(grep '^dptrain: ' "$work/err"); resumed to $straight"
+}
+
+interrupt last_rank_sigterm last_rank TERM "a signal to another MPI process"
+interrupt launcher_sigint launcher INT SIGTERM
+
+finish "mpi_signals ($np processes)"
