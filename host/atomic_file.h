@@ -1,6 +1,7 @@
-/* Files that appear whole or not at all: written to "<path>.tmp.<pid>", flushed, fsynced, renamed,
- * then the folder fsynced so the rename survives a crash. Until the rename an older file at path
- * stays as it was. */
+/* Files that appear whole or not at all: written to "<path>.tmp.<host>.<pid>", flushed, fsynced,
+ * renamed, then the folder fsynced so the rename survives a crash. Until the rename an older file
+ * at path stays as it was. Opening removes the temporary files of path that ended processes of
+ * this host left behind (a save killed midway). */
 #ifndef DPT_HOST_ATOMIC_FILE_H
 #define DPT_HOST_ATOMIC_FILE_H
 
@@ -11,7 +12,7 @@
 typedef struct dpt_atomic_file {
   FILE *f;
   char path[4096];
-  char tmp[4200];
+  char tmp[4096 + 256 + 32]; /* path, host name, pid */
 } dpt_atomic_file;
 
 int dpt_atomic_open(dpt_atomic_file *af, const char *path, dpt_err *err);

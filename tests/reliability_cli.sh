@@ -74,8 +74,17 @@ wait_for "a save in progress" has_temp_file
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null
 cmp -s "$ck" "$work/good.ckpt" || fail "SIGKILL during a save: the previous checkpoint changed"
-"$dptrain" "${train[@]}" --epochs 8 --resume "$ck" >"$work/resumed" 2>&1 ||
+has_temp_file || fail "SIGKILL during a save: no temporary file left (the kill missed the save)"
+# The next save removes what the killed one left (its process has ended); another live process's
+# temporary file of the same checkpoint stays.
+sleep 1000 &
+alive=$!
+touch "$ck.tmp.$(hostname).$alive"
+"$dptrain" "${train[@]}" --epochs 8 --resume "$ck" --checkpoint "$ck" >"$work/resumed" 2>&1 ||
   fail "resume after SIGKILL failed: $(cat "$work/resumed")"
+[ "$(ls "$ck".tmp.* 2>/dev/null)" = "$ck.tmp.$(hostname).$alive" ] ||
+  fail "after SIGKILL, the next save left: '$(ls "$ck".tmp.* 2>/dev/null)'"
+kill "$alive"
 rm -f "$ck".tmp.*
 
 # --- bad checkpoints: exit 2, one line saying what is wrong ---
