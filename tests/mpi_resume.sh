@@ -6,6 +6,8 @@
 #   - process 0 alone writes the file and alone reads it: with each rank in a folder of its own,
 #     only rank 0's folder holds a checkpoint (and no temporary file), and a resume that finds the
 #     file in rank 0's folder only works;
+#   - a NaN under --on-nan stop ends the job with the last checkpoint intact (it resumes to the
+#     uninterrupted run's bits); under --on-nan skip every process drops the step alike;
 #   - a checkpoint of NP processes resumed by one process, a corrupted checkpoint and a missing one
 #     are refused: exit 2, one line naming the file.
 # usage: mpi_resume.sh MPIEXEC NP DPTRAIN MAKE_SYNTH WORKDIR
@@ -84,6 +86,28 @@ for s in allreduce ps; do
   procs "cut_resumed_$s" --epochs 3 --strategy $s --resume "$ck"
   same_end "cut_resumed_$s"
 done
+
+# --- a NaN on the last rank's worker at step 30 (epoch 2, step 9 of 21) ------------------------
+# --on-nan stop ends the job naming the worker and the step, with the last checkpoint (after step
+# 28) intact: it resumes to the uninterrupted run's bits. --on-nan skip drops that step on every
+# process alike: one skipped step, and allreduce and ps still agree.
+nan="DPT_FAULT=worker=$((2 * np - 1)),step=30,kind=nan"
+ck=$work/nan.ckpt
+refused nan_stop 1 "rank $((np - 1)): worker $((2 * np - 1)): step 30 (epoch 2, step 9 of 21): \
+the gradient holds NaN or Inf" env "$nan" "$mpiexec" -n "$np" "$dptrain" "${train[@]}" --epochs 3 \
+  --checkpoint "$ck" --checkpoint-every 4
+[ "$(od -A n -t u4 -j 184 -N 12 "$ck" | tr -s ' ')" = " 2 0 7" ] ||
+  fail "nan_stop: the checkpoint is not the one after step 28 (epoch 2, next step 7)"
+procs nan_stop_resumed --epochs 3 --resume "$ck"
+same_end nan_stop_resumed
+for s in allreduce ps; do
+  DPT_FAULT=${nan#DPT_FAULT=} procs "nan_skip_$s" --epochs 3 --strategy $s --on-nan skip
+  [ "$(report_field "$work/nan_skip_$s.json" skipped_steps)" = 1 ] ||
+    fail "nan_skip_$s: skipped_steps '$(report_field "$work/nan_skip_$s.json" skipped_steps)', not 1"
+done
+[ -n "$(hash_of nan_skip_allreduce)" ] && [ "$(hash_of nan_skip_allreduce)" = "$(hash_of nan_skip_ps)" ] ||
+  fail "--on-nan skip: allreduce '$(hash_of nan_skip_allreduce)' != ps '$(hash_of nan_skip_ps)'"
+[ "$(hash_of nan_skip_allreduce)" != "$straight" ] || fail "--on-nan skip: no step was dropped"
 
 # --- refusals -----------------------------------------------------------------------------------
 refused one_process 2 "--resume $work/cut_ps.ckpt: written by $np MPI process(es) x 2 worker(s), \
