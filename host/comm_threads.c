@@ -1,15 +1,18 @@
 /* The in-process communicator: the ranks are threads of one process and every buffer is HOST
  * memory (CPU devices; CUDA workers use the NCCL backend, whose buffers live on the GPU).
  *
- * allreduce_sum moves the bytes of NCCL's ring (each rank reads and writes 2(size-1)/size of the
- * buffer) but sums in rank order, so results are exact and reproducible:
+ * allreduce_sum sums in rank order, so results are exact and reproducible. Rank r owns chunk r of
+ * every buffer: no other rank reads or writes it during the call, so one barrier before and one
+ * after are all it needs:
  *   1. every rank publishes its buffer; barrier
- *   2. reduce-scatter: rank r sums chunk r of all buffers, buf_0 + buf_1 + ... + buf_{size-1},
- *      into chunk r of its own buffer (nobody else reads or writes that chunk now), then runs the
- *      chunk hook on it when one is set (host/comm_threads_chunk.h); barrier
- *   3. all-gather: rank r copies every other chunk c from buffer c; barrier, so no rank returns
- *      (and overwrites its buffer) while another still reads it.
- * A rank that fails midway (abort, timeout) likewise returns only once no rank reads its buffer. */
+ *   2. rank r sums chunk r of all buffers, buf_0 + buf_1 + ... + buf_{size-1}, a tile at a time,
+ *      and writes each summed tile into every buffer (reduce-scatter and all-gather in one pass:
+ *      it reads and writes size chunks, where the two phases would read 2 size - 1 and write
+ *      size); with a chunk hook (host/comm_threads_chunk.h) it sums into its own buffer, runs
+ *      the hook on the chunk, then copies the chunk into the other buffers;
+ *   3. barrier, so no rank returns (and reuses its buffer) while another still writes into it.
+ * A rank that fails midway (abort, timeout) likewise returns only once no rank touches its
+ * buffer. */
 #include "host/comm_threads_chunk.h"
 #include "host/comm_threads_wait.h"
 
@@ -43,7 +46,7 @@ struct dpt_comm_threads {
   int size;
   dpt_barrier barrier;
   rank_slot *ranks;
-  /* Ranks inside a collective that may still read another rank's buffer. */
+  /* Ranks inside a collective that may still read or write another rank's buffer. */
   pthread_mutex_t readers_mu;
   pthread_cond_t readers_cv;
   int readers;
@@ -107,7 +110,7 @@ static void leave_reads(dpt_comm_threads *g)
   pthread_mutex_unlock(&g->readers_mu);
 }
 
-/* After a failed collective: waits until no rank reads the buffers, so the caller may free its
+/* After a failed collective: waits until no rank touches the buffers, so the caller may free its
  * own. No deadline of its own: every failure aborts the barrier, so the ranks still counted are
  * copying or returning from a barrier that was woken, and leave shortly. */
 static void wait_no_readers(dpt_comm_threads *g)
@@ -141,8 +144,8 @@ static int publish(rank_slot *me, float *buf, size_t n, int root, const char *op
   return DPT_OK;
 }
 
-/* The last step: this rank reads no more; the final barrier keeps the others from returning while
- * their buffers may still be read. */
+/* The last step: this rank touches no other buffer any more; the final barrier keeps the others
+ * from returning while their buffers may still be read or written. */
 static int finish(rank_slot *me, const char *op, int rc, double *wait_s, dpt_err *err)
 {
   leave_reads(me->group);
@@ -152,9 +155,10 @@ static int finish(rank_slot *me, const char *op, int rc, double *wait_s, dpt_err
   return rc;
 }
 
-/* out[lo..hi) = buf_0 + buf_1 + ... + buf_{size-1}, added in exactly that order (the contract
- * the parameter server reproduces bit for bit). out may be one of the published buffers. */
-static void sum_in_rank_order(const dpt_comm_threads *g, size_t lo, size_t hi, float *out)
+/* [lo, hi) = buf_0 + buf_1 + ... + buf_{size-1}, added in exactly that order (the contract the
+ * parameter server reproduces bit for bit), written into every published buffer, or only into
+ * `only` when it is not NULL. */
+static void sum_in_rank_order(const dpt_comm_threads *g, size_t lo, size_t hi, float *only)
 {
   float acc[SUM_TILE];
   for (size_t t = lo; t < hi; t += SUM_TILE) {
@@ -164,8 +168,20 @@ static void sum_in_rank_order(const dpt_comm_threads *g, size_t lo, size_t hi, f
       const float *x = g->ranks[r].buf + t;
       for (size_t i = 0; i < len; i++) kn_add_at(i, x, acc);
     }
-    memcpy(out + t, acc, len * sizeof *acc);
+    for (int r = 0; r < g->size; r++) {
+      float *out = only ? only : g->ranks[r].buf;
+      memcpy(out + t, acc, len * sizeof *acc);
+      if (only) break;
+    }
   }
+}
+
+/* Copies [lo, hi) of this rank's buffer into every other published buffer. */
+static void spread_chunk(const rank_slot *me, size_t lo, size_t hi)
+{
+  const dpt_comm_threads *g = me->group;
+  for (int r = 0; r < g->size; r++)
+    if (r != me->rank) memcpy(g->ranks[r].buf + lo, me->buf + lo, (hi - lo) * sizeof *me->buf);
 }
 
 /* The hook on this rank's chunk [lo, hi); its failure stops every rank. */
@@ -184,16 +200,12 @@ static int threads_allreduce_sum(void *ctx, float *buf, size_t n, dpt_err *err)
   if (g->size == 1 && !g->chunk_fn) return barrier_only(me, "allreduce", err);
   double wait_s = 0;
   int rc = publish(me, buf, n, 0, "allreduce", &wait_s, err);
-  if (!rc) {
-    size_t lo = chunk_start(n, g->size, me->rank), hi = chunk_start(n, g->size, me->rank + 1);
+  size_t lo = chunk_start(n, g->size, me->rank), hi = chunk_start(n, g->size, me->rank + 1);
+  if (!rc && !g->chunk_fn) sum_in_rank_order(g, lo, hi, NULL);
+  if (!rc && g->chunk_fn) {
     if (g->size > 1) sum_in_rank_order(g, lo, hi, buf);
-    if (g->chunk_fn) rc = run_chunk_fn(me, buf, lo, hi, err);
-    if (!rc) rc = phase_barrier(me, "allreduce", &wait_s, err);
-  }
-  for (int c = 0; c < g->size && !rc; c++) {
-    if (c == me->rank) continue;
-    size_t lo = chunk_start(n, g->size, c), hi = chunk_start(n, g->size, c + 1);
-    memcpy(buf + lo, g->ranks[c].buf + lo, (hi - lo) * sizeof *buf);
+    rc = run_chunk_fn(me, buf, lo, hi, err);
+    if (!rc) spread_chunk(me, lo, hi);
   }
   return finish(me, "allreduce", rc, &wait_s, err);
 }
