@@ -4,13 +4,14 @@
 #include <string.h>
 
 #include "dpt/device.h"
+#include "dpt/ps.h"
 #include "host/cli_values.h"
 #include "mpi/mpi_env.h"
 
 enum {
   OPT_DATA = 256, OPT_HIDDEN, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_MOMENTUM, OPT_WEIGHT_DECAY,
   OPT_SCHEDULE, OPT_WARMUP, OPT_LR_STEP, OPT_LR_GAMMA, OPT_SEED, OPT_REPORT, OPT_QUIET,
-  OPT_WORKERS, OPT_STRATEGY, OPT_PS_SHARDS, OPT_DEVICE, OPT_CHECK_REPLICAS, OPT_TIMEOUT,
+  OPT_WORKERS, OPT_STRATEGY, OPT_PS_SHARDS, OPT_PS_THREADS, OPT_DEVICE, OPT_CHECK_REPLICAS, OPT_TIMEOUT,
   OPT_METRICS, OPT_METRICS_EVERY, OPT_TRACE, OPT_TRACE_STEPS, OPT_CHECKPOINT,
   OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_ON_NAN, OPT_HELP, OPT_VERSION
 };
@@ -34,6 +35,7 @@ static const struct option long_options[] = {
   {"workers", required_argument, NULL, OPT_WORKERS},
   {"strategy", required_argument, NULL, OPT_STRATEGY},
   {"ps-shards", required_argument, NULL, OPT_PS_SHARDS},
+  {"ps-threads", required_argument, NULL, OPT_PS_THREADS},
   {"device", required_argument, NULL, OPT_DEVICE},
   {"check-replicas", no_argument, NULL, OPT_CHECK_REPLICAS},
   {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -77,6 +79,8 @@ void dpt_cli_print_training_options(FILE *out)
     "  --workers N|auto      worker threads, one per device; auto = every GPU, or every core [1]\n"
     "  --strategy S          allreduce or ps (parameter server) [allreduce]\n"
     "  --ps-shards K         parameter-server shards, each with its own lock [1]\n"
+    "  --ps-threads T        parameter-server threads, each applying a slice of every shard\n"
+    "                        [the cores, at most 8]\n"
     "  --device D            auto, cpu or cuda [auto]\n"
     "  --check-replicas      verify after every step that all replicas are identical (slow)\n"
     "  --timeout S           fail a collective or server round that waits longer [300]\n"
@@ -167,6 +171,8 @@ static int apply_option(int opt, const char *v, dpt_config *cfg, dpt_err *err)
     cfg->strategy = (dpt_strategy)choice;
     return rc;
   case OPT_PS_SHARDS: return dpt_parse_int("--ps-shards", v, 1, 1 << 30, &cfg->ps_shards, err);
+  case OPT_PS_THREADS:
+    return dpt_parse_int("--ps-threads", v, 1, DPT_PS_MAX_SERVER_THREADS, &cfg->ps_threads, err);
   case OPT_DEVICE:
     rc = dpt_parse_choice("--device", v, device_names, &choice, err);
     cfg->device = (dpt_device_select)choice;
@@ -240,12 +246,18 @@ int dpt_cli_parse_with(int argc, char **argv, const dpt_cli_extra *extra, dpt_co
   return DPT_OK;
 }
 
+const char *dpt_cli_ps_option_given(const dpt_config *cfg)
+{
+  return cfg->ps_shards > 0 ? "--ps-shards" : cfg->ps_threads > 0 ? "--ps-threads" : NULL;
+}
+
 int dpt_cli_parse(int argc, char **argv, dpt_config *cfg, dpt_cli_action *action, dpt_err *err)
 {
   int rc = dpt_cli_parse_with(argc, argv, NULL, cfg, action, err);
   if (rc) return rc;
-  if (cfg->strategy != DPT_STRATEGY_PS && cfg->ps_shards > 0)
-    return dpt_err_set(err, DPT_EINPUT, "--ps-shards: only meaningful with --strategy ps");
+  const char *ps_option = dpt_cli_ps_option_given(cfg);
+  if (cfg->strategy != DPT_STRATEGY_PS && ps_option)
+    return dpt_err_set(err, DPT_EINPUT, "%s: only meaningful with --strategy ps", ps_option);
   if (cfg->checkpoint_every > 0 && !cfg->checkpoint_path)
     return dpt_err_set(err, DPT_EINPUT, "--checkpoint-every: needs --checkpoint FILE");
   return DPT_OK;

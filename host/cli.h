@@ -26,6 +26,10 @@ typedef struct dpt_cli_extra {
 int dpt_cli_parse_with(int argc, char **argv, const dpt_cli_extra *extra, dpt_config *cfg,
                        dpt_cli_action *action, dpt_err *err);
 
+/* The first parameter-server option cfg was given ("--ps-shards", "--ps-threads"), or NULL: for
+ * refusing them when no ps runs. */
+const char *dpt_cli_ps_option_given(const dpt_config *cfg);
+
 /* Names of the dpt_strategy values, by value, NULL-terminated. */
 extern const char *const dpt_cli_strategy_names[];
 

@@ -55,6 +55,7 @@ static int run_one(const dpt_compare_options *o, const char *dir, int i, dpt_obs
   cfg.strategy = (dpt_strategy)o->strategies[i / o->n_workers];
   cfg.workers = o->workers[i % o->n_workers];
   cfg.ps_shards = cfg.strategy == DPT_STRATEGY_PS ? o->train.ps_shards : 0;
+  cfg.ps_threads = cfg.strategy == DPT_STRATEGY_PS ? o->train.ps_threads : 0;
   const char *name = dpt_strategy_name(cfg.strategy);
   char label[64], report[4096], metrics[4096];
   dpt_compare_label(name, cfg.workers, label, sizeof label);

@@ -101,7 +101,8 @@ int dpt_compare_parse(int argc, char **argv, dpt_compare_options *opts, dpt_cli_
   if (rc) return rc;
   bool has_ps = false;
   for (int i = 0; i < opts->n_strategies; i++) has_ps |= opts->strategies[i] == DPT_STRATEGY_PS;
-  if (opts->train.ps_shards > 0 && !has_ps)
-    return dpt_err_set(err, DPT_EINPUT, "--ps-shards: only meaningful when --strategies has ps");
+  const char *ps_option = dpt_cli_ps_option_given(&opts->train);
+  if (ps_option && !has_ps)
+    return dpt_err_set(err, DPT_EINPUT, "%s: only meaningful when --strategies has ps", ps_option);
   return DPT_OK;
 }

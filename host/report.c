@@ -37,6 +37,7 @@ static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
   fprintf(f, "  \"processes\": %d,\n", r->procs); /* MPI processes sharing the workers */
   fprintf(f, "  \"strategy\": \"%s\",\n", r->strategy);
   fprintf(f, "  \"ps_shards\": %d,\n", r->ps_shards);
+  fprintf(f, "  \"ps_threads\": %d,\n", r->ps_threads);
   fprintf(f, "  \"device\": \"%s\",\n", r->device);
   fprintf(f, "  \"params\": %zu,\n", r->params);
   fprintf(f, "  \"params_hash\": \"%016" PRIx64 "\",\n", r->params_hash);

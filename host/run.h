@@ -41,8 +41,10 @@ typedef struct dpt_run {
   float *final_params;       /* host: worker 0 copies its replica here at the end */
   dpt_device_kind device_kind;
   int workers;
+  int cores;                 /* this machine's, online */
   int blas_threads;
   int ps_shards;
+  int ps_threads;
   int max_rows;              /* per worker per step: ceil(batch / all_workers) */
   long steps_per_epoch;
   dpt_sync sync;

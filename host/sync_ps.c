@@ -151,6 +151,7 @@ int dpt_sync_ps_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
   dpt_ps_config pc = {.n_params = cfg->n_params,
                       .n_workers = cfg->n_workers,
                       .n_shards = cfg->ps_shards,
+                      .server_threads = cfg->ps_threads,
                       .momentum = cfg->momentum,
                       .weight_decay = cfg->weight_decay,
                       .timeout_s = cfg->timeout_s,

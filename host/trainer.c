@@ -47,6 +47,7 @@ static int choose_device(const dpt_config *cfg, const dpt_observer *obs, dpt_run
   run->device_kind = gpus > 0 ? DPT_DEVICE_CUDA : DPT_DEVICE_CPU;
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   if (cores < 1) cores = 1;
+  run->cores = (int)cores;
   run->workers = cfg->workers > 0 ? cfg->workers : (gpus > 0 ? gpus : (int)cores);
   if (run->device_kind == DPT_DEVICE_CUDA && run->workers > gpus)
     return dpt_err_set(err, DPT_EINPUT, "--workers %d: only %d CUDA device(s) here",
@@ -116,6 +117,7 @@ static void fill_result(const dpt_config *cfg, const dpt_run *run, size_t bytes_
   out->strategy = dpt_strategy_name(cfg->strategy);
   out->device = run->device_kind == DPT_DEVICE_CUDA ? "cuda" : "cpu";
   out->ps_shards = cfg->strategy == DPT_STRATEGY_PS ? run->ps_shards : 0;
+  out->ps_threads = cfg->strategy == DPT_STRATEGY_PS ? run->ps_threads : 0;
   out->params = run->n_params;
   out->params_hash = dpt_hash_bytes(DPT_HASH_INIT, run->final_params, run->n_params * sizeof(float));
   out->blas_threads = run->blas_threads;
@@ -165,6 +167,8 @@ static int train_loaded(const dpt_config *cfg, const dpt_observer *obs, dpt_run 
    * cores: 2 workers 36k vs 30k samples/s with 1 vs 8 shards); they pay off when many workers
    * push at once. */
   run->ps_shards = cfg->ps_shards > 0 ? cfg->ps_shards : 1;
+  /* The workers wait while the server applies a round, so their cores are free to share it. */
+  run->ps_threads = cfg->ps_threads > 0 ? cfg->ps_threads : run->cores < 8 ? run->cores : 8;
   if (cfg->strategy == DPT_STRATEGY_PS && (size_t)run->ps_shards > run->n_params)
     return dpt_err_set(err, DPT_EINPUT, "--ps-shards %d: must be between 1 and %zu (the parameters)",
                        run->ps_shards, run->n_params);
@@ -184,6 +188,7 @@ static int train_loaded(const dpt_config *cfg, const dpt_observer *obs, dpt_run 
   dpt_sync_config sc = {.strategy = cfg->strategy, .device = run->device_kind,
                         .n_workers = run->workers,
                         .n_params = run->n_params, .ps_shards = run->ps_shards,
+                        .ps_threads = run->ps_threads,
                         .momentum = cfg->momentum, .weight_decay = cfg->weight_decay,
                         .timeout_s = cfg->timeout_s, .init_params = init,
                         .procs = run->procs, .proc_rank = run->proc_rank};

@@ -18,6 +18,9 @@ static int check_config(const dpt_ps_config *cfg, const float *init_params, dpt_
   if (cfg->n_shards < 1 || (size_t)cfg->n_shards > cfg->n_params)
     return dpt_err_set(err, DPT_EINPUT, "ps: %d shards: must be between 1 and %zu (the parameters)",
                        cfg->n_shards, cfg->n_params);
+  if (cfg->server_threads < 0 || cfg->server_threads > DPT_PS_MAX_SERVER_THREADS)
+    return dpt_err_set(err, DPT_EINPUT, "ps: %d server threads: must be between 1 and %d",
+                       cfg->server_threads, DPT_PS_MAX_SERVER_THREADS);
   if (!init_params) return dpt_err_set(err, DPT_EINPUT, "ps: no initial parameters");
   /* The slots hold one gradient per worker, each padded by up to a cache line per shard. */
   size_t per_worker_max = SIZE_MAX / sizeof(float) / (size_t)cfg->n_workers;
@@ -60,6 +63,7 @@ static void free_memory(dpt_ps *ps)
   free(ps->pushed_flags);
   free(ps->slot_store);
   free(ps->ready);
+  free(ps->threads);
   free(ps);
 }
 
@@ -89,9 +93,10 @@ static int allocate(dpt_ps *ps)
   ps->shards = ps_alloc_aligned(shards * sizeof *ps->shards);
   ps->workers = ps_alloc_aligned(workers * sizeof *ps->workers);
   ps->pushed_flags = calloc(shards * workers, sizeof *ps->pushed_flags);
-  ps->ready = calloc(shards, sizeof *ps->ready);
+  ps->ready = calloc(shards * (size_t)ps->slices, sizeof *ps->ready);
+  ps->threads = calloc((size_t)ps->slices, sizeof *ps->threads);
   if (!ps->params || !ps->velocity || !ps->shards || !ps->workers || !ps->pushed_flags ||
-      !ps->ready)
+      !ps->ready || !ps->threads)
     return DPT_ENOMEM;
   size_t slot_floats = lay_out_shards(ps);
   ps->slot_store = ps_alloc_aligned(slot_floats * workers * sizeof *ps->slot_store);
@@ -112,6 +117,17 @@ static void init_locks(dpt_ps *ps)
   }
   pthread_mutex_init(&ps->mu, NULL);
   pthread_cond_init(&ps->cv, NULL); /* the server's idle wait has no deadline (ps_server.c) */
+}
+
+/* Stops and joins the server threads that run. */
+static void stop_server(dpt_ps *ps)
+{
+  pthread_mutex_lock(&ps->mu);
+  ps->stop = true;
+  pthread_cond_broadcast(&ps->cv);
+  pthread_mutex_unlock(&ps->mu);
+  for (int i = 0; i < ps->started; i++) pthread_join(ps->threads[i], NULL);
+  ps->started = 0;
 }
 
 static void destroy_locks(dpt_ps *ps)
@@ -139,6 +155,7 @@ int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **o
   if (!ps) return dpt_err_set(err, DPT_ENOMEM, "ps: out of memory");
   ps->cfg = all;
   ps->group = cfg->n_workers;
+  ps->slices = cfg->server_threads > 0 ? cfg->server_threads : 1;
   if (allocate(ps)) {
     free_memory(ps);
     return dpt_err_set(err, DPT_ENOMEM, "ps: out of memory for %zu parameters x %d workers",
@@ -150,10 +167,16 @@ int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **o
   init_locks(ps);
   atomic_init(&ps->abort_claimed, 0);
   atomic_init(&ps->abort_code, 0);
-  if (pthread_create(&ps->thread, NULL, ps_server_main, ps) != 0) {
+  while (ps->started < ps->slices &&
+         pthread_create(&ps->threads[ps->started], NULL, ps_server_main, ps) == 0)
+    ps->started++;
+  if (ps->started < ps->slices) {
+    int failed = ps->started + 1, wanted = ps->slices;
+    stop_server(ps);
     destroy_locks(ps);
     free_memory(ps);
-    return dpt_err_set(err, DPT_ENOMEM, "ps: cannot start the server thread");
+    return dpt_err_set(err, DPT_ENOMEM, "ps: cannot start server thread %d of %d", failed,
+                       wanted);
   }
   if (cfg->procs > 1 && (rc = ps_mpi_serve_start(ps, cfg->n_workers, err)) != DPT_OK) {
     dpt_ps_destroy(ps);
@@ -189,11 +212,7 @@ void dpt_ps_destroy(dpt_ps *ps)
     return;
   }
   ps_mpi_serve_stop(ps); /* first: its threads may be pulling from the server */
-  pthread_mutex_lock(&ps->mu);
-  ps->stop = true;
-  pthread_cond_broadcast(&ps->cv);
-  pthread_mutex_unlock(&ps->mu);
-  pthread_join(ps->thread, NULL);
+  stop_server(ps);
   destroy_locks(ps);
   free_memory(ps);
 }

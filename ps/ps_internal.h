@@ -1,12 +1,14 @@
 /* Private to ps/: the server's state, shared by the files that create it (ps_create.c), serve
- * workers (ps_worker.c), run the server thread (ps_server.c) and abort it (ps_abort.c).
+ * workers (ps_worker.c), run the server threads (ps_server.c) and abort it (ps_abort.c).
  *
  * Who touches what in a synchronous round r of shard s (this is why the bulk copies and the
  * arithmetic run outside every lock):
  *   - worker w writes its slot of s, then counts its push under s's lock;
- *   - the last push hands s to the server through the ready queue (server lock);
- *   - the server sums the slots and steps s's params and velocity, with no lock held, then bumps
- *     s's version under s's lock;
+ *   - the last push hands s to the server threads through the ready queue (server lock), as one
+ *     task per slice of s;
+ *   - each slice's server thread sums the slots and steps s's params and velocity over its slice,
+ *     with no lock held, then counts the slice done (server lock); the thread that finished the
+ *     last slice bumps s's version under s's lock;
  *   - each worker waits for the version under s's lock and copies s's params with no lock held.
  * Nobody writes s's slots or params in between: worker w pushes round r+1 only after pulling
  * round r in full, and the server steps s in round r+1 only after every worker pushed it. The
@@ -37,6 +39,9 @@ typedef struct ps_shard {
   /* Fixed at creation: */
   int index;
   size_t off, len; /* the shard's parameters are [off, off + len) */
+  /* Guarded by the server lock while a round is applied: */
+  int slices_left;  /* slices of the round not yet applied */
+  double apply_t0;  /* when its first applied slice started */
   size_t stride;   /* floats from one worker's slot to the next: len rounded to a cache line */
   float *slots;    /* n_workers gradient slots of len floats; slot 0 doubles as the sum */
 } ps_shard;
@@ -61,15 +66,17 @@ struct dpt_ps {
   bool *pushed_flags; /* backing store of every shard's `pushed` */
   float *slot_store;  /* backing store of every shard's `slots` */
 
-  pthread_mutex_t mu; /* server lock: guards the fields below */
-  pthread_cond_t cv;  /* the server thread waits here for ready shards */
-  int *ready;         /* ring of ready shard indices (a shard is in it at most once) */
+  pthread_mutex_t mu; /* server lock: guards the fields below, and the shards' slices_left */
+  pthread_cond_t cv;  /* the server threads wait here for ready tasks */
+  int *ready;         /* ring of ready tasks, shard x slices + slice (a shard's at most once) */
   int ready_head, ready_len;
   bool stop;
   uint64_t shards_applied;
   double busy_s;
 
-  pthread_t thread;
+  int slices;         /* per shard: the server threads */
+  pthread_t *threads;
+  int started;        /* server threads running */
 
   atomic_int abort_claimed; /* the first aborter claims the record... */
   atomic_int abort_code;    /* ...and publishes it here once abort_msg is written */
@@ -93,9 +100,9 @@ int ps_abort_error(dpt_ps *ps, dpt_err *err);
 int ps_fail(dpt_ps *ps, dpt_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Hands a shard whose round is complete to the server thread. */
+/* Hands a shard whose round is complete to the server threads. */
 void ps_server_enqueue(dpt_ps *ps, ps_shard *s);
-/* The server thread's body: applies ready shards until stopped or aborted. */
+/* A server thread's body: applies ready slices until stopped or aborted. */
 void *ps_server_main(void *arg);
 
 #endif

@@ -1,36 +1,51 @@
-/* The server thread: takes shards whose round is complete, sums their gradient slots in worker
- * order, applies the SGD step and publishes the shard's next version. */
+/* The server threads: take slices of shards whose round is complete, sum their gradient slots in
+ * worker order, apply the SGD step; the thread that finishes a shard's last slice publishes the
+ * shard's next version. */
+#include <float.h>
 #include <string.h>
 
 #include "dpt/timer.h"
 #include "kernels/kn_math.h"
 #include "ps/ps_internal.h"
 
-enum { APPLY_BLOCK = 2048 }; /* floats summed then stepped at a time: the sum stays in cache */
+enum {
+  APPLY_BLOCK = 2048, /* floats summed then stepped at a time: the sum stays in cache */
+  SLICE_ALIGN = 16    /* floats: slices start on a cache line of the slots */
+};
 
 void ps_server_enqueue(dpt_ps *ps, ps_shard *s)
 {
+  int capacity = ps->cfg.n_shards * ps->slices;
   pthread_mutex_lock(&ps->mu);
-  ps->ready[(ps->ready_head + ps->ready_len) % ps->cfg.n_shards] = s->index;
-  ps->ready_len++;
-  pthread_cond_signal(&ps->cv);
+  s->slices_left = ps->slices;
+  s->apply_t0 = DBL_MAX;
+  for (int i = 0; i < ps->slices; i++)
+    ps->ready[(ps->ready_head + ps->ready_len++) % capacity] = s->index * ps->slices + i;
+  pthread_cond_broadcast(&ps->cv);
   pthread_mutex_unlock(&ps->mu);
 }
 
-/* The next complete shard, or NULL once stopped or aborted. The wait has no deadline of its own:
- * the server waits on the workers, whose pulls time out and abort it, and destroy wakes it. */
-static ps_shard *next_ready(dpt_ps *ps)
+/* The next ready task, or -1 once stopped or aborted. The wait has no deadline of its own: the
+ * server waits on the workers, whose pulls time out and abort it, and destroy wakes it. */
+static int next_task(dpt_ps *ps)
 {
-  ps_shard *s = NULL;
+  int task = -1;
   pthread_mutex_lock(&ps->mu);
   while (!ps->ready_len && !ps->stop && !ps_abort_code(ps)) pthread_cond_wait(&ps->cv, &ps->mu);
   if (ps->ready_len && !ps->stop && !ps_abort_code(ps)) {
-    s = &ps->shards[ps->ready[ps->ready_head]];
-    ps->ready_head = (ps->ready_head + 1) % ps->cfg.n_shards;
+    task = ps->ready[ps->ready_head];
+    ps->ready_head = (ps->ready_head + 1) % (ps->cfg.n_shards * ps->slices);
     ps->ready_len--;
   }
   pthread_mutex_unlock(&ps->mu);
-  return s;
+  return task;
+}
+
+/* Slice i of a shard of len floats: [start(i), start(i + 1)), as even as SLICE_ALIGN allows. */
+static size_t slice_start(size_t len, int slices, int i)
+{
+  size_t start = len * (size_t)i / (size_t)slices / SLICE_ALIGN * SLICE_ALIGN;
+  return i == slices ? len : start;
 }
 
 /* acc = the sum of the slots in the allreduce's order, so both strategies produce the same bits:
@@ -38,15 +53,16 @@ static ps_shard *next_ready(dpt_ps *ps)
  * in process order (host/comm_hier.h). In one process that is slot_0 + slot_1 + ... + slot_{N-1}.
  * A group's partial sum builds up in its first worker's slot, acc in worker 0's: each worker
  * rewrites its slot only after pulling this round. Then the step, with the kernel every device
- * uses. A round some worker voted to skip changes nothing. */
-static void apply_round(const dpt_ps *ps, ps_shard *s)
+ * uses. Over [begin, end) of the shard: one slice. A round some worker voted to skip changes
+ * nothing. */
+static void apply_slice(const dpt_ps *ps, const ps_shard *s, size_t begin, size_t end)
 {
   const dpt_ps_config *c = &ps->cfg;
   if (s->votes.skip) return;
   float *acc = s->slots;
   float *params = ps->params + s->off, *velocity = ps->velocity + s->off;
-  for (size_t lo = 0; lo < s->len; lo += APPLY_BLOCK) {
-    size_t hi = s->len - lo < APPLY_BLOCK ? s->len : lo + APPLY_BLOCK;
+  for (size_t lo = begin; lo < end; lo += APPLY_BLOCK) {
+    size_t hi = end - lo < APPLY_BLOCK ? end : lo + APPLY_BLOCK;
     for (int first = 0; first < c->n_workers; first += ps->group) {
       float *part = s->slots + (size_t)first * s->stride;
       for (int w = first + 1; w < first + ps->group; w++) {
@@ -73,21 +89,33 @@ static void publish(dpt_ps *ps, ps_shard *s)
   pthread_mutex_unlock(&s->mu);
 }
 
+/* Counts a slice applied over [t0, t1); true for the thread that finished the shard's round. Counted
+ * before publishing, so stats read after a pull include that round. */
+static bool slice_done(dpt_ps *ps, ps_shard *s, double t0, double t1, double *round_t0)
+{
+  pthread_mutex_lock(&ps->mu);
+  ps->busy_s += t1 - t0;
+  if (t0 < s->apply_t0) s->apply_t0 = t0;
+  bool last = --s->slices_left == 0;
+  ps->shards_applied += last;
+  *round_t0 = s->apply_t0;
+  pthread_mutex_unlock(&ps->mu);
+  return last;
+}
+
 void *ps_server_main(void *arg)
 {
   dpt_ps *ps = arg;
-  for (ps_shard *s; (s = next_ready(ps)) != NULL;) {
-    double t0 = dpt_now();
-    apply_round(ps, s);
-    double busy = dpt_now() - t0;
-    /* Only this thread writes s->version (publish), so it may read it without the lock. */
+  for (int task; (task = next_task(ps)) >= 0;) {
+    ps_shard *s = &ps->shards[task / ps->slices];
+    int slice = task % ps->slices;
+    double t0 = dpt_now(), round_t0;
+    apply_slice(ps, s, slice_start(s->len, ps->slices, slice),
+                slice_start(s->len, ps->slices, slice + 1));
+    if (!slice_done(ps, s, t0, dpt_now(), &round_t0)) continue;
+    /* Only the last slice's thread writes s->version (publish): it may read it without the lock. */
     if (ps->cfg.on_apply)
-      ps->cfg.on_apply(ps->cfg.on_apply_ctx, s->index, s->version, t0, t0 + busy);
-    /* Counted before publishing, so stats read after a pull include that round. */
-    pthread_mutex_lock(&ps->mu);
-    ps->busy_s += busy;
-    ps->shards_applied++;
-    pthread_mutex_unlock(&ps->mu);
+      ps->cfg.on_apply(ps->cfg.on_apply_ctx, s->index, s->version, round_t0, dpt_now());
     publish(ps, s);
   }
   return NULL;

@@ -34,7 +34,7 @@ static void test_every_option_parses(void)
                   "--lr-schedule", "step", "--warmup-epochs", "0", "--lr-step-epochs", "2",
                   "--lr-gamma", "0.5", "--seed", "18446744073709551615", "--report", "r.json",
                   "--quiet", "--workers", "3", "--strategy", "ps", "--ps-shards", "5",
-                  "--device", "cpu", "--check-replicas", "--timeout", "2.5", NULL};
+                  "--ps-threads", "3", "--device", "cpu", "--check-replicas", "--timeout", "2.5", NULL};
   int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
   dpt_config cfg;
   dpt_cli_action action;
@@ -54,6 +54,7 @@ static void test_every_option_parses(void)
   CU_ASSERT_EQUAL(cfg.workers, 3);
   CU_ASSERT_EQUAL(cfg.strategy, DPT_STRATEGY_PS);
   CU_ASSERT_EQUAL(cfg.ps_shards, 5);
+  CU_ASSERT_EQUAL(cfg.ps_threads, 3);
   CU_ASSERT_EQUAL(cfg.device, DPT_DEVICE_SELECT_CPU);
   CU_ASSERT_DOUBLE_EQUAL(cfg.timeout_s, 2.5, 1e-12);
 }
@@ -105,6 +106,8 @@ static void test_bad_values(void)
   expect_error("--timeout", "0", NULL, "--timeout 0");
   expect_error("--ps-shards", "0", NULL, "--ps-shards 0");
   expect_error("--strategy", "allreduce", "--ps-shards=2", "--ps-shards: only meaningful");
+  expect_error("--ps-threads", "65", NULL, "--ps-threads 65");
+  expect_error("--strategy", "allreduce", "--ps-threads=2", "--ps-threads: only meaningful");
 }
 
 static void test_bad_usage(void)

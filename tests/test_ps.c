@@ -90,13 +90,15 @@ static void *push_pull_int_rounds(void *p)
   return NULL;
 }
 
-static void stress(int n_workers, int n_shards, int rounds)
+/* n_threads server threads, each applying a slice of every shard: 203 parameters give slices of
+ * 64 or more, and with 3 shards of 67 or 68 some slices are empty. */
+static void stress(int n_workers, int n_shards, int n_threads, int rounds)
 {
   enum { N = 203 };
   float init[N];
   for (size_t i = 0; i < N; i++) init[i] = init_value(i);
   dpt_ps_config cfg = {.n_params = N, .n_workers = n_workers, .n_shards = n_shards,
-                       .timeout_s = 60.0};
+                       .server_threads = n_threads, .timeout_s = 60.0};
   dpt_ps *ps;
   dpt_err err = {0};
   CU_ASSERT_FATAL(dpt_ps_create(&cfg, init, &ps, &err) == 0);
@@ -110,8 +112,8 @@ static void stress(int n_workers, int n_shards, int rounds)
     CU_ASSERT_EQUAL(jobs[w].rc, 0);
     CU_ASSERT_EQUAL(jobs[w].wrong, 0);
     if (jobs[w].rc || jobs[w].wrong)
-      fprintf(stderr, "%d shards, worker %d: rc %d (%s), %zu wrong\n", n_shards, w, jobs[w].rc,
-              jobs[w].err.msg, jobs[w].wrong);
+      fprintf(stderr, "%d shards, %d server threads, worker %d: rc %d (%s), %zu wrong\n",
+              n_shards, n_threads, w, jobs[w].rc, jobs[w].err.msg, jobs[w].wrong);
   }
   size_t final_wrong = 0;
   for (size_t i = 0; i < N; i++)
@@ -124,15 +126,21 @@ static void stress(int n_workers, int n_shards, int rounds)
   dpt_ps_destroy(ps);
 }
 
-static void test_stress_1_shard(void) { stress(8, 1, 500); }
-static void test_stress_3_shards(void) { stress(8, 3, 500); }
-static void test_stress_8_shards(void) { stress(8, 8, 500); }
+static void test_stress_1_shard(void) { stress(8, 1, 1, 500); }
+static void test_stress_3_shards(void) { stress(8, 3, 1, 500); }
+static void test_stress_8_shards(void) { stress(8, 8, 1, 500); }
+static void test_stress_server_threads(void)
+{
+  stress(8, 1, 3, 500);
+  stress(8, 3, 4, 500);
+  stress(2, 8, 2, 500);
+}
 
 /* 16 worker threads on however few cores: thousands of rounds, exact sums throughout. */
 static void test_soak_16_workers(void)
 {
-  const int shards[] = {1, 5, 16};
-  for (int i = 0; i < 3; i++) stress(16, shards[i], 10000);
+  const int shards[] = {1, 5, 16}, threads[] = {1, 4, 2};
+  for (int i = 0; i < 3; i++) stress(16, shards[i], threads[i], 10000);
 }
 
 /* The optimizer state goes in (a checkpoint's) and comes out (for the next checkpoint) exactly:
@@ -259,6 +267,10 @@ static void test_config_is_checked(void)
   dpt_err_clear(&err);
   CU_ASSERT_EQUAL(dpt_ps_create(&cfg, init, &ps, &err), DPT_EINPUT);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "0 workers"));
+  cfg = (dpt_ps_config){.n_params = 4, .n_workers = 1, .n_shards = 1, .server_threads = 65};
+  dpt_err_clear(&err);
+  CU_ASSERT_EQUAL(dpt_ps_create(&cfg, init, &ps, &err), DPT_EINPUT);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "65 server threads: must be between 1 and 64"));
   CU_ASSERT_PTR_NULL(ps);
 }
 
@@ -375,6 +387,7 @@ int dpt_test_register(void)
   static const dpt_test_case rounds[] = {DPT_TEST(test_stress_1_shard),
                                          DPT_TEST(test_stress_3_shards),
                                          DPT_TEST(test_stress_8_shards),
+                                         DPT_TEST(test_stress_server_threads),
                                          DPT_TEST(test_bit_identical_to_allreduce),
                                          DPT_TEST(test_velocity_in_and_out), DPT_TEST_END};
   static const dpt_test_case failures[] = {DPT_TEST(test_config_is_checked),

@@ -81,7 +81,8 @@ static dpt_sync_config config(dpt_strategy strategy)
   dpt_rng_seed(&rng, 11);
   for (size_t i = 0; i < N; i++) init_params[i] = dpt_rng_normal(&rng);
   return (dpt_sync_config){.strategy = strategy, .n_workers = WORKERS, .n_params = N,
-                           .ps_shards = 4, .momentum = 0.9f, .weight_decay = 5e-4f,
+                           .ps_shards = 4, .ps_threads = 3, .momentum = 0.9f,
+                           .weight_decay = 5e-4f,
                            .timeout_s = 30.0, .init_params = init_params};
 }
 

@@ -42,6 +42,7 @@ typedef struct dpt_config {
   int workers;            /* 0 = auto: every GPU on cuda, every core on cpu */
   dpt_strategy strategy;
   int ps_shards;          /* 0 = the default, 1 */
+  int ps_threads;         /* parameter-server threads; 0 = the default (host/trainer.c) */
   dpt_device_select device;
   bool check_replicas;
   double timeout_s;       /* bound on every collective / server round wait */

@@ -1,8 +1,10 @@
-/* The parameter server: one server thread owns the master parameters and the optimizer state in
- * host memory, split into shards, each guarded by its own lock. In a synchronous round every
- * worker pushes its gradient; when a shard has all pushes, the server sums them in worker order
- * 0..N-1 (reproducible, and bit-identical to the allreduce path), applies the SGD step and
- * publishes the shard's new version, which workers pull.
+/* The parameter server: server threads own the master parameters and the optimizer state in host
+ * memory, split into shards, each guarded by its own lock. In a synchronous round every worker
+ * pushes its gradient; when a shard has all pushes, the server sums them in worker order 0..N-1
+ * (reproducible, and bit-identical to the allreduce path), applies the SGD step and publishes the
+ * shard's new version, which workers pull. With several server threads each applies a slice of
+ * every complete shard (the workers wait meanwhile, so their cores are free); every element is
+ * still summed and stepped by one thread, in the same order.
  *
  * Lock order: a thread holds at most one shard lock at a time; the server's wake-up lock is never
  * held while taking a shard lock. */
@@ -14,15 +16,18 @@
 
 #include "dpt/status.h"
 
-/* Optional observer of the server's work (--trace): called from the server thread after it applied
- * round `round` (0-based) of `shard`, with the span's dpt_now() times. Must be cheap; must not
- * block. */
+/* Optional observer of the server's work (--trace): called from the server thread that finished
+ * round `round` (0-based) of `shard`, with the span's dpt_now() times (its first slice's start,
+ * its last slice's end). Must be cheap; must not block. */
+enum { DPT_PS_MAX_SERVER_THREADS = 64 };
+
 typedef void (*dpt_ps_apply_hook)(void *ctx, int shard, uint64_t round, double t0, double t1);
 
 typedef struct dpt_ps_config {
   size_t n_params;
   int n_workers;
   int n_shards;         /* 1..n_params */
+  int server_threads;   /* 1..DPT_PS_MAX_SERVER_THREADS; 0: 1 */
   float momentum;
   float weight_decay;
   double timeout_s;     /* bounds every wait (<= 0: none) */
@@ -41,7 +46,7 @@ typedef struct dpt_ps_config {
 
 typedef struct dpt_ps_stats {
   uint64_t rounds;       /* completed synchronous rounds */
-  double server_busy_s;  /* time the server thread spent summing and stepping */
+  double server_busy_s;  /* time the server threads spent summing and stepping, added up */
 } dpt_ps_stats;
 
 typedef struct dpt_ps dpt_ps;

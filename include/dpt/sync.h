@@ -59,6 +59,7 @@ typedef struct dpt_sync_config {
   int n_workers;
   size_t n_params;
   int ps_shards;         /* ps only */
+  int ps_threads;        /* ps only: server threads */
   float momentum;
   float weight_decay;
   double timeout_s;

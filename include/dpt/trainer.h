@@ -61,6 +61,7 @@ typedef struct dpt_result {
   const char *strategy;
   const char *device;           /* "cpu" or "cuda" */
   int ps_shards;                /* 0 unless strategy is ps */
+  int ps_threads;               /* server threads; 0 unless strategy is ps */
   size_t params;
   uint64_t params_hash;         /* FNV-1a of the final parameters' bytes */
   double wall_s;                /* the whole run, loading included */
