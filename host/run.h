@@ -41,7 +41,6 @@ typedef struct dpt_run {
   float *final_params;       /* host: worker 0 copies its replica here at the end */
   dpt_device_kind device_kind;
   int workers;
-  int cores;                 /* this machine's, online */
   int blas_threads;
   int ps_shards;
   int ps_threads;

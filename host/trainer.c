@@ -47,7 +47,6 @@ static int choose_device(const dpt_config *cfg, const dpt_observer *obs, dpt_run
   run->device_kind = gpus > 0 ? DPT_DEVICE_CUDA : DPT_DEVICE_CPU;
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   if (cores < 1) cores = 1;
-  run->cores = (int)cores;
   run->workers = cfg->workers > 0 ? cfg->workers : (gpus > 0 ? gpus : (int)cores);
   if (run->device_kind == DPT_DEVICE_CUDA && run->workers > gpus)
     return dpt_err_set(err, DPT_EINPUT, "--workers %d: only %d CUDA device(s) here",
@@ -167,8 +166,7 @@ static int train_loaded(const dpt_config *cfg, const dpt_observer *obs, dpt_run 
    * cores: 2 workers 36k vs 30k samples/s with 1 vs 8 shards); they pay off when many workers
    * push at once. */
   run->ps_shards = cfg->ps_shards > 0 ? cfg->ps_shards : 1;
-  /* The workers wait while the server applies a round, so their cores are free to share it. */
-  run->ps_threads = cfg->ps_threads > 0 ? cfg->ps_threads : run->cores < 8 ? run->cores : 8;
+  run->ps_threads = cfg->ps_threads > 0 ? cfg->ps_threads : dpt_ps_default_server_threads();
   if (cfg->strategy == DPT_STRATEGY_PS && (size_t)run->ps_shards > run->n_params)
     return dpt_err_set(err, DPT_EINPUT, "--ps-shards %d: must be between 1 and %zu (the parameters)",
                        run->ps_shards, run->n_params);

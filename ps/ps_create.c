@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ps/ps_mpi.h"
 
@@ -155,7 +156,7 @@ int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **o
   if (!ps) return dpt_err_set(err, DPT_ENOMEM, "ps: out of memory");
   ps->cfg = all;
   ps->group = cfg->n_workers;
-  ps->slices = cfg->server_threads > 0 ? cfg->server_threads : 1;
+  ps->slices = cfg->server_threads > 0 ? cfg->server_threads : dpt_ps_default_server_threads();
   if (allocate(ps)) {
     free_memory(ps);
     return dpt_err_set(err, DPT_ENOMEM, "ps: out of memory for %zu parameters x %d workers",
@@ -184,6 +185,12 @@ int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **o
   }
   *out = ps;
   return DPT_OK;
+}
+
+int dpt_ps_default_server_threads(void)
+{
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
 }
 
 void dpt_ps_get_stats(dpt_ps *ps, dpt_ps_stats *out)

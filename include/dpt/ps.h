@@ -27,7 +27,7 @@ typedef struct dpt_ps_config {
   size_t n_params;
   int n_workers;
   int n_shards;         /* 1..n_params */
-  int server_threads;   /* 1..DPT_PS_MAX_SERVER_THREADS; 0: 1 */
+  int server_threads;   /* 1..DPT_PS_MAX_SERVER_THREADS; 0: dpt_ps_default_server_threads() */
   float momentum;
   float weight_decay;
   double timeout_s;     /* bounds every wait (<= 0: none) */
@@ -51,7 +51,11 @@ typedef struct dpt_ps_stats {
 
 typedef struct dpt_ps dpt_ps;
 
-/* Copies init_params as the master parameters and starts the server thread. */
+/* The server threads when the config leaves it 0: the cores online, at most 8. The workers wait
+ * while a round is applied, so their cores are free to share it. */
+int dpt_ps_default_server_threads(void);
+
+/* Copies init_params as the master parameters and starts the server threads. */
 int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **out, dpt_err *err);
 
 /* Pushes worker's gradient (host memory, n_params floats) for the current round with the round's
