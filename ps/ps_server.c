@@ -89,16 +89,20 @@ static void publish(dpt_ps *ps, ps_shard *s)
   pthread_mutex_unlock(&s->mu);
 }
 
-/* Counts a slice applied over [t0, t1); true for the thread that finished the shard's round. Counted
- * before publishing, so stats read after a pull include that round. */
-static bool slice_done(dpt_ps *ps, ps_shard *s, double t0, double t1, double *round_t0)
+/* Counts a slice applied over [t0, t1); true for the thread that finished the shard's round, which
+ * also tells the on_apply hook. Under the server lock: counted before publishing, so stats read
+ * after a pull include that round, and hook calls from different threads (different shards of a
+ * round) come one at a time. */
+static bool slice_done(dpt_ps *ps, ps_shard *s, double t0, double t1)
 {
   pthread_mutex_lock(&ps->mu);
   ps->busy_s += t1 - t0;
   if (t0 < s->apply_t0) s->apply_t0 = t0;
   bool last = --s->slices_left == 0;
   ps->shards_applied += last;
-  *round_t0 = s->apply_t0;
+  /* Only the last slice's thread writes s->version (publish): it may read it without its lock. */
+  if (last && ps->cfg.on_apply)
+    ps->cfg.on_apply(ps->cfg.on_apply_ctx, s->index, s->version, s->apply_t0, t1);
   pthread_mutex_unlock(&ps->mu);
   return last;
 }
@@ -109,14 +113,10 @@ void *ps_server_main(void *arg)
   for (int task; (task = next_task(ps)) >= 0;) {
     ps_shard *s = &ps->shards[task / ps->slices];
     int slice = task % ps->slices;
-    double t0 = dpt_now(), round_t0;
+    double t0 = dpt_now();
     apply_slice(ps, s, slice_start(s->len, ps->slices, slice),
                 slice_start(s->len, ps->slices, slice + 1));
-    if (!slice_done(ps, s, t0, dpt_now(), &round_t0)) continue;
-    /* Only the last slice's thread writes s->version (publish): it may read it without the lock. */
-    if (ps->cfg.on_apply)
-      ps->cfg.on_apply(ps->cfg.on_apply_ctx, s->index, s->version, round_t0, dpt_now());
-    publish(ps, s);
+    if (slice_done(ps, s, t0, dpt_now())) publish(ps, s);
   }
   return NULL;
 }
