@@ -5,7 +5,9 @@
 #     another process's signal, the checkpoint is saved, no error and no MPI_Abort;
 #   - SIGINT to the launcher, which forwards SIGTERM to every process: the same, rank 0 naming
 #     SIGTERM;
-#   - either way --resume finishes with the parameters of an uninterrupted run, bit for bit.
+#   - with --strategy ps too, whose server in process 0 counts the stop votes;
+#   - every time --resume finishes with the parameters of an uninterrupted run, bit for bit
+#     (allreduce and ps give the same bits).
 # DPT_TEST_SLOW_SAVE makes each epoch's save last, so the signal lands while the run is going.
 # usage: mpi_signals.sh MPIEXEC NP DPTRAIN MAKE_SYNTH WORKDIR  (Open MPI's launcher: the test
 # finds each process's rank in its OMPI_COMM_WORLD_RANK)
@@ -33,13 +35,15 @@ timeout 120 "$mpiexec" -n "$np" "$dptrain" "${train[@]}" >"$work/straight" 2>&1 
 straight=$(done_hash "$work/straight")
 [ -n "$straight" ] || fail "no hash in: $(cat "$work/straight")"
 
-# interrupt NAME TARGET SIGNAL RANK0_SAYS: starts the job with --checkpoint, sends SIGNAL to
-# TARGET (launcher, or the last rank) after the first epoch, checks how it ended, then resumes.
+# interrupt NAME TARGET SIGNAL RANK0_SAYS [dptrain-args...]: starts the job with --checkpoint,
+# sends SIGNAL to TARGET (launcher, or the last rank) after the first epoch, checks how it ended,
+# then resumes.
 interrupt() {
   local name=$1 target=$2 sig=$3 says=$4
+  shift 4
   rm -f "$ck" "$ck".tmp.*
   # No `timeout` in front: the signal must reach the launcher itself. ctest's TIMEOUT bounds it.
-  DPT_TEST_SLOW_SAVE=0.3 "$mpiexec" -n "$np" "$dptrain" "${train[@]}" --checkpoint "$ck" \
+  DPT_TEST_SLOW_SAVE=0.3 "$mpiexec" -n "$np" "$dptrain" "${train[@]}" "$@" --checkpoint "$ck" \
     >"$work/out" 2>"$work/err" &
   launcher=$!
   local victim=$launcher
@@ -57,7 +61,8 @@ interrupt() {
   grep -q "MPI_ABORT\|MPI_Abort" "$work/err" && fail "$name: the job was aborted: $(cat "$work/err")"
   grep -q "^done:" "$work/out" && fail "$name: the run finished instead of stopping"
   [ -s "$ck" ] || { fail "$name: no checkpoint"; return; }
-  timeout 120 "$mpiexec" -n "$np" "$dptrain" "${train[@]}" --resume "$ck" >"$work/resumed" 2>&1 ||
+  timeout 120 "$mpiexec" -n "$np" "$dptrain" "${train[@]}" "$@" --resume "$ck" \
+    >"$work/resumed" 2>&1 ||
     fail "$name: resume exited $?: $(cat "$work/resumed")"
   [ "$(done_hash "$work/resumed")" = "$straight" ] ||
     fail "$name: resumed hash $(done_hash "$work/resumed") != uninterrupted $straight"
@@ -66,5 +71,6 @@ interrupt() {
 
 interrupt last_rank_sigterm last_rank TERM "a signal to another MPI process"
 interrupt launcher_sigint launcher INT SIGTERM
+interrupt ps_last_rank_sigterm last_rank TERM "a signal to another MPI process" --strategy ps
 
 finish "mpi_signals ($np processes)"
