@@ -149,8 +149,9 @@ int main(int argc, char **argv)
   obs.should_stop = dpt_signals_stop_requested;
   if (dpt_signals_install(&err)) return fail_run(&mpi, &err);
   dpt_result result;
-  if (dpt_train_recorded(&cfg, &obs, &result, &err))
-    return err.code == DPT_EINTERRUPTED ? end_interrupted(&mpi, &err) : fail_run(&mpi, &err);
+  int rc = dpt_train_recorded(&cfg, &obs, &result, &err);
+  dpt_signals_release();
+  if (rc) return err.code == DPT_EINTERRUPTED ? end_interrupted(&mpi, &err) : fail_run(&mpi, &err);
   if (!cfg.quiet) print_summary(&result);
   dpt_mpi_env_finalize(&mpi);
   return 0;

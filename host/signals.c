@@ -33,6 +33,12 @@ int dpt_signals_install(dpt_err *err)
   return DPT_OK;
 }
 
+void dpt_signals_release(void)
+{
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+}
+
 int dpt_signals_received(void) { return atomic_load(&received_signal); }
 
 bool dpt_signals_stop_requested(void *ctx) { return dpt_signals_received() != 0; }

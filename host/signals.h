@@ -13,6 +13,12 @@
 /* Installs the handlers (once, from main, before the run starts). */
 int dpt_signals_install(dpt_err *err);
 
+/* Once the run is over (its checkpoint saved or not needed), a signal has nothing left to stop:
+ * restores the default action, so that one ends the process quietly instead of claiming that a
+ * checkpoint was skipped. Under an MPI launcher that matters: when the first process of a stopped
+ * job exits, Open MPI's mpirun sends SIGTERM to the others, still finishing. */
+void dpt_signals_release(void);
+
 /* The first signal received, 0 while none. */
 int dpt_signals_received(void);
 
