@@ -7,6 +7,7 @@
 #include "bench/bench_opts.h"
 #include "bench/bench_util.h"
 #include "bench/sgemm_rate.h"
+#include "dpt/cores.h"
 
 typedef struct opts {
   int batch, features, classes, threads, reps, peak_n;
@@ -16,7 +17,7 @@ typedef struct opts {
 
 static bool parse(int argc, char **argv, opts *o)
 {
-  *o = (opts){.batch = 256, .features = 784, .classes = 10, .threads = bench_cores(), .reps = 20,
+  *o = (opts){.batch = 256, .features = 784, .classes = 10, .threads = dpt_cores_online(), .reps = 20,
               .peak_n = 2048, .hidden = {512, 512}, .n_hidden = 2, .workers = {1, 2, 4},
               .n_workers = 3};
   const bench_opt table[] = {
@@ -75,7 +76,7 @@ int main(int argc, char **argv)
   double step_flops = sgemm_step_flops(&st);
   sgemm_step_destroy(&st);
   sgemm_ceiling one;
-  if (!sgemm_measure_ceiling(&shape, o.batch, 1, o.threads, bench_cores(), o.reps, &one))
+  if (!sgemm_measure_ceiling(&shape, o.batch, 1, o.threads, dpt_cores_online(), o.reps, &one))
     return oom();
   printf("%-5s %5s %2s %2s %6s %6s %6s %10.1f %9.1f %7.2f\n", "step", "all", "", "", "", "", "",
          one.step_s * 1e6, one.gemm_gflops, one.gemm_gflops / peak);
@@ -86,13 +87,13 @@ int main(int argc, char **argv)
   printf("model FLOP rate of the step: %.1f GFLOP/s; ceiling samples/s = batch / t_step = %.0f\n",
          model_per_sample * o.batch / one.step_s * 1e-9, one.samples_per_s);
 
-  printf("\nsamples/s ceilings as bench_train computes them (%d cores):\n", bench_cores());
+  printf("\nsamples/s ceilings as bench_train computes them (%d cores):\n", dpt_cores_online());
   printf("%7s %9s %7s %8s %12s %10s %14s\n", "workers", "rows/wkr", "threads", "parallel",
          "t_step(us)", "GFLOP/s", "ceiling(s/s)");
   for (int i = 0; i < o.n_workers; i++) {
     sgemm_ceiling c;
-    int threads = sgemm_trainer_threads(o.workers[i], bench_cores());
-    if (!sgemm_measure_ceiling(&shape, o.batch, o.workers[i], threads, bench_cores(), o.reps, &c))
+    int threads = sgemm_trainer_threads(o.workers[i], dpt_cores_online());
+    if (!sgemm_measure_ceiling(&shape, o.batch, o.workers[i], threads, dpt_cores_online(), o.reps, &c))
       return oom();
     printf("%7d %9d %7d %8d %12.1f %10.1f %14.0f\n", o.workers[i], c.rows, c.threads, c.parallel,
            c.step_s * 1e6, c.gemm_gflops, c.samples_per_s);

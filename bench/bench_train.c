@@ -6,6 +6,7 @@
 #include "bench/bench_opts.h"
 #include "bench/bench_util.h"
 #include "bench/sgemm_rate.h"
+#include "dpt/cores.h"
 #include "dpt/trainer.h"
 
 enum { MAX_WORKERS_LIST = 8, MAX_STRATEGIES = 2, MAX_REPEATS = 32 };
@@ -91,7 +92,7 @@ static int train_once(const opts *o, int workers, dpt_strategy strategy, int cap
   if (!rc && !probe->times)
     rc = dpt_mlp_shape_make(res->features, res->hidden, res->n_hidden, res->classes, &shape, &err);
   if (!rc && !probe->times &&
-      !sgemm_probe_create(&shape, o->batch, workers, res->blas_threads, bench_cores(), cap, probe))
+      !sgemm_probe_create(&shape, o->batch, workers, res->blas_threads, dpt_cores_online(), cap, probe))
     rc = dpt_err_set(&err, DPT_ENOMEM, "sgemm ceiling: out of memory");
   if (rc) {
     fprintf(stderr, "bench_train: error: %d worker(s), %s: %s\n", workers,
@@ -190,7 +191,7 @@ int main(int argc, char **argv)
     return 2;
   }
   printf("bench_train: %s, %d epoch(s), global batch %d, CPU, %d core(s); samples/s of the "
-         "training loop, median of %d run(s)\n", o.data, o.epochs, o.batch, bench_cores(),
+         "training loop, median of %d run(s)\n", o.data, o.epochs, o.batch, dpt_cores_online(),
          o.repeats);
   bench_print_load("at start");
   printf("ceiling: min(workers, cores) x (batch / workers) / t(one worker's GEMMs of a step), "

@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
+#include "dpt/cores.h"
 #include "dpt/timer.h"
 
 static int cmp_double(const void *a, const void *b)
@@ -119,18 +119,12 @@ const char *bench_mark(bool pass)
   return pass ? "PASS" : "BELOW";
 }
 
-int bench_cores(void)
-{
-  long c = sysconf(_SC_NPROCESSORS_ONLN);
-  return c < 1 ? 1 : (int)c;
-}
-
 void bench_print_load(const char *when)
 {
   FILE *f = fopen("/proc/loadavg", "r");
   double load;
   if (!f) return;
   if (fscanf(f, "%lf", &load) == 1)
-    printf("load average (1 min) %s: %.2f on %d cores\n", when, load, bench_cores());
+    printf("load average (1 min) %s: %.2f on %d cores\n", when, load, dpt_cores_online());
   fclose(f);
 }

@@ -49,9 +49,6 @@ int bench_sweep_iters(const bench_sweep *sw, size_t bytes);
 /* "PASS" or "BELOW". */
 const char *bench_mark(bool pass);
 
-/* Online CPU cores (at least 1). */
-int bench_cores(void);
-
 /* Prints "load average (1 min) <when>: L on C cores" from /proc/loadavg (nothing where it is
  * missing): other work on the machine skews every figure, and this says how much there was. */
 void bench_print_load(const char *when);

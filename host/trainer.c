@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "dpt/cores.h"
 #include "dpt/hash.h"
 #include "dpt/timer.h"
 #include "dpt/trainer.h"
@@ -45,15 +45,14 @@ static int choose_device(const dpt_config *cfg, const dpt_observer *obs, dpt_run
     notice(obs, msg);
   }
   run->device_kind = gpus > 0 ? DPT_DEVICE_CUDA : DPT_DEVICE_CPU;
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  if (cores < 1) cores = 1;
-  run->workers = cfg->workers > 0 ? cfg->workers : (gpus > 0 ? gpus : (int)cores);
+  int cores = dpt_cores_online();
+  run->workers = cfg->workers > 0 ? cfg->workers : (gpus > 0 ? gpus : cores);
   if (run->device_kind == DPT_DEVICE_CUDA && run->workers > gpus)
     return dpt_err_set(err, DPT_EINPUT, "--workers %d: only %d CUDA device(s) here",
                        run->workers, gpus);
   /* Workers sharing the CPU each get one BLAS thread: no oversubscription. */
   run->blas_threads = run->device_kind == DPT_DEVICE_CUDA ? 0
-                      : run->workers == 1               ? (int)cores
+                      : run->workers == 1               ? cores
                                                         : 1;
   return DPT_OK;
 }

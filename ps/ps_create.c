@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
+
+#include "dpt/cores.h"
 
 #include "ps/ps_mpi.h"
 
@@ -189,8 +190,8 @@ int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **o
 
 int dpt_ps_default_server_threads(void)
 {
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  return cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
+  int cores = dpt_cores_online();
+  return cores > 8 ? 8 : cores;
 }
 
 void dpt_ps_get_stats(dpt_ps *ps, dpt_ps_stats *out)
