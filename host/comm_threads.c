@@ -168,11 +168,10 @@ static void sum_in_rank_order(const dpt_comm_threads *g, size_t lo, size_t hi, f
       const float *x = g->ranks[r].buf + t;
       for (size_t i = 0; i < len; i++) kn_add_at(i, x, acc);
     }
-    for (int r = 0; r < g->size; r++) {
-      float *out = only ? only : g->ranks[r].buf;
-      memcpy(out + t, acc, len * sizeof *acc);
-      if (only) break;
-    }
+    if (only)
+      memcpy(only + t, acc, len * sizeof *acc);
+    else
+      for (int r = 0; r < g->size; r++) memcpy(g->ranks[r].buf + t, acc, len * sizeof *acc);
   }
 }
 
