@@ -8,6 +8,7 @@
 #     file in rank 0's folder only works;
 #   - a NaN under --on-nan stop ends the job with the last checkpoint intact (it resumes to the
 #     uninterrupted run's bits); under --on-nan skip every process drops the step alike;
+#   - a save failing on process 0 fails the job on every process, naming process 0's reason;
 #   - a checkpoint of NP processes resumed by one process, a corrupted checkpoint and a missing one
 #     are refused: exit 2, one line naming the file.
 # usage: mpi_resume.sh MPIEXEC NP DPTRAIN MAKE_SYNTH WORKDIR
@@ -108,6 +109,21 @@ done
 [ -n "$(hash_of nan_skip_allreduce)" ] && [ "$(hash_of nan_skip_allreduce)" = "$(hash_of nan_skip_ps)" ] ||
   fail "--on-nan skip: allreduce '$(hash_of nan_skip_allreduce)' != ps '$(hash_of nan_skip_ps)'"
 [ "$(hash_of nan_skip_allreduce)" != "$straight" ] || fail "--on-nan skip: no step was dropped"
+
+# --- a save that fails on process 0 fails every process, none goes on or hangs: a folder put at
+# the checkpoint's path while the first save sleeps (DPT_TEST_SLOW_SAVE) makes its rename fail ---
+ck=$work/unsaved.ckpt
+has_temp_file() { compgen -G "$ck.tmp.*" >/dev/null; }
+DPT_TEST_SLOW_SAVE=2 timeout 60 "$mpiexec" -n "$np" "$dptrain" "${train[@]}" --epochs 3 \
+  --checkpoint "$ck" >"$work/unsaved.out" 2>"$work/unsaved.err" &
+job=$!
+wait_for "the first save's temporary file" has_temp_file && mkdir "$ck"
+wait "$job"
+rc=$?
+[ "$rc" -eq 1 ] || fail "unsaved: exited $rc, expected 1: $(cat "$work/unsaved.err")"
+grep -q "^dptrain: error: rank [0-9]*: worker [0-9]*: .*$ck: cannot write: Is a directory" \
+  "$work/unsaved.err" || fail "unsaved: said '$(grep dptrain "$work/unsaved.err")'"
+echo "unsaved: exit $rc: $(grep -m1 '^dptrain: error:' "$work/unsaved.err")"
 
 # --- refusals -----------------------------------------------------------------------------------
 refused one_process 2 "--resume $work/cut_ps.ckpt: written by $np MPI process(es) x 2 worker(s), \
