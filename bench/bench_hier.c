@@ -1,4 +1,4 @@
-/* bench_hier: the hierarchical allreduce of dptrain over MPI processes (host/comm_hier.h: the
+/* bench_hier: the hierarchical allreduce of dptrain over MPI processes (host/comm/comm_hier.h: the
  * in-process reduce-scatter, each chunk summed across processes in rank order, the in-process
  * all-gather) over the same sweep, data and columns as bench_comm and bench_comm_mpi, so the
  * three compare row by row. Run under mpiexec:
@@ -13,7 +13,7 @@
 #include "bench/comm_table.h"
 #include "bench/rounds.h"
 #include "dpt/comm.h"
-#include "host/comm_hier.h"
+#include "host/comm/comm_hier.h"
 #include "mpi/mpi_chan.h"
 #include "mpi/mpi_env.h"
 

@@ -20,7 +20,7 @@ typedef struct sgemm_call {
 } sgemm_call;
 
 /* The GEMMs of one forward + backward on `rows` samples, in the order and with the transposes of
- * host/mlp_replica.c, over buffers laid out like a replica's (activations, weights, deltas). */
+ * host/model/mlp_replica.c, over buffers laid out like a replica's (activations, weights, deltas). */
 typedef struct sgemm_step {
   int n_calls;
   sgemm_call calls[3 * DPT_MAX_LAYERS];
@@ -42,7 +42,7 @@ double sgemm_call_time(const sgemm_call *c, int threads, int reps);
 /* GFLOP/s of an n x n x n sgemm: the reference peak. Negative when out of memory. */
 double sgemm_square_gflops(int n, int threads, int reps);
 
-/* BLAS threads per worker as host/trainer.c sets them on the CPU path: one worker gets every
+/* BLAS threads per worker as host/train/trainer.c sets them on the CPU path: one worker gets every
  * core, several get one each (no oversubscription). */
 int sgemm_trainer_threads(int workers, int cores);
 

@@ -1,4 +1,4 @@
-/* libFuzzer target for the checkpoint decoder (host/checkpoint_format.c). Each input is decoded
+/* libFuzzer target for the checkpoint decoder (host/checkpoint/checkpoint_format.c). Each input is decoded
  * twice: as it is, and with both checksums recomputed, since random bytes almost never carry a
  * valid checksum and the field checks behind it would otherwise go unexplored. A decoder must
  * either refuse an input with a message naming it, or accept it, in which case encoding the
@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/checkpoint_format.h"
-#include "tests/byte_sink.h"
-#include "tests/checkpoint_patch.h"
+#include "host/checkpoint/checkpoint_format.h"
+#include "tests/lib/byte_sink.h"
+#include "tests/lib/checkpoint_patch.h"
 
 /* The bytes an accepted input encodes back to (the caller frees them). */
 static uint8_t *expected_encoding(const uint8_t *data, size_t size)

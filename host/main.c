@@ -5,13 +5,13 @@
 #include <unistd.h>
 
 #include "dpt/trainer.h"
-#include "host/cli.h"
-#include "host/compare.h"
-#include "host/console.h"
-#include "host/out_dir.h"
-#include "host/report.h"
-#include "host/signals.h"
-#include "host/train_record.h"
+#include "host/cli/cli.h"
+#include "host/compare/compare.h"
+#include "host/cli/console.h"
+#include "host/compare/out_dir.h"
+#include "host/record/report.h"
+#include "host/cli/signals.h"
+#include "host/train/train_record.h"
 #include "mpi/mpi_env.h"
 
 /* The exit status of a run stopped on request: 128 + the signal this process received, as shells
@@ -109,7 +109,7 @@ static int compare_main(int argc, char **argv)
 
 /* Refuses, before any training, an output file whose folder is missing or not writable. Over MPI
  * only rank 0 writes: quiet_rank cleared the others' outputs, but not --checkpoint, since every
- * process takes part in saving it (host/checkpoint_run.c). */
+ * process takes part in saving it (host/train/checkpoint_run.c). */
 static int check_outputs(const dpt_config *cfg, int rank, dpt_err *err)
 {
   const char *opts[] = {"--report", "--metrics", "--trace", "--checkpoint"};
@@ -145,7 +145,7 @@ int main(int argc, char **argv)
   dpt_console_init(&console, stdout, stderr, cfg.quiet);
   dpt_observer obs = dpt_console_observer(&console);
   /* SIGINT/SIGTERM stop every worker of every process after the same step: a request reaches the
-   * other processes as a vote in the gradient exchange (host/step_guard.h). */
+   * other processes as a vote in the gradient exchange (host/train/step_guard.h). */
   obs.should_stop = dpt_signals_stop_requested;
   if (dpt_signals_install(&err)) return fail_run(&mpi, &err);
   dpt_result result;

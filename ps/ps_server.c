@@ -50,7 +50,7 @@ static size_t slice_start(size_t len, int slices, int i)
 
 /* acc = the sum of the slots in the allreduce's order, so both strategies produce the same bits:
  * each process's workers (ps->group consecutive slots) in worker order, then those partial sums
- * in process order (host/comm_hier.h). In one process that is slot_0 + slot_1 + ... + slot_{N-1}.
+ * in process order (host/comm/comm_hier.h). In one process that is slot_0 + slot_1 + ... + slot_{N-1}.
  * A group's partial sum builds up in its first worker's slot, acc in worker 0's: each worker
  * rewrites its slot only after pulling this round. Then the step, with the kernel every device
  * uses. Over [begin, end) of the shard: one slice. A round some worker voted to skip changes

@@ -4,7 +4,7 @@
 #   2. the threaded tests (label "threads") under ThreadSanitizer;
 #   3. the file parsers under libFuzzer for FUZZ_SECONDS (default 30) each;
 #   4. every test under AddressSanitizer + UndefinedBehaviorSanitizer, the MPI ones included
-#      (tests/lsan_mpi.supp keeps Open MPI's own allocations out of LeakSanitizer's report).
+#      (tests/lib/lsan_mpi.supp keeps Open MPI's own allocations out of LeakSanitizer's report).
 # The sanitizer builds leave out CUDA (nothing runs it here); the ThreadSanitizer build leaves
 # out MPI too (Open MPI itself is not built with ThreadSanitizer).
 # GPU suites run only where a GPU exists; elsewhere ctest lists them as skipped, never passed.

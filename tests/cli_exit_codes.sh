@@ -2,7 +2,7 @@
 # The dptrain binary end to end: exit status 2 with one "dptrain: error:" line for bad input,
 # no report file left behind, a complete JSON report on success.
 # usage: cli_exit_codes.sh DPTRAIN MAKE_SYNTH WORKDIR
-source "$(dirname "${BASH_SOURCE[0]}")/cli_test_lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cli_test_lib.sh"
 
 # expect_input_error "what must appear in the message" args...
 expect_input_error() {

@@ -5,7 +5,7 @@
 #           when gnuplot is missing (PATH without it);
 #   charts: the PNG charts; exits 77 (ctest: skipped, never passed) where gnuplot is missing.
 set -u
-source "$(dirname "${BASH_SOURCE[0]}")/shell_test_lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/shell_test_lib.sh"
 mode=$1 dptrain=$2 make_synth=$3 work=$4
 if [ "$mode" = charts ] && ! command -v gnuplot >/dev/null; then
   echo "gnuplot is not installed: the chart checks did not run"

@@ -7,7 +7,7 @@
 #   - a failure or a stall on the last rank ends the job promptly (no hang), non-zero, and the
 #     message names the rank.
 # usage: mpi_cli.sh MPIEXEC NP DPTRAIN MAKE_SYNTH WORKDIR
-source "$(dirname "${BASH_SOURCE[0]}")/mpi_test_lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/mpi_test_lib.sh"
 "$make_synth" "$work/data" 1003 300 6 7 5 99 || exit 1
 
 # 1003 samples, batch 50: the last batch is partial, and shards are uneven at 2 and 3 processes.

@@ -12,7 +12,7 @@
 #   - a checkpoint of NP processes resumed by one process, a corrupted checkpoint and a missing one
 #     are refused: exit 2, one line naming the file.
 # usage: mpi_resume.sh MPIEXEC NP DPTRAIN MAKE_SYNTH WORKDIR
-source "$(dirname "${BASH_SOURCE[0]}")/mpi_test_lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/mpi_test_lib.sh"
 "$make_synth" "$work/data" 1003 300 6 7 5 99 || exit 1
 
 # 1003 samples, batch 50: 21 steps per epoch, which --checkpoint-every 4 does not divide.

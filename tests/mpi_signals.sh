@@ -11,7 +11,7 @@
 # DPT_TEST_SLOW_SAVE makes each epoch's save last, so the signal lands while the run is going.
 # usage: mpi_signals.sh MPIEXEC NP DPTRAIN MAKE_SYNTH WORKDIR  (Open MPI's launcher: the test
 # finds each process's rank in its OMPI_COMM_WORLD_RANK)
-source "$(dirname "${BASH_SOURCE[0]}")/mpi_test_lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/mpi_test_lib.sh"
 "$make_synth" "$work/data" 2000 300 8 8 5 99 || exit 1
 
 train=(--data "$work/data" --hidden 32 --epochs 6 --batch 50 --lr 0.05 --device cpu --workers 2

@@ -9,7 +9,7 @@
 # DPT_TEST_SLOW_SAVE makes every save sleep between writing the temporary file and renaming it:
 # that is the window the signals and kills below aim at.
 # usage: reliability_cli.sh DPTRAIN MAKE_SYNTH WORKDIR
-source "$(dirname "${BASH_SOURCE[0]}")/cli_test_lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cli_test_lib.sh"
 
 train=(--data "$work/data" --hidden 16 --batch 20 --lr 0.05 --device cpu --workers 2)
 ck=$work/run.ckpt

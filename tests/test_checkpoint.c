@@ -8,12 +8,12 @@
 #include <string.h>
 
 #include "dpt/device.h"
-#include "host/checkpoint_format.h"
-#include "tests/byte_sink.h"
-#include "tests/checkpoint_patch.h"
-#include "host/checkpoint_io.h"
-#include "host/fault.h"
-#include "tests/test_util.h"
+#include "host/checkpoint/checkpoint_format.h"
+#include "tests/lib/byte_sink.h"
+#include "tests/lib/checkpoint_patch.h"
+#include "host/checkpoint/checkpoint_io.h"
+#include "host/train/fault.h"
+#include "tests/lib/test_util.h"
 
 /* Two MPI processes of two workers each. */
 enum { WORKERS = 4, PROCESSES = 2 };

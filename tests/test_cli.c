@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "host/cli.h"
-#include "tests/test_util.h"
+#include "host/cli/cli.h"
+#include "tests/lib/test_util.h"
 
 static int parse(dpt_config *cfg, dpt_err *err, const char *a1, const char *a2, const char *a3)
 {

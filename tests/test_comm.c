@@ -1,4 +1,4 @@
-/* host/comm_threads.c: the in-process allreduce and broadcast on exactly checkable data, their
+/* host/comm/comm_threads.c: the in-process allreduce and broadcast on exactly checkable data, their
  * reduction order, reuse over many rounds, and that abort and timeouts stop every rank. */
 #include <pthread.h>
 #include <stdio.h>
@@ -8,8 +8,8 @@
 
 #include "dpt/comm.h"
 #include "dpt/rng.h"
-#include "host/comm_threads_wait.h"
-#include "tests/test_util.h"
+#include "host/comm/comm_threads_wait.h"
+#include "tests/lib/test_util.h"
 
 enum { MAX_RANKS = 5 };
 

@@ -1,4 +1,4 @@
-/* host/comm_nccl.c and host/comm_group.c without a GPU: what runs before any device is touched.
+/* host/comm/comm_nccl.c and host/comm/comm_group.c without a GPU: what runs before any device is touched.
  * With NCCL in the build: a group is made (ncclGetUniqueId needs no GPU), an abort or a failed
  * attach stops every rank without a hang, and the allreduce strategy picks NCCL for CUDA devices
  * and refuses a CPU device. Without NCCL: allreduce on CUDA is refused as the user's mistake.
@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "dpt/sync.h"
-#include "host/comm_nccl.h"
-#include "tests/test_util.h"
+#include "host/comm/comm_nccl.h"
+#include "tests/lib/test_util.h"
 
 /* 1 when the build has NCCL (set by host/CMakeLists.txt): which suite applies here. */
 static const int built_with_nccl = DPT_TEST_HAVE_NCCL;

@@ -5,7 +5,7 @@
 #include "dpt/barrier.h"
 #include "dpt/hash.h"
 #include "dpt/rng.h"
-#include "tests/test_util.h"
+#include "tests/lib/test_util.h"
 
 static void test_rng_known_sequence(void)
 {

@@ -8,13 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "host/compare.h"
-#include "host/compare_table.h"
-#include "host/train_record.h"
-#include "tests/json_check.h"
-#include "tests/synth_data.h"
-#include "tests/test_util.h"
-#include "tests/train_fixture.h"
+#include "host/compare/compare.h"
+#include "host/compare/compare_table.h"
+#include "host/train/train_record.h"
+#include "tests/lib/json_check.h"
+#include "tests/lib/synth_data.h"
+#include "tests/lib/test_util.h"
+#include "tests/lib/train_fixture.h"
 
 static char data_dir[4096];
 

@@ -13,9 +13,9 @@
 #include "dpt/sync.h"
 #include "dpt/timer.h"
 #include "dpt/trainer.h"
-#include "host/comm_nccl.h"
-#include "tests/synth_data.h"
-#include "tests/test_util.h"
+#include "host/comm/comm_nccl.h"
+#include "tests/lib/synth_data.h"
+#include "tests/lib/test_util.h"
 
 enum { MAX_GPUS = 16 };
 

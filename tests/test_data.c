@@ -13,7 +13,7 @@
 
 #include "dpt/data.h"
 #include "dpt/rng.h"
-#include "tests/test_util.h"
+#include "tests/lib/test_util.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 

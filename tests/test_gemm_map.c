@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "kernels/gemm_map.h"
-#include "tests/test_kernels_ref.h"
-#include "tests/test_util.h"
+#include "tests/lib/test_kernels_ref.h"
+#include "tests/lib/test_util.h"
 
 static CBLAS_TRANSPOSE cblas_op(bool trans) { return trans ? CblasTrans : CblasNoTrans; }
 

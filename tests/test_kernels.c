@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "dpt/device.h"
-#include "tests/test_kernels_ref.h"
-#include "tests/test_util.h"
+#include "tests/lib/test_kernels_ref.h"
+#include "tests/lib/test_util.h"
 
 static void open_cpu(dpt_device *d)
 {

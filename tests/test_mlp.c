@@ -7,7 +7,7 @@
 
 #include "dpt/mlp.h"
 #include "dpt/rng.h"
-#include "tests/test_util.h"
+#include "tests/lib/test_util.h"
 
 typedef struct fixture {
   dpt_device dev;

@@ -12,12 +12,12 @@
 #include "dpt/ps.h"
 #include "dpt/rng.h"
 #include "dpt/timer.h"
-#include "host/comm_group.h"
-#include "host/comm_hier.h"
+#include "host/comm/comm_group.h"
+#include "host/comm/comm_hier.h"
 #include "kernels/kn_math.h"
 #include "mpi/mpi_chan.h"
 #include "mpi/mpi_env.h"
-#include "tests/test_util.h"
+#include "tests/lib/test_util.h"
 
 enum { LOCAL = 3 };
 

@@ -13,7 +13,7 @@
 #include "dpt/ps.h"
 #include "dpt/rng.h"
 #include "kernels/kn_math.h"
-#include "tests/test_util.h"
+#include "tests/lib/test_util.h"
 
 enum { MAX_WORKERS = 16 };
 

@@ -9,10 +9,10 @@
 
 #include "dpt/timer.h"
 #include "dpt/trainer.h"
-#include "host/checkpoint_io.h"
-#include "tests/synth_data.h"
-#include "tests/test_util.h"
-#include "tests/train_fixture.h"
+#include "host/checkpoint/checkpoint_io.h"
+#include "tests/lib/synth_data.h"
+#include "tests/lib/test_util.h"
+#include "tests/lib/train_fixture.h"
 
 static char data_dir[4096], four_classes_dir[4096], ck_path[4096];
 

@@ -7,7 +7,7 @@
 #include "dpt/rng.h"
 #include "dpt/sync.h"
 #include "dpt/timer.h"
-#include "tests/test_util.h"
+#include "tests/lib/test_util.h"
 
 enum { WORKERS = 3, N = 1003, STEPS = 30, NEVER = -1 };
 

@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "dpt/trainer.h"
-#include "tests/synth_data.h"
-#include "tests/test_util.h"
-#include "tests/train_fixture.h"
+#include "tests/lib/synth_data.h"
+#include "tests/lib/test_util.h"
+#include "tests/lib/train_fixture.h"
 
 static char data_dir[4096];
 

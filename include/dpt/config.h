@@ -1,4 +1,4 @@
-/* Everything a training run is configured with: filled by the CLI (host/cli.c), read by the
+/* Everything a training run is configured with: filled by the CLI (host/cli/cli.c), read by the
  * trainer. Defaults come from dpt_config_defaults. */
 #ifndef DPT_CONFIG_H
 #define DPT_CONFIG_H
@@ -42,7 +42,7 @@ typedef struct dpt_config {
   int workers;            /* 0 = auto: every GPU on cuda, every core on cpu */
   dpt_strategy strategy;
   int ps_shards;          /* 0 = the default, 1 */
-  int ps_threads;         /* parameter-server threads; 0 = the default (host/trainer.c) */
+  int ps_threads;         /* parameter-server threads; 0 = the default (host/train/trainer.c) */
   dpt_device_select device;
   bool check_replicas;
   double timeout_s;       /* bound on every collective / server round wait */
@@ -50,9 +50,9 @@ typedef struct dpt_config {
   long checkpoint_every;  /* also save after every N steps (0: epoch ends only) */
   const char *resume_path; /* continue from this checkpoint up to `epochs` in all */
   dpt_on_nan on_nan;
-  const char *metrics_path; /* CSV of step and epoch figures (host/metrics.h); NULL: none */
+  const char *metrics_path; /* CSV of step and epoch figures (host/record/metrics.h); NULL: none */
   int metrics_every;      /* a step row every N steps */
-  const char *trace_path; /* Chrome trace of the first steps (host/trace.h); NULL: none */
+  const char *trace_path; /* Chrome trace of the first steps (host/record/trace.h); NULL: none */
   int trace_steps;        /* steps traced: bounds the trace's memory */
   /* Set by main under an MPI launcher (docs/mpi.md): this is process proc_rank of procs, each
    * running `workers` workers on its share of every global batch. 0 or 1: one process. */

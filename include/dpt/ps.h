@@ -68,7 +68,7 @@ int dpt_ps_push(dpt_ps *ps, int worker, const float *grads, float lr, dpt_err *e
  *         the parameters and the optimizer state as they are, on every shard alike, since each
  *         shard counts every worker's vote;
  *   stop: only counted, so that every worker learns in the same round that one of them was asked
- *         to stop (host/step_guard.h). */
+ *         to stop (host/train/step_guard.h). */
 typedef struct dpt_ps_votes {
   int32_t skip;
   int32_t stop;

@@ -1,0 +1,126 @@
+#include "dpt/parse.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int dpt_parse_int(const char *opt, const char *s, long min, long max, int *out, dpt_err *err)
+{
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (end == s || *end || errno == ERANGE)
+    return dpt_err_set(err, DPT_EINPUT, "%s '%s': not a whole number", opt, s);
+  if (v < min || v > max)
+    return dpt_err_set(err, DPT_EINPUT, "%s %s: must be between %ld and %ld", opt, s, min, max);
+  *out = (int)v;
+  return DPT_OK;
+}
+
+int dpt_parse_u64(const char *opt, const char *s, uint64_t *out, dpt_err *err)
+{
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (end == s || *end || errno == ERANGE || s[0] == '-')
+    return dpt_err_set(err, DPT_EINPUT, "%s '%s': not a whole number from 0 to %llu", opt, s,
+                       (unsigned long long)UINT64_MAX);
+  *out = (uint64_t)v;
+  return DPT_OK;
+}
+
+int dpt_parse_double(const char *opt, const char *s, double min, bool min_open, double max,
+                     double *out, dpt_err *err)
+{
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || *end || errno == ERANGE || !isfinite(v))
+    return dpt_err_set(err, DPT_EINPUT, "%s '%s': not a finite number", opt, s);
+  if (v < min || (min_open && v == min) || v > max)
+    return dpt_err_set(err, DPT_EINPUT, "%s %s: must be %s %g and <= %g", opt, s,
+                       min_open ? ">" : ">=", min, max);
+  *out = v;
+  return DPT_OK;
+}
+
+int dpt_parse_float(const char *opt, const char *s, double min, bool min_open, double max,
+                    float *out, dpt_err *err)
+{
+  double v = 0;
+  int rc = dpt_parse_double(opt, s, min, min_open, max, &v, err);
+  if (!rc) *out = (float)v;
+  return rc;
+}
+
+/* Splits s at commas and hands each item with its index to parse_item; at most max_items. */
+typedef int (*item_parser)(const char *opt, const char *item, int index, const void *arg,
+                           void *items, dpt_err *err);
+
+static int parse_list(const char *opt, const char *s, int max_items, item_parser parse_item,
+                      const void *arg, void *items, int *n_items, dpt_err *err)
+{
+  int n = 0;
+  const char *p = s;
+  for (;;) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    char item[32];
+    if (len == 0 || len >= sizeof item)
+      return dpt_err_set(err, DPT_EINPUT, "%s '%s': expected items separated by commas", opt, s);
+    if (n == max_items)
+      return dpt_err_set(err, DPT_EINPUT, "%s '%s': at most %d items", opt, s, max_items);
+    memcpy(item, p, len);
+    item[len] = '\0';
+    int rc = parse_item(opt, item, n, arg, items, err);
+    if (rc) return rc;
+    n++;
+    if (!comma) break;
+    p = comma + 1;
+  }
+  *n_items = n;
+  return DPT_OK;
+}
+
+static int int_item(const char *opt, const char *item, int index, const void *range, void *items,
+                    dpt_err *err)
+{
+  const long *min_max = range;
+  return dpt_parse_int(opt, item, min_max[0], min_max[1], (int *)items + index, err);
+}
+
+int dpt_parse_int_list(const char *opt, const char *s, long min, long max, int max_items,
+                       int *items, int *n_items, dpt_err *err)
+{
+  long range[2] = {min, max};
+  return parse_list(opt, s, max_items, int_item, range, items, n_items, err);
+}
+
+static int choice_item(const char *opt, const char *item, int index, const void *names,
+                       void *items, dpt_err *err)
+{
+  return dpt_parse_choice(opt, item, names, (int *)items + index, err);
+}
+
+int dpt_parse_choice_list(const char *opt, const char *s, const char *const *names,
+                          int max_items, int *items, int *n_items, dpt_err *err)
+{
+  return parse_list(opt, s, max_items, choice_item, names, items, n_items, err);
+}
+
+int dpt_parse_choice(const char *opt, const char *s, const char *const *names, int *out,
+                     dpt_err *err)
+{
+  char choices[256] = "";
+  for (int i = 0; names[i]; i++) {
+    if (strcmp(s, names[i]) == 0) {
+      *out = i;
+      return DPT_OK;
+    }
+    size_t len = strlen(choices);
+    snprintf(choices + len, sizeof choices - len, "%s%s", i ? ", " : "", names[i]);
+  }
+  return dpt_err_set(err, DPT_EINPUT, "%s '%s': must be one of %s", opt, s, choices);
+}

@@ -1,0 +1,23 @@
+/* What a person sees while training: a progress bar on a terminal (stderr), one line per epoch
+ * (stdout), notices. Implements the trainer's observer. */
+#ifndef DPT_HOST_CLI_CONSOLE_H
+#define DPT_HOST_CLI_CONSOLE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "dpt/trainer.h"
+
+typedef struct dpt_console {
+  FILE *out;          /* epoch lines */
+  FILE *bar;          /* progress bar; NULL: none */
+  bool quiet;
+  double last_draw_s;
+  int bar_width;      /* characters drawn on the bar line, to clear it */
+} dpt_console;
+
+/* The bar is drawn only when bar_stream is a terminal and not quiet. */
+void dpt_console_init(dpt_console *c, FILE *out, FILE *bar_stream, bool quiet);
+dpt_observer dpt_console_observer(dpt_console *c);
+
+#endif

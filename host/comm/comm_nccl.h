@@ -1,0 +1,60 @@
+/* Private to host/: the NCCL communicator, for workers on CUDA devices (one process, one thread
+ * and one GPU per rank). Buffers are device pointers on the rank's GPU.
+ *
+ * Life of a group:
+ *   dpt_comm_nccl_create      once, any thread: ncclGetUniqueId (or, over MPI processes,
+ *                             dpt_comm_nccl_create_span with the id process 0 made)
+ *   dpt_comm_nccl_rank        the rank's dpt_comm handle; usable at once (abort works before
+ *                             attach), its collectives only after attach
+ *   dpt_comm_nccl_attach      from the rank's own thread, all ranks at about the same time:
+ *                             cudaSetDevice, a stream, ncclCommInitRankConfig (non-blocking)
+ *   ... collectives ...       from the rank's own thread only
+ *   dpt_comm_nccl_detach      from the rank's own thread: finalize and destroy, or abort
+ *   dpt_comm_nccl_destroy     once every rank detached
+ *
+ * A collective runs on the rank's own stream, not the device's: the caller must have waited for
+ * the device work that wrote buf (dpt_dev_sync) before the call, and on return buf holds the
+ * result (the stream was waited for), so the device's later work may read it.
+ *
+ * Differences from the in-process communicator (dpt/comm.h):
+ *  - allreduce_sum does NOT sum in rank order: NCCL's ring and tree algorithms add in an order of
+ *    their own that depends on the rank count, the message size and the algorithm NCCL picks. The
+ *    sum is the same up to float rounding, but not bit-identical to the fixed-order sum the
+ *    in-process communicator and the parameter server compute.
+ *  - every wait is bounded (timeout_s) and abortable, but by polling: the communicator is
+ *    non-blocking, and the calling thread polls the stream, ncclCommGetAsyncError, the group's
+ *    abort flag and the deadline. */
+#ifndef DPT_HOST_COMM_COMM_NCCL_H
+#define DPT_HOST_COMM_COMM_NCCL_H
+
+#include "dpt/comm.h"
+
+typedef struct dpt_comm_nccl dpt_comm_nccl;
+
+/* A group of `size` ranks; timeout_s bounds every wait (<= 0: none). Without NCCL in the build:
+ * DPT_EINPUT. */
+int dpt_comm_nccl_create(int size, double timeout_s, dpt_comm_nccl **out, dpt_err *err);
+
+/* The bytes of an NCCL unique id (ncclUniqueId): what the processes of one group share. */
+enum { DPT_COMM_NCCL_ID_BYTES = 128 };
+
+/* A fresh id (ncclGetUniqueId; no GPU needed), made by one process and sent to the others.
+ * Without NCCL in the build: DPT_EINPUT. */
+int dpt_comm_nccl_make_id(unsigned char id[DPT_COMM_NCCL_ID_BYTES], dpt_err *err);
+
+/* This process's share of a group spanning several processes: its `size` ranks are the group's
+ * ranks first..first+size-1 of `total`, and every process passes the same id. The handles' rank
+ * and size count every process's ranks; `rank` arguments here stay this process's (0..size-1),
+ * and the host barrier each call starts at meets this process's ranks only (NCCL meets the
+ * rest). dpt_comm_nccl_create(size) is the span 0..size-1 of size with a fresh id. */
+int dpt_comm_nccl_create_span(int size, int first, int total,
+                              const unsigned char id[DPT_COMM_NCCL_ID_BYTES], double timeout_s,
+                              dpt_comm_nccl **out, dpt_err *err);
+dpt_comm dpt_comm_nccl_rank(dpt_comm_nccl *g, int rank);
+int dpt_comm_nccl_attach(dpt_comm_nccl *g, int rank, int cuda_ordinal, dpt_err *err);
+void dpt_comm_nccl_detach(dpt_comm_nccl *g, int rank);
+/* Seconds rank waited for the others in its most recent collective (call from rank's thread). */
+double dpt_comm_nccl_last_wait_s(const dpt_comm_nccl *g, int rank);
+void dpt_comm_nccl_destroy(dpt_comm_nccl *g);
+
+#endif

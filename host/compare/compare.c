@@ -1,0 +1,153 @@
+/* dptrain compare: the runs, one after another, then the table and the charts. */
+#include "host/compare/compare.h"
+
+#include <stdlib.h>
+
+#include "dpt/atomic_file.h"
+#include "host/compare/charts.h"
+#include "host/compare/compare_table.h"
+#include "host/cli/console.h"
+#include "host/record/observer_tee.h"
+#include "host/train/train_record.h"
+
+/* Records each epoch's test accuracy and when it was reached (from worker 0's thread; read after
+ * dpt_train returned, i.e. after the threads were joined). */
+static void record_epoch(void *ctx, const dpt_epoch_stats *s)
+{
+  dpt_compared_run *run = ctx;
+  run->epoch_elapsed_s[s->epoch - 1] = s->elapsed_s;
+  run->epoch_test_acc[s->epoch - 1] = s->test_accuracy;
+  run->n_epochs = s->epoch;
+}
+
+static void free_runs(dpt_compared_run *runs, int n)
+{
+  for (int i = 0; runs && i < n; i++) {
+    free(runs[i].epoch_elapsed_s);
+    free(runs[i].epoch_test_acc);
+  }
+  free(runs);
+}
+
+static int alloc_runs(int n, int epochs, dpt_compared_run **out, dpt_err *err)
+{
+  dpt_compared_run *runs = calloc((size_t)n, sizeof *runs);
+  bool ok = runs != NULL;
+  for (int i = 0; ok && i < n; i++) {
+    runs[i].epoch_elapsed_s = calloc((size_t)epochs, sizeof(double));
+    runs[i].epoch_test_acc = calloc((size_t)epochs, sizeof(double));
+    ok = runs[i].epoch_elapsed_s && runs[i].epoch_test_acc;
+  }
+  if (!ok) {
+    free_runs(runs, n);
+    return dpt_err_set(err, DPT_ENOMEM, "compare: out of memory");
+  }
+  *out = runs;
+  return DPT_OK;
+}
+
+/* Run i of the matrix: strategies outermost, so each strategy's rows sit together. */
+static int run_one(const dpt_compare_options *o, const char *dir, int i, dpt_observer shown,
+                   dpt_compared_run *run, FILE *out, dpt_err *err)
+{
+  int n = o->n_strategies * o->n_workers;
+  dpt_config cfg = o->train;
+  cfg.strategy = (dpt_strategy)o->strategies[i / o->n_workers];
+  cfg.workers = o->workers[i % o->n_workers];
+  cfg.ps_shards = cfg.strategy == DPT_STRATEGY_PS ? o->train.ps_shards : 0;
+  cfg.ps_threads = cfg.strategy == DPT_STRATEGY_PS ? o->train.ps_threads : 0;
+  const char *name = dpt_strategy_name(cfg.strategy);
+  char label[64], report[4096], metrics[4096];
+  dpt_compare_label(name, cfg.workers, label, sizeof label);
+  snprintf(report, sizeof report, "%s/run-%s-w%d.json", dir, name, cfg.workers);
+  snprintf(metrics, sizeof metrics, "%s/run-%s-w%d.csv", dir, name, cfg.workers);
+  cfg.report_path = report;
+  cfg.metrics_path = metrics;
+
+  dpt_observer_tee tee = {0};
+  dpt_observer curve = {.ctx = run, .on_epoch = record_epoch};
+  int rc = dpt_observer_tee_add(&tee, &shown, err);
+  if (!rc) rc = dpt_observer_tee_add(&tee, &curve, err);
+  if (rc) return rc;
+  dpt_observer obs = dpt_observer_tee_observer(&tee);
+
+  fprintf(out, "compare: run %d/%d: %s\n", i + 1, n, label);
+  fflush(out);
+  dpt_err why = {0};
+  rc = dpt_train_recorded(&cfg, &obs, &run->result, &why);
+  if (rc)
+    return dpt_err_set(err, rc, "compare (%s): %s", label, why.msg);
+  const dpt_result *r = &run->result;
+  fprintf(out, "compare: run %d/%d done: %.0f samples/s, test_acc %.4f, final_loss %.4f, %.1fs\n",
+          i + 1, n, r->train_samples_per_sec, r->test_accuracy, r->final_train_loss, r->wall_s);
+  fflush(out);
+  return DPT_OK;
+}
+
+static void write_markdown(FILE *f, const dpt_compare_options *o, const dpt_compare_table *t)
+{
+  const dpt_config *c = &o->train;
+  fprintf(f, "# dptrain compare\n\n"
+             "Data `%s`, %d epoch%s, global batch %d, learning rate %g, seed %llu.\n"
+             "Step times are per step and averaged over the workers; bytes are what one worker "
+             "sends plus receives per step.\n\n",
+          c->data_dir, c->epochs, c->epochs == 1 ? "" : "s", c->batch, (double)c->schedule.base_lr,
+          (unsigned long long)c->seed);
+  dpt_compare_table_markdown(t, f);
+}
+
+static int write_tables(const char *dir, const dpt_compare_options *o, const dpt_compare_table *t,
+                        dpt_err *err)
+{
+  char path[4200];
+  dpt_atomic_file af;
+  snprintf(path, sizeof path, "%s/compare.csv", dir);
+  int rc = dpt_atomic_open(&af, path, err);
+  if (rc) return rc;
+  dpt_compare_table_csv(t, af.f);
+  if ((rc = dpt_atomic_commit(&af, err))) return rc;
+  snprintf(path, sizeof path, "%s/compare.md", dir);
+  if ((rc = dpt_atomic_open(&af, path, err))) return rc;
+  write_markdown(af.f, o, t);
+  return dpt_atomic_commit(&af, err);
+}
+
+/* The table on the terminal and in files, then the charts. */
+static int summarize(const dpt_compare_options *o, const char *dir, const dpt_compared_run *runs,
+                     int n, dpt_console *console, FILE *out, dpt_err *err)
+{
+  dpt_compare_table table;
+  int rc = dpt_compare_table_make(runs, n, o->target_acc, &table, err);
+  if (rc) return rc;
+  fputc('\n', out);
+  dpt_compare_table_text(&table, out);
+  rc = write_tables(dir, o, &table, err);
+  dpt_compare_table_free(&table);
+  bool drawn = false;
+  if (!rc) rc = dpt_charts_draw(dir, runs, n, &drawn, err);
+  if (rc) return rc;
+  if (!drawn) {
+    dpt_observer notice = dpt_console_observer(console);
+    notice.on_notice(notice.ctx, "gnuplot is not on PATH: no charts, the tables are written");
+  }
+  fprintf(out, "\ncompare: wrote %s/: compare.csv, compare.md%s, run-*.json, run-*.csv\n", dir,
+          drawn ? ", accuracy.png, throughput.png, step_time.png" : "");
+  return DPT_OK;
+}
+
+int dpt_compare_run(const dpt_compare_options *o, const char *dir, FILE *out,
+                    bool (*should_stop)(void *ctx), dpt_err *err)
+{
+  int n = o->n_strategies * o->n_workers;
+  dpt_compared_run *runs = NULL;
+  int rc = alloc_runs(n, o->train.epochs, &runs, err);
+  if (rc) return rc;
+  dpt_console console;
+  dpt_console_init(&console, out, stderr, o->train.quiet);
+  dpt_observer shown = dpt_console_observer(&console);
+  shown.should_stop = should_stop;
+  for (int i = 0; i < n && !rc; i++) rc = run_one(o, dir, i, shown, &runs[i], out, err);
+  if (!rc) rc = summarize(o, dir, runs, n, &console, out, err);
+  free_runs(runs, n);
+  return rc;
+}

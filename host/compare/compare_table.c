@@ -1,0 +1,130 @@
+#include "host/compare/compare_table.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const csv_header[DPT_COMPARE_COLS] = {
+  "strategy", "workers", "samples_per_sec", "speedup", "efficiency", "compute_ms_per_step",
+  "comm_ms_per_step", "wait_ms_per_step", "bytes_per_step_per_worker", "final_train_loss",
+  "test_accuracy", "time_to_target_s"};
+
+/* The last column's header is the table's target_header. */
+static const char *const human_header[DPT_COMPARE_COLS - 1] = {
+  "strategy", "workers", "samples/s", "speed-up", "efficiency", "compute ms/step",
+  "comm ms/step", "wait ms/step", "bytes/step/worker", "final loss", "test acc"};
+
+void dpt_compare_label(const char *strategy, int workers, char *buf, size_t size)
+{
+  snprintf(buf, size, "%s, %d worker%s", strategy, workers, workers == 1 ? "" : "s");
+}
+
+double dpt_compare_speedup(const dpt_compared_run *runs, int n, int i)
+{
+  const dpt_result *r = &runs[i].result;
+  for (int j = 0; j < n; j++) {
+    const dpt_result *base = &runs[j].result;
+    if (base->workers == 1 && strcmp(base->strategy, r->strategy) == 0)
+      return r->train_samples_per_sec / base->train_samples_per_sec;
+  }
+  return NAN;
+}
+
+double dpt_compare_time_to_target(const dpt_compared_run *run, double target)
+{
+  for (int e = 0; e < run->n_epochs; e++)
+    if (run->epoch_test_acc[e] >= target) return run->epoch_elapsed_s[e];
+  return NAN;
+}
+
+static void cell(char *c, const char *fmt, double v)
+{
+  if (isnan(v)) snprintf(c, DPT_COMPARE_CELL, "n/a");
+  else snprintf(c, DPT_COMPARE_CELL, fmt, v);
+}
+
+static void fill_row(const dpt_compared_run *runs, int n, int i, double target,
+                     char (*c)[DPT_COMPARE_CELL])
+{
+  const dpt_result *r = &runs[i].result;
+  double speedup = dpt_compare_speedup(runs, n, i);
+  double per_step_ms = r->steps > 0 ? 1e3 / (double)r->steps : 0;
+  snprintf(c[0], DPT_COMPARE_CELL, "%s", r->strategy);
+  snprintf(c[1], DPT_COMPARE_CELL, "%d", r->workers);
+  cell(c[2], "%.0f", r->train_samples_per_sec);
+  cell(c[3], "%.2f", speedup);
+  cell(c[4], "%.2f", speedup / r->workers);
+  cell(c[5], "%.2f", r->time_compute_s * per_step_ms);
+  cell(c[6], "%.2f", r->time_comm_s * per_step_ms);
+  cell(c[7], "%.2f", r->time_wait_s * per_step_ms);
+  snprintf(c[8], DPT_COMPARE_CELL, "%zu", r->bytes_per_step);
+  cell(c[9], "%.4f", r->final_train_loss);
+  cell(c[10], "%.4f", r->test_accuracy);
+  double reached = target > 0 ? dpt_compare_time_to_target(&runs[i], target) : NAN;
+  if (target > 0 && isnan(reached)) snprintf(c[11], DPT_COMPARE_CELL, "not reached");
+  else cell(c[11], "%.1f", reached);
+}
+
+int dpt_compare_table_make(const dpt_compared_run *runs, int n, double target,
+                           dpt_compare_table *t, dpt_err *err)
+{
+  t->rows = n;
+  t->cells = calloc((size_t)n, sizeof *t->cells);
+  if (!t->cells) return dpt_err_set(err, DPT_ENOMEM, "compare: out of memory");
+  for (int i = 0; i < n; i++) fill_row(runs, n, i, target, t->cells[i]);
+  if (target > 0) snprintf(t->target_header, sizeof t->target_header, "time to acc %g (s)", target);
+  else snprintf(t->target_header, sizeof t->target_header, "time to target (s)");
+  return DPT_OK;
+}
+
+void dpt_compare_table_free(dpt_compare_table *t)
+{
+  free(t->cells);
+  t->cells = NULL;
+}
+
+static const char *header(const dpt_compare_table *t, int col)
+{
+  return col < DPT_COMPARE_COLS - 1 ? human_header[col] : t->target_header;
+}
+
+void dpt_compare_table_csv(const dpt_compare_table *t, FILE *f)
+{
+  for (int c = 0; c < DPT_COMPARE_COLS; c++)
+    fprintf(f, "%s%s", csv_header[c], c + 1 < DPT_COMPARE_COLS ? "," : "\n");
+  for (int r = 0; r < t->rows; r++)
+    for (int c = 0; c < DPT_COMPARE_COLS; c++)
+      fprintf(f, "%s%s", t->cells[r][c], c + 1 < DPT_COMPARE_COLS ? "," : "\n");
+}
+
+void dpt_compare_table_markdown(const dpt_compare_table *t, FILE *f)
+{
+  for (int c = 0; c < DPT_COMPARE_COLS; c++) fprintf(f, "| %s ", header(t, c));
+  fputs("|\n", f);
+  /* Names left, figures right. */
+  for (int c = 0; c < DPT_COMPARE_COLS; c++) fputs(c == 0 ? "|:---" : "|---:", f);
+  fputs("|\n", f);
+  for (int r = 0; r < t->rows; r++) {
+    for (int c = 0; c < DPT_COMPARE_COLS; c++) fprintf(f, "| %s ", t->cells[r][c]);
+    fputs("|\n", f);
+  }
+}
+
+void dpt_compare_table_text(const dpt_compare_table *t, FILE *f)
+{
+  int width[DPT_COMPARE_COLS];
+  for (int c = 0; c < DPT_COMPARE_COLS; c++) {
+    width[c] = (int)strlen(header(t, c));
+    for (int r = 0; r < t->rows; r++) {
+      int len = (int)strlen(t->cells[r][c]);
+      if (len > width[c]) width[c] = len;
+    }
+  }
+  for (int r = -1; r < t->rows; r++) {
+    for (int c = 0; c < DPT_COMPARE_COLS; c++) {
+      const char *s = r < 0 ? header(t, c) : t->cells[r][c];
+      fprintf(f, c == 0 ? "%-*s" : "  %*s", width[c], s);
+    }
+    fputc('\n', f);
+  }
+}

@@ -1,0 +1,46 @@
+#include "host/record/metrics.h"
+
+#include "dpt/sync.h"
+
+int dpt_metrics_open(dpt_metrics *m, const dpt_config *cfg, dpt_err *err)
+{
+  *m = (dpt_metrics){.every = cfg->metrics_every, .strategy = dpt_strategy_name(cfg->strategy)};
+  int rc = dpt_atomic_open(&m->af, cfg->metrics_path, err);
+  if (!rc)
+    fputs("kind,step,epoch,workers,strategy,loss,lr,samples_per_sec,test_accuracy,elapsed_s\n",
+          m->af.f);
+  return rc;
+}
+
+static void on_step(void *ctx, const dpt_step_stats *s)
+{
+  dpt_metrics *m = ctx;
+  if (s->step % m->every != 0) return;
+  if (s->epoch != m->last_epoch) { /* the interval starts with the epoch's training loop */
+    m->last_epoch = s->epoch;
+    m->last_samples = 0;
+    m->last_epoch_elapsed_s = 0;
+  }
+  double dt = s->epoch_elapsed_s - m->last_epoch_elapsed_s;
+  double rate = dt > 0 ? (double)(s->samples_done - m->last_samples) / dt : 0;
+  m->last_samples = s->samples_done;
+  m->last_epoch_elapsed_s = s->epoch_elapsed_s;
+  fprintf(m->af.f, "step,%ld,%d,%d,%s,%.6f,%.6g,%.1f,,%.3f\n", s->step, s->epoch, s->workers,
+          m->strategy, s->loss, s->lr, rate, s->elapsed_s);
+}
+
+static void on_epoch(void *ctx, const dpt_epoch_stats *s)
+{
+  dpt_metrics *m = ctx;
+  fprintf(m->af.f, "epoch,%ld,%d,%d,%s,%.6f,%.6g,%.1f,%.4f,%.3f\n", s->step, s->epoch, s->workers,
+          m->strategy, s->train_loss, s->lr, s->samples_per_sec, s->test_accuracy, s->elapsed_s);
+}
+
+dpt_observer dpt_metrics_observer(dpt_metrics *m)
+{
+  return (dpt_observer){.ctx = m, .on_step = on_step, .on_epoch = on_epoch};
+}
+
+int dpt_metrics_commit(dpt_metrics *m, dpt_err *err) { return dpt_atomic_commit(&m->af, err); }
+
+void dpt_metrics_discard(dpt_metrics *m) { dpt_atomic_discard(&m->af); }

@@ -1,0 +1,73 @@
+#include "host/record/report.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dpt/atomic_file.h"
+
+int dpt_output_path_check(const char *opt, const char *path, dpt_err *err)
+{
+  if (!path[0]) return dpt_err_set(err, DPT_EINPUT, "%s: empty file name", opt);
+  char copy[4096];
+  snprintf(copy, sizeof copy, "%s", path);
+  const char *dir = dirname(copy);
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    return dpt_err_set(err, DPT_EINPUT, "%s %s: folder '%s' does not exist", opt, path, dir);
+  if (access(dir, W_OK) != 0)
+    return dpt_err_set(err, DPT_EINPUT, "%s %s: folder '%s' is not writable", opt, path, dir);
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    return dpt_err_set(err, DPT_EINPUT, "%s %s: is a folder", opt, path);
+  return DPT_OK;
+}
+
+static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
+{
+  fprintf(f, "{\n");
+  fprintf(f, "  \"test_accuracy\": %.6f,\n", r->test_accuracy);
+  fprintf(f, "  \"final_train_loss\": %.6f,\n", r->final_train_loss);
+  fprintf(f, "  \"train_samples_per_sec\": %.1f,\n", r->train_samples_per_sec);
+  fprintf(f, "  \"epochs\": %d,\n", r->epochs);
+  fprintf(f, "  \"global_batch\": %d,\n", r->global_batch);
+  fprintf(f, "  \"workers\": %d,\n", r->workers);
+  fprintf(f, "  \"processes\": %d,\n", r->procs); /* MPI processes sharing the workers */
+  fprintf(f, "  \"strategy\": \"%s\",\n", r->strategy);
+  fprintf(f, "  \"ps_shards\": %d,\n", r->ps_shards);
+  fprintf(f, "  \"ps_threads\": %d,\n", r->ps_threads);
+  fprintf(f, "  \"device\": \"%s\",\n", r->device);
+  fprintf(f, "  \"params\": %zu,\n", r->params);
+  fprintf(f, "  \"params_hash\": \"%016" PRIx64 "\",\n", r->params_hash);
+  fprintf(f, "  \"wall_s\": %.3f,\n", r->wall_s);
+  fprintf(f, "  \"train_s\": %.3f,\n", r->train_s);
+  fprintf(f, "  \"steps\": %ld,\n", r->steps);
+  fprintf(f, "  \"blas_threads\": %d,\n", r->blas_threads);
+  fprintf(f, "  \"time_s\": {\"compute\": %.4f, \"comm\": %.4f, \"wait\": %.4f},\n",
+          r->time_compute_s, r->time_comm_s, r->time_wait_s);
+  fprintf(f, "  \"bytes_per_step\": %zu,\n", r->bytes_per_step);
+  fprintf(f, "  \"skipped_steps\": %ld,\n", r->skipped_steps);
+  fprintf(f, "  \"hidden\": [");
+  for (int i = 0; i < r->n_hidden; i++) fprintf(f, "%s%d", i ? ", " : "", r->hidden[i]);
+  fprintf(f, "],\n");
+  fprintf(f, "  \"features\": %d,\n", r->features);
+  fprintf(f, "  \"classes\": %d,\n", r->classes);
+  fprintf(f, "  \"train_samples\": %ld,\n", r->train_samples);
+  fprintf(f, "  \"test_samples\": %ld,\n", r->test_samples);
+  fprintf(f, "  \"lr\": %g,\n", (double)cfg->schedule.base_lr);
+  fprintf(f, "  \"momentum\": %g,\n", (double)cfg->momentum);
+  fprintf(f, "  \"weight_decay\": %g,\n", (double)cfg->weight_decay);
+  fprintf(f, "  \"seed\": %" PRIu64 "\n", cfg->seed);
+  fprintf(f, "}\n");
+}
+
+int dpt_report_write(const char *path, const dpt_config *cfg, const dpt_result *res, dpt_err *err)
+{
+  dpt_atomic_file af;
+  int rc = dpt_atomic_open(&af, path, err);
+  if (rc) return rc;
+  write_json(af.f, cfg, res);
+  return dpt_atomic_commit(&af, err);
+}

@@ -1,0 +1,176 @@
+/* The parameter-server strategy: each worker copies its gradient to pinned host memory, pushes it
+ * to the server, pulls the stepped parameters and copies them back to its replica. A CPU device's
+ * memory is host memory: its worker pushes and pulls its replica's buffers directly, saving two
+ * copies of the model per step. */
+#include <stdalign.h>
+#include <stdlib.h>
+
+#include "dpt/ps.h"
+#include "dpt/timer.h"
+#include "dpt/cache_lines.h"
+#include "host/sync/sync_strategies.h"
+
+/* One worker's pinned staging buffers (none on a CPU device), on its own cache lines. */
+typedef struct ps_stage {
+  alignas(DPT_CACHE_LINE) dpt_device *dev; /* NULL until attached */
+  float *grads;
+  float *params;
+} ps_stage;
+
+static bool is_host_memory(const dpt_device *dev) { return dev->kind == DPT_DEVICE_CPU; }
+
+typedef struct sync_ps {
+  dpt_ps *ps;
+  ps_stage *workers;
+  int n_workers;
+  size_t n_params;
+  size_t votes; /* floats after the gradient: DPT_VOTES with dpt_sync_config.votes, else 0 */
+} sync_ps;
+
+static void free_stage(ps_stage *w)
+{
+  if (w->grads) dpt_dev_host_free(w->dev, w->grads);
+  if (w->params) dpt_dev_host_free(w->dev, w->params);
+  *w = (ps_stage){0};
+}
+
+static int ps_attach(void *ctx, int worker, dpt_device *dev, const float *params, dpt_err *err)
+{
+  sync_ps *s = ctx;
+  if (worker < 0 || worker >= s->n_workers || s->workers[worker].dev)
+    return dpt_err_set(err, DPT_EINTERNAL, "sync ps: worker %d: unknown or attached twice", worker);
+  ps_stage *w = &s->workers[worker];
+  size_t bytes = s->n_params * sizeof(float);
+  void *grads = NULL, *pulled = NULL;
+  int rc = DPT_OK;
+  if (!is_host_memory(dev)) {
+    rc = dpt_dev_host_alloc(dev, bytes + s->votes * sizeof(float), &grads, err);
+    if (!rc) rc = dpt_dev_host_alloc(dev, bytes, &pulled, err);
+  }
+  *w = (ps_stage){.dev = dev, .grads = grads, .params = pulled};
+  if (rc) free_stage(w);
+  return rc;
+}
+
+/* This worker's votes, from the floats after its gradient in host memory. */
+static dpt_ps_votes read_votes(const sync_ps *s, const float *host_grads)
+{
+  if (!s->votes) return (dpt_ps_votes){0};
+  const float *v = host_grads + s->n_params;
+  return (dpt_ps_votes){.skip = v[DPT_VOTE_SKIP] != 0.f, .stop = v[DPT_VOTE_STOP] != 0.f};
+}
+
+static int ps_exchange(void *ctx, int worker, float *params, float *grads, float lr,
+                       dpt_sync_timing *timing, dpt_err *err)
+{
+  sync_ps *s = ctx;
+  if (worker < 0 || worker >= s->n_workers || !s->workers[worker].dev)
+    return dpt_err_set(err, DPT_EINTERNAL, "sync ps: worker %d: not attached", worker);
+  ps_stage *w = &s->workers[worker];
+  size_t bytes = s->n_params * sizeof(float);
+  dpt_err why = {0};
+  double t0 = dpt_now(), wait_s = 0;
+  bool direct = is_host_memory(w->dev);
+  float *host_grads = direct ? grads : w->grads, *host_params = direct ? params : w->params;
+  /* The d2h copy waits for the device's queued work, the previous exchange's h2d from w->params
+   * included, so the pull below may overwrite the staging buffer. */
+  int rc = direct ? DPT_OK
+                  : dpt_dev_copy_d2h(w->dev, w->grads, grads, bytes + s->votes * sizeof(float), &why);
+  if (!rc) rc = dpt_ps_push_vote(s->ps, worker, host_grads, lr, read_votes(s, host_grads), &why);
+  if (!rc) {
+    rc = dpt_ps_pull(s->ps, worker, host_params, &why);
+    wait_s = dpt_ps_last_wait_s(s->ps, worker);
+  }
+  if (!rc && !direct) rc = dpt_dev_copy_h2d(w->dev, params, w->params, bytes, &why);
+  if (!rc && s->votes) { /* the round's vote counts, from staging memory that outlives the copy */
+    dpt_ps_votes counted = dpt_ps_last_votes(s->ps, worker);
+    host_grads[s->n_params + DPT_VOTE_SKIP] = (float)counted.skip;
+    host_grads[s->n_params + DPT_VOTE_STOP] = (float)counted.stop;
+    if (!direct)
+      rc = dpt_dev_copy_h2d(w->dev, grads + s->n_params, &w->grads[s->n_params],
+                            DPT_VOTES * sizeof(float), &why);
+  }
+  /* Count the queued upload as exchange time on every device, as on the CPU (a no-op there). */
+  if (!rc) rc = dpt_dev_sync(w->dev, &why);
+  if (timing) *timing = (dpt_sync_timing){.comm_s = dpt_now() - t0 - wait_s, .wait_s = wait_s};
+  if (!rc) return DPT_OK;
+  dpt_ps_abort(s->ps, rc, why.msg); /* the others stop now instead of timing out */
+  return dpt_err_set(err, rc, "%s", why.msg);
+}
+
+static void ps_detach(void *ctx, int worker)
+{
+  sync_ps *s = ctx;
+  if (worker < 0 || worker >= s->n_workers || !s->workers[worker].dev) return;
+  free_stage(&s->workers[worker]);
+}
+
+static void ps_abort(void *ctx, int code, const char *why)
+{
+  sync_ps *s = ctx;
+  dpt_ps_abort(s->ps, code, why);
+}
+
+/* Push n floats, pull n floats. */
+static size_t ps_bytes_per_step(void *ctx)
+{
+  sync_ps *s = ctx;
+  return 2 * s->n_params * sizeof(float);
+}
+
+static int ps_read_velocity(void *ctx, int worker, float *out, dpt_err *err)
+{
+  sync_ps *s = ctx;
+  dpt_ps_read_velocity(s->ps, out);
+  return DPT_OK;
+}
+
+static void ps_destroy(void *ctx)
+{
+  sync_ps *s = ctx;
+  dpt_ps_destroy(s->ps);
+  free(s->workers);
+  free(s);
+}
+
+static const dpt_sync_ops ps_ops = {
+    .name = "ps",
+    .attach = ps_attach,
+    .exchange = ps_exchange,
+    .detach = ps_detach,
+    .abort = ps_abort,
+    .bytes_per_step = ps_bytes_per_step,
+    .destroy = ps_destroy,
+    .read_velocity = ps_read_velocity,
+};
+
+int dpt_sync_ps_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
+{
+  sync_ps *s = calloc(1, sizeof *s);
+  ps_stage *workers = dpt_cache_lines_alloc((size_t)cfg->n_workers, sizeof *workers);
+  dpt_ps_config pc = {.n_params = cfg->n_params,
+                      .n_workers = cfg->n_workers,
+                      .n_shards = cfg->ps_shards,
+                      .server_threads = cfg->ps_threads,
+                      .momentum = cfg->momentum,
+                      .weight_decay = cfg->weight_decay,
+                      .timeout_s = cfg->timeout_s,
+                      .init_velocity = cfg->init_velocity,
+                      .on_apply = cfg->ps_on_apply,
+                      .on_apply_ctx = cfg->ps_on_apply_ctx,
+                      .procs = cfg->procs,
+                      .proc_rank = cfg->proc_rank};
+  int rc = s && workers ? DPT_OK : dpt_err_set(err, DPT_ENOMEM, "sync ps: out of memory");
+  if (!rc) rc = dpt_ps_create(&pc, cfg->init_params, &s->ps, err);
+  if (rc) {
+    free(workers);
+    free(s);
+    return rc;
+  }
+  s->workers = workers;
+  s->n_workers = cfg->n_workers;
+  s->n_params = cfg->n_params;
+  s->votes = cfg->votes ? DPT_VOTES : 0;
+  *out = (dpt_sync){.vt = &ps_ops, .ctx = s};
+  return DPT_OK;
+}

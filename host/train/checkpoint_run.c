@@ -1,0 +1,189 @@
+#include "host/train/checkpoint_run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/checkpoint/checkpoint_io.h"
+#include "host/train/run.h"
+#include "host/train/run_procs.h"
+
+/* The checkpoint fields a run defines by itself (no position, no arrays). */
+static dpt_checkpoint describe_run(const dpt_run *run)
+{
+  const dpt_config *cfg = run->cfg;
+  return (dpt_checkpoint){.shape = run->shape, .n_params = run->n_params,
+                          .workers = run->all_workers, .processes = run->procs, .seed = cfg->seed,
+                          .strategy = cfg->strategy, .batch = cfg->batch,
+                          .schedule = cfg->schedule, .momentum = cfg->momentum,
+                          .weight_decay = cfg->weight_decay, .epochs = cfg->epochs,
+                          .train_samples = (uint64_t)run->train->count};
+}
+
+/* Process 0 alone (the others hold the same replicas and no server state), with every process's
+ * figures in r->save_workers: reads its state and writes the file. */
+static int write_checkpoint(dpt_run *run, dpt_device *dev, const float *params, int next_epoch,
+                            long next_step, dpt_err *err)
+{
+  dpt_resilience *r = &run->res;
+  int rc = dpt_dev_copy_d2h(dev, r->save_params, params, run->n_params * sizeof(float), err);
+  if (!rc) rc = dpt_sync_read_velocity(&run->sync, 0, r->save_velocity, err);
+  if (rc) return rc;
+  dpt_checkpoint ck = describe_run(run);
+  ck.epoch = next_epoch;
+  ck.step = (uint64_t)next_step;
+  ck.skipped_steps = (uint64_t)r->skipped_steps;
+  ck.per_worker = r->save_workers;
+  ck.params = r->save_params;
+  ck.velocity = r->save_velocity;
+  return dpt_checkpoint_write_file(run->cfg->checkpoint_path, &ck, r->fault.slow_save_s, err);
+}
+
+int dpt_checkpoint_save_run(dpt_run *run, dpt_device *dev, const float *params, int next_epoch,
+                            long next_step, dpt_err *err)
+{
+  dpt_resilience *r = &run->res;
+  if (!run->cfg->checkpoint_path) return DPT_OK;
+  /* At an epoch's end the next epoch starts from zero: its figures are not the last epoch's. */
+  for (int w = 0; w < run->workers; w++) {
+    const dpt_worker_slot *s = &run->slots[w];
+    r->save_mine[w] = next_step == 0 ? (dpt_checkpoint_worker){0}
+                                     : (dpt_checkpoint_worker){.loss_sum = s->loss_sum,
+                                                               .correct = (uint64_t)s->correct,
+                                                               .samples = (uint64_t)s->samples};
+  }
+  int rc = dpt_run_procs_gather(run, r->save_mine, (size_t)run->workers * sizeof *r->save_mine,
+                                r->save_workers, err);
+  if (rc) return rc;
+  if (run->proc_rank == 0) rc = write_checkpoint(run, dev, params, next_epoch, next_step, err);
+  /* No process goes on before the file is in place: one that exited (stopped, failed) meanwhile
+   * would have its launcher end the job, process 0 mid-save too. */
+  return dpt_run_procs_share_status(run, rc, "process 0 could not save the checkpoint", err);
+}
+
+/* "784-512-512-10" */
+static void shape_text(const dpt_mlp_shape *s, char *buf, size_t size)
+{
+  size_t len = 0;
+  for (int l = 0; l <= s->n_layers && len < size; l++)
+    len += (size_t)snprintf(buf + len, size - len, "%s%d", l ? "-" : "", s->sizes[l]);
+}
+
+static const char *const decay_names[] = {"cosine", "step", "constant"};
+
+/* Everything the final parameters depend on must be as it was, or resuming would not continue
+ * the same run. The strategy may differ: allreduce and ps give the same bits. */
+static int check_matches(const dpt_checkpoint *ck, const dpt_run *run, const char *path,
+                         dpt_err *err)
+{
+  dpt_checkpoint want = describe_run(run);
+  if (ck->shape.n_layers != want.shape.n_layers ||
+      memcmp(ck->shape.sizes, want.shape.sizes, sizeof want.shape.sizes) != 0) {
+    char have_s[256], want_s[256];
+    shape_text(&ck->shape, have_s, sizeof have_s);
+    shape_text(&want.shape, want_s, sizeof want_s);
+    return dpt_err_set(err, DPT_EINPUT,
+                       "--resume %s: the checkpoint's model is %s (features-hidden...-classes), "
+                       "this run's is %s: check --hidden and --data",
+                       path, have_s, want_s);
+  }
+  if (ck->seed != want.seed)
+    return dpt_err_set(err, DPT_EINPUT, "--resume %s: written with --seed %llu, this run has %llu",
+                       path, (unsigned long long)ck->seed, (unsigned long long)want.seed);
+  if (ck->schedule.decay != want.schedule.decay)
+    return dpt_err_set(err, DPT_EINPUT,
+                       "--resume %s: written with --lr-schedule %s, this run has %s", path,
+                       decay_names[ck->schedule.decay], decay_names[want.schedule.decay]);
+  /* The sum over workers is added per process, then over processes: another layout, other bits. */
+  if (ck->processes != want.processes)
+    return dpt_err_set(err, DPT_EINPUT,
+                       "--resume %s: written by %d MPI process(es) x %d worker(s), this run is %d "
+                       "process(es) x %d worker(s): continuing exactly needs the same layout",
+                       path, ck->processes, ck->workers / ck->processes, want.processes,
+                       run->workers);
+  const struct {
+    const char *option;
+    double have, want;
+  } settings[] = {
+      {"--workers", ck->workers / ck->processes, run->workers},
+      {"--batch", ck->batch, want.batch},
+      {"--lr", ck->schedule.base_lr, want.schedule.base_lr},
+      {"--warmup-epochs", ck->schedule.warmup_epochs, want.schedule.warmup_epochs},
+      {"--lr-step-epochs", ck->schedule.step_epochs, want.schedule.step_epochs},
+      {"--lr-gamma", ck->schedule.gamma, want.schedule.gamma},
+      {"--momentum", ck->momentum, want.momentum},
+      {"--weight-decay", ck->weight_decay, want.weight_decay},
+      {"training samples", (double)ck->train_samples, (double)want.train_samples},
+  };
+  for (size_t i = 0; i < sizeof settings / sizeof *settings; i++)
+    if (settings[i].have != settings[i].want)
+      return dpt_err_set(err, DPT_EINPUT,
+                         "--resume %s: written with %s %g, this run has %g: continuing exactly "
+                         "needs the same value",
+                         path, settings[i].option, settings[i].have, settings[i].want);
+  return DPT_OK;
+}
+
+static void notice(const dpt_run *run, const char *msg)
+{
+  if (run->obs && run->obs->on_notice) run->obs->on_notice(run->obs->ctx, msg);
+}
+
+/* Process 0 alone reads the file (the others' nodes may not see it) and passes its bytes on; every
+ * process decodes them, so every process checks them and fails alike. */
+static int read_on_process_0(dpt_run *run, const char *path, const char *name, dpt_checkpoint *ck,
+                             dpt_err *err)
+{
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  int rc = DPT_OK;
+  if (run->proc_rank == 0) rc = dpt_checkpoint_read_bytes(path, name, &bytes, &len, err);
+  rc = dpt_run_procs_share_status(run, rc, "process 0 could not read the checkpoint", err);
+  uint64_t size = len; /* the same width on every process */
+  if (!rc) rc = dpt_run_procs_bcast(run, &size, sizeof size, err);
+  if (!rc && run->proc_rank != 0) {
+    len = (size_t)size;
+    bytes = malloc(len ? len : 1);
+    if (!bytes) rc = dpt_err_set(err, DPT_ENOMEM, "%s: out of memory for %zu bytes", name, len);
+  }
+  if (!rc) rc = dpt_run_procs_bcast(run, bytes, len, err);
+  if (!rc) rc = dpt_checkpoint_decode(bytes, len, name, ck, err);
+  free(bytes);
+  return rc;
+}
+
+int dpt_checkpoint_resume_run(dpt_run *run, float *init_params, dpt_err *err)
+{
+  const dpt_config *cfg = run->cfg;
+  dpt_resilience *r = &run->res;
+  dpt_checkpoint *ck = &r->resumed;
+  char name[4200];
+  snprintf(name, sizeof name, "--resume %s", cfg->resume_path);
+  int rc = read_on_process_0(run, cfg->resume_path, name, ck, err);
+  if (!rc) rc = check_matches(ck, run, cfg->resume_path, err);
+  if (!rc && ck->epoch > cfg->epochs)
+    rc = dpt_err_set(err, DPT_EINPUT,
+                     "--resume %s: the checkpoint has finished %d epoch(s); --epochs %d leaves "
+                     "nothing to train",
+                     cfg->resume_path, ck->epoch - 1, cfg->epochs);
+  if (rc) return rc;
+  if (cfg->schedule.decay == DPT_LR_COSINE && ck->epochs != cfg->epochs) {
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "--resume: the checkpoint's run spread its cosine schedule over %d epochs, this one "
+             "over %d: the learning rate changes at the resume point",
+             ck->epochs, cfg->epochs);
+    notice(run, msg);
+  }
+  memcpy(init_params, ck->params, run->n_params * sizeof(float));
+  r->start_epoch = ck->epoch;
+  r->start_step = (long)ck->step;
+  r->skipped_steps = (long)ck->skipped_steps;
+  for (int w = 0; w < run->workers; w++) {
+    const dpt_checkpoint_worker *mine = &ck->per_worker[run->first_worker + w];
+    run->slots[w].loss_sum = mine->loss_sum;
+    run->slots[w].correct = (long)mine->correct;
+    run->slots[w].samples = (long)mine->samples;
+  }
+  return DPT_OK;
+}

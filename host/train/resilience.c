@@ -1,0 +1,69 @@
+#include "host/train/resilience.h"
+
+#include <stdlib.h>
+
+#include "host/train/checkpoint_run.h"
+#include "host/train/run.h"
+
+static int allocate_save_buffers(dpt_run *run, dpt_err *err)
+{
+  dpt_resilience *r = &run->res;
+  r->save_workers = calloc((size_t)run->all_workers, sizeof *r->save_workers);
+  r->save_mine = calloc((size_t)run->workers, sizeof *r->save_mine);
+  if (r->save_workers && r->save_mine && run->proc_rank > 0) return DPT_OK;
+  /* Process 0 alone writes the file (host/train/checkpoint_run.c), so it alone stages the state. */
+  r->save_params = malloc(run->n_params * sizeof(float));
+  r->save_velocity = malloc(run->n_params * sizeof(float));
+  if (r->save_params && r->save_velocity && r->save_workers && r->save_mine) return DPT_OK;
+  return dpt_err_set(err, DPT_ENOMEM, "--checkpoint: out of memory for %zu parameters",
+                     run->n_params);
+}
+
+int dpt_resilience_setup(dpt_run *run, float *init_params, dpt_sync_config *sc, dpt_err *err)
+{
+  dpt_resilience *r = &run->res;
+  r->start_epoch = 1;
+  int rc = dpt_fault_from_env(&r->fault, err);
+  if (!rc && r->fault.kind != DPT_FAULT_NONE && r->fault.worker >= run->all_workers)
+    rc = dpt_err_set(err, DPT_EINPUT, "DPT_FAULT: worker %d, but the run has %d worker(s)",
+                     r->fault.worker, run->all_workers);
+  if (!rc && run->cfg->resume_path) rc = dpt_checkpoint_resume_run(run, init_params, err);
+  if (!rc && run->cfg->checkpoint_path) rc = allocate_save_buffers(run, err);
+  sc->init_velocity = r->resumed.velocity; /* NULL unless resumed: start from zero */
+  sc->votes = true;                          /* host/train/step_guard.c votes in every exchange */
+  return rc;
+}
+
+int dpt_resilience_finish(const dpt_run *run, dpt_err *err)
+{
+  const dpt_resilience *r = &run->res;
+  long last = (long)run->cfg->epochs * run->steps_per_epoch;
+  if (r->stopped_after == 0 || r->stopped_after >= last) return DPT_OK;
+  long in_epoch = (r->stopped_after - 1) % run->steps_per_epoch + 1;
+  int epoch = (int)((r->stopped_after - 1) / run->steps_per_epoch) + 1;
+  const char *ck = run->cfg->checkpoint_path;
+  return dpt_err_set(err, DPT_EINTERRUPTED,
+                     "stopped on request after step %ld of %ld (epoch %d, step %ld of %ld); %s%s%s",
+                     r->stopped_after, last, epoch, in_epoch, run->steps_per_epoch,
+                     ck ? "--resume " : "no checkpoint saved (no --checkpoint)", ck ? ck : "",
+                     ck ? " continues it" : "");
+}
+
+long dpt_resilience_samples_before_start(const dpt_run *run)
+{
+  const dpt_resilience *r = &run->res;
+  long n = (long)run->train->count, in_epoch = r->start_step * (long)run->cfg->batch;
+  return (long)(r->start_epoch - 1) * n + (in_epoch < n ? in_epoch : n);
+}
+
+void dpt_resilience_release(dpt_run *run)
+{
+  dpt_resilience *r = &run->res;
+  dpt_checkpoint_free(&r->resumed);
+  free(r->save_params);
+  free(r->save_velocity);
+  free(r->save_workers);
+  free(r->save_mine);
+  r->save_params = r->save_velocity = NULL;
+  r->save_workers = r->save_mine = NULL;
+}

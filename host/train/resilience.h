@@ -1,0 +1,43 @@
+/* Private to host/: what a run keeps to survive interruptions and bad steps: where the workers
+ * start (a --resume checkpoint's position), when they all stop (a stop request, e.g. a signal),
+ * the test hooks (host/train/fault.h) and the steps --on-nan skip dropped. It lives in dpt_run (run.h);
+ * the per-step work is host/train/step_guard.c, checkpoints host/train/checkpoint_run.c. */
+#ifndef DPT_HOST_TRAIN_RESILIENCE_H
+#define DPT_HOST_TRAIN_RESILIENCE_H
+
+#include "dpt/status.h"
+#include "dpt/sync.h"
+#include "host/checkpoint/checkpoint_format.h"
+#include "host/train/fault.h"
+
+struct dpt_run;
+
+typedef struct dpt_resilience {
+  int start_epoch;            /* 1-based: where the workers start (1, or a checkpoint's position) */
+  long start_step;            /* within start_epoch */
+  dpt_checkpoint resumed;     /* --resume: the checkpoint read (its velocity seeds the optimizer) */
+  float *save_params;         /* --checkpoint: host staging (worker 0; process 0): n_params, */
+  float *save_velocity;       /* n_params floats, */
+  dpt_checkpoint_worker *save_workers; /* one entry per worker of every process, */
+  dpt_checkpoint_worker *save_mine;    /* and per worker of this process (gathered into those) */
+  dpt_fault fault;            /* test hooks, read from the environment once at the start */
+  long stopped_after;         /* worker 0: the step the run stopped after early (0: it did not) */
+  long skipped_steps;         /* worker 0: steps dropped by --on-nan skip, the checkpoint's too */
+} dpt_resilience;
+
+/* Before the workers start, with init_params holding the seeded initialization: reads the test
+ * hooks, applies --resume (parameters into init_params, optimizer state, position, figures; every
+ * mismatch is DPT_EINPUT), allocates the save buffers, and sets the sync config's fields. */
+int dpt_resilience_setup(struct dpt_run *run, float *init_params, dpt_sync_config *sc,
+                         dpt_err *err);
+
+/* After the workers joined without error: DPT_EINTERRUPTED (with where the run stopped and the
+ * checkpoint that continues it) when they stopped before the last epoch ended, else 0. */
+int dpt_resilience_finish(const struct dpt_run *run, dpt_err *err);
+
+/* Training samples the run had done before its start position (0 unless resumed). */
+long dpt_resilience_samples_before_start(const struct dpt_run *run);
+
+void dpt_resilience_release(struct dpt_run *run);
+
+#endif

@@ -1,0 +1,75 @@
+/* State shared by the trainer and its worker threads during one run (private to host/).
+ * Each worker writes only its own slot; slots are read after a barrier. The first error wins and
+ * wakes everyone (sync abort + barrier abort). */
+#ifndef DPT_HOST_TRAIN_RUN_H
+#define DPT_HOST_TRAIN_RUN_H
+
+#include <pthread.h>
+
+#include "dpt/barrier.h"
+#include "dpt/config.h"
+#include "dpt/data.h"
+#include "dpt/mlp.h"
+#include "dpt/sync.h"
+#include "dpt/trainer.h"
+#include "host/train/resilience.h"
+
+/* One worker's figures, padded so workers never share a cache line. */
+typedef struct dpt_worker_slot {
+  double loss_sum;        /* this epoch's training loss, summed */
+  long correct;           /* this epoch's correct training predictions */
+  long samples;           /* this epoch's training samples */
+  double test_loss_sum;
+  long test_correct;
+  double compute_s, comm_s, wait_s; /* whole run */
+  /* This worker's loss sum of global step g in step_loss[g % 2], written before its exchange.
+   * Worker 0 reads every slot's entry once its own exchange of g returned: an exchange completes
+   * only after every worker pushed, so all of g's entries are written; and no worker can reach
+   * step g + 2 (the next writer of that entry) before worker 0 has pushed g + 1. */
+  double step_loss[2];
+  float *replica_copy;    /* --check-replicas: host copy of this worker's parameters */
+  char pad[64];
+} dpt_worker_slot;
+
+typedef struct dpt_run {
+  const dpt_config *cfg;
+  const dpt_observer *obs;
+  const dpt_dataset *train, *test;
+  dpt_mlp_shape shape;
+  size_t n_params;
+  const float *init_params;  /* host */
+  float *final_params;       /* host: worker 0 copies its replica here at the end */
+  dpt_device_kind device_kind;
+  int workers;
+  int blas_threads;
+  int ps_shards;
+  int ps_threads;
+  int max_rows;              /* per worker per step: ceil(batch / all_workers) */
+  long steps_per_epoch;
+  dpt_sync sync;
+  dpt_barrier barrier;
+  dpt_worker_slot *slots;
+  struct dpt_trace *trace;   /* --trace: per-worker span buffers; NULL: off */
+  double train_s;            /* training loop time, summed over epochs (worker 0 writes) */
+  dpt_epoch_stats epoch_stats; /* the last epoch's figures (worker 0 writes) */
+  double start_s;            /* when training started */
+  dpt_resilience res;        /* resume position, stop requests, checkpoints, --on-nan, test hooks */
+  /* Over MPI processes (host/train/run_procs.h): this process's workers are global workers
+   * first_worker.. of all_workers; one process: 1, 0, 0 and workers, mpi NULL. */
+  int procs, proc_rank, first_worker, all_workers;
+  struct dpt_run_procs *mpi;
+  pthread_mutex_t err_mu;
+  dpt_err err;               /* the first error */
+} dpt_run;
+
+/* Records the first error ("worker W: ...") and wakes every thread. */
+void dpt_run_fail(dpt_run *run, int worker, const dpt_err *err);
+
+/* The body of worker thread `worker`. */
+void dpt_worker_run(dpt_run *run, int worker);
+
+/* Rows [offset, offset+count) of a global batch of `batch_rows` that worker w of n trains on:
+ * the first batch_rows % n workers take one row more. */
+void dpt_shard_rows(int batch_rows, int n, int w, int *offset, int *count);
+
+#endif

@@ -1,0 +1,45 @@
+/* Private to host/: a run over several MPI processes (docs/mpi.md). Each process runs
+ * dpt_run.workers worker threads; together they are dpt_run.all_workers workers, process p's local
+ * worker w being global worker p x workers + w. Every global batch, and the test set, is split
+ * over all of them exactly as one process would split it over as many workers (dpt_shard_rows),
+ * and the figures reported (losses, accuracies) are sums over every process's workers. In one
+ * process these functions cost nothing and change nothing. */
+#ifndef DPT_HOST_TRAIN_RUN_PROCS_H
+#define DPT_HOST_TRAIN_RUN_PROCS_H
+
+#include <stddef.h>
+
+#include "dpt/status.h"
+
+struct dpt_run;
+typedef struct dpt_run_procs dpt_run_procs;
+
+/* Once the run knows its device and worker count: the process fields of the run; refuses
+ * processes that differ in worker count, device kind or data; opens the figures' channel
+ * (collective: every process calls it at the same point). */
+int dpt_run_procs_setup(struct dpt_run *run, dpt_err *err);
+
+/* Worker 0 of every process, at the same point of the run: sums[0..n) becomes the sum over the
+ * processes of their sums, added in process order (reproducible). */
+int dpt_run_procs_sum(struct dpt_run *run, double *sums, int n, dpt_err *err);
+
+/* Worker 0 of every process, at the same point: all[p x bytes, (p + 1) x bytes) becomes process
+ * p's mine, on every process (one process: a copy of mine). */
+int dpt_run_procs_gather(struct dpt_run *run, const void *mine, size_t bytes, void *all,
+                         dpt_err *err);
+
+/* Worker 0 of every process, at the same point: buf[0..bytes) becomes process 0's, any size. */
+int dpt_run_procs_bcast(struct dpt_run *run, void *buf, size_t bytes, dpt_err *err);
+
+/* Worker 0 of every process, once process 0 has done alone what decides for all (written or read
+ * a checkpoint) and got rc (its message in err; the others pass 0): every process returns that
+ * code, the others with "<what>: <process 0's message>". No process returns before process 0 has
+ * called it; process 0 returns rc even if telling the others fails. */
+int dpt_run_procs_share_status(struct dpt_run *run, int rc, const char *what, dpt_err *err);
+
+/* Wakes worker 0 from these collectives with an error (from any thread). */
+void dpt_run_procs_abort(struct dpt_run *run, int code, const char *why);
+
+void dpt_run_procs_close(struct dpt_run *run);
+
+#endif

@@ -1,0 +1,113 @@
+#include "host/train/step_guard.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include "dpt/timer.h"
+#include "host/train/checkpoint_run.h"
+#include "host/train/run.h"
+
+enum { STALL_POLL_MS = 10 };
+
+/* Steps done once `step` of `epoch` is: 1-based, counted since training started. */
+static long steps_done(const dpt_run *run, int epoch, long step)
+{
+  return (long)(epoch - 1) * run->steps_per_epoch + step + 1;
+}
+
+static bool run_failed(dpt_run *run)
+{
+  pthread_mutex_lock(&run->err_mu);
+  bool failed = run->err.code != DPT_OK;
+  pthread_mutex_unlock(&run->err_mu);
+  return failed;
+}
+
+/* A stalled worker holds back its exchange until the others' waits time out and fail the run,
+ * then gives up too; without a failure it carries on after 3 timeouts and a second. */
+static int stall(dpt_run *run, long done, dpt_err *err)
+{
+  double until = dpt_now() + 3 * run->cfg->timeout_s + 1;
+  while (!run_failed(run) && dpt_now() < until) dpt_sleep(STALL_POLL_MS / 1e3);
+  if (!run_failed(run)) return DPT_OK;
+  return dpt_err_set(err, DPT_EABORTED, "step %ld: stalled (DPT_FAULT) until the run failed",
+                     done);
+}
+
+/* p[0..n) = v on the device (v lives in the caller's frame: wait for the copy). */
+static int store_floats(dpt_device *dev, float *p, const float *v, size_t n, dpt_err *err)
+{
+  int rc = dpt_dev_copy_h2d(dev, p, v, n * sizeof *v, err);
+  return rc ? rc : dpt_dev_sync(dev, err);
+}
+
+static int apply_fault(dpt_run *run, int w, dpt_device *dev, float *grads, long done,
+                       dpt_err *err)
+{
+  const dpt_fault *f = &run->res.fault;
+  /* f->worker counts every MPI process's workers (host/train/run_procs.h). */
+  if (f->kind == DPT_FAULT_NONE || f->worker != run->first_worker + w || f->step != done)
+    return DPT_OK;
+  switch (f->kind) {
+  case DPT_FAULT_STALL: return stall(run, done, err);
+  case DPT_FAULT_FAIL:
+    return dpt_err_set(err, DPT_EDEVICE, "step %ld: injected failure (DPT_FAULT)", done);
+  case DPT_FAULT_NAN: return store_floats(dev, grads, &(float){NAN}, 1, err);
+  case DPT_FAULT_NONE: break;
+  }
+  return DPT_OK;
+}
+
+int dpt_guard_before_exchange(dpt_run *run, int w, dpt_device *dev, float *grads, int epoch,
+                              long step, dpt_err *err)
+{
+  long done = steps_done(run, epoch, step);
+  const dpt_observer *obs = run->obs;
+  float votes[DPT_VOTES] = {0};
+  /* One thread per process asks: a request reaches the others through the vote count. */
+  votes[DPT_VOTE_STOP] = w == 0 && obs && obs->should_stop && obs->should_stop(obs->ctx);
+  int rc = apply_fault(run, w, dev, grads, done, err);
+  bool bad = false;
+  if (!rc) rc = dpt_dev_has_nonfinite(dev, run->n_params, grads, &bad, err);
+  if (!rc && bad && run->cfg->on_nan == DPT_ON_NAN_STOP)
+    rc = dpt_err_set(err, DPT_ENONFINITE,
+                     "step %ld (epoch %d, step %ld of %ld): the gradient holds NaN or Inf; stopped "
+                     "before it reached the parameters (--on-nan skip drops such steps instead)",
+                     done, epoch, step + 1, run->steps_per_epoch);
+  votes[DPT_VOTE_SKIP] = bad;
+  return rc ? rc : store_floats(dev, grads + run->n_params, votes, DPT_VOTES, err);
+}
+
+int dpt_guard_after_exchange(dpt_run *run, int w, dpt_device *dev, const float *grads, int epoch,
+                             long step, dpt_step_outcome *out, dpt_err *err)
+{
+  float votes[DPT_VOTES] = {0};
+  int rc = dpt_dev_copy_d2h(dev, votes, grads + run->n_params, sizeof votes, err);
+  *out = (dpt_step_outcome){.skipped = !rc && votes[DPT_VOTE_SKIP] > 0,
+                            .stop = !rc && votes[DPT_VOTE_STOP] > 0};
+  if (!out->skipped || w != 0) return rc;
+  run->res.skipped_steps++;
+  const dpt_observer *obs = run->obs;
+  if (!obs || !obs->on_notice) return DPT_OK;
+  char msg[256];
+  snprintf(msg, sizeof msg,
+           "step %ld (epoch %d): NaN or Inf in the gradient of %.0f worker(s): the step is "
+           "skipped on every worker (--on-nan skip)",
+           steps_done(run, epoch, step), epoch, (double)votes[DPT_VOTE_SKIP]);
+  obs->on_notice(obs->ctx, msg);
+  return DPT_OK;
+}
+
+int dpt_guard_step_boundary(dpt_run *run, int w, dpt_device *dev, const float *params, int epoch,
+                            long step, bool stop, dpt_err *err)
+{
+  long done = steps_done(run, epoch, step), every = run->cfg->checkpoint_every;
+  if (stop && w == 0) run->res.stopped_after = done;
+  bool due = stop || (every > 0 && done % every == 0);
+  if (!run->cfg->checkpoint_path || !due || step + 1 == run->steps_per_epoch) return DPT_OK;
+  /* After the first barrier every worker's figures of this step are in its slot and no exchange
+   * is in flight; nobody starts the next step before worker 0 has saved. */
+  int rc = dpt_barrier_wait(&run->barrier, w, err);
+  if (!rc && w == 0) rc = dpt_checkpoint_save_run(run, dev, params, epoch, step + 1, err);
+  return rc ? rc : dpt_barrier_wait(&run->barrier, w, err);
+}

@@ -1,0 +1,22 @@
+/* Edits an encoded checkpoint in memory and recomputes its checksums, so that a test or fuzzer
+ * reaches the decoder's field checks behind them (host/checkpoint/checkpoint_format.h gives the offsets). */
+#ifndef DPT_TESTS_LIB_CHECKPOINT_PATCH_H
+#define DPT_TESTS_LIB_CHECKPOINT_PATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+  DPT_CKPT_VERSION_AT = 8,
+  DPT_CKPT_PAYLOAD_CHECKSUM_AT = 24,
+  DPT_CKPT_PROCESSES_AT = 116,
+  DPT_CKPT_HEADER_CHECKSUM_AT = 120
+};
+
+/* Sets the little-endian u32 header field at `at` and recomputes the header checksum. */
+void dpt_ckpt_set_u32(uint8_t *bytes, size_t at, uint32_t v);
+
+/* Recomputes both checksums of bytes[0..len), len >= DPT_CHECKPOINT_HEADER_BYTES. */
+void dpt_ckpt_rehash(uint8_t *bytes, size_t len);
+
+#endif
