@@ -400,6 +400,38 @@ static void test_compare_bad_options(void)
   expect_error("--epochs", "0", NULL, NULL, "--epochs 0");
 }
 
+/* compare --help lists exactly the options compare takes: every "--name VALUE" it lists parses
+ * with a value of the kind shown, and no option it refuses appears. */
+static void test_compare_help_lists_what_it_takes(void)
+{
+  char *help = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&help, &len);
+  dpt_compare_print_help(f);
+  fclose(f);
+  static const char *const refused[] = {"--strategy ", "--report ", "--metrics ", "--trace ",
+                                        "--trace-steps ", "--checkpoint ", "--checkpoint-every ",
+                                        "--resume ", "--workers N|auto"};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    if (strstr(help, refused[i])) fprintf(stderr, "\n  compare --help lists '%s'\n", refused[i]);
+    CU_ASSERT_PTR_NULL(strstr(help, refused[i]));
+  }
+  /* Listed options, each with a value its placeholder allows. */
+  static const char *const listed[][2] = {
+    {"--strategies", "ps"}, {"--workers", "1,2"}, {"--target-acc", "0.5"}, {"--out", "d"},
+    {"--epochs", "2"}, {"--metrics-every", "3"}, {"--quiet", NULL}, {"--on-nan", "skip"}};
+  for (size_t i = 0; i < sizeof listed / sizeof listed[0]; i++) {
+    char line[64];
+    snprintf(line, sizeof line, "\n  %s", listed[i][0]);
+    CU_ASSERT_PTR_NOT_NULL(strstr(help, line));
+    dpt_compare_options o;
+    dpt_err err;
+    const char *args[] = {listed[i][0], listed[i][1], NULL};
+    CU_ASSERT_EQUAL(parse(&o, &err, args), 0);
+  }
+  free(help);
+}
+
 int dpt_test_register(void)
 {
   if (make_data() != 0) return CUE_NOREGISTRY;
@@ -412,7 +444,9 @@ int dpt_test_register(void)
                                         DPT_TEST_END};
   static const dpt_test_case compare[] = {DPT_TEST(test_table_figures),
                                           DPT_TEST(test_compare_options),
-                                          DPT_TEST(test_compare_bad_options), DPT_TEST_END};
+                                          DPT_TEST(test_compare_bad_options),
+                                          DPT_TEST(test_compare_help_lists_what_it_takes),
+                                          DPT_TEST_END};
   int rc = dpt_test_add_suite("metrics", metrics);
   if (!rc) rc = dpt_test_add_suite("trace", trace);
   return rc ? rc : dpt_test_add_suite("compare", compare);
