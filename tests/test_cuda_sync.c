@@ -14,6 +14,7 @@
 #include "dpt/timer.h"
 #include "dpt/trainer.h"
 #include "host/comm/comm_nccl.h"
+#include "tests/lib/train_fixture.h"
 #include "tests/lib/synth_data.h"
 #include "tests/lib/test_util.h"
 
@@ -343,8 +344,8 @@ static loss_curve train_curve(dpt_device_select device, dpt_strategy strategy, i
 static void test_cuda_loss_curve_matches_cpu(void)
 {
   int counts[2] = {1, gpus};
-  for (int s = 0; s < 2; s++) {
-    dpt_strategy strategy = s ? DPT_STRATEGY_PS : DPT_STRATEGY_ALLREDUCE;
+  DPT_TEST_FOR_EACH_STRATEGY(s) {
+    dpt_strategy strategy = *s;
     for (int c = 0; c < (gpus > 1 ? 2 : 1); c++) {
       loss_curve cpu = train_curve(DPT_DEVICE_SELECT_CPU, strategy, counts[c]);
       loss_curve gpu = train_curve(DPT_DEVICE_SELECT_CUDA, strategy, counts[c]);

@@ -94,10 +94,10 @@ static uint64_t resume_hash(const dpt_config *cfg, long *skipped)
 /* Stopped after epoch 1 of 3, then resumed: the final parameters are the straight run's bits. */
 static void test_stop_after_epoch_then_resume_is_bit_identical(void)
 {
-  for (int s = 0; s < 2; s++)
+  DPT_TEST_FOR_EACH_STRATEGY(s)
     for (int workers = 1; workers <= 3; workers++) {
       dpt_config cfg;
-      base_config(&cfg, s ? DPT_STRATEGY_PS : DPT_STRATEGY_ALLREDUCE, workers);
+      base_config(&cfg, *s, workers);
       uint64_t straight = dpt_test_train_ok(&cfg).params_hash;
       cfg.checkpoint_path = ck_path;
       stopper stop = {.stop_at = STEPS_PER_EPOCH}; /* the last step of epoch 1 */
@@ -139,10 +139,10 @@ static void test_one_epoch_run_resumed_to_three(void)
  * epoch, resumes to the straight run's bits. */
 static void test_mid_epoch_checkpoint_after_failure(void)
 {
-  for (int s = 0; s < 2; s++)
+  DPT_TEST_FOR_EACH_STRATEGY(s)
     for (int workers = 2; workers <= 3; workers++) {
       dpt_config cfg;
-      base_config(&cfg, s ? DPT_STRATEGY_PS : DPT_STRATEGY_ALLREDUCE, workers);
+      base_config(&cfg, *s, workers);
       uint64_t straight = dpt_test_train_ok(&cfg).params_hash;
       cfg.checkpoint_path = ck_path;
       cfg.checkpoint_every = 5;
@@ -231,9 +231,9 @@ static void test_mismatched_checkpoint_is_refused(void)
  * saved before the bad step still continues the run exactly. */
 static void test_nan_stops_run_and_keeps_checkpoint(void)
 {
-  for (int s = 0; s < 2; s++) {
+  DPT_TEST_FOR_EACH_STRATEGY(s) {
     dpt_config cfg;
-    base_config(&cfg, s ? DPT_STRATEGY_PS : DPT_STRATEGY_ALLREDUCE, 3);
+    base_config(&cfg, *s, 3);
     uint64_t straight = dpt_test_train_ok(&cfg).params_hash;
     cfg.checkpoint_path = ck_path;
     cfg.checkpoint_every = 4;
@@ -251,9 +251,9 @@ static void test_nan_stops_run_and_keeps_checkpoint(void)
 static void test_nan_skip_drops_step_everywhere(void)
 {
   uint64_t hashes[2];
-  for (int s = 0; s < 2; s++) {
+  DPT_TEST_FOR_EACH_STRATEGY(s) {
     dpt_config cfg;
-    base_config(&cfg, s ? DPT_STRATEGY_PS : DPT_STRATEGY_ALLREDUCE, 3);
+    base_config(&cfg, *s, 3);
     cfg.on_nan = DPT_ON_NAN_SKIP;
     cfg.check_replicas = true;
     uint64_t straight = dpt_test_train_ok(&cfg).params_hash;
@@ -262,14 +262,14 @@ static void test_nan_skip_drops_step_everywhere(void)
     CU_ASSERT_EQUAL(r.skipped_steps, 1);
     CU_ASSERT_NOT_EQUAL(r.params_hash, straight);
     CU_ASSERT(r.test_accuracy > 0.9); /* one dropped step does not hurt */
-    hashes[s] = r.params_hash;
+    hashes[s - dpt_test_strategies] = r.params_hash;
     cfg.checkpoint_path = ck_path;
     stopper stop = {.stop_at = 30};
     dpt_err err = {0};
     CU_ASSERT_EQUAL(train(&cfg, &stop, &r, &err), DPT_EINTERRUPTED);
     unsetenv("DPT_FAULT");
     long skipped = 0;
-    CU_ASSERT_EQUAL(resume_hash(&cfg, &skipped), hashes[s]);
+    CU_ASSERT_EQUAL(resume_hash(&cfg, &skipped), hashes[s - dpt_test_strategies]);
     CU_ASSERT_EQUAL(skipped, 1);
   }
   CU_ASSERT_EQUAL(hashes[0], hashes[1]);
@@ -289,9 +289,9 @@ static int count_threads(void)
  * 60 s timeout for a failure), no thread left running, and the stalled worker is named. */
 static void test_fail_and_stall_stop_every_thread(void)
 {
-  for (int s = 0; s < 2; s++) {
+  DPT_TEST_FOR_EACH_STRATEGY(s) {
     dpt_config cfg;
-    base_config(&cfg, s ? DPT_STRATEGY_PS : DPT_STRATEGY_ALLREDUCE, 3);
+    base_config(&cfg, *s, 3);
     int threads = count_threads();
     double t0 = dpt_now();
     dpt_err err = {0};
