@@ -635,60 +635,64 @@ static void test_classes_from_train_and_test(void)
   gen_free(&g);
 }
 
-static void test_single_class_refused(void)
+/* ---- folders the loader refuses: one row each ------------------------------------------------ */
+
+/* After a valid set is written: rewrite train labels one short. */
+static void spoil_train_label_count(gen_set *g, const char *dir)
 {
-  char dir[4096];
-  make_dir(dir, sizeof dir, "one-class");
-  gen_set g;
-  gen_make(&g, 6, 2, 2, 2, 1);
-  gen_write(&g, dir);
-  expect_dir_refused(dir, "t10k-labels-idx1-ubyte", "every label is 0: need at least 2 classes");
-  gen_free(&g);
+  g->train_dims[0]--;
+  gen_write_one(g, dir, TRAIN_LABELS, 0);
 }
 
-static void test_count_mismatch_refused(void)
+/* Test images of the same feature count, another shape (5x6 for 6x5). */
+static void spoil_test_shape(gen_set *g, const char *dir)
 {
-  char dir[4096];
-  make_dir(dir, sizeof dir, "counts");
-  gen_set g;
-  gen_make(&g, 40, 15, 6, 5, 3);
-  gen_write(&g, dir);
-  g.train_dims[0] = 39; /* rewrite train labels one short */
-  gen_write_one(&g, dir, TRAIN_LABELS, 0);
-  char images[4096], labels[4096];
-  join(images, sizeof images, dir, "train-images-idx3-ubyte.gz");
-  join(labels, sizeof labels, dir, "train-labels-idx1-ubyte");
-  expect_dir_refused(dir, images, "has 40 images but");
-  expect_dir_refused(dir, labels, "has 39 labels");
-  gen_free(&g);
+  g->test_dims[1] = g->train_dims[2];
+  g->test_dims[2] = g->train_dims[1];
+  gen_write_one(g, dir, TEST_IMAGES, 1);
 }
 
-static void test_shape_mismatch_refused(void)
+static void spoil_empty_test_set(gen_set *g, const char *dir)
 {
-  char dir[4096], test_images[4096];
-  make_dir(dir, sizeof dir, "shapes");
-  gen_set g;
-  gen_make(&g, 10, 4, 6, 5, 3);
-  g.test_dims[1] = 5; /* same feature count, other shape */
-  g.test_dims[2] = 6;
-  gen_write(&g, dir);
-  join(test_images, sizeof test_images, dir, "t10k-images-idx3-ubyte.gz");
-  expect_dir_refused(dir, test_images, "sample shape 5x6 differs from the training set's 6x5");
-  gen_free(&g);
+  g->test_dims[0] = 0;
+  gen_write_one(g, dir, TEST_IMAGES, 1);
 }
 
-static void test_empty_set_refused(void)
+typedef struct refused_set {
+  uint32_t train, test, h, w;                   /* the generated set: counts and sample shape */
+  int classes;
+  void (*spoil)(gen_set *g, const char *dir);   /* what makes it bad; NULL: the set as made */
+  const char *file;                             /* the file the message names */
+  const char *want;                             /* and what it says */
+} refused_set;
+
+static const refused_set refused_sets[] = {
+  {6, 2, 2, 2, 1, NULL, "t10k-labels-idx1-ubyte",
+   "every label is 0: need at least 2 classes"},
+  {40, 15, 6, 5, 3, spoil_train_label_count, "train-images-idx3-ubyte.gz",
+   "has 40 images but"},
+  {40, 15, 6, 5, 3, spoil_train_label_count, "train-labels-idx1-ubyte",
+   "has 39 labels"},
+  {10, 4, 6, 5, 3, spoil_test_shape, "t10k-images-idx3-ubyte.gz",
+   "sample shape 5x6 differs from the training set's 6x5"},
+  {10, 4, 2, 2, 3, spoil_empty_test_set, "t10k-images-idx3-ubyte.gz",
+   "contains no samples"},
+};
+
+static void test_refused_sets(void)
 {
-  char dir[4096], path[4096];
-  make_dir(dir, sizeof dir, "empty");
-  gen_set g;
-  gen_make(&g, 10, 4, 2, 2, 3);
-  gen_write(&g, dir);
-  g.test_dims[0] = 0;
-  gen_write_one(&g, dir, TEST_IMAGES, 1);
-  join(path, sizeof path, dir, "t10k-images-idx3-ubyte.gz");
-  expect_dir_refused(dir, path, "contains no samples");
-  gen_free(&g);
+  for (size_t i = 0; i < sizeof refused_sets / sizeof refused_sets[0]; i++) {
+    const refused_set *c = &refused_sets[i];
+    char dir[4096], file[4096], folder[32];
+    snprintf(folder, sizeof folder, "refused-%zu", i);
+    make_dir(dir, sizeof dir, folder);
+    gen_set g;
+    gen_make(&g, c->train, c->test, c->h, c->w, c->classes);
+    gen_write(&g, dir);
+    if (c->spoil) c->spoil(&g, dir);
+    expect_dir_refused(dir, join(file, sizeof file, dir, c->file), c->want);
+    gen_free(&g);
+  }
 }
 
 static void test_missing_dir_and_files(void)
@@ -771,10 +775,7 @@ int dpt_test_register(void)
       DPT_TEST(test_standardize_known_values),
       DPT_TEST(test_load_dir_prefers_gz),
       DPT_TEST(test_classes_from_train_and_test),
-      DPT_TEST(test_single_class_refused),
-      DPT_TEST(test_count_mismatch_refused),
-      DPT_TEST(test_shape_mismatch_refused),
-      DPT_TEST(test_empty_set_refused),
+      DPT_TEST(test_refused_sets),
       DPT_TEST(test_missing_dir_and_files),
       DPT_TEST_END,
   };
