@@ -147,9 +147,7 @@ static int train_loaded(const dpt_config *cfg, const dpt_observer *obs, dpt_run 
                             run->train->classes, &run->shape, err);
   if (rc) return rc;
   run->n_params = dpt_mlp_param_count(&run->shape);
-  /* One shard by default: with one server thread, more shards only add wake-ups (measured on 2
-   * cores: 2 workers 36k vs 30k samples/s with 1 vs 8 shards); they pay off when many workers
-   * push at once. */
+  /* One shard by default: more shards pay off only when many workers push at once (docs/ps.md). */
   run->ps_shards = cfg->ps_shards > 0 ? cfg->ps_shards : 1;
   run->ps_threads = cfg->ps_threads > 0 ? cfg->ps_threads : dpt_ps_default_server_threads();
   if (cfg->strategy == DPT_STRATEGY_PS && (size_t)run->ps_shards > run->n_params)
@@ -187,7 +185,7 @@ static int train_loaded(const dpt_config *cfg, const dpt_observer *obs, dpt_run 
       dpt_barrier_destroy(&run->barrier);
     }
     if (!rc) fill_result(cfg, run, dpt_sync_bytes_per_step(&run->sync), out);
-    dpt_sync_destroy(&run->sync); /* joins the server thread: its spans are complete */
+    dpt_sync_destroy(&run->sync); /* joins the server threads: their spans are complete */
     if (!rc && run->trace) rc = dpt_trace_write(run->trace, cfg->trace_path, err);
   }
   free(init);
