@@ -53,11 +53,11 @@ static int ps_attach(void *ctx, int worker, dpt_device *dev, const float *params
 }
 
 /* This worker's votes, from the floats after its gradient in host memory. */
-static dpt_ps_votes read_votes(const sync_ps *s, const float *host_grads)
+static dpt_votes read_votes(const sync_ps *s, const float *host_grads)
 {
-  if (!s->votes) return (dpt_ps_votes){0};
+  if (!s->votes) return (dpt_votes){0};
   const float *v = host_grads + s->n_params;
-  return (dpt_ps_votes){.skip = v[DPT_VOTE_SKIP] != 0.f, .stop = v[DPT_VOTE_STOP] != 0.f};
+  return (dpt_votes){.skip = v[DPT_VOTE_SKIP] != 0.f, .stop = v[DPT_VOTE_STOP] != 0.f};
 }
 
 static int ps_exchange(void *ctx, int worker, float *params, float *grads, float lr,
@@ -76,14 +76,16 @@ static int ps_exchange(void *ctx, int worker, float *params, float *grads, float
    * included, so the pull below may overwrite the staging buffer. */
   int rc = direct ? DPT_OK
                   : dpt_dev_copy_d2h(w->dev, w->grads, grads, bytes + s->votes * sizeof(float), &why);
-  if (!rc) rc = dpt_ps_push_vote(s->ps, worker, host_grads, lr, read_votes(s, host_grads), &why);
+  dpt_votes votes = read_votes(s, host_grads);
+  if (!rc) rc = dpt_ps_push(s->ps, worker, host_grads, lr, &votes, &why);
+  dpt_ps_round round = {0};
   if (!rc) {
-    rc = dpt_ps_pull(s->ps, worker, host_params, &why);
-    wait_s = dpt_ps_last_wait_s(s->ps, worker);
+    rc = dpt_ps_pull(s->ps, worker, host_params, &round, &why);
+    wait_s = round.wait_s;
   }
   if (!rc && !direct) rc = dpt_dev_copy_h2d(w->dev, params, w->params, bytes, &why);
   if (!rc && s->votes) { /* the round's vote counts, from staging memory that outlives the copy */
-    dpt_ps_votes counted = dpt_ps_last_votes(s->ps, worker);
+    dpt_votes counted = round.votes;
     host_grads[s->n_params + DPT_VOTE_SKIP] = (float)counted.skip;
     host_grads[s->n_params + DPT_VOTE_STOP] = (float)counted.stop;
     if (!direct)
@@ -121,8 +123,7 @@ static size_t ps_bytes_per_step(void *ctx)
 static int ps_read_velocity(void *ctx, int worker, float *out, dpt_err *err)
 {
   sync_ps *s = ctx;
-  dpt_ps_read_velocity(s->ps, out);
-  return DPT_OK;
+  return dpt_ps_read_velocity(s->ps, out, err);
 }
 
 static void ps_destroy(void *ctx)
