@@ -53,12 +53,12 @@ static size_t slice_start(size_t len, int slices, int i)
  * in process order (host/comm/comm_hier.h). In one process that is slot_0 + slot_1 + ... + slot_{N-1}.
  * A group's partial sum builds up in its first worker's slot, acc in worker 0's: each worker
  * rewrites its slot only after pulling this round. Then the step, with the kernel every device
- * uses. Over [begin, end) of the shard: one slice. A round some worker voted to skip changes
- * nothing. */
+ * uses. Over [begin, end) of the shard: one slice. A round some worker voted to skip
+ * (kn_step_skipped) changes nothing. */
 static void apply_slice(const ps_local *ps, const ps_shard *s, size_t begin, size_t end)
 {
   const dpt_ps_config *c = &ps->cfg;
-  if (s->votes.skip) return;
+  if (kn_step_skipped((float)s->votes.skip)) return;
   float *acc = s->slots;
   float *params = ps->params + s->off, *velocity = ps->velocity + s->off;
   for (size_t lo = begin; lo < end; lo += APPLY_BLOCK) {

@@ -173,7 +173,20 @@ static int run_sgd_step(dpt_device *d, size_t n, float *const *b, dpt_err *err)
 {
   int rc = 0;
   for (int step = 0; step < 3 && !rc; step++)
-    rc = dpt_dev_sgd_step(d, n, b[0], b[1], b[2], 0.05f, 0.9f, 1e-4f, err);
+    rc = dpt_dev_sgd_step(d, n, b[0], b[1], b[2], 0.05f, 0.9f, 1e-4f, NULL, err);
+  return rc;
+}
+
+/* Four steps gated by skip votes that the device reads from its memory (b[3][0]), as the allreduce
+ * strategy steps: the second and fourth change nothing, on either device. */
+static int run_sgd_step_skip_votes(dpt_device *d, size_t n, float *const *b, dpt_err *err)
+{
+  static const float votes[] = {0.f, 1.f, 0.f, 2.f};
+  int rc = 0;
+  for (int step = 0; step < 4 && !rc; step++) {
+    rc = dpt_dev_copy_h2d(d, b[3], &votes[step], sizeof votes[step], err);
+    if (!rc) rc = dpt_dev_sgd_step(d, n, b[0], b[1], b[2], 0.05f, 0.9f, 1e-4f, b[3], err);
+  }
   return rc;
 }
 
@@ -188,13 +201,14 @@ static void test_elementwise_parity(void)
   open_pair(&p);
   dpt_rng rng;
   dpt_rng_seed(&rng, 24);
-  float *b[3];
-  for (int i = 0; i < 3; i++) b[i] = ref_random(&rng, BIG);
+  float *b[4];
+  for (int i = 0; i < 4; i++) b[i] = ref_random(&rng, BIG);
   for (size_t i = 0; i < BIG; i += 7) b[0][i] = 0.f; /* relu_bwd: exactly zero, no gradient */
   check_elementwise(&p, BIG, 2, b, run_relu_bwd);
   check_elementwise(&p, BIG, 3, b, run_sgd_step);
+  check_elementwise(&p, BIG, 4, b, run_sgd_step_skip_votes);
   check_elementwise(&p, BIG, 2, b, run_add);
-  for (int i = 0; i < 3; i++) free(b[i]);
+  for (int i = 0; i < 4; i++) free(b[i]);
   close_pair(&p);
 }
 
