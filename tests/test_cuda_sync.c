@@ -212,15 +212,16 @@ static void step_grads(int w, int s, float *g)
   for (size_t i = 0; i < SYNC_N; i++) g[i] = 0.02f * dpt_rng_normal(&rng);
 }
 
-static int sync_steps(sync_job *j, dpt_device *dev, float *params, float *grads)
+static int sync_steps(sync_job *j, dpt_device *dev, float *params)
 {
-  float g[SYNC_N];
+  float g[SYNC_N], *grads = NULL;
   int rc = dpt_dev_copy_h2d(dev, params, sync_init, sizeof g, &j->err);
-  if (!rc) rc = dpt_sync_attach(j->sync, j->worker, dev, sync_init, &j->err);
+  if (!rc) rc = dpt_sync_attach(j->sync, j->worker, dev, sync_init, &grads, &j->err);
   for (int s = 0; s < SYNC_STEPS && !rc; s++) {
     step_grads(j->worker, s, g);
     rc = dpt_dev_copy_h2d(dev, grads, g, sizeof g, &j->err);
-    if (!rc) rc = dpt_sync_exchange(j->sync, j->worker, params, grads, 0.05f, NULL, &j->err);
+    if (!rc)
+      rc = dpt_sync_exchange(j->sync, j->worker, params, 0.05f, NULL, NULL, NULL, &j->err);
   }
   if (!rc) rc = dpt_dev_copy_d2h(dev, j->final, params, sizeof g, &j->err);
   dpt_sync_detach(j->sync, j->worker);
@@ -231,14 +232,12 @@ static void *sync_worker_main(void *p)
 {
   sync_job *j = p;
   dpt_device dev;
-  void *params = NULL, *grads = NULL;
+  void *params = NULL;
   j->rc = dpt_device_open(j->kind, j->worker, 1, &dev, &j->err);
   if (!j->rc) {
     j->rc = dpt_dev_alloc(&dev, sizeof sync_init, &params, &j->err);
-    if (!j->rc) j->rc = dpt_dev_alloc(&dev, sizeof sync_init, &grads, &j->err);
-    if (!j->rc) j->rc = sync_steps(j, &dev, params, grads);
+    if (!j->rc) j->rc = sync_steps(j, &dev, params);
     dpt_dev_free(&dev, params);
-    dpt_dev_free(&dev, grads);
     dpt_device_close(&dev);
   }
   if (j->rc) dpt_sync_abort(j->sync, j->rc, j->err.msg);

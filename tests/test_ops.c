@@ -67,7 +67,20 @@ static int run_sgd_step(const op_case *c, dpt_device *d, void *const *b, dpt_err
 {
   int rc = 0;
   for (int step = 0; step < 3 && !rc; step++)
-    rc = dpt_dev_sgd_step(d, elems(c), b[0], b[1], b[2], 0.05f, 0.9f, 1e-4f, err);
+    rc = dpt_dev_sgd_step(d, elems(c), b[0], b[1], b[2], 0.05f, 0.9f, 1e-4f, NULL, err);
+  return rc;
+}
+
+/* Four steps gated by skip votes the device reads from its memory (b[3]), as the allreduce
+ * strategy steps: the second and fourth change nothing, on either device. */
+static int run_sgd_step_skip_votes(const op_case *c, dpt_device *d, void *const *b, dpt_err *err)
+{
+  static const float votes[] = {0.f, 1.f, 0.f, 2.f};
+  int rc = 0;
+  for (int step = 0; step < 4 && !rc; step++) {
+    rc = dpt_dev_copy_h2d(d, b[3], &votes[step], sizeof votes[step], err);
+    if (!rc) rc = dpt_dev_sgd_step(d, elems(c), b[0], b[1], b[2], 0.05f, 0.9f, 1e-4f, b[3], err);
+  }
   return rc;
 }
 
@@ -99,6 +112,8 @@ static const op_case op_cases[] = {
   {"relu_bwd", run_relu_bwd, 1, BIG, false, 0, 0, 0, 2, {F(FILL_SPARSE, BIG), F(FILL_RANDOM, BIG)}},
   {"sgd_step", run_sgd_step, 1, BIG, false, 0, 0, 0, 3,
    {F(FILL_RANDOM, BIG), F(FILL_RANDOM, BIG), F(FILL_RANDOM, BIG)}},
+  {"sgd_step_skip_votes", run_sgd_step_skip_votes, 1, BIG, false, 0, 0, 0, 4,
+   {F(FILL_RANDOM, BIG), F(FILL_RANDOM, BIG), F(FILL_RANDOM, BIG), F(FILL_RANDOM, 1)}},
   {"add", run_add, 1, BIG, false, 0, 0, 0, 2, {F(FILL_RANDOM, BIG), F(FILL_RANDOM, BIG)}},
   {"softmax_xent", run_softmax_xent, 1000, 10, false, 0, 0, 1e-10, 4,
    {F(FILL_LOGITS, 10000), {FILL_LABELS, 1000, true}, F(FILL_UNSET, 1000), {FILL_UNSET, 1000, true}}},

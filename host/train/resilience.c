@@ -30,7 +30,6 @@ int dpt_resilience_setup(dpt_run *run, float *init_params, dpt_sync_config *sc, 
   if (!rc && run->cfg->resume_path) rc = dpt_checkpoint_resume_run(run, init_params, err);
   if (!rc && run->cfg->checkpoint_path) rc = allocate_save_buffers(run, err);
   sc->init_velocity = r->resumed.velocity; /* NULL unless resumed: start from zero */
-  sc->votes = true;                          /* host/train/step_guard.c votes in every exchange */
   return rc;
 }
 

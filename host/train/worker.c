@@ -17,6 +17,7 @@ typedef struct worker {
   dpt_device dev;
   bool dev_open, attached;
   dpt_mlp_replica rep;
+  float *grads;        /* on dev: the exchange's, where the backward pass writes (dpt/sync.h) */
   float *stage_x;      /* host (pinned): rows gathered for this step */
   int32_t *stage_y;
   uint32_t *order;     /* this epoch's sample order, the same in every worker */
@@ -54,7 +55,7 @@ static int worker_setup(worker *k)
     k->slot->replica_copy = malloc(run->n_params * sizeof(float));
     if (!k->slot->replica_copy) rc = dpt_err_set(&k->err, DPT_ENOMEM, "out of memory");
   }
-  if (!rc) rc = dpt_sync_attach(&run->sync, k->w, &k->dev, run->init_params, &k->err);
+  if (!rc) rc = dpt_sync_attach(&run->sync, k->w, &k->dev, run->init_params, &k->grads, &k->err);
   if (!rc) k->attached = true;
   return rc;
 }
@@ -135,7 +136,9 @@ static int train_step(worker *k, int epoch, long step, float *lr_out, bool *stop
   double t0 = dpt_now();
   dpt_mlp_pass pass;
   int rc = load_rows(k, run->train, k->order, lo + (size_t)off, rows);
-  if (!rc) rc = dpt_mlp_forward_backward(&k->rep, rows, 1.f / (float)batch_rows, &pass, &k->err);
+  if (!rc)
+    rc = dpt_mlp_forward_backward(&k->rep, rows, 1.f / (float)batch_rows, k->grads, &pass,
+                                  &k->err);
   if (!rc) rc = dpt_dev_sync(&k->dev, &k->err);
   double t1 = dpt_now();
   k->slot->compute_s += t1 - t0;
@@ -144,16 +147,16 @@ static int train_step(worker *k, int epoch, long step, float *lr_out, bool *stop
   long global_step = global_step_of(run, epoch, step);
   float lr = dpt_schedule_lr(&cfg->schedule, global_step, run->steps_per_epoch, cfg->epochs);
   k->slot->step_loss[global_step % 2] = pass.loss_sum;
-  rc = dpt_guard_before_exchange(run, k->w, &k->dev, k->rep.grads, epoch, step, &k->err);
+  dpt_votes votes = {0}, counts = {0};
+  rc = dpt_guard_before_exchange(run, k->w, &k->dev, k->grads, epoch, step, &votes, &k->err);
   if (rc) return rc;
   dpt_sync_timing t = {0};
-  rc = dpt_sync_exchange(&run->sync, k->w, k->rep.params, k->rep.grads, lr, &t, &k->err);
+  rc = dpt_sync_exchange(&run->sync, k->w, k->rep.params, lr, &votes, &counts, &t, &k->err);
   if (run->trace) dpt_trace_step(run->trace, k->w, global_step + 1, t0, t1, dpt_now(), &t);
   k->slot->comm_s += t.comm_s;
   k->slot->wait_s += t.wait_s;
   dpt_step_outcome outcome = {0};
-  if (!rc) rc = dpt_guard_after_exchange(run, k->w, &k->dev, k->rep.grads, epoch, step, &outcome,
-                                         &k->err);
+  if (!rc) rc = dpt_guard_after_exchange(run, k->w, counts, epoch, step, &outcome, &k->err);
   if (rc) return rc;
   *stop = outcome.stop;
   if (!outcome.skipped) { /* a dropped step's figures go with it */
