@@ -8,6 +8,7 @@
 #define DPT_HOST_TRAIN_RUN_PROCS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dpt/status.h"
 
@@ -27,6 +28,12 @@ int dpt_run_procs_sum(struct dpt_run *run, double *sums, int n, dpt_err *err);
  * p's mine, on every process (one process: a copy of mine). */
 int dpt_run_procs_gather(struct dpt_run *run, const void *mine, size_t bytes, void *all,
                          dpt_err *err);
+
+/* Worker 0 of every process, at the same point: *odd becomes the first process whose `mine`
+ * differs from process 0's, or -1 when none does (always in one process), the same on every
+ * process; with one, *first and *its are process 0's and its value. */
+int dpt_run_procs_find_odd(struct dpt_run *run, uint64_t mine, int *odd, uint64_t *first,
+                           uint64_t *its, dpt_err *err);
 
 /* Worker 0 of every process, at the same point: buf[0..bytes) becomes process 0's, any size. */
 int dpt_run_procs_bcast(struct dpt_run *run, void *buf, size_t bytes, dpt_err *err);
