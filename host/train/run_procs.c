@@ -125,12 +125,14 @@ int dpt_run_procs_bcast(dpt_run *run, void *buf, size_t bytes, dpt_err *err)
   return rc;
 }
 
-int dpt_run_procs_share_status(dpt_run *run, int rc, const char *what, dpt_err *err)
+int dpt_run_procs_share_status(dpt_run *run, int rc, const char *what, const char *awaited,
+                               double wait_s, dpt_err *err)
 {
   if (run->procs == 1) return rc;
   dpt_err outcome = {0};
   if (rc && run->proc_rank == 0) outcome = *err;
-  int shared = dpt_run_procs_bcast(run, &outcome, sizeof outcome, err);
+  int shared = dpt_mpi_chan_bcast_awaiting(run->mpi->chan, &outcome, sizeof outcome, 0, wait_s,
+                                           awaited, err);
   if (run->proc_rank == 0 || shared) return rc ? rc : shared;
   return outcome.code ? dpt_err_set(err, outcome.code, "%s: %s", what, outcome.msg) : DPT_OK;
 }

@@ -41,8 +41,11 @@ int dpt_run_procs_bcast(struct dpt_run *run, void *buf, size_t bytes, dpt_err *e
 /* Worker 0 of every process, once process 0 has done alone what decides for all (written or read
  * a checkpoint) and got rc (its message in err; the others pass 0): every process returns that
  * code, the others with "<what>: <process 0's message>". No process returns before process 0 has
- * called it; process 0 returns rc even if telling the others fails. */
-int dpt_run_procs_share_status(struct dpt_run *run, int rc, const char *what, dpt_err *err);
+ * called it: the others wait for it up to wait_s (not --timeout: the work may take longer; <= 0:
+ * no bound), a timeout saying they waited for `awaited` ("process 0 to save the checkpoint").
+ * Process 0 returns rc even if telling the others fails. */
+int dpt_run_procs_share_status(struct dpt_run *run, int rc, const char *what, const char *awaited,
+                               double wait_s, dpt_err *err);
 
 /* Wakes worker 0 from these collectives with an error (from any thread). */
 void dpt_run_procs_abort(struct dpt_run *run, int code, const char *why);
