@@ -11,6 +11,7 @@
 #include "host/compare/out_dir.h"
 #include "host/record/report.h"
 #include "host/cli/signals.h"
+#include "host/train/config_agree.h"
 #include "host/train/train_record.h"
 #include "mpi/mpi_env.h"
 
@@ -47,11 +48,12 @@ static int fail_run(const dpt_mpi_env *env, const dpt_err *err)
   return status;
 }
 
-/* A run stopped on request is no failure: every process stopped after the same step, with the
- * checkpoint saved, so each one ends MPI normally instead of aborting the job; rank 0 says so. */
-static int end_interrupted(dpt_mpi_env *env, const dpt_err *err)
+/* An end every process reached alike, knowing the others did (a stop after the same step, with
+ * the checkpoint saved; settings that differ, which every process compared): rank 0 alone says
+ * why, and each process ends MPI normally with `status` instead of aborting the job. */
+static int end_together(dpt_mpi_env *env, const dpt_err *err, int status)
 {
-  int status = env->rank == 0 ? fail(err) : interrupted_status();
+  if (env->rank == 0) status = fail(err);
   dpt_mpi_env_finalize(env);
   return status;
 }
@@ -139,6 +141,11 @@ int main(int argc, char **argv)
   cfg.procs = mpi.size;
   cfg.proc_rank = mpi.rank;
   if (mpi.rank > 0) quiet_rank(&cfg);
+  /* First of all, before any message whose size or count depends on a setting. */
+  bool everyone_refuses;
+  if (dpt_config_agree(&cfg, &everyone_refuses, &err))
+    return everyone_refuses ? end_together(&mpi, &err, dpt_exit_status(err.code))
+                            : fail_run(&mpi, &err);
   if (check_outputs(&cfg, mpi.rank, &err)) return fail_run(&mpi, &err);
 
   dpt_console console;
@@ -151,7 +158,9 @@ int main(int argc, char **argv)
   dpt_result result;
   int rc = dpt_train_recorded(&cfg, &obs, &result, &err);
   dpt_signals_release();
-  if (rc) return err.code == DPT_EINTERRUPTED ? end_interrupted(&mpi, &err) : fail_run(&mpi, &err);
+  if (rc)
+    return err.code == DPT_EINTERRUPTED ? end_together(&mpi, &err, interrupted_status())
+                                        : fail_run(&mpi, &err);
   if (!cfg.quiet) print_summary(&result);
   dpt_mpi_env_finalize(&mpi);
   return 0;

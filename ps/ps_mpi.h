@@ -15,12 +15,13 @@
 #define DPT_PS_MPI_H
 
 #include "dpt/votes.h"
+#include "mpi/mpi_chan.h"
 
 enum { PS_TAG_PUSH_HEAD, PS_TAG_PUSH_GRADS, PS_TAG_PULL_HEAD, PS_TAG_PULL_PARAMS, PS_TAGS };
 
-/* Local worker w's messages of one kind; below 32768 (MPI's least tag bound) for w < 8192. */
+/* Local worker w's messages of one kind; at most DPT_MPI_CHAN_TAG_MAX for w < 8191. */
 static inline int ps_mpi_tag(int local_worker, int kind) { return local_worker * PS_TAGS + kind; }
-enum { PS_MPI_MAX_WORKERS = 32768 / PS_TAGS };
+enum { PS_MPI_MAX_WORKERS = (DPT_MPI_CHAN_TAG_MAX + 1) / PS_TAGS };
 
 typedef struct ps_mpi_push_head {
   float lr;

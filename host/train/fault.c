@@ -6,7 +6,7 @@
 
 #include "dpt/parse.h"
 
-static const char *const kind_names[] = {"stall", "fail", "nan", NULL};
+static const char *const kind_names[] = {"stall", "fail", "nan", "diverge", NULL};
 
 /* One "key=value" item of the spec, in place. */
 static int apply_item(char *item, dpt_fault *out, unsigned *seen, dpt_err *err)
@@ -46,8 +46,8 @@ int dpt_fault_parse(const char *spec, dpt_fault *out, dpt_err *err)
   for (char *item = strtok_r(copy, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save))
     rc = apply_item(item, out, &seen, err);
   if (!rc && seen != 7)
-    rc = dpt_err_set(err, DPT_EINPUT, "DPT_FAULT '%s': needs worker=W,step=S,kind=stall|fail|nan",
-                     spec);
+    rc = dpt_err_set(err, DPT_EINPUT,
+                     "DPT_FAULT '%s': needs worker=W,step=S,kind=stall|fail|nan|diverge", spec);
   if (rc) out->kind = DPT_FAULT_NONE;
   return rc;
 }

@@ -6,7 +6,9 @@
  *       stall  sleeps past --timeout (until the run stops, at most 3 x timeout + 1 s), so the
  *              other workers' waits time out and name it;
  *       fail   fails as a broken device would;
- *       nan    puts a NaN into its gradient (for --on-nan).
+ *       nan    puts a NaN into its gradient (for --on-nan);
+ *       diverge  adds 1 to the first parameter of its replica right after the exchange, so
+ *              that the replica departs from the others' (for --check-replicas).
  *   DPT_TEST_SLOW_SAVE=SECONDS: every checkpoint save sleeps that long between writing the
  *     temporary file and renaming it, so a test can kill the process mid-save.
  * A malformed value is bad input (DPT_EINPUT), never silently ignored. */
@@ -15,7 +17,13 @@
 
 #include "dpt/status.h"
 
-typedef enum { DPT_FAULT_NONE = 0, DPT_FAULT_STALL, DPT_FAULT_FAIL, DPT_FAULT_NAN } dpt_fault_kind;
+typedef enum {
+  DPT_FAULT_NONE = 0,
+  DPT_FAULT_STALL,
+  DPT_FAULT_FAIL,
+  DPT_FAULT_NAN,
+  DPT_FAULT_DIVERGE
+} dpt_fault_kind;
 
 typedef struct dpt_fault {
   dpt_fault_kind kind;

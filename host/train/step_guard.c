@@ -42,21 +42,36 @@ static int store_floats(dpt_device *dev, float *p, const float *v, size_t n, dpt
   return rc ? rc : dpt_dev_sync(dev, err);
 }
 
-static int apply_fault(dpt_run *run, int w, dpt_device *dev, float *grads, long done,
-                       dpt_err *err)
+/* The DPT_FAULT aimed at worker w and this step, or DPT_FAULT_NONE. */
+static dpt_fault_kind fault_due(const dpt_run *run, int w, long done)
 {
   const dpt_fault *f = &run->res.fault;
   /* f->worker counts every MPI process's workers (host/train/run_procs.h). */
-  if (f->kind == DPT_FAULT_NONE || f->worker != run->first_worker + w || f->step != done)
-    return DPT_OK;
-  switch (f->kind) {
+  return f->worker == run->first_worker + w && f->step == done ? f->kind : DPT_FAULT_NONE;
+}
+
+/* The faults that strike before the exchange. */
+static int apply_fault(dpt_run *run, int w, dpt_device *dev, float *grads, long done,
+                       dpt_err *err)
+{
+  switch (fault_due(run, w, done)) {
   case DPT_FAULT_STALL: return stall(run, done, err);
   case DPT_FAULT_FAIL:
     return dpt_err_set(err, DPT_EDEVICE, "step %ld: injected failure (DPT_FAULT)", done);
   case DPT_FAULT_NAN: return store_floats(dev, grads, &(float){NAN}, 1, err);
+  case DPT_FAULT_DIVERGE: /* after the exchange: dpt_guard_after_exchange */
   case DPT_FAULT_NONE: break;
   }
   return DPT_OK;
+}
+
+/* DPT_FAULT kind=diverge: the replica's first parameter moves by 1, on this worker only. */
+static int diverge(dpt_device *dev, float *params, dpt_err *err)
+{
+  float first;
+  int rc = dpt_dev_copy_d2h(dev, &first, params, sizeof first, err);
+  first += 1.f;
+  return rc ? rc : store_floats(dev, params, &first, 1, err);
 }
 
 int dpt_guard_before_exchange(dpt_run *run, int w, dpt_device *dev, float *grads, int epoch,
@@ -78,12 +93,17 @@ int dpt_guard_before_exchange(dpt_run *run, int w, dpt_device *dev, float *grads
   return rc;
 }
 
-int dpt_guard_after_exchange(dpt_run *run, int w, dpt_votes counts, int epoch, long step,
-                             dpt_step_outcome *out, dpt_err *err)
+int dpt_guard_after_exchange(dpt_run *run, int w, dpt_device *dev, float *params,
+                             dpt_votes counts, int epoch, long step, dpt_step_outcome *out,
+                             dpt_err *err)
 {
-  *out = (dpt_step_outcome){.counts = counts, .skipped = kn_step_skipped((float)counts.skip),
-                            .stop = counts.stop > 0};
-  if (!out->skipped || w != 0) return DPT_OK;
+  int rc = DPT_OK;
+  if (fault_due(run, w, steps_done(run, epoch, step)) == DPT_FAULT_DIVERGE)
+    rc = diverge(dev, params, err);
+  *out = (dpt_step_outcome){.counts = counts,
+                            .skipped = !rc && kn_step_skipped((float)counts.skip),
+                            .stop = !rc && counts.stop > 0};
+  if (rc || !out->skipped || w != 0) return rc;
   run->res.skipped_steps++;
   const dpt_observer *obs = run->obs;
   if (!obs || !obs->on_notice) return DPT_OK;

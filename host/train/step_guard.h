@@ -30,9 +30,11 @@ typedef struct dpt_step_outcome {
   bool stop;    /* some process was asked to stop: every worker stops after this step */
 } dpt_step_outcome;
 
-/* After the exchange, from its counts: worker 0 counts a skipped step and tells the observer. */
-int dpt_guard_after_exchange(struct dpt_run *run, int w, dpt_votes counts, int epoch, long step,
-                             dpt_step_outcome *out, dpt_err *err);
+/* After the exchange, from its counts: worker 0 counts a skipped step and tells the observer.
+ * A DPT_FAULT kind=diverge aimed at this worker and step moves its replica (params on dev). */
+int dpt_guard_after_exchange(struct dpt_run *run, int w, dpt_device *dev, float *params,
+                             dpt_votes counts, int epoch, long step, dpt_step_outcome *out,
+                             dpt_err *err);
 
 /* At the boundary after step, which is the last when stop: the checkpoint due now (every
  * --checkpoint-every steps, or on stopping) saved by worker 0 between two barriers. params is the

@@ -179,6 +179,7 @@ static int train_loaded(const dpt_config *cfg, const dpt_observer *obs, dpt_run 
   if (!rc) {
     rc = dpt_barrier_init(&run->barrier, run->workers, cfg->timeout_s, err);
     if (!rc) {
+      dpt_barrier_name_from(&run->barrier, run->first_worker);
       run->start_s = dpt_now();
       rc = run_workers(run, err);
       if (!rc) rc = dpt_resilience_finish(run, err);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dpt/hash.h"
 #include "dpt/rng.h"
 #include "dpt/timer.h"
 #include "host/train/checkpoint_run.h"
@@ -96,7 +97,24 @@ static int load_rows(worker *k, const dpt_dataset *ds, const uint32_t *order, si
   return dpt_mlp_load_rows(&k->rep, rows, k->stage_x, k->stage_y, &k->err);
 }
 
-/* --check-replicas: every worker publishes its parameters; worker 0 compares them bit for bit. */
+/* --check-replicas over MPI, worker 0 once its process's replicas are equal: every process
+ * compares a hash of its replica with the other processes' hashes, and all fail alike. */
+static int check_replicas_across(dpt_run *run, long step, dpt_err *err)
+{
+  uint64_t mine = dpt_hash_bytes(DPT_HASH_INIT, run->slots[0].replica_copy,
+                                 run->n_params * sizeof(float));
+  uint64_t first = 0, its = 0;
+  int odd;
+  int rc = dpt_run_procs_find_odd(run, mine, &odd, &first, &its, err);
+  if (rc || odd < 0) return rc;
+  return dpt_err_set(err, DPT_EINTERNAL,
+                     "--check-replicas: after step %ld, process %d's replicas differ from process "
+                     "0's (parameters hash %016llx, process 0's %016llx)",
+                     step + 1, odd, (unsigned long long)its, (unsigned long long)first);
+}
+
+/* --check-replicas: every worker publishes its parameters; worker 0 compares them bit for bit,
+ * then with the other processes'. Workers are named over every process, as DPT_FAULT names them. */
 static int check_replicas(worker *k, long step)
 {
   dpt_run *run = k->run;
@@ -110,9 +128,11 @@ static int check_replicas(worker *k, long step)
     while (memcmp(&a[i], &b[i], sizeof(float)) == 0) i++;
     rc = dpt_err_set(&k->err, DPT_EINTERNAL,
                      "--check-replicas: after step %ld, worker %d's parameter %zu is %.9g, "
-                     "worker 0's is %.9g",
-                     step + 1, w, i, (double)b[i], (double)a[i]);
+                     "worker %d's is %.9g",
+                     step + 1, run->first_worker + w, i, (double)b[i], run->first_worker,
+                     (double)a[i]);
   }
+  if (!rc && k->w == 0) rc = check_replicas_across(run, step, &k->err);
   return rc ? rc : dpt_barrier_wait(&run->barrier, k->w, &k->err);
 }
 
@@ -156,7 +176,9 @@ static int train_step(worker *k, int epoch, long step, float *lr_out, bool *stop
   k->slot->comm_s += t.comm_s;
   k->slot->wait_s += t.wait_s;
   dpt_step_outcome outcome = {0};
-  if (!rc) rc = dpt_guard_after_exchange(run, k->w, counts, epoch, step, &outcome, &k->err);
+  if (!rc)
+    rc = dpt_guard_after_exchange(run, k->w, &k->dev, k->rep.params, counts, epoch, step,
+                                  &outcome, &k->err);
   if (rc) return rc;
   *stop = outcome.stop;
   if (!outcome.skipped) { /* a dropped step's figures go with it */
