@@ -9,9 +9,9 @@
 #include "host/compare/compare.h"
 #include "host/cli/console.h"
 #include "host/compare/out_dir.h"
-#include "host/record/report.h"
 #include "host/cli/signals.h"
 #include "host/train/config_agree.h"
+#include "host/train/run_files.h"
 #include "host/train/train_record.h"
 #include "mpi/mpi_env.h"
 
@@ -65,15 +65,15 @@ static void quiet_rank(dpt_config *cfg)
   cfg->report_path = cfg->metrics_path = cfg->trace_path = NULL;
 }
 
-static void print_summary(const dpt_result *r)
+static void print_summary(FILE *out, const dpt_result *r)
 {
   char procs[32] = "";
   if (r->procs > 1) snprintf(procs, sizeof procs, " in %d processes", r->procs);
-  printf("done: test_acc %.4f  final_loss %.4f  %.0f samples/s (%d %s worker%s%s, %s)  "
-         "params %zu  hash %016llx  wall %.1fs\n",
-         r->test_accuracy, r->final_train_loss, r->train_samples_per_sec, r->workers, r->device,
-         r->workers == 1 ? "" : "s", procs, r->strategy, r->params,
-         (unsigned long long)r->params_hash, r->wall_s);
+  fprintf(out, "done: test_acc %.4f  final_loss %.4f  %.0f samples/s (%d %s worker%s%s, %s)  "
+               "params %zu  hash %016llx  wall %.1fs\n",
+          r->test_accuracy, r->final_train_loss, r->train_samples_per_sec, r->workers, r->device,
+          r->workers == 1 ? "" : "s", procs, r->strategy, r->params,
+          (unsigned long long)r->params_hash, r->wall_s);
 }
 
 /* --help or --version: prints it and returns true; false for a run. */
@@ -109,19 +109,6 @@ static int compare_main(int argc, char **argv)
   return 0;
 }
 
-/* Refuses, before any training, an output file whose folder is missing or not writable. Over MPI
- * only rank 0 writes: quiet_rank cleared the others' outputs, but not --checkpoint, since every
- * process takes part in saving it (host/train/checkpoint_run.c). */
-static int check_outputs(const dpt_config *cfg, int rank, dpt_err *err)
-{
-  const char *opts[] = {"--report", "--metrics", "--trace", "--checkpoint"};
-  const char *paths[] = {cfg->report_path, cfg->metrics_path, cfg->trace_path,
-                         rank == 0 ? cfg->checkpoint_path : NULL};
-  for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
-    if (paths[i] && dpt_output_path_check(opts[i], paths[i], err)) return err->code;
-  return DPT_OK;
-}
-
 int main(int argc, char **argv)
 {
   if (argc > 1 && strcmp(argv[1], "compare") == 0) return compare_main(argc - 1, argv + 1);
@@ -146,10 +133,14 @@ int main(int argc, char **argv)
   if (dpt_config_agree(&cfg, &everyone_refuses, &err))
     return everyone_refuses ? end_together(&mpi, &err, dpt_exit_status(err.code))
                             : fail_run(&mpi, &err);
-  if (check_outputs(&cfg, mpi.rank, &err)) return fail_run(&mpi, &err);
+  /* Before any data is loaded. Over MPI only rank 0 writes files: quiet_rank cleared the others'
+   * outputs, and rank 0 alone writes --checkpoint (host/train/checkpoint_run.c). */
+  if (mpi.rank == 0 && dpt_run_files_check(&cfg, &err)) return fail_run(&mpi, &err);
+  /* With --report - or --metrics -, standard output holds that file alone. */
+  FILE *said = dpt_run_files_take_stdout(&cfg) ? stderr : stdout;
 
   dpt_console console;
-  dpt_console_init(&console, stdout, stderr, cfg.quiet);
+  dpt_console_init(&console, said, stderr, cfg.quiet);
   dpt_observer obs = dpt_console_observer(&console);
   /* SIGINT/SIGTERM stop every worker of every process after the same step: a request reaches the
    * other processes as a vote in the gradient exchange (host/train/step_guard.h). */
@@ -161,7 +152,7 @@ int main(int argc, char **argv)
   if (rc)
     return err.code == DPT_EINTERRUPTED ? end_together(&mpi, &err, interrupted_status())
                                         : fail_run(&mpi, &err);
-  if (!cfg.quiet) print_summary(&result);
+  if (!cfg.quiet) print_summary(said, &result);
   dpt_mpi_env_finalize(&mpi);
   return 0;
 }

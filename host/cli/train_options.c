@@ -82,9 +82,9 @@ static const dpt_option rows[] = {
    .help = "a gradient with NaN or Inf: stop the run, or skip that step on\n"
            "every worker and count it"},
   {.section = "Output", .name = "report", .value = "FILE", .kind = DPT_OPT_STRING, AT(report_path),
-   .help = "write a JSON summary of the run"},
+   .help = "write a JSON summary of the run (-: standard output)"},
   {.name = "metrics", .value = "FILE", .kind = DPT_OPT_STRING, AT(metrics_path),
-   .help = "write a CSV row every --metrics-every steps and every epoch"},
+   .help = "CSV rows every --metrics-every steps and every epoch (-: stdout)"},
   {.name = "metrics-every", .value = "N", .kind = DPT_OPT_INT, AT(metrics_every), .min = 1,
    .max = 1000000000, .default_value = "10", .help = "steps between metric rows"},
   {.name = "trace", .value = "FILE", .kind = DPT_OPT_STRING, AT(trace_path),

@@ -257,9 +257,9 @@ static int draw(const char *dir, const char *gnuplot, const chart *c, const dpt_
   snprintf(png_path, sizeof png_path, "%s/%s.png", dir, c->name);
   char *argv[] = {"gnuplot", "-e", out_arg, script, NULL};
   rc = dpt_run_program_in(dir, gnuplot, argv, err);
-  if (!rc && rename(tmp_path, png_path) != 0)
-    rc = dpt_err_set(err, DPT_EIO, "%s: cannot write", png_path);
-  if (rc) remove(tmp_path);
+  /* Copied, not renamed: a link at png_path stays a link, a FIFO a FIFO (dpt/out_target.h). */
+  if (!rc) rc = dpt_atomic_copy_from(png_path, tmp_path, err);
+  remove(tmp_path);
   return rc;
 }
 

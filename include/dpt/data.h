@@ -42,6 +42,11 @@ typedef struct dpt_dataset {
  * are only centred). classes is set on both from the labels of both. */
 int dpt_data_load_dir(const char *dir, dpt_dataset *train, dpt_dataset *test, dpt_err *err);
 
+/* The files dpt_data_load_dir reads from dir: train images, train labels, test images, test
+ * labels, each malloc'ed (the caller frees them). Its errors for a missing folder or file. */
+enum { DPT_DATA_FILES = 4 };
+int dpt_data_dir_files(const char *dir, char *paths[DPT_DATA_FILES], dpt_err *err);
+
 /* Builds a data set from an images file and a labels file (no standardization). */
 int dpt_data_load_pair(const char *images_path, const char *labels_path, dpt_dataset *out,
                        dpt_err *err);
