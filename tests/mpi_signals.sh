@@ -42,6 +42,10 @@ interrupt() {
   local name=$1 target=$2 sig=$3 says=$4
   shift 4
   rm -f "$ck" "$ck".tmp.*
+  # Emptied here, not by the launch's own redirection: that one runs in the background job, maybe
+  # only after the first wait_for below has read the previous run's epoch line.
+  : >"$work/out"
+  : >"$work/err"
   # No `timeout` in front: the signal must reach the launcher itself. ctest's TIMEOUT bounds it.
   DPT_TEST_SLOW_SAVE=0.3 "$mpiexec" -n "$np" "$dptrain" "${train[@]}" "$@" --checkpoint "$ck" \
     >"$work/out" 2>"$work/err" &
