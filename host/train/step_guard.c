@@ -62,10 +62,9 @@ int dpt_guard_before_exchange(dpt_run *run, int w, dpt_device *dev, float *grads
                               long step, dpt_err *err)
 {
   long done = steps_done(run, epoch, step);
-  const dpt_observer *obs = run->obs;
   float votes[DPT_VOTES] = {0};
   /* One thread per process asks: a request reaches the others through the vote count. */
-  votes[DPT_VOTE_STOP] = w == 0 && obs && obs->should_stop && obs->should_stop(obs->ctx);
+  votes[DPT_VOTE_STOP] = w == 0 && dpt_observer_stop_requested(run->obs);
   int rc = apply_fault(run, w, dev, grads, done, err);
   bool bad = false;
   if (!rc) rc = dpt_dev_has_nonfinite(dev, run->n_params, grads, &bad, err);
