@@ -101,7 +101,7 @@ static int compare_main(int argc, char **argv)
   char dir[4096];
   bool created;
   if (dpt_out_dir_prepare(opts.out_dir, dir, sizeof dir, &created, &err)) return fail(&err);
-  if (dpt_signals_install(&err)) return fail(&err);
+  if (dpt_signals_install(true, "the comparison ends there", &err)) return fail(&err);
   if (dpt_compare_run(&opts, dir, stdout, dpt_signals_stop_requested, &err)) {
     if (created) rmdir(dir); /* only if nothing was written into it */
     return fail(&err);
@@ -123,6 +123,16 @@ int main(int argc, char **argv)
     return speaks ? fail(&err) : dpt_exit_status(err.code);
   if (!speaks && action != DPT_CLI_TRAIN) return 0;
   if (printed_info(action, dpt_cli_print_help)) return 0;
+  /* Before MPI starts, which takes a while: a signal from then on stops the run instead of
+   * killing it without a word. SIGINT/SIGTERM stop every worker of every process after the same
+   * step: a request reaches the other processes as a vote in the gradient exchange
+   * (host/train/step_guard.h), or before training where they agree on the run
+   * (host/train/run_procs.h). */
+  if (dpt_signals_install(speaks, cfg.checkpoint_path ? "saving the checkpoint first (a second "
+                                                        "signal exits at once, without it)"
+                                                      : "no --checkpoint: nothing is saved",
+                          &err))
+    return fail(&err);
   dpt_mpi_env mpi;
   if (dpt_mpi_env_init(&argc, &argv, &mpi, &err)) return fail_run(&mpi, &err);
   cfg.procs = mpi.size;
@@ -142,13 +152,11 @@ int main(int argc, char **argv)
   dpt_console console;
   dpt_console_init(&console, said, stderr, cfg.quiet);
   dpt_observer obs = dpt_console_observer(&console);
-  /* SIGINT/SIGTERM stop every worker of every process after the same step: a request reaches the
-   * other processes as a vote in the gradient exchange (host/train/step_guard.h). */
   obs.should_stop = dpt_signals_stop_requested;
-  if (dpt_signals_install(&err)) return fail_run(&mpi, &err);
   dpt_result result;
   int rc = dpt_train_recorded(&cfg, &obs, &result, &err);
   dpt_signals_release();
+  dpt_console_end_line(&console); /* a run stopped mid-epoch leaves its bar drawn */
   if (rc)
     return err.code == DPT_EINTERRUPTED ? end_together(&mpi, &err, interrupted_status())
                                         : fail_run(&mpi, &err);

@@ -23,8 +23,11 @@ straight=$(done_hash "$work/straight")
 [ -n "$straight" ] || fail "no hash in: $(cat "$work/straight")"
 
 # --- SIGINT and SIGTERM: stop, save, exit 128 + signal; the checkpoint continues exactly. ---
+# Each run's output is emptied before it starts, not by the background job's own redirection: that
+# may happen only after wait_for has read the previous run's epoch line, and signalled too early.
 for sig in INT TERM; do
   rm -f "$ck" "$ck".tmp.*
+  : >"$work/out"
   DPT_TEST_SLOW_SAVE=0.5 "$dptrain" "${train[@]}" --epochs 6 --checkpoint "$ck" \
     >"$work/out" 2>"$work/err" &
   pid=$!
@@ -44,6 +47,7 @@ done
 
 # --- a second SIGINT while the stop's checkpoint is being saved: out at once, old file whole ---
 rm -f "$ck" "$ck".tmp.*
+: >"$work/out"
 DPT_TEST_SLOW_SAVE=3 "$dptrain" "${train[@]}" --epochs 6 --checkpoint "$ck" \
   >"$work/out" 2>"$work/err" &
 pid=$!

@@ -105,7 +105,7 @@ int dpt_test_register(void)
   int count = 0;
   dpt_err why = {0};
   if (dpt_cuda_device_count(&count, &why) == DPT_OK && count > 0) return CUE_SUCCESS;
-  printf("test_cuda_ops: no CUDA device here (%s): the GPU suites do not run\n",
+  printf("test_cuda_ops: skipped: no CUDA device here (%s)\n",
          why.msg[0] ? why.msg
          : why.code ? dpt_code_name(why.code)
                     : "unknown reason");

@@ -393,7 +393,7 @@ int dpt_test_register(void)
     }
     return CUE_SUCCESS;
   }
-  printf("test_cuda_sync: no CUDA device here (%s): the GPU suites do not run\n",
+  printf("test_cuda_sync: skipped: no CUDA device here (%s)\n",
          why.msg[0] ? why.msg : "unknown reason");
   for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++)
     CU_set_suite_active(CU_get_suite(suites[i]), CU_FALSE);

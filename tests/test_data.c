@@ -444,7 +444,7 @@ static void expect_dir_refused(const char *dir, const char *want1, const char *w
 {
   dpt_dataset train, test;
   dpt_err err = {0};
-  CU_ASSERT_EQUAL(dpt_data_load_dir(dir, &train, &test, &err), DPT_EINPUT);
+  CU_ASSERT_EQUAL(dpt_data_load_dir(dir, NULL, &train, &test, &err), DPT_EINPUT);
   expect_msg(&err, want1);
   expect_msg(&err, want2);
   CU_ASSERT(train.x == NULL && train.y == NULL && train.count == 0);
@@ -522,7 +522,7 @@ static void test_load_dir_standardizes(void)
   gen_write(&g, dir);
   dpt_dataset train, test;
   dpt_err err = {0};
-  CU_ASSERT_FATAL(dpt_data_load_dir(dir, &train, &test, &err) == 0);
+  CU_ASSERT_FATAL(dpt_data_load_dir(dir, NULL, &train, &test, &err) == 0);
   CU_ASSERT(train.count == 40 && test.count == 15);
   CU_ASSERT(train.features == 30 && test.features == 30);
   CU_ASSERT(train.rank == 2 && train.shape[0] == 6 && train.shape[1] == 5);
@@ -562,8 +562,8 @@ static void test_load_dir_is_deterministic(void)
   gen_write(&g, dir);
   dpt_dataset a[2], b[2];
   dpt_err err = {0};
-  CU_ASSERT_FATAL(dpt_data_load_dir(dir, &a[0], &a[1], &err) == 0);
-  CU_ASSERT_FATAL(dpt_data_load_dir(dir, &b[0], &b[1], &err) == 0);
+  CU_ASSERT_FATAL(dpt_data_load_dir(dir, NULL, &a[0], &a[1], &err) == 0);
+  CU_ASSERT_FATAL(dpt_data_load_dir(dir, NULL, &b[0], &b[1], &err) == 0);
   CU_ASSERT(memcmp(a[0].x, b[0].x, 300 * 280 * sizeof(float)) == 0);
   CU_ASSERT(memcmp(a[1].x, b[1].x, 20 * 280 * sizeof(float)) == 0);
   /* Features past the first block are standardized too. */
@@ -573,6 +573,48 @@ static void test_load_dir_is_deterministic(void)
   for (int i = 0; i < 2; i++) {
     dpt_dataset_free(&a[i]);
     dpt_dataset_free(&b[i]);
+  }
+  gen_free(&g);
+}
+
+/* A stop check that asks on its stop_at-th poll (0: never), counting every poll. */
+typedef struct poll_counter {
+  int polls, stop_at;
+} poll_counter;
+
+static bool stop_on_poll(void *ctx)
+{
+  poll_counter *c = ctx;
+  c->polls++;
+  return c->stop_at && c->polls >= c->stop_at;
+}
+
+/* The load polls its stop check between reads; a request at any of those points ends it with
+ * DPT_EINTERRUPTED, empty outputs and nothing leaked (AddressSanitizer's build checks that). */
+static void test_load_dir_stops_on_request(void)
+{
+  char dir[4096];
+  make_dir(dir, sizeof dir, "stopped");
+  gen_set g;
+  gen_make(&g, 300, 20, 7, 40, 4);
+  gen_write(&g, dir);
+  dpt_dataset train, test;
+  dpt_err err = {0};
+  poll_counter all = {0};
+  dpt_stop_check never = {.requested = stop_on_poll, .ctx = &all};
+  CU_ASSERT_FATAL(dpt_data_load_dir(dir, &never, &train, &test, &err) == 0);
+  dpt_dataset_free(&train);
+  dpt_dataset_free(&test);
+  CU_ASSERT(all.polls >= 8); /* at least a header and a payload read per file */
+  for (int at = 1; at <= all.polls; at++) {
+    poll_counter c = {.stop_at = at};
+    dpt_stop_check stop = {.requested = stop_on_poll, .ctx = &c};
+    dpt_err_clear(&err);
+    CU_ASSERT_EQUAL(dpt_data_load_dir(dir, &stop, &train, &test, &err), DPT_EINTERRUPTED);
+    expect_msg(&err, "stopped on request");
+    CU_ASSERT(train.x == NULL && train.y == NULL && train.count == 0);
+    CU_ASSERT(test.x == NULL && test.y == NULL && test.count == 0);
+    CU_ASSERT_EQUAL(c.polls, at); /* it stopped at once */
   }
   gen_free(&g);
 }
@@ -605,7 +647,7 @@ static void test_load_dir_prefers_gz(void)
   write_bytes(path, "junk", 4, 0);
   dpt_dataset train, test;
   dpt_err err = {0};
-  CU_ASSERT_FATAL(dpt_data_load_dir(dir, &train, &test, &err) == 0);
+  CU_ASSERT_FATAL(dpt_data_load_dir(dir, NULL, &train, &test, &err) == 0);
   CU_ASSERT_EQUAL(train.count, 10);
   dpt_dataset_free(&train);
   dpt_dataset_free(&test);
@@ -627,7 +669,7 @@ static void test_classes_from_train_and_test(void)
   gen_write(&g, dir);
   dpt_dataset train, test;
   dpt_err err = {0};
-  CU_ASSERT_FATAL(dpt_data_load_dir(dir, &train, &test, &err) == 0);
+  CU_ASSERT_FATAL(dpt_data_load_dir(dir, NULL, &train, &test, &err) == 0);
   CU_ASSERT(train.classes == 7 && test.classes == 7);
   CU_ASSERT_EQUAL(test.y[3], 6);
   dpt_dataset_free(&train);
@@ -719,7 +761,7 @@ static void test_fashion_mnist(void)
 {
   dpt_dataset train, test;
   dpt_err err = {0};
-  int rc = dpt_data_load_dir(FASHION_DIR, &train, &test, &err);
+  int rc = dpt_data_load_dir(FASHION_DIR, NULL, &train, &test, &err);
   if (rc) fprintf(stderr, "\n  %s\n", err.msg);
   CU_ASSERT_FATAL(rc == DPT_OK);
   CU_ASSERT(train.count == 60000 && test.count == 10000);
@@ -772,6 +814,7 @@ int dpt_test_register(void)
       DPT_TEST(test_load_pair_refuses_wrong_ranks),
       DPT_TEST(test_load_dir_standardizes),
       DPT_TEST(test_load_dir_is_deterministic),
+      DPT_TEST(test_load_dir_stops_on_request),
       DPT_TEST(test_standardize_known_values),
       DPT_TEST(test_load_dir_prefers_gz),
       DPT_TEST(test_classes_from_train_and_test),

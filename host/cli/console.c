@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "dpt/timer.h"
+#include "host/cli/signals.h"
 
 void dpt_console_init(dpt_console *c, FILE *out, FILE *bar_stream, bool quiet)
 {
@@ -13,12 +14,21 @@ void dpt_console_init(dpt_console *c, FILE *out, FILE *bar_stream, bool quiet)
   c->bar_width = 0;
 }
 
-static void clear_bar(dpt_console *c)
+/* The signal handler writes to standard error too: it must know when the bar's line is open
+ * (said before drawing and after clearing, so that it never glues its line onto the bar; at
+ * worst it leaves an empty line). */
+static void note_partial_line(const dpt_console *c, bool open)
+{
+  if (fileno(c->bar) == STDERR_FILENO) dpt_signals_partial_line(open);
+}
+
+void dpt_console_end_line(dpt_console *c)
 {
   if (!c->bar || !c->bar_width) return;
   fprintf(c->bar, "\r%*s\r", c->bar_width, "");
   fflush(c->bar);
   c->bar_width = 0;
+  note_partial_line(c, false);
 }
 
 static void on_step(void *ctx, const dpt_step_stats *s)
@@ -37,6 +47,7 @@ static void on_step(void *ctx, const dpt_step_stats *s)
   bar[BAR] = '\0';
   double rate = elapsed > 0 ? (double)s->samples_done / elapsed : 0;
   double eta = step > 0 ? elapsed * (double)(steps - step) / (double)step : 0;
+  note_partial_line(c, true);
   c->bar_width = fprintf(c->bar, "\repoch %d [%s] %3d%%  %.0f samples/s  ETA %.0fs ", s->epoch, bar,
                          (int)(100 * step / steps), rate, eta);
   fflush(c->bar);
@@ -45,7 +56,7 @@ static void on_step(void *ctx, const dpt_step_stats *s)
 static void on_epoch(void *ctx, const dpt_epoch_stats *s)
 {
   dpt_console *c = ctx;
-  clear_bar(c);
+  dpt_console_end_line(c);
   if (c->quiet) return;
   fprintf(c->out,
           "epoch %*d/%d  loss %.4f  train_acc %.4f  test_acc %.4f  lr %.4g  %.0f samples/s  "
@@ -58,7 +69,9 @@ static void on_epoch(void *ctx, const dpt_epoch_stats *s)
 static void on_notice(void *ctx, const char *msg)
 {
   dpt_console *c = ctx;
-  if (!c->quiet) fprintf(stderr, "dptrain: notice: %s\n", msg);
+  if (c->quiet) return;
+  dpt_console_end_line(c);
+  fprintf(stderr, "dptrain: notice: %s\n", msg);
 }
 
 dpt_observer dpt_console_observer(dpt_console *c)

@@ -10,17 +10,30 @@
 
 enum { MAX_SUMS = 8, HOST_NAME = 256, BCAST_PIECE = 1 << 30 };
 
-/* What every process must agree on, compared after an allgather. */
-enum { FACT_WORKERS, FACT_DEVICE, FACT_TRAIN, FACT_TEST, FACT_FEATURES, FACTS };
-static const char *const fact_names[FACTS] = {"the worker count (give --workers)",
-                                              "the device kind", "the training samples",
-                                              "the test samples", "the features"};
+/* What every process must agree on, compared after an allgather; first whether one was asked to
+ * stop (its data may then be missing). */
+enum { FACT_STOP, FACT_WORKERS, FACT_DEVICE, FACT_TRAIN, FACT_TEST, FACT_FEATURES, FACTS };
+static const char *const fact_names[FACTS] = {
+    "the stop request", "the worker count (give --workers)", "the device kind",
+    "the training samples", "the test samples", "the features"};
 
 struct dpt_run_procs {
   dpt_mpi_chan *chan;
   double *gathered; /* procs x MAX_SUMS: allocated once, not per step */
   uint64_t *values; /* procs, for dpt_run_procs_find_odd */
 };
+
+static const char stopped_before_training[] =
+    "stopped on request before training started: nothing to save";
+
+static int check_stop(const dpt_run *run, const long (*all)[FACTS], dpt_err *err)
+{
+  for (int p = 0; p < run->procs; p++)
+    if (all[p][FACT_STOP])
+      return dpt_err_set(err, DPT_EINTERRUPTED, "%s (process %d was asked to stop)",
+                         stopped_before_training, p);
+  return DPT_OK;
+}
 
 static int check_same(const dpt_run *run, const long (*all)[FACTS], dpt_err *err)
 {
@@ -51,14 +64,15 @@ static int share_cores(dpt_run *run, dpt_err *err)
   return rc;
 }
 
-int dpt_run_procs_setup(dpt_run *run, dpt_err *err)
+int dpt_run_procs_setup(dpt_run *run, bool stop, dpt_err *err)
 {
   const dpt_config *cfg = run->cfg;
   run->procs = cfg->procs > 1 ? cfg->procs : 1;
   run->proc_rank = run->procs > 1 ? cfg->proc_rank : 0;
   run->first_worker = run->proc_rank * run->workers;
   run->all_workers = run->procs * run->workers;
-  if (run->procs == 1) return DPT_OK;
+  if (run->procs == 1)
+    return stop ? dpt_err_set(err, DPT_EINTERRUPTED, "%s", stopped_before_training) : DPT_OK;
   dpt_run_procs *m = calloc(1, sizeof *m);
   long(*all)[FACTS] = calloc((size_t)run->procs, sizeof *all);
   if (m) m->gathered = calloc((size_t)run->procs * MAX_SUMS, sizeof *m->gathered);
@@ -68,10 +82,12 @@ int dpt_run_procs_setup(dpt_run *run, dpt_err *err)
                ? DPT_OK
                : dpt_err_set(err, DPT_ENOMEM, "trainer: out of memory");
   if (!rc) rc = dpt_mpi_chan_open("figures", cfg->timeout_s, &m->chan, err);
-  long mine[FACTS] = {[FACT_WORKERS] = run->workers, [FACT_DEVICE] = (long)run->device_kind,
+  long mine[FACTS] = {[FACT_STOP] = stop, [FACT_WORKERS] = run->workers,
+                      [FACT_DEVICE] = (long)run->device_kind,
                       [FACT_TRAIN] = (long)run->train->count, [FACT_TEST] = (long)run->test->count,
                       [FACT_FEATURES] = (long)run->train->features};
   if (!rc) rc = dpt_mpi_chan_allgather(m->chan, mine, sizeof mine, all, err);
+  if (!rc) rc = check_stop(run, (const long(*)[FACTS])all, err);
   if (!rc) rc = check_same(run, (const long(*)[FACTS])all, err);
   free(all);
   return rc ? rc : share_cores(run, err);

@@ -7,6 +7,7 @@
 #ifndef DPT_HOST_TRAIN_RUN_PROCS_H
 #define DPT_HOST_TRAIN_RUN_PROCS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,8 +18,9 @@ typedef struct dpt_run_procs dpt_run_procs;
 
 /* Once the run knows its device and worker count: the process fields of the run; refuses
  * processes that differ in worker count, device kind or data; opens the figures' channel
- * (collective: every process calls it at the same point). */
-int dpt_run_procs_setup(struct dpt_run *run, dpt_err *err);
+ * (collective: every process calls it at the same point). stop: this process was asked to stop
+ * (its data may be empty): then every process returns DPT_EINTERRUPTED, before training. */
+int dpt_run_procs_setup(struct dpt_run *run, bool stop, dpt_err *err);
 
 /* Worker 0 of every process, at the same point of the run: sums[0..n) becomes the sum over the
  * processes of their sums, added in process order (reproducible). */

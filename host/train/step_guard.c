@@ -78,9 +78,8 @@ int dpt_guard_before_exchange(dpt_run *run, int w, dpt_device *dev, float *grads
                               long step, dpt_votes *votes, dpt_err *err)
 {
   long done = steps_done(run, epoch, step);
-  const dpt_observer *obs = run->obs;
   /* One thread per process asks: a request reaches the others through the vote count. */
-  *votes = (dpt_votes){.stop = w == 0 && obs && obs->should_stop && obs->should_stop(obs->ctx)};
+  *votes = (dpt_votes){.stop = w == 0 && dpt_observer_stop_requested(run->obs)};
   int rc = apply_fault(run, w, dev, grads, done, err);
   bool bad = false;
   if (!rc) rc = dpt_dev_has_nonfinite(dev, run->n_params, grads, &bad, err);

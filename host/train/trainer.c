@@ -7,6 +7,7 @@
 #include "dpt/hash.h"
 #include "dpt/timer.h"
 #include "dpt/trainer.h"
+#include "host/train/load_data.h"
 #include "host/train/run.h"
 #include "host/train/run_procs.h"
 #include "host/record/trace.h"
@@ -141,7 +142,8 @@ static int train_loaded(const dpt_config *cfg, const dpt_observer *obs, dpt_run 
                         dpt_result *out, dpt_err *err)
 {
   int rc = choose_device(cfg, obs, run, err);
-  if (!rc) rc = dpt_run_procs_setup(run, err);
+  /* The last point where a stop needs no step: nothing has been trained. */
+  if (!rc) rc = dpt_run_procs_setup(run, dpt_observer_stop_requested(obs), err);
   if (!rc)
     rc = dpt_mlp_shape_make((int)run->train->features, cfg->hidden, cfg->n_hidden,
                             run->train->classes, &run->shape, err);
@@ -197,9 +199,10 @@ int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, d
 {
   double t0 = dpt_now();
   dpt_dataset train = {0}, test = {0};
-  int rc = dpt_data_load_dir(cfg->data_dir, &train, &test, err);
-  if (rc) return rc;
   dpt_run run = {.cfg = cfg, .obs = obs, .train = &train, .test = &test};
+  int rc = dpt_fault_from_env(&run.res.fault, err); /* first: a hook slows the loading down */
+  if (!rc) rc = dpt_run_load_data(&run, &train, &test, err);
+  if (rc) return rc;
   pthread_mutex_init(&run.err_mu, NULL);
   rc = train_loaded(cfg, obs, &run, out, err);
   dpt_run_procs_close(&run); /* after the strategy's channels, in the same order everywhere */

@@ -190,6 +190,15 @@ static int train_step(worker *k, int epoch, long step, float *lr_out, bool *stop
   return cfg->check_replicas ? check_replicas(k, global_step) : DPT_OK;
 }
 
+/* Between two chunks of an evaluation (dpt_resilience.stop_evaluation). */
+static bool evaluation_stopped(worker *k)
+{
+  dpt_resilience *r = &k->run->res;
+  if (k->w == 0 && dpt_observer_stop_requested(k->run->obs))
+    atomic_store(&r->stop_evaluation, true);
+  return atomic_load(&r->stop_evaluation);
+}
+
 static int evaluate_slice(worker *k)
 {
   dpt_run *run = k->run;
@@ -197,7 +206,7 @@ static int evaluate_slice(worker *k)
   dpt_shard_rows((int)run->test->count, run->all_workers, run->first_worker + k->w, &off, &rows);
   k->slot->test_loss_sum = 0;
   k->slot->test_correct = 0;
-  for (int done = 0; done < rows;) {
+  for (int done = 0; done < rows && !evaluation_stopped(k);) {
     int chunk = rows - done < run->max_rows ? rows - done : run->max_rows;
     dpt_mlp_pass pass;
     int rc = load_rows(k, run->test, NULL, (size_t)(off + done), chunk);
@@ -212,7 +221,7 @@ static int evaluate_slice(worker *k)
 
 /* Worker 0, between barriers: sums the workers' figures in worker order, then over the MPI
  * processes (host/train/run_procs.h), and reports the epoch, whose training loop ran from first_step
- * (a resumed epoch's earlier steps ran before). */
+ * (a resumed epoch's earlier steps ran before), unless a process cut its evaluation short. */
 static int report_epoch(dpt_run *run, int epoch, long first_step, double train_time, float lr,
                         dpt_err *err)
 {
@@ -227,9 +236,15 @@ static int report_epoch(dpt_run *run, int epoch, long first_step, double train_t
     test_loss += run->slots[w].test_loss_sum;
     test_correct += run->slots[w].test_correct;
   }
-  double fig[] = {loss, (double)correct, (double)samples, test_loss, (double)test_correct};
-  int rc = dpt_run_procs_sum(run, fig, 5, err);
+  double cut = atomic_load(&run->res.stop_evaluation);
+  double fig[] = {loss, (double)correct, (double)samples, test_loss, (double)test_correct, cut};
+  int rc = dpt_run_procs_sum(run, fig, 6, err);
   if (rc) return rc;
+  if (fig[5] > 0) {
+    run->res.evaluation_cut = true;
+    run->res.stopped_after = st.step;
+    return DPT_OK;
+  }
   st.train_loss = fig[0] / fig[2];
   st.train_accuracy = fig[1] / fig[2];
   st.test_loss = fig[3] / (double)run->test->count;
@@ -272,7 +287,8 @@ static int report_step(dpt_run *run, int epoch, long step, float lr, double epoc
 }
 
 /* Sets *stopped when every worker stops at a step boundary of this epoch (after saving a
- * checkpoint when configured); a stop after its last step still ends the epoch first. */
+ * checkpoint when configured); a stop after its last step still ends the epoch first (a stop
+ * request cuts its evaluation short, dpt_resilience.evaluation_cut). */
 static int run_epoch(worker *k, int epoch, bool *stopped)
 {
   dpt_run *run = k->run;
@@ -306,7 +322,9 @@ static int run_epoch(worker *k, int epoch, bool *stopped)
   if (!rc && k->w == 0) rc = report_epoch(run, epoch, first, train_time, lr, &k->err);
   if (!rc && k->w == 0)
     rc = dpt_checkpoint_save_run(run, &k->dev, k->rep.params, epoch + 1, 0, &k->err);
-  return rc ? rc : dpt_barrier_wait(&run->barrier, k->w, &k->err);
+  if (!rc) rc = dpt_barrier_wait(&run->barrier, k->w, &k->err);
+  if (!rc && run->res.evaluation_cut) *stopped = true; /* written before the barrier */
+  return rc;
 }
 
 void dpt_worker_run(dpt_run *run, int w)
