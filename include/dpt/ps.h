@@ -17,12 +17,12 @@
 #include "dpt/status.h"
 #include "dpt/votes.h"
 
+enum { DPT_PS_MAX_SERVER_THREADS = 64 };
+
 /* Optional observer of the server's work (--trace): called from the server thread that finished
  * round `round` (0-based) of `shard`, with the span's dpt_now() times (its first slice's start,
  * its last slice's end), one call at a time (under the server's lock). Must be cheap; must not
  * block. */
-enum { DPT_PS_MAX_SERVER_THREADS = 64 };
-
 typedef void (*dpt_ps_apply_hook)(void *ctx, int shard, uint64_t round, double t0, double t1);
 
 typedef struct dpt_ps_config {
