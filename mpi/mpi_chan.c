@@ -241,14 +241,16 @@ static int plan_parts(dpt_mpi_chan *c, size_t n, dpt_err *err)
     c->part_counts[p] = (int)(end - start);
   }
   size_t mine = (size_t)c->part_counts[c->rank];
-  /* Grown on a call's first use of a larger n (the first step), never while MPI runs. */
-  if (mine * p_count > c->scratch_floats) {
-    float *s = realloc(c->scratch, mine * p_count * sizeof *s);
+  /* Grown on a call's first use of a larger n (the first step), never while MPI runs; never
+   * NULL, even for empty parts: the receives point into it. */
+  size_t need = mine ? mine * p_count : 1;
+  if (need > c->scratch_floats) {
+    float *s = realloc(c->scratch, need * sizeof *s);
     if (!s)
       return check(c, dpt_err_set(err, DPT_ENOMEM, "mpi %s: out of memory for %zu floats", c->name, n),
                    err);
     c->scratch = s;
-    c->scratch_floats = mine * p_count;
+    c->scratch_floats = need;
   }
   c->parts_n = n;
   return DPT_OK;

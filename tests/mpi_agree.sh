@@ -13,19 +13,23 @@ train=(--data "$work/data" --hidden 32,16 --epochs 2 --batch 50 --lr 0.05 --devi
 last=$((np - 1))
 
 # Each rank runs under a shell that records the exit status dptrain chose, in $work/status/NAME.R.
-# The shell and dptrain ignore SIGTERM (dptrain installs its handlers only after the settings are
-# agreed): once the first process exits non-zero, mpiexec sends SIGTERM to the others, which
-# would otherwise hide the status they were about to exit with.
+# Once a process exits non-zero, Open MPI's launcher kills the others, which would hide the status
+# they were about to exit with: so the other ranks' shells exit 0, and rank 0's passes its status
+# on to the launcher only once every other rank has recorded its own (at most 30 s later).
 mkdir -p "$work/status"
 rank_status() {
-  trap '' TERM
-  local file=$1; shift
+  local rank=$1 name=$2; shift 2
   "$@"
-  local rc=$?
-  echo "$rc" >"$file"
+  local rc=$? r file=$work/status/$name.$rank
+  echo "$rc" >"$file.tmp" && mv "$file.tmp" "$file"
+  [ "$rank" -eq 0 ] || return 0
+  for ((r = 1; r < np; r++)); do
+    for _ in $(seq 600); do [ -e "$work/status/$name.$r" ] && break; sleep 0.05; done
+  done
   return "$rc"
 }
 export -f rank_status
+export work np
 
 # refused NAME RANK MESSAGE dptrain-args...: rank RANK alone gets the extra args; every rank must
 # exit 2, rank 0 alone print MESSAGE (the whole line after "dptrain: error: "), within 30 s.
@@ -34,7 +38,7 @@ refused() {
   local launch=() r
   for ((r = 0; r < np; r++)); do
     [ "$r" -gt 0 ] && launch+=(:)
-    launch+=(-n 1 bash -c 'rank_status "$@"' rank "$work/status/$name.$r" "$dptrain" "${train[@]}")
+    launch+=(-n 1 bash -c 'rank_status "$@"' rank "$r" "$name" "$dptrain" "${train[@]}")
     [ "$r" -eq "$odd" ] && launch+=("$@")
   done
   local t0=$SECONDS

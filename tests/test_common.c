@@ -174,8 +174,8 @@ static void test_barrier_names_parties_from_first(void)
   dpt_barrier_destroy(&b);
 }
 
-/* Party 0 of a 2-party barrier whose busy period the test began: after busy_s it goes idle,
- * then arrives unless told not to. */
+/* Party 0 of a 2-party barrier whose busy period the test began: after busy_s, or as soon as the
+ * barrier fails, it goes idle, then arrives unless told not to. */
 typedef struct busy_arg {
   dpt_barrier *b;
   double busy_s;
@@ -186,7 +186,8 @@ typedef struct busy_arg {
 static void *busy_party(void *p)
 {
   busy_arg *a = p;
-  dpt_sleep(a->busy_s);
+  double until = dpt_now() + a->busy_s;
+  while (dpt_now() < until && !atomic_load(&a->b->abort_code)) dpt_sleep(0.01);
   dpt_barrier_idle(a->b);
   dpt_err err = {0};
   if (a->arrives) a->rc = dpt_barrier_wait(a->b, 0, &err);
@@ -213,8 +214,8 @@ static void test_barrier_busy_party_is_not_counted(void)
 {
   busy_arg a;
   dpt_err err = {0};
-  /* Busy three times the timeout: without the busy note the wait times out after 0.5 s. */
-  CU_ASSERT_EQUAL(wait_for_busy_party(0.5, 1.5, 10, true, &a, &err), DPT_OK);
+  /* Busy three times the timeout: without the busy note the wait times out after 0.7 s. */
+  CU_ASSERT_EQUAL(wait_for_busy_party(0.7, 2.1, 10, true, &a, &err), DPT_OK);
   CU_ASSERT_EQUAL(a.rc, DPT_OK);
 }
 
@@ -222,7 +223,8 @@ static void test_barrier_busy_party_is_bounded(void)
 {
   busy_arg a;
   dpt_err err = {0};
-  CU_ASSERT_EQUAL(wait_for_busy_party(0.2, 1.0, 0.3, true, &a, &err), DPT_ETIMEOUT);
+  /* Busy until the wait fails (10 s without the bound, when the wait would succeed). */
+  CU_ASSERT_EQUAL(wait_for_busy_party(0.2, 10, 0.3, true, &a, &err), DPT_ETIMEOUT);
   CU_ASSERT_PTR_NOT_NULL(strstr(
       err.msg, "waiting for worker(s) 0: worker 0 has been saving a checkpoint for more than 0.3 s"));
   CU_ASSERT_EQUAL(a.rc, DPT_ETIMEOUT); /* it arrives to find the barrier failed */
