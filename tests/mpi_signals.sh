@@ -50,9 +50,15 @@ interrupt() {
   # only after the first wait_for below has read the previous run's epoch line.
   : >"$work/out"
   : >"$work/err"
+  # Open MPI 4.1's mpirun answers SIGINT with SIGCONT, then SIGTERM odls_base_sigkill_timeout
+  # seconds later (default 1), then SIGKILL as long after that: stopping and saving must fit in
+  # it, which 1 s does not always under load. So for the launcher: 10 s, and saves of 3 s, so
+  # that the run is still going when the SIGTERM comes.
+  local slow=0.3 kill_after=1
+  [ "$target" = launcher ] && slow=3 kill_after=10
   # No `timeout` in front: the signal must reach the launcher itself. ctest's TIMEOUT bounds it.
-  DPT_TEST_SLOW_SAVE=0.3 "$mpiexec" -n "$np" "$dptrain" "${train[@]}" "$@" --checkpoint "$ck" \
-    >"$work/out" 2>"$work/err" &
+  DPT_TEST_SLOW_SAVE=$slow OMPI_MCA_odls_base_sigkill_timeout=$kill_after \
+    "$mpiexec" -n "$np" "$dptrain" "${train[@]}" "$@" --checkpoint "$ck" >"$work/out" 2>"$work/err" &
   launcher=$!
   local victim=$launcher
   if wait_for "$name: the first epoch line" has_epoch_line && [ "$target" = last_rank ] &&
