@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dpt/device.h"
+#include "tests/lib/cuda_present.h"
 #include "tests/lib/test_util.h"
 
 typedef struct pair {
@@ -102,14 +103,6 @@ int dpt_test_register(void)
   int rc = dpt_test_add_suite(suites[0], device);
   if (rc) return rc;
 
-  int count = 0;
-  dpt_err why = {0};
-  if (dpt_cuda_device_count(&count, &why) == DPT_OK && count > 0) return CUE_SUCCESS;
-  printf("test_cuda_ops: skipped: no CUDA device here (%s)\n",
-         why.msg[0] ? why.msg
-         : why.code ? dpt_code_name(why.code)
-                    : "unknown reason");
-  for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++)
-    CU_set_suite_active(CU_get_suite(suites[i]), CU_FALSE);
+  dpt_test_cuda_devices("test_cuda_ops", suites, sizeof suites / sizeof suites[0]);
   return CUE_SUCCESS;
 }

@@ -14,6 +14,7 @@
 #include "dpt/timer.h"
 #include "dpt/trainer.h"
 #include "host/comm/comm_nccl.h"
+#include "tests/lib/cuda_present.h"
 #include "tests/lib/train_fixture.h"
 #include "tests/lib/synth_data.h"
 #include "tests/lib/test_util.h"
@@ -378,24 +379,17 @@ int dpt_test_register(void)
   if (!rc) rc = dpt_test_add_suite(suites[3], train);
   if (rc) return rc;
 
-  dpt_err why = {0};
-  dpt_cuda_device_count(&gpus, &why);
+  gpus = dpt_test_cuda_devices("test_cuda_sync", suites, sizeof suites / sizeof suites[0]);
   if (gpus > MAX_GPUS) gpus = MAX_GPUS;
-  if (gpus > 0) {
-    dpt_test_path(data_dir, sizeof data_dir, "synth");
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", data_dir);
-    if (system(cmd) != 0 || dpt_synth_write(data_dir, 1001, 200, 6, 7, 5, 17) != 0)
-      return CUE_NOREGISTRY;
-    if (gpus == 1) {
-      printf("test_cuda_sync: one GPU: the two-GPU suite does not run\n");
-      CU_set_suite_active(CU_get_suite(suites[1]), CU_FALSE);
-    }
-    return CUE_SUCCESS;
+  if (gpus == 0) return CUE_SUCCESS;
+  dpt_test_path(data_dir, sizeof data_dir, "synth");
+  char cmd[4200];
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s'", data_dir);
+  if (system(cmd) != 0 || dpt_synth_write(data_dir, 1001, 200, 6, 7, 5, 17) != 0)
+    return CUE_NOREGISTRY;
+  if (gpus == 1) {
+    printf("test_cuda_sync: one GPU: the two-GPU suite does not run\n");
+    CU_set_suite_active(CU_get_suite(suites[1]), CU_FALSE);
   }
-  printf("test_cuda_sync: skipped: no CUDA device here (%s)\n",
-         why.msg[0] ? why.msg : "unknown reason");
-  for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++)
-    CU_set_suite_active(CU_get_suite(suites[i]), CU_FALSE);
   return CUE_SUCCESS;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dpt/device.h"
+#include "tests/lib/cuda_present.h"
 #include "tests/lib/test_kernels_ref.h"
 #include "tests/lib/test_util.h"
 
@@ -291,14 +292,8 @@ int dpt_test_register(void)
                                       DPT_TEST(test_has_nonfinite), DPT_TEST_END};
   int rc = dpt_test_add_suite("ops_on_every_device", ops);
   if (rc) return rc;
-  dpt_err why = {0};
-  if (dpt_cuda_device_count(&n_devices, &why) == DPT_OK && n_devices > 0) {
-    if (n_devices > MAX_DEVICES) n_devices = MAX_DEVICES;
-    return CUE_SUCCESS;
-  }
-  n_devices = 0;
-  printf("test_ops: no device besides the CPU here (%s): the op table does not run\n",
-         why.msg[0] ? why.msg : why.code ? dpt_code_name(why.code) : "no CUDA device");
-  CU_set_suite_active(CU_get_suite("ops_on_every_device"), CU_FALSE);
+  static const char *const suites[] = {"ops_on_every_device"};
+  n_devices = dpt_test_cuda_devices("test_ops", suites, 1);
+  if (n_devices > MAX_DEVICES) n_devices = MAX_DEVICES;
   return CUE_SUCCESS;
 }
