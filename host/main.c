@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dpt/mem_room.h"
 #include "dpt/trainer.h"
 #include "host/cli/cli.h"
 #include "host/compare/compare.h"
@@ -120,7 +121,7 @@ static int check_outputs(const dpt_config *cfg, int rank, dpt_err *err)
   return DPT_OK;
 }
 
-int main(int argc, char **argv)
+static int dptrain_main(int argc, char **argv)
 {
   if (argc > 1 && strcmp(argv[1], "compare") == 0) return compare_main(argc - 1, argv + 1);
   dpt_config cfg;
@@ -155,4 +156,17 @@ int main(int argc, char **argv)
   if (!cfg.quiet) print_summary(&result);
   dpt_mpi_env_finalize(&mpi);
   return 0;
+}
+
+/* OpenBLAS's exit handler joins its threads, and a thread of its pool whose work buffer could not
+ * be mapped at start-up retries for ever (kernels/device_cpu.c): under ulimit -v or -d the
+ * process ends without exit handlers, its output flushed, whatever the reason it ends for. */
+int main(int argc, char **argv)
+{
+  int status = dptrain_main(argc, argv);
+  if (dpt_mem_limited()) {
+    fflush(NULL);
+    _exit(status);
+  }
+  return status;
 }

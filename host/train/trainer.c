@@ -1,4 +1,6 @@
-/* The run: data, device choice, workers, strategy; joins the workers and fills the result. */
+/* The run: device choice, data, workers, strategy; joins the workers and fills the result. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,7 @@
 #include "dpt/timer.h"
 #include "dpt/trainer.h"
 #include "host/train/run.h"
+#include "host/train/run_memory.h"
 #include "host/train/run_procs.h"
 #include "host/record/trace.h"
 
@@ -68,9 +71,11 @@ static int run_workers(dpt_run *run, dpt_err *err)
   int started = 0;
   for (; started < run->workers; started++) {
     args[started] = (worker_arg){run, started};
-    if (pthread_create(&threads[started], NULL, worker_main, &args[started]) != 0) {
+    int why = pthread_create(&threads[started], NULL, worker_main, &args[started]);
+    if (why != 0) {
       dpt_err e = {0};
-      dpt_err_set(&e, DPT_EINTERNAL, "trainer: cannot start worker thread %d", started);
+      dpt_err_set(&e, why == EAGAIN ? DPT_ENOMEM : DPT_EINTERNAL,
+                  "trainer: cannot start worker thread %d: %s", started, strerror(why));
       dpt_run_fail(run, started, &e);
       break;
     }
@@ -136,12 +141,27 @@ static int start_trace(const dpt_config *cfg, dpt_run *run, dpt_sync_config *sc,
   return rc;
 }
 
-/* Everything between loaded data and joined workers. */
-static int train_loaded(const dpt_config *cfg, const dpt_observer *obs, dpt_run *run,
-                        dpt_result *out, dpt_err *err)
+/* Once the data's headers and labels are read, before their payloads: the device, the workers and
+ * the model, and whether all of them fit in memory (dpt_data_options.check_plan). */
+static int plan_run(void *ctx, const dpt_data_plan *plan, dpt_err *err)
 {
-  int rc = choose_device(cfg, obs, run, err);
-  if (!rc) rc = dpt_run_procs_setup(run, err);
+  dpt_run *run = ctx;
+  const dpt_config *cfg = run->cfg;
+  if (plan->features > INT_MAX)
+    return dpt_err_set(err, DPT_EINPUT, "%s: %zu features per sample: the model takes at most %d",
+                       plan->train_images, plan->features, INT_MAX);
+  dpt_mlp_shape shape;
+  int rc = choose_device(cfg, run->obs, run, err);
+  if (!rc)
+    rc = dpt_mlp_shape_make((int)plan->features, cfg->hidden, cfg->n_hidden, plan->classes, &shape,
+                            err);
+  return rc ? rc : dpt_run_memory_check(run, &shape, plan, err);
+}
+
+/* Everything between loaded data and joined workers. */
+static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dpt_err *err)
+{
+  int rc = dpt_run_procs_setup(run, err);
   if (!rc)
     rc = dpt_mlp_shape_make((int)run->train->features, cfg->hidden, cfg->n_hidden,
                             run->train->classes, &run->shape, err);
@@ -198,11 +218,14 @@ int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, d
 {
   double t0 = dpt_now();
   dpt_dataset train = {0}, test = {0};
-  int rc = dpt_data_load_dir(cfg->data_dir, &train, &test, err);
-  if (rc) return rc;
   dpt_run run = {.cfg = cfg, .obs = obs, .train = &train, .test = &test};
+  dpt_data_options load = {.should_stop = obs ? obs->should_stop : NULL,
+                           .stop_ctx = obs ? obs->ctx : NULL, .wait_s = cfg->timeout_s,
+                           .check_plan = plan_run, .plan_ctx = &run};
+  int rc = dpt_data_load_dir(cfg->data_dir, &load, &train, &test, err);
+  if (rc) return rc;
   pthread_mutex_init(&run.err_mu, NULL);
-  rc = train_loaded(cfg, obs, &run, out, err);
+  rc = train_loaded(cfg, &run, out, err);
   dpt_run_procs_close(&run); /* after the strategy's channels, in the same order everywhere */
   pthread_mutex_destroy(&run.err_mu);
   free(run.final_params);
