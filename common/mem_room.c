@@ -68,6 +68,8 @@ size_t dpt_thread_stack_bytes(void)
   return size;
 }
 
+size_t dpt_thread_reserve_bytes(void) { return dpt_thread_stack_bytes() + ((size_t)64 << 20); }
+
 char *dpt_mem_format(double bytes, char *buf, size_t size)
 {
   const double mib = 1024.0 * 1024, gib = mib * 1024;

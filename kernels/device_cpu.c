@@ -224,6 +224,8 @@ int dpt_cpu_backend_open(int index, int blas_threads, dpt_device *out, dpt_err *
  * ones. Measured: /proc/PID/maps of a run shows one 128 MiB mapping per BLAS thread. */
 #define OPENBLAS_BUFFER (((size_t)128 << 20) + 4096)
 
+int dpt_cpu_backend_threads(void) { return openblas_get_num_threads(); }
+
 size_t dpt_cpu_backend_reserve(int workers, int blas_threads)
 {
   int running = openblas_get_num_threads();

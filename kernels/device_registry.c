@@ -23,6 +23,8 @@ size_t dpt_device_host_reserve(dpt_device_kind kind, int workers, int blas_threa
   return kind == DPT_DEVICE_CPU ? dpt_cpu_backend_reserve(workers, blas_threads) : 0;
 }
 
+int dpt_cpu_blas_threads(void) { return dpt_cpu_backend_threads(); }
+
 void dpt_device_close(dpt_device *dev)
 {
   if (!dev || !dev->vt) return;

@@ -73,20 +73,21 @@ int dpt_run_memory_check(const dpt_run *run, const dpt_mlp_shape *shape, const d
   if (need > limit) return refuse(run, plan, params, model, limit, what, err);
 
   /* Mapped, mostly never touched, so weighed against the limits only: OpenBLAS retries a work
-   * buffer it cannot map for ever (kernels/device_cpu.c), and a thread whose stack cannot be
-   * mapped does not start. */
+   * buffer it cannot map for ever (kernels/device_cpu.c), and what a thread takes (its stack; a
+   * worker's malloc arena: the server's threads allocate nothing) must leave room for those. */
   int ps_threads = cfg->strategy != DPT_STRATEGY_PS ? 0
                    : cfg->ps_threads > 0            ? cfg->ps_threads
                                                     : dpt_ps_default_server_threads();
   double mapped = (double)dpt_device_host_reserve(run->device_kind, run->workers,
                                                   run->blas_threads) +
-                  (double)(run->workers + ps_threads) * (double)dpt_thread_stack_bytes();
+                  run->workers * (double)dpt_thread_reserve_bytes() +
+                  ps_threads * (double)dpt_thread_stack_bytes();
   double room_mapped = fmin(room.address, room.data);
   if (need + mapped <= room_mapped) return DPT_OK;
   char total_str[32], need_str[32], mapped_str[32], room_str[32];
   return dpt_err_set(err, DPT_ENOMEM,
                      "trainer: out of memory: the run maps %s (%s for its data and model, %s for "
-                     "BLAS work buffers and thread stacks), more than the %s left under %s",
+                     "BLAS work buffers and threads), more than the %s left under %s",
                      dpt_mem_format(need + mapped, total_str, sizeof total_str),
                      dpt_mem_format(need, need_str, sizeof need_str),
                      dpt_mem_format(mapped, mapped_str, sizeof mapped_str),

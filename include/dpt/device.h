@@ -75,6 +75,9 @@ void dpt_device_close(dpt_device *dev);
  * A run checks it against ulimit -v before opening a device (docs/reliability.md). */
 size_t dpt_device_host_reserve(dpt_device_kind kind, int workers, int blas_threads);
 
+/* The CPU backend's BLAS threads now: OpenBLAS's calling thread and its pool. */
+int dpt_cpu_blas_threads(void);
+
 /* Number of usable CUDA devices: 0 (and a reason in err->msg, code DPT_OK) when the build has no
  * CUDA or the runtime finds no driver or device. */
 int dpt_cuda_device_count(int *count, dpt_err *why);

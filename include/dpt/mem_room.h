@@ -23,6 +23,11 @@ bool dpt_mem_limited(void);
 /* The stack a thread gets by default (pthread_attr_getstacksize of a fresh attribute). */
 size_t dpt_thread_stack_bytes(void);
 
+/* The address space a new thread that allocates memory takes at least: its stack, and the
+ * 64 MiB glibc's malloc reserves for the thread's arena (HEAP_MAX_SIZE on 64-bit; seen as a
+ * 64 MiB ---p mapping per worker in /proc/PID/maps). */
+size_t dpt_thread_reserve_bytes(void);
+
 /* "12.50 GiB", "300 MiB": bytes for a message, into buf (at least 32 bytes); returns buf. */
 char *dpt_mem_format(double bytes, char *buf, size_t size);
 
