@@ -443,16 +443,26 @@ static void gen_free(gen_set *g)
   free(g->test_y);
 }
 
-/* dpt_data_load_dir refuses dir with DPT_EINPUT and the wanted text, leaving empty outputs. */
-static void expect_dir_refused(const char *dir, const char *want1, const char *want2)
+/* dpt_data_load_dir with opts fails on dir with code and the wanted text, leaving empty outputs.
+ * The alarm ends the program (a failure) should the load block for good. */
+static void expect_load_fails(const char *dir, const dpt_data_options *opts, int code,
+                              const char *want1, const char *want2)
 {
   dpt_dataset train, test;
   dpt_err err = {0};
-  CU_ASSERT_EQUAL(dpt_data_load_dir(dir, NULL, &train, &test, &err), DPT_EINPUT);
+  alarm(30);
+  CU_ASSERT_EQUAL(dpt_data_load_dir(dir, opts, &train, &test, &err), code);
+  alarm(0);
   expect_msg(&err, want1);
   expect_msg(&err, want2);
   CU_ASSERT(train.x == NULL && train.y == NULL && train.count == 0);
   CU_ASSERT(test.x == NULL && test.y == NULL && test.count == 0);
+}
+
+/* dpt_data_load_dir refuses dir with DPT_EINPUT and the wanted text, leaving empty outputs. */
+static void expect_dir_refused(const char *dir, const char *want1, const char *want2)
+{
+  expect_load_fails(dir, NULL, DPT_EINPUT, want1, want2);
 }
 
 static void test_load_pair_keeps_raw_values(void)
@@ -917,8 +927,8 @@ static bool stop_after_three_polls(void *ctx)
   return ++polls > 3;
 }
 
-/* Nobody opens the FIFO for writing: the wait checks for a stop request and ends with one. The
- * alarm ends the program (a failure) should the open block for good. */
+/* Nobody opens the FIFO for writing: the wait checks for a stop request and ends with one, or
+ * ends after its bound. */
 static void test_fifo_without_writer_stops_on_request(void)
 {
   char dir[4096];
@@ -928,14 +938,9 @@ static void test_fifo_without_writer_stops_on_request(void)
   fifo_set("fifo-stop", dir, sizeof dir, &g, &labels, &n);
   polls = 0;
   dpt_data_options opts = {.should_stop = stop_after_three_polls};
-  dpt_dataset train, test;
-  dpt_err err = {0};
-  alarm(30);
-  CU_ASSERT_EQUAL(dpt_data_load_dir(dir, &opts, &train, &test, &err), DPT_EINTERRUPTED);
-  alarm(0);
-  expect_msg(&err, "train-labels-idx1-ubyte: stopped on request while waiting for its bytes");
+  expect_load_fails(dir, &opts, DPT_EINTERRUPTED, names[TRAIN_LABELS],
+                    ": stopped on request while waiting for its bytes");
   CU_ASSERT_EQUAL(polls, 4);
-  CU_ASSERT(train.x == NULL && test.x == NULL);
   free(labels);
   gen_free(&g);
 }
@@ -948,12 +953,7 @@ static void test_fifo_without_writer_times_out(void)
   size_t n;
   fifo_set("fifo-timeout", dir, sizeof dir, &g, &labels, &n);
   dpt_data_options opts = {.wait_s = 0.3};
-  dpt_dataset train, test;
-  dpt_err err = {0};
-  alarm(30);
-  CU_ASSERT_EQUAL(dpt_data_load_dir(dir, &opts, &train, &test, &err), DPT_ETIMEOUT);
-  alarm(0);
-  expect_msg(&err, "train-labels-idx1-ubyte: no bytes arrived for 0 s");
+  expect_load_fails(dir, &opts, DPT_ETIMEOUT, names[TRAIN_LABELS], ": no bytes arrived for 0 s");
   free(labels);
   gen_free(&g);
 }
@@ -996,8 +996,8 @@ static void test_fifo_endless_writer_refused(void)
   w.bytes = labels;
   void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
   CU_ASSERT_FATAL(pthread_create(&w.thread, NULL, write_fifo, &w) == 0);
-  alarm(30);
   expect_dir_refused(dir, path, "trailing data after the 30 payload");
+  alarm(30);
   pthread_join(w.thread, NULL);
   alarm(0);
   signal(SIGPIPE, old_pipe);
