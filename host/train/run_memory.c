@@ -52,9 +52,9 @@ static int refuse(const dpt_run *run, const dpt_data_plan *plan, double params, 
                      dpt_mem_format(limit, limit_str, sizeof limit_str), what);
 }
 
-int dpt_run_memory_check(const dpt_run *run, const dpt_mlp_shape *shape, const dpt_data_plan *plan,
-                         dpt_err *err)
+int dpt_run_memory_check(const dpt_run *run, const dpt_data_plan *plan, dpt_err *err)
 {
+  const dpt_mlp_shape *shape = &run->shape;
   const dpt_config *cfg = run->cfg;
   dpt_mem_room room;
   dpt_mem_room_now(&room);

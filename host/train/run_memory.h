@@ -4,16 +4,14 @@
 #define DPT_HOST_TRAIN_RUN_MEMORY_H
 
 #include "dpt/data.h"
-#include "dpt/mlp.h"
 #include "dpt/status.h"
 
 struct dpt_run;
 
-/* Once the run knows its device, workers and model shape (run->workers, device_kind,
- * blas_threads): DPT_EINPUT (exit 2) naming the training images when the data and the model
+/* Once the run knows its device, workers and model (run->workers, device_kind, blas_threads,
+ * shape): DPT_EINPUT (exit 2) naming the training images when the data and the model
  * cannot fit in the memory available, or under ulimit -v / -d; DPT_ENOMEM (exit 1) when they fit
  * but the limit leaves no room for the BLAS work buffers and thread stacks the run maps. */
-int dpt_run_memory_check(const struct dpt_run *run, const dpt_mlp_shape *shape,
-                         const dpt_data_plan *plan, dpt_err *err);
+int dpt_run_memory_check(const struct dpt_run *run, const dpt_data_plan *plan, dpt_err *err);
 
 #endif

@@ -150,21 +150,17 @@ static int plan_run(void *ctx, const dpt_data_plan *plan, dpt_err *err)
   if (plan->features > INT_MAX)
     return dpt_err_set(err, DPT_EINPUT, "%s: %zu features per sample: the model takes at most %d",
                        plan->train_images, plan->features, INT_MAX);
-  dpt_mlp_shape shape;
   int rc = choose_device(cfg, run->obs, run, err);
   if (!rc)
-    rc = dpt_mlp_shape_make((int)plan->features, cfg->hidden, cfg->n_hidden, plan->classes, &shape,
-                            err);
-  return rc ? rc : dpt_run_memory_check(run, &shape, plan, err);
+    rc = dpt_mlp_shape_make((int)plan->features, cfg->hidden, cfg->n_hidden, plan->classes,
+                            &run->shape, err);
+  return rc ? rc : dpt_run_memory_check(run, plan, err);
 }
 
-/* Everything between loaded data and joined workers. */
+/* Everything between loaded data (and the run plan_run made) and joined workers. */
 static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dpt_err *err)
 {
   int rc = dpt_run_procs_setup(run, err);
-  if (!rc)
-    rc = dpt_mlp_shape_make((int)run->train->features, cfg->hidden, cfg->n_hidden,
-                            run->train->classes, &run->shape, err);
   if (rc) return rc;
   run->n_params = dpt_mlp_param_count(&run->shape);
   /* One shard by default: with one server thread, more shards only add wake-ups (measured on 2
