@@ -291,6 +291,37 @@ static void test_gzip_bad_crc(void)
   free(gz);
 }
 
+/* gzip members one after the other read as one stream, as gunzip reads them; bytes after the
+ * last member that start no other are refused. */
+static void test_gzip_members(void)
+{
+  char head[4096], body[4096], path[4096];
+  dpt_test_path(head, sizeof head, "member-head.gz");
+  dpt_test_path(body, sizeof body, "member-body.gz");
+  dpt_test_path(path, sizeof path, "members.gz");
+  const uint8_t header[] = {0, 0, 8, 1, 0, 0, 0, 5}, payload[] = {4, 3, 2, 1, 0};
+  write_bytes(head, header, sizeof header, 1);
+  write_bytes(body, payload, sizeof payload, 1);
+  size_t head_len, body_len;
+  uint8_t *a = slurp(head, &head_len), *b = slurp(body, &body_len);
+  uint8_t *both = malloc(head_len + body_len + 3);
+  CU_ASSERT_FATAL(both != NULL);
+  memcpy(both, a, head_len);
+  memcpy(both + head_len, b, body_len);
+  write_bytes(path, both, head_len + body_len, 0);
+  dpt_idx idx;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_idx_read(path, &idx, &err) == DPT_OK);
+  CU_ASSERT(idx.count == 5 && memcmp(idx.data, payload, 5) == 0);
+  dpt_idx_free(&idx);
+  memcpy(both + head_len + body_len, "xyz", 3);
+  write_bytes(path, both, head_len + body_len + 3, 0);
+  expect_idx_refused(path, "trailing bytes after its gzip data");
+  free(a);
+  free(b);
+  free(both);
+}
+
 /* ---- writing --------------------------------------------------------------------------------- */
 
 static void test_write_refuses_bad_rank(void)
@@ -1053,6 +1084,7 @@ int dpt_test_register(void)
       DPT_TEST(test_corrupt_gzip),
       DPT_TEST(test_truncated_gzip),
       DPT_TEST(test_gzip_bad_crc),
+      DPT_TEST(test_gzip_members),
       DPT_TEST(test_write_refuses_bad_rank),
       DPT_TEST(test_write_replaces_atomically),
       DPT_TEST(test_write_failure_leaves_no_partial_output),
