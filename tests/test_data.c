@@ -761,7 +761,8 @@ static void test_missing_dir_and_files(void)
   gen_make(&g, 10, 4, 2, 2, 3);
   for (int which = 0; which < 3; which++) gen_write_one(&g, dir, which, which == 1);
   expect_dir_refused(dir, dir, "missing t10k-labels-idx1-ubyte (also looked for "
-                               "t10k-labels.idx1-ubyte, each raw or .gz); similar files here: none");
+                               "t10k-labels.idx1-ubyte, each raw or .gz); similar files here: "
+                               "none");
   gen_free(&g);
 
   join(file, sizeof file, dir, names[TRAIN_IMAGES]);
@@ -823,7 +824,7 @@ static void test_missing_file_names_similar_ones(void)
   gen_free(&g);
 }
 
-/* ---- what a load reads, and when -------------------------------------------------------------- */
+/* ---- what a load reads, and when ------------------------------------------------------------- */
 
 /* Bytes this process has read with read() so far (/proc/self/io rchar). */
 static unsigned long long bytes_read_so_far(void)

@@ -92,5 +92,6 @@ int dpt_run_memory_check(const dpt_run *run, const dpt_data_plan *plan, dpt_err 
                      dpt_mem_format(need, need_str, sizeof need_str),
                      dpt_mem_format(mapped, mapped_str, sizeof mapped_str),
                      dpt_mem_format(room_mapped, room_str, sizeof room_str),
-                     room.address <= room.data ? "ulimit -v (RLIMIT_AS)" : "ulimit -d (RLIMIT_DATA)");
+                     room.address <= room.data ? "ulimit -v (RLIMIT_AS)"
+                                               : "ulimit -d (RLIMIT_DATA)");
 }

@@ -10,8 +10,9 @@ typedef struct dpt_mem_room {
   double ram;             /* bytes: MemAvailable plus SwapFree (/proc/meminfo), else the
                            * machine's physical memory (sysconf) */
   const char *ram_source; /* "MemAvailable" or "physical memory" */
-  double address;         /* bytes left under RLIMIT_AS (the limit minus VmSize); INFINITY: none */
-  double data;            /* bytes left under RLIMIT_DATA (the limit minus VmData); INFINITY: none */
+  /* Bytes left under RLIMIT_AS (the limit minus VmSize) and RLIMIT_DATA (the limit minus
+   * VmData); INFINITY where the limit is not set. */
+  double address, data;
 } dpt_mem_room;
 
 void dpt_mem_room_now(dpt_mem_room *out);
