@@ -83,7 +83,7 @@ void dpt_cli_print_training_options(FILE *out)
     "                        [the cores, at most 8]\n"
     "  --device D            auto, cpu or cuda [auto]\n"
     "  --check-replicas      verify after every step that all replicas are identical (slow)\n"
-    "  --timeout S           fail a collective or server round that waits longer [300]\n"
+    "  --timeout S           fail a collective, server round or data read that waits longer [300]\n"
     "Checkpoints and faults:\n"
     "  --checkpoint FILE     save parameters, optimizer state and position at every epoch's\n"
     "                        end, on SIGINT/SIGTERM, and every --checkpoint-every steps\n"
