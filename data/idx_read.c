@@ -1,92 +1,21 @@
-/* dpt_idx_read: one IDX file, raw or gzip, with every header field and the payload length
- * checked before the caller sees it. */
+/* dpt_idx_read and idx_file: one IDX file, raw or gzip, with every header field and the payload
+ * length checked before the caller sees it. */
 #include "dpt/data.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <zlib.h>
 
-#include "data/idx_gz.h"
-#include "data/idx_shape.h"
-#include "data/stoppable.h"
+#include "data/idx_file.h"
 
-/* gzread counts in int: one call moves at most this much. */
-#define READ_CHUNK ((size_t)64 << 20)
 /* The payload buffer starts this small and doubles as bytes arrive, so a header that promises
  * gigabytes over a short file costs no more memory than the file holds. */
 #define FIRST_CAPACITY ((size_t)64 << 10)
 
-typedef struct source {
-  const char *path;
-  gzFile gz; /* zlib reads gzip when the file starts with 1f 8b, other files verbatim */
-  const dpt_stop_check *stop;
-  dpt_err *err;
-} source;
-
-static int open_source(source *s)
-{
-  int fd = open(s->path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return dpt_err_set(s->err, DPT_EINPUT, "%s: cannot open: %s", s->path, strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int rc = dpt_err_set(s->err, DPT_EIO, "%s: cannot stat: %s", s->path, strerror(errno));
-    close(fd);
-    return rc;
-  }
-  if (S_ISDIR(st.st_mode)) {
-    close(fd);
-    return dpt_err_set(s->err, DPT_EINPUT, "%s: is a directory, not an IDX file", s->path);
-  }
-  s->gz = gzdopen(fd, "rb");
-  if (!s->gz) {
-    close(fd);
-    return dpt_err_set(s->err, DPT_ENOMEM, "%s: out of memory opening it", s->path);
-  }
-  /* zlib's buffers no bigger than the file: tiny files (tests, fuzzing) need not pay 768 KiB. */
-  unsigned buffer = IDX_GZ_BUFFER;
-  if (st.st_size > 0 && st.st_size < (off_t)buffer) buffer = (unsigned)st.st_size;
-  gzbuffer(s->gz, buffer);
-  return DPT_OK;
-}
-
-/* Reports a failure zlib recorded on the stream (corrupt or truncated gzip, a read error). */
-static int stream_status(source *s)
-{
-  int code;
-  const char *msg = idx_gz_error(s->gz, &code);
-  switch (code) {
-  case Z_OK: return DPT_OK;
-  case Z_ERRNO: return dpt_err_set(s->err, DPT_EIO, "%s: read failed: %s", s->path, msg);
-  case Z_MEM_ERROR: return dpt_err_set(s->err, DPT_ENOMEM, "%s: out of memory: %s", s->path, msg);
-  default: return dpt_err_set(s->err, DPT_EINPUT, "%s: corrupt gzip data: %s", s->path, msg);
-  }
-}
-
-/* Reads up to want bytes; *got < want means the file ended. */
-static int read_upto(source *s, uint8_t *buf, size_t want, size_t *got)
-{
-  *got = 0;
-  while (*got < want) {
-    if (dpt_stop_requested(s->stop))
-      return dpt_err_set(s->err, DPT_EINTERRUPTED, "%s: reading stopped on request", s->path);
-    size_t n = want - *got < READ_CHUNK ? want - *got : READ_CHUNK;
-    int r = gzread(s->gz, buf + *got, (unsigned)n);
-    if (r > 0) *got += (size_t)r;
-    if (r < (int)n) break;
-  }
-  return stream_status(s);
-}
-
-static int read_header(source *s, dpt_idx *out, char *dims_str)
+static int read_header(idx_source *s, dpt_idx *out, char *dims_str)
 {
   uint8_t head[4 + 4 * DPT_IDX_MAX_RANK];
   size_t got;
-  int rc = read_upto(s, head, 4, &got);
+  int rc = idx_source_read(s, head, 4, &got);
   if (rc) return rc;
   if (got < 4)
     return dpt_err_set(s->err, DPT_EINPUT,
@@ -104,7 +33,7 @@ static int read_header(source *s, dpt_idx *out, char *dims_str)
     return dpt_err_set(s->err, DPT_EINPUT, "%s: rank %d is out of range 1..%d", s->path, rank,
                        DPT_IDX_MAX_RANK);
   size_t dims_bytes = 4 * (size_t)rank;
-  rc = read_upto(s, head + 4, dims_bytes, &got);
+  rc = idx_source_read(s, head + 4, dims_bytes, &got);
   if (rc) return rc;
   if (got < dims_bytes)
     return dpt_err_set(s->err, DPT_EINPUT,
@@ -137,7 +66,7 @@ static int read_header(source *s, dpt_idx *out, char *dims_str)
 }
 
 /* Reads exactly count * features bytes into out->data. */
-static int read_payload(source *s, dpt_idx *out, const char *dims_str)
+static int read_payload(idx_source *s, dpt_idx *out, const char *dims_str)
 {
   size_t size = out->count * out->features;
   size_t cap = size < FIRST_CAPACITY ? size : FIRST_CAPACITY, have = 0;
@@ -145,7 +74,7 @@ static int read_payload(source *s, dpt_idx *out, const char *dims_str)
   if (!buf) return dpt_err_set(s->err, DPT_ENOMEM, "%s: out of memory for its payload", s->path);
   for (;;) {
     size_t got;
-    int rc = read_upto(s, buf + have, cap - have, &got);
+    int rc = idx_source_read(s, buf + have, cap - have, &got);
     have += got;
     if (!rc && have < cap)
       rc = dpt_err_set(s->err, DPT_EINPUT, "%s: payload is %zu bytes shorter than the header's %s",
@@ -167,42 +96,55 @@ static int read_payload(source *s, dpt_idx *out, const char *dims_str)
   return DPT_OK;
 }
 
-/* Anything after the payload is refused. For gzip this read also reaches the stream's end, where
- * zlib checks the CRC and notices a truncated trailer. */
-static int check_end(source *s, const char *dims_str)
+/* Anything after the payload is refused as soon as its first byte arrives: a file (or a FIFO's
+ * writer) that goes on past its header's promise is not read to its end. For gzip, reaching the
+ * end also checks the CRC and notices a truncated trailer. */
+static int check_end(idx_source *s, const char *dims_str)
 {
-  uint8_t scratch[16384];
-  uint64_t extra = 0;
+  uint8_t byte;
   size_t got;
-  do {
-    int rc = read_upto(s, scratch, sizeof scratch, &got);
-    if (rc) return rc;
-    extra += got;
-  } while (got == sizeof scratch);
-  if (extra)
-    return dpt_err_set(s->err, DPT_EINPUT, "%s: %llu bytes of trailing data after the %s payload",
-                       s->path, (unsigned long long)extra, dims_str);
-  return DPT_OK;
+  int rc = idx_source_read(s, &byte, 1, &got);
+  if (!rc && got)
+    rc = dpt_err_set(s->err, DPT_EINPUT, "%s: trailing data after the %s payload: the file is "
+                     "longer than its header says", s->path, dims_str);
+  return rc;
 }
 
-int idx_read_stoppable(const char *path, const dpt_stop_check *stop, dpt_idx *out, dpt_err *err)
+int idx_file_open(idx_file *f, const char *path, const dpt_data_options *opts, dpt_err *err)
 {
-  memset(out, 0, sizeof *out);
-  source s = {.path = path, .stop = stop, .err = err};
-  int rc = open_source(&s);
+  memset(f, 0, sizeof *f);
+  int rc = idx_source_open(&f->src, path, opts, err);
   if (rc) return rc;
-  char dims_str[IDX_DIMS_STR_MAX];
-  rc = read_header(&s, out, dims_str);
-  if (!rc) rc = read_payload(&s, out, dims_str);
-  if (!rc) rc = check_end(&s, dims_str);
-  gzclose_r(s.gz);
-  if (rc) dpt_idx_free(out);
+  f->open = true;
+  rc = read_header(&f->src, &f->idx, f->dims_str);
+  if (rc) idx_file_free(f);
   return rc;
+}
+
+int idx_file_read_payload(idx_file *f)
+{
+  int rc = read_payload(&f->src, &f->idx, f->dims_str);
+  if (!rc) rc = check_end(&f->src, f->dims_str);
+  idx_source_close(&f->src);
+  f->open = false;
+  return rc;
+}
+
+void idx_file_free(idx_file *f)
+{
+  if (f->open) idx_source_close(&f->src);
+  f->open = false;
+  dpt_idx_free(&f->idx);
 }
 
 int dpt_idx_read(const char *path, dpt_idx *out, dpt_err *err)
 {
-  return idx_read_stoppable(path, NULL, out, err);
+  idx_file f;
+  int rc = idx_file_open(&f, path, NULL, err);
+  if (!rc) rc = idx_file_read_payload(&f);
+  if (rc) idx_file_free(&f);
+  *out = f.idx;
+  return rc;
 }
 
 void dpt_idx_free(dpt_idx *idx)

@@ -1,5 +1,7 @@
 /* dpt_data_load_dir: the four files of an MNIST-family directory as a standardized training and
- * test set. */
+ * test set. Every header is read and checked first, then the labels, then the caller weighs the
+ * plan, and only then are the image payloads read: a set that contradicts itself or cannot fit
+ * costs neither time nor memory. */
 #include "dpt/data.h"
 
 #include <errno.h>
@@ -8,42 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "data/idx_shape.h"
-#include "data/stoppable.h"
+#include "data/data_files.h"
+#include "data/data_pair.h"
 
-enum { TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS, NFILES };
-
-static const char *const file_names[NFILES] = {
-    [TRAIN_IMAGES] = "train-images-idx3-ubyte",
-    [TRAIN_LABELS] = "train-labels-idx1-ubyte",
-    [TEST_IMAGES] = "t10k-images-idx3-ubyte",
-    [TEST_LABELS] = "t10k-labels-idx1-ubyte",
-};
-
-static bool exists(const char *path)
-{
-  struct stat st;
-  return stat(path, &st) == 0;
-}
-
-/* DIR/NAME.gz when it exists, else DIR/NAME; *path is malloc'ed. */
-static int find_file(const char *dir, const char *name, char **path, dpt_err *err)
-{
-  size_t len = strlen(dir) + 1 + strlen(name) + sizeof ".gz";
-  char *p = malloc(len);
-  if (!p) return dpt_err_set(err, DPT_ENOMEM, "%s: out of memory", dir);
-  snprintf(p, len, "%s/%s.gz", dir, name);
-  if (!exists(p)) {
-    p[strlen(p) - 3] = '\0';
-    if (!exists(p)) {
-      free(p);
-      return dpt_err_set(err, DPT_EINPUT, "%s: missing %s (neither %s.gz nor %s exists)", dir,
-                         name, name, name);
-    }
-  }
-  *path = p;
-  return DPT_OK;
-}
+enum { TRAIN, TEST, SETS };
 
 static int check_dir(const char *dir, dpt_err *err)
 {
@@ -56,60 +26,106 @@ static int check_dir(const char *dir, dpt_err *err)
   return DPT_OK;
 }
 
-static int check_shapes(const dpt_dataset *train, const dpt_dataset *test, char *const *paths,
-                        dpt_err *err)
+static int check_shapes(const data_pair *sets, dpt_err *err)
 {
+  const dpt_idx *train = &sets[TRAIN].images.idx, *test = &sets[TEST].images.idx;
   if (train->rank == test->rank &&
-      memcmp(train->shape, test->shape, (size_t)train->rank * sizeof *train->shape) == 0)
+      memcmp(train->dims + 1, test->dims + 1, (size_t)(train->rank - 1) * sizeof *train->dims) == 0)
     return DPT_OK;
   char train_str[IDX_DIMS_STR_MAX], test_str[IDX_DIMS_STR_MAX];
   return dpt_err_set(err, DPT_EINPUT, "%s: sample shape %s differs from the training set's %s (%s)",
-                     paths[TEST_IMAGES], idx_dims_format(test->shape, test->rank, test_str),
-                     idx_dims_format(train->shape, train->rank, train_str), paths[TRAIN_IMAGES]);
+                     sets[TEST].images.src.path,
+                     idx_dims_format(test->dims + 1, test->rank - 1, test_str),
+                     idx_dims_format(train->dims + 1, train->rank - 1, train_str),
+                     sets[TRAIN].images.src.path);
 }
 
-/* Both sets get the class count of both, so a label seen only in testing still has an output. */
-static int set_classes(dpt_dataset *train, dpt_dataset *test, char *const *paths, dpt_err *err)
+/* The model has one output per training class: a test label beyond them would widen it with
+ * outputs no sample trained. */
+static int check_classes(const data_pair *sets, int *classes, dpt_err *err)
 {
-  int classes = train->classes > test->classes ? train->classes : test->classes;
-  if (classes < 2)
-    return dpt_err_set(err, DPT_EINPUT, "%s, %s: every label is 0: need at least 2 classes",
-                       paths[TRAIN_LABELS], paths[TEST_LABELS]);
-  train->classes = test->classes = classes;
+  size_t at;
+  int train_max = data_pair_max_label(&sets[TRAIN], &at);
+  if (train_max == 0)
+    return dpt_err_set(err, DPT_EINPUT, "%s: every label is 0: need at least 2 classes",
+                       sets[TRAIN].labels.src.path);
+  int test_max = data_pair_max_label(&sets[TEST], &at);
+  if (test_max > train_max)
+    return dpt_err_set(err, DPT_EINPUT, "%s: label %d (sample %zu) is outside the training "
+                       "labels' range 0..%d (%s)", sets[TEST].labels.src.path, test_max, at,
+                       train_max, sets[TRAIN].labels.src.path);
+  *classes = train_max + 1;
   return DPT_OK;
 }
 
-_Static_assert((int)NFILES == (int)DPT_DATA_FILES, "dpt_data_dir_files lists every file read");
+_Static_assert((int)DATA_FILES == (int)DPT_DATA_FILES, "dpt_data_dir_files lists every file read");
 
 int dpt_data_dir_files(const char *dir, char *paths[DPT_DATA_FILES], dpt_err *err)
 {
-  for (int i = 0; i < NFILES; i++) paths[i] = NULL;
+  for (int i = 0; i < DATA_FILES; i++) paths[i] = NULL;
   int rc = check_dir(dir, err);
-  for (int i = 0; i < NFILES && !rc; i++) rc = find_file(dir, file_names[i], &paths[i], err);
-  for (int i = 0; i < NFILES && rc; i++) {
+  for (int i = 0; i < DATA_FILES && !rc; i++) rc = data_find_file(dir, i, &paths[i], err);
+  for (int i = 0; i < DATA_FILES && rc; i++) {
     free(paths[i]);
     paths[i] = NULL;
   }
   return rc;
 }
 
-int dpt_data_load_dir(const char *dir, const dpt_stop_check *stop, dpt_dataset *train,
+/* What the loaded sets hold at their peak: both sets' labels, the training features, and while
+ * the test images are converted their raw bytes and floats beside those (or, before, the
+ * training images' raw bytes beside their floats). */
+static void plan_sets(const data_pair *sets, int classes, dpt_data_plan *plan)
+{
+  double features = (double)sets[TRAIN].images.idx.features;
+  double n[SETS] = {(double)sets[TRAIN].images.idx.count, (double)sets[TEST].images.idx.count};
+  double labels = (n[TRAIN] + n[TEST]) * (1 + sizeof(int32_t));
+  double train_peak = n[TRAIN] * features * (1 + sizeof(float));
+  double test_peak = n[TRAIN] * features * sizeof(float) + n[TEST] * features * (1 + sizeof(float));
+  *plan = (dpt_data_plan){.train_images = sets[TRAIN].images.src.path,
+                          .test_images = sets[TEST].images.src.path,
+                          .train_count = sets[TRAIN].images.idx.count,
+                          .test_count = sets[TEST].images.idx.count,
+                          .features = sets[TRAIN].images.idx.features, .classes = classes,
+                          .bytes = labels + (train_peak > test_peak ? train_peak : test_peak)};
+}
+
+static int load_sets(char *const *paths, const dpt_data_options *opts, data_pair *sets,
+                     dpt_dataset *train, dpt_dataset *test, dpt_err *err)
+{
+  int rc = data_pair_open(&sets[TRAIN], paths[DATA_TRAIN_IMAGES], paths[DATA_TRAIN_LABELS], opts,
+                          err);
+  if (!rc)
+    rc = data_pair_open(&sets[TEST], paths[DATA_TEST_IMAGES], paths[DATA_TEST_LABELS], opts, err);
+  if (!rc) rc = check_shapes(sets, err);
+  for (int s = 0; s < SETS && !rc; s++) rc = data_pair_read_labels(&sets[s]);
+  int classes = 0;
+  if (!rc) rc = check_classes(sets, &classes, err);
+  dpt_data_plan plan;
+  if (!rc) plan_sets(sets, classes, &plan);
+  if (!rc && opts && opts->check_plan) rc = opts->check_plan(opts->plan_ctx, &plan, err);
+  if (!rc) rc = data_pair_fill(&sets[TRAIN], train, err);
+  if (!rc) rc = data_pair_fill(&sets[TEST], test, err);
+  if (!rc) train->classes = test->classes = classes;
+  return rc;
+}
+
+int dpt_data_load_dir(const char *dir, const dpt_data_options *opts, dpt_dataset *train,
                       dpt_dataset *test, dpt_err *err)
 {
   memset(train, 0, sizeof *train);
   memset(test, 0, sizeof *test);
-  char *paths[NFILES];
+  char *paths[DATA_FILES];
   int rc = dpt_data_dir_files(dir, paths, err);
-  if (!rc)
-    rc = data_load_pair_stoppable(paths[TRAIN_IMAGES], paths[TRAIN_LABELS], stop, train, err);
-  if (!rc) rc = data_load_pair_stoppable(paths[TEST_IMAGES], paths[TEST_LABELS], stop, test, err);
-  if (!rc) rc = check_shapes(train, test, paths, err);
-  if (!rc) rc = set_classes(train, test, paths, err);
+  data_pair sets[SETS];
+  memset(sets, 0, sizeof sets);
+  if (!rc) rc = load_sets(paths, opts, sets, train, test, err);
+  for (int s = 0; s < SETS; s++) data_pair_free(&sets[s]);
   if (!rc) dpt_data_standardize(train, test);
   if (rc) {
     dpt_dataset_free(train);
     dpt_dataset_free(test);
   }
-  for (int i = 0; i < NFILES; i++) free(paths[i]);
+  for (int i = 0; i < DATA_FILES; i++) free(paths[i]);
   return rc;
 }

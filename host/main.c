@@ -1,9 +1,12 @@
 /* dptrain: options -> run -> report. The only place that prints errors and chooses exit codes. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "dpt/device.h"
+#include "dpt/mem_room.h"
 #include "dpt/trainer.h"
 #include "host/cli/cli.h"
 #include "host/compare/compare.h"
@@ -109,7 +112,7 @@ static int compare_main(int argc, char **argv)
   return 0;
 }
 
-int main(int argc, char **argv)
+static int dptrain_main(int argc, char **argv)
 {
   if (argc > 1 && strcmp(argv[1], "compare") == 0) return compare_main(argc - 1, argv + 1);
   dpt_config cfg;
@@ -163,4 +166,30 @@ int main(int argc, char **argv)
   if (!cfg.quiet) print_summary(said, &result);
   dpt_mpi_env_finalize(&mpi);
   return 0;
+}
+
+/* OpenBLAS starts its thread pool with the library, before main, and each pool thread maps its
+ * 128 MiB work buffer (kernels/device_cpu.c) when the scheduler first runs it: in 4 of 6 runs
+ * under ulimit -v 285000 on the 2-core development machine, after the run had weighed its memory
+ * (host/train/run_memory.c). Under ulimit -v or -d the weighing must see the address space as
+ * the run will, so dptrain starts again without a pool (OPENBLAS_NUM_THREADS=1); the BLAS threads
+ * the run then asks for are counted before they start. */
+static void restart_without_blas_pool(char **argv)
+{
+  if (dpt_cpu_blas_threads() <= 1 || setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0) return;
+  execv("/proc/self/exe", argv); /* returns only on failure: the run goes on as it is */
+}
+
+/* OpenBLAS's exit handler joins its threads, and a pool thread whose work buffer could not be
+ * mapped retries for ever: under ulimit -v or -d the process ends without exit handlers, its
+ * output flushed, whatever the reason it ends for. */
+int main(int argc, char **argv)
+{
+  if (dpt_mem_limited()) restart_without_blas_pool(argv);
+  int status = dptrain_main(argc, argv);
+  if (dpt_mem_limited()) {
+    fflush(NULL);
+    _exit(status);
+  }
+  return status;
 }

@@ -13,6 +13,9 @@ extern "C" {
 #endif
 
 int dpt_cpu_backend_open(int index, int blas_threads, dpt_device *out, dpt_err *err);
+/* See dpt_device_host_reserve in dpt/device.h. */
+size_t dpt_cpu_backend_reserve(int workers, int blas_threads);
+int dpt_cpu_backend_threads(void);
 /* "cpu (OpenBLAS 0.3.21, 2 threads)" into buf. */
 void dpt_cpu_backend_summary(char *buf, size_t size);
 

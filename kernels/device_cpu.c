@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dpt/device.h"
+#include "dpt/mem_room.h"
 #include "kernels/backends.h"
 #include "kernels/kn_math.h"
 #include "kernels/op_check.h"
@@ -214,6 +215,23 @@ int dpt_cpu_backend_open(int index, int blas_threads, dpt_device *out, dpt_err *
   if (blas_threads > 0) openblas_set_num_threads(blas_threads);
   *out = (dpt_device){.vt = &cpu_ops, .ctx = c, .kind = DPT_DEVICE_CPU, .index = index};
   return DPT_OK;
+}
+
+/* OpenBLAS 0.3 maps one work buffer of 128 MiB (its BUFFER_SIZE on x86-64; 128 MiB + 4 KiB
+ * when it falls back to malloc) for every thread that runs a GEMM: each calling thread, and each
+ * thread of its pool when that thread starts. A mapping that fails is retried for ever, at full
+ * CPU, so a run weighs these before its first GEMM (host/train/run_memory.c). The threads of the
+ * pool that started with the library hold theirs already; raising the thread count starts new
+ * ones. Measured: /proc/PID/maps of a run shows one 128 MiB mapping per BLAS thread. */
+#define OPENBLAS_BUFFER (((size_t)128 << 20) + 4096)
+
+int dpt_cpu_backend_threads(void) { return openblas_get_num_threads(); }
+
+size_t dpt_cpu_backend_reserve(int workers, int blas_threads)
+{
+  int running = openblas_get_num_threads();
+  size_t started = blas_threads > running ? (size_t)(blas_threads - running) : 0;
+  return (size_t)workers * OPENBLAS_BUFFER + started * (OPENBLAS_BUFFER + dpt_thread_stack_bytes());
 }
 
 void dpt_cpu_backend_summary(char *buf, size_t size)

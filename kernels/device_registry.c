@@ -18,6 +18,13 @@ int dpt_device_open(dpt_device_kind kind, int index, int blas_threads, dpt_devic
   return dpt_err_set(err, DPT_EINTERNAL, "device open: unknown device kind %d", (int)kind);
 }
 
+size_t dpt_device_host_reserve(dpt_device_kind kind, int workers, int blas_threads)
+{
+  return kind == DPT_DEVICE_CPU ? dpt_cpu_backend_reserve(workers, blas_threads) : 0;
+}
+
+int dpt_cpu_blas_threads(void) { return dpt_cpu_backend_threads(); }
+
 void dpt_device_close(dpt_device *dev)
 {
   if (!dev || !dev->vt) return;

@@ -1,9 +1,14 @@
-/* common/: RNG reproducibility, hashing, and the abortable barrier. */
+/* common/: RNG reproducibility, hashing, the abortable barrier, and the memory room. */
+#include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "dpt/barrier.h"
 #include "dpt/hash.h"
+#include "dpt/mem_room.h"
 #include "dpt/rng.h"
 #include "dpt/timer.h"
 #include "tests/lib/test_util.h"
@@ -241,6 +246,43 @@ static void test_barrier_timeout_after_busy_says_so(void)
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, " s worker 0 spent saving a checkpoint)"));
 }
 
+/* The room under ulimit -v is the limit less what the process maps already (VmSize). */
+static void test_mem_room_under_address_limit(void)
+{
+  struct rlimit saved, lowered;
+  CU_ASSERT_FATAL(getrlimit(RLIMIT_AS, &saved) == 0);
+  unsigned long pages = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  CU_ASSERT_FATAL(f && fscanf(f, "%lu", &pages) == 1);
+  fclose(f);
+  double mapped = (double)pages * (double)sysconf(_SC_PAGESIZE), extra = 256.0 * 1024 * 1024;
+  lowered = saved;
+  lowered.rlim_cur = (rlim_t)(mapped + extra);
+  if (saved.rlim_cur != RLIM_INFINITY && lowered.rlim_cur > saved.rlim_cur) {
+    fprintf(stderr, "\n  not run: RLIMIT_AS is already below what the test would set\n");
+    return;
+  }
+  CU_ASSERT_FATAL(setrlimit(RLIMIT_AS, &lowered) == 0);
+  bool limited = dpt_mem_limited();
+  dpt_mem_room room;
+  dpt_mem_room_now(&room);
+  CU_ASSERT_FATAL(setrlimit(RLIMIT_AS, &saved) == 0);
+  CU_ASSERT(limited);
+  /* The process maps a little more while it measures: a few MiB at most. */
+  CU_ASSERT(room.address <= extra && room.address > extra - 16.0 * 1024 * 1024);
+  CU_ASSERT(room.ram > 0 && room.ram_source != NULL);
+  dpt_mem_room_now(&room);
+  CU_ASSERT(saved.rlim_cur != RLIM_INFINITY || isinf(room.address));
+}
+
+static void test_mem_format(void)
+{
+  char buf[32];
+  CU_ASSERT_STRING_EQUAL(dpt_mem_format(300.0 * 1024 * 1024, buf, sizeof buf), "300 MiB");
+  CU_ASSERT_STRING_EQUAL(dpt_mem_format(1.5 * 1024 * 1024, buf, sizeof buf), "2 MiB");
+  CU_ASSERT_STRING_EQUAL(dpt_mem_format(9.0 * 1024 * 1024 * 1024, buf, sizeof buf), "9.00 GiB");
+}
+
 int dpt_test_register(void)
 {
   static const dpt_test_case rng[] = {DPT_TEST(test_rng_known_sequence),
@@ -256,6 +298,9 @@ int dpt_test_register(void)
                                           DPT_TEST(test_barrier_busy_party_is_bounded),
                                           DPT_TEST(test_barrier_timeout_after_busy_says_so),
                                           DPT_TEST_END};
+  static const dpt_test_case memory[] = {DPT_TEST(test_mem_room_under_address_limit),
+                                         DPT_TEST(test_mem_format), DPT_TEST_END};
   int rc = dpt_test_add_suite("rng_hash", rng);
-  return rc ? rc : dpt_test_add_suite("barrier", barrier);
+  if (!rc) rc = dpt_test_add_suite("barrier", barrier);
+  return rc ? rc : dpt_test_add_suite("memory", memory);
 }

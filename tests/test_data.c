@@ -1,7 +1,10 @@
 /* data/: IDX round trips, every malformed file refused with a message naming it, atomic writes,
- * data set loading and standardization, and the real Fashion-MNIST when it is installed. */
+ * data set loading and standardization, both spellings of the file names, the plan seen before
+ * the payloads, FIFOs, and the real Fashion-MNIST when it is installed. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 
 #include "dpt/data.h"
 #include "dpt/rng.h"
+#include "dpt/timer.h"
 #include "tests/lib/test_util.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
@@ -213,7 +217,7 @@ static const bad_file bad_files[] = {
     {"huge-claim", {0, 0, 8, 3, 0, 0, 0x03, 0xe8, 0, 0, 0x03, 0xe8, 0, 0, 0x03, 0xe8, 1, 2}, 18,
      "payload is 999999998 bytes shorter than the header's 1000x1000x1000"},
     {"trailing", {0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3, 4, 5}, 13,
-     "2 bytes of trailing data after the 3 payload"},
+     "trailing data after the 3 payload"},
 };
 
 /* Each malformed file is refused the same way whether it is stored raw or gzip-compressed. */
@@ -285,6 +289,37 @@ static void test_gzip_bad_crc(void)
   write_bytes(path, gz, len, 0);
   expect_idx_refused(path, "corrupt gzip data: incorrect data check");
   free(gz);
+}
+
+/* gzip members one after the other read as one stream, as gunzip reads them; bytes after the
+ * last member that start no other are refused. */
+static void test_gzip_members(void)
+{
+  char head[4096], body[4096], path[4096];
+  dpt_test_path(head, sizeof head, "member-head.gz");
+  dpt_test_path(body, sizeof body, "member-body.gz");
+  dpt_test_path(path, sizeof path, "members.gz");
+  const uint8_t header[] = {0, 0, 8, 1, 0, 0, 0, 5}, payload[] = {4, 3, 2, 1, 0};
+  write_bytes(head, header, sizeof header, 1);
+  write_bytes(body, payload, sizeof payload, 1);
+  size_t head_len, body_len;
+  uint8_t *a = slurp(head, &head_len), *b = slurp(body, &body_len);
+  uint8_t *both = malloc(head_len + body_len + 3);
+  CU_ASSERT_FATAL(both != NULL);
+  memcpy(both, a, head_len);
+  memcpy(both + head_len, b, body_len);
+  write_bytes(path, both, head_len + body_len, 0);
+  dpt_idx idx;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_idx_read(path, &idx, &err) == DPT_OK);
+  CU_ASSERT(idx.count == 5 && memcmp(idx.data, payload, 5) == 0);
+  dpt_idx_free(&idx);
+  memcpy(both + head_len + body_len, "xyz", 3);
+  write_bytes(path, both, head_len + body_len + 3, 0);
+  expect_idx_refused(path, "trailing bytes after its gzip data");
+  free(a);
+  free(b);
+  free(both);
 }
 
 /* ---- writing --------------------------------------------------------------------------------- */
@@ -439,16 +474,26 @@ static void gen_free(gen_set *g)
   free(g->test_y);
 }
 
-/* dpt_data_load_dir refuses dir with DPT_EINPUT and the wanted text, leaving empty outputs. */
-static void expect_dir_refused(const char *dir, const char *want1, const char *want2)
+/* dpt_data_load_dir with opts fails on dir with code and the wanted text, leaving empty outputs.
+ * The alarm ends the program (a failure) should the load block for good. */
+static void expect_load_fails(const char *dir, const dpt_data_options *opts, int code,
+                              const char *want1, const char *want2)
 {
   dpt_dataset train, test;
   dpt_err err = {0};
-  CU_ASSERT_EQUAL(dpt_data_load_dir(dir, NULL, &train, &test, &err), DPT_EINPUT);
+  alarm(30);
+  CU_ASSERT_EQUAL(dpt_data_load_dir(dir, opts, &train, &test, &err), code);
+  alarm(0);
   expect_msg(&err, want1);
   expect_msg(&err, want2);
   CU_ASSERT(train.x == NULL && train.y == NULL && train.count == 0);
   CU_ASSERT(test.x == NULL && test.y == NULL && test.count == 0);
+}
+
+/* dpt_data_load_dir refuses dir with DPT_EINPUT and the wanted text, leaving empty outputs. */
+static void expect_dir_refused(const char *dir, const char *want1, const char *want2)
+{
+  expect_load_fails(dir, NULL, DPT_EINPUT, want1, want2);
 }
 
 static void test_load_pair_keeps_raw_values(void)
@@ -601,14 +646,14 @@ static void test_load_dir_stops_on_request(void)
   dpt_dataset train, test;
   dpt_err err = {0};
   poll_counter all = {0};
-  dpt_stop_check never = {.requested = stop_on_poll, .ctx = &all};
+  dpt_data_options never = {.stop = {.requested = stop_on_poll, .ctx = &all}};
   CU_ASSERT_FATAL(dpt_data_load_dir(dir, &never, &train, &test, &err) == 0);
   dpt_dataset_free(&train);
   dpt_dataset_free(&test);
   CU_ASSERT(all.polls >= 8); /* at least a header and a payload read per file */
   for (int at = 1; at <= all.polls; at++) {
     poll_counter c = {.stop_at = at};
-    dpt_stop_check stop = {.requested = stop_on_poll, .ctx = &c};
+    dpt_data_options stop = {.stop = {.requested = stop_on_poll, .ctx = &c}};
     dpt_err_clear(&err);
     CU_ASSERT_EQUAL(dpt_data_load_dir(dir, &stop, &train, &test, &err), DPT_EINTERRUPTED);
     expect_msg(&err, "stopped on request");
@@ -659,19 +704,33 @@ static void test_load_dir_prefers_gz(void)
   gen_free(&g);
 }
 
-static void test_classes_from_train_and_test(void)
+/* A label seen only in testing would widen the model with an output no sample trained. */
+static void test_test_label_outside_training_range(void)
 {
-  char dir[4096];
+  char dir[4096], labels[4096];
   make_dir(dir, sizeof dir, "classes");
   gen_set g;
   gen_make(&g, 12, 5, 3, 3, 2);
-  g.test_y[3] = 6; /* a label seen only in testing */
+  g.test_y[3] = 6;
+  gen_write(&g, dir);
+  join(labels, sizeof labels, dir, names[TEST_LABELS]);
+  expect_dir_refused(dir, labels, "label 6 (sample 3) is outside the training labels' range 0..1");
+  gen_free(&g);
+}
+
+/* Test labels within the training range, the largest not among them: the training set decides. */
+static void test_classes_from_training_labels(void)
+{
+  char dir[4096];
+  make_dir(dir, sizeof dir, "train-classes");
+  gen_set g;
+  gen_make(&g, 12, 5, 3, 3, 4);
+  for (int i = 0; i < 5; i++) g.test_y[i] = (uint8_t)(i % 2);
   gen_write(&g, dir);
   dpt_dataset train, test;
   dpt_err err = {0};
   CU_ASSERT_FATAL(dpt_data_load_dir(dir, NULL, &train, &test, &err) == 0);
-  CU_ASSERT(train.classes == 7 && test.classes == 7);
-  CU_ASSERT_EQUAL(test.y[3], 6);
+  CU_ASSERT(train.classes == 4 && test.classes == 4);
   dpt_dataset_free(&train);
   dpt_dataset_free(&test);
   gen_free(&g);
@@ -709,7 +768,7 @@ typedef struct refused_set {
 } refused_set;
 
 static const refused_set refused_sets[] = {
-  {6, 2, 2, 2, 1, NULL, "t10k-labels-idx1-ubyte",
+  {6, 2, 2, 2, 1, NULL, "train-labels-idx1-ubyte",
    "every label is 0: need at least 2 classes"},
   {40, 15, 6, 5, 3, spoil_train_label_count, "train-images-idx3-ubyte.gz",
    "has 40 images but"},
@@ -747,12 +806,281 @@ static void test_missing_dir_and_files(void)
   gen_set g;
   gen_make(&g, 10, 4, 2, 2, 3);
   for (int which = 0; which < 3; which++) gen_write_one(&g, dir, which, which == 1);
-  expect_dir_refused(dir, dir, "missing t10k-labels-idx1-ubyte (neither t10k-labels-idx1-ubyte.gz "
-                               "nor t10k-labels-idx1-ubyte exists)");
+  expect_dir_refused(dir, dir, "missing t10k-labels-idx1-ubyte (also looked for "
+                               "t10k-labels.idx1-ubyte, each raw or .gz); similar files here: "
+                               "none");
   gen_free(&g);
 
   join(file, sizeof file, dir, names[TRAIN_IMAGES]);
   expect_dir_refused(file, file, "not a directory");
+}
+
+/* ---- names, similar names -------------------------------------------------------------------- */
+
+static const char *const dotted[4] = {"train-images.idx3-ubyte", "train-labels.idx1-ubyte",
+                                      "t10k-images.idx3-ubyte", "t10k-labels.idx1-ubyte"};
+
+/* The spelling of many downloads, raw and gzip, is read like the usual one. */
+static void test_dotted_names_accepted(void)
+{
+  char dir[4096], tmp[4096], path[4096];
+  make_dir(dir, sizeof dir, "dotted");
+  make_dir(tmp, sizeof tmp, "dotted-src");
+  gen_set g;
+  gen_make(&g, 10, 4, 2, 3, 3);
+  gen_write(&g, tmp);
+  for (int which = 0; which < 4; which++) {
+    char from[4096], name[64];
+    snprintf(name, sizeof name, "%s%s", names[which], which % 2 == 0 ? ".gz" : "");
+    join(from, sizeof from, tmp, name);
+    snprintf(name, sizeof name, "%s%s", dotted[which], which % 2 == 0 ? ".gz" : "");
+    CU_ASSERT_FATAL(rename(from, join(path, sizeof path, dir, name)) == 0);
+  }
+  dpt_dataset train, test;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_data_load_dir(dir, NULL, &train, &test, &err) == 0);
+  CU_ASSERT(train.count == 10 && test.count == 4 && train.features == 6 && train.classes == 3);
+  dpt_dataset_free(&train);
+  dpt_dataset_free(&test);
+  /* A refusal names the file by the spelling it has. */
+  join(path, sizeof path, dir, dotted[TRAIN_LABELS]);
+  write_bytes(path, "junk", 4, 0);
+  expect_dir_refused(dir, path, "bad magic");
+  gen_free(&g);
+}
+
+/* No spelling matches: the error lists the files that look like the one missing. */
+static void test_missing_file_names_similar_ones(void)
+{
+  char dir[4096], path[4096];
+  make_dir(dir, sizeof dir, "similar");
+  gen_set g;
+  gen_make(&g, 10, 4, 2, 2, 3);
+  for (int which = 1; which < 4; which++) gen_write_one(&g, dir, which, 1);
+  write_bytes(join(path, sizeof path, dir, "train-images-idx3-ubyte.zip"), "z", 1, 0);
+  write_bytes(join(path, sizeof path, dir, "Train_Images.IDX3.ubyte"), "z", 1, 0);
+  dpt_dataset train, test;
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL(dpt_data_load_dir(dir, NULL, &train, &test, &err), DPT_EINPUT);
+  expect_msg(&err, "missing train-images-idx3-ubyte (also looked for train-images.idx3-ubyte");
+  expect_msg(&err, "similar files here: ");
+  expect_msg(&err, "train-images-idx3-ubyte.zip");
+  expect_msg(&err, "Train_Images.IDX3.ubyte");
+  CU_ASSERT(strstr(err.msg, "train-labels") == NULL);
+  gen_free(&g);
+}
+
+/* ---- what a load reads, and when ------------------------------------------------------------- */
+
+/* Bytes this process has read with read() so far (/proc/self/io rchar). */
+static unsigned long long bytes_read_so_far(void)
+{
+  FILE *f = fopen("/proc/self/io", "r");
+  CU_ASSERT_FATAL(f != NULL);
+  unsigned long long rchar = 0;
+  char line[128];
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "rchar: %llu", &rchar) == 1) break;
+  fclose(f);
+  return rchar;
+}
+
+/* A file with 256 MiB past its promised payload (sparse: no disk) is refused at the first of
+ * them, not read to its end. */
+static void test_trailing_data_not_read(void)
+{
+  char path[4096];
+  dpt_test_path(path, sizeof path, "long-trailing");
+  const uint8_t file[] = {0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3};
+  write_bytes(path, file, sizeof file, 0);
+  CU_ASSERT_FATAL(truncate(path, (off_t)sizeof file + ((off_t)256 << 20)) == 0);
+  unsigned long long before = bytes_read_so_far();
+  expect_idx_refused(path, "trailing data after the 3 payload");
+  CU_ASSERT(bytes_read_so_far() - before < (1u << 20));
+  unlink(path);
+}
+
+typedef struct plan_probe {
+  int calls;
+  dpt_data_plan plan;
+  char train_images[4096]; /* the plan's paths live as long as the load */
+  int answer;              /* what the check returns */
+} plan_probe;
+
+static int probe_plan(void *ctx, const dpt_data_plan *plan, dpt_err *err)
+{
+  plan_probe *p = ctx;
+  p->calls++;
+  p->plan = *plan;
+  snprintf(p->train_images, sizeof p->train_images, "%s", plan->train_images);
+  return p->answer ? dpt_err_set(err, p->answer, "%s: refused by the plan", plan->train_images) : 0;
+}
+
+/* The plan comes from the headers and labels, before any image payload: a refusal there is the
+ * load's outcome even when the images are short of their payload. */
+static void test_plan_before_image_payloads(void)
+{
+  char dir[4096], images[4096];
+  make_dir(dir, sizeof dir, "plan");
+  gen_set g;
+  gen_make(&g, 20, 6, 4, 5, 3);
+  gen_write(&g, dir);
+  join(images, sizeof images, dir, names[TEST_IMAGES]);
+  const uint8_t short_images[] = {0, 0, 8, 3, 0, 0, 0, 6, 0, 0, 0, 4, 0, 0, 0, 5, 1, 2};
+  write_bytes(images, short_images, sizeof short_images, 0);
+  char gz[4096];
+  CU_ASSERT_FATAL(unlink(join(gz, sizeof gz, dir, "t10k-images-idx3-ubyte.gz")) == 0);
+
+  plan_probe probe = {.answer = DPT_ENOMEM};
+  dpt_data_options opts = {.check_plan = probe_plan, .plan_ctx = &probe};
+  dpt_dataset train, test;
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL(dpt_data_load_dir(dir, &opts, &train, &test, &err), DPT_ENOMEM);
+  expect_msg(&err, "refused by the plan");
+  CU_ASSERT(train.x == NULL && test.x == NULL);
+  CU_ASSERT_EQUAL(probe.calls, 1);
+  CU_ASSERT(probe.plan.train_count == 20 && probe.plan.test_count == 6);
+  CU_ASSERT(probe.plan.features == 20 && probe.plan.classes == 3);
+  CU_ASSERT(strstr(probe.train_images, "train-images-idx3-ubyte.gz") != NULL);
+  /* Labels as bytes and int32, then the larger of the two conversions' peaks. */
+  CU_ASSERT_EQUAL(probe.plan.bytes, 26 * 5 + (20 * 20 * 4 + 6 * 20 * 5 > 20 * 20 * 5
+                                                  ? 20 * 20 * 4 + 6 * 20 * 5 : 20 * 20 * 5));
+
+  probe = (plan_probe){.answer = 0};
+  err = (dpt_err){0};
+  CU_ASSERT_EQUAL(dpt_data_load_dir(dir, &opts, &train, &test, &err), DPT_EINPUT);
+  expect_msg(&err, "payload is 118 bytes shorter");
+  CU_ASSERT_EQUAL(probe.calls, 1);
+  gen_free(&g);
+}
+
+/* ---- FIFOs ----------------------------------------------------------------------------------- */
+
+/* A writer on another thread: opens the FIFO (blocking until the reader has), writes the bytes in
+ * small pieces, then, when endless, zeros until the reader goes away. */
+typedef struct fifo_writer {
+  const char *path;
+  const uint8_t *bytes;
+  size_t n;
+  bool endless;
+  pthread_t thread;
+} fifo_writer;
+
+static void *write_fifo(void *p)
+{
+  fifo_writer *w = p;
+  int fd = open(w->path, O_WRONLY);
+  if (fd < 0) return NULL;
+  for (size_t done = 0; done < w->n;) {
+    size_t piece = w->n - done < 7 ? w->n - done : 7;
+    ssize_t k = write(fd, w->bytes + done, piece);
+    if (k <= 0) break;
+    done += (size_t)k;
+    dpt_sleep(0.0002);
+  }
+  static const uint8_t zeros[4096];
+  while (w->endless && write(fd, zeros, sizeof zeros) > 0) continue;
+  close(fd);
+  return NULL;
+}
+
+/* dir holds a generated set whose training labels are a FIFO; *labels gets their IDX bytes. */
+static void fifo_set(const char *name, char *dir, size_t dir_size, gen_set *g, uint8_t **labels,
+                     size_t *n)
+{
+  make_dir(dir, dir_size, name);
+  gen_make(g, 30, 8, 3, 3, 3);
+  gen_write(g, dir);
+  char path[4096];
+  join(path, sizeof path, dir, names[TRAIN_LABELS]);
+  *labels = slurp(path, n);
+  CU_ASSERT_FATAL(unlink(path) == 0);
+  CU_ASSERT_FATAL(mkfifo(path, 0600) == 0);
+}
+
+static int polls;
+static bool stop_after_three_polls(void *ctx)
+{
+  (void)ctx;
+  return ++polls > 3;
+}
+
+/* Nobody opens the FIFO for writing: the wait checks for a stop request and ends with one, or
+ * ends after its bound. */
+static void test_fifo_without_writer_stops_on_request(void)
+{
+  char dir[4096];
+  gen_set g;
+  uint8_t *labels;
+  size_t n;
+  fifo_set("fifo-stop", dir, sizeof dir, &g, &labels, &n);
+  polls = 0;
+  dpt_data_options opts = {.stop = {.requested = stop_after_three_polls}};
+  expect_load_fails(dir, &opts, DPT_EINTERRUPTED, names[TRAIN_LABELS],
+                    ": stopped on request while waiting for its bytes");
+  CU_ASSERT_EQUAL(polls, 4);
+  free(labels);
+  gen_free(&g);
+}
+
+static void test_fifo_without_writer_times_out(void)
+{
+  char dir[4096];
+  gen_set g;
+  uint8_t *labels;
+  size_t n;
+  fifo_set("fifo-timeout", dir, sizeof dir, &g, &labels, &n);
+  dpt_data_options opts = {.wait_s = 0.3};
+  expect_load_fails(dir, &opts, DPT_ETIMEOUT, names[TRAIN_LABELS], ": no bytes arrived for 0 s");
+  free(labels);
+  gen_free(&g);
+}
+
+/* A writer that trickles the file in 7-byte pieces: read as a regular file would be. */
+static void test_fifo_with_writer_is_read(void)
+{
+  char dir[4096], path[4096];
+  gen_set g;
+  fifo_writer w = {0};
+  uint8_t *labels;
+  fifo_set("fifo-read", dir, sizeof dir, &g, &labels, &w.n);
+  w.path = join(path, sizeof path, dir, names[TRAIN_LABELS]);
+  w.bytes = labels;
+  CU_ASSERT_FATAL(pthread_create(&w.thread, NULL, write_fifo, &w) == 0);
+  dpt_dataset train, test;
+  dpt_err err = {0};
+  alarm(30);
+  int rc = dpt_data_load_dir(dir, NULL, &train, &test, &err);
+  pthread_join(w.thread, NULL);
+  alarm(0);
+  CU_ASSERT_FATAL(rc == DPT_OK);
+  for (size_t i = 0; i < train.count; i++) CU_ASSERT_EQUAL(train.y[i], g.train_y[i]);
+  dpt_dataset_free(&train);
+  dpt_dataset_free(&test);
+  free(labels);
+  gen_free(&g);
+}
+
+/* A writer that goes on past the header's promise: refused at the first extra byte, and the
+ * writer, its reader gone, gets EPIPE and ends. */
+static void test_fifo_endless_writer_refused(void)
+{
+  char dir[4096], path[4096];
+  gen_set g;
+  fifo_writer w = {.endless = true};
+  uint8_t *labels;
+  fifo_set("fifo-endless", dir, sizeof dir, &g, &labels, &w.n);
+  w.path = join(path, sizeof path, dir, names[TRAIN_LABELS]);
+  w.bytes = labels;
+  void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
+  CU_ASSERT_FATAL(pthread_create(&w.thread, NULL, write_fifo, &w) == 0);
+  expect_dir_refused(dir, path, "trailing data after the 30 payload");
+  alarm(30);
+  pthread_join(w.thread, NULL);
+  alarm(0);
+  signal(SIGPIPE, old_pipe);
+  free(labels);
+  gen_free(&g);
 }
 
 /* ---- the real Fashion-MNIST ------------------------------------------------------------------ */
@@ -803,6 +1131,7 @@ int dpt_test_register(void)
       DPT_TEST(test_corrupt_gzip),
       DPT_TEST(test_truncated_gzip),
       DPT_TEST(test_gzip_bad_crc),
+      DPT_TEST(test_gzip_members),
       DPT_TEST(test_write_refuses_bad_rank),
       DPT_TEST(test_write_replaces_atomically),
       DPT_TEST(test_write_failure_leaves_no_partial_output),
@@ -817,9 +1146,18 @@ int dpt_test_register(void)
       DPT_TEST(test_load_dir_stops_on_request),
       DPT_TEST(test_standardize_known_values),
       DPT_TEST(test_load_dir_prefers_gz),
-      DPT_TEST(test_classes_from_train_and_test),
+      DPT_TEST(test_test_label_outside_training_range),
+      DPT_TEST(test_classes_from_training_labels),
       DPT_TEST(test_refused_sets),
       DPT_TEST(test_missing_dir_and_files),
+      DPT_TEST(test_dotted_names_accepted),
+      DPT_TEST(test_missing_file_names_similar_ones),
+      DPT_TEST(test_trailing_data_not_read),
+      DPT_TEST(test_plan_before_image_payloads),
+      DPT_TEST(test_fifo_without_writer_stops_on_request),
+      DPT_TEST(test_fifo_without_writer_times_out),
+      DPT_TEST(test_fifo_with_writer_is_read),
+      DPT_TEST(test_fifo_endless_writer_refused),
       DPT_TEST_END,
   };
   static const dpt_test_case fashion_tests[] = {

@@ -67,7 +67,7 @@ static const dpt_option rows[] = {
    .help = "verify after every step that all replicas are identical (slow)"},
   {.name = "timeout", .value = "S", .kind = DPT_OPT_DOUBLE, AT(timeout_s), .min = 0,
    .min_open = true, .max = 1e6, .default_value = "300",
-   .help = "fail a collective or server round that waits longer"},
+   .help = "fail a collective, server round or data read that waits longer"},
   {.section = "Checkpoints and faults", .name = "checkpoint", .value = "FILE",
    .kind = DPT_OPT_STRING, AT(checkpoint_path),
    .help = "save parameters, optimizer state and position at every epoch's\n"

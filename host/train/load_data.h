@@ -8,10 +8,13 @@
 
 struct dpt_run;
 
-/* Loads run->cfg's data into train and test (run->obs and run->res.fault set). A stop request
+/* Loads run->cfg's data into train and test (run->obs and run->res.fault set); a read waits at
+ * most --timeout for bytes. plan_check (ctx: run) weighs the run once the headers and labels are
+ * read, before any image payload (dpt_data_options.check_plan). A stop request
  * ends it with DPT_EINTERRUPTED and empty sets; over MPI processes it returns DPT_OK with empty
  * sets instead: such a process still meets the others where they agree on the run before
  * training (dpt_run_procs_setup), so that every process stops there together. */
-int dpt_run_load_data(struct dpt_run *run, dpt_dataset *train, dpt_dataset *test, dpt_err *err);
+int dpt_run_load_data(struct dpt_run *run, dpt_data_plan_check plan_check, dpt_dataset *train,
+                      dpt_dataset *test, dpt_err *err);
 
 #endif

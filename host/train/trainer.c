@@ -1,4 +1,6 @@
-/* The run: data, device choice, workers, strategy; joins the workers and fills the result. */
+/* The run: device choice, data, workers, strategy; joins the workers and fills the result. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include "dpt/trainer.h"
 #include "host/train/load_data.h"
 #include "host/train/run.h"
+#include "host/train/run_memory.h"
 #include "host/train/run_procs.h"
 #include "host/record/trace.h"
 
@@ -69,9 +72,11 @@ static int run_workers(dpt_run *run, dpt_err *err)
   int started = 0;
   for (; started < run->workers; started++) {
     args[started] = (worker_arg){run, started};
-    if (pthread_create(&threads[started], NULL, worker_main, &args[started]) != 0) {
+    int why = pthread_create(&threads[started], NULL, worker_main, &args[started]);
+    if (why != 0) {
       dpt_err e = {0};
-      dpt_err_set(&e, DPT_EINTERNAL, "trainer: cannot start worker thread %d", started);
+      dpt_err_set(&e, why == EAGAIN ? DPT_ENOMEM : DPT_EINTERNAL,
+                  "trainer: cannot start worker thread %d: %s", started, strerror(why));
       dpt_run_fail(run, started, &e);
       break;
     }
@@ -137,16 +142,27 @@ static int start_trace(const dpt_config *cfg, dpt_run *run, dpt_sync_config *sc,
   return rc;
 }
 
-/* Everything between loaded data and joined workers. */
-static int train_loaded(const dpt_config *cfg, const dpt_observer *obs, dpt_run *run,
-                        dpt_result *out, dpt_err *err)
+/* Once the data's headers and labels are read, before their payloads: the device, the workers and
+ * the model, and whether all of them fit in memory (dpt_data_options.check_plan). */
+static int plan_run(void *ctx, const dpt_data_plan *plan, dpt_err *err)
 {
-  int rc = choose_device(cfg, obs, run, err);
-  /* The last point where a stop needs no step: nothing has been trained. */
-  if (!rc) rc = dpt_run_procs_setup(run, dpt_observer_stop_requested(obs), err);
+  dpt_run *run = ctx;
+  const dpt_config *cfg = run->cfg;
+  if (plan->features > INT_MAX)
+    return dpt_err_set(err, DPT_EINPUT, "%s: %zu features per sample: the model takes at most %d",
+                       plan->train_images, plan->features, INT_MAX);
+  int rc = choose_device(cfg, run->obs, run, err);
   if (!rc)
-    rc = dpt_mlp_shape_make((int)run->train->features, cfg->hidden, cfg->n_hidden,
-                            run->train->classes, &run->shape, err);
+    rc = dpt_mlp_shape_make((int)plan->features, cfg->hidden, cfg->n_hidden, plan->classes,
+                            &run->shape, err);
+  return rc ? rc : dpt_run_memory_check(run, plan, err);
+}
+
+/* Everything between loaded data (and the run plan_run made) and joined workers. */
+static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dpt_err *err)
+{
+  /* The last point where a stop needs no step: nothing has been trained. */
+  int rc = dpt_run_procs_setup(run, dpt_observer_stop_requested(run->obs), err);
   if (rc) return rc;
   run->n_params = dpt_mlp_param_count(&run->shape);
   /* One shard by default: more shards pay off only when many workers push at once (docs/ps.md). */
@@ -201,10 +217,10 @@ int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, d
   dpt_dataset train = {0}, test = {0};
   dpt_run run = {.cfg = cfg, .obs = obs, .train = &train, .test = &test};
   int rc = dpt_fault_from_env(&run.res.fault, err); /* first: a hook slows the loading down */
-  if (!rc) rc = dpt_run_load_data(&run, &train, &test, err);
+  if (!rc) rc = dpt_run_load_data(&run, plan_run, &train, &test, err);
   if (rc) return rc;
   pthread_mutex_init(&run.err_mu, NULL);
-  rc = train_loaded(cfg, obs, &run, out, err);
+  rc = train_loaded(cfg, &run, out, err);
   dpt_run_procs_close(&run); /* after the strategy's channels, in the same order everywhere */
   pthread_mutex_destroy(&run.err_mu);
   free(run.final_params);

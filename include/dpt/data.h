@@ -2,6 +2,7 @@
 #ifndef DPT_DATA_H
 #define DPT_DATA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,9 +21,38 @@ typedef struct dpt_idx {
   uint8_t *data;   /* count * features bytes */
 } dpt_idx;
 
-/* Reads path (gzip detected by its magic bytes, not its name). Every field is checked: magic,
- * type code, rank, overflowing sizes, payload shorter or longer than the header says, corrupt
- * gzip. Errors are DPT_EINPUT naming the file. */
+/* What a data set will hold, known from the files' headers and labels before any image payload
+ * is read (dpt_data_options.check_plan). */
+typedef struct dpt_data_plan {
+  const char *train_images, *test_images; /* paths, for messages */
+  size_t train_count, test_count;
+  size_t features; /* of one sample */
+  int classes;     /* 1 + the largest training label */
+  double bytes;    /* the most the loaded sets hold at once: float features, labels, and one
+                    * file's raw bytes while they are converted */
+} dpt_data_plan;
+
+/* Called once the four headers and both label files are read and checked, before any image
+ * payload: nonzero (with err set) ends the load with that code. */
+typedef int (*dpt_data_plan_check)(void *ctx, const dpt_data_plan *plan, dpt_err *err);
+
+/* How loading may wait and what the caller checks on the way; zero fields take the defaults. */
+typedef struct dpt_data_options {
+  /* Polled before every read of at most 64 MiB and, while a read waits for bytes (a FIFO with
+   * no writer yet, or a slow one), every 100 ms: a request ends the load with DPT_EINTERRUPTED.
+   * Zero: never. */
+  dpt_stop_check stop;
+  /* The longest a read waits without receiving a byte before DPT_ETIMEOUT (0: 300 s). Regular
+   * files never wait. */
+  double wait_s;
+  dpt_data_plan_check check_plan; /* NULL: no check */
+  void *plan_ctx;
+} dpt_data_options;
+
+/* Reads path (gzip detected by its magic bytes, not its name; a FIFO or other non-regular file
+ * is read as it arrives, see dpt_data_options). Every field is checked: magic, type code, rank,
+ * overflowing sizes, payload shorter or longer than the header says (no byte past the promised
+ * payload is read beyond the first), corrupt gzip. Errors are DPT_EINPUT naming the file. */
 int dpt_idx_read(const char *path, dpt_idx *out, dpt_err *err);
 void dpt_idx_free(dpt_idx *idx);
 
@@ -32,18 +62,20 @@ typedef struct dpt_dataset {
   size_t features;
   int rank;                         /* of one sample: 2 for 28x28 images */
   uint32_t shape[DPT_IDX_MAX_RANK]; /* sample shape (dims after the first) */
-  int classes;                      /* 1 + the largest label of train and test */
+  int classes;                      /* 1 + the largest training label */
   float *x;                         /* count x features */
   int32_t *y;                       /* count */
 } dpt_dataset;
 
-/* Loads DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] (the .gz name is preferred when
- * both exist), checks images/labels counts, train/test sample shapes, empty sets, and standardizes
- * every feature with the training set's mean and standard deviation (features with zero variance
- * are only centred). classes is set on both from the labels of both. stop (NULL: none) is polled
- * before every read (at most 64 MiB): once it asks, the load ends with DPT_EINTERRUPTED and empty
- * outputs. */
-int dpt_data_load_dir(const char *dir, const dpt_stop_check *stop, dpt_dataset *train,
+/* Loads the four files of DIR: {train,t10k}-{images,labels}-idx{3,1}-ubyte, each also spelled
+ * with a dot before "idx" (train-images.idx3-ubyte), raw or .gz; the first of NAME.gz, NAME,
+ * DOTTED.gz, DOTTED that exists is read. Checks images/labels counts, train/test sample shapes,
+ * empty sets, test labels within the training labels' range, then (opts->check_plan) whether
+ * the caller can afford the data, and standardizes every feature with the training set's mean
+ * and standard deviation (features with zero variance are only centred). classes is set on both
+ * from the training labels. opts may be NULL. A stop request (opts->stop) ends the load within a
+ * fraction of a second with DPT_EINTERRUPTED and empty outputs. */
+int dpt_data_load_dir(const char *dir, const dpt_data_options *opts, dpt_dataset *train,
                       dpt_dataset *test, dpt_err *err);
 
 /* The files dpt_data_load_dir reads from dir: train images, train labels, test images, test

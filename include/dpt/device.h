@@ -74,6 +74,14 @@ int dpt_device_open(dpt_device_kind kind, int index, int blas_threads, dpt_devic
                     dpt_err *err);
 void dpt_device_close(dpt_device *dev);
 
+/* Address space the backend maps in host memory for `workers` devices of `kind` opened with
+ * `blas_threads`, beyond the buffers a caller allocates: the CPU backend's BLAS work buffers.
+ * A run checks it against ulimit -v before opening a device (docs/reliability.md). */
+size_t dpt_device_host_reserve(dpt_device_kind kind, int workers, int blas_threads);
+
+/* The CPU backend's BLAS threads now: OpenBLAS's calling thread and its pool. */
+int dpt_cpu_blas_threads(void);
+
 /* Number of usable CUDA devices: 0 (and a reason in err->msg, code DPT_OK) when the build has no
  * CUDA or the runtime finds no driver or device. */
 int dpt_cuda_device_count(int *count, dpt_err *why);
