@@ -400,6 +400,96 @@ static void test_compare_bad_options(void)
   expect_error("--epochs", "0", NULL, NULL, "--epochs 0");
 }
 
+/* --- compare's help against its parser ------------------------------------------------------- */
+
+enum { MAX_HELP_OPTIONS = 64 };
+
+typedef struct help_option {
+  char name[32];  /* "--epochs" */
+  char meta[16];  /* "N"; "" for a flag */
+} help_option;
+
+/* The options a help text lists: each line "  --NAME META ..." or "  --help, --version". */
+static int help_options(void (*print)(FILE *), help_option *opts)
+{
+  char *text = NULL;
+  size_t size = 0;
+  FILE *f = open_memstream(&text, &size);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  print(f);
+  fclose(f);
+  int n = 0;
+  for (char *line = strtok(text, "\n"); line && n < MAX_HELP_OPTIONS; line = strtok(NULL, "\n")) {
+    if (strncmp(line, "  --", 4) != 0) continue;
+    for (char *p = line + 2; n < MAX_HELP_OPTIONS && strncmp(p, "--", 2) == 0;) {
+      help_option *o = &opts[n++];
+      int used = 0;
+      sscanf(p, "%31[^ ,]%n", o->name, &used);
+      p += used;
+      o->meta[0] = '\0';
+      if (p[0] == ' ' && p[1] >= 'A' && p[1] <= 'Z') sscanf(p + 1, "%15[^ ]", o->meta);
+      p += strspn(p, ", ");
+    }
+  }
+  free(text);
+  return n;
+}
+
+static void print_compare_help(FILE *f) { dpt_compare_print_help(f); }
+
+/* A value the parser takes for option o: choices by name, numbers by their metavariable. */
+static const char *sample_value(const help_option *o)
+{
+  static const char *const choices[][2] = {{"--strategies", "ps"},  {"--lr-schedule", "step"},
+                                           {"--device", "cpu"},     {"--on-nan", "skip"}};
+  for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++)
+    if (strcmp(o->name, choices[i][0]) == 0) return choices[i][1];
+  return strcmp(o->meta, "X") == 0 ? "0.5" : "2";
+}
+
+static int parse_one(const help_option *o, dpt_err *err)
+{
+  dpt_compare_options opts;
+  dpt_cli_action action;
+  char *argv[] = {"compare", (char *)o->name, (char *)sample_value(o), NULL};
+  dpt_err_clear(err);
+  return dpt_compare_parse(o->meta[0] ? 3 : 2, argv, &opts, &action, err);
+}
+
+static bool listed(const help_option *opts, int n, const char *name)
+{
+  for (int i = 0; i < n; i++)
+    if (strcmp(opts[i].name, name) == 0) return true;
+  return false;
+}
+
+/* Every option compare's help lists is accepted, each once; every training option it leaves out
+ * is refused, naming itself. */
+static void test_compare_help_lists_what_compare_takes(void)
+{
+  help_option shown[MAX_HELP_OPTIONS], training[MAX_HELP_OPTIONS];
+  int n_shown = help_options(print_compare_help, shown);
+  int n_training = help_options(dpt_cli_print_training_options, training);
+  CU_ASSERT(n_shown > 10 && n_training > 10);
+  dpt_err err;
+  for (int i = 0; i < n_shown; i++) {
+    int rc = parse_one(&shown[i], &err);
+    if (rc) fprintf(stderr, "\n  compare --help lists %s, which compare refuses: %s\n",
+                    shown[i].name, err.msg);
+    CU_ASSERT_EQUAL(rc, 0);
+    for (int j = 0; j < i; j++) {
+      if (strcmp(shown[i].name, shown[j].name) == 0)
+        fprintf(stderr, "\n  compare --help lists %s twice\n", shown[i].name);
+      CU_ASSERT_STRING_NOT_EQUAL(shown[i].name, shown[j].name);
+    }
+  }
+  for (int i = 0; i < n_training; i++) {
+    if (listed(shown, n_shown, training[i].name)) continue;
+    CU_ASSERT_EQUAL(parse_one(&training[i], &err), DPT_EINPUT);
+    CU_ASSERT(strncmp(err.msg, training[i].name, strlen(training[i].name)) == 0);
+  }
+}
+
 int dpt_test_register(void)
 {
   if (make_data() != 0) return CUE_NOREGISTRY;
@@ -412,7 +502,9 @@ int dpt_test_register(void)
                                         DPT_TEST_END};
   static const dpt_test_case compare[] = {DPT_TEST(test_table_figures),
                                           DPT_TEST(test_compare_options),
-                                          DPT_TEST(test_compare_bad_options), DPT_TEST_END};
+                                          DPT_TEST(test_compare_bad_options),
+                                          DPT_TEST(test_compare_help_lists_what_compare_takes),
+                                          DPT_TEST_END};
   int rc = dpt_test_add_suite("metrics", metrics);
   if (!rc) rc = dpt_test_add_suite("trace", trace);
   return rc ? rc : dpt_test_add_suite("compare", compare);

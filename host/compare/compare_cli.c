@@ -1,60 +1,117 @@
 /* The command line of `dptrain compare`: its own options beside every training option. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "dpt/parse.h"
 #include "host/compare/compare.h"
 
-enum {
-  OPT_STRATEGIES = DPT_CLI_EXTRA_ID, OPT_WORKERS_LIST, OPT_TARGET_ACC, OPT_OUT,
-  /* Training options that make no sense here, each refused with the reason below. */
-  OPT_NO_STRATEGY, OPT_NO_REPORT, OPT_NO_METRICS, OPT_NO_TRACE, OPT_NO_TRACE_STEPS,
-  OPT_NO_CHECKPOINT, OPT_NO_CHECKPOINT_EVERY, OPT_NO_RESUME
-};
+enum { OPT_STRATEGIES = DPT_CLI_EXTRA_ID, OPT_WORKERS_LIST, OPT_TARGET_ACC, OPT_OUT, OPT_REFUSED };
 
-static const struct option compare_options[] = {
+static const struct option own_options[] = {
   {"strategies", required_argument, NULL, OPT_STRATEGIES},
   {"workers", required_argument, NULL, OPT_WORKERS_LIST},
   {"target-acc", required_argument, NULL, OPT_TARGET_ACC},
   {"out", required_argument, NULL, OPT_OUT},
-  {"strategy", required_argument, NULL, OPT_NO_STRATEGY},
-  {"report", required_argument, NULL, OPT_NO_REPORT},
-  {"metrics", required_argument, NULL, OPT_NO_METRICS},
-  {"trace", required_argument, NULL, OPT_NO_TRACE},
-  {"trace-steps", required_argument, NULL, OPT_NO_TRACE_STEPS},
-  {"checkpoint", required_argument, NULL, OPT_NO_CHECKPOINT},
-  {"checkpoint-every", required_argument, NULL, OPT_NO_CHECKPOINT_EVERY},
-  {"resume", required_argument, NULL, OPT_NO_RESUME},
-  {NULL, 0, NULL, 0},
 };
+enum { N_OWN = sizeof own_options / sizeof own_options[0] };
 
-static const char *const refusals[] = {
-  [OPT_NO_STRATEGY - OPT_NO_STRATEGY] = "--strategy: compare takes --strategies LIST",
-  [OPT_NO_REPORT - OPT_NO_STRATEGY] = "--report: compare writes every run's report into --out",
-  [OPT_NO_METRICS - OPT_NO_STRATEGY] = "--metrics: compare writes every run's metrics into --out",
-  [OPT_NO_TRACE - OPT_NO_STRATEGY] = "--trace: trace a single run with dptrain --trace FILE",
-  [OPT_NO_TRACE_STEPS - OPT_NO_STRATEGY] = "--trace-steps: trace a single run with dptrain --trace",
-  [OPT_NO_CHECKPOINT - OPT_NO_STRATEGY] = "--checkpoint: not available with compare",
-  [OPT_NO_CHECKPOINT_EVERY - OPT_NO_STRATEGY] = "--checkpoint-every: not available with compare",
-  [OPT_NO_RESUME - OPT_NO_STRATEGY] = "--resume: not available with compare",
+/* Training options that make no sense here: the parser refuses each with its reason, and the
+ * help leaves them out. */
+static const struct {
+  const char *name;
+  const char *why;
+} refused[] = {
+  {"strategy", "--strategy: compare takes --strategies LIST"},
+  {"report", "--report: compare writes every run's report into --out"},
+  {"metrics", "--metrics: compare writes every run's metrics into --out"},
+  {"trace", "--trace: trace a single run with dptrain --trace FILE"},
+  {"trace-steps", "--trace-steps: trace a single run with dptrain --trace"},
+  {"checkpoint", "--checkpoint: not available with compare"},
+  {"checkpoint-every", "--checkpoint-every: not available with compare"},
+  {"resume", "--resume: not available with compare"},
 };
+enum { N_REFUSED = sizeof refused / sizeof refused[0] };
+
+/* compare's options, then the refused ones (ids OPT_REFUSED + index), then the zeroed end. */
+static void option_table(struct option table[N_OWN + N_REFUSED + 1])
+{
+  for (int i = 0; i < N_OWN; i++) table[i] = own_options[i];
+  for (int i = 0; i < N_REFUSED; i++)
+    table[N_OWN + i] = (struct option){refused[i].name, required_argument, NULL, OPT_REFUSED + i};
+  table[N_OWN + N_REFUSED] = (struct option){NULL, 0, NULL, 0};
+}
+
+static bool same_name(const char *option, const char *name, size_t len)
+{
+  return strlen(option) == len && strncmp(option, name, len) == 0;
+}
+
+/* A training option's help line that compare's help leaves out: refused here, or redefined by
+ * compare (--workers takes a list). line is "  --NAME ..." */
+static bool left_out(const char *line)
+{
+  const char *name = line + 4;
+  size_t len = strcspn(name, " ,\n");
+  for (int i = 0; i < N_OWN; i++)
+    if (same_name(own_options[i].name, name, len)) return true;
+  for (int i = 0; i < N_REFUSED; i++)
+    if (same_name(refused[i].name, name, len)) return true;
+  return false;
+}
+
+/* The training options' help without the lines left_out() drops: an option's continuation lines
+ * go with it, and a section heading is printed only when an option under it is. */
+static void print_training_options(FILE *out)
+{
+  char *text = NULL;
+  size_t size = 0;
+  FILE *mem = open_memstream(&text, &size);
+  if (!mem) {
+    dpt_cli_print_training_options(out);
+    return;
+  }
+  dpt_cli_print_training_options(mem);
+  fclose(mem);
+  const char *heading = NULL; /* a section's heading not printed yet */
+  size_t heading_len = 0;
+  bool keep = true;
+  for (const char *line = text; *line;) {
+    size_t len = strcspn(line, "\n");
+    if (line[len] == '\n') len++;
+    if (line[0] != ' ') {
+      heading = line;
+      heading_len = len;
+    } else {
+      if (!strncmp(line, "  --", 4)) keep = !left_out(line);
+      if (keep && heading) {
+        fwrite(heading, 1, heading_len, out);
+        heading = NULL;
+      }
+      if (keep) fwrite(line, 1, len, out);
+    }
+    line += len;
+  }
+  free(text);
+}
 
 void dpt_compare_print_help(FILE *out)
 {
   fputs("usage: dptrain compare [options]\n"
         "Trains the same job (data, seed, hyper-parameters) once per strategy and worker count,\n"
         "one run after another, and compares them: a table on the terminal, compare.csv and\n"
-        "compare.md, PNG charts (with gnuplot), and every run's JSON report and metrics CSV.\n"
+        "compare.md, charts (gnuplot scripts and data; PNGs where gnuplot is installed), and\n"
+        "every run's JSON report and metrics CSV.\n"
         "\n"
         "Compare:\n"
         "  --strategies LIST     strategies, comma-separated [allreduce,ps]\n"
         "  --workers LIST        worker counts, comma-separated [1,2,4]\n"
         "  --target-acc X        time each run to test accuracy X, 0 < X <= 1 [none]\n"
-        "  --out DIR             output folder, created if missing [compare-YYYYMMDD-HHMMSS]\n"
-        "Every training option below applies to every run, except --strategy, --report,\n"
-        "--metrics, --trace, --trace-steps, --checkpoint, --checkpoint-every and --resume.\n"
+        "  --out DIR             output folder: new, empty, or an earlier compare's, whose files\n"
+        "                        are replaced [compare-YYYYMMDD-HHMMSS]\n"
+        "Every training option below applies to every run.\n"
         "\n",
         out);
-  dpt_cli_print_training_options(out);
+  print_training_options(out);
   dpt_cli_print_footer(out);
 }
 
@@ -84,8 +141,8 @@ static int apply(void *ctx, int id, const char *v, dpt_config *cfg, dpt_err *err
   case OPT_TARGET_ACC: return dpt_parse_double("--target-acc", v, 0, true, 1, &o->target_acc, err);
   case OPT_OUT: o->out_dir = v; return DPT_OK;
   default:
-    if (id >= OPT_NO_STRATEGY && id <= OPT_NO_RESUME)
-      return dpt_err_set(err, DPT_EINPUT, "%s", refusals[id - OPT_NO_STRATEGY]);
+    if (id >= OPT_REFUSED && id < OPT_REFUSED + N_REFUSED)
+      return dpt_err_set(err, DPT_EINPUT, "%s", refused[id - OPT_REFUSED].why);
     return dpt_err_set(err, DPT_EINTERNAL, "compare: option %d has no handler", id);
   }
 }
@@ -96,7 +153,9 @@ int dpt_compare_parse(int argc, char **argv, dpt_compare_options *opts, dpt_cli_
   *opts = (dpt_compare_options){
     .strategies = {DPT_STRATEGY_ALLREDUCE, DPT_STRATEGY_PS}, .n_strategies = 2,
     .workers = {1, 2, 4}, .n_workers = 3};
-  dpt_cli_extra extra = {.options = compare_options, .apply = apply, .ctx = opts};
+  struct option options[N_OWN + N_REFUSED + 1];
+  option_table(options);
+  dpt_cli_extra extra = {.options = options, .apply = apply, .ctx = opts};
   int rc = dpt_cli_parse_with(argc, argv, &extra, &opts->train, action, err);
   if (rc) return rc;
   bool has_ps = false;
