@@ -152,7 +152,7 @@ int main(int argc, char **argv)
   int rc = dpt_train_recorded(&cfg, &obs, &result, &err);
   dpt_signals_release();
   if (rc) return err.code == DPT_EINTERRUPTED ? end_interrupted(&mpi, &err) : fail_run(&mpi, &err);
-  if (!cfg.quiet) print_summary(&result);
+  if (mpi.rank == 0) print_summary(&result); /* also with --quiet: the run's one line */
   dpt_mpi_env_finalize(&mpi);
   return 0;
 }

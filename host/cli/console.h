@@ -13,7 +13,9 @@ typedef struct dpt_console {
   FILE *bar;          /* progress bar; NULL: none */
   bool quiet;
   double last_draw_s;
-  int bar_width;      /* characters drawn on the bar line, to clear it */
+  int bar_width;      /* the most characters drawn on the bar line since it was cleared */
+  long first_step;    /* the first step of the run seen, for the run's ETA; 0: none yet */
+  double first_elapsed_s;
 } dpt_console;
 
 /* The bar is drawn only when bar_stream is a terminal and not quiet. */
