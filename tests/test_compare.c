@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dpt/cores.h"
+#include "host/compare/charts.h"
 #include "host/compare/compare.h"
 #include "host/compare/compare_table.h"
 #include "host/train/train_record.h"
@@ -336,6 +338,59 @@ static void test_table_figures(void)
   dpt_compare_table_free(&t);
 }
 
+/* --- the charts' data ------------------------------------------------------------------------- */
+
+/* The best throughput drawn beside the measured one, read back from throughput.dat (charts made
+ * without gnuplot: PATH holds none), for 1, 2 and 4 workers of one strategy on device. */
+static void best_throughput(const char *device, int base_threads, double best[3])
+{
+  double elapsed[] = {1}, acc[] = {0.5};
+  dpt_compared_run runs[3];
+  const int workers[] = {1, 2, 4};
+  const double rate[] = {1000, 1200, 900};
+  for (int i = 0; i < 3; i++)
+    runs[i] = (dpt_compared_run){
+      .result = {.strategy = "allreduce", .device = device, .workers = workers[i],
+                 .blas_threads = i == 0 ? base_threads : 1, .train_samples_per_sec = rate[i],
+                 .steps = 10},
+      .n_epochs = 1, .epoch_elapsed_s = elapsed, .epoch_test_acc = acc};
+  char dir[4096], path[4200], cmd[8300];
+  dpt_test_path(dir, sizeof dir, "charts");
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+  CU_ASSERT_FATAL(system(cmd) == 0);
+  char *saved_path = strdup(getenv("PATH") ? getenv("PATH") : "");
+  setenv("PATH", "/nonexistent", 1);
+  bool drawn = true;
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL(dpt_charts_make(dir, runs, 3, 0, &drawn, &err), 0);
+  setenv("PATH", saved_path, 1);
+  free(saved_path);
+  CU_ASSERT(!drawn);
+  snprintf(path, sizeof path, "%s/throughput.dat", dir);
+  FILE *f = fopen(path, "r");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  char line[256];
+  int n = 0, w;
+  double measured;
+  while (fgets(line, sizeof line, f))
+    if (n < 3 && line[0] != '#' && sscanf(line, "%d %lf %lf", &w, &measured, &best[n]) == 3) n++;
+  fclose(f);
+  CU_ASSERT_EQUAL(n, 3);
+}
+
+/* On the CPU the 1-worker run's BLAS threads use every core: no line above its rate. On GPUs each
+ * worker has a device of its own: linear. */
+static void test_best_throughput_fits_the_cores(void)
+{
+  double best[3];
+  best_throughput("cpu", dpt_cores_online(), best);
+  for (int i = 0; i < 3; i++) CU_ASSERT_DOUBLE_EQUAL(best[i], 1000, 1e-9);
+  best_throughput("cuda", 0, best);
+  CU_ASSERT_DOUBLE_EQUAL(best[0], 1000, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(best[1], 2000, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(best[2], 4000, 1e-9);
+}
+
 /* --- the command line ----------------------------------------------------------------------- */
 
 static int parse(dpt_compare_options *o, dpt_err *err, const char *const *args)
@@ -504,6 +559,7 @@ int dpt_test_register(void)
                                           DPT_TEST(test_compare_options),
                                           DPT_TEST(test_compare_bad_options),
                                           DPT_TEST(test_compare_help_lists_what_compare_takes),
+                                          DPT_TEST(test_best_throughput_fits_the_cores),
                                           DPT_TEST_END};
   int rc = dpt_test_add_suite("metrics", metrics);
   if (!rc) rc = dpt_test_add_suite("trace", trace);

@@ -14,7 +14,7 @@ void dpt_console_init(dpt_console *c, FILE *out, FILE *bar_stream, bool quiet)
   c->quiet = quiet;
   c->last_draw_s = 0;
   c->bar_width = 0;
-  c->first_step = 0;
+  c->first_step = c->last_step = 0;
   c->first_elapsed_s = 0;
 }
 
@@ -40,10 +40,11 @@ static int terminal_columns(FILE *f)
  * the evaluations of the epochs in between too. */
 static double run_eta_s(dpt_console *c, const dpt_step_stats *s)
 {
-  if (c->first_step == 0 || s->step <= c->first_step - 1) { /* a new run (compare has several) */
+  if (c->first_step == 0 || s->step <= c->last_step) { /* a new run (compare has several) */
     c->first_step = s->step;
     c->first_elapsed_s = s->elapsed_s;
   }
+  c->last_step = s->step;
   long done = s->step - c->first_step;
   if (done <= 0) return -1;
   double per_step = (s->elapsed_s - c->first_elapsed_s) / (double)done;

@@ -249,7 +249,8 @@ static void step_time_plot(FILE *f, const chart_input *in)
           top > 0 ? top * HEADROOM : 1, in->n > 8 ? "set xtics rotate by -30\n" : "", color(0),
           color(1));
   if (any_allreduce)
-    fprintf(f, ", \\\n  \"\" using 4 lc rgb \"%s\" title \"allreduce: wait for the slowest worker\"",
+    fprintf(f, ", \\\n  \"\" using 4 lc rgb \"%s\" "
+               "title \"allreduce: wait for the slowest worker\"",
             color(3));
   if (any_ps)
     fprintf(f, ", \\\n  \"\" using 5 lc rgb \"%s\" "

@@ -138,9 +138,10 @@ static int summarize(const dpt_compare_options *o, const char *dir, const dpt_co
   dpt_compare_files_of(o, drawn, &written);
   int removed;
   if ((rc = dpt_out_dir_remove_earlier(dir, &written, &removed, err))) return rc;
-  fprintf(out, "\ncompare: wrote %s/: compare.csv, compare.md, run-*.json, run-*.csv, *.dat, *.gp%s",
-          dir, drawn ? ", *.png, " DPT_CHARTS_LOG : "");
-  if (removed) fprintf(out, "; removed %d file%s of an earlier compare", removed, removed == 1 ? "" : "s");
+  fprintf(out, "\ncompare: wrote %s/: compare.csv, compare.md, run-*.json, run-*.csv, *.dat, "
+               "*.gp%s", dir, drawn ? ", *.png, " DPT_CHARTS_LOG : "");
+  if (removed)
+    fprintf(out, "; removed %d file%s of an earlier compare", removed, removed == 1 ? "" : "s");
   fputc('\n', out);
   return DPT_OK;
 }

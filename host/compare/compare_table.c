@@ -22,7 +22,8 @@ void dpt_compare_label(const char *strategy, int workers, char *buf, size_t size
 int dpt_compare_baseline(const dpt_compared_run *runs, int n, int i)
 {
   for (int j = 0; j < n; j++)
-    if (runs[j].result.workers == 1 && strcmp(runs[j].result.strategy, runs[i].result.strategy) == 0)
+    if (runs[j].result.workers == 1 &&
+        strcmp(runs[j].result.strategy, runs[i].result.strategy) == 0)
       return j;
   return -1;
 }

@@ -34,7 +34,8 @@ int dpt_run_program_in(const char *dir, const char *path, char *const argv[], in
   if (pid == 0) {
     /* Only async-signal-safe calls between fork and exec: other threads may hold locks. */
     if (chdir(dir) != 0) _exit(126);
-    if (output_fd >= 0 && (dup2(output_fd, STDOUT_FILENO) < 0 || dup2(output_fd, STDERR_FILENO) < 0))
+    if (output_fd >= 0 &&
+        (dup2(output_fd, STDOUT_FILENO) < 0 || dup2(output_fd, STDERR_FILENO) < 0))
       _exit(125);
     execv(path, argv);
     _exit(127);
