@@ -98,8 +98,7 @@ void dpt_cli_print_training_options(FILE *out)
     "  --metrics-every N     steps between metric rows [10]\n"
     "  --trace FILE          write a Chrome trace of the first steps (Perfetto, chrome://tracing)\n"
     "  --trace-steps N       steps traced, at most 10000 [200]\n"
-    "  --quiet               no progress bar and no per-epoch lines (the final done: line\n"
-    "                        stays)\n",
+    "  --quiet               no progress bar and no per-epoch lines; done: lines stay\n",
     out);
 }
 
