@@ -117,7 +117,7 @@ static void accuracy_plot(FILE *f, const chart_input *in)
             in->target_acc, in->target_acc);
 }
 
-/* --- throughput against workers: one block of (workers, samples/s, ideal) per strategy ------ */
+/* --- throughput against workers: one block of (workers, samples/s, best) per strategy ------- */
 
 /* Head room above the highest figure, so the key in the top left corner covers no data. */
 #define HEADROOM 1.45
@@ -125,7 +125,7 @@ static void accuracy_plot(FILE *f, const chart_input *in)
 /* The best throughput run i could reach, from its strategy's 1-worker run: linear in the workers
  * while each has a device of its own (GPUs), but on the CPU only as far as the cores the 1-worker
  * run left idle allow: its BLAS threads already use every core, so there the best is its rate. */
-static double ideal_throughput(const chart_input *in, int i)
+static double best_throughput(const chart_input *in, int i)
 {
   const dpt_result *r = &in->runs[i].result;
   int b = dpt_compare_baseline(in->runs, in->n, i);
@@ -147,10 +147,10 @@ static void throughput_data(FILE *f, const chart_input *in)
     for (int i = 0; i < in->n; i++) {
       const dpt_result *r = &in->runs[i].result;
       if (!same_strategy(r, &in->runs[s].result)) continue;
-      double ideal = ideal_throughput(in, i);
+      double best = best_throughput(in, i);
       fprintf(f, "%d %.1f ", r->workers, r->train_samples_per_sec);
-      if (isnan(ideal)) fputs("NaN\n", f);
-      else fprintf(f, "%.1f\n", ideal);
+      if (isnan(best)) fputs("NaN\n", f);
+      else fprintf(f, "%.1f\n", best);
     }
   }
 }
@@ -164,8 +164,8 @@ static void throughput_plot(FILE *f, const chart_input *in)
   fputs("set xtics (", f);
   for (int i = 0; i < in->n; i++) {
     int w = runs[i].result.workers;
-    double ideal = ideal_throughput(in, i);
-    top = fmax(top, fmax(runs[i].result.train_samples_per_sec, isnan(ideal) ? 0 : ideal));
+    double best = best_throughput(in, i);
+    top = fmax(top, fmax(runs[i].result.train_samples_per_sec, isnan(best) ? 0 : best));
     if (first_like(runs, i, same_workers) != i) continue;
     fprintf(f, "%s%d", i ? ", " : "", w);
     if (w < min_workers) min_workers = w;
@@ -180,9 +180,9 @@ static void throughput_plot(FILE *f, const chart_input *in)
              "set key top left box opaque reverse Left\n"
              "plot \\\n",
           min_workers - 0.5, max_workers + 0.5, top > 0 ? top * HEADROOM : 1);
-  char best[64];
-  if (cpu) snprintf(best, sizeof best, "best possible on %d cores", in->cores);
-  else snprintf(best, sizeof best, "ideal linear scaling");
+  char best_title[64];
+  if (cpu) snprintf(best_title, sizeof best_title, "best possible on %d cores", in->cores);
+  else snprintf(best_title, sizeof best_title, "ideal linear scaling");
   int block = 0;
   for (int s = 0; s < in->n; s++) {
     if (first_like(runs, s, same_strategy) != s) continue;
@@ -193,7 +193,7 @@ static void throughput_plot(FILE *f, const chart_input *in)
                "  \"throughput.dat\" index %d using 1:3 with lines lw 1.5 dt 3 lc rgb \"%s\" "
                "title \"%s, %s\"",
             block ? ", \\\n" : "", block, color(block), ps ? 5 : 7, name, block, color(block),
-            name, best);
+            name, best_title);
     block++;
   }
   fputc('\n', f);
