@@ -23,8 +23,8 @@ typedef struct ps_ctx {
 static int ps_op(void *p, int rank, dpt_err *err)
 {
   ps_ctx *c = p;
-  int rc = dpt_ps_push(c->ps, rank, c->grads[rank], 1e-3f, err);
-  return rc ? rc : dpt_ps_pull(c->ps, rank, c->params[rank], err);
+  int rc = dpt_ps_push(c->ps, rank, c->grads[rank], 1e-3f, NULL, err);
+  return rc ? rc : dpt_ps_pull(c->ps, rank, c->params[rank], NULL, err);
 }
 
 static void ps_abort(void *p, int code, const char *why)

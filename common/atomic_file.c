@@ -10,8 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { HOST_NAME = 256 };
-
 /* Whether `digits` is all decimal digits naming a process that no longer exists here. */
 static bool names_dead_process(const char *digits)
 {
@@ -22,34 +20,47 @@ static bool names_dead_process(const char *digits)
   return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-/* A save killed midway (SIGKILL, power loss) leaves its temporary file: removes those of path
- * that processes of this host left and that have ended. Another host's may still be writing. */
-static void remove_stale_temps(const char *path, const char *host)
+/* A save killed midway (SIGKILL, power loss) leaves its temporary file: removes those of the
+ * target that processes of this host left and that have ended. Another host's may still be
+ * writing. Their names are this process's temporary name with another pid. */
+static void remove_stale_temps(const dpt_out_target *t)
 {
-  char dir_copy[4096], base_copy[4096], prefix[4096 + HOST_NAME + 8];
-  snprintf(dir_copy, sizeof dir_copy, "%s", path);
-  snprintf(base_copy, sizeof base_copy, "%s", path);
-  int len = snprintf(prefix, sizeof prefix, "%s.tmp.%s.", basename(base_copy), host);
-  DIR *dir = opendir(dirname(dir_copy));
-  if (!dir || len < 0 || (size_t)len >= sizeof prefix) {
-    if (dir) closedir(dir);
-    return; /* a folder we cannot list: its leftovers stay, as before */
-  }
+  char dir_copy[PATH_MAX], prefix[PATH_MAX];
+  snprintf(dir_copy, sizeof dir_copy, "%s", t->file);
+  snprintf(prefix, sizeof prefix, "%s", t->tmp);
+  char *name = basename(prefix);
+  char *pid = strrchr(name, '.');
+  size_t len = pid ? (size_t)(pid + 1 - name) : 0;
+  DIR *dir = len ? opendir(dirname(dir_copy)) : NULL;
+  if (!dir) return; /* a folder we cannot list: its leftovers stay, as before */
   for (struct dirent *e; (e = readdir(dir)) != NULL;)
-    if (strncmp(e->d_name, prefix, (size_t)len) == 0 && names_dead_process(e->d_name + len))
+    if (strncmp(e->d_name, name, len) == 0 && names_dead_process(e->d_name + len))
       unlinkat(dirfd(dir), e->d_name, 0);
   closedir(dir);
 }
 
+/* A FIFO or a device, opened as it is: no O_CREAT, no O_TRUNC. A FIFO's open waits for a reader. */
+static FILE *open_through(const char *file)
+{
+  int fd = open(file, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+  FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+  if (fd >= 0 && !f) close(fd);
+  return f;
+}
+
 int dpt_atomic_open(dpt_atomic_file *af, const char *path, dpt_err *err)
 {
-  char host[HOST_NAME] = "";
-  gethostname(host, sizeof host - 1); /* on failure "": still one name per host in practice */
-  host[strcspn(host, "/")] = '\0';   /* a file name cannot hold it */
-  remove_stale_temps(path, host);
+  af->f = NULL;
   snprintf(af->path, sizeof af->path, "%s", path);
-  snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%s.%ld", path, host, (long)getpid());
-  af->f = fopen(af->tmp, "wb");
+  dpt_out_target *t = &af->target;
+  int rc = dpt_out_target_resolve(NULL, path, t, err);
+  if (rc) return rc;
+  if (t->kind == DPT_OUT_STDOUT) af->f = stdout;
+  if (t->kind == DPT_OUT_THROUGH) af->f = open_through(t->file);
+  if (t->kind == DPT_OUT_REPLACE) {
+    remove_stale_temps(t);
+    af->f = fopen(t->tmp, "wb");
+  }
   if (!af->f) return dpt_err_set(err, DPT_EINPUT, "%s: cannot write: %s", path, strerror(errno));
   return DPT_OK;
 }
@@ -58,7 +69,7 @@ int dpt_atomic_open(dpt_atomic_file *af, const char *path, dpt_err *err)
  * cannot sync a folder (EINVAL): nothing more can be done there, so that is not an error. */
 static int sync_folder(const char *path)
 {
-  char copy[4096]; /* the size of dpt_atomic_file.path */
+  char copy[PATH_MAX];
   snprintf(copy, sizeof copy, "%s", path);
   int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
   if (fd < 0) return -1;
@@ -69,8 +80,24 @@ static int sync_folder(const char *path)
   return rc;
 }
 
+/* Standard output stays open for what else the program prints. */
+static int finish_stream(dpt_atomic_file *af, dpt_err *err)
+{
+  int failed = fflush(af->f) != 0 || ferror(af->f);
+  int saved = errno;
+  if (af->target.kind == DPT_OUT_THROUGH && fclose(af->f) != 0 && !failed) {
+    failed = 1;
+    saved = errno;
+  }
+  af->f = NULL;
+  if (failed) return dpt_err_set(err, DPT_EIO, "%s: cannot write: %s", af->path, strerror(saved));
+  return DPT_OK;
+}
+
 int dpt_atomic_commit(dpt_atomic_file *af, dpt_err *err)
 {
+  if (af->target.kind != DPT_OUT_REPLACE) return finish_stream(af, err);
+  const char *file = af->target.file, *tmp = af->target.tmp;
   int failed = fflush(af->f) != 0 || ferror(af->f) || fsync(fileno(af->f)) != 0;
   int saved = errno;
   if (fclose(af->f) != 0 && !failed) {
@@ -78,21 +105,46 @@ int dpt_atomic_commit(dpt_atomic_file *af, dpt_err *err)
     saved = errno;
   }
   af->f = NULL;
-  if (!failed && rename(af->tmp, af->path) != 0) {
+  if (!failed && rename(tmp, file) != 0) {
     failed = 1;
     saved = errno;
   }
-  if (!failed && sync_folder(af->path) != 0)
+  if (!failed && sync_folder(file) != 0)
     return dpt_err_set(err, DPT_EIO, "%s: written, but syncing its folder failed: %s", af->path,
                        strerror(errno));
   if (!failed) return DPT_OK;
-  remove(af->tmp);
+  remove(tmp);
   return dpt_err_set(err, DPT_EIO, "%s: cannot write: %s", af->path, strerror(saved));
 }
 
 void dpt_atomic_discard(dpt_atomic_file *af)
 {
+  if (af->target.kind != DPT_OUT_REPLACE) {
+    if (af->f) fflush(af->f);
+    if (af->f && af->target.kind == DPT_OUT_THROUGH) fclose(af->f);
+    af->f = NULL;
+    return;
+  }
   if (af->f) fclose(af->f);
   af->f = NULL;
-  remove(af->tmp);
+  remove(af->target.tmp);
+}
+
+int dpt_atomic_copy_from(const char *path, const char *src, dpt_err *err)
+{
+  FILE *in = fopen(src, "rb");
+  if (!in) return dpt_err_set(err, DPT_EIO, "%s: cannot read: %s", src, strerror(errno));
+  dpt_atomic_file af;
+  int rc = dpt_atomic_open(&af, path, err);
+  char buf[65536];
+  for (size_t n; !rc && (n = fread(buf, 1, sizeof buf, in)) > 0;)
+    if (fwrite(buf, 1, n, af.f) != n)
+      rc = dpt_err_set(err, DPT_EIO, "%s: cannot write: %s", path, strerror(errno));
+  if (!rc && ferror(in)) rc = dpt_err_set(err, DPT_EIO, "%s: cannot read: %s", src, strerror(errno));
+  fclose(in);
+  if (rc) {
+    if (af.f) dpt_atomic_discard(&af);
+    return rc;
+  }
+  return dpt_atomic_commit(&af, err);
 }

@@ -1,11 +1,12 @@
 #include "dpt/barrier.h"
 
-#include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "dpt/timer.h"
 
 int dpt_barrier_init(dpt_barrier *b, int parties, double timeout_s, dpt_err *err)
 {
@@ -48,16 +49,77 @@ void dpt_barrier_abort(dpt_barrier *b, int code, const char *msg)
   pthread_mutex_unlock(&b->mu);
 }
 
-/* "barrier: timed out after 5 s waiting for parties 1, 3" */
-static void describe_missing(dpt_barrier *b, char *buf, size_t size)
+void dpt_barrier_name_from(dpt_barrier *b, int first) { b->first_party = first; }
+
+void dpt_barrier_busy(dpt_barrier *b, int party, const char *doing, double limit_s)
 {
-  int len = snprintf(buf, size, "timed out after %g s waiting for worker(s)", b->timeout_s);
+  pthread_mutex_lock(&b->mu);
+  b->busy = true;
+  b->busy_party = party;
+  b->busy_doing = doing;
+  b->busy_since = dpt_now();
+  b->busy_limit_s = limit_s;
+  pthread_mutex_unlock(&b->mu);
+}
+
+void dpt_barrier_idle(dpt_barrier *b)
+{
+  pthread_mutex_lock(&b->mu);
+  if (b->busy) b->busy_total_s += dpt_now() - b->busy_since;
+  b->busy = false;
+  pthread_cond_broadcast(&b->cv); /* the waiters' deadlines moved: they look again */
+  pthread_mutex_unlock(&b->mu);
+}
+
+/* Seconds some party spent busy up to `now`, since the barrier was made (under mu). */
+static double busy_so_far(const dpt_barrier *b, double now)
+{
+  return b->busy_total_s + (b->busy ? now - b->busy_since : 0);
+}
+
+/* "worker(s) 1, 3": the parties that have not arrived (under mu). */
+static void describe_missing(const dpt_barrier *b, char *buf, size_t size)
+{
+  int len = snprintf(buf, size, "worker(s)");
   const char *sep = " ";
   for (int i = 0; i < b->parties && len > 0 && (size_t)len < size; i++) {
     if (b->present[i]) continue;
-    len += snprintf(buf + len, size - (size_t)len, "%s%d", sep, i);
+    len += snprintf(buf + len, size - (size_t)len, "%s%d", sep, b->first_party + i);
     sep = ", ";
   }
+}
+
+/* Whether a wait that started at t0, when busy_so_far was busy0, is out of time at `now` (its
+ * message in msg); if not, *wake is when to look again (0: only when woken). Under mu. */
+static bool out_of_time(const dpt_barrier *b, double t0, double busy0, double now, double *wake,
+                        char *msg, size_t size)
+{
+  char missing[DPT_ERR_MSG_MAX / 2];
+  if (b->busy) {
+    *wake = b->busy_limit_s > 0 ? b->busy_since + b->busy_limit_s : 0;
+    if (!*wake || now < *wake) return false;
+    describe_missing(b, missing, sizeof missing);
+    snprintf(msg, size, "timed out waiting for %s: worker %d has been %s for more than %g s",
+             missing, b->first_party + b->busy_party, b->busy_doing, b->busy_limit_s);
+    return true;
+  }
+  double excused = busy_so_far(b, now) - busy0;
+  *wake = b->timeout_s > 0 ? t0 + b->timeout_s + excused : 0;
+  if (!*wake || now < *wake) return false;
+  describe_missing(b, missing, sizeof missing);
+  int len = snprintf(msg, size, "timed out after %g s waiting for %s", b->timeout_s, missing);
+  if (excused > 0 && len > 0 && (size_t)len < size)
+    snprintf(msg + len, size - (size_t)len, " (not counting the %.3g s worker %d spent %s)",
+             excused, b->first_party + b->busy_party, b->busy_doing);
+  return true;
+}
+
+static struct timespec monotonic_at(double t)
+{
+  struct timespec ts = {.tv_sec = (time_t)t};
+  ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+  if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
+  return ts;
 }
 
 /* Waiting a little before sleeping: a futex wake-up costs tens of microseconds on a virtual
@@ -77,20 +139,11 @@ static void spin_until_released(dpt_barrier *b, unsigned long gen)
 
 int dpt_barrier_wait(dpt_barrier *b, int party, dpt_err *err)
 {
-  struct timespec deadline;
-  clock_gettime(CLOCK_MONOTONIC, &deadline);
-  if (b->timeout_s > 0) {
-    double whole = (double)(long)b->timeout_s;
-    deadline.tv_sec += (time_t)whole;
-    deadline.tv_nsec += (long)((b->timeout_s - whole) * 1e9);
-    if (deadline.tv_nsec >= 1000000000L) {
-      deadline.tv_sec++;
-      deadline.tv_nsec -= 1000000000L;
-    }
-  }
+  double t0 = dpt_now(); /* CLOCK_MONOTONIC, the condition variable's clock */
   pthread_mutex_lock(&b->mu);
   if (b->abort_code) goto aborted;
   unsigned long gen = b->generation;
+  double busy0 = busy_so_far(b, t0);
   b->present[party] = true;
   if (++b->arrived == b->parties) {
     b->arrived = 0;
@@ -104,12 +157,17 @@ int dpt_barrier_wait(dpt_barrier *b, int party, dpt_err *err)
   spin_until_released(b, gen);
   pthread_mutex_lock(&b->mu);
   while (gen == b->generation && !b->abort_code) {
-    int rc = b->timeout_s > 0 ? pthread_cond_timedwait(&b->cv, &b->mu, &deadline)
-                              : pthread_cond_wait(&b->cv, &b->mu);
-    if (rc == ETIMEDOUT && gen == b->generation && !b->abort_code) {
-      char msg[DPT_ERR_MSG_MAX];
-      describe_missing(b, msg, sizeof msg);
+    char msg[DPT_ERR_MSG_MAX];
+    double wake;
+    if (out_of_time(b, t0, busy0, dpt_now(), &wake, msg, sizeof msg)) {
       abort_locked(b, DPT_ETIMEOUT, msg);
+      break;
+    }
+    if (wake > 0) {
+      struct timespec at = monotonic_at(wake);
+      pthread_cond_timedwait(&b->cv, &b->mu, &at);
+    } else {
+      pthread_cond_wait(&b->cv, &b->mu);
     }
   }
   if (gen != b->generation) {

@@ -2,15 +2,30 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dpt/msg_fit.h"
 
 int dpt_err_set(dpt_err *err, int code, const char *fmt, ...)
 {
   if (!err || err->code != DPT_OK) return code;
   err->code = code;
-  va_list ap;
+  va_list ap, again;
   va_start(ap, fmt);
-  vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+  va_copy(again, ap);
+  int len = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
   va_end(ap);
+  /* Too long (long paths): formatted whole on the heap, then fitted with its reason kept. Without
+   * memory for that the message stays cut at its end. */
+  char *whole = len >= (int)sizeof err->msg ? malloc((size_t)len + 1) : NULL;
+  if (whole) {
+    vsnprintf(whole, (size_t)len + 1, fmt, again);
+    size_t fitted = dpt_msg_fit(whole, (size_t)len, sizeof err->msg);
+    memcpy(err->msg, whole, fitted + 1);
+    free(whole);
+  }
+  va_end(again);
   return code;
 }
 

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/stoppable.h"
+
 static int check_pair(const char *images_path, const dpt_idx *images, const char *labels_path,
                       const dpt_idx *labels, dpt_err *err)
 {
@@ -45,19 +47,25 @@ static int fill(const char *images_path, const dpt_idx *images, const dpt_idx *l
   return DPT_OK;
 }
 
-int dpt_data_load_pair(const char *images_path, const char *labels_path, dpt_dataset *out,
-                       dpt_err *err)
+int data_load_pair_stoppable(const char *images_path, const char *labels_path,
+                             const dpt_stop_check *stop, dpt_dataset *out, dpt_err *err)
 {
   memset(out, 0, sizeof *out);
   dpt_idx images, labels = {0};
-  int rc = dpt_idx_read(images_path, &images, err);
-  if (!rc) rc = dpt_idx_read(labels_path, &labels, err);
+  int rc = idx_read_stoppable(images_path, stop, &images, err);
+  if (!rc) rc = idx_read_stoppable(labels_path, stop, &labels, err);
   if (!rc) rc = check_pair(images_path, &images, labels_path, &labels, err);
   if (!rc) rc = fill(images_path, &images, &labels, out, err);
   dpt_idx_free(&images);
   dpt_idx_free(&labels);
   if (rc) dpt_dataset_free(out);
   return rc;
+}
+
+int dpt_data_load_pair(const char *images_path, const char *labels_path, dpt_dataset *out,
+                       dpt_err *err)
+{
+  return data_load_pair_stoppable(images_path, labels_path, NULL, out, err);
 }
 
 void dpt_dataset_free(dpt_dataset *ds)

@@ -12,6 +12,7 @@
 
 #include "data/idx_gz.h"
 #include "data/idx_shape.h"
+#include "data/stoppable.h"
 
 /* gzread counts in int: one call moves at most this much. */
 #define READ_CHUNK ((size_t)64 << 20)
@@ -22,6 +23,7 @@
 typedef struct source {
   const char *path;
   gzFile gz; /* zlib reads gzip when the file starts with 1f 8b, other files verbatim */
+  const dpt_stop_check *stop;
   dpt_err *err;
 } source;
 
@@ -70,6 +72,8 @@ static int read_upto(source *s, uint8_t *buf, size_t want, size_t *got)
 {
   *got = 0;
   while (*got < want) {
+    if (dpt_stop_requested(s->stop))
+      return dpt_err_set(s->err, DPT_EINTERRUPTED, "%s: reading stopped on request", s->path);
     size_t n = want - *got < READ_CHUNK ? want - *got : READ_CHUNK;
     int r = gzread(s->gz, buf + *got, (unsigned)n);
     if (r > 0) *got += (size_t)r;
@@ -181,10 +185,10 @@ static int check_end(source *s, const char *dims_str)
   return DPT_OK;
 }
 
-int dpt_idx_read(const char *path, dpt_idx *out, dpt_err *err)
+int idx_read_stoppable(const char *path, const dpt_stop_check *stop, dpt_idx *out, dpt_err *err)
 {
   memset(out, 0, sizeof *out);
-  source s = {.path = path, .err = err};
+  source s = {.path = path, .stop = stop, .err = err};
   int rc = open_source(&s);
   if (rc) return rc;
   char dims_str[IDX_DIMS_STR_MAX];
@@ -194,6 +198,11 @@ int dpt_idx_read(const char *path, dpt_idx *out, dpt_err *err)
   gzclose_r(s.gz);
   if (rc) dpt_idx_free(out);
   return rc;
+}
+
+int dpt_idx_read(const char *path, dpt_idx *out, dpt_err *err)
+{
+  return idx_read_stoppable(path, NULL, out, err);
 }
 
 void dpt_idx_free(dpt_idx *idx)

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "data/idx_shape.h"
+#include "data/stoppable.h"
 
 enum { TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS, NFILES };
 
@@ -78,15 +79,30 @@ static int set_classes(dpt_dataset *train, dpt_dataset *test, char *const *paths
   return DPT_OK;
 }
 
-int dpt_data_load_dir(const char *dir, dpt_dataset *train, dpt_dataset *test, dpt_err *err)
+_Static_assert((int)NFILES == (int)DPT_DATA_FILES, "dpt_data_dir_files lists every file read");
+
+int dpt_data_dir_files(const char *dir, char *paths[DPT_DATA_FILES], dpt_err *err)
+{
+  for (int i = 0; i < NFILES; i++) paths[i] = NULL;
+  int rc = check_dir(dir, err);
+  for (int i = 0; i < NFILES && !rc; i++) rc = find_file(dir, file_names[i], &paths[i], err);
+  for (int i = 0; i < NFILES && rc; i++) {
+    free(paths[i]);
+    paths[i] = NULL;
+  }
+  return rc;
+}
+
+int dpt_data_load_dir(const char *dir, const dpt_stop_check *stop, dpt_dataset *train,
+                      dpt_dataset *test, dpt_err *err)
 {
   memset(train, 0, sizeof *train);
   memset(test, 0, sizeof *test);
-  char *paths[NFILES] = {0};
-  int rc = check_dir(dir, err);
-  for (int i = 0; i < NFILES && !rc; i++) rc = find_file(dir, file_names[i], &paths[i], err);
-  if (!rc) rc = dpt_data_load_pair(paths[TRAIN_IMAGES], paths[TRAIN_LABELS], train, err);
-  if (!rc) rc = dpt_data_load_pair(paths[TEST_IMAGES], paths[TEST_LABELS], test, err);
+  char *paths[NFILES];
+  int rc = dpt_data_dir_files(dir, paths, err);
+  if (!rc)
+    rc = data_load_pair_stoppable(paths[TRAIN_IMAGES], paths[TRAIN_LABELS], stop, train, err);
+  if (!rc) rc = data_load_pair_stoppable(paths[TEST_IMAGES], paths[TEST_LABELS], stop, test, err);
   if (!rc) rc = check_shapes(train, test, paths, err);
   if (!rc) rc = set_classes(train, test, paths, err);
   if (!rc) dpt_data_standardize(train, test);

@@ -9,8 +9,9 @@
 #include "host/compare/compare.h"
 #include "host/cli/console.h"
 #include "host/compare/out_dir.h"
-#include "host/record/report.h"
 #include "host/cli/signals.h"
+#include "host/train/config_agree.h"
+#include "host/train/run_files.h"
 #include "host/train/train_record.h"
 #include "mpi/mpi_env.h"
 
@@ -47,11 +48,12 @@ static int fail_run(const dpt_mpi_env *env, const dpt_err *err)
   return status;
 }
 
-/* A run stopped on request is no failure: every process stopped after the same step, with the
- * checkpoint saved, so each one ends MPI normally instead of aborting the job; rank 0 says so. */
-static int end_interrupted(dpt_mpi_env *env, const dpt_err *err)
+/* An end every process reached alike, knowing the others did (a stop after the same step, with
+ * the checkpoint saved; settings that differ, which every process compared): rank 0 alone says
+ * why, and each process ends MPI normally with `status` instead of aborting the job. */
+static int end_together(dpt_mpi_env *env, const dpt_err *err, int status)
 {
-  int status = env->rank == 0 ? fail(err) : interrupted_status();
+  if (env->rank == 0) status = fail(err);
   dpt_mpi_env_finalize(env);
   return status;
 }
@@ -63,15 +65,15 @@ static void quiet_rank(dpt_config *cfg)
   cfg->report_path = cfg->metrics_path = cfg->trace_path = NULL;
 }
 
-static void print_summary(const dpt_result *r)
+static void print_summary(FILE *out, const dpt_result *r)
 {
   char procs[32] = "";
   if (r->procs > 1) snprintf(procs, sizeof procs, " in %d processes", r->procs);
-  printf("done: test_acc %.4f  final_loss %.4f  %.0f samples/s (%d %s worker%s%s, %s)  "
-         "params %zu  hash %016llx  wall %.1fs\n",
-         r->test_accuracy, r->final_train_loss, r->train_samples_per_sec, r->workers, r->device,
-         r->workers == 1 ? "" : "s", procs, r->strategy, r->params,
-         (unsigned long long)r->params_hash, r->wall_s);
+  fprintf(out, "done: test_acc %.4f  final_loss %.4f  %.0f samples/s (%d %s worker%s%s, %s)  "
+               "params %zu  hash %016llx  wall %.1fs\n",
+          r->test_accuracy, r->final_train_loss, r->train_samples_per_sec, r->workers, r->device,
+          r->workers == 1 ? "" : "s", procs, r->strategy, r->params,
+          (unsigned long long)r->params_hash, r->wall_s);
 }
 
 /* --help or --version: prints it and returns true; false for a run. */
@@ -99,25 +101,12 @@ static int compare_main(int argc, char **argv)
   char dir[4096];
   bool created;
   if (dpt_out_dir_prepare(opts.out_dir, dir, sizeof dir, &created, &err)) return fail(&err);
-  if (dpt_signals_install(&err)) return fail(&err);
+  if (dpt_signals_install(true, "the comparison ends there", &err)) return fail(&err);
   if (dpt_compare_run(&opts, dir, stdout, dpt_signals_stop_requested, &err)) {
     if (created) rmdir(dir); /* only if nothing was written into it */
     return fail(&err);
   }
   return 0;
-}
-
-/* Refuses, before any training, an output file whose folder is missing or not writable. Over MPI
- * only rank 0 writes: quiet_rank cleared the others' outputs, but not --checkpoint, since every
- * process takes part in saving it (host/train/checkpoint_run.c). */
-static int check_outputs(const dpt_config *cfg, int rank, dpt_err *err)
-{
-  const char *opts[] = {"--report", "--metrics", "--trace", "--checkpoint"};
-  const char *paths[] = {cfg->report_path, cfg->metrics_path, cfg->trace_path,
-                         rank == 0 ? cfg->checkpoint_path : NULL};
-  for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
-    if (paths[i] && dpt_output_path_check(opts[i], paths[i], err)) return err->code;
-  return DPT_OK;
 }
 
 int main(int argc, char **argv)
@@ -134,25 +123,44 @@ int main(int argc, char **argv)
     return speaks ? fail(&err) : dpt_exit_status(err.code);
   if (!speaks && action != DPT_CLI_TRAIN) return 0;
   if (printed_info(action, dpt_cli_print_help)) return 0;
+  /* Before MPI starts, which takes a while: a signal from then on stops the run instead of
+   * killing it without a word. SIGINT/SIGTERM stop every worker of every process after the same
+   * step: a request reaches the other processes as a vote in the gradient exchange
+   * (host/train/step_guard.h), or before training where they agree on the run
+   * (host/train/run_procs.h). */
+  if (dpt_signals_install(speaks, cfg.checkpoint_path ? "saving the checkpoint first (a second "
+                                                        "signal exits at once, without it)"
+                                                      : "no --checkpoint: nothing is saved",
+                          &err))
+    return fail(&err);
   dpt_mpi_env mpi;
   if (dpt_mpi_env_init(&argc, &argv, &mpi, &err)) return fail_run(&mpi, &err);
   cfg.procs = mpi.size;
   cfg.proc_rank = mpi.rank;
   if (mpi.rank > 0) quiet_rank(&cfg);
-  if (check_outputs(&cfg, mpi.rank, &err)) return fail_run(&mpi, &err);
+  /* First of all, before any message whose size or count depends on a setting. */
+  bool everyone_refuses;
+  if (dpt_config_agree(&cfg, &everyone_refuses, &err))
+    return everyone_refuses ? end_together(&mpi, &err, dpt_exit_status(err.code))
+                            : fail_run(&mpi, &err);
+  /* Before any data is loaded. Over MPI only rank 0 writes files: quiet_rank cleared the others'
+   * outputs, and rank 0 alone writes --checkpoint (host/train/checkpoint_run.c). */
+  if (mpi.rank == 0 && dpt_run_files_check(&cfg, &err)) return fail_run(&mpi, &err);
+  /* With --report - or --metrics -, standard output holds that file alone. */
+  FILE *said = dpt_run_files_take_stdout(&cfg) ? stderr : stdout;
 
   dpt_console console;
-  dpt_console_init(&console, stdout, stderr, cfg.quiet);
+  dpt_console_init(&console, said, stderr, cfg.quiet);
   dpt_observer obs = dpt_console_observer(&console);
-  /* SIGINT/SIGTERM stop every worker of every process after the same step: a request reaches the
-   * other processes as a vote in the gradient exchange (host/train/step_guard.h). */
   obs.should_stop = dpt_signals_stop_requested;
-  if (dpt_signals_install(&err)) return fail_run(&mpi, &err);
   dpt_result result;
   int rc = dpt_train_recorded(&cfg, &obs, &result, &err);
   dpt_signals_release();
-  if (rc) return err.code == DPT_EINTERRUPTED ? end_interrupted(&mpi, &err) : fail_run(&mpi, &err);
-  if (mpi.rank == 0) print_summary(&result); /* also with --quiet: the run's one line */
+  dpt_console_end_line(&console); /* a run stopped mid-epoch leaves its bar drawn */
+  if (rc)
+    return err.code == DPT_EINTERRUPTED ? end_together(&mpi, &err, interrupted_status())
+                                        : fail_run(&mpi, &err);
+  if (mpi.rank == 0) print_summary(said, &result); /* also with --quiet: the run's one line */
   dpt_mpi_env_finalize(&mpi);
   return 0;
 }

@@ -71,9 +71,11 @@ int dpt_dev_softmax_xent(dpt_device *d, int rows, int cols, const float *logits,
 }
 
 int dpt_dev_sgd_step(dpt_device *d, size_t n, float *params, const float *grads, float *velocity,
-                     float lr, float momentum, float weight_decay, dpt_err *err)
+                     float lr, float momentum, float weight_decay, const float *skip_votes,
+                     dpt_err *err)
 {
-  return d->vt->sgd_step(d->ctx, n, params, grads, velocity, lr, momentum, weight_decay, err);
+  return d->vt->sgd_step(d->ctx, n, params, grads, velocity, lr, momentum, weight_decay,
+                         skip_votes, err);
 }
 
 int dpt_dev_add(dpt_device *d, size_t n, const float *x, float *acc, dpt_err *err)

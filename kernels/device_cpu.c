@@ -152,10 +152,11 @@ static int cpu_softmax_xent(void *ctx, int rows, int cols, const float *logits,
 }
 
 static int cpu_sgd_step(void *ctx, size_t n, float *params, const float *grads, float *velocity,
-                        float lr, float momentum, float weight_decay, dpt_err *err)
+                        float lr, float momentum, float weight_decay, const float *skip_votes,
+                        dpt_err *err)
 {
   int rc = dpt_check_sgd_step("cpu sgd_step", n, params, grads, velocity, err);
-  if (rc) return rc;
+  if (rc || (skip_votes && kn_step_skipped(*skip_votes))) return rc;
   for (size_t i = 0; i < n; i++)
     kn_sgd_step_at(i, params, grads, velocity, lr, momentum, weight_decay);
   return DPT_OK;

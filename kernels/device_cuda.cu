@@ -89,13 +89,16 @@ struct softmax_xent_op {
   }
 };
 
+/* skip_votes (device memory, or NULL) is read by every thread: a skipped step leaves all as is. */
 struct sgd_step_op {
   float *params;
   const float *grads;
   float *velocity;
   float lr, momentum, weight_decay;
+  const float *skip_votes;
   __device__ void operator()(size_t i) const
   {
+    if (skip_votes && kn_step_skipped(*skip_votes)) return;
     kn_sgd_step_at(i, params, grads, velocity, lr, momentum, weight_decay);
   }
 };
@@ -273,12 +276,13 @@ int cuda_softmax_xent(void *ctx, int rows, int cols, const float *logits, const 
 }
 
 int cuda_sgd_step(void *ctx, size_t n, float *params, const float *grads, float *velocity, float lr,
-                  float momentum, float weight_decay, dpt_err *err)
+                  float momentum, float weight_decay, const float *skip_votes, dpt_err *err)
 {
   int rc = dpt_check_sgd_step("cuda sgd_step", n, params, grads, velocity, err);
   if (rc) return rc;
   return launch_each(as_ctx(ctx), n,
-                     sgd_step_op{params, grads, velocity, lr, momentum, weight_decay}, err);
+                     sgd_step_op{params, grads, velocity, lr, momentum, weight_decay, skip_votes},
+                     err);
 }
 
 int cuda_add(void *ctx, size_t n, const float *x, float *acc, dpt_err *err)

@@ -44,6 +44,12 @@ KN_HD static inline void kn_add_at(size_t i, const float *x, float *acc) { acc[i
 /* 1 when x[i] is NaN or +-Inf, else 0. */
 KN_HD static inline int kn_nonfinite_at(size_t i, const float *x) { return !isfinite(x[i]); }
 
+/* The skip rule, decided here only: an exchange whose workers cast skip_votes skip votes in all
+ * (dpt/votes.h) skips its step on every worker, leaving parameters and optimizer state as they are,
+ * as soon as one worker voted. The device's step asks it of the votes summed on the device
+ * (dpt_dev_sgd_step), the parameter server of the votes it counted, the step guard of the counts. */
+KN_HD static inline int kn_step_skipped(float skip_votes) { return skip_votes > 0.f; }
+
 /* SGD with momentum and L2 weight decay (PyTorch's convention):
  *   g = grad + wd * p;  v = momentum * v + g;  p = p - lr * v */
 KN_HD static inline void kn_sgd_step_at(size_t i, float *params, const float *grads,

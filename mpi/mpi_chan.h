@@ -23,8 +23,13 @@
 
 typedef struct dpt_mpi_chan dpt_mpi_chan;
 
+enum { DPT_MPI_CHAN_TAG_MAX = 32765 };
+
 /* name appears in messages ("mpi <name>: ..."). */
 int dpt_mpi_chan_open(const char *name, double timeout_s, dpt_mpi_chan **out, dpt_err *err);
+/* For a channel between the local workers `local_worker` of every process (workers_per_process
+ * each): a sum's timeout names the missing process's worker too, "process 1 (worker 3)". */
+void dpt_mpi_chan_name_workers(dpt_mpi_chan *c, int local_worker, int workers_per_process);
 int dpt_mpi_chan_rank(const dpt_mpi_chan *c);
 int dpt_mpi_chan_size(const dpt_mpi_chan *c);
 
@@ -34,8 +39,10 @@ int dpt_mpi_chan_allgather(dpt_mpi_chan *c, const void *mine, size_t bytes, void
 
 /* buf[0..n) = the sum over processes of buf, every element added in rank order,
  * b_0 + b_1 + ... + b_{P-1}, on every process: bit-reproducible, unlike MPI_Allreduce, whose
- * order is the library's. Part p of buf goes to process p (MPI_Ialltoallv), which adds the P
- * copies of its part in rank order; then every process gathers the parts (MPI_Iallgatherv).
+ * order is the library's. Part p of buf goes to process p, which adds the P copies of its part
+ * in rank order; then every process gathers the parts. Both stages are point-to-point messages
+ * with each other process (tags above DPT_MPI_CHAN_TAG_MAX), so a timeout names the processes
+ * that did not send theirs ("waiting for process 1 (worker 3)"), which a collective could not.
  * Like a ring allreduce, each process sends and receives 2(P-1)/P of the buffer. */
 int dpt_mpi_chan_sum(dpt_mpi_chan *c, float *buf, size_t n, dpt_err *err);
 
@@ -43,9 +50,14 @@ int dpt_mpi_chan_sum(dpt_mpi_chan *c, float *buf, size_t n, dpt_err *err);
 size_t dpt_mpi_chan_sum_bytes(size_t n, int procs);
 
 int dpt_mpi_chan_bcast(dpt_mpi_chan *c, void *buf, size_t bytes, int root, dpt_err *err);
+/* A broadcast whose wait has its own bound (<= 0: none) and says what it waited for, e.g. a root
+ * busy with a slow file: "timed out after 30 s waiting for process 0 to save the checkpoint". */
+int dpt_mpi_chan_bcast_awaiting(dpt_mpi_chan *c, void *buf, size_t bytes, int root,
+                                double timeout_s, const char *awaited, dpt_err *err);
 int dpt_mpi_chan_barrier(dpt_mpi_chan *c, dpt_err *err);
 
-/* Point to point, tag 0..32767 (the least upper bound MPI promises). send returns once buf may
+/* Point to point, tag 0..DPT_MPI_CHAN_TAG_MAX (the two tags above it, up to the 32767 MPI
+ * promises at least, carry dpt_mpi_chan_sum's messages). send returns once buf may
  * be reused. recv with cancel == NULL waits at most the timeout; with cancel, it waits with no
  * deadline (the sender may be idle for long) until the message arrives, the channel is aborted,
  * or *cancel becomes true: then the receive is cancelled and it returns DPT_EABORTED without

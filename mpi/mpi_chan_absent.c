@@ -13,6 +13,8 @@ int dpt_mpi_chan_open(const char *name, double timeout_s, dpt_mpi_chan **out, dp
   return absent(err);
 }
 
+void dpt_mpi_chan_name_workers(dpt_mpi_chan *c, int local_worker, int workers_per_process) {}
+
 int dpt_mpi_chan_rank(const dpt_mpi_chan *c) { return 0; }
 
 int dpt_mpi_chan_size(const dpt_mpi_chan *c) { return 1; }
@@ -28,6 +30,12 @@ int dpt_mpi_chan_sum(dpt_mpi_chan *c, float *buf, size_t n, dpt_err *err) { retu
 size_t dpt_mpi_chan_sum_bytes(size_t n, int procs) { return 0; }
 
 int dpt_mpi_chan_bcast(dpt_mpi_chan *c, void *buf, size_t bytes, int root, dpt_err *err)
+{
+  return absent(err);
+}
+
+int dpt_mpi_chan_bcast_awaiting(dpt_mpi_chan *c, void *buf, size_t bytes, int root,
+                                double timeout_s, const char *awaited, dpt_err *err)
 {
   return absent(err);
 }

@@ -1,36 +1,14 @@
-/* Creating, inspecting and destroying the parameter server: config checks, the shard layout and
- * every allocation (nothing is allocated once rounds run). */
-#include <limits.h>
+/* Creating, inspecting and destroying the local server (ps/ps_ops.h): the shard layout and every
+ * allocation (nothing is allocated once rounds run), and its table. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "dpt/cores.h"
+#include "ps/ps_internal.h"
+#include "ps/ps_ops.h"
 
-#include "ps/ps_mpi.h"
-
-enum { CACHE_LINE_FLOATS = 16 };
-
-static int check_config(const dpt_ps_config *cfg, const float *init_params, dpt_err *err)
-{
-  if (cfg->n_workers < 1)
-    return dpt_err_set(err, DPT_EINPUT, "ps: %d workers: must be at least 1", cfg->n_workers);
-  if (cfg->n_params == 0) return dpt_err_set(err, DPT_EINPUT, "ps: no parameters to serve");
-  if (cfg->n_shards < 1 || (size_t)cfg->n_shards > cfg->n_params)
-    return dpt_err_set(err, DPT_EINPUT, "ps: %d shards: must be between 1 and %zu (the parameters)",
-                       cfg->n_shards, cfg->n_params);
-  if (cfg->server_threads < 0 || cfg->server_threads > DPT_PS_MAX_SERVER_THREADS)
-    return dpt_err_set(err, DPT_EINPUT, "ps: %d server threads: must be between 1 and %d",
-                       cfg->server_threads, DPT_PS_MAX_SERVER_THREADS);
-  if (!init_params) return dpt_err_set(err, DPT_EINPUT, "ps: no initial parameters");
-  /* The slots hold one gradient per worker, each padded by up to a cache line per shard. */
-  size_t per_worker_max = SIZE_MAX / sizeof(float) / (size_t)cfg->n_workers;
-  if (cfg->n_params > per_worker_max - (size_t)cfg->n_shards * CACHE_LINE_FLOATS)
-    return dpt_err_set(err, DPT_EINPUT, "ps: %zu parameters x %d workers: too large",
-                       cfg->n_params, cfg->n_workers);
-  return DPT_OK;
-}
+enum { CACHE_LINE_FLOATS = DPT_CACHE_LINE / sizeof(float) };
 
 /* Shard s holds [n*s/K, n*(s+1)/K): balanced, never empty since K <= n. */
 static size_t shard_start(size_t n, int n_shards, int s)
@@ -38,8 +16,8 @@ static size_t shard_start(size_t n, int n_shards, int s)
   return n * (size_t)s / (size_t)n_shards;
 }
 
-/* Cache-line-aligned so workers writing neighbouring slots never share a line. */
-void *ps_alloc_aligned(size_t bytes)
+/* Zeroed and cache-line-aligned, so workers writing neighbouring slots never share a line. */
+static void *alloc_aligned(size_t bytes)
 {
   size_t rounded = (bytes + 63) / 64 * 64;
   void *p = aligned_alloc(64, rounded ? rounded : 64);
@@ -56,7 +34,7 @@ static void init_cond_monotonic(pthread_cond_t *cv)
   pthread_condattr_destroy(&ca);
 }
 
-static void free_memory(dpt_ps *ps)
+static void free_memory(ps_local *ps)
 {
   free(ps->params);
   free(ps->velocity);
@@ -70,7 +48,7 @@ static void free_memory(dpt_ps *ps)
 }
 
 /* Places every shard and returns the floats one worker's slots take over all shards. */
-static size_t lay_out_shards(dpt_ps *ps)
+static size_t lay_out_shards(ps_local *ps)
 {
   const dpt_ps_config *c = &ps->cfg;
   size_t slot_floats = 0;
@@ -86,14 +64,14 @@ static size_t lay_out_shards(dpt_ps *ps)
   return slot_floats;
 }
 
-static int allocate(dpt_ps *ps)
+static int allocate(ps_local *ps)
 {
   const dpt_ps_config *c = &ps->cfg;
   size_t workers = (size_t)c->n_workers, shards = (size_t)c->n_shards;
   ps->params = malloc(c->n_params * sizeof *ps->params);
   ps->velocity = calloc(c->n_params, sizeof *ps->velocity);
-  ps->shards = ps_alloc_aligned(shards * sizeof *ps->shards);
-  ps->workers = ps_alloc_aligned(workers * sizeof *ps->workers);
+  ps->shards = alloc_aligned(shards * sizeof *ps->shards);
+  ps->workers = alloc_aligned(workers * sizeof *ps->workers);
   ps->pushed_flags = calloc(shards * workers, sizeof *ps->pushed_flags);
   ps->ready = calloc(shards * (size_t)ps->slices, sizeof *ps->ready);
   ps->threads = calloc((size_t)ps->slices, sizeof *ps->threads);
@@ -101,7 +79,7 @@ static int allocate(dpt_ps *ps)
       !ps->ready || !ps->threads)
     return DPT_ENOMEM;
   size_t slot_floats = lay_out_shards(ps);
-  ps->slot_store = ps_alloc_aligned(slot_floats * workers * sizeof *ps->slot_store);
+  ps->slot_store = alloc_aligned(slot_floats * workers * sizeof *ps->slot_store);
   if (!ps->slot_store) return DPT_ENOMEM;
   float *slots = ps->slot_store;
   for (size_t i = 0; i < shards; i++) {
@@ -111,7 +89,7 @@ static int allocate(dpt_ps *ps)
   return DPT_OK;
 }
 
-static void init_locks(dpt_ps *ps)
+static void init_locks(ps_local *ps)
 {
   for (int i = 0; i < ps->cfg.n_shards; i++) {
     pthread_mutex_init(&ps->shards[i].mu, NULL);
@@ -122,7 +100,7 @@ static void init_locks(dpt_ps *ps)
 }
 
 /* Stops and joins the server threads that run. */
-static void stop_server(dpt_ps *ps)
+static void stop_server(ps_local *ps)
 {
   pthread_mutex_lock(&ps->mu);
   ps->stop = true;
@@ -132,7 +110,7 @@ static void stop_server(dpt_ps *ps)
   ps->started = 0;
 }
 
-static void destroy_locks(dpt_ps *ps)
+static void destroy_locks(ps_local *ps)
 {
   for (int i = 0; i < ps->cfg.n_shards; i++) {
     pthread_mutex_destroy(&ps->shards[i].mu);
@@ -142,33 +120,59 @@ static void destroy_locks(dpt_ps *ps)
   pthread_cond_destroy(&ps->cv);
 }
 
-int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **out, dpt_err *err)
+static void local_get_stats(void *impl, dpt_ps_stats *out)
 {
-  *out = NULL;
-  dpt_ps_config all = *cfg; /* under MPI, process 0's server takes every process's workers */
-  if (cfg->procs > 1 && cfg->n_workers > INT_MAX / cfg->procs)
-    return dpt_err_set(err, DPT_EINPUT, "ps: %d workers x %d processes: too many",
-                       cfg->n_workers, cfg->procs);
-  if (cfg->procs > 1) all.n_workers = cfg->n_workers * cfg->procs;
-  int rc = check_config(&all, init_params, err);
-  if (rc) return rc;
-  if (cfg->procs > 1 && cfg->proc_rank > 0) return ps_mpi_remote_create(cfg, out, err);
-  dpt_ps *ps = calloc(1, sizeof *ps);
+  ps_local *ps = impl;
+  pthread_mutex_lock(&ps->mu);
+  /* Every shard is applied once per round, and no shard starts round r+1 before all finished r. */
+  out->rounds = ps->shards_applied / (uint64_t)ps->cfg.n_shards;
+  out->server_busy_s = ps->busy_s;
+  pthread_mutex_unlock(&ps->mu);
+}
+
+static int local_read_velocity(void *impl, float *out, dpt_err *err)
+{
+  ps_local *ps = impl;
+  memcpy(out, ps->velocity, ps->cfg.n_params * sizeof *out);
+  return DPT_OK;
+}
+
+static void local_destroy(void *impl)
+{
+  ps_local *ps = impl;
+  ps_mpi_serve_stop(ps); /* first: its threads may be pulling from the server */
+  stop_server(ps);
+  destroy_locks(ps);
+  free_memory(ps);
+}
+
+static const ps_ops local_ops = {
+    .push = ps_local_push,
+    .pull = ps_local_pull,
+    .abort = ps_local_abort,
+    .get_stats = local_get_stats,
+    .read_velocity = local_read_velocity,
+    .destroy = local_destroy,
+};
+
+int ps_local_create(const dpt_ps_config *cfg, int local_workers, const float *init_params,
+                    const ps_ops **ops, void **impl, dpt_err *err)
+{
+  ps_local *ps = calloc(1, sizeof *ps);
   if (!ps) return dpt_err_set(err, DPT_ENOMEM, "ps: out of memory");
-  ps->cfg = all;
-  ps->group = cfg->n_workers;
-  ps->slices = cfg->server_threads > 0 ? cfg->server_threads : dpt_ps_default_server_threads();
+  ps->cfg = *cfg;
+  ps->group = local_workers;
+  ps->slices = cfg->server_threads;
   if (allocate(ps)) {
     free_memory(ps);
     return dpt_err_set(err, DPT_ENOMEM, "ps: out of memory for %zu parameters x %d workers",
-                       cfg->n_params, cfg->n_workers);
+                       cfg->n_params, local_workers);
   }
   memcpy(ps->params, init_params, cfg->n_params * sizeof *ps->params);
   if (cfg->init_velocity)
     memcpy(ps->velocity, cfg->init_velocity, cfg->n_params * sizeof *ps->velocity);
   init_locks(ps);
-  atomic_init(&ps->abort_claimed, 0);
-  atomic_init(&ps->abort_code, 0);
+  ps_abort_record_init(&ps->aborted);
   while (ps->started < ps->slices &&
          pthread_create(&ps->threads[ps->started], NULL, ps_server_main, ps) == 0)
     ps->started++;
@@ -180,47 +184,12 @@ int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **o
     return dpt_err_set(err, DPT_ENOMEM, "ps: cannot start server thread %d of %d", failed,
                        wanted);
   }
-  if (cfg->procs > 1 && (rc = ps_mpi_serve_start(ps, cfg->n_workers, err)) != DPT_OK) {
-    dpt_ps_destroy(ps);
+  int rc = cfg->procs > 1 ? ps_mpi_serve_start(ps, local_workers, err) : DPT_OK;
+  if (rc) {
+    local_destroy(ps);
     return rc;
   }
-  *out = ps;
+  *ops = &local_ops;
+  *impl = ps;
   return DPT_OK;
-}
-
-int dpt_ps_default_server_threads(void)
-{
-  int cores = dpt_cores_online();
-  return cores > 8 ? 8 : cores;
-}
-
-void dpt_ps_get_stats(dpt_ps *ps, dpt_ps_stats *out)
-{
-  pthread_mutex_lock(&ps->mu);
-  /* Every shard is applied once per round, and no shard starts round r+1 before all finished r. */
-  out->rounds = ps->shards_applied / (uint64_t)ps->cfg.n_shards;
-  out->server_busy_s = ps->busy_s;
-  pthread_mutex_unlock(&ps->mu);
-}
-
-double dpt_ps_last_wait_s(dpt_ps *ps, int worker) { return ps->workers[worker].last_wait_s; }
-
-dpt_ps_votes dpt_ps_last_votes(dpt_ps *ps, int worker) { return ps->workers[worker].last_votes; }
-
-void dpt_ps_read_velocity(dpt_ps *ps, float *out)
-{
-  memcpy(out, ps->velocity, ps->cfg.n_params * sizeof *out);
-}
-
-void dpt_ps_destroy(dpt_ps *ps)
-{
-  if (!ps) return;
-  if (ps->remote) {
-    ps_mpi_remote_destroy(ps);
-    return;
-  }
-  ps_mpi_serve_stop(ps); /* first: its threads may be pulling from the server */
-  stop_server(ps);
-  destroy_locks(ps);
-  free_memory(ps);
 }

@@ -1,5 +1,6 @@
-/* Private to ps/: the server's state, shared by the files that create it (ps_create.c), serve
- * workers (ps_worker.c), run the server threads (ps_server.c) and abort it (ps_abort.c).
+/* Private to ps/: the local server's state (ps/ps_ops.h), shared by the files that create it
+ * (ps_create.c), serve workers (ps_worker.c), run the server threads (ps_server.c), abort it
+ * (ps_abort.c) and, under MPI, serve the other processes' workers (ps_mpi_serve.c).
  *
  * Who touches what in a synchronous round r of shard s (this is why the bulk copies and the
  * arithmetic run outside every lock):
@@ -15,17 +16,18 @@
  * mutex hand-offs (shard lock, then server lock) order the writes before the reads.
  *
  * Locks: each shard's mu, and the server's mu guarding the ready queue and the stats. No thread
- * ever holds two of them. The abort record is lock-free (ps_abort.c). */
+ * ever holds two of them. The abort record is lock-free (ps/ps_abort_record.h). */
 #ifndef DPT_PS_INTERNAL_H
 #define DPT_PS_INTERNAL_H
 
 #include <pthread.h>
 #include <stdalign.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "dpt/ps.h"
+#include "ps/ps_abort_record.h"
+#include "ps/ps_rounds.h"
 
 typedef struct ps_shard {
   alignas(64) pthread_mutex_t mu; /* guards the fields below up to `pushed` */
@@ -33,8 +35,8 @@ typedef struct ps_shard {
   uint64_t version;               /* rounds applied to this shard */
   int arrived;                    /* pushes of round `version` counted so far */
   float lr;                       /* the round's learning rate, from its first push */
-  dpt_ps_votes votes;             /* votes of round `version` counted so far */
-  dpt_ps_votes last_votes;        /* votes of the round applied last (read by pulls) */
+  dpt_votes votes;                /* votes of round `version` counted so far */
+  dpt_votes last_votes;           /* votes of the round applied last (read by pulls) */
   bool *pushed;                   /* pushed[w]: worker w pushed round `version` (for timeouts) */
   /* Fixed at creation: */
   int index;
@@ -46,23 +48,15 @@ typedef struct ps_shard {
   float *slots;    /* n_workers gradient slots of len floats; slot 0 doubles as the sum */
 } ps_shard;
 
-/* One worker's own bookkeeping: touched only by that worker's thread, on its own cache lines. */
-typedef struct ps_worker {
-  alignas(64) uint64_t pushed; /* rounds pushed */
-  uint64_t pulled;             /* rounds pulled */
-  double last_wait_s;          /* time its last pull was blocked waiting for the round */
-  dpt_ps_votes last_votes;     /* votes of the round it last pulled */
-} ps_worker;
-
 struct dpt_mpi_chan;
 struct ps_mpi_serve;
 
-struct dpt_ps {
+typedef struct ps_local {
   dpt_ps_config cfg;  /* n_workers: every process's (ps/ps_mpi.h) */
   int group;          /* workers per process, whose gradients are summed first (ps_server.c) */
   float *params, *velocity; /* master copies, n_params floats each */
   ps_shard *shards;
-  ps_worker *workers;
+  ps_worker *workers; /* every process's */
   bool *pushed_flags; /* backing store of every shard's `pushed` */
   float *slot_store;  /* backing store of every shard's `slots` */
 
@@ -78,31 +72,39 @@ struct dpt_ps {
   pthread_t *threads;
   int started;        /* server threads running */
 
-  atomic_int abort_claimed; /* the first aborter claims the record... */
-  atomic_int abort_code;    /* ...and publishes it here once abort_msg is written */
-  char abort_msg[DPT_ERR_MSG_MAX];
+  ps_abort_record aborted;
 
-  /* Under MPI (ps/ps_mpi.h): the channel to the other processes; on process 0 the threads that
-   * serve their workers; elsewhere `remote`, with no shards and no server thread. */
+  /* Under MPI (ps/ps_mpi.h): the channel to the other processes and the threads that serve their
+   * workers. */
   struct dpt_mpi_chan *link;
   struct ps_mpi_serve *serve;
-  bool remote;
-};
+} ps_local;
 
-/* Zeroed, cache-line-aligned memory (NULL when out of memory). */
-void *ps_alloc_aligned(size_t bytes);
+/* The local table's push and pull (ps_worker.c), for worker 0..cfg.n_workers-1. */
+int ps_local_push(void *impl, int worker, const float *grads, float lr, dpt_votes votes,
+                  dpt_err *err);
+int ps_local_pull(void *impl, int worker, float *params, dpt_ps_round *round, dpt_err *err);
 
+/* The local table's abort: wakes every waiter, and the serve threads' channel (ps_abort.c). */
+void ps_local_abort(void *impl, int code, const char *why);
 /* The abort code, 0 while running. */
-int ps_abort_code(dpt_ps *ps);
+int ps_abort_code(ps_local *ps);
 /* Copies the abort record into err and returns its code. */
-int ps_abort_error(dpt_ps *ps, dpt_err *err);
+int ps_abort_error(ps_local *ps, dpt_err *err);
 /* Aborts with a formatted message and records it in err too; returns code. */
-int ps_fail(dpt_ps *ps, dpt_err *err, int code, const char *fmt, ...)
+int ps_fail(ps_local *ps, dpt_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* Hands a shard whose round is complete to the server threads. */
-void ps_server_enqueue(dpt_ps *ps, ps_shard *s);
+void ps_server_enqueue(ps_local *ps, ps_shard *s);
 /* A server thread's body: applies ready slices until stopped or aborted. */
 void *ps_server_main(void *arg);
+
+/* Under MPI: opens the channel and starts the serve threads for the workers of processes
+ * 1..procs-1 (local_workers each), once the server threads run (ps_mpi_serve.c). */
+int ps_mpi_serve_start(ps_local *ps, int local_workers, dpt_err *err);
+/* Stops the serve threads (waiting for the next push; a round in flight is finished first) and
+ * closes the channel. No-op without them. */
+void ps_mpi_serve_stop(ps_local *ps);
 
 #endif

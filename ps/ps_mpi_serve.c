@@ -1,11 +1,13 @@
-/* Process 0's serve threads (ps/ps_mpi.h): each stands in for one worker of another process. */
+/* Process 0's serve threads (ps/ps_mpi.h): each stands in for one worker of another process and
+ * calls the local server's push and pull directly. */
 #include <stdlib.h>
 
 #include "mpi/mpi_chan.h"
+#include "ps/ps_internal.h"
 #include "ps/ps_mpi.h"
 
 typedef struct ps_serve_thread {
-  dpt_ps *ps;
+  ps_local *ps;
   int proc, local, worker; /* the remote worker: process, local index, global index */
   float *grads, *params;   /* staging, n_params floats each */
   pthread_t thread;
@@ -21,7 +23,7 @@ typedef struct ps_mpi_serve {
 /* One round of the remote worker: its push in, the round's parameters out. */
 static int serve_round(ps_serve_thread *t, dpt_err *err)
 {
-  dpt_ps *ps = t->ps;
+  ps_local *ps = t->ps;
   size_t bytes = ps->cfg.n_params * sizeof(float);
   ps_mpi_push_head push;
   /* No deadline: the worker computes between rounds. A stalled one leaves the round incomplete,
@@ -31,9 +33,10 @@ static int serve_round(ps_serve_thread *t, dpt_err *err)
   if (!rc)
     rc = dpt_mpi_chan_recv(ps->link, t->grads, bytes, t->proc,
                            ps_mpi_tag(t->local, PS_TAG_PUSH_GRADS), NULL, err);
-  if (!rc) rc = dpt_ps_push_vote(ps, t->worker, t->grads, push.lr, push.votes, err);
-  if (!rc) rc = dpt_ps_pull(ps, t->worker, t->params, err);
-  ps_mpi_pull_head pull = {.votes = dpt_ps_last_votes(ps, t->worker)};
+  if (!rc) rc = ps_local_push(ps, t->worker, t->grads, push.lr, push.votes, err);
+  dpt_ps_round round = {0};
+  if (!rc) rc = ps_local_pull(ps, t->worker, t->params, &round, err);
+  ps_mpi_pull_head pull = {.votes = round.votes};
   if (!rc)
     rc = dpt_mpi_chan_send(ps->link, &pull, sizeof pull, t->proc,
                            ps_mpi_tag(t->local, PS_TAG_PULL_HEAD), err);
@@ -52,11 +55,11 @@ static void *serve_main(void *arg)
   if (rc == DPT_EABORTED && atomic_load(&t->ps->serve->stop)) return NULL; /* the run is over */
   dpt_err why = {0};
   dpt_err_set(&why, rc, "ps: serving worker %d (process %d): %s", t->worker, t->proc, err.msg);
-  dpt_ps_abort(t->ps, rc, why.msg);
+  ps_local_abort(t->ps, rc, why.msg);
   return NULL;
 }
 
-int ps_mpi_serve_start(dpt_ps *ps, int local_workers, dpt_err *err)
+int ps_mpi_serve_start(ps_local *ps, int local_workers, dpt_err *err)
 {
   if (local_workers > PS_MPI_MAX_WORKERS)
     return dpt_err_set(err, DPT_EINPUT, "ps over MPI: %d workers per process: at most %d",
@@ -87,7 +90,7 @@ int ps_mpi_serve_start(dpt_ps *ps, int local_workers, dpt_err *err)
   return rc;
 }
 
-void ps_mpi_serve_stop(dpt_ps *ps)
+void ps_mpi_serve_stop(ps_local *ps)
 {
   ps_mpi_serve *sv = ps->serve;
   if (!sv) return;

@@ -13,7 +13,7 @@ enum {
   SLICE_ALIGN = 16    /* floats: slices start on a cache line of the slots */
 };
 
-void ps_server_enqueue(dpt_ps *ps, ps_shard *s)
+void ps_server_enqueue(ps_local *ps, ps_shard *s)
 {
   int capacity = ps->cfg.n_shards * ps->slices;
   pthread_mutex_lock(&ps->mu);
@@ -27,7 +27,7 @@ void ps_server_enqueue(dpt_ps *ps, ps_shard *s)
 
 /* The next ready task, or -1 once stopped or aborted. The wait has no deadline of its own: the
  * server waits on the workers, whose pulls time out and abort it, and destroy wakes it. */
-static int next_task(dpt_ps *ps)
+static int next_task(ps_local *ps)
 {
   int task = -1;
   pthread_mutex_lock(&ps->mu);
@@ -53,12 +53,12 @@ static size_t slice_start(size_t len, int slices, int i)
  * in process order (host/comm/comm_hier.h). In one process that is slot_0 + slot_1 + ... + slot_{N-1}.
  * A group's partial sum builds up in its first worker's slot, acc in worker 0's: each worker
  * rewrites its slot only after pulling this round. Then the step, with the kernel every device
- * uses. Over [begin, end) of the shard: one slice. A round some worker voted to skip changes
- * nothing. */
-static void apply_slice(const dpt_ps *ps, const ps_shard *s, size_t begin, size_t end)
+ * uses. Over [begin, end) of the shard: one slice. A round some worker voted to skip
+ * (kn_step_skipped) changes nothing. */
+static void apply_slice(const ps_local *ps, const ps_shard *s, size_t begin, size_t end)
 {
   const dpt_ps_config *c = &ps->cfg;
-  if (s->votes.skip) return;
+  if (kn_step_skipped((float)s->votes.skip)) return;
   float *acc = s->slots;
   float *params = ps->params + s->off, *velocity = ps->velocity + s->off;
   for (size_t lo = begin; lo < end; lo += APPLY_BLOCK) {
@@ -77,13 +77,13 @@ static void apply_slice(const dpt_ps *ps, const ps_shard *s, size_t begin, size_
   }
 }
 
-static void publish(dpt_ps *ps, ps_shard *s)
+static void publish(ps_local *ps, ps_shard *s)
 {
   pthread_mutex_lock(&s->mu);
   s->version++;
   s->arrived = 0;
   s->last_votes = s->votes;
-  s->votes = (dpt_ps_votes){0};
+  s->votes = (dpt_votes){0};
   memset(s->pushed, 0, (size_t)ps->cfg.n_workers * sizeof *s->pushed);
   pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->mu);
@@ -93,7 +93,7 @@ static void publish(dpt_ps *ps, ps_shard *s)
  * also tells the on_apply hook. Under the server lock: counted before publishing, so stats read
  * after a pull include that round, and hook calls from different threads (different shards of a
  * round) come one at a time. */
-static bool slice_done(dpt_ps *ps, ps_shard *s, double t0, double t1)
+static bool slice_done(ps_local *ps, ps_shard *s, double t0, double t1)
 {
   pthread_mutex_lock(&ps->mu);
   ps->busy_s += t1 - t0;
@@ -109,7 +109,7 @@ static bool slice_done(dpt_ps *ps, ps_shard *s, double t0, double t1)
 
 void *ps_server_main(void *arg)
 {
-  dpt_ps *ps = arg;
+  ps_local *ps = arg;
   for (int task; (task = next_task(ps)) >= 0;) {
     ps_shard *s = &ps->shards[task / ps->slices];
     int slice = task % ps->slices;

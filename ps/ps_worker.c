@@ -1,6 +1,6 @@
-/* The worker's side of a synchronous round: push copies the gradient into the worker's slot of
- * every shard and counts it; pull waits for each shard's next version and copies it out. Why the
- * copies need no lock: see ps_internal.h. */
+/* The worker's side of a synchronous round on the local server: push copies the gradient into
+ * the worker's slot of every shard and counts it with its votes; pull waits for each shard's next
+ * version and copies it out. Why the copies need no lock: see ps_internal.h. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,34 +8,24 @@
 #include <time.h>
 
 #include "dpt/timer.h"
-#include "ps/ps_mpi.h"
+#include "ps/ps_internal.h"
 
-static int check_worker(dpt_ps *ps, int worker, const char *op, dpt_err *err)
+/* rc from a failed check (ps/ps_rounds.h), described in why: a broken contract aborts the server. */
+static int refuse(ps_local *ps, int rc, const dpt_err *why, dpt_err *err)
 {
-  if (worker >= 0 && worker < ps->cfg.n_workers) return DPT_OK;
-  return ps_fail(ps, err, DPT_EINTERNAL, "ps: %s: worker %d outside 0..%d", op, worker,
-                 ps->cfg.n_workers - 1);
+  return ps_fail(ps, err, rc, "%s", why->msg);
 }
 
-int dpt_ps_push(dpt_ps *ps, int worker, const float *grads, float lr, dpt_err *err)
+int ps_local_push(void *impl, int worker, const float *grads, float lr, dpt_votes votes,
+                  dpt_err *err)
 {
-  return dpt_ps_push_vote(ps, worker, grads, lr, (dpt_ps_votes){0}, err);
-}
-
-int dpt_ps_push_vote(dpt_ps *ps, int worker, const float *grads, float lr, dpt_ps_votes votes,
-                     dpt_err *err)
-{
-  int rc = check_worker(ps, worker, "push", err);
-  if (rc || (rc = ps_abort_error(ps, err))) return rc;
+  ps_local *ps = impl;
+  dpt_err why = {0};
+  int rc = ps_check_worker(worker, ps->cfg.n_workers, "push", &why);
+  if (rc) return refuse(ps, rc, &why, err);
+  if ((rc = ps_abort_error(ps, err))) return rc;
   ps_worker *w = &ps->workers[worker];
-  if (w->pushed != w->pulled)
-    return ps_fail(ps, err, DPT_EINTERNAL, "ps: worker %d: push of round %" PRIu64
-                   " before pulling round %" PRIu64, worker, w->pushed, w->pulled);
-  if (ps->remote) { /* another process than 0 under MPI: the server is there */
-    rc = ps_mpi_remote_push(ps, worker, grads, lr, votes, err);
-    if (!rc) w->pushed++;
-    return rc;
-  }
+  if ((rc = ps_check_push(w, worker, &why))) return refuse(ps, rc, &why, err);
   for (int i = 0; i < ps->cfg.n_shards; i++) {
     ps_shard *s = &ps->shards[i];
     memcpy(s->slots + (size_t)worker * s->stride, grads + s->off, s->len * sizeof *grads);
@@ -70,7 +60,7 @@ static struct timespec deadline_after(double seconds)
 }
 
 /* "worker(s) 2, 5": who has not pushed the shard's round; "the server" when everyone has. */
-static void describe_missing(const dpt_ps *ps, const ps_shard *s, char *buf, size_t size)
+static void describe_missing(const ps_local *ps, const ps_shard *s, char *buf, size_t size)
 {
   if (s->arrived == ps->cfg.n_workers) {
     snprintf(buf, size, "the server");
@@ -86,7 +76,7 @@ static void describe_missing(const dpt_ps *ps, const ps_shard *s, char *buf, siz
 }
 
 /* Waits until shard s reaches version target (adding the time blocked to *waited). */
-static int wait_for_version(dpt_ps *ps, ps_shard *s, uint64_t target,
+static int wait_for_version(ps_local *ps, ps_shard *s, uint64_t target,
                             const struct timespec *deadline, double *waited, dpt_err *err)
 {
   char missing[DPT_ERR_MSG_MAX / 2];
@@ -110,11 +100,12 @@ static int wait_for_version(dpt_ps *ps, ps_shard *s, uint64_t target,
   return ps_abort_error(ps, err);
 }
 
-int dpt_ps_pull(dpt_ps *ps, int worker, float *params, dpt_err *err)
+int ps_local_pull(void *impl, int worker, float *params, dpt_ps_round *round, dpt_err *err)
 {
-  int rc = check_worker(ps, worker, "pull", err);
-  if (rc) return rc;
-  if (ps->remote) return ps_mpi_remote_pull(ps, worker, params, err);
+  ps_local *ps = impl;
+  dpt_err why = {0};
+  int rc = ps_check_worker(worker, ps->cfg.n_workers, "pull", &why);
+  if (rc) return refuse(ps, rc, &why, err);
   ps_worker *w = &ps->workers[worker];
   struct timespec deadline = deadline_after(ps->cfg.timeout_s);
   double waited = 0;
@@ -126,9 +117,9 @@ int dpt_ps_pull(dpt_ps *ps, int worker, float *params, dpt_err *err)
   }
   /* Every shard counted the same votes, and shard 0's stay put until this worker pushes again. */
   pthread_mutex_lock(&ps->shards[0].mu);
-  w->last_votes = ps->shards[0].last_votes;
+  round->votes = ps->shards[0].last_votes;
   pthread_mutex_unlock(&ps->shards[0].mu);
+  round->wait_s = waited;
   w->pulled = w->pushed;
-  w->last_wait_s = waited;
   return DPT_OK;
 }

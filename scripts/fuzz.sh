@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes every file parser for a bounded time, starting from its seed corpus (a CI step):
-#   scripts/fuzz.sh                   each target for FUZZ_SECONDS (default 60) seconds
+#   scripts/fuzz.sh                   each target for FUZZ_SECONDS (default 30) seconds
 #   FUZZ_SECONDS=10 scripts/fuzz.sh
 # Builds the libFuzzer targets with clang into build-fuzz (-DDPT_FUZZ=ON), then runs each one on a
 # scratch corpus seeded from fuzz/corpus/<name>/ (the committed seeds stay as they are). A crash,
@@ -9,7 +9,7 @@
 # tests as a regression test.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-seconds=${FUZZ_SECONDS:-60}
+seconds=${FUZZ_SECONDS:-30}
 build=$root/build-fuzz
 
 # target:corpus folder under fuzz/corpus

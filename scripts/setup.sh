@@ -7,7 +7,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 packages=(build-essential cmake pkg-config libopenblas-dev libcunit1-dev zlib1g-dev
           dataset-fashion-mnist libopenmpi-dev openmpi-bin gnuplot-nox clang libclang-rt-14-dev
-          valgrind tmux)
+          valgrind tmux python3)
 
 missing=()
 for p in "${packages[@]}"; do

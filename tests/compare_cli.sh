@@ -9,7 +9,7 @@ set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib/shell_test_lib.sh"
 mode=$1 dptrain=$2 make_synth=$3 work=$4
 if [ "$mode" = charts ] && ! command -v gnuplot >/dev/null; then
-  echo "gnuplot is not installed: the chart checks did not run"
+  echo "compare_charts: skipped: gnuplot is not installed (the chart checks need it)"
   exit 77
 fi
 rm -rf "$work" && mkdir -p "$work/data" || exit 1

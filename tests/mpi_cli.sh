@@ -5,7 +5,12 @@
 #   - allreduce and ps give the same bits under MPI;
 #   - only rank 0 prints progress and writes the report (each rank runs in its own folder);
 #   - a failure or a stall on the last rank ends the job promptly (no hang), non-zero, and the
-#     message names the rank.
+#     message names the rank; the allreduce's timeout names the process, and its worker, that did
+#     not send its part;
+#   - --check-replicas compares the replicas of every process: one process's replica moved
+#     (DPT_FAULT kind=diverge) fails the job naming that process;
+#   - slow checkpoint saves on process 0 with a small --timeout do not fail the others; a save
+#     longer than its bound (10 x --timeout) fails naming the save.
 # usage: mpi_cli.sh MPIEXEC NP DPTRAIN MAKE_SYNTH WORKDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib/mpi_test_lib.sh"
 "$make_synth" "$work/data" 1003 300 6 7 5 99 || exit 1
@@ -91,5 +96,20 @@ for s in allreduce ps; do
   expect_failure "stall_$s" 1 "rank [0-9]*: .*timed out after 2 s" \
     "DPT_FAULT=worker=$last_worker,step=3,kind=stall" -- --workers 2 --strategy $s --timeout 2
 done
+
+# One worker per process: the others' allreduce waits for the stalled process's only worker.
+expect_failure stall_named 1 "rank [0-9]*: worker [0-9]*: mpi allreduce chunk 0: sum (reduce-scatter): timed out after 2 s waiting for \(process [0-9]* (worker [0-9]*), \)*process $last (worker $last)$" \
+  "DPT_FAULT=worker=$last,step=3,kind=stall" -- --workers 1 --strategy allreduce --timeout 2
+# One worker per process: only the comparison across processes can see the moved replica.
+expect_failure diverged 1 "rank [0-9]*: worker [0-9]*: --check-replicas: after step 3, process $last's replicas differ from process 0's" \
+  "DPT_FAULT=worker=$last,step=3,kind=diverge" -- --workers 1 --check-replicas
+
+# --- slow checkpoint saves: not counted against --timeout, but bounded ------------------------
+# Saves of 3 s with --timeout 1: the workers and processes waiting for process 0's worker 0 wait.
+DPT_TEST_SLOW_SAVE=3 procs slow_save --workers 2 --timeout 1 --checkpoint "$work/slow.ckpt"
+[ -s "$work/slow.ckpt" ] || fail "slow save: no checkpoint"
+# A save of 15 s: the other processes wait for it 10 x --timeout, then fail naming it.
+expect_failure save_bound 1 "rank [1-9][0-9]*: worker [0-9]*: mpi figures: broadcast: timed out after 10 s waiting for process 0 to save the checkpoint$" \
+  DPT_TEST_SLOW_SAVE=15 -- --workers 2 --timeout 1 --epochs 1 --checkpoint "$work/bound.ckpt"
 
 finish "mpi_cli ($np processes)"

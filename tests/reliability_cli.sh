@@ -5,7 +5,8 @@
 #   - a second SIGINT during a save exits at once, and SIGKILL during a save too: either way the
 #     previous checkpoint is still whole and continues the run;
 #   - a corrupted, truncated, foreign or mismatched checkpoint: exit 2 with one clear line;
-#   - a worker stalled past --timeout: exit 1 within seconds, naming it.
+#   - a worker stalled past --timeout: exit 1 within seconds, naming it;
+#   - saves slower than --timeout: the workers waiting for worker 0 do not count them.
 # DPT_TEST_SLOW_SAVE makes every save sleep between writing the temporary file and renaming it:
 # that is the window the signals and kills below aim at.
 # usage: reliability_cli.sh DPTRAIN MAKE_SYNTH WORKDIR
@@ -22,8 +23,11 @@ straight=$(done_hash "$work/straight")
 [ -n "$straight" ] || fail "no hash in: $(cat "$work/straight")"
 
 # --- SIGINT and SIGTERM: stop, save, exit 128 + signal; the checkpoint continues exactly. ---
+# Each run's output is emptied before it starts, not by the background job's own redirection: that
+# may happen only after wait_for has read the previous run's epoch line, and signalled too early.
 for sig in INT TERM; do
   rm -f "$ck" "$ck".tmp.*
+  : >"$work/out"
   DPT_TEST_SLOW_SAVE=0.5 "$dptrain" "${train[@]}" --epochs 6 --checkpoint "$ck" \
     >"$work/out" 2>"$work/err" &
   pid=$!
@@ -43,6 +47,7 @@ done
 
 # --- a second SIGINT while the stop's checkpoint is being saved: out at once, old file whole ---
 rm -f "$ck" "$ck".tmp.*
+: >"$work/out"
 DPT_TEST_SLOW_SAVE=3 "$dptrain" "${train[@]}" --epochs 6 --checkpoint "$ck" \
   >"$work/out" 2>"$work/err" &
 pid=$!
@@ -127,5 +132,11 @@ for strategy in allreduce ps; do
   grep -q "timed out after 1 s waiting for worker(s) 1" "$work/err" ||
     fail "stall ($strategy): '$(cat "$work/err")'"
 done
+
+# --- saves of 3 s with --timeout 1: the workers waiting for worker 0 do not count the save ---
+rm -f "$ck" "$ck".tmp.*
+DPT_TEST_SLOW_SAVE=3 "$dptrain" "${train[@]}" --epochs 2 --quiet --timeout 1 --checkpoint "$ck" \
+  >/dev/null 2>"$work/err" || fail "slow saves: exit $?: $(cat "$work/err")"
+[ -s "$ck" ] || fail "slow saves: no checkpoint"
 
 finish reliability_cli

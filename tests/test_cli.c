@@ -1,6 +1,7 @@
 /* The command line: defaults, every option, and a one-line error naming the culprit for bad
  * values. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "host/cli/cli.h"
@@ -57,6 +58,92 @@ static void test_every_option_parses(void)
   CU_ASSERT_EQUAL(cfg.ps_threads, 3);
   CU_ASSERT_EQUAL(cfg.device, DPT_DEVICE_SELECT_CPU);
   CU_ASSERT_DOUBLE_EQUAL(cfg.timeout_s, 2.5, 1e-12);
+}
+
+/* A value the row must accept: its default, else its lower bound (or just above it), its first
+ * choice, or a word. */
+static const char *valid_value(const dpt_option *row, char *buf, size_t size)
+{
+  if (row->default_value) return row->default_value;
+  switch (row->kind) {
+  case DPT_OPT_CHOICE: case DPT_OPT_CHOICE_LIST: return row->choices[0];
+  case DPT_OPT_STRING: return "x";
+  default: snprintf(buf, size, "%.17g", row->min_open ? row->max : row->min); return buf;
+  }
+}
+
+/* One option alone, without the checks between options (--ps-shards needs --strategy ps). */
+static int parse_one(dpt_config *cfg, dpt_err *err, const char *arg)
+{
+  char *argv[] = {"dptrain", (char *)arg, NULL};
+  dpt_cli_action action;
+  dpt_err_clear(err);
+  return dpt_cli_parse_with(2, argv, NULL, cfg, &action, err);
+}
+
+static void expect_accepted(dpt_config *cfg, const char *arg)
+{
+  dpt_err err;
+  int rc = parse_one(cfg, &err, arg);
+  if (rc) fprintf(stderr, "\n  %s refused: %s\n", arg, err.msg);
+  CU_ASSERT_EQUAL(rc, 0);
+}
+
+static bool numeric(const dpt_option *row)
+{
+  return row->kind == DPT_OPT_INT || row->kind == DPT_OPT_LONG || row->kind == DPT_OPT_FLOAT ||
+         row->kind == DPT_OPT_DOUBLE || row->kind == DPT_OPT_INT_LIST;
+}
+
+/* Every row of the table: its default is what dpt_config_defaults stores, its help lists it with
+ * that default, and its bounds are exactly the ones the parser enforces. */
+static void test_every_row(void)
+{
+  dpt_config defaults, cfg;
+  dpt_config_defaults(&defaults);
+  dpt_option_table table = dpt_cli_train_options(&cfg);
+  char *help = NULL;
+  size_t help_len = 0;
+  FILE *h = open_memstream(&help, &help_len);
+  dpt_cli_print_help(h);
+  fclose(h);
+  for (size_t i = 0; i < table.n_rows; i++) {
+    const dpt_option *row = &table.rows[i];
+    char name[64], arg[128], buf[64];
+    snprintf(name, sizeof name, "--%s", row->name);
+    dpt_err err = {0};
+    if (row->kind == DPT_OPT_ACTION) continue;
+    CU_ASSERT_PTR_NOT_NULL(strstr(help, name));
+    if (row->default_value) { /* the default, given explicitly, changes nothing */
+      snprintf(arg, sizeof arg, "[%s]", row->default_value);
+      CU_ASSERT_PTR_NOT_NULL(strstr(help, arg));
+      snprintf(arg, sizeof arg, "%s=%s", name, row->default_value);
+      CU_ASSERT_EQUAL_FATAL(parse_one(&cfg, &err, arg), 0);
+      if (row->kind == DPT_OPT_STRING) { /* the same text, from argv */
+        const char **got = (const char **)((char *)&cfg + row->offset);
+        CU_ASSERT_STRING_EQUAL(*got, row->default_value);
+        *got = *(const char **)((char *)&defaults + row->offset);
+      }
+      CU_ASSERT(memcmp(&cfg, &defaults, sizeof cfg) == 0);
+    }
+    if (row->kind == DPT_OPT_FLAG) {
+      expect_accepted(&cfg, name);
+      continue;
+    }
+    snprintf(arg, sizeof arg, "%s=%s", name, valid_value(row, buf, sizeof buf));
+    expect_accepted(&cfg, arg);
+    if (!numeric(row)) continue;
+    snprintf(arg, sizeof arg, "%s=%.17g", name, row->max);
+    expect_accepted(&cfg, arg);
+    /* Just past either bound: refused, naming the option. */
+    double past[] = {row->max + (row->max >= 1 ? 1 : 1e-3), row->min_open ? row->min : row->min - 1};
+    for (int k = 0; k < 2; k++) {
+      snprintf(arg, sizeof arg, "%s=%.17g", name, past[k]);
+      CU_ASSERT_EQUAL(parse_one(&cfg, &err, arg), DPT_EINPUT);
+      CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, name));
+    }
+  }
+  free(help);
 }
 
 static void test_help_version_and_auto_workers(void)
@@ -120,7 +207,7 @@ static void test_bad_usage(void)
 int dpt_test_register(void)
 {
   static const dpt_test_case tests[] = {
-    DPT_TEST(test_defaults), DPT_TEST(test_every_option_parses),
+    DPT_TEST(test_defaults), DPT_TEST(test_every_option_parses), DPT_TEST(test_every_row),
     DPT_TEST(test_help_version_and_auto_workers), DPT_TEST(test_bad_values),
     DPT_TEST(test_bad_usage), DPT_TEST_END};
   return dpt_test_add_suite("cli", tests);

@@ -110,7 +110,8 @@ static void test_allreduce_strategy_picks_nccl_for_cuda(void)
   CU_ASSERT_EQUAL(dpt_sync_bytes_per_step(&s), 2 * 1 * 8 * sizeof(float) / 2);
   dpt_device cpu;
   CU_ASSERT_EQUAL_FATAL(dpt_device_open(DPT_DEVICE_CPU, 0, 1, &cpu, &err), 0);
-  CU_ASSERT_EQUAL(dpt_sync_attach(&s, 0, &cpu, init, &err), DPT_EINTERNAL);
+  float *grads = NULL;
+  CU_ASSERT_EQUAL(dpt_sync_attach(&s, 0, &cpu, init, &grads, &err), DPT_EINTERNAL);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "runs on cpu, the group on cuda"));
   dpt_device_close(&cpu);
   dpt_sync_abort(&s, DPT_EINTERNAL, "test over");

@@ -5,6 +5,7 @@
 #include "dpt/barrier.h"
 #include "dpt/hash.h"
 #include "dpt/rng.h"
+#include "dpt/timer.h"
 #include "tests/lib/test_util.h"
 
 static void test_rng_known_sequence(void)
@@ -162,6 +163,84 @@ static void test_barrier_abort_wakes_waiters(void)
   dpt_barrier_destroy(&b);
 }
 
+static void test_barrier_names_parties_from_first(void)
+{
+  dpt_barrier b;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_barrier_init(&b, 2, 0.1, &err) == 0);
+  dpt_barrier_name_from(&b, 4); /* the workers 4 and 5 of a run over processes */
+  CU_ASSERT_EQUAL(dpt_barrier_wait(&b, 0, &err), DPT_ETIMEOUT);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "waiting for worker(s) 5"));
+  dpt_barrier_destroy(&b);
+}
+
+/* Party 0 of a 2-party barrier whose busy period the test began: after busy_s, or as soon as the
+ * barrier fails, it goes idle, then arrives unless told not to. */
+typedef struct busy_arg {
+  dpt_barrier *b;
+  double busy_s;
+  bool arrives;
+  int rc;
+} busy_arg;
+
+static void *busy_party(void *p)
+{
+  busy_arg *a = p;
+  double until = dpt_now() + a->busy_s;
+  while (dpt_now() < until && !atomic_load(&a->b->abort_code)) dpt_sleep(0.01);
+  dpt_barrier_idle(a->b);
+  dpt_err err = {0};
+  if (a->arrives) a->rc = dpt_barrier_wait(a->b, 0, &err);
+  return NULL;
+}
+
+/* Waits as party 1 while party 0 is busy "saving a checkpoint" for busy_s with the given bound. */
+static int wait_for_busy_party(double timeout_s, double busy_s, double limit_s, bool arrives,
+                               busy_arg *a, dpt_err *err)
+{
+  dpt_barrier b;
+  CU_ASSERT_FATAL(dpt_barrier_init(&b, 2, timeout_s, err) == 0);
+  *a = (busy_arg){&b, busy_s, arrives, -1};
+  dpt_barrier_busy(&b, 0, "saving a checkpoint", limit_s); /* before the wait's clock starts */
+  pthread_t t;
+  pthread_create(&t, NULL, busy_party, a);
+  int rc = dpt_barrier_wait(&b, 1, err);
+  pthread_join(t, NULL);
+  dpt_barrier_destroy(&b);
+  return rc;
+}
+
+static void test_barrier_busy_party_is_not_counted(void)
+{
+  busy_arg a;
+  dpt_err err = {0};
+  /* Busy three times the timeout: without the busy note the wait times out after 0.7 s. */
+  CU_ASSERT_EQUAL(wait_for_busy_party(0.7, 2.1, 10, true, &a, &err), DPT_OK);
+  CU_ASSERT_EQUAL(a.rc, DPT_OK);
+}
+
+static void test_barrier_busy_party_is_bounded(void)
+{
+  busy_arg a;
+  dpt_err err = {0};
+  /* Busy until the wait fails (10 s without the bound, when the wait would succeed). */
+  CU_ASSERT_EQUAL(wait_for_busy_party(0.2, 10, 0.3, true, &a, &err), DPT_ETIMEOUT);
+  CU_ASSERT_PTR_NOT_NULL(strstr(
+      err.msg, "waiting for worker(s) 0: worker 0 has been saving a checkpoint for more than 0.3 s"));
+  CU_ASSERT_EQUAL(a.rc, DPT_ETIMEOUT); /* it arrives to find the barrier failed */
+}
+
+static void test_barrier_timeout_after_busy_says_so(void)
+{
+  busy_arg a;
+  dpt_err err = {0};
+  /* Party 0 saves, then never arrives: the wait times out once 0.2 s passed beyond the save. */
+  CU_ASSERT_EQUAL(wait_for_busy_party(0.2, 0.3, 10, false, &a, &err), DPT_ETIMEOUT);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "timed out after 0.2 s waiting for worker(s) 0 (not "
+                                         "counting the "));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, " s worker 0 spent saving a checkpoint)"));
+}
+
 int dpt_test_register(void)
 {
   static const dpt_test_case rng[] = {DPT_TEST(test_rng_known_sequence),
@@ -171,7 +250,12 @@ int dpt_test_register(void)
                                       DPT_TEST(test_hash_fnv1a_reference), DPT_TEST_END};
   static const dpt_test_case barrier[] = {DPT_TEST(test_barrier_rounds),
                                           DPT_TEST(test_barrier_timeout_names_missing_party),
-                                          DPT_TEST(test_barrier_abort_wakes_waiters), DPT_TEST_END};
+                                          DPT_TEST(test_barrier_abort_wakes_waiters),
+                                          DPT_TEST(test_barrier_names_parties_from_first),
+                                          DPT_TEST(test_barrier_busy_party_is_not_counted),
+                                          DPT_TEST(test_barrier_busy_party_is_bounded),
+                                          DPT_TEST(test_barrier_timeout_after_busy_says_so),
+                                          DPT_TEST_END};
   int rc = dpt_test_add_suite("rng_hash", rng);
   return rc ? rc : dpt_test_add_suite("barrier", barrier);
 }

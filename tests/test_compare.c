@@ -511,7 +511,7 @@ static int parse_one(const help_option *o, dpt_err *err)
   return dpt_compare_parse(o->meta[0] ? 3 : 2, argv, &opts, &action, err);
 }
 
-static bool listed(const help_option *opts, int n, const char *name)
+static bool help_has(const help_option *opts, int n, const char *name)
 {
   for (int i = 0; i < n; i++)
     if (strcmp(opts[i].name, name) == 0) return true;
@@ -524,7 +524,7 @@ static void test_compare_help_lists_what_compare_takes(void)
 {
   help_option shown[MAX_HELP_OPTIONS], training[MAX_HELP_OPTIONS];
   int n_shown = help_options(print_compare_help, shown);
-  int n_training = help_options(dpt_cli_print_training_options, training);
+  int n_training = help_options(dpt_cli_print_help, training);
   CU_ASSERT(n_shown > 10 && n_training > 10);
   dpt_err err;
   for (int i = 0; i < n_shown; i++) {
@@ -539,10 +539,42 @@ static void test_compare_help_lists_what_compare_takes(void)
     }
   }
   for (int i = 0; i < n_training; i++) {
-    if (listed(shown, n_shown, training[i].name)) continue;
+    if (help_has(shown, n_shown, training[i].name)) continue;
     CU_ASSERT_EQUAL(parse_one(&training[i], &err), DPT_EINPUT);
     CU_ASSERT(strncmp(err.msg, training[i].name, strlen(training[i].name)) == 0);
   }
+}
+
+/* compare --help lists exactly the options compare takes: every "--name VALUE" it lists parses
+ * with a value of the kind shown, and no option it refuses appears. */
+static void test_compare_help_lists_what_it_takes(void)
+{
+  char *help = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&help, &len);
+  dpt_compare_print_help(f);
+  fclose(f);
+  static const char *const refused[] = {"--strategy ", "--report ", "--metrics ", "--trace ",
+                                        "--trace-steps ", "--checkpoint ", "--checkpoint-every ",
+                                        "--resume ", "--workers N|auto"};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    if (strstr(help, refused[i])) fprintf(stderr, "\n  compare --help lists '%s'\n", refused[i]);
+    CU_ASSERT_PTR_NULL(strstr(help, refused[i]));
+  }
+  /* Listed options, each with a value its placeholder allows. */
+  static const char *const listed[][2] = {
+    {"--strategies", "ps"}, {"--workers", "1,2"}, {"--target-acc", "0.5"}, {"--out", "d"},
+    {"--epochs", "2"}, {"--metrics-every", "3"}, {"--quiet", NULL}, {"--on-nan", "skip"}};
+  for (size_t i = 0; i < sizeof listed / sizeof listed[0]; i++) {
+    char line[64];
+    snprintf(line, sizeof line, "\n  %s", listed[i][0]);
+    CU_ASSERT_PTR_NOT_NULL(strstr(help, line));
+    dpt_compare_options o;
+    dpt_err err;
+    const char *args[] = {listed[i][0], listed[i][1], NULL};
+    CU_ASSERT_EQUAL(parse(&o, &err, args), 0);
+  }
+  free(help);
 }
 
 int dpt_test_register(void)
@@ -560,6 +592,7 @@ int dpt_test_register(void)
                                           DPT_TEST(test_compare_bad_options),
                                           DPT_TEST(test_compare_help_lists_what_compare_takes),
                                           DPT_TEST(test_best_throughput_fits_the_cores),
+                                          DPT_TEST(test_compare_help_lists_what_it_takes),
                                           DPT_TEST_END};
   int rc = dpt_test_add_suite("metrics", metrics);
   if (!rc) rc = dpt_test_add_suite("trace", trace);

@@ -14,6 +14,8 @@
 #include "dpt/timer.h"
 #include "dpt/trainer.h"
 #include "host/comm/comm_nccl.h"
+#include "tests/lib/cuda_present.h"
+#include "tests/lib/train_fixture.h"
 #include "tests/lib/synth_data.h"
 #include "tests/lib/test_util.h"
 
@@ -211,15 +213,16 @@ static void step_grads(int w, int s, float *g)
   for (size_t i = 0; i < SYNC_N; i++) g[i] = 0.02f * dpt_rng_normal(&rng);
 }
 
-static int sync_steps(sync_job *j, dpt_device *dev, float *params, float *grads)
+static int sync_steps(sync_job *j, dpt_device *dev, float *params)
 {
-  float g[SYNC_N];
+  float g[SYNC_N], *grads = NULL;
   int rc = dpt_dev_copy_h2d(dev, params, sync_init, sizeof g, &j->err);
-  if (!rc) rc = dpt_sync_attach(j->sync, j->worker, dev, sync_init, &j->err);
+  if (!rc) rc = dpt_sync_attach(j->sync, j->worker, dev, sync_init, &grads, &j->err);
   for (int s = 0; s < SYNC_STEPS && !rc; s++) {
     step_grads(j->worker, s, g);
     rc = dpt_dev_copy_h2d(dev, grads, g, sizeof g, &j->err);
-    if (!rc) rc = dpt_sync_exchange(j->sync, j->worker, params, grads, 0.05f, NULL, &j->err);
+    if (!rc)
+      rc = dpt_sync_exchange(j->sync, j->worker, params, 0.05f, NULL, NULL, NULL, &j->err);
   }
   if (!rc) rc = dpt_dev_copy_d2h(dev, j->final, params, sizeof g, &j->err);
   dpt_sync_detach(j->sync, j->worker);
@@ -230,14 +233,12 @@ static void *sync_worker_main(void *p)
 {
   sync_job *j = p;
   dpt_device dev;
-  void *params = NULL, *grads = NULL;
+  void *params = NULL;
   j->rc = dpt_device_open(j->kind, j->worker, 1, &dev, &j->err);
   if (!j->rc) {
     j->rc = dpt_dev_alloc(&dev, sizeof sync_init, &params, &j->err);
-    if (!j->rc) j->rc = dpt_dev_alloc(&dev, sizeof sync_init, &grads, &j->err);
-    if (!j->rc) j->rc = sync_steps(j, &dev, params, grads);
+    if (!j->rc) j->rc = sync_steps(j, &dev, params);
     dpt_dev_free(&dev, params);
-    dpt_dev_free(&dev, grads);
     dpt_device_close(&dev);
   }
   if (j->rc) dpt_sync_abort(j->sync, j->rc, j->err.msg);
@@ -343,8 +344,8 @@ static loss_curve train_curve(dpt_device_select device, dpt_strategy strategy, i
 static void test_cuda_loss_curve_matches_cpu(void)
 {
   int counts[2] = {1, gpus};
-  for (int s = 0; s < 2; s++) {
-    dpt_strategy strategy = s ? DPT_STRATEGY_PS : DPT_STRATEGY_ALLREDUCE;
+  DPT_TEST_FOR_EACH_STRATEGY(s) {
+    dpt_strategy strategy = *s;
     for (int c = 0; c < (gpus > 1 ? 2 : 1); c++) {
       loss_curve cpu = train_curve(DPT_DEVICE_SELECT_CPU, strategy, counts[c]);
       loss_curve gpu = train_curve(DPT_DEVICE_SELECT_CUDA, strategy, counts[c]);
@@ -378,24 +379,17 @@ int dpt_test_register(void)
   if (!rc) rc = dpt_test_add_suite(suites[3], train);
   if (rc) return rc;
 
-  dpt_err why = {0};
-  dpt_cuda_device_count(&gpus, &why);
+  gpus = dpt_test_cuda_devices("test_cuda_sync", suites, sizeof suites / sizeof suites[0]);
   if (gpus > MAX_GPUS) gpus = MAX_GPUS;
-  if (gpus > 0) {
-    dpt_test_path(data_dir, sizeof data_dir, "synth");
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", data_dir);
-    if (system(cmd) != 0 || dpt_synth_write(data_dir, 1001, 200, 6, 7, 5, 17) != 0)
-      return CUE_NOREGISTRY;
-    if (gpus == 1) {
-      printf("test_cuda_sync: one GPU: the two-GPU suite does not run\n");
-      CU_set_suite_active(CU_get_suite(suites[1]), CU_FALSE);
-    }
-    return CUE_SUCCESS;
+  if (gpus == 0) return CUE_SUCCESS;
+  dpt_test_path(data_dir, sizeof data_dir, "synth");
+  char cmd[4200];
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s'", data_dir);
+  if (system(cmd) != 0 || dpt_synth_write(data_dir, 1001, 200, 6, 7, 5, 17) != 0)
+    return CUE_NOREGISTRY;
+  if (gpus == 1) {
+    printf("test_cuda_sync: one GPU: the two-GPU suite does not run\n");
+    CU_set_suite_active(CU_get_suite(suites[1]), CU_FALSE);
   }
-  printf("test_cuda_sync: no CUDA device here (%s): the GPU suites do not run\n",
-         why.msg[0] ? why.msg : "unknown reason");
-  for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++)
-    CU_set_suite_active(CU_get_suite(suites[i]), CU_FALSE);
   return CUE_SUCCESS;
 }

@@ -171,15 +171,39 @@ static void test_sgd_step_hand_computed(void)
   float p[3] = {1.f, -2.f, 0.f}, g[3] = {0.5f, 0.f, -1.f}, v[3] = {0.2f, 1.f, 0.f};
   const float want_p[3] = {0.931f, -2.088f, 0.1f}, want_v[3] = {0.69f, 0.88f, -1.f};
   dpt_err err = {0};
-  CU_ASSERT_EQUAL(dpt_dev_sgd_step(&d, 3, p, g, v, 0.1f, 0.9f, 0.01f, &err), 0);
+  CU_ASSERT_EQUAL(dpt_dev_sgd_step(&d, 3, p, g, v, 0.1f, 0.9f, 0.01f, NULL, &err), 0);
   CU_ASSERT_EQUAL(dpt_test_count_mismatch(p, want_p, 3, 1e-6f, 1e-6f), 0);
   CU_ASSERT_EQUAL(dpt_test_count_mismatch(v, want_v, 3, 1e-6f, 1e-6f), 0);
   /* No momentum, no decay: plain SGD, exact for these values. */
   float p2[2] = {1.f, 2.f}, g2[2] = {4.f, -8.f}, v2[2] = {0.f, 0.f};
   const float want_p2[2] = {0.5f, 3.f};
-  CU_ASSERT_EQUAL(dpt_dev_sgd_step(&d, 2, p2, g2, v2, 0.125f, 0.f, 0.f, &err), 0);
+  CU_ASSERT_EQUAL(dpt_dev_sgd_step(&d, 2, p2, g2, v2, 0.125f, 0.f, 0.f, NULL, &err), 0);
   CU_ASSERT_EQUAL(dpt_test_count_mismatch(p2, want_p2, 2, 0.f, 0.f), 0);
-  CU_ASSERT_EQUAL(dpt_dev_sgd_step(&d, 2, p2, g2, NULL, 0.1f, 0.9f, 0.f, &err), DPT_EINTERNAL);
+  CU_ASSERT_EQUAL(dpt_dev_sgd_step(&d, 2, p2, g2, NULL, 0.1f, 0.9f, 0.f, NULL, &err), DPT_EINTERNAL);
+  dpt_device_close(&d);
+}
+
+/* Skip votes in device memory gate the step: any vote leaves parameters and velocity as they are
+ * (kn_step_skipped); none steps as without them. */
+static void test_sgd_step_skip_votes(void)
+{
+  dpt_device d;
+  open_cpu(&d);
+  const float p0[2] = {1.f, -2.f}, g[2] = {0.5f, 0.25f}, v0[2] = {0.2f, 1.f};
+  float p[2], v[2], want_p[2], want_v[2];
+  dpt_err err = {0};
+  memcpy(want_p, p0, sizeof p0);
+  memcpy(want_v, v0, sizeof v0);
+  CU_ASSERT_EQUAL(dpt_dev_sgd_step(&d, 2, want_p, g, want_v, 0.1f, 0.9f, 0.01f, NULL, &err), 0);
+  const float votes[] = {0.f, 1.f, 3.f};
+  for (int i = 0; i < 3; i++) {
+    memcpy(p, p0, sizeof p0);
+    memcpy(v, v0, sizeof v0);
+    CU_ASSERT_EQUAL(dpt_dev_sgd_step(&d, 2, p, g, v, 0.1f, 0.9f, 0.01f, &votes[i], &err), 0);
+    bool skipped = votes[i] > 0.f;
+    CU_ASSERT_EQUAL(memcmp(p, skipped ? p0 : want_p, sizeof p), 0);
+    CU_ASSERT_EQUAL(memcmp(v, skipped ? v0 : want_v, sizeof v), 0);
+  }
   dpt_device_close(&d);
 }
 
@@ -404,6 +428,7 @@ int dpt_test_register(void)
       DPT_TEST(test_col_sum), DPT_TEST(test_col_sum_empty_and_bad), DPT_TEST_END};
   static const dpt_test_case elementwise[] = {DPT_TEST(test_bias_act), DPT_TEST(test_relu_bwd),
                                               DPT_TEST(test_sgd_step_hand_computed),
+                                              DPT_TEST(test_sgd_step_skip_votes),
                                               DPT_TEST(test_add), DPT_TEST(test_has_nonfinite), DPT_TEST_END};
   static const dpt_test_case softmax[] = {
       DPT_TEST(test_softmax_xent_random), DPT_TEST(test_softmax_xent_huge_logits_are_stable),

@@ -192,7 +192,7 @@ typedef struct local_job {
   dpt_ps *ps;
   float *grads, *params, *ref_params, *velocity;
   size_t wrong_sum, wrong_params;
-  dpt_ps_votes votes_seen[ROUNDS];
+  dpt_votes votes_seen[ROUNDS];
   int rc;
   dpt_err err;
 } local_job;
@@ -272,10 +272,10 @@ static void test_hier_allreduce_two_level_order(void)
 
 /* Global worker g's votes in round r: the last one votes to skip round 3 (nothing may change);
  * the first and the last vote to stop round 4 (counted only). */
-static dpt_ps_votes votes_of(int g, int r)
+static dpt_votes votes_of(int g, int r)
 {
   int last = env.size * LOCAL - 1;
-  return (dpt_ps_votes){.skip = r == 3 && g == last, .stop = r == 4 && (g == 0 || g == last)};
+  return (dpt_votes){.skip = r == 3 && g == last, .stop = r == 4 && (g == 0 || g == last)};
 }
 
 /* Each local worker pushes and pulls through the ps, and keeps a replica stepped the allreduce
@@ -286,10 +286,12 @@ static void *ps_worker(void *p)
   int g = j->comm.rank;
   for (int r = 0; r < ROUNDS && !j->rc; r++) {
     for (size_t i = 0; i < N; i++) j->grads[i] = value(g, r, i);
-    j->rc = dpt_ps_push_vote(j->ps, j->w, j->grads, LR, votes_of(g, r), &j->err);
-    if (!j->rc) j->rc = dpt_ps_pull(j->ps, j->w, j->params, &j->err);
+    dpt_votes mine = votes_of(g, r);
+    j->rc = dpt_ps_push(j->ps, j->w, j->grads, LR, &mine, &j->err);
+    dpt_ps_round round = {0};
+    if (!j->rc) j->rc = dpt_ps_pull(j->ps, j->w, j->params, &round, &j->err);
     if (j->rc) break;
-    j->votes_seen[r] = dpt_ps_last_votes(j->ps, j->w);
+    j->votes_seen[r] = round.votes;
     j->rc = dpt_comm_allreduce_sum(&j->comm, j->grads, N, &j->err);
     if (r != 3)
       for (size_t i = 0; i < N && !j->rc; i++)

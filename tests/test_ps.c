@@ -51,9 +51,9 @@ static bool round_skipped(int round) { return round % 7 == 3; }
 /* Every 5th round one worker votes to stop: counted only, the round is applied as usual. */
 static bool round_stop_voted(int round) { return round % 5 == 1; }
 
-static dpt_ps_votes votes_of(int worker, int round, int n_workers)
+static dpt_votes votes_of(int worker, int round, int n_workers)
 {
-  return (dpt_ps_votes){.skip = round_skipped(round) && worker == (round / 7) % n_workers,
+  return (dpt_votes){.skip = round_skipped(round) && worker == (round / 7) % n_workers,
                         .stop = round_stop_voted(round) && worker == (round / 5) % n_workers};
 }
 
@@ -75,10 +75,11 @@ static void *push_pull_int_rounds(void *p)
   for (size_t i = 0; i < j->n; i++) want[i] = (long)init_value(i);
   for (int r = 0; r < j->rounds && !j->rc; r++) {
     for (size_t i = 0; i < j->n; i++) grads[i] = (float)int_grad(j->worker, r, i);
-    j->rc = dpt_ps_push_vote(j->ps, j->worker, grads, 1.f, votes_of(j->worker, r, j->n_workers),
-                             &j->err);
-    if (!j->rc) j->rc = dpt_ps_pull(j->ps, j->worker, j->params, &j->err);
-    dpt_ps_votes seen = dpt_ps_last_votes(j->ps, j->worker);
+    dpt_votes mine = votes_of(j->worker, r, j->n_workers);
+    j->rc = dpt_ps_push(j->ps, j->worker, grads, 1.f, &mine, &j->err);
+    dpt_ps_round round = {0};
+    if (!j->rc) j->rc = dpt_ps_pull(j->ps, j->worker, j->params, &round, &j->err);
+    dpt_votes seen = round.votes;
     if (!j->rc) j->wrong += seen.skip != round_skipped(r) || seen.stop != round_stop_voted(r);
     for (size_t i = 0; i < j->n && !j->rc; i++) {
       for (int w = 0; w < j->n_workers && !round_skipped(r); w++) want[i] -= int_grad(w, r, i);
@@ -159,11 +160,11 @@ static void test_velocity_in_and_out(void)
   dpt_ps *ps;
   dpt_err err = {0};
   CU_ASSERT_FATAL(dpt_ps_create(&cfg, init, &ps, &err) == 0);
-  dpt_ps_read_velocity(ps, v);
+  CU_ASSERT_EQUAL(dpt_ps_read_velocity(ps, v, &err), 0);
   CU_ASSERT_EQUAL(memcmp(v, v0, sizeof v), 0);
-  CU_ASSERT_EQUAL(dpt_ps_push(ps, 0, grads, 1.f, &err), 0);
-  CU_ASSERT_EQUAL(dpt_ps_pull(ps, 0, p, &err), 0);
-  dpt_ps_read_velocity(ps, v);
+  CU_ASSERT_EQUAL(dpt_ps_push(ps, 0, grads, 1.f, NULL, &err), 0);
+  CU_ASSERT_EQUAL(dpt_ps_pull(ps, 0, p, NULL, &err), 0);
+  CU_ASSERT_EQUAL(dpt_ps_read_velocity(ps, v, &err), 0);
   size_t wrong = 0;
   for (int i = 0; i < N; i++) {
     float want_v = 0.5f * v0[i] + grads[i];
@@ -191,8 +192,8 @@ static void *ps_random_rounds(void *p)
   float grads[BIT_N];
   for (int r = 0; r < j->rounds && !j->rc; r++) {
     random_grads(j->worker, r, grads, j->n);
-    j->rc = dpt_ps_push(j->ps, j->worker, grads, j->lr, &j->err);
-    if (!j->rc) j->rc = dpt_ps_pull(j->ps, j->worker, j->params, &j->err);
+    j->rc = dpt_ps_push(j->ps, j->worker, grads, j->lr, NULL, &j->err);
+    if (!j->rc) j->rc = dpt_ps_pull(j->ps, j->worker, j->params, NULL, &j->err);
   }
   return NULL;
 }
@@ -290,11 +291,11 @@ static void test_different_lr_in_a_round_fails(void)
   dpt_ps *ps = make_ps(2, 2, 1.0);
   float g[16] = {0}, p[16];
   dpt_err err = {0};
-  CU_ASSERT_EQUAL(dpt_ps_push(ps, 0, g, 0.1f, &err), 0);
-  CU_ASSERT_EQUAL(dpt_ps_push(ps, 1, g, 0.2f, &err), DPT_EINTERNAL);
+  CU_ASSERT_EQUAL(dpt_ps_push(ps, 0, g, 0.1f, NULL, &err), 0);
+  CU_ASSERT_EQUAL(dpt_ps_push(ps, 1, g, 0.2f, NULL, &err), DPT_EINTERNAL);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "lr"));
   dpt_err_clear(&err);
-  CU_ASSERT_EQUAL(dpt_ps_pull(ps, 0, p, &err), DPT_EINTERNAL); /* the server was stopped */
+  CU_ASSERT_EQUAL(dpt_ps_pull(ps, 0, p, NULL, &err), DPT_EINTERNAL); /* the server was stopped */
   dpt_ps_destroy(ps);
 }
 
@@ -303,11 +304,11 @@ static void test_push_twice_without_pull_fails(void)
   dpt_ps *ps = make_ps(2, 1, 1.0);
   float g[16] = {0};
   dpt_err err = {0};
-  CU_ASSERT_EQUAL(dpt_ps_push(ps, 0, g, 0.1f, &err), 0);
-  CU_ASSERT_EQUAL(dpt_ps_push(ps, 0, g, 0.1f, &err), DPT_EINTERNAL);
+  CU_ASSERT_EQUAL(dpt_ps_push(ps, 0, g, 0.1f, NULL, &err), 0);
+  CU_ASSERT_EQUAL(dpt_ps_push(ps, 0, g, 0.1f, NULL, &err), DPT_EINTERNAL);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "before pulling"));
   dpt_err_clear(&err);
-  CU_ASSERT_EQUAL(dpt_ps_push(ps, 2, g, 0.1f, &err), DPT_EINTERNAL); /* no worker 2 */
+  CU_ASSERT_EQUAL(dpt_ps_push(ps, 2, g, 0.1f, NULL, &err), DPT_EINTERNAL); /* no worker 2 */
   dpt_ps_destroy(ps);
 }
 
@@ -315,8 +316,8 @@ static void *push_then_pull_once(void *p)
 {
   worker_job *j = p;
   float g[16] = {0};
-  j->rc = dpt_ps_push(j->ps, j->worker, g, 0.1f, &j->err);
-  if (!j->rc) j->rc = dpt_ps_pull(j->ps, j->worker, j->params, &j->err);
+  j->rc = dpt_ps_push(j->ps, j->worker, g, 0.1f, NULL, &j->err);
+  if (!j->rc) j->rc = dpt_ps_pull(j->ps, j->worker, j->params, NULL, &j->err);
   return NULL;
 }
 
@@ -345,10 +346,10 @@ static void test_abort_wakes_pullers(void)
   }
   float g[16] = {0};
   dpt_err err = {0};
-  CU_ASSERT_EQUAL(dpt_ps_push(ps, 2, g, 0.1f, &err), DPT_EDEVICE); /* later calls fail at once */
+  CU_ASSERT_EQUAL(dpt_ps_push(ps, 2, g, 0.1f, NULL, &err), DPT_EDEVICE); /* later calls fail at once */
   dpt_ps_abort(ps, DPT_ETIMEOUT, "too late"); /* the first abort wins */
   dpt_err_clear(&err);
-  CU_ASSERT_EQUAL(dpt_ps_pull(ps, 2, params[0], &err), DPT_EDEVICE);
+  CU_ASSERT_EQUAL(dpt_ps_pull(ps, 2, params[0], NULL, &err), DPT_EDEVICE);
   dpt_ps_destroy(ps);
 }
 

@@ -38,21 +38,35 @@ static void base_config(dpt_config *cfg, dpt_strategy strategy, int workers)
   cfg->workers = workers;
 }
 
-/* Asks the run to stop when polled for the stop_at-th time: worker 0 polls once a step, before
- * its exchange, so the run stops after step stop_at (counted from this run's start). */
+/* Asks the run to stop once stop_at - 1 of its steps are done (counted from this run's start):
+ * worker 0 polls before each step's exchange, after the previous step's on_step, so the run stops
+ * after step stop_at; a poll in between (an evaluation) already sees the request. */
 typedef struct stopper {
-  long polls, stop_at;
+  long steps, stop_at;
+  int epochs; /* reported */
 } stopper;
+
+static void count_step(void *ctx, const dpt_step_stats *st)
+{
+  ((stopper *)ctx)->steps++;
+}
+
+static void count_epoch(void *ctx, const dpt_epoch_stats *st)
+{
+  ((stopper *)ctx)->epochs++;
+}
 
 static bool stop_when_due(void *ctx)
 {
   stopper *s = ctx;
-  return ++s->polls >= s->stop_at;
+  return s->steps + 1 >= s->stop_at;
 }
 
 static int train(const dpt_config *cfg, stopper *stop, dpt_result *r, dpt_err *err)
 {
-  dpt_observer obs = {.ctx = stop, .should_stop = stop ? stop_when_due : NULL};
+  dpt_observer obs = {.ctx = stop, .on_step = stop ? count_step : NULL,
+                      .on_epoch = stop ? count_epoch : NULL,
+                      .should_stop = stop ? stop_when_due : NULL};
   return dpt_train(cfg, &obs, r, err);
 }
 
@@ -94,10 +108,10 @@ static uint64_t resume_hash(const dpt_config *cfg, long *skipped)
 /* Stopped after epoch 1 of 3, then resumed: the final parameters are the straight run's bits. */
 static void test_stop_after_epoch_then_resume_is_bit_identical(void)
 {
-  for (int s = 0; s < 2; s++)
+  DPT_TEST_FOR_EACH_STRATEGY(s)
     for (int workers = 1; workers <= 3; workers++) {
       dpt_config cfg;
-      base_config(&cfg, s ? DPT_STRATEGY_PS : DPT_STRATEGY_ALLREDUCE, workers);
+      base_config(&cfg, *s, workers);
       uint64_t straight = dpt_test_train_ok(&cfg).params_hash;
       cfg.checkpoint_path = ck_path;
       stopper stop = {.stop_at = STEPS_PER_EPOCH}; /* the last step of epoch 1 */
@@ -139,10 +153,10 @@ static void test_one_epoch_run_resumed_to_three(void)
  * epoch, resumes to the straight run's bits. */
 static void test_mid_epoch_checkpoint_after_failure(void)
 {
-  for (int s = 0; s < 2; s++)
+  DPT_TEST_FOR_EACH_STRATEGY(s)
     for (int workers = 2; workers <= 3; workers++) {
       dpt_config cfg;
-      base_config(&cfg, s ? DPT_STRATEGY_PS : DPT_STRATEGY_ALLREDUCE, workers);
+      base_config(&cfg, *s, workers);
       uint64_t straight = dpt_test_train_ok(&cfg).params_hash;
       cfg.checkpoint_path = ck_path;
       cfg.checkpoint_every = 5;
@@ -167,13 +181,43 @@ static void test_stop_mid_epoch(void)
   CU_ASSERT_EQUAL(train(&cfg, &stop, &r, &err), DPT_EINTERRUPTED);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "after step 10 of 63"));
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no checkpoint"));
-  CU_ASSERT_EQUAL(stop.polls, 10); /* polled once a step, not after it said stop */
+  CU_ASSERT_EQUAL(stop.steps, 10); /* no step after the one it stopped after */
   cfg.checkpoint_path = ck_path;
   stop = (stopper){.stop_at = 31};
   dpt_err_clear(&err);
   CU_ASSERT_EQUAL(train(&cfg, &stop, &r, &err), DPT_EINTERRUPTED);
   expect_checkpoint_at(2, 10); /* saved after step 31 */
   CU_ASSERT_EQUAL(resume_hash(&cfg, NULL), straight);
+}
+
+/* A request once an epoch's steps are done reaches its evaluation first, which is cut short: the
+ * epoch is not reported, its checkpoint is saved and the run stops there; in the last epoch the
+ * run is then interrupted, not finished. */
+static void test_stop_during_evaluation(void)
+{
+  for (int workers = 1; workers <= 3; workers += 2) {
+    dpt_config cfg;
+    base_config(&cfg, DPT_STRATEGY_ALLREDUCE, workers);
+    uint64_t straight = dpt_test_train_ok(&cfg).params_hash;
+    cfg.checkpoint_path = ck_path;
+    dpt_result r;
+    dpt_err err = {0};
+    stopper stop = {.stop_at = STEPS_PER_EPOCH + 1};
+    CU_ASSERT_EQUAL(train(&cfg, &stop, &r, &err), DPT_EINTERRUPTED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "after step 21 of 63 (epoch 1, step 21 of 21), during "
+                                           "its evaluation"));
+    CU_ASSERT_EQUAL(stop.steps, STEPS_PER_EPOCH);
+    CU_ASSERT_EQUAL(stop.epochs, 0);
+    expect_checkpoint_at(2, 0);
+    CU_ASSERT_EQUAL(resume_hash(&cfg, NULL), straight);
+
+    stop = (stopper){.stop_at = 3 * STEPS_PER_EPOCH + 1};
+    dpt_err_clear(&err);
+    CU_ASSERT_EQUAL(train(&cfg, &stop, &r, &err), DPT_EINTERRUPTED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "during the last epoch's evaluation"));
+    CU_ASSERT_EQUAL(stop.epochs, 2);
+    expect_checkpoint_at(4, 0);
+  }
 }
 
 static void expect_refused(const dpt_config *cfg, const char *want)
@@ -231,9 +275,9 @@ static void test_mismatched_checkpoint_is_refused(void)
  * saved before the bad step still continues the run exactly. */
 static void test_nan_stops_run_and_keeps_checkpoint(void)
 {
-  for (int s = 0; s < 2; s++) {
+  DPT_TEST_FOR_EACH_STRATEGY(s) {
     dpt_config cfg;
-    base_config(&cfg, s ? DPT_STRATEGY_PS : DPT_STRATEGY_ALLREDUCE, 3);
+    base_config(&cfg, *s, 3);
     uint64_t straight = dpt_test_train_ok(&cfg).params_hash;
     cfg.checkpoint_path = ck_path;
     cfg.checkpoint_every = 4;
@@ -251,9 +295,9 @@ static void test_nan_stops_run_and_keeps_checkpoint(void)
 static void test_nan_skip_drops_step_everywhere(void)
 {
   uint64_t hashes[2];
-  for (int s = 0; s < 2; s++) {
+  DPT_TEST_FOR_EACH_STRATEGY(s) {
     dpt_config cfg;
-    base_config(&cfg, s ? DPT_STRATEGY_PS : DPT_STRATEGY_ALLREDUCE, 3);
+    base_config(&cfg, *s, 3);
     cfg.on_nan = DPT_ON_NAN_SKIP;
     cfg.check_replicas = true;
     uint64_t straight = dpt_test_train_ok(&cfg).params_hash;
@@ -262,14 +306,14 @@ static void test_nan_skip_drops_step_everywhere(void)
     CU_ASSERT_EQUAL(r.skipped_steps, 1);
     CU_ASSERT_NOT_EQUAL(r.params_hash, straight);
     CU_ASSERT(r.test_accuracy > 0.9); /* one dropped step does not hurt */
-    hashes[s] = r.params_hash;
+    hashes[s - dpt_test_strategies] = r.params_hash;
     cfg.checkpoint_path = ck_path;
     stopper stop = {.stop_at = 30};
     dpt_err err = {0};
     CU_ASSERT_EQUAL(train(&cfg, &stop, &r, &err), DPT_EINTERRUPTED);
     unsetenv("DPT_FAULT");
     long skipped = 0;
-    CU_ASSERT_EQUAL(resume_hash(&cfg, &skipped), hashes[s]);
+    CU_ASSERT_EQUAL(resume_hash(&cfg, &skipped), hashes[s - dpt_test_strategies]);
     CU_ASSERT_EQUAL(skipped, 1);
   }
   CU_ASSERT_EQUAL(hashes[0], hashes[1]);
@@ -289,9 +333,9 @@ static int count_threads(void)
  * 60 s timeout for a failure), no thread left running, and the stalled worker is named. */
 static void test_fail_and_stall_stop_every_thread(void)
 {
-  for (int s = 0; s < 2; s++) {
+  DPT_TEST_FOR_EACH_STRATEGY(s) {
     dpt_config cfg;
-    base_config(&cfg, s ? DPT_STRATEGY_PS : DPT_STRATEGY_ALLREDUCE, 3);
+    base_config(&cfg, *s, 3);
     int threads = count_threads();
     double t0 = dpt_now();
     dpt_err err = {0};
@@ -315,7 +359,8 @@ int dpt_test_register(void)
   static const dpt_test_case resume[] = {
       DPT_TEST(test_stop_after_epoch_then_resume_is_bit_identical),
       DPT_TEST(test_one_epoch_run_resumed_to_three), DPT_TEST(test_mid_epoch_checkpoint_after_failure),
-      DPT_TEST(test_stop_mid_epoch), DPT_TEST(test_mismatched_checkpoint_is_refused), DPT_TEST_END};
+      DPT_TEST(test_stop_mid_epoch), DPT_TEST(test_stop_during_evaluation),
+      DPT_TEST(test_mismatched_checkpoint_is_refused), DPT_TEST_END};
   static const dpt_test_case faults[] = {DPT_TEST(test_nan_stops_run_and_keeps_checkpoint),
                                          DPT_TEST(test_nan_skip_drops_step_everywhere),
                                          DPT_TEST(test_fail_and_stall_stop_every_thread),

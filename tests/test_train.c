@@ -95,8 +95,8 @@ static void test_more_workers_than_batch_rows(void)
   cfg.batch = 4;
   cfg.workers = 6; /* two workers idle in every step; the last batch of 3 leaves three idle */
   cfg.check_replicas = true;
-  for (int s = 0; s < 2; s++) {
-    cfg.strategy = s ? DPT_STRATEGY_PS : DPT_STRATEGY_ALLREDUCE;
+  DPT_TEST_FOR_EACH_STRATEGY(s) {
+    cfg.strategy = *s;
     dpt_result r = train_ok(&cfg);
     CU_ASSERT(r.test_accuracy > 0.5);
   }

@@ -6,6 +6,7 @@
 
 #include "dpt/timer.h"
 #include "host/cli/progress_line.h"
+#include "host/cli/signals.h"
 
 void dpt_console_init(dpt_console *c, FILE *out, FILE *bar_stream, bool quiet)
 {
@@ -18,12 +19,21 @@ void dpt_console_init(dpt_console *c, FILE *out, FILE *bar_stream, bool quiet)
   c->first_elapsed_s = 0;
 }
 
-static void clear_bar(dpt_console *c)
+/* The signal handler writes to standard error too: it must know when the bar's line is open
+ * (said before drawing and after clearing, so that it never glues its line onto the bar; at
+ * worst it leaves an empty line). */
+static void note_partial_line(const dpt_console *c, bool open)
+{
+  if (fileno(c->bar) == STDERR_FILENO) dpt_signals_partial_line(open);
+}
+
+void dpt_console_end_line(dpt_console *c)
 {
   if (!c->bar || !c->bar_width) return;
   fprintf(c->bar, "\r%*s\r", c->bar_width, "");
   fflush(c->bar);
   c->bar_width = 0;
+  note_partial_line(c, false);
 }
 
 /* The terminal's width now (it may have been resized), else $COLUMNS, else 80. */
@@ -68,6 +78,7 @@ static void on_step(void *ctx, const dpt_step_stats *s)
     .run_eta_s = run_eta};
   char line[512];
   int width = dpt_progress_line(&p, terminal_columns(c->bar), line, sizeof line);
+  note_partial_line(c, true);
   /* Spaces over what a longer previous line left. */
   fprintf(c->bar, "\r%s%*s", line, c->bar_width > width ? c->bar_width - width : 0, "");
   if (width > c->bar_width) c->bar_width = width;
@@ -77,7 +88,7 @@ static void on_step(void *ctx, const dpt_step_stats *s)
 static void on_epoch(void *ctx, const dpt_epoch_stats *s)
 {
   dpt_console *c = ctx;
-  clear_bar(c);
+  dpt_console_end_line(c);
   if (c->quiet) return;
   fprintf(c->out,
           "epoch %*d/%d  loss %.4f  train_acc %.4f  test_acc %.4f  lr %.4g  %.0f samples/s  "
@@ -90,7 +101,9 @@ static void on_epoch(void *ctx, const dpt_epoch_stats *s)
 static void on_notice(void *ctx, const char *msg)
 {
   dpt_console *c = ctx;
-  if (!c->quiet) fprintf(stderr, "dptrain: notice: %s\n", msg);
+  if (c->quiet) return;
+  dpt_console_end_line(c);
+  fprintf(stderr, "dptrain: notice: %s\n", msg);
 }
 
 dpt_observer dpt_console_observer(dpt_console *c)

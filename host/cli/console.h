@@ -23,4 +23,8 @@ typedef struct dpt_console {
 void dpt_console_init(dpt_console *c, FILE *out, FILE *bar_stream, bool quiet);
 dpt_observer dpt_console_observer(dpt_console *c);
 
+/* Clears the progress bar if one is drawn, so that the next line written to the terminal (an
+ * error, the interrupt message) starts on a line of its own. */
+void dpt_console_end_line(dpt_console *c);
+
 #endif

@@ -121,6 +121,7 @@ int dpt_comm_hier_create(int size, double timeout_s, dpt_comm_hier **out, dpt_er
     char name[32];
     snprintf(name, sizeof name, "allreduce chunk %d", w);
     rc = dpt_mpi_chan_open(name, timeout_s, &h->chans[w], err);
+    if (!rc) dpt_mpi_chan_name_workers(h->chans[w], w, size);
   }
   if (rc) {
     dpt_comm_hier_destroy(h);
@@ -129,6 +130,7 @@ int dpt_comm_hier_create(int size, double timeout_s, dpt_comm_hier **out, dpt_er
   h->procs = dpt_mpi_chan_size(h->chans[0]);
   h->proc = dpt_mpi_chan_rank(h->chans[0]);
   dpt_comm_threads_set_chunk_fn(h->local, sum_chunk_across, h);
+  dpt_comm_threads_name_ranks_from(h->local, h->proc * size);
   for (int w = 0; w < size; w++)
     h->ranks[w] = (hier_rank){.local = dpt_comm_threads_rank(h->local, w), .h = h, .rank = w};
   *out = h;

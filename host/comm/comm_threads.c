@@ -290,6 +290,11 @@ void dpt_comm_threads_set_chunk_fn(dpt_comm_threads *g, dpt_comm_threads_chunk_f
   g->chunk_ctx = ctx;
 }
 
+void dpt_comm_threads_name_ranks_from(dpt_comm_threads *g, int first)
+{
+  dpt_barrier_name_from(&g->barrier, first);
+}
+
 double dpt_comm_threads_last_wait_s(const dpt_comm_threads *g, int rank)
 {
   return g->ranks[rank].last_wait_s;

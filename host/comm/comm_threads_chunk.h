@@ -16,4 +16,7 @@ typedef int (*dpt_comm_threads_chunk_fn)(void *ctx, int rank, float *chunk, size
 /* Set once, before any collective. */
 void dpt_comm_threads_set_chunk_fn(dpt_comm_threads *g, dpt_comm_threads_chunk_fn fn, void *ctx);
 
+/* The group's ranks are workers first.. of every process's: timeouts name them so. */
+void dpt_comm_threads_name_ranks_from(dpt_comm_threads *g, int first);
+
 #endif

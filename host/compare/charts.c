@@ -316,9 +316,9 @@ static int render(const char *dir, const char *gnuplot, const chart *c, int log_
   dpt_err why = {0};
   int rc = dpt_run_program_in(dir, gnuplot, argv, log_fd, &why);
   if (rc) dpt_err_set(err, rc, "%s (its output: %s/%s)", why.msg, dir, DPT_CHARTS_LOG);
-  else if (rename(tmp_path, png_path) != 0)
-    rc = dpt_err_set(err, DPT_EIO, "%s: cannot write: %s", png_path, strerror(errno));
-  if (rc) remove(tmp_path);
+  /* Copied, not renamed: a link at png_path stays a link, a FIFO a FIFO (dpt/out_target.h). */
+  else rc = dpt_atomic_copy_from(png_path, tmp_path, err);
+  remove(tmp_path);
   return rc;
 }
 

@@ -1,6 +1,7 @@
 /* dptrain compare: the runs, one after another, then the table and the charts. */
 #include "host/compare/compare.h"
 
+#include <limits.h>
 #include <stdlib.h>
 
 #include "dpt/atomic_file.h"
@@ -10,6 +11,7 @@
 #include "host/compare/out_dir.h"
 #include "host/cli/console.h"
 #include "host/record/observer_tee.h"
+#include "host/train/run_files.h"
 #include "host/train/train_record.h"
 
 /* Records each epoch's test accuracy and when it was reached (from worker 0's thread; read after
@@ -48,25 +50,50 @@ static int alloc_runs(int n, int epochs, dpt_compared_run **out, dpt_err *err)
   return DPT_OK;
 }
 
-/* Run i of the matrix: strategies outermost, so each strategy's rows sit together. */
-static int run_one(const dpt_compare_options *o, const char *dir, int i, dpt_observer shown,
-                   dpt_compared_run *run, FILE *out, dpt_err *err)
+/* Room for dir (shorter than PATH_MAX) and a run's file name: a path too long is refused whole. */
+enum { RUN_PATH = PATH_MAX + 64 };
+
+/* Run i of the matrix: strategies outermost, so each strategy's rows sit together. Its report
+ * and metrics go to dir, their paths into report and metrics (RUN_PATH bytes each). */
+static dpt_config run_settings(const dpt_compare_options *o, const char *dir, int i, char *report,
+                               char *metrics, char *label, size_t label_size)
 {
-  int n = o->n_strategies * o->n_workers;
   dpt_config cfg = o->train;
   cfg.strategy = (dpt_strategy)o->strategies[i / o->n_workers];
   cfg.workers = o->workers[i % o->n_workers];
   cfg.ps_shards = cfg.strategy == DPT_STRATEGY_PS ? o->train.ps_shards : 0;
   cfg.ps_threads = cfg.strategy == DPT_STRATEGY_PS ? o->train.ps_threads : 0;
   const char *name = dpt_strategy_name(cfg.strategy);
-  char label[64], file[64], report[4200], metrics[4200];
-  dpt_compare_label(name, cfg.workers, label, sizeof label);
+  char file[64];
+  dpt_compare_label(name, cfg.workers, label, label_size);
   dpt_compare_run_file(file, sizeof file, name, cfg.workers, "json");
-  snprintf(report, sizeof report, "%s/%s", dir, file);
+  snprintf(report, RUN_PATH, "%s/%s", dir, file);
   dpt_compare_run_file(file, sizeof file, name, cfg.workers, "csv");
-  snprintf(metrics, sizeof metrics, "%s/%s", dir, file);
+  snprintf(metrics, RUN_PATH, "%s/%s", dir, file);
   cfg.report_path = report;
   cfg.metrics_path = metrics;
+  return cfg;
+}
+
+/* Every run's files, checked before the first run trains (host/train/run_files.h). */
+static int check_run_files(const dpt_compare_options *o, const char *dir, int n, dpt_err *err)
+{
+  char label[64], report[RUN_PATH], metrics[RUN_PATH];
+  for (int i = 0; i < n; i++) {
+    dpt_config cfg = run_settings(o, dir, i, report, metrics, label, sizeof label);
+    dpt_err why = {0};
+    if (dpt_run_files_check(&cfg, &why))
+      return dpt_err_set(err, why.code, "compare (%s): %s", label, why.msg);
+  }
+  return DPT_OK;
+}
+
+static int run_one(const dpt_compare_options *o, const char *dir, int i, dpt_observer shown,
+                   dpt_compared_run *run, FILE *out, dpt_err *err)
+{
+  int n = o->n_strategies * o->n_workers;
+  char label[64], report[RUN_PATH], metrics[RUN_PATH];
+  dpt_config cfg = run_settings(o, dir, i, report, metrics, label, sizeof label);
 
   dpt_observer_tee tee = {0};
   dpt_observer curve = {.ctx = run, .on_epoch = record_epoch};
@@ -151,7 +178,8 @@ int dpt_compare_run(const dpt_compare_options *o, const char *dir, FILE *out,
 {
   int n = o->n_strategies * o->n_workers;
   dpt_compared_run *runs = NULL;
-  int rc = alloc_runs(n, o->train.epochs, &runs, err);
+  int rc = check_run_files(o, dir, n, err);
+  if (!rc) rc = alloc_runs(n, o->train.epochs, &runs, err);
   if (rc) return rc;
   dpt_console console;
   dpt_console_init(&console, out, stderr, o->train.quiet);

@@ -2,7 +2,6 @@
 #include <string.h>
 
 #include "dpt/mlp.h"
-#include "dpt/sync.h"
 
 static int max_width(const dpt_mlp_shape *s)
 {
@@ -24,8 +23,6 @@ int dpt_mlp_replica_create(dpt_device *dev, const dpt_mlp_shape *shape, int max_
   size_t pbytes = r->n_params * sizeof(float);
   size_t wide = rows * (size_t)max_width(shape) * sizeof(float);
   int rc = dpt_dev_alloc(dev, pbytes, (void **)&r->params, err);
-  /* The gradient exchange's votes follow the gradient (dpt_sync_config.votes). */
-  if (!rc) rc = dpt_dev_alloc(dev, pbytes + DPT_VOTES * sizeof(float), (void **)&r->grads, err);
   for (int l = 0; l <= shape->n_layers && !rc; l++)
     rc = dpt_dev_alloc(dev, rows * (size_t)shape->sizes[l] * sizeof(float), (void **)&r->acts[l],
                        err);
@@ -45,7 +42,6 @@ void dpt_mlp_replica_destroy(dpt_mlp_replica *r)
 {
   if (!r->dev) return;
   dpt_dev_free(r->dev, r->params);
-  dpt_dev_free(r->dev, r->grads);
   for (int l = 0; l <= r->shape.n_layers; l++) dpt_dev_free(r->dev, r->acts[l]);
   for (int i = 0; i < 2; i++) dpt_dev_free(r->dev, r->delta[i]);
   dpt_dev_free(r->dev, r->labels);
@@ -117,15 +113,15 @@ static int loss_layer(dpt_mlp_replica *r, int rows, float grad_scale, dpt_mlp_pa
   return DPT_OK;
 }
 
-static int backward_layers(dpt_mlp_replica *r, int rows, dpt_err *err)
+static int backward_layers(dpt_mlp_replica *r, int rows, float *grads, dpt_err *err)
 {
   const dpt_mlp_shape *s = &r->shape;
   int cur = 0; /* delta[cur] holds the gradient w.r.t. layer l's pre-activation output */
   for (int l = s->n_layers; l >= 1; l--) {
     int in = s->sizes[l - 1], out = s->sizes[l];
     const float *w = r->params + dpt_mlp_weight_offset(s, l);
-    float *gw = r->grads + dpt_mlp_weight_offset(s, l);
-    float *gb = r->grads + dpt_mlp_bias_offset(s, l);
+    float *gw = grads + dpt_mlp_weight_offset(s, l);
+    float *gb = grads + dpt_mlp_bias_offset(s, l);
     const float *d = r->delta[cur];
     /* dW = d^T * acts[l-1]; db = column sums of d. */
     int rc = dpt_dev_gemm(r->dev, true, false, out, in, rows, 1.f, d, out, r->acts[l - 1], in,
@@ -145,15 +141,15 @@ static int backward_layers(dpt_mlp_replica *r, int rows, dpt_err *err)
   return DPT_OK;
 }
 
-int dpt_mlp_forward_backward(dpt_mlp_replica *r, int rows, float grad_scale, dpt_mlp_pass *out,
-                             dpt_err *err)
+int dpt_mlp_forward_backward(dpt_mlp_replica *r, int rows, float grad_scale, float *grads,
+                             dpt_mlp_pass *out, dpt_err *err)
 {
   out->loss_sum = 0;
   out->correct = 0;
-  if (rows == 0) return dpt_dev_zero(r->dev, r->grads, r->n_params * sizeof(float), err);
+  if (rows == 0) return dpt_dev_zero(r->dev, grads, r->n_params * sizeof(float), err);
   int rc = forward_layers(r, rows, err);
   if (!rc) rc = loss_layer(r, rows, grad_scale, out, err);
-  return rc ? rc : backward_layers(r, rows, err);
+  return rc ? rc : backward_layers(r, rows, grads, err);
 }
 
 int dpt_mlp_forward(dpt_mlp_replica *r, int rows, dpt_mlp_pass *out, dpt_err *err)

@@ -1,29 +1,9 @@
 #include "host/record/report.h"
 
-#include <errno.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "dpt/atomic_file.h"
-
-int dpt_output_path_check(const char *opt, const char *path, dpt_err *err)
-{
-  if (!path[0]) return dpt_err_set(err, DPT_EINPUT, "%s: empty file name", opt);
-  char copy[4096];
-  snprintf(copy, sizeof copy, "%s", path);
-  const char *dir = dirname(copy);
-  struct stat st;
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-    return dpt_err_set(err, DPT_EINPUT, "%s %s: folder '%s' does not exist", opt, path, dir);
-  if (access(dir, W_OK) != 0)
-    return dpt_err_set(err, DPT_EINPUT, "%s %s: folder '%s' is not writable", opt, path, dir);
-  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-    return dpt_err_set(err, DPT_EINPUT, "%s %s: is a folder", opt, path);
-  return DPT_OK;
-}
 
 static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
 {

@@ -1,4 +1,4 @@
-/* The JSON summary of a run (--report FILE), written atomically. */
+/* The JSON summary of a run (--report FILE). */
 #ifndef DPT_HOST_RECORD_REPORT_H
 #define DPT_HOST_RECORD_REPORT_H
 
@@ -6,10 +6,8 @@
 #include "dpt/status.h"
 #include "dpt/trainer.h"
 
-/* Refuses, before any training, a path whose folder is missing or not writable. */
-int dpt_output_path_check(const char *opt, const char *path, dpt_err *err);
-
-/* Writes path.tmp, flushes, fsyncs and renames it into place; nothing is left on failure. */
+/* Writes the report as dpt/atomic_file.h writes files: whole or not at all ("-": standard
+ * output). The path was checked at start-up (host/train/run_files.h). */
 int dpt_report_write(const char *path, const dpt_config *cfg, const dpt_result *res, dpt_err *err);
 
 #endif

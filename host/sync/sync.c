@@ -14,15 +14,16 @@ int dpt_sync_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
   return dpt_err_set(err, DPT_EINPUT, "sync: unknown strategy %d", (int)cfg->strategy);
 }
 
-int dpt_sync_attach(dpt_sync *s, int worker, dpt_device *dev, const float *params, dpt_err *err)
+int dpt_sync_attach(dpt_sync *s, int worker, dpt_device *dev, const float *params, float **grads,
+                    dpt_err *err)
 {
-  return s->vt->attach(s->ctx, worker, dev, params, err);
+  return s->vt->attach(s->ctx, worker, dev, params, grads, err);
 }
 
-int dpt_sync_exchange(dpt_sync *s, int worker, float *params, float *grads, float lr,
-                      dpt_sync_timing *timing, dpt_err *err)
+int dpt_sync_exchange(dpt_sync *s, int worker, float *params, float lr, const dpt_votes *mine,
+                      dpt_votes *counts, dpt_sync_timing *timing, dpt_err *err)
 {
-  return s->vt->exchange(s->ctx, worker, params, grads, lr, timing, err);
+  return s->vt->exchange(s->ctx, worker, params, lr, mine, counts, timing, err);
 }
 
 void dpt_sync_detach(dpt_sync *s, int worker) { s->vt->detach(s->ctx, worker); }

@@ -1,7 +1,12 @@
 /* The allreduce strategy: the workers sum their gradients through the communicator, then each
  * applies the same SGD step to its own replica, so the replicas stay identical. The communicator
  * follows the devices (host/comm/comm_group.h): the in-process one over host memory on CPU devices,
- * NCCL over GPU memory on CUDA devices; either way the step runs on the worker's device. */
+ * NCCL over GPU memory on CUDA devices; either way the step runs on the worker's device.
+ *
+ * The votes ride in the same collective: each worker's gradient buffer (its own, handed out by
+ * attach) holds its votes after the gradient, so the sum leaves every worker's counts there. The
+ * step reads the summed skip votes on the device and the counts come back with the step's own
+ * wait: on CUDA the votes add no trip between host and device to the exchange. */
 #include <stdalign.h>
 #include <stdlib.h>
 
@@ -10,11 +15,16 @@
 #include "host/comm/comm_group.h"
 #include "host/sync/sync_strategies.h"
 
-/* One worker's handle and optimizer state, on its own cache lines. */
+/* The floats summed after the gradient: a worker's votes on the way in, the counts on the way out. */
+enum { TALLY_SKIP, TALLY_STOP, TALLY_FLOATS };
+
+/* One worker's handle, buffers and optimizer state, on its own cache lines. */
 typedef struct ar_worker {
   alignas(DPT_CACHE_LINE) dpt_comm comm;
   dpt_device *dev; /* NULL until attached */
+  float *grads;    /* on dev: n_params, then TALLY_FLOATS */
   float *velocity; /* on dev */
+  float *tally;    /* host (pinned): TALLY_FLOATS, the votes' staging both ways */
 } ar_worker;
 
 typedef struct sync_allreduce {
@@ -24,58 +34,71 @@ typedef struct sync_allreduce {
   size_t n_params;
   float momentum, weight_decay;
   const float *init_velocity; /* host, or NULL: zeros */
-  size_t votes; /* floats after the gradient: DPT_VOTES with dpt_sync_config.votes, else 0 */
 } sync_allreduce;
 
-static int ar_attach(void *ctx, int worker, dpt_device *dev, const float *params, dpt_err *err)
+static void free_buffers(ar_worker *w, dpt_device *dev)
+{
+  dpt_dev_free(dev, w->grads);
+  dpt_dev_free(dev, w->velocity);
+  if (w->tally) dpt_dev_host_free(dev, w->tally);
+  w->grads = w->velocity = w->tally = NULL;
+}
+
+static int ar_attach(void *ctx, int worker, dpt_device *dev, const float *params, float **grads,
+                     dpt_err *err)
 {
   sync_allreduce *s = ctx;
   if (worker < 0 || worker >= s->n_workers || s->workers[worker].dev)
     return dpt_err_set(err, DPT_EINTERNAL, "sync allreduce: worker %d: unknown or attached twice",
                        worker);
-  size_t bytes = s->n_params * sizeof(float);
-  void *velocity = NULL;
-  int rc = dpt_dev_alloc(dev, bytes, &velocity, err);
-  if (rc) return rc;
-  rc = s->init_velocity ? dpt_dev_copy_h2d(dev, velocity, s->init_velocity, bytes, err)
-                        : dpt_dev_zero(dev, velocity, bytes, err);
+  ar_worker *w = &s->workers[worker];
+  size_t bytes = s->n_params * sizeof(float), tally_bytes = TALLY_FLOATS * sizeof(float);
+  int rc = dpt_dev_alloc(dev, bytes + tally_bytes, (void **)&w->grads, err);
+  if (!rc) rc = dpt_dev_alloc(dev, bytes, (void **)&w->velocity, err);
+  if (!rc) rc = dpt_dev_host_alloc(dev, tally_bytes, (void **)&w->tally, err);
+  if (!rc)
+    rc = s->init_velocity ? dpt_dev_copy_h2d(dev, w->velocity, s->init_velocity, bytes, err)
+                          : dpt_dev_zero(dev, w->velocity, bytes, err);
   /* Last: on CUDA devices it creates the NCCL communicator, which undoes itself if it fails. */
   if (!rc) rc = dpt_comm_group_attach(s->group, worker, dev, err);
   if (rc) {
-    dpt_dev_free(dev, velocity);
+    free_buffers(w, dev);
     return rc;
   }
-  s->workers[worker].dev = dev;
-  s->workers[worker].velocity = velocity;
+  w->dev = dev;
+  *grads = w->grads;
   return DPT_OK;
 }
 
-static int ar_exchange(void *ctx, int worker, float *params, float *grads, float lr,
-                       dpt_sync_timing *timing, dpt_err *err)
+static int ar_exchange(void *ctx, int worker, float *params, float lr, const dpt_votes *mine,
+                       dpt_votes *counts, dpt_sync_timing *timing, dpt_err *err)
 {
   sync_allreduce *s = ctx;
   if (worker < 0 || worker >= s->n_workers || !s->workers[worker].dev)
     return dpt_err_set(err, DPT_EINTERNAL, "sync allreduce: worker %d: not attached", worker);
   ar_worker *w = &s->workers[worker];
+  float *tally = w->grads + s->n_params;
   dpt_err why = {0};
   double t0 = dpt_now(), wait_s = 0;
-  /* The communicator reads grads outside the device's stream (as host memory, or on NCCL's own
-   * stream): let the backward pass's queued work finish. */
-  int rc = dpt_dev_sync(w->dev, &why);
+  w->tally[TALLY_SKIP] = mine ? (float)mine->skip : 0.f;
+  w->tally[TALLY_STOP] = mine ? (float)mine->stop : 0.f;
+  /* Queued behind the backward pass; the sync below waits for both. The communicator reads the
+   * buffer outside the device's stream (as host memory, or on NCCL's own stream). */
+  int rc = dpt_dev_copy_h2d(w->dev, tally, w->tally, TALLY_FLOATS * sizeof(float), &why);
+  if (!rc) rc = dpt_dev_sync(w->dev, &why);
   if (!rc) {
-    rc = dpt_comm_allreduce_sum(&w->comm, grads, s->n_params + s->votes, &why);
+    rc = dpt_comm_allreduce_sum(&w->comm, w->grads, s->n_params + TALLY_FLOATS, &why);
     wait_s = dpt_comm_group_last_wait_s(s->group, worker);
   }
   /* The summed votes are the same bits on every worker: all skip the step, or none does. */
-  float skips = 0;
-  if (!rc && s->votes)
-    rc = dpt_dev_copy_d2h(w->dev, &skips, grads + s->n_params + DPT_VOTE_SKIP, sizeof skips,
-                          &why);
-  if (!rc && skips == 0)
-    rc = dpt_dev_sgd_step(w->dev, s->n_params, params, grads, w->velocity, lr, s->momentum,
-                          s->weight_decay, &why);
-  /* Count the queued step as exchange time on every device, as on the CPU (a no-op there). */
-  if (!rc) rc = dpt_dev_sync(w->dev, &why);
+  if (!rc)
+    rc = dpt_dev_sgd_step(w->dev, s->n_params, params, w->grads, w->velocity, lr, s->momentum,
+                          s->weight_decay, tally + TALLY_SKIP, &why);
+  /* Waits for the queued step too: counted as exchange time on every device, as on the CPU. */
+  if (!rc) rc = dpt_dev_copy_d2h(w->dev, w->tally, tally, TALLY_FLOATS * sizeof(float), &why);
+  if (!rc && counts)
+    *counts = (dpt_votes){.skip = (int32_t)w->tally[TALLY_SKIP],
+                          .stop = (int32_t)w->tally[TALLY_STOP]};
   if (timing) *timing = (dpt_sync_timing){.comm_s = dpt_now() - t0 - wait_s, .wait_s = wait_s};
   if (!rc) return DPT_OK;
   dpt_comm_abort(&w->comm, rc, why.msg); /* the others stop now instead of timing out */
@@ -88,9 +111,8 @@ static void ar_detach(void *ctx, int worker)
   if (worker < 0 || worker >= s->n_workers || !s->workers[worker].dev) return;
   ar_worker *w = &s->workers[worker];
   dpt_comm_group_detach(s->group, worker);
-  dpt_dev_free(w->dev, w->velocity);
+  free_buffers(w, w->dev);
   w->dev = NULL;
-  w->velocity = NULL;
 }
 
 static void ar_abort(void *ctx, int code, const char *why)
@@ -153,7 +175,6 @@ int dpt_sync_allreduce_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err
   s->momentum = cfg->momentum;
   s->weight_decay = cfg->weight_decay;
   s->init_velocity = cfg->init_velocity;
-  s->votes = cfg->votes ? DPT_VOTES : 0;
   *out = (dpt_sync){.vt = &allreduce_ops, .ctx = s};
   return DPT_OK;
 }

@@ -1,7 +1,9 @@
 /* The parameter-server strategy: each worker copies its gradient to pinned host memory, pushes it
- * to the server, pulls the stepped parameters and copies them back to its replica. A CPU device's
- * memory is host memory: its worker pushes and pulls its replica's buffers directly, saving two
- * copies of the model per step. */
+ * to the server with its votes, pulls the stepped parameters and the vote counts, and copies the
+ * parameters back to its replica. The votes travel as host values beside the push and the pull
+ * (over MPI too, ps/ps_mpi.h): they never cross between host and device. A CPU device's memory is
+ * host memory: its worker pushes its gradient buffer and pulls into its replica directly, saving
+ * two copies of the model per step. */
 #include <stdalign.h>
 #include <stdlib.h>
 
@@ -10,11 +12,13 @@
 #include "dpt/cache_lines.h"
 #include "host/sync/sync_strategies.h"
 
-/* One worker's pinned staging buffers (none on a CPU device), on its own cache lines. */
+/* One worker's gradient buffer and pinned staging buffers (none on a CPU device), on its own
+ * cache lines. */
 typedef struct ps_stage {
   alignas(DPT_CACHE_LINE) dpt_device *dev; /* NULL until attached */
-  float *grads;
-  float *params;
+  float *grads;       /* on dev */
+  float *host_grads;  /* pinned, or grads itself on a CPU device */
+  float *host_params; /* pinned, or NULL on a CPU device (the replica's are used) */
 } ps_stage;
 
 static bool is_host_memory(const dpt_device *dev) { return dev->kind == DPT_DEVICE_CPU; }
@@ -24,44 +28,41 @@ typedef struct sync_ps {
   ps_stage *workers;
   int n_workers;
   size_t n_params;
-  size_t votes; /* floats after the gradient: DPT_VOTES with dpt_sync_config.votes, else 0 */
 } sync_ps;
 
 static void free_stage(ps_stage *w)
 {
-  if (w->grads) dpt_dev_host_free(w->dev, w->grads);
-  if (w->params) dpt_dev_host_free(w->dev, w->params);
+  if (w->host_grads && w->host_grads != w->grads) dpt_dev_host_free(w->dev, w->host_grads);
+  if (w->host_params) dpt_dev_host_free(w->dev, w->host_params);
+  dpt_dev_free(w->dev, w->grads);
   *w = (ps_stage){0};
 }
 
-static int ps_attach(void *ctx, int worker, dpt_device *dev, const float *params, dpt_err *err)
+static int ps_attach(void *ctx, int worker, dpt_device *dev, const float *params, float **grads,
+                     dpt_err *err)
 {
   sync_ps *s = ctx;
   if (worker < 0 || worker >= s->n_workers || s->workers[worker].dev)
     return dpt_err_set(err, DPT_EINTERNAL, "sync ps: worker %d: unknown or attached twice", worker);
   ps_stage *w = &s->workers[worker];
   size_t bytes = s->n_params * sizeof(float);
-  void *grads = NULL, *pulled = NULL;
-  int rc = DPT_OK;
-  if (!is_host_memory(dev)) {
-    rc = dpt_dev_host_alloc(dev, bytes + s->votes * sizeof(float), &grads, err);
-    if (!rc) rc = dpt_dev_host_alloc(dev, bytes, &pulled, err);
+  *w = (ps_stage){.dev = dev};
+  int rc = dpt_dev_alloc(dev, bytes, (void **)&w->grads, err);
+  if (!rc && is_host_memory(dev)) w->host_grads = w->grads;
+  if (!rc && !is_host_memory(dev)) {
+    rc = dpt_dev_host_alloc(dev, bytes, (void **)&w->host_grads, err);
+    if (!rc) rc = dpt_dev_host_alloc(dev, bytes, (void **)&w->host_params, err);
   }
-  *w = (ps_stage){.dev = dev, .grads = grads, .params = pulled};
-  if (rc) free_stage(w);
-  return rc;
+  if (rc) {
+    free_stage(w);
+    return rc;
+  }
+  *grads = w->grads;
+  return DPT_OK;
 }
 
-/* This worker's votes, from the floats after its gradient in host memory. */
-static dpt_ps_votes read_votes(const sync_ps *s, const float *host_grads)
-{
-  if (!s->votes) return (dpt_ps_votes){0};
-  const float *v = host_grads + s->n_params;
-  return (dpt_ps_votes){.skip = v[DPT_VOTE_SKIP] != 0.f, .stop = v[DPT_VOTE_STOP] != 0.f};
-}
-
-static int ps_exchange(void *ctx, int worker, float *params, float *grads, float lr,
-                       dpt_sync_timing *timing, dpt_err *err)
+static int ps_exchange(void *ctx, int worker, float *params, float lr, const dpt_votes *mine,
+                       dpt_votes *counts, dpt_sync_timing *timing, dpt_err *err)
 {
   sync_ps *s = ctx;
   if (worker < 0 || worker >= s->n_workers || !s->workers[worker].dev)
@@ -71,25 +72,18 @@ static int ps_exchange(void *ctx, int worker, float *params, float *grads, float
   dpt_err why = {0};
   double t0 = dpt_now(), wait_s = 0;
   bool direct = is_host_memory(w->dev);
-  float *host_grads = direct ? grads : w->grads, *host_params = direct ? params : w->params;
-  /* The d2h copy waits for the device's queued work, the previous exchange's h2d from w->params
-   * included, so the pull below may overwrite the staging buffer. */
-  int rc = direct ? DPT_OK
-                  : dpt_dev_copy_d2h(w->dev, w->grads, grads, bytes + s->votes * sizeof(float), &why);
-  if (!rc) rc = dpt_ps_push_vote(s->ps, worker, host_grads, lr, read_votes(s, host_grads), &why);
+  float *host_params = direct ? params : w->host_params;
+  /* The d2h copy waits for the device's queued work, the previous exchange's h2d from
+   * w->host_params included, so the pull below may overwrite the staging buffer. */
+  int rc = direct ? DPT_OK : dpt_dev_copy_d2h(w->dev, w->host_grads, w->grads, bytes, &why);
+  if (!rc) rc = dpt_ps_push(s->ps, worker, w->host_grads, lr, mine, &why);
+  dpt_ps_round round = {0};
   if (!rc) {
-    rc = dpt_ps_pull(s->ps, worker, host_params, &why);
-    wait_s = dpt_ps_last_wait_s(s->ps, worker);
+    rc = dpt_ps_pull(s->ps, worker, host_params, &round, &why);
+    wait_s = round.wait_s;
   }
-  if (!rc && !direct) rc = dpt_dev_copy_h2d(w->dev, params, w->params, bytes, &why);
-  if (!rc && s->votes) { /* the round's vote counts, from staging memory that outlives the copy */
-    dpt_ps_votes counted = dpt_ps_last_votes(s->ps, worker);
-    host_grads[s->n_params + DPT_VOTE_SKIP] = (float)counted.skip;
-    host_grads[s->n_params + DPT_VOTE_STOP] = (float)counted.stop;
-    if (!direct)
-      rc = dpt_dev_copy_h2d(w->dev, grads + s->n_params, &w->grads[s->n_params],
-                            DPT_VOTES * sizeof(float), &why);
-  }
+  if (!rc && counts) *counts = round.votes;
+  if (!rc && !direct) rc = dpt_dev_copy_h2d(w->dev, params, w->host_params, bytes, &why);
   /* Count the queued upload as exchange time on every device, as on the CPU (a no-op there). */
   if (!rc) rc = dpt_dev_sync(w->dev, &why);
   if (timing) *timing = (dpt_sync_timing){.comm_s = dpt_now() - t0 - wait_s, .wait_s = wait_s};
@@ -121,8 +115,7 @@ static size_t ps_bytes_per_step(void *ctx)
 static int ps_read_velocity(void *ctx, int worker, float *out, dpt_err *err)
 {
   sync_ps *s = ctx;
-  dpt_ps_read_velocity(s->ps, out);
-  return DPT_OK;
+  return dpt_ps_read_velocity(s->ps, out, err);
 }
 
 static void ps_destroy(void *ctx)
@@ -170,7 +163,6 @@ int dpt_sync_ps_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
   s->workers = workers;
   s->n_workers = cfg->n_workers;
   s->n_params = cfg->n_params;
-  s->votes = cfg->votes ? DPT_VOTES : 0;
   *out = (dpt_sync){.vt = &ps_ops, .ctx = s};
   return DPT_OK;
 }

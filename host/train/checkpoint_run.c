@@ -39,11 +39,16 @@ static int write_checkpoint(dpt_run *run, dpt_device *dev, const float *params, 
   return dpt_checkpoint_write_file(run->cfg->checkpoint_path, &ck, r->fault.slow_save_s, err);
 }
 
-int dpt_checkpoint_save_run(dpt_run *run, dpt_device *dev, const float *params, int next_epoch,
-                            long next_step, dpt_err *err)
+/* How long the other processes wait for process 0 to write or read a checkpoint: files can be
+ * slower than any exchange, so not --timeout but FILE_TIMEOUTS times it (none with --timeout 0). */
+enum { FILE_TIMEOUTS = 10 };
+static double file_wait_s(const dpt_run *run) { return FILE_TIMEOUTS * run->cfg->timeout_s; }
+
+/* Every process's share of the save, worker 0 (dpt_checkpoint_save_run). */
+static int save_everywhere(dpt_run *run, dpt_device *dev, const float *params, int next_epoch,
+                           long next_step, dpt_err *err)
 {
   dpt_resilience *r = &run->res;
-  if (!run->cfg->checkpoint_path) return DPT_OK;
   /* At an epoch's end the next epoch starts from zero: its figures are not the last epoch's. */
   for (int w = 0; w < run->workers; w++) {
     const dpt_worker_slot *s = &run->slots[w];
@@ -58,7 +63,21 @@ int dpt_checkpoint_save_run(dpt_run *run, dpt_device *dev, const float *params, 
   if (run->proc_rank == 0) rc = write_checkpoint(run, dev, params, next_epoch, next_step, err);
   /* No process goes on before the file is in place: one that exited (stopped, failed) meanwhile
    * would have its launcher end the job, process 0 mid-save too. */
-  return dpt_run_procs_share_status(run, rc, "process 0 could not save the checkpoint", err);
+  return dpt_run_procs_share_status(run, rc, "process 0 could not save the checkpoint",
+                                    "process 0 to save the checkpoint", file_wait_s(run), err);
+}
+
+int dpt_checkpoint_save_run(dpt_run *run, dpt_device *dev, const float *params, int next_epoch,
+                            long next_step, dpt_err *err)
+{
+  if (!run->cfg->checkpoint_path) return DPT_OK;
+  /* The workers of this process waiting for worker 0 do not count the save against --timeout;
+   * they give up only after the other processes would have (file_wait_s) plus --timeout. */
+  dpt_barrier_busy(&run->barrier, 0, "saving a checkpoint",
+                   file_wait_s(run) + run->cfg->timeout_s);
+  int rc = save_everywhere(run, dev, params, next_epoch, next_step, err);
+  dpt_barrier_idle(&run->barrier);
+  return rc;
 }
 
 /* "784-512-512-10" */
@@ -138,7 +157,8 @@ static int read_on_process_0(dpt_run *run, const char *path, const char *name, d
   size_t len = 0;
   int rc = DPT_OK;
   if (run->proc_rank == 0) rc = dpt_checkpoint_read_bytes(path, name, &bytes, &len, err);
-  rc = dpt_run_procs_share_status(run, rc, "process 0 could not read the checkpoint", err);
+  rc = dpt_run_procs_share_status(run, rc, "process 0 could not read the checkpoint",
+                                  "process 0 to read the checkpoint", file_wait_s(run), err);
   uint64_t size = len; /* the same width on every process */
   if (!rc) rc = dpt_run_procs_bcast(run, &size, sizeof size, err);
   if (!rc && run->proc_rank != 0) {

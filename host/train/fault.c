@@ -6,7 +6,7 @@
 
 #include "dpt/parse.h"
 
-static const char *const kind_names[] = {"stall", "fail", "nan", NULL};
+static const char *const kind_names[] = {"stall", "fail", "nan", "diverge", NULL};
 
 /* One "key=value" item of the spec, in place. */
 static int apply_item(char *item, dpt_fault *out, unsigned *seen, dpt_err *err)
@@ -46,8 +46,8 @@ int dpt_fault_parse(const char *spec, dpt_fault *out, dpt_err *err)
   for (char *item = strtok_r(copy, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save))
     rc = apply_item(item, out, &seen, err);
   if (!rc && seen != 7)
-    rc = dpt_err_set(err, DPT_EINPUT, "DPT_FAULT '%s': needs worker=W,step=S,kind=stall|fail|nan",
-                     spec);
+    rc = dpt_err_set(err, DPT_EINPUT,
+                     "DPT_FAULT '%s': needs worker=W,step=S,kind=stall|fail|nan|diverge", spec);
   if (rc) out->kind = DPT_FAULT_NONE;
   return rc;
 }
@@ -57,8 +57,11 @@ int dpt_fault_from_env(dpt_fault *out, dpt_err *err)
   *out = (dpt_fault){0};
   const char *spec = getenv("DPT_FAULT");
   int rc = spec && spec[0] ? dpt_fault_parse(spec, out, err) : DPT_OK;
-  const char *slow = getenv("DPT_TEST_SLOW_SAVE");
-  if (!rc && slow && slow[0])
-    rc = dpt_parse_double("DPT_TEST_SLOW_SAVE", slow, 0, false, 3600, &out->slow_save_s, err);
+  const char *names[] = {"DPT_TEST_SLOW_SAVE", "DPT_TEST_SLOW_LOAD"};
+  double *delays[] = {&out->slow_save_s, &out->slow_load_s};
+  for (int i = 0; i < 2 && !rc; i++) {
+    const char *slow = getenv(names[i]);
+    if (slow && slow[0]) rc = dpt_parse_double(names[i], slow, 0, false, 3600, delays[i], err);
+  }
   return rc;
 }

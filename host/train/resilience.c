@@ -23,14 +23,13 @@ int dpt_resilience_setup(dpt_run *run, float *init_params, dpt_sync_config *sc, 
 {
   dpt_resilience *r = &run->res;
   r->start_epoch = 1;
-  int rc = dpt_fault_from_env(&r->fault, err);
-  if (!rc && r->fault.kind != DPT_FAULT_NONE && r->fault.worker >= run->all_workers)
+  int rc = DPT_OK;
+  if (r->fault.kind != DPT_FAULT_NONE && r->fault.worker >= run->all_workers)
     rc = dpt_err_set(err, DPT_EINPUT, "DPT_FAULT: worker %d, but the run has %d worker(s)",
                      r->fault.worker, run->all_workers);
   if (!rc && run->cfg->resume_path) rc = dpt_checkpoint_resume_run(run, init_params, err);
   if (!rc && run->cfg->checkpoint_path) rc = allocate_save_buffers(run, err);
   sc->init_velocity = r->resumed.velocity; /* NULL unless resumed: start from zero */
-  sc->votes = true;                          /* host/train/step_guard.c votes in every exchange */
   return rc;
 }
 
@@ -38,13 +37,20 @@ int dpt_resilience_finish(const dpt_run *run, dpt_err *err)
 {
   const dpt_resilience *r = &run->res;
   long last = (long)run->cfg->epochs * run->steps_per_epoch;
-  if (r->stopped_after == 0 || r->stopped_after >= last) return DPT_OK;
+  if (r->stopped_after == 0 || (r->stopped_after >= last && !r->evaluation_cut)) return DPT_OK;
   long in_epoch = (r->stopped_after - 1) % run->steps_per_epoch + 1;
   int epoch = (int)((r->stopped_after - 1) / run->steps_per_epoch) + 1;
   const char *ck = run->cfg->checkpoint_path;
+  const char *during = r->evaluation_cut ? ", during its evaluation" : "";
+  if (r->stopped_after >= last) /* nothing is left to resume */
+    return dpt_err_set(err, DPT_EINTERRUPTED,
+                       "stopped on request during the last epoch's evaluation: the training is "
+                       "complete%s%s, its evaluation is not",
+                       ck ? ", saved in " : "", ck ? ck : "");
   return dpt_err_set(err, DPT_EINTERRUPTED,
-                     "stopped on request after step %ld of %ld (epoch %d, step %ld of %ld); %s%s%s",
-                     r->stopped_after, last, epoch, in_epoch, run->steps_per_epoch,
+                     "stopped on request after step %ld of %ld (epoch %d, step %ld of %ld)%s; "
+                     "%s%s%s",
+                     r->stopped_after, last, epoch, in_epoch, run->steps_per_epoch, during,
                      ck ? "--resume " : "no checkpoint saved (no --checkpoint)", ck ? ck : "",
                      ck ? " continues it" : "");
 }

@@ -5,6 +5,9 @@
 #ifndef DPT_HOST_TRAIN_RESILIENCE_H
 #define DPT_HOST_TRAIN_RESILIENCE_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
+
 #include "dpt/status.h"
 #include "dpt/sync.h"
 #include "host/checkpoint/checkpoint_format.h"
@@ -20,14 +23,21 @@ typedef struct dpt_resilience {
   float *save_velocity;       /* n_params floats, */
   dpt_checkpoint_worker *save_workers; /* one entry per worker of every process, */
   dpt_checkpoint_worker *save_mine;    /* and per worker of this process (gathered into those) */
-  dpt_fault fault;            /* test hooks, read from the environment once at the start */
+  dpt_fault fault;            /* test hooks, read from the environment once, before loading */
   long stopped_after;         /* worker 0: the step the run stopped after early (0: it did not) */
+  /* A stop request during an evaluation: worker 0 polls it and raises stop_evaluation, which every
+   * worker of the process reads between its chunks; once the figures are summed over the
+   * processes, evaluation_cut says whether any was cut short (worker 0 writes it before a
+   * barrier): then the epoch is not reported and the run stops after saving its checkpoint. */
+  atomic_bool stop_evaluation;
+  bool evaluation_cut;
   long skipped_steps;         /* worker 0: steps dropped by --on-nan skip, the checkpoint's too */
 } dpt_resilience;
 
-/* Before the workers start, with init_params holding the seeded initialization: reads the test
- * hooks, applies --resume (parameters into init_params, optimizer state, position, figures; every
- * mismatch is DPT_EINPUT), allocates the save buffers, and sets the sync config's fields. */
+/* Before the workers start, with init_params holding the seeded initialization: checks the test
+ * hooks (read into fault before the data loaded), applies --resume (parameters into init_params,
+ * optimizer state, position, figures; every mismatch is DPT_EINPUT), allocates the save buffers,
+ * and sets the sync config's fields. */
 int dpt_resilience_setup(struct dpt_run *run, float *init_params, dpt_sync_config *sc,
                          dpt_err *err);
 

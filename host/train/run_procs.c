@@ -1,5 +1,6 @@
 #include "host/train/run_procs.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,16 +10,30 @@
 
 enum { MAX_SUMS = 8, HOST_NAME = 256, BCAST_PIECE = 1 << 30 };
 
-/* What every process must agree on, compared after an allgather. */
-enum { FACT_WORKERS, FACT_DEVICE, FACT_TRAIN, FACT_TEST, FACT_FEATURES, FACTS };
-static const char *const fact_names[FACTS] = {"the worker count (give --workers)",
-                                              "the device kind", "the training samples",
-                                              "the test samples", "the features"};
+/* What every process must agree on, compared after an allgather; first whether one was asked to
+ * stop (its data may then be missing). */
+enum { FACT_STOP, FACT_WORKERS, FACT_DEVICE, FACT_TRAIN, FACT_TEST, FACT_FEATURES, FACTS };
+static const char *const fact_names[FACTS] = {
+    "the stop request", "the worker count (give --workers)", "the device kind",
+    "the training samples", "the test samples", "the features"};
 
 struct dpt_run_procs {
   dpt_mpi_chan *chan;
   double *gathered; /* procs x MAX_SUMS: allocated once, not per step */
+  uint64_t *values; /* procs, for dpt_run_procs_find_odd */
 };
+
+static const char stopped_before_training[] =
+    "stopped on request before training started: nothing to save";
+
+static int check_stop(const dpt_run *run, const long (*all)[FACTS], dpt_err *err)
+{
+  for (int p = 0; p < run->procs; p++)
+    if (all[p][FACT_STOP])
+      return dpt_err_set(err, DPT_EINTERRUPTED, "%s (process %d was asked to stop)",
+                         stopped_before_training, p);
+  return DPT_OK;
+}
 
 static int check_same(const dpt_run *run, const long (*all)[FACTS], dpt_err *err)
 {
@@ -49,24 +64,30 @@ static int share_cores(dpt_run *run, dpt_err *err)
   return rc;
 }
 
-int dpt_run_procs_setup(dpt_run *run, dpt_err *err)
+int dpt_run_procs_setup(dpt_run *run, bool stop, dpt_err *err)
 {
   const dpt_config *cfg = run->cfg;
   run->procs = cfg->procs > 1 ? cfg->procs : 1;
   run->proc_rank = run->procs > 1 ? cfg->proc_rank : 0;
   run->first_worker = run->proc_rank * run->workers;
   run->all_workers = run->procs * run->workers;
-  if (run->procs == 1) return DPT_OK;
+  if (run->procs == 1)
+    return stop ? dpt_err_set(err, DPT_EINTERRUPTED, "%s", stopped_before_training) : DPT_OK;
   dpt_run_procs *m = calloc(1, sizeof *m);
   long(*all)[FACTS] = calloc((size_t)run->procs, sizeof *all);
   if (m) m->gathered = calloc((size_t)run->procs * MAX_SUMS, sizeof *m->gathered);
+  if (m) m->values = calloc((size_t)run->procs, sizeof *m->values);
   run->mpi = m;
-  int rc = m && m->gathered && all ? DPT_OK : dpt_err_set(err, DPT_ENOMEM, "trainer: out of memory");
+  int rc = m && m->gathered && m->values && all
+               ? DPT_OK
+               : dpt_err_set(err, DPT_ENOMEM, "trainer: out of memory");
   if (!rc) rc = dpt_mpi_chan_open("figures", cfg->timeout_s, &m->chan, err);
-  long mine[FACTS] = {[FACT_WORKERS] = run->workers, [FACT_DEVICE] = (long)run->device_kind,
+  long mine[FACTS] = {[FACT_STOP] = stop, [FACT_WORKERS] = run->workers,
+                      [FACT_DEVICE] = (long)run->device_kind,
                       [FACT_TRAIN] = (long)run->train->count, [FACT_TEST] = (long)run->test->count,
                       [FACT_FEATURES] = (long)run->train->features};
   if (!rc) rc = dpt_mpi_chan_allgather(m->chan, mine, sizeof mine, all, err);
+  if (!rc) rc = check_stop(run, (const long(*)[FACTS])all, err);
   if (!rc) rc = check_same(run, (const long(*)[FACTS])all, err);
   free(all);
   return rc ? rc : share_cores(run, err);
@@ -94,6 +115,22 @@ int dpt_run_procs_gather(dpt_run *run, const void *mine, size_t bytes, void *all
   return dpt_mpi_chan_allgather(run->mpi->chan, mine, bytes, all, err);
 }
 
+int dpt_run_procs_find_odd(dpt_run *run, uint64_t mine, int *odd, uint64_t *first,
+                           uint64_t *its, dpt_err *err)
+{
+  *odd = -1;
+  if (run->procs == 1) return DPT_OK;
+  uint64_t *all = run->mpi->values;
+  int rc = dpt_mpi_chan_allgather(run->mpi->chan, &mine, sizeof mine, all, err);
+  for (int p = 1; p < run->procs && !rc && *odd < 0; p++)
+    if (all[p] != all[0]) {
+      *odd = p;
+      *first = all[0];
+      *its = all[p];
+    }
+  return rc;
+}
+
 int dpt_run_procs_bcast(dpt_run *run, void *buf, size_t bytes, dpt_err *err)
 {
   if (run->procs == 1) return DPT_OK;
@@ -104,12 +141,14 @@ int dpt_run_procs_bcast(dpt_run *run, void *buf, size_t bytes, dpt_err *err)
   return rc;
 }
 
-int dpt_run_procs_share_status(dpt_run *run, int rc, const char *what, dpt_err *err)
+int dpt_run_procs_share_status(dpt_run *run, int rc, const char *what, const char *awaited,
+                               double wait_s, dpt_err *err)
 {
   if (run->procs == 1) return rc;
   dpt_err outcome = {0};
   if (rc && run->proc_rank == 0) outcome = *err;
-  int shared = dpt_run_procs_bcast(run, &outcome, sizeof outcome, err);
+  int shared = dpt_mpi_chan_bcast_awaiting(run->mpi->chan, &outcome, sizeof outcome, 0, wait_s,
+                                           awaited, err);
   if (run->proc_rank == 0 || shared) return rc ? rc : shared;
   return outcome.code ? dpt_err_set(err, outcome.code, "%s: %s", what, outcome.msg) : DPT_OK;
 }
@@ -124,6 +163,7 @@ void dpt_run_procs_close(dpt_run *run)
   if (!run->mpi) return;
   dpt_mpi_chan_close(run->mpi->chan);
   free(run->mpi->gathered);
+  free(run->mpi->values);
   free(run->mpi);
   run->mpi = NULL;
 }

@@ -6,6 +6,7 @@
 #include "dpt/timer.h"
 #include "host/train/checkpoint_run.h"
 #include "host/train/run.h"
+#include "kernels/kn_math.h"
 
 enum { STALL_POLL_MS = 10 };
 
@@ -41,31 +42,44 @@ static int store_floats(dpt_device *dev, float *p, const float *v, size_t n, dpt
   return rc ? rc : dpt_dev_sync(dev, err);
 }
 
-static int apply_fault(dpt_run *run, int w, dpt_device *dev, float *grads, long done,
-                       dpt_err *err)
+/* The DPT_FAULT aimed at worker w and this step, or DPT_FAULT_NONE. */
+static dpt_fault_kind fault_due(const dpt_run *run, int w, long done)
 {
   const dpt_fault *f = &run->res.fault;
   /* f->worker counts every MPI process's workers (host/train/run_procs.h). */
-  if (f->kind == DPT_FAULT_NONE || f->worker != run->first_worker + w || f->step != done)
-    return DPT_OK;
-  switch (f->kind) {
+  return f->worker == run->first_worker + w && f->step == done ? f->kind : DPT_FAULT_NONE;
+}
+
+/* The faults that strike before the exchange. */
+static int apply_fault(dpt_run *run, int w, dpt_device *dev, float *grads, long done,
+                       dpt_err *err)
+{
+  switch (fault_due(run, w, done)) {
   case DPT_FAULT_STALL: return stall(run, done, err);
   case DPT_FAULT_FAIL:
     return dpt_err_set(err, DPT_EDEVICE, "step %ld: injected failure (DPT_FAULT)", done);
   case DPT_FAULT_NAN: return store_floats(dev, grads, &(float){NAN}, 1, err);
+  case DPT_FAULT_DIVERGE: /* after the exchange: dpt_guard_after_exchange */
   case DPT_FAULT_NONE: break;
   }
   return DPT_OK;
 }
 
+/* DPT_FAULT kind=diverge: the replica's first parameter moves by 1, on this worker only. */
+static int diverge(dpt_device *dev, float *params, dpt_err *err)
+{
+  float first;
+  int rc = dpt_dev_copy_d2h(dev, &first, params, sizeof first, err);
+  first += 1.f;
+  return rc ? rc : store_floats(dev, params, &first, 1, err);
+}
+
 int dpt_guard_before_exchange(dpt_run *run, int w, dpt_device *dev, float *grads, int epoch,
-                              long step, dpt_err *err)
+                              long step, dpt_votes *votes, dpt_err *err)
 {
   long done = steps_done(run, epoch, step);
-  const dpt_observer *obs = run->obs;
-  float votes[DPT_VOTES] = {0};
   /* One thread per process asks: a request reaches the others through the vote count. */
-  votes[DPT_VOTE_STOP] = w == 0 && obs && obs->should_stop && obs->should_stop(obs->ctx);
+  *votes = (dpt_votes){.stop = w == 0 && dpt_observer_stop_requested(run->obs)};
   int rc = apply_fault(run, w, dev, grads, done, err);
   bool bad = false;
   if (!rc) rc = dpt_dev_has_nonfinite(dev, run->n_params, grads, &bad, err);
@@ -74,26 +88,29 @@ int dpt_guard_before_exchange(dpt_run *run, int w, dpt_device *dev, float *grads
                      "step %ld (epoch %d, step %ld of %ld): the gradient holds NaN or Inf; stopped "
                      "before it reached the parameters (--on-nan skip drops such steps instead)",
                      done, epoch, step + 1, run->steps_per_epoch);
-  votes[DPT_VOTE_SKIP] = bad;
-  return rc ? rc : store_floats(dev, grads + run->n_params, votes, DPT_VOTES, err);
+  votes->skip = bad;
+  return rc;
 }
 
-int dpt_guard_after_exchange(dpt_run *run, int w, dpt_device *dev, const float *grads, int epoch,
-                             long step, dpt_step_outcome *out, dpt_err *err)
+int dpt_guard_after_exchange(dpt_run *run, int w, dpt_device *dev, float *params,
+                             dpt_votes counts, int epoch, long step, dpt_step_outcome *out,
+                             dpt_err *err)
 {
-  float votes[DPT_VOTES] = {0};
-  int rc = dpt_dev_copy_d2h(dev, votes, grads + run->n_params, sizeof votes, err);
-  *out = (dpt_step_outcome){.skipped = !rc && votes[DPT_VOTE_SKIP] > 0,
-                            .stop = !rc && votes[DPT_VOTE_STOP] > 0};
-  if (!out->skipped || w != 0) return rc;
+  int rc = DPT_OK;
+  if (fault_due(run, w, steps_done(run, epoch, step)) == DPT_FAULT_DIVERGE)
+    rc = diverge(dev, params, err);
+  *out = (dpt_step_outcome){.counts = counts,
+                            .skipped = !rc && kn_step_skipped((float)counts.skip),
+                            .stop = !rc && counts.stop > 0};
+  if (rc || !out->skipped || w != 0) return rc;
   run->res.skipped_steps++;
   const dpt_observer *obs = run->obs;
   if (!obs || !obs->on_notice) return DPT_OK;
   char msg[256];
   snprintf(msg, sizeof msg,
-           "step %ld (epoch %d): NaN or Inf in the gradient of %.0f worker(s): the step is "
+           "step %ld (epoch %d): NaN or Inf in the gradient of %d worker(s): the step is "
            "skipped on every worker (--on-nan skip)",
-           steps_done(run, epoch, step), epoch, (double)votes[DPT_VOTE_SKIP]);
+           steps_done(run, epoch, step), epoch, (int)counts.skip);
   obs->on_notice(obs->ctx, msg);
   return DPT_OK;
 }

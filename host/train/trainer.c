@@ -7,6 +7,7 @@
 #include "dpt/hash.h"
 #include "dpt/timer.h"
 #include "dpt/trainer.h"
+#include "host/train/load_data.h"
 #include "host/train/run.h"
 #include "host/train/run_procs.h"
 #include "host/record/trace.h"
@@ -142,15 +143,14 @@ static int train_loaded(const dpt_config *cfg, const dpt_observer *obs, dpt_run 
                         dpt_result *out, dpt_err *err)
 {
   int rc = choose_device(cfg, obs, run, err);
-  if (!rc) rc = dpt_run_procs_setup(run, err);
+  /* The last point where a stop needs no step: nothing has been trained. */
+  if (!rc) rc = dpt_run_procs_setup(run, dpt_observer_stop_requested(obs), err);
   if (!rc)
     rc = dpt_mlp_shape_make((int)run->train->features, cfg->hidden, cfg->n_hidden,
                             run->train->classes, &run->shape, err);
   if (rc) return rc;
   run->n_params = dpt_mlp_param_count(&run->shape);
-  /* One shard by default: with one server thread, more shards only add wake-ups (measured on 2
-   * cores: 2 workers 36k vs 30k samples/s with 1 vs 8 shards); they pay off when many workers
-   * push at once. */
+  /* One shard by default: more shards pay off only when many workers push at once (docs/ps.md). */
   run->ps_shards = cfg->ps_shards > 0 ? cfg->ps_shards : 1;
   run->ps_threads = cfg->ps_threads > 0 ? cfg->ps_threads : dpt_ps_default_server_threads();
   if (cfg->strategy == DPT_STRATEGY_PS && (size_t)run->ps_shards > run->n_params)
@@ -182,13 +182,14 @@ static int train_loaded(const dpt_config *cfg, const dpt_observer *obs, dpt_run 
   if (!rc) {
     rc = dpt_barrier_init(&run->barrier, run->workers, cfg->timeout_s, err);
     if (!rc) {
+      dpt_barrier_name_from(&run->barrier, run->first_worker);
       run->start_s = dpt_now();
       rc = run_workers(run, err);
       if (!rc) rc = dpt_resilience_finish(run, err);
       dpt_barrier_destroy(&run->barrier);
     }
     if (!rc) fill_result(cfg, run, dpt_sync_bytes_per_step(&run->sync), out);
-    dpt_sync_destroy(&run->sync); /* joins the server thread: its spans are complete */
+    dpt_sync_destroy(&run->sync); /* joins the server threads: their spans are complete */
     if (!rc && run->trace) rc = dpt_trace_write(run->trace, cfg->trace_path, err);
   }
   free(init);
@@ -199,9 +200,10 @@ int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, d
 {
   double t0 = dpt_now();
   dpt_dataset train = {0}, test = {0};
-  int rc = dpt_data_load_dir(cfg->data_dir, &train, &test, err);
-  if (rc) return rc;
   dpt_run run = {.cfg = cfg, .obs = obs, .train = &train, .test = &test};
+  int rc = dpt_fault_from_env(&run.res.fault, err); /* first: a hook slows the loading down */
+  if (!rc) rc = dpt_run_load_data(&run, &train, &test, err);
+  if (rc) return rc;
   pthread_mutex_init(&run.err_mu, NULL);
   rc = train_loaded(cfg, obs, &run, out, err);
   dpt_run_procs_close(&run); /* after the strategy's channels, in the same order everywhere */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dpt/hash.h"
 #include "dpt/rng.h"
 #include "dpt/timer.h"
 #include "host/train/checkpoint_run.h"
@@ -17,6 +18,7 @@ typedef struct worker {
   dpt_device dev;
   bool dev_open, attached;
   dpt_mlp_replica rep;
+  float *grads;        /* on dev: the exchange's, where the backward pass writes (dpt/sync.h) */
   float *stage_x;      /* host (pinned): rows gathered for this step */
   int32_t *stage_y;
   uint32_t *order;     /* this epoch's sample order, the same in every worker */
@@ -54,7 +56,7 @@ static int worker_setup(worker *k)
     k->slot->replica_copy = malloc(run->n_params * sizeof(float));
     if (!k->slot->replica_copy) rc = dpt_err_set(&k->err, DPT_ENOMEM, "out of memory");
   }
-  if (!rc) rc = dpt_sync_attach(&run->sync, k->w, &k->dev, run->init_params, &k->err);
+  if (!rc) rc = dpt_sync_attach(&run->sync, k->w, &k->dev, run->init_params, &k->grads, &k->err);
   if (!rc) k->attached = true;
   return rc;
 }
@@ -95,7 +97,25 @@ static int load_rows(worker *k, const dpt_dataset *ds, const uint32_t *order, si
   return dpt_mlp_load_rows(&k->rep, rows, k->stage_x, k->stage_y, &k->err);
 }
 
-/* --check-replicas: every worker publishes its parameters; worker 0 compares them bit for bit. */
+/* --check-replicas over MPI, worker 0 once its process's replicas are equal: every process
+ * compares a hash of its replica with the other processes' hashes, and all fail alike. */
+static int check_replicas_across(dpt_run *run, long step, dpt_err *err)
+{
+  if (run->procs == 1) return DPT_OK;
+  uint64_t mine = dpt_hash_bytes(DPT_HASH_INIT, run->slots[0].replica_copy,
+                                 run->n_params * sizeof(float));
+  uint64_t first = 0, its = 0;
+  int odd;
+  int rc = dpt_run_procs_find_odd(run, mine, &odd, &first, &its, err);
+  if (rc || odd < 0) return rc;
+  return dpt_err_set(err, DPT_EINTERNAL,
+                     "--check-replicas: after step %ld, process %d's replicas differ from process "
+                     "0's (parameters hash %016llx, process 0's %016llx)",
+                     step + 1, odd, (unsigned long long)its, (unsigned long long)first);
+}
+
+/* --check-replicas: every worker publishes its parameters; worker 0 compares them bit for bit,
+ * then with the other processes'. Workers are named over every process, as DPT_FAULT names them. */
 static int check_replicas(worker *k, long step)
 {
   dpt_run *run = k->run;
@@ -109,9 +129,11 @@ static int check_replicas(worker *k, long step)
     while (memcmp(&a[i], &b[i], sizeof(float)) == 0) i++;
     rc = dpt_err_set(&k->err, DPT_EINTERNAL,
                      "--check-replicas: after step %ld, worker %d's parameter %zu is %.9g, "
-                     "worker 0's is %.9g",
-                     step + 1, w, i, (double)b[i], (double)a[i]);
+                     "worker %d's is %.9g",
+                     step + 1, run->first_worker + w, i, (double)b[i], run->first_worker,
+                     (double)a[i]);
   }
+  if (!rc && k->w == 0) rc = check_replicas_across(run, step, &k->err);
   return rc ? rc : dpt_barrier_wait(&run->barrier, k->w, &k->err);
 }
 
@@ -135,7 +157,9 @@ static int train_step(worker *k, int epoch, long step, float *lr_out, bool *stop
   double t0 = dpt_now();
   dpt_mlp_pass pass;
   int rc = load_rows(k, run->train, k->order, lo + (size_t)off, rows);
-  if (!rc) rc = dpt_mlp_forward_backward(&k->rep, rows, 1.f / (float)batch_rows, &pass, &k->err);
+  if (!rc)
+    rc = dpt_mlp_forward_backward(&k->rep, rows, 1.f / (float)batch_rows, k->grads, &pass,
+                                  &k->err);
   if (!rc) rc = dpt_dev_sync(&k->dev, &k->err);
   double t1 = dpt_now();
   k->slot->compute_s += t1 - t0;
@@ -144,16 +168,18 @@ static int train_step(worker *k, int epoch, long step, float *lr_out, bool *stop
   long global_step = global_step_of(run, epoch, step);
   float lr = dpt_schedule_lr(&cfg->schedule, global_step, run->steps_per_epoch, cfg->epochs);
   k->slot->step_loss[global_step % 2] = pass.loss_sum;
-  rc = dpt_guard_before_exchange(run, k->w, &k->dev, k->rep.grads, epoch, step, &k->err);
+  dpt_votes votes = {0}, counts = {0};
+  rc = dpt_guard_before_exchange(run, k->w, &k->dev, k->grads, epoch, step, &votes, &k->err);
   if (rc) return rc;
   dpt_sync_timing t = {0};
-  rc = dpt_sync_exchange(&run->sync, k->w, k->rep.params, k->rep.grads, lr, &t, &k->err);
+  rc = dpt_sync_exchange(&run->sync, k->w, k->rep.params, lr, &votes, &counts, &t, &k->err);
   if (run->trace) dpt_trace_step(run->trace, k->w, global_step + 1, t0, t1, dpt_now(), &t);
   k->slot->comm_s += t.comm_s;
   k->slot->wait_s += t.wait_s;
   dpt_step_outcome outcome = {0};
-  if (!rc) rc = dpt_guard_after_exchange(run, k->w, &k->dev, k->rep.grads, epoch, step, &outcome,
-                                         &k->err);
+  if (!rc)
+    rc = dpt_guard_after_exchange(run, k->w, &k->dev, k->rep.params, counts, epoch, step,
+                                  &outcome, &k->err);
   if (rc) return rc;
   *stop = outcome.stop;
   if (!outcome.skipped) { /* a dropped step's figures go with it */
@@ -165,6 +191,15 @@ static int train_step(worker *k, int epoch, long step, float *lr_out, bool *stop
   return cfg->check_replicas ? check_replicas(k, global_step) : DPT_OK;
 }
 
+/* Between two chunks of an evaluation (dpt_resilience.stop_evaluation). */
+static bool evaluation_stopped(worker *k)
+{
+  dpt_resilience *r = &k->run->res;
+  if (k->w == 0 && dpt_observer_stop_requested(k->run->obs))
+    atomic_store(&r->stop_evaluation, true);
+  return atomic_load(&r->stop_evaluation);
+}
+
 static int evaluate_slice(worker *k)
 {
   dpt_run *run = k->run;
@@ -172,7 +207,7 @@ static int evaluate_slice(worker *k)
   dpt_shard_rows((int)run->test->count, run->all_workers, run->first_worker + k->w, &off, &rows);
   k->slot->test_loss_sum = 0;
   k->slot->test_correct = 0;
-  for (int done = 0; done < rows;) {
+  for (int done = 0; done < rows && !evaluation_stopped(k);) {
     int chunk = rows - done < run->max_rows ? rows - done : run->max_rows;
     dpt_mlp_pass pass;
     int rc = load_rows(k, run->test, NULL, (size_t)(off + done), chunk);
@@ -187,7 +222,7 @@ static int evaluate_slice(worker *k)
 
 /* Worker 0, between barriers: sums the workers' figures in worker order, then over the MPI
  * processes (host/train/run_procs.h), and reports the epoch, whose training loop ran from first_step
- * (a resumed epoch's earlier steps ran before). */
+ * (a resumed epoch's earlier steps ran before), unless a process cut its evaluation short. */
 static int report_epoch(dpt_run *run, int epoch, long first_step, double train_time, float lr,
                         dpt_err *err)
 {
@@ -202,9 +237,15 @@ static int report_epoch(dpt_run *run, int epoch, long first_step, double train_t
     test_loss += run->slots[w].test_loss_sum;
     test_correct += run->slots[w].test_correct;
   }
-  double fig[] = {loss, (double)correct, (double)samples, test_loss, (double)test_correct};
-  int rc = dpt_run_procs_sum(run, fig, 5, err);
+  double cut = atomic_load(&run->res.stop_evaluation);
+  double fig[] = {loss, (double)correct, (double)samples, test_loss, (double)test_correct, cut};
+  int rc = dpt_run_procs_sum(run, fig, 6, err);
   if (rc) return rc;
+  if (fig[5] > 0) {
+    run->res.evaluation_cut = true;
+    run->res.stopped_after = st.step;
+    return DPT_OK;
+  }
   st.train_loss = fig[0] / fig[2];
   st.train_accuracy = fig[1] / fig[2];
   st.test_loss = fig[3] / (double)run->test->count;
@@ -247,7 +288,8 @@ static int report_step(dpt_run *run, int epoch, long step, float lr, double epoc
 }
 
 /* Sets *stopped when every worker stops at a step boundary of this epoch (after saving a
- * checkpoint when configured); a stop after its last step still ends the epoch first. */
+ * checkpoint when configured); a stop after its last step still ends the epoch first (a stop
+ * request cuts its evaluation short, dpt_resilience.evaluation_cut). */
 static int run_epoch(worker *k, int epoch, bool *stopped)
 {
   dpt_run *run = k->run;
@@ -281,7 +323,9 @@ static int run_epoch(worker *k, int epoch, bool *stopped)
   if (!rc && k->w == 0) rc = report_epoch(run, epoch, first, train_time, lr, &k->err);
   if (!rc && k->w == 0)
     rc = dpt_checkpoint_save_run(run, &k->dev, k->rep.params, epoch + 1, 0, &k->err);
-  return rc ? rc : dpt_barrier_wait(&run->barrier, k->w, &k->err);
+  if (!rc) rc = dpt_barrier_wait(&run->barrier, k->w, &k->err);
+  if (!rc && run->res.evaluation_cut) *stopped = true; /* written before the barrier */
+  return rc;
 }
 
 void dpt_worker_run(dpt_run *run, int w)

@@ -19,10 +19,29 @@ typedef struct dpt_barrier {
   _Atomic int abort_code; /* != 0 once aborted: every present and future wait fails */
   char abort_msg[DPT_ERR_MSG_MAX];
   bool *present;        /* present[i]: party i arrived in the current generation (for timeouts) */
+  int first_party;      /* messages name party i as worker first_party + i */
+  /* dpt_barrier_busy, under mu: the party busy (or busy last) and with what; busy_total_s adds
+   * up every busy period that ended, so a wait subtracts what passed while it waited. */
+  bool busy;
+  int busy_party;
+  const char *busy_doing;
+  double busy_since, busy_limit_s, busy_total_s;
 } dpt_barrier;
 
 int dpt_barrier_init(dpt_barrier *b, int parties, double timeout_s, dpt_err *err);
 void dpt_barrier_destroy(dpt_barrier *b);
+
+/* Timeouts name party i as worker first + i (the parties are workers first.. of a larger run). */
+void dpt_barrier_name_from(dpt_barrier *b, int first);
+
+/* Party `party` starts something known to outlast the timeout (`doing`: "saving a checkpoint", a
+ * string that outlives the barrier), which it ends with dpt_barrier_idle before it waits again;
+ * one party at a time. Meanwhile the others' waits do not time out, and afterwards their
+ * deadlines are later by the time it took: the timeout counts only the time nobody was busy.
+ * Still bounded: a wait times out once the party has been busy for more than limit_s (<= 0: no
+ * bound), naming what it was doing; still woken by an abort. */
+void dpt_barrier_busy(dpt_barrier *b, int party, const char *doing, double limit_s);
+void dpt_barrier_idle(dpt_barrier *b);
 
 /* Waits until all parties arrive. party is 0..parties-1 (used to name the missing ones on timeout).
  * Returns 0, DPT_ETIMEOUT (and aborts the barrier for everyone) or the abort code. */

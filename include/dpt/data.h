@@ -7,6 +7,7 @@
 
 #include "dpt/rng.h"
 #include "dpt/status.h"
+#include "dpt/stop.h"
 
 #define DPT_IDX_MAX_RANK 8
 
@@ -39,8 +40,16 @@ typedef struct dpt_dataset {
 /* Loads DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] (the .gz name is preferred when
  * both exist), checks images/labels counts, train/test sample shapes, empty sets, and standardizes
  * every feature with the training set's mean and standard deviation (features with zero variance
- * are only centred). classes is set on both from the labels of both. */
-int dpt_data_load_dir(const char *dir, dpt_dataset *train, dpt_dataset *test, dpt_err *err);
+ * are only centred). classes is set on both from the labels of both. stop (NULL: none) is polled
+ * before every read (at most 64 MiB): once it asks, the load ends with DPT_EINTERRUPTED and empty
+ * outputs. */
+int dpt_data_load_dir(const char *dir, const dpt_stop_check *stop, dpt_dataset *train,
+                      dpt_dataset *test, dpt_err *err);
+
+/* The files dpt_data_load_dir reads from dir: train images, train labels, test images, test
+ * labels, each malloc'ed (the caller frees them). Its errors for a missing folder or file. */
+enum { DPT_DATA_FILES = 4 };
+int dpt_data_dir_files(const char *dir, char *paths[DPT_DATA_FILES], dpt_err *err);
 
 /* Builds a data set from an images file and a labels file (no standardization). */
 int dpt_data_load_pair(const char *images_path, const char *labels_path, dpt_dataset *out,

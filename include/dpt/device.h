@@ -46,9 +46,13 @@ typedef struct dpt_device_ops {
   int (*softmax_xent)(void *ctx, int rows, int cols, const float *logits, const int32_t *labels,
                       float grad_scale, float *dlogits, float *row_loss, int32_t *row_argmax,
                       dpt_err *err);
-  /* SGD with momentum and weight decay over n elements (see kn_sgd_step_at in kernels/kn_math.h). */
+  /* SGD with momentum and weight decay over n elements (see kn_sgd_step_at in kernels/kn_math.h).
+   * Unless skip_votes is NULL, it points to device memory holding an exchange's summed skip votes,
+   * read by the device when the step runs: if they skip it (kn_step_skipped), nothing changes. So a
+   * decision summed on the device gates the step without a trip to the host. */
   int (*sgd_step)(void *ctx, size_t n, float *params, const float *grads, float *velocity,
-                  float lr, float momentum, float weight_decay, dpt_err *err);
+                  float lr, float momentum, float weight_decay, const float *skip_votes,
+                  dpt_err *err);
   /* acc[i] += x[i]: the in-process reduction of gradients (fixed order is the caller's job). */
   int (*add)(void *ctx, size_t n, const float *x, float *acc, dpt_err *err);
   /* *out = whether any of x[0..n) is NaN or +-Inf (the gradient check before an exchange). Waits
@@ -104,7 +108,8 @@ int dpt_dev_softmax_xent(dpt_device *d, int rows, int cols, const float *logits,
                          const int32_t *labels, float grad_scale, float *dlogits, float *row_loss,
                          int32_t *row_argmax, dpt_err *err);
 int dpt_dev_sgd_step(dpt_device *d, size_t n, float *params, const float *grads, float *velocity,
-                     float lr, float momentum, float weight_decay, dpt_err *err);
+                     float lr, float momentum, float weight_decay, const float *skip_votes,
+                     dpt_err *err);
 int dpt_dev_add(dpt_device *d, size_t n, const float *x, float *acc, dpt_err *err);
 int dpt_dev_has_nonfinite(dpt_device *d, size_t n, const float *x, bool *out, dpt_err *err);
 

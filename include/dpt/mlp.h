@@ -36,7 +36,6 @@ typedef struct dpt_mlp_replica {
   int max_rows;
   size_t n_params;
   float *params;               /* device: n_params */
-  float *grads;                /* device: n_params, then DPT_VOTES floats (dpt/sync.h) */
   float *acts[DPT_MAX_LAYERS + 1]; /* device: acts[0] input rows, acts[l] layer l's output */
   float *delta[2];             /* device: ping-pong gradients w.r.t. layer outputs */
   int32_t *labels;             /* device: max_rows */
@@ -58,11 +57,11 @@ typedef struct dpt_mlp_pass {
   int correct;      /* rows whose argmax equals the label */
 } dpt_mlp_pass;
 
-/* Forward and backward on the rows already in acts[0] / labels: grads = grad_scale * the gradient
- * of the summed loss (grad_scale = 1 / global batch makes the sum over workers the mean). With
- * rows == 0 the gradient is zero. */
-int dpt_mlp_forward_backward(dpt_mlp_replica *r, int rows, float grad_scale, dpt_mlp_pass *out,
-                             dpt_err *err);
+/* Forward and backward on the rows already in acts[0] / labels: grads (device, n_params floats,
+ * the caller's) = grad_scale * the gradient of the summed loss (grad_scale = 1 / global batch
+ * makes the sum over workers the mean). With rows == 0 the gradient is zero. */
+int dpt_mlp_forward_backward(dpt_mlp_replica *r, int rows, float grad_scale, float *grads,
+                             dpt_mlp_pass *out, dpt_err *err);
 /* Forward only (evaluation). */
 int dpt_mlp_forward(dpt_mlp_replica *r, int rows, dpt_mlp_pass *out, dpt_err *err);
 

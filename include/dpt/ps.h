@@ -15,13 +15,14 @@
 #include <stdint.h>
 
 #include "dpt/status.h"
+#include "dpt/votes.h"
+
+enum { DPT_PS_MAX_SERVER_THREADS = 64 };
 
 /* Optional observer of the server's work (--trace): called from the server thread that finished
  * round `round` (0-based) of `shard`, with the span's dpt_now() times (its first slice's start,
  * its last slice's end), one call at a time (under the server's lock). Must be cheap; must not
  * block. */
-enum { DPT_PS_MAX_SERVER_THREADS = 64 };
-
 typedef void (*dpt_ps_apply_hook)(void *ctx, int shard, uint64_t round, double t0, double t1);
 
 typedef struct dpt_ps_config {
@@ -52,6 +53,13 @@ typedef struct dpt_ps_stats {
 
 typedef struct dpt_ps dpt_ps;
 
+/* What a worker's pull learned of its round. */
+typedef struct dpt_ps_round {
+  dpt_votes votes; /* every worker's, counted; a round some worker voted to skip changed nothing,
+                    * on every shard alike, since each shard counts every worker's vote */
+  double wait_s;   /* time the pull was blocked waiting for the round */
+} dpt_ps_round;
+
 /* The server threads when the config leaves it 0: the cores online, at most 8. The workers wait
  * while a round is applied, so their cores are free to share it. */
 int dpt_ps_default_server_threads(void);
@@ -59,46 +67,27 @@ int dpt_ps_default_server_threads(void);
 /* Copies init_params as the master parameters and starts the server threads. */
 int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **out, dpt_err *err);
 
-/* Pushes worker's gradient (host memory, n_params floats) for the current round with the round's
- * learning rate (every worker passes the same lr). Returns once the gradient is copied. */
-int dpt_ps_push(dpt_ps *ps, int worker, const float *grads, float lr, dpt_err *err);
-
-/* A worker's votes in one round (0 or 1 each), counted over every worker of the round:
- *   skip: when any worker of a round votes (e.g. its gradient holds NaN or Inf), the server leaves
- *         the parameters and the optimizer state as they are, on every shard alike, since each
- *         shard counts every worker's vote;
- *   stop: only counted, so that every worker learns in the same round that one of them was asked
- *         to stop (host/train/step_guard.h). */
-typedef struct dpt_ps_votes {
-  int32_t skip;
-  int32_t stop;
-} dpt_ps_votes;
-
-/* dpt_ps_push with this worker's votes. */
-int dpt_ps_push_vote(dpt_ps *ps, int worker, const float *grads, float lr, dpt_ps_votes votes,
-                     dpt_err *err);
+/* Pushes worker's gradient (host memory, n_params floats) and its votes (NULL: none) for the
+ * current round with the round's learning rate (every worker passes the same lr). Returns once
+ * the gradient is copied. */
+int dpt_ps_push(dpt_ps *ps, int worker, const float *grads, float lr, const dpt_votes *votes,
+                dpt_err *err);
 
 /* Waits until the round this worker last pushed is applied, then copies the parameters into
- * params (host memory, n_params floats). */
-int dpt_ps_pull(dpt_ps *ps, int worker, float *params, dpt_err *err);
+ * params (host memory, n_params floats) and, unless round is NULL, what it learned of the round. */
+int dpt_ps_pull(dpt_ps *ps, int worker, float *params, dpt_ps_round *round, dpt_err *err);
 
 /* Wakes every waiter (workers and server) with an error; later calls fail at once. */
 void dpt_ps_abort(dpt_ps *ps, int code, const char *why);
 
 void dpt_ps_get_stats(dpt_ps *ps, dpt_ps_stats *out);
 
-/* Seconds worker's last dpt_ps_pull was blocked waiting for its round (call from its thread). */
-double dpt_ps_last_wait_s(dpt_ps *ps, int worker);
-
-/* The votes of every worker in the round worker last pulled (call from its thread). */
-dpt_ps_votes dpt_ps_last_votes(dpt_ps *ps, int worker);
-
 /* Copies the master optimizer state (n_params floats), for checkpoints. Call from a worker's
  * thread between its pull and its next push: no round can be applied before that push. Under
- * MPI, on process 0 only: the others hold no server state. */
-void dpt_ps_read_velocity(dpt_ps *ps, float *out);
+ * MPI, on process 0 only: the others hold no server state (DPT_EINTERNAL). */
+int dpt_ps_read_velocity(dpt_ps *ps, float *out, dpt_err *err);
 
-/* Stops the server thread and frees everything. */
+/* Stops the server threads and frees everything. */
 void dpt_ps_destroy(dpt_ps *ps);
 
 #endif

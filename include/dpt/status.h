@@ -19,7 +19,9 @@ enum {
   DPT_EINTERRUPTED /* stopped on request (a signal) at a step boundary: not a failure */
 };
 
-#define DPT_ERR_MSG_MAX 512
+/* Room for a path of PATH_MAX (4096) bytes and the text around it; a longer message has its
+ * longest words (paths) shortened in the middle so that its reason stays (dpt/msg_fit.h). */
+#define DPT_ERR_MSG_MAX 5120
 
 typedef struct dpt_err {
   int code;                   /* 0 while no error was recorded */

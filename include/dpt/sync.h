@@ -1,7 +1,9 @@
-/* Gradient exchange as the worker sees it: after backward, a worker calls dpt_sync_exchange with
- * its replica's parameters and gradients; when it returns, the parameters hold the result of the
- * optimizer step on the gradient summed over all workers. The worker does not know which strategy
- * runs. */
+/* Gradient exchange as the worker sees it: its backward pass writes the gradient into the buffer
+ * dpt_sync_attach handed it, then it calls dpt_sync_exchange with its replica's parameters and its
+ * votes (dpt/votes.h); when it returns, the parameters hold the result of the optimizer step on the
+ * gradient summed over all workers (or are as they were, when a worker voted to skip), and it has
+ * every worker's vote counts. The worker does not know which strategy runs, nor how it carries the
+ * votes. */
 #ifndef DPT_SYNC_H
 #define DPT_SYNC_H
 
@@ -11,16 +13,9 @@
 #include "dpt/device.h"
 #include "dpt/ps.h"
 #include "dpt/status.h"
+#include "dpt/votes.h"
 
 typedef enum { DPT_STRATEGY_ALLREDUCE = 0, DPT_STRATEGY_PS = 1 } dpt_strategy;
-
-/* With dpt_sync_config.votes, the floats after a gradient of n_params: grads[n_params + i] holds
- * on entry this worker's vote i (0 or 1), on return the number of workers that voted i.
- *   DPT_VOTE_SKIP: its gradient holds NaN or Inf; when any worker votes, no parameter and no
- *                  optimizer state changes anywhere in that exchange;
- *   DPT_VOTE_STOP: it was asked to stop; only counted, so that every worker of every process
- *                  learns it in the same exchange. */
-enum { DPT_VOTE_SKIP, DPT_VOTE_STOP, DPT_VOTES };
 
 /* Time one exchange spent, in seconds, split the same way on every strategy and device. */
 typedef struct dpt_sync_timing {
@@ -31,10 +26,14 @@ typedef struct dpt_sync_timing {
 typedef struct dpt_sync_ops {
   const char *name; /* "allreduce" or "ps" */
   /* Called once by each worker thread before training: allocates what that worker needs on its
-   * device (no allocation happens while collectives are in flight). */
-  int (*attach)(void *ctx, int worker, dpt_device *dev, const float *params, dpt_err *err);
-  int (*exchange)(void *ctx, int worker, float *params, float *grads, float lr,
-                  dpt_sync_timing *timing, dpt_err *err);
+   * device (no allocation happens while collectives are in flight), among it *grads: n_params
+   * floats on dev, the strategy's until detach, where the worker's backward pass writes the
+   * gradient each exchange reads. */
+  int (*attach)(void *ctx, int worker, dpt_device *dev, const float *params, float **grads,
+                dpt_err *err);
+  /* mine: this worker's votes (NULL: none); *counts (unless NULL): every worker's, counted. */
+  int (*exchange)(void *ctx, int worker, float *params, float lr, const dpt_votes *mine,
+                  dpt_votes *counts, dpt_sync_timing *timing, dpt_err *err);
   /* Frees what attach allocated, from the worker's own thread. */
   void (*detach)(void *ctx, int worker);
   void (*abort)(void *ctx, int code, const char *why);
@@ -67,8 +66,6 @@ typedef struct dpt_sync_config {
   dpt_ps_apply_hook ps_on_apply; /* ps only, optional: the server's per-shard work (--trace) */
   void *ps_on_apply_ctx;
   const float *init_velocity; /* host: optimizer state to start from (a checkpoint's); NULL: 0 */
-  /* When set, grads hold DPT_VOTES floats more: the votes (above). */
-  bool votes;
   /* Under MPI (docs/mpi.md): the job's processes, each running n_workers workers, and this one's
    * rank; the exchange then sums over every process's workers. 0 or 1: this process alone. */
   int procs;
@@ -78,9 +75,10 @@ typedef struct dpt_sync_config {
 /* Creates the strategy with its communicator or server. */
 int dpt_sync_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err);
 
-int dpt_sync_attach(dpt_sync *s, int worker, dpt_device *dev, const float *params, dpt_err *err);
-int dpt_sync_exchange(dpt_sync *s, int worker, float *params, float *grads, float lr,
-                      dpt_sync_timing *timing, dpt_err *err);
+int dpt_sync_attach(dpt_sync *s, int worker, dpt_device *dev, const float *params, float **grads,
+                    dpt_err *err);
+int dpt_sync_exchange(dpt_sync *s, int worker, float *params, float lr, const dpt_votes *mine,
+                      dpt_votes *counts, dpt_sync_timing *timing, dpt_err *err);
 void dpt_sync_detach(dpt_sync *s, int worker);
 void dpt_sync_abort(dpt_sync *s, int code, const char *why);
 size_t dpt_sync_bytes_per_step(dpt_sync *s);

@@ -44,12 +44,20 @@ typedef struct dpt_observer {
   void (*on_epoch)(void *ctx, const dpt_epoch_stats *stats);
   /* One-line notices, e.g. "no usable CUDA device (...): training on the CPU". */
   void (*on_notice)(void *ctx, const char *msg);
-  /* Polled by one worker thread at every step boundary (NULL: never stop). Returning true stops
-   * every worker after the same step; the run saves a checkpoint when one is configured and
-   * dpt_train returns DPT_EINTERRUPTED. Keep it cheap and thread-safe (e.g. read a flag a signal
-   * handler sets). */
+  /* The stop request (NULL: never stop), polled by one thread at a time: while the data loads
+   * (before each read: the load ends, nothing trains), by worker 0 before each step's exchange
+   * (every worker stops after the same step; the run saves a checkpoint when one is configured)
+   * and between the chunks of an evaluation (it is cut short; the epoch's checkpoint is saved).
+   * dpt_train then returns DPT_EINTERRUPTED. Once true it should stay true. Keep it cheap and
+   * thread-safe (e.g. read a flag a signal handler sets). */
   bool (*should_stop)(void *ctx);
 } dpt_observer;
+
+/* obs may be NULL. */
+static inline bool dpt_observer_stop_requested(const dpt_observer *obs)
+{
+  return obs && obs->should_stop && obs->should_stop(obs->ctx);
+}
 
 typedef struct dpt_result {
   double test_accuracy;

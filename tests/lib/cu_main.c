@@ -1,6 +1,7 @@
 /* The main of every CUnit test program: runs the suites dpt_test_register() added.
  * Exit status: 0 all ran tests passed, 1 a failure, 77 (ctest: skipped) when every suite was
- * inactive, e.g. GPU suites on a machine without a GPU. */
+ * inactive, e.g. GPU suites on a machine without a GPU: the program then says why in a line
+ * "NAME: skipped: REASON", which scripts/test.sh's summary shows (scripts/ctest_skips.sh). */
 #include <CUnit/Basic.h>
 #include <stdio.h>
 

@@ -4,6 +4,8 @@
 
 #include "tests/lib/test_util.h"
 
+const dpt_strategy dpt_test_strategies[2] = {DPT_STRATEGY_ALLREDUCE, DPT_STRATEGY_PS};
+
 void dpt_test_train_config(dpt_config *cfg, const char *data_dir)
 {
   dpt_config_defaults(cfg);

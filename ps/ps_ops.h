@@ -1,0 +1,31 @@
+/* Private to ps/: the two kinds of parameter server behind the public entry points (ps/ps.c), one
+ * table of functions each, as host/sync/ has one per strategy:
+ *   local  (ps_create.c, ps_worker.c, ps_server.c, ps_abort.c): the server in this process; under
+ *          MPI, on process 0, it also serves the other processes' workers (ps_mpi_serve.c);
+ *   remote (ps_mpi_remote.c): under MPI, on the other processes, a client that sends each of its
+ *          workers' pushes and pulls to process 0 (ps/ps_mpi.h).
+ * ps.c checks the config and picks the kind; the callers of dpt/ps.h never learn which runs. */
+#ifndef DPT_PS_OPS_H
+#define DPT_PS_OPS_H
+
+#include "dpt/ps.h"
+
+typedef struct ps_ops {
+  int (*push)(void *impl, int worker, const float *grads, float lr, dpt_votes votes,
+              dpt_err *err);
+  int (*pull)(void *impl, int worker, float *params, dpt_ps_round *round, dpt_err *err);
+  void (*abort)(void *impl, int code, const char *why);
+  void (*get_stats)(void *impl, dpt_ps_stats *out);
+  int (*read_velocity)(void *impl, float *out, dpt_err *err);
+  void (*destroy)(void *impl);
+} ps_ops;
+
+/* The local server for cfg, checked by ps.c: its n_workers counts every process's workers,
+ * local_workers of them this process's, and its server_threads is set. */
+int ps_local_create(const dpt_ps_config *cfg, int local_workers, const float *init_params,
+                    const ps_ops **ops, void **impl, dpt_err *err);
+
+/* The client of process 0's server for cfg, checked by ps.c (n_workers: this process's). */
+int ps_remote_create(const dpt_ps_config *cfg, const ps_ops **ops, void **impl, dpt_err *err);
+
+#endif

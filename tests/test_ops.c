@@ -1,0 +1,299 @@
+/* Every device op on every device present, against the CPU backend on the same data (the way
+ * ggml's test-backend-ops checks its backends): one table of op cases. A case makes its buffers
+ * on the host, runs the op on the CPU backend and, through device copies, on the device, then
+ * compares every buffer by one normalized error, NMSE = sum (got - want)^2 / sum want^2, against
+ * the case's bound: 0 for element-wise ops (the same kn_ bodies, no contraction on either side),
+ * small for those that sum in another order or use CUDA's expf/logf. The CPU backend itself is
+ * checked against naive references in test_kernels.c. Where no device other than the CPU exists
+ * the suites are inactive and the program exits 77: skipped, never passed. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dpt/device.h"
+#include "tests/lib/cuda_present.h"
+#include "tests/lib/test_kernels_ref.h"
+#include "tests/lib/test_util.h"
+
+enum { MAX_BUFS = 4, MAX_DEVICES = 16 };
+
+/* Enough elements for a CUDA grid-stride loop to go round (4096 blocks of 256 threads). */
+enum { BIG = (1 << 20) + (1 << 19) + 3 };
+
+typedef enum {
+  FILL_RANDOM,    /* floats uniform in [-1, 1) */
+  FILL_SPARSE,    /* the same with every 7th element exactly 0 (relu_bwd: no gradient there) */
+  FILL_LOGITS,    /* 8 x random, row 0 alternating +-1e4 (softmax's stability) */
+  FILL_LABELS,    /* int32 labels below the case's cols */
+  FILL_UNSET,     /* an output: whatever the device leaves there is compared */
+} buf_fill;
+
+typedef struct op_buf {
+  buf_fill fill;
+  size_t count;
+  bool i32; /* int32 elements (compared exactly), else float */
+} op_buf;
+
+typedef struct op_case op_case;
+/* Runs the case's op on d over its buffers (host or device memory, as d wants). */
+typedef int (*op_run)(const op_case *c, dpt_device *d, void *const *b, dpt_err *err);
+
+struct op_case {
+  const char *name;
+  op_run run;
+  int rows, cols;    /* the op's shape (n = rows x cols for element-wise ops) */
+  bool flag;         /* bias_act: relu */
+  float alpha, beta; /* col_sum */
+  double max_nmse;   /* per float buffer */
+  int n_bufs;
+  op_buf bufs[MAX_BUFS];
+};
+
+static size_t elems(const op_case *c) { return (size_t)c->rows * (size_t)c->cols; }
+
+static int run_bias_act(const op_case *c, dpt_device *d, void *const *b, dpt_err *err)
+{
+  return dpt_dev_bias_act(d, c->rows, c->cols, b[0], c->flag, b[1], err);
+}
+
+/* dx aliases dy, as the trainer calls it. */
+static int run_relu_bwd(const op_case *c, dpt_device *d, void *const *b, dpt_err *err)
+{
+  return dpt_dev_relu_bwd(d, elems(c), b[0], b[1], b[1], err);
+}
+
+/* Three steps, so the velocity carries over. */
+static int run_sgd_step(const op_case *c, dpt_device *d, void *const *b, dpt_err *err)
+{
+  int rc = 0;
+  for (int step = 0; step < 3 && !rc; step++)
+    rc = dpt_dev_sgd_step(d, elems(c), b[0], b[1], b[2], 0.05f, 0.9f, 1e-4f, NULL, err);
+  return rc;
+}
+
+/* Four steps gated by skip votes the device reads from its memory (b[3]), as the allreduce
+ * strategy steps: the second and fourth change nothing, on either device. */
+static int run_sgd_step_skip_votes(const op_case *c, dpt_device *d, void *const *b, dpt_err *err)
+{
+  static const float votes[] = {0.f, 1.f, 0.f, 2.f};
+  int rc = 0;
+  for (int step = 0; step < 4 && !rc; step++) {
+    rc = dpt_dev_copy_h2d(d, b[3], &votes[step], sizeof votes[step], err);
+    if (!rc) rc = dpt_dev_sgd_step(d, elems(c), b[0], b[1], b[2], 0.05f, 0.9f, 1e-4f, b[3], err);
+  }
+  return rc;
+}
+
+static int run_add(const op_case *c, dpt_device *d, void *const *b, dpt_err *err)
+{
+  return dpt_dev_add(d, elems(c), b[0], b[1], err);
+}
+
+/* dlogits aliases logits, as the trainer calls it. */
+static int run_softmax_xent(const op_case *c, dpt_device *d, void *const *b, dpt_err *err)
+{
+  return dpt_dev_softmax_xent(d, c->rows, c->cols, b[0], b[1], 1.f / (float)c->rows, b[0], b[2],
+                              b[3], err);
+}
+
+static int run_col_sum(const op_case *c, dpt_device *d, void *const *b, dpt_err *err)
+{
+  return dpt_dev_col_sum(d, c->rows, c->cols, c->alpha, b[0], c->beta, b[1], err);
+}
+
+#define F(fill, count) {fill, count, false}
+#define BIAS_ACT(r, c, relu)                                                                       \
+  {"bias_act", run_bias_act, r, c, relu, 0, 0, 0, 2,                                                 \
+   {F(FILL_RANDOM, c), F(FILL_RANDOM, (size_t)(r) * (c))}}
+
+static const op_case op_cases[] = {
+  BIAS_ACT(13, 37, false), BIAS_ACT(13, 37, true), BIAS_ACT(1, 1, true),
+  BIAS_ACT(BIG / 31, 31, false), BIAS_ACT(BIG / 31, 31, true),
+  {"relu_bwd", run_relu_bwd, 1, BIG, false, 0, 0, 0, 2, {F(FILL_SPARSE, BIG), F(FILL_RANDOM, BIG)}},
+  {"sgd_step", run_sgd_step, 1, BIG, false, 0, 0, 0, 3,
+   {F(FILL_RANDOM, BIG), F(FILL_RANDOM, BIG), F(FILL_RANDOM, BIG)}},
+  {"sgd_step_skip_votes", run_sgd_step_skip_votes, 1, BIG, false, 0, 0, 0, 4,
+   {F(FILL_RANDOM, BIG), F(FILL_RANDOM, BIG), F(FILL_RANDOM, BIG), F(FILL_RANDOM, 1)}},
+  {"add", run_add, 1, BIG, false, 0, 0, 0, 2, {F(FILL_RANDOM, BIG), F(FILL_RANDOM, BIG)}},
+  {"softmax_xent", run_softmax_xent, 1000, 10, false, 0, 0, 1e-10, 4,
+   {F(FILL_LOGITS, 10000), {FILL_LABELS, 1000, true}, F(FILL_UNSET, 1000), {FILL_UNSET, 1000, true}}},
+};
+
+/* col_sum over the shared shapes and scales (growing, then reusing, a backend's ones vector). */
+static op_case col_sum_case(const ref_col_sum_case *s)
+{
+  size_t n = (size_t)s->rows * (size_t)s->cols;
+  return (op_case){"col_sum", run_col_sum, s->rows, s->cols, false, s->alpha, s->beta, 1e-10, 2,
+                   {F(FILL_RANDOM, n), F(FILL_RANDOM, (size_t)s->cols)}};
+}
+
+static void fill(const op_case *c, const op_buf *b, dpt_rng *rng, void *host)
+{
+  if (b->i32) {
+    int32_t *x = host;
+    for (size_t i = 0; i < b->count; i++)
+      x[i] = b->fill == FILL_LABELS ? (int32_t)dpt_rng_below(rng, (uint64_t)c->cols) : -1;
+    return;
+  }
+  float *x = host;
+  if (b->fill == FILL_UNSET) {
+    for (size_t i = 0; i < b->count; i++) x[i] = NAN;
+    return;
+  }
+  ref_fill(rng, x, b->count, -1.f, 1.f);
+  if (b->fill == FILL_SPARSE)
+    for (size_t i = 0; i < b->count; i += 7) x[i] = 0.f;
+  if (b->fill == FILL_LOGITS) {
+    for (size_t i = 0; i < b->count; i++) x[i] *= 8.f;
+    for (int j = 0; j < c->cols; j++) x[j] = j % 2 ? 1e4f : -1e4f;
+  }
+}
+
+static double nmse(const float *got, const float *want, size_t n)
+{
+  double err = 0, norm = 0;
+  for (size_t i = 0; i < n; i++) {
+    double d = (double)got[i] - want[i];
+    err += isnan(got[i]) != isnan(want[i]) ? INFINITY : isnan(want[i]) ? 0 : d * d;
+    norm += isnan(want[i]) ? 0 : (double)want[i] * want[i];
+  }
+  return norm > 0 ? err / norm : err;
+}
+
+static size_t buf_bytes(const op_buf *b) { return b->count * (b->i32 ? sizeof(int32_t) : sizeof(float)); }
+
+/* The case on the CPU backend and on dev; every buffer compared. */
+static void check_case(const op_case *c, dpt_device *cpu, dpt_device *dev, dpt_rng *rng)
+{
+  void *want[MAX_BUFS], *got[MAX_BUFS], *on_dev[MAX_BUFS];
+  dpt_err err = {0};
+  for (int i = 0; i < c->n_bufs; i++) {
+    size_t bytes = buf_bytes(&c->bufs[i]);
+    want[i] = malloc(bytes);
+    got[i] = malloc(bytes);
+    CU_ASSERT_FATAL(want[i] && got[i]);
+    fill(c, &c->bufs[i], rng, want[i]);
+    CU_ASSERT_EQUAL_FATAL(dpt_dev_alloc(dev, bytes, &on_dev[i], &err), 0);
+    CU_ASSERT_EQUAL_FATAL(dpt_dev_copy_h2d(dev, on_dev[i], want[i], bytes, &err), 0);
+  }
+  CU_ASSERT_EQUAL(c->run(c, cpu, want, &err), 0);
+  CU_ASSERT_EQUAL(c->run(c, dev, on_dev, &err), 0);
+  for (int i = 0; i < c->n_bufs; i++) {
+    const op_buf *b = &c->bufs[i];
+    CU_ASSERT_EQUAL(dpt_dev_copy_d2h(dev, got[i], on_dev[i], buf_bytes(b), &err), 0);
+    double e = b->i32 ? (memcmp(got[i], want[i], buf_bytes(b)) ? INFINITY : 0)
+                      : nmse(got[i], want[i], b->count);
+    if (!(e <= c->max_nmse))
+      printf("\n  %s %dx%d%s: buffer %d NMSE %g > %g\n", c->name, c->rows, c->cols,
+             c->flag ? " (flag)" : "", i, e, c->max_nmse);
+    CU_ASSERT(e <= c->max_nmse);
+    dpt_dev_free(dev, on_dev[i]);
+    free(want[i]);
+    free(got[i]);
+  }
+}
+
+/* --- the devices present besides the CPU ------------------------------------------------------ */
+
+static int n_devices;
+
+static void open_pair(int index, dpt_device *cpu, dpt_device *dev)
+{
+  dpt_err err = {0};
+  int rc = dpt_device_open(DPT_DEVICE_CPU, 0, 1, cpu, &err);
+  if (!rc) rc = dpt_device_open(DPT_DEVICE_CUDA, index, 0, dev, &err);
+  if (rc) printf("\n  %s\n", err.msg);
+  CU_ASSERT_EQUAL_FATAL(rc, 0);
+}
+
+static void test_op_table(void)
+{
+  for (int d = 0; d < n_devices; d++) {
+    dpt_device cpu, dev;
+    open_pair(d, &cpu, &dev);
+    dpt_rng rng;
+    dpt_rng_seed(&rng, 31);
+    for (size_t i = 0; i < sizeof op_cases / sizeof op_cases[0]; i++)
+      check_case(&op_cases[i], &cpu, &dev, &rng);
+    for (const ref_col_sum_case *s = ref_col_sum_cases; s->rows >= 0; s++) {
+      op_case c = col_sum_case(s);
+      check_case(&c, &cpu, &dev, &rng);
+    }
+    dpt_device_close(&dev);
+    dpt_device_close(&cpu);
+  }
+}
+
+/* GEMM: the shared sweep of shapes, transposes and scales, the CPU backend's result as want. */
+typedef struct gemm_pair {
+  dpt_device cpu, dev;
+} gemm_pair;
+
+static int gemm_on_cpu(void *arg, const ref_gemm_data *g, float alpha, float beta, float *c)
+{
+  gemm_pair *p = arg;
+  dpt_err err = {0};
+  return dpt_dev_gemm(&p->cpu, g->ta, g->tb, g->m, g->n, g->k, alpha, g->a, g->lda, g->b, g->ldb,
+                      beta, c, g->ldc, &err);
+}
+
+static void *upload(dpt_device *d, const void *data, size_t bytes)
+{
+  void *p = NULL;
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL_FATAL(dpt_dev_alloc(d, bytes ? bytes : 1, &p, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(dpt_dev_copy_h2d(d, p, data, bytes, &err), 0);
+  return p;
+}
+
+static int gemm_on_dev(void *arg, const ref_gemm_data *g, float alpha, float beta, float *c)
+{
+  gemm_pair *p = arg;
+  dpt_err err = {0};
+  float *a = upload(&p->dev, g->a, g->a_len * sizeof(float));
+  float *b = upload(&p->dev, g->b, g->b_len * sizeof(float));
+  float *dc = upload(&p->dev, c, g->c_len * sizeof(float));
+  int rc = dpt_dev_gemm(&p->dev, g->ta, g->tb, g->m, g->n, g->k, alpha, a, g->lda, b, g->ldb,
+                        beta, dc, g->ldc, &err);
+  if (!rc) rc = dpt_dev_copy_d2h(&p->dev, c, dc, g->c_len * sizeof(float), &err);
+  dpt_dev_free(&p->dev, a);
+  dpt_dev_free(&p->dev, b);
+  dpt_dev_free(&p->dev, dc);
+  return rc;
+}
+
+static void test_gemm_sweep(void)
+{
+  for (int d = 0; d < n_devices; d++) {
+    gemm_pair p;
+    open_pair(d, &p.cpu, &p.dev);
+    const float scales[][2] = {{1.25f, -0.5f}, {1.f, 0.f}};
+    ref_gemm_sweep(21, scales, 2, gemm_on_dev, gemm_on_cpu, &p);
+    dpt_device_close(&p.dev);
+    dpt_device_close(&p.cpu);
+  }
+}
+
+static void test_has_nonfinite(void)
+{
+  for (int d = 0; d < n_devices; d++) {
+    dpt_device cpu, dev;
+    open_pair(d, &cpu, &dev);
+    ref_check_has_nonfinite(&dev);
+    dpt_device_close(&dev);
+    dpt_device_close(&cpu);
+  }
+}
+
+int dpt_test_register(void)
+{
+  static const dpt_test_case ops[] = {DPT_TEST(test_op_table), DPT_TEST(test_gemm_sweep),
+                                      DPT_TEST(test_has_nonfinite), DPT_TEST_END};
+  int rc = dpt_test_add_suite("ops_on_every_device", ops);
+  if (rc) return rc;
+  static const char *const suites[] = {"ops_on_every_device"};
+  n_devices = dpt_test_cuda_devices("test_ops", suites, 1);
+  if (n_devices > MAX_DEVICES) n_devices = MAX_DEVICES;
+  return CUE_SUCCESS;
+}
