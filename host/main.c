@@ -163,7 +163,7 @@ static int dptrain_main(int argc, char **argv)
   if (rc)
     return err.code == DPT_EINTERRUPTED ? end_together(&mpi, &err, interrupted_status())
                                         : fail_run(&mpi, &err);
-  if (!cfg.quiet) print_summary(said, &result);
+  if (mpi.rank == 0) print_summary(said, &result); /* also with --quiet: the run's one line */
   dpt_mpi_env_finalize(&mpi);
   return 0;
 }

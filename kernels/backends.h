@@ -16,8 +16,10 @@ int dpt_cpu_backend_open(int index, int blas_threads, dpt_device *out, dpt_err *
 /* See dpt_device_host_reserve in dpt/device.h. */
 size_t dpt_cpu_backend_reserve(int workers, int blas_threads);
 int dpt_cpu_backend_threads(void);
-/* "cpu (OpenBLAS 0.3.21, 2 threads)" into buf. */
+/* "cpu (OpenBLAS 0.3.21, kernel Haswell, 2 threads)" into buf. */
 void dpt_cpu_backend_summary(char *buf, size_t size);
+/* "OpenBLAS 0.3.21, kernel Haswell" into buf. */
+void dpt_cpu_backend_blas(char *buf, size_t size);
 
 /* Opens CUDA device `ordinal` for the calling thread. */
 int dpt_cuda_backend_open(int ordinal, dpt_device *out, dpt_err *err);
@@ -25,6 +27,8 @@ int dpt_cuda_backend_open(int ordinal, dpt_device *out, dpt_err *err);
 int dpt_cuda_backend_count(int *count, dpt_err *why);
 /* "cuda 13.0 (...)" or "cuda: not built" into buf. */
 void dpt_cuda_backend_summary(char *buf, size_t size);
+/* "cuBLAS 13.1.0" or "none" into buf. */
+void dpt_cuda_backend_blas(char *buf, size_t size);
 /* "nccl 2.28.9" or "nccl: not built" into buf (nccl_info.c or nccl_info_absent.c). */
 void dpt_nccl_backend_summary(char *buf, size_t size);
 

@@ -6,23 +6,6 @@
 
 #include "kernels/backends.h"
 
-int dpt_cuda_backend_count(int *count, dpt_err *why)
-{
-  if (!count) return dpt_err_set(why, DPT_EINTERNAL, "cuda device count: no output count");
-  int n = 0;
-  cudaError_t e = cudaGetDeviceCount(&n);
-  *count = e == cudaSuccess ? n : 0;
-  if (e != cudaSuccess) {
-    /* No driver or no device is an answer, not a failure: clear it from the last-error slot. */
-    (void)cudaGetLastError();
-    if (why)
-      snprintf(why->msg, sizeof why->msg, "%s (%s)", cudaGetErrorString(e), cudaGetErrorName(e));
-  } else if (n == 0 && why) {
-    snprintf(why->msg, sizeof why->msg, "no CUDA device found");
-  }
-  return DPT_OK;
-}
-
 /* 13000 -> "13.0"; 0 (no driver) -> "none". */
 static void version_text(char *buf, size_t size, int v)
 {
@@ -32,17 +15,60 @@ static void version_text(char *buf, size_t size, int v)
     snprintf(buf, size, "%d.%d", v / 1000, v % 1000 / 10);
 }
 
-void dpt_cuda_backend_summary(char *buf, size_t size)
+/* Why the runtime found no device, in a user's words: the runtime's own text for a missing driver
+ * is "CUDA driver version is insufficient for CUDA runtime version". */
+static void no_device_reason(cudaError_t e, char *buf, size_t size)
 {
-  int runtime = 0, driver = 0, major = 0, minor = 0, patch = 0;
-  (void)cudaRuntimeGetVersion(&runtime);
+  int driver = 0, runtime = 0;
   (void)cudaDriverGetVersion(&driver); /* 0 when no driver is installed */
+  (void)cudaRuntimeGetVersion(&runtime);
+  char drv[16], rt[16];
+  version_text(drv, sizeof drv, driver);
+  version_text(rt, sizeof rt, runtime);
+  if (e == cudaErrorInsufficientDriver && driver == 0)
+    snprintf(buf, size, "no NVIDIA driver was found; %s", cudaGetErrorName(e));
+  else if (e == cudaErrorInsufficientDriver)
+    snprintf(buf, size, "the NVIDIA driver supports CUDA %s, this build needs %s; %s", drv, rt,
+             cudaGetErrorName(e));
+  else if (e == cudaErrorNoDevice)
+    snprintf(buf, size, "the NVIDIA driver found no GPU; %s", cudaGetErrorName(e));
+  else
+    snprintf(buf, size, "%s (%s)", cudaGetErrorString(e), cudaGetErrorName(e));
+}
+
+int dpt_cuda_backend_count(int *count, dpt_err *why)
+{
+  if (!count) return dpt_err_set(why, DPT_EINTERNAL, "cuda device count: no output count");
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  *count = e == cudaSuccess ? n : 0;
+  if (e != cudaSuccess) {
+    /* No driver or no device is an answer, not a failure: clear it from the last-error slot. */
+    (void)cudaGetLastError();
+    if (why) no_device_reason(e, why->msg, sizeof why->msg);
+  } else if (n == 0 && why) {
+    snprintf(why->msg, sizeof why->msg, "no CUDA device found");
+  }
+  return DPT_OK;
+}
+
+void dpt_cuda_backend_blas(char *buf, size_t size)
+{
+  int major = 0, minor = 0, patch = 0;
   (void)cublasGetProperty(MAJOR_VERSION, &major);
   (void)cublasGetProperty(MINOR_VERSION, &minor);
   (void)cublasGetProperty(PATCH_LEVEL, &patch);
-  char rt[16], drv[16];
+  snprintf(buf, size, "cuBLAS %d.%d.%d", major, minor, patch);
+}
+
+void dpt_cuda_backend_summary(char *buf, size_t size)
+{
+  int runtime = 0, driver = 0;
+  (void)cudaRuntimeGetVersion(&runtime);
+  (void)cudaDriverGetVersion(&driver); /* 0 when no driver is installed */
+  char rt[16], drv[16], blas[64];
   version_text(rt, sizeof rt, runtime);
   version_text(drv, sizeof drv, driver);
-  snprintf(buf, size, "cuda %s (driver %s, cuBLAS %d.%d.%d, archs %s)", rt, drv, major, minor,
-           patch, DPT_CUDA_ARCHS);
+  dpt_cuda_backend_blas(blas, sizeof blas);
+  snprintf(buf, size, "cuda %s (driver %s, %s, archs %s)", rt, drv, blas, DPT_CUDA_ARCHS);
 }

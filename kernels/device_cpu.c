@@ -234,12 +234,20 @@ size_t dpt_cpu_backend_reserve(int workers, int blas_threads)
   return (size_t)workers * OPENBLAS_BUFFER + started * (OPENBLAS_BUFFER + dpt_thread_stack_bytes());
 }
 
-void dpt_cpu_backend_summary(char *buf, size_t size)
+void dpt_cpu_backend_blas(char *buf, size_t size)
 {
-  /* openblas_get_config() starts "OpenBLAS 0.3.21 ...": the library loaded, not the header. */
+  /* openblas_get_config() starts "OpenBLAS 0.3.21 ...": the library loaded, not the header. The
+   * core name is the kernel set a DYNAMIC_ARCH build picked for this CPU (or OPENBLAS_CORETYPE). */
   char name[32] = "", version[32] = "";
   if (sscanf(openblas_get_config(), "%31s %31s", name, version) != 2)
     snprintf(version, sizeof version, "?");
+  snprintf(buf, size, "OpenBLAS %s, kernel %s", version, openblas_get_corename());
+}
+
+void dpt_cpu_backend_summary(char *buf, size_t size)
+{
+  char blas[128];
+  dpt_cpu_backend_blas(blas, sizeof blas);
   int threads = openblas_get_num_threads();
-  snprintf(buf, size, "cpu (OpenBLAS %s, %d thread%s)", version, threads, threads == 1 ? "" : "s");
+  snprintf(buf, size, "cpu (%s, %d thread%s)", blas, threads, threads == 1 ? "" : "s");
 }

@@ -18,3 +18,5 @@ int dpt_cuda_backend_count(int *count, dpt_err *why)
 }
 
 void dpt_cuda_backend_summary(char *buf, size_t size) { snprintf(buf, size, "cuda: not built"); }
+
+void dpt_cuda_backend_blas(char *buf, size_t size) { snprintf(buf, size, "none"); }

@@ -34,6 +34,12 @@ void dpt_device_close(dpt_device *dev)
 
 int dpt_cuda_device_count(int *count, dpt_err *why) { return dpt_cuda_backend_count(count, why); }
 
+void dpt_blas_summary(dpt_device_kind kind, char *buf, size_t size)
+{
+  if (kind == DPT_DEVICE_CUDA) dpt_cuda_backend_blas(buf, size);
+  else dpt_cpu_backend_blas(buf, size);
+}
+
 const char *dpt_backends_summary(void)
 {
   /* Per thread, rebuilt on each call: the thread count can change between calls. */

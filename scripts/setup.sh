@@ -7,7 +7,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 packages=(build-essential cmake pkg-config libopenblas-dev libcunit1-dev zlib1g-dev
           dataset-fashion-mnist libopenmpi-dev openmpi-bin gnuplot-nox clang libclang-rt-14-dev
-          valgrind python3)
+          valgrind tmux python3)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -21,15 +21,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# build_tree DIR [cmake options...]: configure once, then build incrementally.
-build_tree() {
-  local dir=$1; shift
-  if [ ! -f "$root/$dir/CMakeCache.txt" ]; then
-    cmake -S "$root" -B "$root/$dir" "$@" >"$root/$dir.configure.log" 2>&1 ||
-      { cat "$root/$dir.configure.log"; return 1; }
-    grep -A 14 "dptrain .* configuration" "$root/$dir.configure.log" | sed 's/^-- //'
-  fi
-  cmake --build "$root/$dir" -j "$(nproc)"
-}
+source "$root/scripts/build_tree.sh"
 
 build_tree build -DCMAKE_BUILD_TYPE=Release ${DPT_WERROR:+-DDPT_WERROR=$DPT_WERROR}

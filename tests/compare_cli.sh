@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `dptrain compare` and the per-run output files end to end, on a generated data set.
 # usage: compare_cli.sh files|charts DPTRAIN MAKE_SYNTH WORKDIR
-#   files:  the table (CSV, Markdown), reports, metrics, --trace, bad input, and the notice
-#           when gnuplot is missing (PATH without it);
+#   files:  the table (CSV, Markdown), reports, metrics, --trace, bad input, --help, reusing an
+#           --out folder, the charts' data and scripts and the notice when gnuplot is missing
+#           (PATH without it), and gnuplot's output kept off the terminal (a stand-in gnuplot);
 #   charts: the PNG charts; exits 77 (ctest: skipped, never passed) where gnuplot is missing.
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib/shell_test_lib.sh"
@@ -35,12 +36,28 @@ if [ "$mode" = charts ]; then
   run_compare --quiet || fail "compare failed: $(cat "$work/stderr")"
   for chart in accuracy throughput step_time; do check_png "$chart"; done
   ls "$out" | grep -q '\.tmp' && fail "a temporary file was left behind"
+  grep -q '^  0.5 with lines .*title "target 0.5"' "$out/accuracy.gp" || fail "no --target-acc line"
+  grep -q "title \"ps: wait for the server's round" "$out/step_time.gp" || fail "ps wait unnamed"
+  # A rate so small that every run keeps the same accuracy: a flat chart, which gnuplot would
+  # warn about ("empty y range") if the script left it the range to find.
+  # (No --target-acc: its line would give the chart a range of its own.)
+  "$dptrain" compare "${train[@]}" --epochs 1 --lr 1e-9 --workers 1,2 --quiet --out "$out" \
+    >"$work/stdout" 2>"$work/stderr" || fail "flat compare failed: $(cat "$work/stderr")"
+  [ -e "$out/gnuplot.log" ] || fail "no gnuplot.log"
+  grep -i 'warning' "$out/gnuplot.log" && fail "gnuplot warned about a flat chart"
+  [ -s "$work/stderr" ] && fail "compare printed on stderr: $(cat "$work/stderr")"
   finish "compare charts"
 fi
 
 # --- the table and every run's files (gnuplot hidden: the notice, no PNG) ---------------------
 PATH=/nonexistent run_compare --quiet || fail "compare failed: $(cat "$work/stderr")"
 ls "$out"/*.png >/dev/null 2>&1 && fail "PNGs without gnuplot"
+for chart in accuracy throughput step_time; do
+  [ -s "$out/$chart.dat" ] && [ -s "$out/$chart.gp" ] || fail "no $chart.dat or $chart.gp without gnuplot"
+done
+grep -q "^dptrain: notice: gnuplot is not on PATH" "$work/stderr" ||
+  fail "--quiet hid the gnuplot notice: '$(cat "$work/stderr")'"
+grep -q "notice" "$work/stdout" && fail "a notice is on stdout"
 [ "$(grep -c '^compare: run [1-4]/4: ' "$work/stdout")" -eq 4 ] || fail "not 4 run start lines"
 [ "$(grep -c '^compare: run [1-4]/4 done: ' "$work/stdout")" -eq 4 ] || fail "not 4 run end lines"
 csv="$out/compare.csv"
@@ -61,11 +78,38 @@ for s in allreduce ps; do
     [ "$(grep -c "^epoch,[0-9]*,[12],$w,$s," "$m" 2>/dev/null)" -eq 2 ] || fail "$m: not 2 epoch rows"
   done
 done
-# Without --quiet the missing gnuplot is a one-line notice, beside the per-epoch lines.
+# Without --quiet the missing gnuplot is a one-line notice, beside the per-epoch lines. The folder
+# holds the earlier compare's files: they are replaced in full, none of the other runs stays.
 PATH=/nonexistent run_compare --strategies ps --workers 2 || fail "compare x1 failed: $(cat "$work/stderr")"
 grep -q "^dptrain: notice: gnuplot is not on PATH" "$work/stderr" || fail "no gnuplot notice: $(cat "$work/stderr")"
 grep -q "^epoch 2/2 " "$work/stdout" || fail "no per-epoch lines without --quiet"
 [ "$(wc -l <"$out/compare.csv")" -eq 2 ] || fail "compare.csv of one run has $(wc -l <"$out/compare.csv") lines"
+[ "$(cd "$out" && ls run-*)" = "$(printf 'run-ps-w2.csv\nrun-ps-w2.json')" ] ||
+  fail "the earlier compare's runs stayed: $(cd "$out" && ls run-*)"
+grep -q "removed 6 files of an earlier compare" "$work/stdout" || fail "no count of the files removed"
+
+# A stand-in gnuplot that warns: its output goes to gnuplot.log, not to the terminal.
+mkdir -p "$work/bin"
+cat >"$work/bin/gnuplot" <<'STUB'
+#!/bin/sh
+echo "Warning: empty y range [1:1], adjusting to [0.99:1.01]" >&2
+echo "something on stdout"
+out=$(printf '%s' "$2" | sed 's/^out="\(.*\)"$/\1/')
+printf 'not a png' >"$out"
+STUB
+chmod +x "$work/bin/gnuplot"
+PATH="$work/bin:$PATH" run_compare --strategies ps --workers 2 --quiet || fail "stand-in gnuplot: $(cat "$work/stderr")"
+grep -q "Warning\|something" "$work/stdout" "$work/stderr" && fail "gnuplot's output reached the terminal"
+[ "$(grep -c "^Warning: empty y range" "$out/gnuplot.log")" -eq 3 ] || fail "gnuplot.log lacks its warnings"
+[ -e "$out/step_time.png" ] || fail "no PNG from the stand-in gnuplot"
+# Back without gnuplot: the PNGs and the log of the earlier compare go too.
+PATH=/nonexistent run_compare --strategies ps --workers 2 --quiet || fail "compare failed: $(cat "$work/stderr")"
+ls "$out"/*.png "$out/gnuplot.log" >/dev/null 2>&1 && fail "the earlier compare's PNGs or log stayed"
+
+# --help lists no option that compare refuses (test_compare checks every line against the parser).
+"$dptrain" compare --help >"$work/help.txt" || fail "compare --help failed"
+grep -E -- '--(strategy|report|resume|trace|checkpoint) |--workers N' "$work/help.txt" &&
+  fail "compare --help lists options compare refuses"
 
 # --- a training run's --metrics and --trace ------------------------------------------------------
 "$dptrain" --data "$work/data" --hidden 8 --epochs 2 --batch 32 --workers 2 --strategy ps \
@@ -93,6 +137,12 @@ expect_input_error() {
 train+=(--quiet)
 expect_input_error "--target-acc 1.5" compare "${train[@]}" --target-acc 1.5
 expect_input_error "--out $work/a-file: exists and is not a folder" compare "${train[@]}" --out "$work/a-file"
+# A folder holding anything but a compare's files is not compare's to replace.
+mkdir -p "$work/mine" && echo keep >"$work/mine/notes.txt" && echo keep >"$work/mine/compare.csv"
+expect_input_error "--out $work/mine: holds 'notes.txt', which compare does not write" \
+  compare "${train[@]}" --out "$work/mine"
+[ "$(ls "$work/mine")" = "$(printf 'compare.csv\nnotes.txt')" ] && [ "$(cat "$work/mine/compare.csv")" = keep ] ||
+  fail "a refused --out folder was changed: $(ls "$work/mine")"
 expect_input_error "--strategies 'foo'" compare "${train[@]}" --strategies foo
 expect_input_error "--workers 0" compare "${train[@]}" --workers 0,2
 expect_input_error "--metrics $work/no/such/m.csv: folder" "${train[@]}" --metrics "$work/no/such/m.csv"

@@ -71,7 +71,7 @@ visible() {
     for (i = 1; i <= n; i++) v = seg[i] substr(v, length(seg[i]) + 1)
     print v }'
 }
-bar_drawn() { grep -q $'\repoch 1 \\[' "$work/tty" 2>/dev/null; }
+bar_drawn() { grep -q $'\repoch 1/2 ' "$work/tty" 2>/dev/null; }
 rm -f "$ck" "$ck".tmp.* "$work/tty" "$work/pid"
 # One worker stalled for 4 s at step 5 (DPT_FAULT, 3 x --timeout + 1 with nobody to time out):
 # the signal lands while the bar of epoch 1 is drawn, and the run stops in the middle of it.

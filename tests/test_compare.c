@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dpt/cores.h"
+#include "host/compare/charts.h"
 #include "host/compare/compare.h"
 #include "host/compare/compare_table.h"
 #include "host/train/train_record.h"
@@ -336,6 +338,59 @@ static void test_table_figures(void)
   dpt_compare_table_free(&t);
 }
 
+/* --- the charts' data ------------------------------------------------------------------------- */
+
+/* The best throughput drawn beside the measured one, read back from throughput.dat (charts made
+ * without gnuplot: PATH holds none), for 1, 2 and 4 workers of one strategy on device. */
+static void best_throughput(const char *device, int base_threads, double best[3])
+{
+  double elapsed[] = {1}, acc[] = {0.5};
+  dpt_compared_run runs[3];
+  const int workers[] = {1, 2, 4};
+  const double rate[] = {1000, 1200, 900};
+  for (int i = 0; i < 3; i++)
+    runs[i] = (dpt_compared_run){
+      .result = {.strategy = "allreduce", .device = device, .workers = workers[i],
+                 .blas_threads = i == 0 ? base_threads : 1, .train_samples_per_sec = rate[i],
+                 .steps = 10},
+      .n_epochs = 1, .epoch_elapsed_s = elapsed, .epoch_test_acc = acc};
+  char dir[4096], path[4200], cmd[8300];
+  dpt_test_path(dir, sizeof dir, "charts");
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+  CU_ASSERT_FATAL(system(cmd) == 0);
+  char *saved_path = strdup(getenv("PATH") ? getenv("PATH") : "");
+  setenv("PATH", "/nonexistent", 1);
+  bool drawn = true;
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL(dpt_charts_make(dir, runs, 3, 0, &drawn, &err), 0);
+  setenv("PATH", saved_path, 1);
+  free(saved_path);
+  CU_ASSERT(!drawn);
+  snprintf(path, sizeof path, "%s/throughput.dat", dir);
+  FILE *f = fopen(path, "r");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  char line[256];
+  int n = 0, w;
+  double measured;
+  while (fgets(line, sizeof line, f))
+    if (n < 3 && line[0] != '#' && sscanf(line, "%d %lf %lf", &w, &measured, &best[n]) == 3) n++;
+  fclose(f);
+  CU_ASSERT_EQUAL(n, 3);
+}
+
+/* On the CPU the 1-worker run's BLAS threads use every core: no line above its rate. On GPUs each
+ * worker has a device of its own: linear. */
+static void test_best_throughput_fits_the_cores(void)
+{
+  double best[3];
+  best_throughput("cpu", dpt_cores_online(), best);
+  for (int i = 0; i < 3; i++) CU_ASSERT_DOUBLE_EQUAL(best[i], 1000, 1e-9);
+  best_throughput("cuda", 0, best);
+  CU_ASSERT_DOUBLE_EQUAL(best[0], 1000, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(best[1], 2000, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(best[2], 4000, 1e-9);
+}
+
 /* --- the command line ----------------------------------------------------------------------- */
 
 static int parse(dpt_compare_options *o, dpt_err *err, const char *const *args)
@@ -400,6 +455,96 @@ static void test_compare_bad_options(void)
   expect_error("--epochs", "0", NULL, NULL, "--epochs 0");
 }
 
+/* --- compare's help against its parser ------------------------------------------------------- */
+
+enum { MAX_HELP_OPTIONS = 64 };
+
+typedef struct help_option {
+  char name[32];  /* "--epochs" */
+  char meta[16];  /* "N"; "" for a flag */
+} help_option;
+
+/* The options a help text lists: each line "  --NAME META ..." or "  --help, --version". */
+static int help_options(void (*print)(FILE *), help_option *opts)
+{
+  char *text = NULL;
+  size_t size = 0;
+  FILE *f = open_memstream(&text, &size);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  print(f);
+  fclose(f);
+  int n = 0;
+  for (char *line = strtok(text, "\n"); line && n < MAX_HELP_OPTIONS; line = strtok(NULL, "\n")) {
+    if (strncmp(line, "  --", 4) != 0) continue;
+    for (char *p = line + 2; n < MAX_HELP_OPTIONS && strncmp(p, "--", 2) == 0;) {
+      help_option *o = &opts[n++];
+      int used = 0;
+      sscanf(p, "%31[^ ,]%n", o->name, &used);
+      p += used;
+      o->meta[0] = '\0';
+      if (p[0] == ' ' && p[1] >= 'A' && p[1] <= 'Z') sscanf(p + 1, "%15[^ ]", o->meta);
+      p += strspn(p, ", ");
+    }
+  }
+  free(text);
+  return n;
+}
+
+static void print_compare_help(FILE *f) { dpt_compare_print_help(f); }
+
+/* A value the parser takes for option o: choices by name, numbers by their metavariable. */
+static const char *sample_value(const help_option *o)
+{
+  static const char *const choices[][2] = {{"--strategies", "ps"},  {"--lr-schedule", "step"},
+                                           {"--device", "cpu"},     {"--on-nan", "skip"}};
+  for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++)
+    if (strcmp(o->name, choices[i][0]) == 0) return choices[i][1];
+  return strcmp(o->meta, "X") == 0 ? "0.5" : "2";
+}
+
+static int parse_one(const help_option *o, dpt_err *err)
+{
+  dpt_compare_options opts;
+  dpt_cli_action action;
+  char *argv[] = {"compare", (char *)o->name, (char *)sample_value(o), NULL};
+  dpt_err_clear(err);
+  return dpt_compare_parse(o->meta[0] ? 3 : 2, argv, &opts, &action, err);
+}
+
+static bool help_has(const help_option *opts, int n, const char *name)
+{
+  for (int i = 0; i < n; i++)
+    if (strcmp(opts[i].name, name) == 0) return true;
+  return false;
+}
+
+/* Every option compare's help lists is accepted, each once; every training option it leaves out
+ * is refused, naming itself. */
+static void test_compare_help_lists_what_compare_takes(void)
+{
+  help_option shown[MAX_HELP_OPTIONS], training[MAX_HELP_OPTIONS];
+  int n_shown = help_options(print_compare_help, shown);
+  int n_training = help_options(dpt_cli_print_help, training);
+  CU_ASSERT(n_shown > 10 && n_training > 10);
+  dpt_err err;
+  for (int i = 0; i < n_shown; i++) {
+    int rc = parse_one(&shown[i], &err);
+    if (rc) fprintf(stderr, "\n  compare --help lists %s, which compare refuses: %s\n",
+                    shown[i].name, err.msg);
+    CU_ASSERT_EQUAL(rc, 0);
+    for (int j = 0; j < i; j++) {
+      if (strcmp(shown[i].name, shown[j].name) == 0)
+        fprintf(stderr, "\n  compare --help lists %s twice\n", shown[i].name);
+      CU_ASSERT_STRING_NOT_EQUAL(shown[i].name, shown[j].name);
+    }
+  }
+  for (int i = 0; i < n_training; i++) {
+    if (help_has(shown, n_shown, training[i].name)) continue;
+    CU_ASSERT_EQUAL(parse_one(&training[i], &err), DPT_EINPUT);
+    CU_ASSERT(strncmp(err.msg, training[i].name, strlen(training[i].name)) == 0);
+  }
+}
+
 /* compare --help lists exactly the options compare takes: every "--name VALUE" it lists parses
  * with a value of the kind shown, and no option it refuses appears. */
 static void test_compare_help_lists_what_it_takes(void)
@@ -445,6 +590,8 @@ int dpt_test_register(void)
   static const dpt_test_case compare[] = {DPT_TEST(test_table_figures),
                                           DPT_TEST(test_compare_options),
                                           DPT_TEST(test_compare_bad_options),
+                                          DPT_TEST(test_compare_help_lists_what_compare_takes),
+                                          DPT_TEST(test_best_throughput_fits_the_cores),
                                           DPT_TEST(test_compare_help_lists_what_it_takes),
                                           DPT_TEST_END};
   int rc = dpt_test_add_suite("metrics", metrics);

@@ -1,8 +1,11 @@
 #include "host/cli/console.h"
 
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "dpt/timer.h"
+#include "host/cli/progress_line.h"
 #include "host/cli/signals.h"
 
 void dpt_console_init(dpt_console *c, FILE *out, FILE *bar_stream, bool quiet)
@@ -12,6 +15,8 @@ void dpt_console_init(dpt_console *c, FILE *out, FILE *bar_stream, bool quiet)
   c->quiet = quiet;
   c->last_draw_s = 0;
   c->bar_width = 0;
+  c->first_step = c->last_step = 0;
+  c->first_elapsed_s = 0;
 }
 
 /* The signal handler writes to standard error too: it must know when the bar's line is open
@@ -31,25 +36,52 @@ void dpt_console_end_line(dpt_console *c)
   note_partial_line(c, false);
 }
 
+/* The terminal's width now (it may have been resized), else $COLUMNS, else 80. */
+static int terminal_columns(FILE *f)
+{
+  struct winsize ws;
+  if (ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  const char *env = getenv("COLUMNS");
+  int n = env ? atoi(env) : 0;
+  return n > 0 ? n : 80;
+}
+
+/* The whole run's ETA from the time per step since the first step this console saw, which counts
+ * the evaluations of the epochs in between too. */
+static double run_eta_s(dpt_console *c, const dpt_step_stats *s)
+{
+  if (c->first_step == 0 || s->step <= c->last_step) { /* a new run (compare has several) */
+    c->first_step = s->step;
+    c->first_elapsed_s = s->elapsed_s;
+  }
+  c->last_step = s->step;
+  long done = s->step - c->first_step;
+  if (done <= 0) return -1;
+  double per_step = (s->elapsed_s - c->first_elapsed_s) / (double)done;
+  return per_step * (double)((long)s->epochs * s->steps_per_epoch - s->step);
+}
+
 static void on_step(void *ctx, const dpt_step_stats *s)
 {
   dpt_console *c = ctx;
   if (!c->bar) return;
+  double run_eta = run_eta_s(c, s);
   long step = s->step_in_epoch, steps = s->steps_per_epoch;
   double elapsed = s->epoch_elapsed_s;
   double now = dpt_now();
   if (step < steps && now - c->last_draw_s < 0.1) return; /* redraw at most 10 times a second */
   c->last_draw_s = now;
-  enum { BAR = 30 };
-  int filled = (int)(BAR * step / steps);
-  char bar[BAR + 1];
-  for (int i = 0; i < BAR; i++) bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
-  bar[BAR] = '\0';
-  double rate = elapsed > 0 ? (double)s->samples_done / elapsed : 0;
-  double eta = step > 0 ? elapsed * (double)(steps - step) / (double)step : 0;
+  dpt_progress p = {
+    .epoch = s->epoch, .epochs = s->epochs, .step_in_epoch = step, .steps_per_epoch = steps,
+    .samples_per_sec = elapsed > 0 ? (double)s->samples_done / elapsed : 0,
+    .epoch_eta_s = step > 0 ? elapsed * (double)(steps - step) / (double)step : -1,
+    .run_eta_s = run_eta};
+  char line[512];
+  int width = dpt_progress_line(&p, terminal_columns(c->bar), line, sizeof line);
   note_partial_line(c, true);
-  c->bar_width = fprintf(c->bar, "\repoch %d [%s] %3d%%  %.0f samples/s  ETA %.0fs ", s->epoch, bar,
-                         (int)(100 * step / steps), rate, eta);
+  /* Spaces over what a longer previous line left. */
+  fprintf(c->bar, "\r%s%*s", line, c->bar_width > width ? c->bar_width - width : 0, "");
+  if (width > c->bar_width) c->bar_width = width;
   fflush(c->bar);
 }
 

@@ -13,7 +13,10 @@ typedef struct dpt_console {
   FILE *bar;          /* progress bar; NULL: none */
   bool quiet;
   double last_draw_s;
-  int bar_width;      /* characters drawn on the bar line, to clear it */
+  int bar_width;      /* the most characters drawn on the bar line since it was cleared */
+  long first_step;    /* the run's first step seen and when, for the run's ETA; 0: none yet */
+  double first_elapsed_s;
+  long last_step;     /* the step seen last: a smaller one starts a new run */
 } dpt_console;
 
 /* The bar is drawn only when bar_stream is a terminal and not quiet. */

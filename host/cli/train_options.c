@@ -91,7 +91,8 @@ static const dpt_option rows[] = {
    .help = "write a Chrome trace of the first steps (Perfetto, chrome://tracing)"},
   {.name = "trace-steps", .value = "N", .kind = DPT_OPT_INT, AT(trace_steps), .min = 1,
    .max = 10000, .default_value = "200", .help = "steps traced, at most 10000"},
-  {.name = "quiet", .kind = DPT_OPT_FLAG, AT(quiet), .help = "no progress bar and no per-epoch lines"},
+  {.name = "quiet", .kind = DPT_OPT_FLAG, AT(quiet),
+   .help = "no progress bar and no per-epoch lines; done: lines stay"},
   {.name = "help", .kind = DPT_OPT_ACTION, .action = DPT_CLI_HELP},
   {.name = "version", .kind = DPT_OPT_ACTION, .action = DPT_CLI_VERSION},
 };

@@ -1,18 +1,29 @@
 #include "host/compare/charts.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "dpt/atomic_file.h"
+#include "dpt/cores.h"
 #include "host/compare/spawn.h"
+
+/* What every chart is drawn from. */
+typedef struct chart_input {
+  const dpt_compared_run *runs;
+  int n;
+  double target_acc; /* 0: none */
+  int cores;         /* of this machine, which every CPU run shared */
+} chart_input;
 
 typedef struct chart {
   const char *name;  /* NAME.dat, NAME.gp, NAME.png */
   const char *title;
-  void (*write_data)(FILE *f, const dpt_compared_run *runs, int n);
-  void (*write_plot)(FILE *f, const dpt_compared_run *runs, int n);
+  void (*write_data)(FILE *f, const chart_input *in);
+  void (*write_plot)(FILE *f, const chart_input *in);
 } chart;
 
 /* Colour-blind-safe (Okabe-Ito), one per worker count or strategy. */
@@ -55,77 +66,106 @@ static int workers_rank(const dpt_compared_run *runs, int i)
 
 /* --- test accuracy against wall time: one block of (elapsed, accuracy) per run ------------- */
 
-static void accuracy_data(FILE *f, const dpt_compared_run *runs, int n)
+static void accuracy_data(FILE *f, const chart_input *in)
 {
-  for (int i = 0; i < n; i++) {
+  for (int i = 0; i < in->n; i++) {
+    const dpt_compared_run *run = &in->runs[i];
     char title[64];
-    dpt_compare_label(runs[i].result.strategy, runs[i].result.workers, title, sizeof title);
+    dpt_compare_label(run->result.strategy, run->result.workers, title, sizeof title);
     fprintf(f, "%s# %s\n# elapsed_s test_accuracy\n", i ? "\n\n" : "", title);
-    for (int e = 0; e < runs[i].n_epochs; e++)
-      fprintf(f, "%.3f %.4f\n", runs[i].epoch_elapsed_s[e], runs[i].epoch_test_acc[e]);
+    for (int e = 0; e < run->n_epochs; e++)
+      fprintf(f, "%.6g %.4f\n", run->epoch_elapsed_s[e], run->epoch_test_acc[e]);
   }
 }
 
-static void accuracy_plot(FILE *f, const dpt_compared_run *runs, int n)
+/* Ranges from the figures, so that equal accuracies (or instant runs) still span the chart. */
+static void accuracy_ranges(FILE *f, const chart_input *in)
+{
+  double last_s = 0, lo = in->target_acc > 0 ? in->target_acc : 1, hi = in->target_acc;
+  for (int i = 0; i < in->n; i++)
+    for (int e = 0; e < in->runs[i].n_epochs; e++) {
+      last_s = fmax(last_s, in->runs[i].epoch_elapsed_s[e]);
+      lo = fmin(lo, in->runs[i].epoch_test_acc[e]);
+      hi = fmax(hi, in->runs[i].epoch_test_acc[e]);
+    }
+  double span = fmax(hi - lo, 0.02);
+  fprintf(f, "set xrange [0:%g]\nset yrange [%g:%g]\n", last_s > 0 ? last_s * 1.05 : 1,
+          fmax(0, lo - 0.1 * span), fmin(1, hi + 0.1 * span));
+}
+
+static void accuracy_plot(FILE *f, const chart_input *in)
 {
   fputs("set xlabel \"wall time since training started (s)\"\n"
         "set ylabel \"test accuracy\"\n"
-        "set key bottom right box opaque reverse Left\n"
-        "set xrange [0:*]\n"
-        "plot \\\n",
+        "set key outside right top box opaque reverse Left\n",
         f);
-  for (int i = 0; i < n; i++) {
+  accuracy_ranges(f, in);
+  fputs("plot \\\n", f);
+  for (int i = 0; i < in->n; i++) {
+    const dpt_result *r = &in->runs[i].result;
     char title[64];
-    dpt_compare_label(runs[i].result.strategy, runs[i].result.workers, title, sizeof title);
+    dpt_compare_label(r->strategy, r->workers, title, sizeof title);
     /* allreduce solid with circles, ps dashed with squares; colour by worker count. */
-    bool ps = is_ps(&runs[i].result);
+    bool ps = is_ps(r);
     fprintf(f, "  \"accuracy.dat\" index %d using 1:2 with linespoints lw 2 ps 1.3 lc rgb \"%s\" "
                "dt %d pt %d title \"%s\"%s\n",
-            i, color(workers_rank(runs, i)), ps ? 2 : 1, ps ? 5 : 7, title,
-            i + 1 < n ? ", \\" : "");
+            i, color(workers_rank(in->runs, i)), ps ? 2 : 1, ps ? 5 : 7, title,
+            i + 1 < in->n || in->target_acc > 0 ? ", \\" : "");
   }
+  if (in->target_acc > 0)
+    fprintf(f, "  %g with lines lw 1.5 dt 3 lc rgb \"#404040\" title \"target %g\"\n",
+            in->target_acc, in->target_acc);
 }
 
-/* --- throughput against workers: one block of (workers, samples/s, ideal) per strategy ------ */
+/* --- throughput against workers: one block of (workers, samples/s, best) per strategy ------- */
 
 /* Head room above the highest figure, so the key in the top left corner covers no data. */
 #define HEADROOM 1.45
 
-/* What run i would reach if throughput scaled linearly from its strategy's 1-worker run. */
-static double ideal_throughput(const dpt_compared_run *runs, int n, int i)
+/* The best throughput run i could reach, from its strategy's 1-worker run: linear in the workers
+ * while each has a device of its own (GPUs), but on the CPU only as far as the cores the 1-worker
+ * run left idle allow: its BLAS threads already use every core, so there the best is its rate. */
+static double best_throughput(const chart_input *in, int i)
 {
-  const dpt_result *r = &runs[i].result;
-  return r->train_samples_per_sec / dpt_compare_speedup(runs, n, i) * r->workers;
+  const dpt_result *r = &in->runs[i].result;
+  int b = dpt_compare_baseline(in->runs, in->n, i);
+  if (b < 0) return NAN;
+  const dpt_result *base = &in->runs[b].result;
+  if (strcmp(r->device, "cpu") != 0) return base->train_samples_per_sec * r->workers;
+  double room = base->blas_threads > 0 ? fmax(1, (double)in->cores / base->blas_threads) : 1;
+  return base->train_samples_per_sec * fmin(r->workers, room);
 }
 
-static void throughput_data(FILE *f, const dpt_compared_run *runs, int n)
+static void throughput_data(FILE *f, const chart_input *in)
 {
   bool first_block = true;
-  for (int s = 0; s < n; s++) {
-    if (first_like(runs, s, same_strategy) != s) continue;
-    fprintf(f, "%s# %s\n# workers samples_per_sec ideal_linear_scaling\n",
-            first_block ? "" : "\n\n", runs[s].result.strategy);
+  for (int s = 0; s < in->n; s++) {
+    if (first_like(in->runs, s, same_strategy) != s) continue;
+    fprintf(f, "%s# %s\n# workers samples_per_sec best_possible\n", first_block ? "" : "\n\n",
+            in->runs[s].result.strategy);
     first_block = false;
-    for (int i = 0; i < n; i++) {
-      const dpt_result *r = &runs[i].result;
-      if (!same_strategy(r, &runs[s].result)) continue;
-      double ideal = ideal_throughput(runs, n, i);
+    for (int i = 0; i < in->n; i++) {
+      const dpt_result *r = &in->runs[i].result;
+      if (!same_strategy(r, &in->runs[s].result)) continue;
+      double best = best_throughput(in, i);
       fprintf(f, "%d %.1f ", r->workers, r->train_samples_per_sec);
-      if (isnan(ideal)) fputs("NaN\n", f);
-      else fprintf(f, "%.1f\n", ideal);
+      if (isnan(best)) fputs("NaN\n", f);
+      else fprintf(f, "%.1f\n", best);
     }
   }
 }
 
-static void throughput_plot(FILE *f, const dpt_compared_run *runs, int n)
+static void throughput_plot(FILE *f, const chart_input *in)
 {
+  const dpt_compared_run *runs = in->runs;
   int min_workers = runs[0].result.workers, max_workers = min_workers;
   double top = 0;
+  bool cpu = strcmp(runs[0].result.device, "cpu") == 0;
   fputs("set xtics (", f);
-  for (int i = 0; i < n; i++) {
+  for (int i = 0; i < in->n; i++) {
     int w = runs[i].result.workers;
-    double ideal = ideal_throughput(runs, n, i);
-    top = fmax(top, fmax(runs[i].result.train_samples_per_sec, isnan(ideal) ? 0 : ideal));
+    double best = best_throughput(in, i);
+    top = fmax(top, fmax(runs[i].result.train_samples_per_sec, isnan(best) ? 0 : best));
     if (first_like(runs, i, same_workers) != i) continue;
     fprintf(f, "%s%d", i ? ", " : "", w);
     if (w < min_workers) min_workers = w;
@@ -139,47 +179,59 @@ static void throughput_plot(FILE *f, const dpt_compared_run *runs, int n)
              "set ylabel \"training throughput (samples/s)\"\n"
              "set key top left box opaque reverse Left\n"
              "plot \\\n",
-          min_workers - 0.5, max_workers + 0.5, top * HEADROOM);
+          min_workers - 0.5, max_workers + 0.5, top > 0 ? top * HEADROOM : 1);
+  char best_title[64];
+  if (cpu) snprintf(best_title, sizeof best_title, "best possible on %d cores", in->cores);
+  else snprintf(best_title, sizeof best_title, "ideal linear scaling");
   int block = 0;
-  for (int s = 0; s < n; s++) {
+  for (int s = 0; s < in->n; s++) {
     if (first_like(runs, s, same_strategy) != s) continue;
     const char *name = runs[s].result.strategy;
     bool ps = is_ps(&runs[s].result);
     fprintf(f, "%s  \"throughput.dat\" index %d using 1:2 with linespoints lw 2 ps 1.3 "
                "lc rgb \"%s\" pt %d title \"%s\", \\\n"
                "  \"throughput.dat\" index %d using 1:3 with lines lw 1.5 dt 3 lc rgb \"%s\" "
-               "title \"%s, ideal linear scaling\"",
+               "title \"%s, %s\"",
             block ? ", \\\n" : "", block, color(block), ps ? 5 : 7, name, block, color(block),
-            name);
+            name, best_title);
     block++;
   }
   fputc('\n', f);
 }
 
-/* --- step time split: one row (label, compute, comm, wait in ms per step) per run ----------- */
+/* --- step time split: one row (label, compute, comm, and wait in ms per step) per run --------- */
 
+/* Wait is a worker blocked in the exchange: in allreduce for the slowest worker; in ps for the
+ * server's round, which ends only after every push and the server's sum and step. Two columns,
+ * one per strategy, so that each bar says what it measured. */
 static double ms_per_step(const dpt_result *r, double seconds)
 {
   return r->steps > 0 ? seconds * 1e3 / (double)r->steps : 0;
 }
 
-static void step_time_data(FILE *f, const dpt_compared_run *runs, int n)
+static void step_time_data(FILE *f, const chart_input *in)
 {
-  fputs("# run compute_ms comm_ms wait_ms (per step, mean over workers)\n", f);
-  for (int i = 0; i < n; i++) {
-    const dpt_result *r = &runs[i].result;
-    fprintf(f, "\"%s\\n%d worker%s\" %.3f %.3f %.3f\n", r->strategy, r->workers,
+  fputs("# run compute_ms comm_ms wait_for_workers_ms wait_for_server_ms (per step, mean over "
+        "workers)\n",
+        f);
+  for (int i = 0; i < in->n; i++) {
+    const dpt_result *r = &in->runs[i].result;
+    double wait = ms_per_step(r, r->time_wait_s);
+    fprintf(f, "\"%s\\n%d worker%s\" %.3f %.3f %.3f %.3f\n", r->strategy, r->workers,
             r->workers == 1 ? "" : "s", ms_per_step(r, r->time_compute_s),
-            ms_per_step(r, r->time_comm_s), ms_per_step(r, r->time_wait_s));
+            ms_per_step(r, r->time_comm_s), is_ps(r) ? 0 : wait, is_ps(r) ? wait : 0);
   }
 }
 
-static void step_time_plot(FILE *f, const dpt_compared_run *runs, int n)
+static void step_time_plot(FILE *f, const chart_input *in)
 {
   double top = 0;
-  for (int i = 0; i < n; i++) {
-    const dpt_result *r = &runs[i].result;
+  bool any_ps = false, any_allreduce = false;
+  for (int i = 0; i < in->n; i++) {
+    const dpt_result *r = &in->runs[i].result;
     top = fmax(top, ms_per_step(r, r->time_compute_s + r->time_comm_s + r->time_wait_s));
+    any_ps |= is_ps(r);
+    any_allreduce |= !is_ps(r);
   }
   fprintf(f, "set style data histograms\n"
              "set style histogram rowstacked\n"
@@ -193,10 +245,18 @@ static void step_time_plot(FILE *f, const dpt_compared_run *runs, int n)
              "%s"
              "plot \"step_time.dat\" using 2:xtic(1) lc rgb \"%s\" "
              "title \"compute (forward + backward)\", \\\n"
-             "  \"\" using 3 lc rgb \"%s\" title \"communication\", \\\n"
-             "  \"\" using 4 lc rgb \"%s\" title \"wait for the slowest worker\"\n",
-          top > 0 ? top * HEADROOM : 1, n > 8 ? "set xtics rotate by -30\n" : "", color(0),
-          color(1), color(3));
+             "  \"\" using 3 lc rgb \"%s\" title \"communication (copies and sums)\"",
+          top > 0 ? top * HEADROOM : 1, in->n > 8 ? "set xtics rotate by -30\n" : "", color(0),
+          color(1));
+  if (any_allreduce)
+    fprintf(f, ", \\\n  \"\" using 4 lc rgb \"%s\" "
+               "title \"allreduce: wait for the slowest worker\"",
+            color(3));
+  if (any_ps)
+    fprintf(f, ", \\\n  \"\" using 5 lc rgb \"%s\" "
+               "title \"ps: wait for the server's round (every push, its sum and step)\"",
+            color(4));
+  fputc('\n', f);
 }
 
 static const chart charts[] = {
@@ -204,9 +264,12 @@ static const chart charts[] = {
   {"throughput", "Training throughput against workers", throughput_data, throughput_plot},
   {"step_time", "Step time split per run (mean over workers)", step_time_data, step_time_plot},
 };
+enum { N_CHARTS = sizeof charts / sizeof charts[0] };
+
+const char *dpt_chart_name(int i) { return i >= 0 && i < N_CHARTS ? charts[i].name : NULL; }
 
 /* The script draws into $out, by default NAME.png, so a person can rerun it as it is. */
-static void write_script(FILE *f, const chart *c, const dpt_compared_run *runs, int n)
+static void write_script(FILE *f, const chart *c, const chart_input *in)
 {
   fprintf(f, "# dptrain compare: %s. Redraw with: gnuplot %s.gp\n"
              "if (!exists(\"out\")) out = \"%s.png\"\n"
@@ -221,34 +284,28 @@ static void write_script(FILE *f, const chart *c, const dpt_compared_run *runs, 
              "set border 3 lc rgb \"#404040\"\n"
              "set tics nomirror\n",
           c->title, c->name, c->name, c->title);
-  c->write_plot(f, runs, n);
+  c->write_plot(f, in);
 }
 
-static int write_file(const char *dir, const char *name, const char *ext, const chart *c,
-                      void (*body)(FILE *, const chart *, const dpt_compared_run *, int),
-                      const dpt_compared_run *runs, int n, dpt_err *err)
+static void write_data(FILE *f, const chart *c, const chart_input *in) { c->write_data(f, in); }
+
+static int write_file(const char *dir, const chart *c, const char *ext,
+                      void (*body)(FILE *, const chart *, const chart_input *),
+                      const chart_input *in, dpt_err *err)
 {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%s.%s", dir, name, ext);
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%s.%s", dir, c->name, ext);
   dpt_atomic_file af;
   int rc = dpt_atomic_open(&af, path, err);
   if (rc) return rc;
-  body(af.f, c, runs, n);
+  body(af.f, c, in);
   return dpt_atomic_commit(&af, err);
 }
 
-static void data_body(FILE *f, const chart *c, const dpt_compared_run *runs, int n)
+/* gnuplot runs inside dir and is given only names we made, never the folder's path; what it
+ * prints goes to log_fd (DPT_CHARTS_LOG). */
+static int render(const char *dir, const char *gnuplot, const chart *c, int log_fd, dpt_err *err)
 {
-  c->write_data(f, runs, n);
-}
-
-/* gnuplot runs inside dir and is given only names we made, never the folder's path. */
-static int draw(const char *dir, const char *gnuplot, const chart *c, const dpt_compared_run *runs,
-                int n, dpt_err *err)
-{
-  int rc = write_file(dir, c->name, "dat", c, data_body, runs, n, err);
-  if (!rc) rc = write_file(dir, c->name, "gp", c, write_script, runs, n, err);
-  if (rc) return rc;
   char tmp_name[128], out_arg[160], script[128], tmp_path[4200], png_path[4200];
   snprintf(tmp_name, sizeof tmp_name, "%s.png.tmp.%ld", c->name, (long)getpid());
   snprintf(out_arg, sizeof out_arg, "out=\"%s\"", tmp_name);
@@ -256,22 +313,38 @@ static int draw(const char *dir, const char *gnuplot, const chart *c, const dpt_
   snprintf(tmp_path, sizeof tmp_path, "%s/%s", dir, tmp_name);
   snprintf(png_path, sizeof png_path, "%s/%s.png", dir, c->name);
   char *argv[] = {"gnuplot", "-e", out_arg, script, NULL};
-  rc = dpt_run_program_in(dir, gnuplot, argv, err);
+  dpt_err why = {0};
+  int rc = dpt_run_program_in(dir, gnuplot, argv, log_fd, &why);
+  if (rc) dpt_err_set(err, rc, "%s (its output: %s/%s)", why.msg, dir, DPT_CHARTS_LOG);
   /* Copied, not renamed: a link at png_path stays a link, a FIFO a FIFO (dpt/out_target.h). */
-  if (!rc) rc = dpt_atomic_copy_from(png_path, tmp_path, err);
+  else rc = dpt_atomic_copy_from(png_path, tmp_path, err);
   remove(tmp_path);
   return rc;
 }
 
-int dpt_charts_draw(const char *dir, const dpt_compared_run *runs, int n, bool *drawn,
-                    dpt_err *err)
+static int render_all(const char *dir, const char *gnuplot, dpt_err *err)
 {
-  char gnuplot[4096];
-  *drawn = dpt_find_program("gnuplot", gnuplot, sizeof gnuplot);
-  if (!*drawn) return DPT_OK;
-  for (size_t i = 0; i < sizeof charts / sizeof charts[0]; i++) {
-    int rc = draw(dir, gnuplot, &charts[i], runs, n, err);
+  char log_path[4200];
+  snprintf(log_path, sizeof log_path, "%s/%s", dir, DPT_CHARTS_LOG);
+  int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (log_fd < 0)
+    return dpt_err_set(err, DPT_EIO, "%s: cannot write: %s", log_path, strerror(errno));
+  int rc = DPT_OK;
+  for (int i = 0; i < N_CHARTS && !rc; i++) rc = render(dir, gnuplot, &charts[i], log_fd, err);
+  close(log_fd);
+  return rc;
+}
+
+int dpt_charts_make(const char *dir, const dpt_compared_run *runs, int n, double target_acc,
+                    bool *drawn, dpt_err *err)
+{
+  chart_input in = {.runs = runs, .n = n, .target_acc = target_acc, .cores = dpt_cores_online()};
+  for (int i = 0; i < N_CHARTS; i++) {
+    int rc = write_file(dir, &charts[i], "dat", write_data, &in, err);
+    if (!rc) rc = write_file(dir, &charts[i], "gp", write_script, &in, err);
     if (rc) return rc;
   }
-  return DPT_OK;
+  char gnuplot[4096];
+  *drawn = dpt_find_program("gnuplot", gnuplot, sizeof gnuplot);
+  return *drawn ? render_all(dir, gnuplot, err) : DPT_OK;
 }

@@ -1,7 +1,7 @@
-/* The charts of `dptrain compare`, drawn by gnuplot into the output folder: test accuracy against
- * wall time per run (accuracy.png), throughput against workers per strategy (throughput.png), and
- * each run's step time split into compute, communication and wait (step_time.png). Beside each
- * PNG lie its data (.dat) and script (.gp), so `gnuplot NAME.gp` in the folder redraws it. */
+/* The charts of `dptrain compare`, in the output folder: test accuracy against wall time per run
+ * (accuracy), throughput against workers per strategy (throughput), and each run's step time split
+ * into compute, communication and wait (step_time). Each is a data file (NAME.dat) and a gnuplot
+ * script (NAME.gp) that draws it, so `gnuplot NAME.gp` in the folder redraws NAME.png. */
 #ifndef DPT_HOST_COMPARE_CHARTS_H
 #define DPT_HOST_COMPARE_CHARTS_H
 
@@ -9,9 +9,16 @@
 
 #include "host/compare/compare_table.h"
 
-/* *drawn is false, with DPT_OK, when gnuplot is not on PATH: nothing is written then. A failing
- * gnuplot is DPT_EIO; no partial PNG is left. */
-int dpt_charts_draw(const char *dir, const dpt_compared_run *runs, int n, bool *drawn,
-                    dpt_err *err);
+/* What gnuplot printed while drawing (warnings, errors), in the output folder. */
+#define DPT_CHARTS_LOG "gnuplot.log"
+
+/* The i-th chart's name, NULL past the last. */
+const char *dpt_chart_name(int i);
+
+/* Writes every chart's .dat and .gp; then, where gnuplot is on PATH, draws each NAME.png
+ * (*drawn true) with its output in DPT_CHARTS_LOG. target_acc > 0 is drawn on the accuracy chart.
+ * A failing gnuplot is DPT_EIO, and leaves no partial PNG. */
+int dpt_charts_make(const char *dir, const dpt_compared_run *runs, int n, double target_acc,
+                    bool *drawn, dpt_err *err);
 
 #endif

@@ -6,7 +6,9 @@
 
 #include "dpt/atomic_file.h"
 #include "host/compare/charts.h"
+#include "host/compare/compare_files.h"
 #include "host/compare/compare_table.h"
+#include "host/compare/out_dir.h"
 #include "host/cli/console.h"
 #include "host/record/observer_tee.h"
 #include "host/train/run_files.h"
@@ -62,9 +64,12 @@ static dpt_config run_settings(const dpt_compare_options *o, const char *dir, in
   cfg.ps_shards = cfg.strategy == DPT_STRATEGY_PS ? o->train.ps_shards : 0;
   cfg.ps_threads = cfg.strategy == DPT_STRATEGY_PS ? o->train.ps_threads : 0;
   const char *name = dpt_strategy_name(cfg.strategy);
+  char file[64];
   dpt_compare_label(name, cfg.workers, label, label_size);
-  snprintf(report, RUN_PATH, "%s/run-%s-w%d.json", dir, name, cfg.workers);
-  snprintf(metrics, RUN_PATH, "%s/run-%s-w%d.csv", dir, name, cfg.workers);
+  dpt_compare_run_file(file, sizeof file, name, cfg.workers, "json");
+  snprintf(report, RUN_PATH, "%s/%s", dir, file);
+  dpt_compare_run_file(file, sizeof file, name, cfg.workers, "csv");
+  snprintf(metrics, RUN_PATH, "%s/%s", dir, file);
   cfg.report_path = report;
   cfg.metrics_path = metrics;
   return cfg;
@@ -138,9 +143,10 @@ static int write_tables(const char *dir, const dpt_compare_options *o, const dpt
   return dpt_atomic_commit(&af, err);
 }
 
-/* The table on the terminal and in files, then the charts. */
+/* The table on the terminal and in files, then the charts; last, the earlier compare's files
+ * that this one did not replace go. */
 static int summarize(const dpt_compare_options *o, const char *dir, const dpt_compared_run *runs,
-                     int n, dpt_console *console, FILE *out, dpt_err *err)
+                     int n, FILE *out, dpt_err *err)
 {
   dpt_compare_table table;
   int rc = dpt_compare_table_make(runs, n, o->target_acc, &table, err);
@@ -150,14 +156,20 @@ static int summarize(const dpt_compare_options *o, const char *dir, const dpt_co
   rc = write_tables(dir, o, &table, err);
   dpt_compare_table_free(&table);
   bool drawn = false;
-  if (!rc) rc = dpt_charts_draw(dir, runs, n, &drawn, err);
+  if (!rc) rc = dpt_charts_make(dir, runs, n, o->target_acc, &drawn, err);
   if (rc) return rc;
-  if (!drawn) {
-    dpt_observer notice = dpt_console_observer(console);
-    notice.on_notice(notice.ctx, "gnuplot is not on PATH: no charts, the tables are written");
-  }
-  fprintf(out, "\ncompare: wrote %s/: compare.csv, compare.md%s, run-*.json, run-*.csv\n", dir,
-          drawn ? ", accuracy.png, throughput.png, step_time.png" : "");
+  /* Also with --quiet: a missing chart is worth a line. */
+  if (!drawn) fputs("dptrain: notice: gnuplot is not on PATH: no PNG charts; their .dat data and "
+                    ".gp scripts are written\n", stderr);
+  dpt_compare_files written;
+  dpt_compare_files_of(o, drawn, &written);
+  int removed;
+  if ((rc = dpt_out_dir_remove_earlier(dir, &written, &removed, err))) return rc;
+  fprintf(out, "\ncompare: wrote %s/: compare.csv, compare.md, run-*.json, run-*.csv, *.dat, "
+               "*.gp%s", dir, drawn ? ", *.png, " DPT_CHARTS_LOG : "");
+  if (removed)
+    fprintf(out, "; removed %d file%s of an earlier compare", removed, removed == 1 ? "" : "s");
+  fputc('\n', out);
   return DPT_OK;
 }
 
@@ -174,7 +186,7 @@ int dpt_compare_run(const dpt_compare_options *o, const char *dir, FILE *out,
   dpt_observer shown = dpt_console_observer(&console);
   shown.should_stop = should_stop;
   for (int i = 0; i < n && !rc; i++) rc = run_one(o, dir, i, shown, &runs[i], out, err);
-  if (!rc) rc = summarize(o, dir, runs, n, &console, out, err);
+  if (!rc) rc = summarize(o, dir, runs, n, out, err);
   free_runs(runs, n);
   return rc;
 }

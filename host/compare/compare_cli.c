@@ -35,7 +35,8 @@ static const dpt_option rows[] = {
    .min_open = true, .max = 1, .default_help = "none",
    .help = "time each run to test accuracy X, 0 < X <= 1"},
   {.name = "out", .value = "DIR", .kind = DPT_OPT_STRING, AT(out_dir),
-   .default_help = "compare-YYYYMMDD-HHMMSS", .help = "output folder, created if missing"},
+   .default_help = "compare-YYYYMMDD-HHMMSS",
+   .help = "output folder: new, empty, or an earlier compare's, whose files\nare replaced"},
   {.name = "strategy", .value = "S", .kind = DPT_OPT_REFUSED,
    .help = "compare takes --strategies LIST"},
   {.name = "report", .value = "FILE", .kind = DPT_OPT_REFUSED,
@@ -63,7 +64,8 @@ void dpt_compare_print_help(FILE *out)
   fputs("usage: dptrain compare [options]\n"
         "Trains the same job (data, seed, hyper-parameters) once per strategy and worker count,\n"
         "one run after another, and compares them: a table on the terminal, compare.csv and\n"
-        "compare.md, PNG charts (with gnuplot), and every run's JSON report and metrics CSV.\n"
+        "compare.md, charts (gnuplot scripts and data; PNGs where gnuplot is installed), and\n"
+        "every run's JSON report and metrics CSV.\n"
         "Every training option listed applies to every run.\n"
         "\n",
         out);

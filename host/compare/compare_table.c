@@ -19,15 +19,20 @@ void dpt_compare_label(const char *strategy, int workers, char *buf, size_t size
   snprintf(buf, size, "%s, %d worker%s", strategy, workers, workers == 1 ? "" : "s");
 }
 
+int dpt_compare_baseline(const dpt_compared_run *runs, int n, int i)
+{
+  for (int j = 0; j < n; j++)
+    if (runs[j].result.workers == 1 &&
+        strcmp(runs[j].result.strategy, runs[i].result.strategy) == 0)
+      return j;
+  return -1;
+}
+
 double dpt_compare_speedup(const dpt_compared_run *runs, int n, int i)
 {
-  const dpt_result *r = &runs[i].result;
-  for (int j = 0; j < n; j++) {
-    const dpt_result *base = &runs[j].result;
-    if (base->workers == 1 && strcmp(base->strategy, r->strategy) == 0)
-      return r->train_samples_per_sec / base->train_samples_per_sec;
-  }
-  return NAN;
+  int base = dpt_compare_baseline(runs, n, i);
+  return base < 0 ? NAN
+                  : runs[i].result.train_samples_per_sec / runs[base].result.train_samples_per_sec;
 }
 
 double dpt_compare_time_to_target(const dpt_compared_run *run, double target)

@@ -18,6 +18,8 @@ typedef struct dpt_compared_run {
 /* "ps, 2 workers": how runs are named on the terminal and in charts. */
 void dpt_compare_label(const char *strategy, int workers, char *buf, size_t size);
 
+/* The index of the same strategy's 1-worker run, -1 where the list has none. */
+int dpt_compare_baseline(const dpt_compared_run *runs, int n, int i);
 /* Throughput over the same strategy's 1-worker run; NAN where the list has no 1-worker run. */
 double dpt_compare_speedup(const dpt_compared_run *runs, int n, int i);
 /* Elapsed seconds at the first epoch whose test accuracy reached target; NAN if none did. */

@@ -22,7 +22,8 @@ bool dpt_find_program(const char *program, char *path, size_t size)
   return false;
 }
 
-int dpt_run_program_in(const char *dir, const char *path, char *const argv[], dpt_err *err)
+int dpt_run_program_in(const char *dir, const char *path, char *const argv[], int output_fd,
+                       dpt_err *err)
 {
   char what[512]; /* the command line, for messages: "gnuplot -e ... accuracy.gp" */
   size_t len = 0;
@@ -33,6 +34,9 @@ int dpt_run_program_in(const char *dir, const char *path, char *const argv[], dp
   if (pid == 0) {
     /* Only async-signal-safe calls between fork and exec: other threads may hold locks. */
     if (chdir(dir) != 0) _exit(126);
+    if (output_fd >= 0 &&
+        (dup2(output_fd, STDOUT_FILENO) < 0 || dup2(output_fd, STDERR_FILENO) < 0))
+      _exit(125);
     execv(path, argv);
     _exit(127);
   }
@@ -41,6 +45,8 @@ int dpt_run_program_in(const char *dir, const char *path, char *const argv[], dp
     if (errno != EINTR)
       return dpt_err_set(err, DPT_EIO, "%s: cannot wait for it: %s", what, strerror(errno));
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return DPT_OK;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 125)
+    return dpt_err_set(err, DPT_EIO, "%s: cannot redirect its output", what);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 126)
     return dpt_err_set(err, DPT_EIO, "%s: cannot enter folder '%s'", what, dir);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127)

@@ -1,6 +1,7 @@
 #include "host/record/report.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 #include "dpt/atomic_file.h"
 
@@ -15,8 +16,10 @@ static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
   fprintf(f, "  \"workers\": %d,\n", r->workers);
   fprintf(f, "  \"processes\": %d,\n", r->procs); /* MPI processes sharing the workers */
   fprintf(f, "  \"strategy\": \"%s\",\n", r->strategy);
-  fprintf(f, "  \"ps_shards\": %d,\n", r->ps_shards);
-  fprintf(f, "  \"ps_threads\": %d,\n", r->ps_threads);
+  if (strcmp(r->strategy, "ps") == 0) { /* the server's; allreduce has none */
+    fprintf(f, "  \"ps_shards\": %d,\n", r->ps_shards);
+    fprintf(f, "  \"ps_threads\": %d,\n", r->ps_threads);
+  }
   fprintf(f, "  \"device\": \"%s\",\n", r->device);
   fprintf(f, "  \"params\": %zu,\n", r->params);
   fprintf(f, "  \"params_hash\": \"%016" PRIx64 "\",\n", r->params_hash);
@@ -24,6 +27,7 @@ static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
   fprintf(f, "  \"train_s\": %.3f,\n", r->train_s);
   fprintf(f, "  \"steps\": %ld,\n", r->steps);
   fprintf(f, "  \"blas_threads\": %d,\n", r->blas_threads);
+  fprintf(f, "  \"blas\": \"%s\",\n", r->blas);
   fprintf(f, "  \"time_s\": {\"compute\": %.4f, \"comm\": %.4f, \"wait\": %.4f},\n",
           r->time_compute_s, r->time_comm_s, r->time_wait_s);
   fprintf(f, "  \"bytes_per_step\": %zu,\n", r->bytes_per_step);

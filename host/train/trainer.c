@@ -111,6 +111,7 @@ static void fill_result(const dpt_config *cfg, const dpt_run *run, size_t bytes_
   out->params = run->n_params;
   out->params_hash = dpt_hash_bytes(DPT_HASH_INIT, run->final_params, run->n_params * sizeof(float));
   out->blas_threads = run->blas_threads;
+  dpt_blas_summary(run->device_kind, out->blas, sizeof out->blas);
   for (int w = 0; w < run->workers; w++) {
     out->time_compute_s += run->slots[w].compute_s / run->workers;
     out->time_comm_s += run->slots[w].comm_s / run->workers;

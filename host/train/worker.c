@@ -278,7 +278,7 @@ static int report_step(dpt_run *run, int epoch, long step, float lr, double epoc
   if (rc || !run->obs || !run->obs->on_step) return rc;
   long samples = samples_through(run, step);
   long batch_rows = samples - step * (long)run->cfg->batch;
-  dpt_step_stats st = {.epoch = epoch, .step_in_epoch = step + 1,
+  dpt_step_stats st = {.epoch = epoch, .epochs = run->cfg->epochs, .step_in_epoch = step + 1,
                        .steps_per_epoch = run->steps_per_epoch, .step = global_step + 1,
                        .workers = run->all_workers, .loss = loss / (double)batch_rows, .lr = lr,
                        .epoch_elapsed_s = epoch_elapsed_s, .samples_done = samples,

@@ -89,6 +89,11 @@ int dpt_cuda_device_count(int *count, dpt_err *why);
 /* One line naming the compiled backends and versions, for --version. */
 const char *dpt_backends_summary(void);
 
+/* The BLAS library that runs a backend's GEMMs and, for OpenBLAS, the kernel it chose for this
+ * CPU ("OpenBLAS 0.3.21, kernel Haswell"; "cuBLAS 13.1.0"). Results repeat bit for bit only with
+ * the same library and kernel: kernels differ in the order they add products. */
+void dpt_blas_summary(dpt_device_kind kind, char *buf, size_t size);
+
 /* --- wrappers callers use --- */
 int dpt_dev_alloc(dpt_device *d, size_t bytes, void **out, dpt_err *err);
 void dpt_dev_free(dpt_device *d, void *p);

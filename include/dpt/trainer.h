@@ -25,6 +25,7 @@ typedef struct dpt_epoch_stats {
 
 typedef struct dpt_step_stats {
   int epoch;            /* 1-based */
+  int epochs;
   long step_in_epoch;   /* 1-based */
   long steps_per_epoch;
   long step;            /* 1-based, counted since training started */
@@ -75,6 +76,7 @@ typedef struct dpt_result {
   double wall_s;                /* the whole run, loading included */
   double train_s;               /* the training loop */
   int blas_threads;             /* per worker, CPU path; 0 on CUDA */
+  char blas[64];                /* the GEMMs' library and kernel (dpt_blas_summary) */
   long steps;
   double time_compute_s, time_comm_s, time_wait_s; /* mean over workers */
   size_t bytes_per_step;        /* sent plus received by one worker per step */
