@@ -47,11 +47,14 @@ static int fail_run(const dpt_mpi_env *env, const dpt_err *err)
   return status;
 }
 
-/* A run stopped on request is no failure: every process stopped after the same step, with the
- * checkpoint saved, so each one ends MPI normally instead of aborting the job; rank 0 says so. */
-static int end_interrupted(dpt_mpi_env *env, const dpt_err *err)
+/* A run stopped on request, or stopped as diverged, ended alike everywhere: every process stopped
+ * after the same step (for a request, with the checkpoint saved), so each one ends MPI normally
+ * instead of aborting the job; rank 0 says why. */
+static int end_together(dpt_mpi_env *env, const dpt_err *err)
 {
-  int status = env->rank == 0 ? fail(err) : interrupted_status();
+  int status = env->rank == 0                    ? fail(err)
+               : err->code == DPT_EINTERRUPTED ? interrupted_status()
+                                                : dpt_exit_status(err->code);
   dpt_mpi_env_finalize(env);
   return status;
 }
@@ -151,7 +154,8 @@ int main(int argc, char **argv)
   dpt_result result;
   int rc = dpt_train_recorded(&cfg, &obs, &result, &err);
   dpt_signals_release();
-  if (rc) return err.code == DPT_EINTERRUPTED ? end_interrupted(&mpi, &err) : fail_run(&mpi, &err);
+  bool together = err.code == DPT_EINTERRUPTED || err.code == DPT_EDIVERGED;
+  if (rc) return together ? end_together(&mpi, &err) : fail_run(&mpi, &err);
   if (!cfg.quiet) print_summary(&result);
   dpt_mpi_env_finalize(&mpi);
   return 0;

@@ -7,7 +7,8 @@
 #     only rank 0's folder holds a checkpoint (and no temporary file), and a resume that finds the
 #     file in rank 0's folder only works;
 #   - a NaN under --on-nan stop ends the job with the last checkpoint intact (it resumes to the
-#     uninterrupted run's bits); under --on-nan skip every process drops the step alike;
+#     uninterrupted run's bits); under --on-nan skip every process drops the step alike; a run
+#     that keeps skipping stops as diverged on every process after the same step (exit 1);
 #   - a save failing on process 0 fails the job on every process, naming process 0's reason;
 #   - a checkpoint of NP processes resumed by one process, a corrupted checkpoint and a missing one
 #     are refused: exit 2, one line naming the file.
@@ -109,6 +110,23 @@ done
 [ -n "$(hash_of nan_skip_allreduce)" ] && [ "$(hash_of nan_skip_allreduce)" = "$(hash_of nan_skip_ps)" ] ||
   fail "--on-nan skip: allreduce '$(hash_of nan_skip_allreduce)' != ps '$(hash_of nan_skip_ps)'"
 [ "$(hash_of nan_skip_allreduce)" != "$straight" ] || fail "--on-nan skip: no step was dropped"
+
+# --- a diverging run: every process stops after the same step, as rank 0 alone says (no abort,
+# so no "rank R:"), exit 1, and nothing is saved after the divergence: the checkpoint is the one
+# of the last epoch that ended before it ---
+ck=$work/diverged.ckpt
+refused diverged 1 "diverged: 6 steps in a row .*Lower --lr (now 100), or raise --max-skips \
+(now 5)" "$mpiexec" -n "$np" "$dptrain" "${train[@]}" --epochs 3 --lr 100 --lr-schedule constant \
+  --warmup-epochs 0 --on-nan skip --max-skips 5 --checkpoint "$ck"
+[ "$(grep -c '^dptrain: error:' "$work/diverged.err")" -eq 1 ] ||
+  fail "diverged: not one error line: $(grep dptrain "$work/diverged.err")"
+epoch=$(sed -n 's/^dptrain: error: diverged: .* (epoch \([0-9]*\), step .*/\1/p' "$work/diverged.err")
+if [ "$epoch" = 1 ]; then
+  [ ! -e "$ck" ] || fail "diverged: a checkpoint was saved in epoch 1"
+else
+  [ "$(od -A n -t u4 -j 184 -N 12 "$ck" | tr -s ' ')" = " $epoch 0 0" ] ||
+    fail "diverged: the checkpoint is not the end of epoch $((epoch - 1))"
+fi
 
 # --- a save that fails on process 0 fails every process, none goes on or hangs: a folder put at
 # the checkpoint's path while the first save sleeps (DPT_TEST_SLOW_SAVE) makes its rename fail ---

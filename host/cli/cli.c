@@ -13,7 +13,7 @@ enum {
   OPT_SCHEDULE, OPT_WARMUP, OPT_LR_STEP, OPT_LR_GAMMA, OPT_SEED, OPT_REPORT, OPT_QUIET,
   OPT_WORKERS, OPT_STRATEGY, OPT_PS_SHARDS, OPT_PS_THREADS, OPT_DEVICE, OPT_CHECK_REPLICAS, OPT_TIMEOUT,
   OPT_METRICS, OPT_METRICS_EVERY, OPT_TRACE, OPT_TRACE_STEPS, OPT_CHECKPOINT,
-  OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_ON_NAN, OPT_HELP, OPT_VERSION
+  OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_ON_NAN, OPT_MAX_SKIPS, OPT_HELP, OPT_VERSION
 };
 _Static_assert((int)OPT_VERSION < (int)DPT_CLI_EXTRA_ID, "training ids stay below extras' ids");
 
@@ -47,6 +47,7 @@ static const struct option long_options[] = {
   {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
   {"resume", required_argument, NULL, OPT_RESUME},
   {"on-nan", required_argument, NULL, OPT_ON_NAN},
+  {"max-skips", required_argument, NULL, OPT_MAX_SKIPS},
   {"help", no_argument, NULL, OPT_HELP},
   {"version", no_argument, NULL, OPT_VERSION},
   {NULL, 0, NULL, 0},
@@ -92,6 +93,8 @@ void dpt_cli_print_training_options(FILE *out)
     "                        if never stopped (same model, workers and training settings)\n"
     "  --on-nan A            a gradient with NaN or Inf: stop the run, or skip that step on\n"
     "                        every worker and count it [stop]\n"
+    "  --max-skips N         with --on-nan skip: more than N steps skipped in a row end the\n"
+    "                        run as diverged (exit 1), 1 <= N <= 1000000000 [20]\n"
     "Output:\n"
     "  --report FILE         write a JSON summary of the run\n"
     "  --metrics FILE        write a CSV row every --metrics-every steps and every epoch\n"
@@ -194,6 +197,8 @@ static int apply_option(int opt, const char *v, dpt_config *cfg, dpt_err *err)
     rc = dpt_parse_choice("--on-nan", v, on_nan_names, &choice, err);
     cfg->on_nan = (dpt_on_nan)choice;
     return rc;
+  case OPT_MAX_SKIPS:
+    return dpt_parse_int("--max-skips", v, 1, 1000000000, &cfg->max_skips, err);
   default: return dpt_err_set(err, DPT_EINTERNAL, "cli: option %d has no handler", opt);
   }
 }
