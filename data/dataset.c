@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dpt/hash.h"
+
 static int check_pair(const char *images_path, const dpt_idx *images, const char *labels_path,
                       const dpt_idx *labels, dpt_err *err)
 {
@@ -45,6 +47,18 @@ static int fill(const char *images_path, const dpt_idx *images, const dpt_idx *l
   return DPT_OK;
 }
 
+/* h extended by the file's header (magic, type 0x08, rank, big-endian dimensions) and payload.
+ * Hashing all 55 MB of Fashion-MNIST takes 0.13 to 0.29 s, against 2.2 to 2.9 s for loading it
+ * (measured on this 2-core machine under load): cheap enough to need no sampling. */
+static uint64_t idx_fingerprint(uint64_t h, const dpt_idx *idx)
+{
+  uint8_t head[4 + 4 * DPT_IDX_MAX_RANK] = {0, 0, 0x08, (uint8_t)idx->rank};
+  for (int i = 0; i < idx->rank; i++)
+    for (int b = 0; b < 4; b++) head[4 + 4 * i + b] = (uint8_t)(idx->dims[i] >> (24 - 8 * b));
+  h = dpt_hash_bytes(h, head, 4 + 4 * (size_t)idx->rank);
+  return dpt_hash_bytes(h, idx->data, idx->count * idx->features);
+}
+
 int dpt_data_load_pair(const char *images_path, const char *labels_path, dpt_dataset *out,
                        dpt_err *err)
 {
@@ -54,6 +68,10 @@ int dpt_data_load_pair(const char *images_path, const char *labels_path, dpt_dat
   if (!rc) rc = dpt_idx_read(labels_path, &labels, err);
   if (!rc) rc = check_pair(images_path, &images, labels_path, &labels, err);
   if (!rc) rc = fill(images_path, &images, &labels, out, err);
+  if (!rc) {
+    uint64_t h = idx_fingerprint(idx_fingerprint(DPT_HASH_INIT, &images), &labels);
+    out->fingerprint = h ? h : 1; /* 0 is a checkpoint's "not recorded" */
+  }
   dpt_idx_free(&images);
   dpt_idx_free(&labels);
   if (rc) dpt_dataset_free(out);
