@@ -245,6 +245,21 @@ static void test_mismatched_checkpoint_is_refused(void)
                        "2 worker(s): continuing exactly needs the same layout");
 }
 
+static void write_bytes(const char *path, const uint8_t *bytes, size_t len)
+{
+  FILE *f = fopen(path, "wb");
+  CU_ASSERT_FATAL(f != NULL);
+  CU_ASSERT_EQUAL(fwrite(bytes, 1, len, f), len);
+  CU_ASSERT_EQUAL(fclose(f), 0);
+}
+
+/* Appends each notice to the buffer at ctx (2 * DPT_ERR_MSG_MAX bytes). */
+static void keep_notice(void *ctx, const char *msg)
+{
+  size_t len = strlen(ctx);
+  snprintf((char *)ctx + len, 2 * DPT_ERR_MSG_MAX - len, "%s\n", msg);
+}
+
 /* A checkpoint resumes only on the data set it was trained on, compressed or not: another one of
  * the same shape is refused naming both fingerprints, for its training files and its test files
  * alike. */
@@ -278,6 +293,21 @@ static void test_another_data_set_is_refused(void)
   expect_refused(&other, want);
   other.data_dir = raw_dir;
   CU_ASSERT_EQUAL(resume_hash(&other, NULL), straight);
+  /* A version 2 checkpoint recorded no data set: it resumes, saying that nothing was checked. */
+  uint8_t *bytes;
+  size_t len;
+  CU_ASSERT_FATAL(dpt_checkpoint_read_bytes(ck_path, "ck", &bytes, &len, &err) == 0);
+  dpt_ckpt_make_version_2(bytes, &len);
+  write_bytes(ck_path, bytes, len);
+  free(bytes);
+  char notice[2 * DPT_ERR_MSG_MAX] = "";
+  dpt_observer obs = {.ctx = notice, .on_notice = keep_notice};
+  dpt_result r;
+  other = cfg;
+  other.resume_path = ck_path;
+  CU_ASSERT_EQUAL(dpt_train(&other, &obs, &r, &err), 0);
+  CU_ASSERT_EQUAL(r.params_hash, straight);
+  CU_ASSERT_PTR_NOT_NULL(strstr(notice, "does not record its data set: the data set is not checked"));
   dpt_dataset_free(&train);
   dpt_dataset_free(&test);
   dpt_dataset_free(&other_train);
@@ -303,8 +333,7 @@ static void test_nonfinite_checkpoint_is_refused(void)
   float nan = NAN;
   memcpy(bytes + PARAMS_AT + 3 * sizeof(float), &nan, sizeof nan);
   dpt_ckpt_rehash(bytes, len);
-  FILE *f = fopen(ck_path, "wb");
-  CU_ASSERT_FATAL(f && fwrite(bytes, 1, len, f) == len && fclose(f) == 0);
+  write_bytes(ck_path, bytes, len);
   free(bytes);
   char want[256];
   snprintf(want, sizeof want, "parameter 3 of %zu is nan: the checkpoint holds the state of a "
