@@ -10,6 +10,7 @@
 #     uninterrupted run's bits); under --on-nan skip every process drops the step alike; a run
 #     that keeps skipping stops as diverged on every process after the same step (exit 1);
 #   - a save failing on process 0 fails the job on every process, naming process 0's reason;
+#   - process 0 alone locks the checkpoint; a second job on the same file is refused (exit 2);
 #   - a checkpoint of NP processes resumed by one process, a corrupted checkpoint and a missing one
 #     are refused: exit 2, one line naming the file.
 # usage: mpi_resume.sh MPIEXEC NP DPTRAIN MAKE_SYNTH WORKDIR
@@ -143,6 +144,23 @@ rc=$?
 grep -q "^dptrain: error: rank [0-9]*: worker [0-9]*: .*$ck: cannot write: Is a directory" \
   "$work/unsaved.err" || fail "unsaved: said '$(grep dptrain "$work/unsaved.err")'"
 echo "unsaved: exit $rc: $(grep -m1 '^dptrain: error:' "$work/unsaved.err")"
+
+# --- one job at a time per checkpoint: process 0 alone locks it (with each rank in a folder of
+# its own, only rank 0's holds the lock file), and a second job naming the same file is refused
+# while the first runs ---
+per_rank_launch "$work/locked" "${train[@]}" --epochs 3 --checkpoint ck.bin
+DPT_TEST_SLOW_SAVE=2 timeout 120 "$mpiexec" "${launch[@]}" >"$work/locked.out" 2>"$work/locked.err" &
+job=$!
+rank_0_locked() { [ -s "$work/locked/0/ck.bin.lock" ]; }
+wait_for "process 0's lock" rank_0_locked
+for ((r = 1; r < np; r++)); do
+  [ -z "$(ls -A "$work/locked/$r")" ] || fail "locked: rank $r wrote $(ls -A "$work/locked/$r")"
+done
+refused locked_again 2 "rank 0: --checkpoint $work/locked/0/ck.bin: another dptrain run is using \
+it (pid [0-9]* on " "$mpiexec" -n "$np" "$dptrain" "${train[@]}" --epochs 3 \
+  --checkpoint "$work/locked/0/ck.bin"
+wait "$job" || fail "locked: exited $?: $(cat "$work/locked.err")"
+[ "$(ls -A "$work/locked/0")" = ck.bin ] || fail "locked: rank 0 left $(ls -A "$work/locked/0")"
 
 # --- refusals -----------------------------------------------------------------------------------
 refused one_process 2 "--resume $work/cut_ps.ckpt: written by $np MPI process(es) x 2 worker(s), \

@@ -7,6 +7,7 @@
 #include "dpt/hash.h"
 #include "dpt/timer.h"
 #include "dpt/trainer.h"
+#include "host/checkpoint/checkpoint_lock.h"
 #include "host/train/run.h"
 #include "host/train/run_procs.h"
 #include "host/record/trace.h"
@@ -194,12 +195,27 @@ static int train_loaded(const dpt_config *cfg, const dpt_observer *obs, dpt_run 
   return rc;
 }
 
+/* The checkpoint's lock for the whole run, taken before anything else (host/checkpoint/
+ * checkpoint_lock.h); over MPI process 0 alone writes the checkpoint, so it alone locks. */
+static int lock_checkpoint(const dpt_config *cfg, dpt_checkpoint_lock *lock, dpt_err *err)
+{
+  *lock = (dpt_checkpoint_lock){.fd = -1};
+  if (!cfg->checkpoint_path || cfg->proc_rank > 0) return DPT_OK;
+  return dpt_checkpoint_lock_take(cfg->checkpoint_path, lock, err);
+}
+
 int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, dpt_err *err)
 {
   double t0 = dpt_now();
-  dpt_dataset train = {0}, test = {0};
-  int rc = dpt_data_load_dir(cfg->data_dir, &train, &test, err);
+  dpt_checkpoint_lock lock;
+  int rc = lock_checkpoint(cfg, &lock, err);
   if (rc) return rc;
+  dpt_dataset train = {0}, test = {0};
+  rc = dpt_data_load_dir(cfg->data_dir, &train, &test, err);
+  if (rc) {
+    dpt_checkpoint_lock_release(&lock);
+    return rc;
+  }
   dpt_run run = {.cfg = cfg, .obs = obs, .train = &train, .test = &test};
   pthread_mutex_init(&run.err_mu, NULL);
   rc = train_loaded(cfg, obs, &run, out, err);
@@ -211,6 +227,7 @@ int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, d
   dpt_resilience_release(&run);
   dpt_dataset_free(&train);
   dpt_dataset_free(&test);
+  dpt_checkpoint_lock_release(&lock);
   if (!rc) out->wall_s = dpt_now() - t0;
   return rc;
 }
