@@ -114,17 +114,23 @@ static void test_bad_values(void)
  * are refused rather than rounded, wrapped or trimmed. */
 static void test_values_that_do_not_convert(void)
 {
-  expect_error("--lr", "1e-50", NULL, "--lr 1e-50: becomes 0 as a float");
-  expect_error("--weight-decay", "1e-46", NULL, "--weight-decay 1e-46: becomes 0 as a float");
-  expect_error("--timeout", "1e-320", NULL, "--timeout 1e-320: too close to 0 for a double");
-  expect_error("--seed", " -1", NULL, "--seed ' -1': leading or trailing blanks");
-  expect_error("--seed", "-0", NULL, "--seed -0: must not be negative");
-  expect_error("--seed", "18446744073709551616", NULL, "--seed '18446744073709551616'");
-  expect_error("--batch", " 5", NULL, "--batch ' 5': leading or trailing blanks");
-  expect_error("--batch", "5 ", NULL, "--batch '5 ': leading or trailing blanks");
-  expect_error("--epochs", "99999999999999999999", NULL, "--epochs 99999999999999999999: must be");
-  expect_error("--lr", "0.1\t", NULL, "--lr '0.1\t': leading or trailing blanks");
-  expect_error("--hidden", "512, 256", NULL, "--hidden ' 256': leading or trailing blanks");
+  static const struct {
+    const char *option, *value, *want;
+  } bad[] = {
+      {"--lr", "1e-50", "--lr 1e-50: becomes 0 as a float"},
+      {"--weight-decay", "1e-46", "--weight-decay 1e-46: becomes 0 as a float"},
+      {"--timeout", "1e-320", "--timeout 1e-320: too close to 0 for a double"},
+      {"--seed", " -1", "--seed ' -1': leading or trailing blanks"},
+      {"--seed", "-0", "--seed -0: must not be negative"},
+      {"--seed", "18446744073709551616", "--seed '18446744073709551616'"},
+      {"--batch", " 5", "--batch ' 5': leading or trailing blanks"},
+      {"--batch", "5 ", "--batch '5 ': leading or trailing blanks"},
+      {"--epochs", "99999999999999999999", "--epochs 99999999999999999999: must be"},
+      {"--lr", "0.1\t", "--lr '0.1\t': leading or trailing blanks"},
+      {"--hidden", "512, 256", "--hidden ' 256': leading or trailing blanks"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    expect_error(bad[i].option, bad[i].value, NULL, bad[i].want);
   /* What does convert is kept: a tiny rate that is still a float, the largest seed. */
   dpt_config cfg;
   dpt_err err;

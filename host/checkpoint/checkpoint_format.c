@@ -136,7 +136,8 @@ static const char *bad_field(const dpt_checkpoint *ck)
   uint64_t all_steps =
       steps_per_epoch > UINT64_MAX / epochs ? UINT64_MAX : steps_per_epoch * epochs;
   if (ck->skipped_steps > all_steps) return "skipped steps";
-  /* A run diverges, and saves nothing, before the steps in a row outgrow --max-skips' bound. */
+  /* A run diverges, saving nothing, once the steps in a row pass --max-skips (at most 10^9):
+   * the 32 bits of their field always hold them. */
   if (ck->skips_in_a_row > ck->skipped_steps || ck->skips_in_a_row > UINT32_MAX)
     return "steps skipped in a row";
   if (ck->epoch_skipped_steps > ck->skipped_steps || ck->epoch_skipped_steps > ck->step)

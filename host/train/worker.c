@@ -248,8 +248,9 @@ static int report_step(dpt_run *run, int epoch, long step, float lr, double epoc
   return DPT_OK;
 }
 
-/* Sets *stopped when every worker stops at a step boundary of this epoch (after saving a
- * checkpoint when configured); a stop after its last step still ends the epoch first. */
+/* Sets *stopped when every worker stops at a step boundary of this epoch: on request (after
+ * saving a checkpoint when configured) or diverged (saving none); a stop after its last step still
+ * ends the epoch first. */
 static int run_epoch(worker *k, int epoch, bool *stopped)
 {
   dpt_run *run = k->run;
