@@ -46,7 +46,8 @@ grep -q "^epoch 1/3 .*  skipped $((21 - first)) steps (--on-nan skip)$" "$work/d
 # 2 saves nothing.
 ck=$work/ck
 diverges with_checkpoint 20 --checkpoint "$ck"
-grep -q "stopped without saving a checkpoint (an earlier one stays as it was)" "$work/with_checkpoint.err" ||
+grep -q "stopped without saving a checkpoint (an earlier one stays as it was)" \
+  "$work/with_checkpoint.err" ||
   fail "with_checkpoint: the message does not say the checkpoint is kept"
 position() { echo $(od -A n -t u4 -j 184 -N 4 "$1") $(od -A n -t u8 -j 192 -N 8 "$1"); }
 [ "$(position "$ck")" = "2 0" ] ||

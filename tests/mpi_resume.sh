@@ -82,7 +82,8 @@ for s in allreduce ps; do
   ck=$work/cut_$s.ckpt
   refused "cut_$s" 1 "rank $((np - 1)): .*injected failure" env "$fault" "$mpiexec" -n "$np" \
     "$dptrain" "${train[@]}" --epochs 3 --strategy $s --checkpoint "$ck" --checkpoint-every 4
-  # The position, after the header (128 bytes) and settings (56): epoch, reserved, next step.
+  # The position, after the header (128 bytes) and settings (56): epoch, steps skipped in a row,
+  # next step.
   [ "$(od -A n -t u4 -j 184 -N 12 "$ck" | tr -s ' ')" = " 3 0 6" ] ||
     fail "cut_$s: the checkpoint is not at epoch 3, step 6 (0-based)"
   compgen -G "$ck.tmp.*" >/dev/null && fail "cut_$s: a temporary file is left: $(ls "$ck".tmp.*)"

@@ -18,14 +18,17 @@ diverging=(--lr 100 --lr-schedule constant --warmup-epochs 0 --on-nan skip)
 
 # The metrics columns (host/record/metrics.h): kind,step,epoch,workers,strategy, then numbers;
 # test_accuracy (9) is empty on step rows.
+csv_header=kind,step,epoch,workers,strategy,loss,lr,samples_per_sec,test_accuracy,elapsed_s
 csv_valid() {
-  awk -F, -v header="kind,step,epoch,workers,strategy,loss,lr,samples_per_sec,test_accuracy,elapsed_s" '
-    function number(v) { return v ~ /^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/ || v ~ /^(nan|inf|-inf)$/ }
+  awk -F, -v header="$csv_header" '
+    function number(v) {
+      return v ~ /^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/ || v ~ /^(nan|inf|-inf)$/
+    }
+    function bad_field(i) { print "row " NR " field " i ": " $i; bad = 1 }
     NR == 1 { if ($0 != header) { print "header: " $0; bad = 1 }; n = NF; next }
     NF != n || ($1 != "step" && $1 != "epoch") { print "row " NR ": " $0; bad = 1; next }
-    { for (i = 2; i <= 4; i++) if ($i !~ /^[0-9]+$/) { print "row " NR " field " i ": " $i; bad = 1 } }
-    { for (i = 6; i <= n; i++)
-        if (!number($i) && !($i == "" && i == 9 && $1 == "step")) { print "row " NR " field " i ": " $i; bad = 1 } }
+    { for (i = 2; i <= 4; i++) if ($i !~ /^[0-9]+$/) bad_field(i) }
+    { for (i = 6; i <= n; i++) if (!number($i) && !($i == "" && i == 9 && $1 == "step")) bad_field(i) }
     END { exit bad }' "$1"
 }
 
@@ -64,10 +67,12 @@ DPT_FAULT=worker=1,step=5,kind=nan run one_skipped 0 --on-nan skip
 run all_skipped 0 "${diverging[@]}" --max-skips 1000
 [ "$(report_field "$work/all_skipped.json" final_train_loss)" = null ] ||
   fail "all_skipped: final_train_loss '$(report_field "$work/all_skipped.json" final_train_loss)'"
-grep -q "^epoch,60,3,.*,nan,100," "$work/all_skipped.csv" || fail "all_skipped: no NaN loss in the CSV"
+grep -q "^epoch,60,3,.*,nan,100," "$work/all_skipped.csv" ||
+  fail "all_skipped: no NaN loss in the CSV"
 
 run diverged 1 "${diverging[@]}"
-grep -q "^dptrain: error: diverged" "$work/diverged.err" || fail "diverged: $(cat "$work/diverged.err")"
+grep -q "^dptrain: error: diverged" "$work/diverged.err" ||
+  fail "diverged: $(cat "$work/diverged.err")"
 DPT_FAULT=worker=0,step=5,kind=nan run nan_stop 1
 DPT_FAULT=worker=1,step=5,kind=fail run injected_failure 1
 

@@ -307,7 +307,8 @@ static void test_another_data_set_is_refused(void)
   other.resume_path = ck_path;
   CU_ASSERT_EQUAL(dpt_train(&other, &obs, &r, &err), 0);
   CU_ASSERT_EQUAL(r.params_hash, straight);
-  CU_ASSERT_PTR_NOT_NULL(strstr(notice, "does not record its data set: the data set is not checked"));
+  CU_ASSERT_PTR_NOT_NULL(
+      strstr(notice, "does not record its data set: the data set is not checked"));
   dpt_dataset_free(&train);
   dpt_dataset_free(&test);
   dpt_dataset_free(&other_train);

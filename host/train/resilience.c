@@ -55,7 +55,9 @@ static int diverged(const dpt_run *run, dpt_err *err)
                      "skipped, up to %s; stopped%s. Lower --lr (now %g), or raise --max-skips "
                      "(now %d) to let a run skip longer",
                      cfg->max_skips + 1, where,
-                     cfg->checkpoint_path ? " without saving a checkpoint (an earlier one stays as it was)" : "",
+                     cfg->checkpoint_path
+                         ? " without saving a checkpoint (an earlier one stays as it was)"
+                         : "",
                      (double)cfg->schedule.base_lr, cfg->max_skips);
 }
 
