@@ -280,6 +280,21 @@ static void test_nonfinite_state_is_refused(void)
       expect_refused(file.bytes, file.len, want);
       free(file.bytes);
     }
+  /* Saving such a state leaves the previous file as it was. */
+  char path[4096];
+  dpt_test_path(path, sizeof path, "diverged.ck");
+  dpt_checkpoint ck = sample(), out;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_checkpoint_write_file(path, &ck, 0, &err) == 0);
+  params[0] = INFINITY;
+  CU_ASSERT_EQUAL(dpt_checkpoint_write_file(path, &ck, 0, &err), DPT_ENONFINITE);
+  dpt_err_clear(&err);
+  CU_ASSERT_FATAL(dpt_checkpoint_read_file(path, "ck", &out, &err) == 0);
+  CU_ASSERT_EQUAL(out.params[0], -19.f / 7.f);
+  dpt_checkpoint_free(&out);
+  char cmd[8400];
+  snprintf(cmd, sizeof cmd, "ls '%s' | grep -q 'diverged.ck.tmp'", dpt_test_tmpdir());
+  CU_ASSERT_NOT_EQUAL(system(cmd), 0); /* no temporary file left behind */
 }
 
 static void test_file_save_is_atomic(void)
