@@ -1,19 +1,32 @@
 #include "dpt/parse.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* strtol and friends skip leading white space and stop at trailing white space: a value with
+ * blanks around it is refused rather than trimmed, so what was typed is what is used. */
+static int refuse_blanks(const char *opt, const char *s, dpt_err *err)
+{
+  size_t len = strlen(s);
+  if (len == 0 || (!isspace((unsigned char)s[0]) && !isspace((unsigned char)s[len - 1])))
+    return DPT_OK;
+  return dpt_err_set(err, DPT_EINPUT, "%s '%s': leading or trailing blanks", opt, s);
+}
+
 int dpt_parse_int(const char *opt, const char *s, long min, long max, int *out, dpt_err *err)
 {
+  if (refuse_blanks(opt, s, err)) return DPT_EINPUT;
   char *end;
   errno = 0;
   long v = strtol(s, &end, 10);
-  if (end == s || *end || errno == ERANGE)
+  if (end == s || *end)
     return dpt_err_set(err, DPT_EINPUT, "%s '%s': not a whole number", opt, s);
-  if (v < min || v > max)
+  if (errno == ERANGE || v < min || v > max)
     return dpt_err_set(err, DPT_EINPUT, "%s %s: must be between %ld and %ld", opt, s, min, max);
   *out = (int)v;
   return DPT_OK;
@@ -21,10 +34,15 @@ int dpt_parse_int(const char *opt, const char *s, long min, long max, int *out, 
 
 int dpt_parse_u64(const char *opt, const char *s, uint64_t *out, dpt_err *err)
 {
+  if (refuse_blanks(opt, s, err)) return DPT_EINPUT;
+  /* strtoull takes "-1" for 2^64 - 1. */
+  if (s[0] == '-')
+    return dpt_err_set(err, DPT_EINPUT, "%s %s: must not be negative (0 to %llu)", opt, s,
+                       (unsigned long long)UINT64_MAX);
   char *end;
   errno = 0;
   unsigned long long v = strtoull(s, &end, 10);
-  if (end == s || *end || errno == ERANGE || s[0] == '-')
+  if (end == s || *end || errno == ERANGE)
     return dpt_err_set(err, DPT_EINPUT, "%s '%s': not a whole number from 0 to %llu", opt, s,
                        (unsigned long long)UINT64_MAX);
   *out = (uint64_t)v;
@@ -34,11 +52,16 @@ int dpt_parse_u64(const char *opt, const char *s, uint64_t *out, dpt_err *err)
 int dpt_parse_double(const char *opt, const char *s, double min, bool min_open, double max,
                      double *out, dpt_err *err)
 {
+  if (refuse_blanks(opt, s, err)) return DPT_EINPUT;
   char *end;
   errno = 0;
   double v = strtod(s, &end);
-  if (end == s || *end || errno == ERANGE || !isfinite(v))
+  if (end == s || *end || !isfinite(v))
     return dpt_err_set(err, DPT_EINPUT, "%s '%s': not a finite number", opt, s);
+  /* ERANGE: the decimal is beyond a double's range, or so close to 0 that it loses digits. */
+  if (errno == ERANGE)
+    return dpt_err_set(err, DPT_EINPUT, "%s %s: %s", opt, s,
+                       fabs(v) > 1 ? "too large for a double" : "too close to 0 for a double");
   if (v < min || (min_open && v == min) || v > max)
     return dpt_err_set(err, DPT_EINPUT, "%s %s: must be %s %g and <= %g", opt, s,
                        min_open ? ">" : ">=", min, max);
@@ -51,8 +74,18 @@ int dpt_parse_float(const char *opt, const char *s, double min, bool min_open, d
 {
   double v = 0;
   int rc = dpt_parse_double(opt, s, min, min_open, max, &v, err);
-  if (!rc) *out = (float)v;
-  return rc;
+  if (rc) return rc;
+  float f = (float)v;
+  /* The range was checked on the double: a float rounding to its bound stays the bound. */
+  if (!isfinite(f))
+    return dpt_err_set(err, DPT_EINPUT, "%s %s: too large for a float (at most %g)", opt, s,
+                       (double)FLT_MAX);
+  if (f == 0.f && v != 0)
+    return dpt_err_set(err, DPT_EINPUT,
+                       "%s %s: becomes 0 as a float (the smallest positive float is %g)", opt, s,
+                       (double)FLT_TRUE_MIN);
+  *out = f;
+  return DPT_OK;
 }
 
 /* Splits s at commas and hands each item with its index to parse_item; at most max_items. */

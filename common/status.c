@@ -55,6 +55,7 @@ const char *dpt_code_name(int code)
   case DPT_EABORTED: return "aborted";
   case DPT_ENONFINITE: return "non-finite values";
   case DPT_EINTERRUPTED: return "interrupted";
+  case DPT_EDIVERGED: return "diverged";
   default: return "internal error";
   }
 }

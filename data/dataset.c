@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "data/data_pair.h"
+#include "dpt/hash.h"
 
 static int check_pair(const idx_file *images, const idx_file *labels, dpt_err *err)
 {
@@ -48,6 +49,18 @@ int data_pair_max_label(const data_pair *p, size_t *at)
   return max_label;
 }
 
+/* h extended by the file's header (magic, type 0x08, rank, big-endian dimensions) and payload.
+ * Hashing all 55 MB of Fashion-MNIST takes 0.13 to 0.29 s, against 2.2 to 2.9 s for loading it
+ * (measured on this 2-core machine under load): cheap enough to need no sampling. */
+static uint64_t idx_fingerprint(uint64_t h, const dpt_idx *idx)
+{
+  uint8_t head[4 + 4 * DPT_IDX_MAX_RANK] = {0, 0, 0x08, (uint8_t)idx->rank};
+  for (int i = 0; i < idx->rank; i++)
+    for (int b = 0; b < 4; b++) head[4 + 4 * i + b] = (uint8_t)(idx->dims[i] >> (24 - 8 * b));
+  h = dpt_hash_bytes(h, head, 4 + 4 * (size_t)idx->rank);
+  return dpt_hash_bytes(h, idx->data, idx->count * idx->features);
+}
+
 int data_pair_fill(data_pair *p, dpt_dataset *out, dpt_err *err)
 {
   int rc = idx_file_read_payload(&p->images);
@@ -70,6 +83,8 @@ int data_pair_fill(data_pair *p, dpt_dataset *out, dpt_err *err)
   out->rank = images->rank - 1;
   memcpy(out->shape, images->dims + 1, (size_t)out->rank * sizeof *out->shape);
   out->classes = data_pair_max_label(p, &at) + 1;
+  uint64_t h = idx_fingerprint(idx_fingerprint(DPT_HASH_INIT, images), labels);
+  out->fingerprint = h ? h : 1; /* 0 is a checkpoint's "not recorded" */
   /* The raw bytes are not needed any more: the other file of the set may now use their room. */
   dpt_idx_free(&p->images.idx);
   return DPT_OK;

@@ -52,8 +52,9 @@ static int fail_run(const dpt_mpi_env *env, const dpt_err *err)
 }
 
 /* An end every process reached alike, knowing the others did (a stop after the same step, with
- * the checkpoint saved; settings that differ, which every process compared): rank 0 alone says
- * why, and each process ends MPI normally with `status` instead of aborting the job. */
+ * the checkpoint saved; a run stopped as diverged after the same step; settings that differ,
+ * which every process compared): rank 0 alone says why, and each process ends MPI normally with
+ * `status` instead of aborting the job. */
 static int end_together(dpt_mpi_env *env, const dpt_err *err, int status)
 {
   if (env->rank == 0) status = fail(err);
@@ -160,9 +161,10 @@ static int dptrain_main(int argc, char **argv)
   int rc = dpt_train_recorded(&cfg, &obs, &result, &err);
   dpt_signals_release();
   dpt_console_end_line(&console); /* a run stopped mid-epoch leaves its bar drawn */
-  if (rc)
-    return err.code == DPT_EINTERRUPTED ? end_together(&mpi, &err, interrupted_status())
-                                        : fail_run(&mpi, &err);
+  if (rc && err.code == DPT_EINTERRUPTED) return end_together(&mpi, &err, interrupted_status());
+  if (rc && err.code == DPT_EDIVERGED)
+    return end_together(&mpi, &err, dpt_exit_status(err.code));
+  if (rc) return fail_run(&mpi, &err);
   if (mpi.rank == 0) print_summary(said, &result); /* also with --quiet: the run's one line */
   dpt_mpi_env_finalize(&mpi);
   return 0;

@@ -7,8 +7,10 @@
 #     only rank 0's folder holds a checkpoint (and no temporary file), and a resume that finds the
 #     file in rank 0's folder only works;
 #   - a NaN under --on-nan stop ends the job with the last checkpoint intact (it resumes to the
-#     uninterrupted run's bits); under --on-nan skip every process drops the step alike;
+#     uninterrupted run's bits); under --on-nan skip every process drops the step alike; a run
+#     that keeps skipping stops as diverged on every process after the same step (exit 1);
 #   - a save failing on process 0 fails the job on every process, naming process 0's reason;
+#   - process 0 alone locks the checkpoint; a second job on the same file is refused (exit 2);
 #   - a checkpoint of NP processes resumed by one process, a corrupted checkpoint and a missing one
 #     are refused: exit 2, one line naming the file.
 # usage: mpi_resume.sh MPIEXEC NP DPTRAIN MAKE_SYNTH WORKDIR
@@ -80,7 +82,8 @@ for s in allreduce ps; do
   ck=$work/cut_$s.ckpt
   refused "cut_$s" 1 "rank $((np - 1)): .*injected failure" env "$fault" "$mpiexec" -n "$np" \
     "$dptrain" "${train[@]}" --epochs 3 --strategy $s --checkpoint "$ck" --checkpoint-every 4
-  # The position, after the header (128 bytes) and settings (56): epoch, reserved, next step.
+  # The position, after the header (128 bytes) and settings (56): epoch, steps skipped in a row,
+  # next step.
   [ "$(od -A n -t u4 -j 184 -N 12 "$ck" | tr -s ' ')" = " 3 0 6" ] ||
     fail "cut_$s: the checkpoint is not at epoch 3, step 6 (0-based)"
   compgen -G "$ck.tmp.*" >/dev/null && fail "cut_$s: a temporary file is left: $(ls "$ck".tmp.*)"
@@ -110,6 +113,24 @@ done
   fail "--on-nan skip: allreduce '$(hash_of nan_skip_allreduce)' != ps '$(hash_of nan_skip_ps)'"
 [ "$(hash_of nan_skip_allreduce)" != "$straight" ] || fail "--on-nan skip: no step was dropped"
 
+# --- a diverging run: every process stops after the same step, as rank 0 alone says (no abort,
+# so no "rank R:"), exit 1, and nothing is saved after the divergence: the checkpoint is the one
+# of the last epoch that ended before it ---
+ck=$work/diverged.ckpt
+refused diverged 1 "diverged: 6 steps in a row .*Lower --lr (now 100), or raise --max-skips \
+(now 5)" "$mpiexec" -n "$np" "$dptrain" "${train[@]}" --epochs 3 --lr 100 --lr-schedule constant \
+  --warmup-epochs 0 --on-nan skip --max-skips 5 --checkpoint "$ck"
+[ "$(grep -c '^dptrain: error:' "$work/diverged.err")" -eq 1 ] ||
+  fail "diverged: not one error line: $(grep dptrain "$work/diverged.err")"
+epoch=$(sed -n 's/^dptrain: error: diverged: .* (epoch \([0-9]*\), step .*/\1/p' "$work/diverged.err")
+if [ "$epoch" = 1 ]; then
+  [ ! -e "$ck" ] || fail "diverged: a checkpoint was saved in epoch 1"
+else
+  # Its position's epoch and next step (the steps skipped in a row between them).
+  [ "$(echo $(od -A n -t u4 -j 184 -N 4 "$ck") $(od -A n -t u8 -j 192 -N 8 "$ck"))" = "$epoch 0" ] ||
+    fail "diverged: the checkpoint is not the end of epoch $((epoch - 1))"
+fi
+
 # --- a save that fails on process 0 fails every process, none goes on or hangs: a folder put at
 # the checkpoint's path while the first save sleeps (DPT_TEST_SLOW_SAVE) makes its rename fail ---
 ck=$work/unsaved.ckpt
@@ -124,6 +145,23 @@ rc=$?
 grep -q "^dptrain: error: rank [0-9]*: worker [0-9]*: .*$ck: cannot write: Is a directory" \
   "$work/unsaved.err" || fail "unsaved: said '$(grep dptrain "$work/unsaved.err")'"
 echo "unsaved: exit $rc: $(grep -m1 '^dptrain: error:' "$work/unsaved.err")"
+
+# --- one job at a time per checkpoint: process 0 alone locks it (with each rank in a folder of
+# its own, only rank 0's holds the lock file), and a second job naming the same file is refused
+# while the first runs ---
+per_rank_launch "$work/locked" "${train[@]}" --epochs 3 --checkpoint ck.bin
+DPT_TEST_SLOW_SAVE=2 timeout 120 "$mpiexec" "${launch[@]}" >"$work/locked.out" 2>"$work/locked.err" &
+job=$!
+rank_0_locked() { [ -s "$work/locked/0/ck.bin.lock" ]; }
+wait_for "process 0's lock" rank_0_locked
+for ((r = 1; r < np; r++)); do
+  [ -z "$(ls -A "$work/locked/$r")" ] || fail "locked: rank $r wrote $(ls -A "$work/locked/$r")"
+done
+refused locked_again 2 "rank 0: --checkpoint $work/locked/0/ck.bin: another dptrain run is using \
+it (pid [0-9]* on " "$mpiexec" -n "$np" "$dptrain" "${train[@]}" --epochs 3 \
+  --checkpoint "$work/locked/0/ck.bin"
+wait "$job" || fail "locked: exited $?: $(cat "$work/locked.err")"
+[ "$(ls -A "$work/locked/0")" = ck.bin ] || fail "locked: rank 0 left $(ls -A "$work/locked/0")"
 
 # --- refusals -----------------------------------------------------------------------------------
 refused one_process 2 "--resume $work/cut_ps.ckpt: written by $np MPI process(es) x 2 worker(s), \

@@ -1,7 +1,8 @@
 /* Checkpoint files: the format round-trips bit for bit; every corrupted byte, every truncation,
- * wrong magic or version, an impossible process count and trailing bytes are refused with a
- * message naming the file; version 1 files still read; saves are atomic. Also the test hooks'
- * parser (DPT_FAULT) and the device's NaN/Inf check. */
+ * wrong magic or version, an impossible process count, trailing bytes and NaN or Inf in the
+ * parameters or the optimizer state are refused with a message naming the file; version 1 and 2
+ * files still read; saves are atomic. Also the test hooks' parser (DPT_FAULT) and the device's
+ * NaN/Inf check. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,9 @@ static dpt_checkpoint sample(void)
                        .schedule = {.base_lr = 0.05f, .warmup_epochs = 1.f, .decay = DPT_LR_STEP,
                                     .step_epochs = 3, .gamma = 0.1f},
                        .momentum = 0.9f, .weight_decay = 5e-4f, .epochs = 3,
-                       .train_samples = 1003, .epoch = 2, .step = 7, .skipped_steps = 1,
+                       .train_samples = 1003, .train_fingerprint = 0xfedcba9876543210ULL,
+                       .test_fingerprint = 0x1122334455667788ULL, .epoch = 2, .step = 7,
+                       .skipped_steps = 3, .skips_in_a_row = 2, .epoch_skipped_steps = 2,
                        .per_worker = per_worker, .params = params, .velocity = velocity};
   for (int i = 0; i < 39; i++) {
     params[i] = (float)(i - 19) / 7.f;
@@ -69,7 +72,7 @@ static void expect_refused(const uint8_t *bytes, size_t len, const char *want)
 static void test_round_trip_is_exact(void)
 {
   dpt_byte_sink b = encode_sample();
-  CU_ASSERT_EQUAL(b.len, 128 + 56 + 24 + WORKERS * 24 + 2 * 39 * 4);
+  CU_ASSERT_EQUAL(b.len, 128 + 56 + 24 + WORKERS * 24 + 2 * 39 * 4 + 24);
   CU_ASSERT_EQUAL(memcmp(b.bytes, "DPTCKPT", 8), 0);
   dpt_checkpoint out, want = sample();
   dpt_err err = {0};
@@ -89,7 +92,11 @@ static void test_round_trip_is_exact(void)
   CU_ASSERT_EQUAL(out.train_samples, 1003);
   CU_ASSERT_EQUAL(out.epoch, 2);
   CU_ASSERT_EQUAL(out.step, 7);
-  CU_ASSERT_EQUAL(out.skipped_steps, 1);
+  CU_ASSERT_EQUAL(out.skipped_steps, 3);
+  CU_ASSERT_EQUAL(out.skips_in_a_row, 2);
+  CU_ASSERT_EQUAL(out.epoch_skipped_steps, 2);
+  CU_ASSERT_EQUAL(out.train_fingerprint, want.train_fingerprint);
+  CU_ASSERT_EQUAL(out.test_fingerprint, want.test_fingerprint);
   CU_ASSERT_EQUAL(memcmp(out.per_worker, per_worker, sizeof per_worker), 0);
   CU_ASSERT_EQUAL(memcmp(out.params, params, sizeof params), 0);
   CU_ASSERT_EQUAL(memcmp(out.velocity, velocity, sizeof velocity), 0);
@@ -142,10 +149,34 @@ static void test_magic_version_and_trailing_bytes(void)
   expect_refused(b.bytes, b.len, "not a dptrain checkpoint");
   expect_refused((const uint8_t *)"", 0, "not a dptrain checkpoint");
   b.bytes[0] = 'D';
-  b.bytes[DPT_CKPT_VERSION_AT] = 3;
-  expect_refused(b.bytes, b.len, "version 3; this dptrain reads versions 1 to 2");
+  b.bytes[DPT_CKPT_VERSION_AT] = 4;
+  expect_refused(b.bytes, b.len, "version 4; this dptrain reads versions 1 to 3");
   b.bytes[DPT_CKPT_VERSION_AT] = 0;
   expect_refused(b.bytes, b.len, "version 0");
+  free(b.bytes);
+}
+
+/* Version 2 had no data set and epoch fields after the arrays and 0 (reserved) for the steps
+ * skipped in a row: such a file reads with nothing recorded there. */
+static void test_version_2_reads_with_nothing_recorded(void)
+{
+  dpt_byte_sink b = encode_sample();
+  dpt_ckpt_make_version_2(b.bytes, &b.len);
+  dpt_checkpoint out;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_checkpoint_decode(b.bytes, b.len, "ck.bin", &out, &err) == 0);
+  CU_ASSERT_EQUAL(out.train_fingerprint, 0);
+  CU_ASSERT_EQUAL(out.test_fingerprint, 0);
+  CU_ASSERT_EQUAL(out.skips_in_a_row, 0);
+  CU_ASSERT_EQUAL(out.epoch_skipped_steps, 0);
+  CU_ASSERT_EQUAL(out.skipped_steps, 3);
+  CU_ASSERT_EQUAL(out.processes, PROCESSES);
+  CU_ASSERT_EQUAL(memcmp(out.velocity, velocity, sizeof velocity), 0);
+  dpt_checkpoint_free(&out);
+  /* The position's second field is reserved in version 2: 0 only. */
+  b.bytes[128 + 56 + 4] = 1;
+  dpt_ckpt_rehash(b.bytes, b.len);
+  expect_refused(b.bytes, b.len, "field 'epoch'");
   free(b.bytes);
 }
 
@@ -153,6 +184,7 @@ static void test_magic_version_and_trailing_bytes(void)
 static void test_version_1_reads_as_one_process(void)
 {
   dpt_byte_sink b = encode_sample();
+  dpt_ckpt_make_version_2(b.bytes, &b.len);
   dpt_ckpt_set_u32(b.bytes, DPT_CKPT_PROCESSES_AT, 0);
   dpt_ckpt_set_u32(b.bytes, DPT_CKPT_VERSION_AT, 1);
   dpt_checkpoint out;
@@ -187,6 +219,18 @@ static void test_impossible_processes_are_refused(void)
   free(none.bytes);
 }
 
+/* Encoding ck must fail with code and a message containing want, putting nothing. */
+static void expect_not_encoded(const dpt_checkpoint *ck, int code, const char *want)
+{
+  dpt_byte_sink none = {0};
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL(dpt_checkpoint_encode(ck, dpt_byte_sink_put, &none, &err), code);
+  if (!strstr(err.msg, want)) fprintf(stderr, "message '%s' lacks '%s'\n", err.msg, want);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, want));
+  CU_ASSERT_EQUAL(none.len, 0);
+  free(none.bytes);
+}
+
 /* A header that is consistent (checksum recomputed) but describes an impossible model. */
 static void test_impossible_values_are_refused(void)
 {
@@ -206,6 +250,51 @@ static void test_impossible_values_are_refused(void)
   CU_ASSERT_EQUAL(dpt_checkpoint_encode(&ck, dpt_byte_sink_put, &b, &err), DPT_EINTERNAL);
   CU_ASSERT_EQUAL(b.len, 0); /* nothing was written */
   free(b.bytes);
+  ck = sample();
+  ck.skips_in_a_row = 4; /* more than the 3 skipped in all */
+  expect_not_encoded(&ck, DPT_EINTERNAL, "steps skipped in a row");
+  ck = sample();
+  ck.step = 1; /* 1 step done in the epoch, 2 of them skipped */
+  expect_not_encoded(&ck, DPT_EINTERNAL, "steps skipped in the epoch");
+}
+
+/* NaN or Inf in the parameters or the optimizer state: not saved (DPT_ENONFINITE, nothing
+ * written), and a file holding one with valid checksums is refused, naming the value. */
+static void test_nonfinite_state_is_refused(void)
+{
+  const float bad[] = {NAN, INFINITY, -INFINITY};
+  const char *names[] = {"nan", "inf", "-inf"};
+  enum { PARAMS_AT = 128 + 56 + 24 + WORKERS * 24 };
+  for (int array = 0; array < 2; array++)
+    for (int b = 0; b < 3; b++) {
+      dpt_checkpoint ck = sample();
+      float *a = array ? velocity : params;
+      a[5] = bad[b];
+      expect_not_encoded(&ck, DPT_ENONFINITE, "checkpoint not saved");
+      dpt_byte_sink file = encode_sample(); /* finite again */
+      memcpy(file.bytes + PARAMS_AT + (size_t)array * 39 * 4 + 5 * 4, &bad[b], 4);
+      dpt_ckpt_rehash(file.bytes, file.len);
+      char want[128];
+      snprintf(want, sizeof want, "%s 5 of 39 is %s: the checkpoint holds the state of a diverged",
+               array ? "optimizer state (velocity) value" : "parameter", names[b]);
+      expect_refused(file.bytes, file.len, want);
+      free(file.bytes);
+    }
+  /* Saving such a state leaves the previous file as it was. */
+  char path[4096];
+  dpt_test_path(path, sizeof path, "diverged.ck");
+  dpt_checkpoint ck = sample(), out;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_checkpoint_write_file(path, &ck, 0, &err) == 0);
+  params[0] = INFINITY;
+  CU_ASSERT_EQUAL(dpt_checkpoint_write_file(path, &ck, 0, &err), DPT_ENONFINITE);
+  dpt_err_clear(&err);
+  CU_ASSERT_FATAL(dpt_checkpoint_read_file(path, "ck", &out, &err) == 0);
+  CU_ASSERT_EQUAL(out.params[0], -19.f / 7.f);
+  dpt_checkpoint_free(&out);
+  char cmd[8400];
+  snprintf(cmd, sizeof cmd, "ls '%s' | grep -q 'diverged.ck.tmp'", dpt_test_tmpdir());
+  CU_ASSERT_NOT_EQUAL(system(cmd), 0); /* no temporary file left behind */
 }
 
 static void test_file_save_is_atomic(void)
@@ -291,9 +380,11 @@ int dpt_test_register(void)
                                          DPT_TEST(test_every_flipped_byte_is_refused),
                                          DPT_TEST(test_every_truncation_is_refused),
                                          DPT_TEST(test_magic_version_and_trailing_bytes),
+                                         DPT_TEST(test_version_2_reads_with_nothing_recorded),
                                          DPT_TEST(test_version_1_reads_as_one_process),
                                          DPT_TEST(test_impossible_processes_are_refused),
                                          DPT_TEST(test_impossible_values_are_refused),
+                                         DPT_TEST(test_nonfinite_state_is_refused),
                                          DPT_TEST(test_file_save_is_atomic), DPT_TEST_END};
   static const dpt_test_case hooks[] = {DPT_TEST(test_fault_spec_parsing),
                                         DPT_TEST(test_cpu_has_nonfinite), DPT_TEST_END};

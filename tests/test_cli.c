@@ -189,12 +189,42 @@ static void test_bad_values(void)
   expect_error("--strategy", "gossip", NULL, "--strategy 'gossip': must be one of allreduce, ps");
   expect_error("--device", "tpu", NULL, "--device 'tpu'");
   expect_error("--lr-schedule", "linear", NULL, "--lr-schedule 'linear'");
-  expect_error("--seed", "-1", NULL, "--seed '-1'");
+  expect_error("--seed", "-1", NULL, "--seed -1: must not be negative");
   expect_error("--timeout", "0", NULL, "--timeout 0");
   expect_error("--ps-shards", "0", NULL, "--ps-shards 0");
   expect_error("--strategy", "allreduce", "--ps-shards=2", "--ps-shards: only meaningful");
   expect_error("--ps-threads", "65", NULL, "--ps-threads 65");
   expect_error("--strategy", "allreduce", "--ps-threads=2", "--ps-threads: only meaningful");
+}
+
+/* Values that would not survive the conversion to their type, or that have blanks around them,
+ * are refused rather than rounded, wrapped or trimmed. */
+static void test_values_that_do_not_convert(void)
+{
+  static const struct {
+    const char *option, *value, *want;
+  } bad[] = {
+      {"--lr", "1e-50", "--lr 1e-50: becomes 0 as a float"},
+      {"--weight-decay", "1e-46", "--weight-decay 1e-46: becomes 0 as a float"},
+      {"--timeout", "1e-320", "--timeout 1e-320: too close to 0 for a double"},
+      {"--seed", " -1", "--seed ' -1': leading or trailing blanks"},
+      {"--seed", "-0", "--seed -0: must not be negative"},
+      {"--seed", "18446744073709551616", "--seed '18446744073709551616'"},
+      {"--batch", " 5", "--batch ' 5': leading or trailing blanks"},
+      {"--batch", "5 ", "--batch '5 ': leading or trailing blanks"},
+      {"--epochs", "99999999999999999999", "--epochs 99999999999999999999: must be"},
+      {"--lr", "0.1\t", "--lr '0.1\t': leading or trailing blanks"},
+      {"--hidden", "512, 256", "--hidden ' 256': leading or trailing blanks"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    expect_error(bad[i].option, bad[i].value, NULL, bad[i].want);
+  /* What does convert is kept: a tiny rate that is still a float, the largest seed. */
+  dpt_config cfg;
+  dpt_err err;
+  CU_ASSERT_EQUAL(parse(&cfg, &err, "--lr", "1e-30", NULL), 0);
+  CU_ASSERT_EQUAL(cfg.schedule.base_lr, 1e-30f);
+  CU_ASSERT_EQUAL(parse(&cfg, &err, "--seed", "+7", NULL), 0);
+  CU_ASSERT_EQUAL(cfg.seed, 7);
 }
 
 static void test_bad_usage(void)
@@ -209,6 +239,7 @@ int dpt_test_register(void)
   static const dpt_test_case tests[] = {
     DPT_TEST(test_defaults), DPT_TEST(test_every_option_parses), DPT_TEST(test_every_row),
     DPT_TEST(test_help_version_and_auto_workers), DPT_TEST(test_bad_values),
+    DPT_TEST(test_values_that_do_not_convert),
     DPT_TEST(test_bad_usage), DPT_TEST_END};
   return dpt_test_add_suite("cli", tests);
 }

@@ -14,6 +14,7 @@ enum {
   SETTINGS_BYTES = 56,
   POSITION_BYTES = 24,
   WORKER_BYTES = 24,
+  TAIL_BYTES = 24,            /* version 3's data set and epoch fields, after the arrays */
   HEADER_CHECKED_BYTES = 120, /* the header checksum covers every header byte before it */
   ARRAY_CHUNK = 1024          /* floats turned into bytes at a time while encoding */
 };
@@ -98,10 +99,10 @@ static uint64_t shape_params(const dpt_mlp_shape *s)
   return total;
 }
 
-/* Payload bytes for these counts, or 0 when they overflow 64 bits. */
-static uint64_t payload_bytes(uint64_t workers, uint64_t n_params)
+/* Payload bytes of a version's file for these counts, or 0 when they overflow 64 bits. */
+static uint64_t payload_bytes(uint32_t version, uint64_t workers, uint64_t n_params)
 {
-  uint64_t fixed = SETTINGS_BYTES + POSITION_BYTES;
+  uint64_t fixed = SETTINGS_BYTES + POSITION_BYTES + (version >= 3 ? TAIL_BYTES : 0);
   if (workers > (UINT64_MAX - fixed) / WORKER_BYTES) return 0;
   uint64_t before_arrays = fixed + workers * WORKER_BYTES;
   if (n_params > (UINT64_MAX - before_arrays) / (2 * sizeof(float))) return 0;
@@ -135,6 +136,12 @@ static const char *bad_field(const dpt_checkpoint *ck)
   uint64_t all_steps =
       steps_per_epoch > UINT64_MAX / epochs ? UINT64_MAX : steps_per_epoch * epochs;
   if (ck->skipped_steps > all_steps) return "skipped steps";
+  /* A run diverges, saving nothing, once the steps in a row pass --max-skips (at most 10^9):
+   * the 32 bits of their field always hold them. */
+  if (ck->skips_in_a_row > ck->skipped_steps || ck->skips_in_a_row > UINT32_MAX)
+    return "steps skipped in a row";
+  if (ck->epoch_skipped_steps > ck->skipped_steps || ck->epoch_skipped_steps > ck->step)
+    return "steps skipped in the epoch";
   for (int w = 0; w < ck->workers; w++) {
     const dpt_checkpoint_worker *k = &ck->per_worker[w];
     /* A loss is never negative; NaN is left alone: reporting a diverged epoch is not corruption. */
@@ -153,6 +160,25 @@ static const char *bad_sizes(const dpt_checkpoint *ck)
   if (ck->workers < 1) return "workers";
   if (ck->processes < 1 || ck->processes > ck->workers || ck->workers % ck->processes)
     return "processes";
+  return NULL;
+}
+
+/* The first parameter or velocity that is NaN or infinite: the array's name, with the index and
+ * the value; NULL when every one is finite. A run only saves such a state after diverging, and
+ * resuming from it would only carry on with the NaN. */
+static const char *nonfinite_state(const dpt_checkpoint *ck, size_t *at, float *value)
+{
+  const struct {
+    const char *name;
+    const float *a;
+  } arrays[] = {{"parameter", ck->params}, {"optimizer state (velocity) value", ck->velocity}};
+  for (size_t k = 0; k < sizeof arrays / sizeof *arrays; k++)
+    for (size_t i = 0; i < ck->n_params; i++)
+      if (!isfinite(arrays[k].a[i])) {
+        *at = i;
+        *value = arrays[k].a[i];
+        return arrays[k].name;
+      }
   return NULL;
 }
 
@@ -202,7 +228,7 @@ static int emit_payload(const dpt_checkpoint *ck, sink *s, dpt_err *err)
   put32(&c, (uint32_t)ck->epochs);
   put64(&c, ck->train_samples);
   put32(&c, (uint32_t)ck->epoch);
-  put32(&c, 0);
+  put32(&c, (uint32_t)ck->skips_in_a_row);
   put64(&c, ck->step);
   put64(&c, ck->skipped_steps);
   int rc = emit(s, fixed, sizeof fixed, err);
@@ -215,7 +241,13 @@ static int emit_payload(const dpt_checkpoint *ck, sink *s, dpt_err *err)
     rc = emit(s, one, sizeof one, err);
   }
   if (!rc) rc = emit_floats(s, ck->params, ck->n_params, err);
-  return rc ? rc : emit_floats(s, ck->velocity, ck->n_params, err);
+  if (!rc) rc = emit_floats(s, ck->velocity, ck->n_params, err);
+  uint8_t tail[TAIL_BYTES];
+  cursor tc = {tail};
+  put64(&tc, ck->train_fingerprint);
+  put64(&tc, ck->test_fingerprint);
+  put64(&tc, ck->epoch_skipped_steps);
+  return rc ? rc : emit(s, tail, sizeof tail, err);
 }
 
 int dpt_checkpoint_encode(const dpt_checkpoint *ck, dpt_checkpoint_put put, void *ctx,
@@ -225,6 +257,14 @@ int dpt_checkpoint_encode(const dpt_checkpoint *ck, dpt_checkpoint_put put, void
   const char *bad = bad_sizes(ck);
   if (!bad) bad = bad_field(ck);
   if (bad) return dpt_err_set(err, DPT_EINTERNAL, "checkpoint: impossible %s to save", bad);
+  size_t at;
+  float value;
+  const char *what = nonfinite_state(ck, &at, &value);
+  if (what)
+    return dpt_err_set(err, DPT_ENONFINITE,
+                       "checkpoint not saved: %s %zu of %zu is %g: the run diverged (an earlier "
+                       "checkpoint stays as it was)",
+                       what, at, ck->n_params, (double)value);
   sink checksum = {.hash = DPT_HASH_INIT};
   int rc = emit_payload(ck, &checksum, err);
   if (rc) return rc;
@@ -234,7 +274,7 @@ int dpt_checkpoint_encode(const dpt_checkpoint *ck, dpt_checkpoint_put put, void
   cursor c = {header + sizeof MAGIC};
   put32(&c, DPT_CHECKPOINT_VERSION);
   put32(&c, DPT_CHECKPOINT_HEADER_BYTES);
-  put64(&c, payload_bytes((uint64_t)ck->workers, ck->n_params));
+  put64(&c, payload_bytes(DPT_CHECKPOINT_VERSION, (uint64_t)ck->workers, ck->n_params));
   put64(&c, checksum.hash);
   put32(&c, (uint32_t)ck->shape.n_layers);
   for (int i = 0; i <= DPT_MAX_LAYERS; i++)
@@ -250,9 +290,10 @@ int dpt_checkpoint_encode(const dpt_checkpoint *ck, dpt_checkpoint_put put, void
 
 /* ---- decoding ---- */
 
-/* Reads the header's sizes into out. Returns 0 or an error naming the file. */
+/* Reads the header's version and sizes into out. Returns 0 or an error naming the file. */
 static int decode_header(const uint8_t *buf, size_t len, const char *name, dpt_checkpoint *out,
-                         uint64_t *payload_len, uint64_t *payload_hash, dpt_err *err)
+                         uint32_t *version_out, uint64_t *payload_len, uint64_t *payload_hash,
+                         dpt_err *err)
 {
   if (len < sizeof MAGIC || memcmp(buf, MAGIC, sizeof MAGIC) != 0)
     return dpt_err_set(err, DPT_EINPUT, "%s: not a dptrain checkpoint (no DPTCKPT magic)", name);
@@ -289,10 +330,11 @@ static int decode_header(const uint8_t *buf, size_t len, const char *name, dpt_c
   out->workers = workers <= INT_MAX ? (int)workers : 0;
   out->processes = processes <= INT_MAX ? (int)processes : 0; /* 0 is refused below */
   const char *bad = !sizes_ok ? "layer sizes" : bad_sizes(out);
-  if (!bad && *payload_len != payload_bytes(workers, n_params)) bad = "payload size";
+  if (!bad && *payload_len != payload_bytes(version, workers, n_params)) bad = "payload size";
   if (bad)
     return dpt_err_set(err, DPT_EINPUT, "%s: header field '%s' holds an impossible value", name,
                        bad);
+  *version_out = version;
   return DPT_OK;
 }
 
@@ -301,7 +343,7 @@ static void read_floats(reader *r, float *a, size_t n)
   for (size_t i = 0; i < n; i++) a[i] = get_f32(r);
 }
 
-static void decode_payload(const uint8_t *payload, dpt_checkpoint *ck)
+static void decode_payload(const uint8_t *payload, uint32_t version, dpt_checkpoint *ck)
 {
   reader r = {payload};
   ck->seed = get64(&r);
@@ -316,9 +358,11 @@ static void decode_payload(const uint8_t *payload, dpt_checkpoint *ck)
   ck->weight_decay = get_f32(&r);
   uint32_t epochs = get32(&r);
   ck->train_samples = get64(&r);
-  uint32_t epoch = get32(&r), reserved = get32(&r);
+  uint32_t epoch = get32(&r), in_a_row = get32(&r);
   ck->step = get64(&r);
   ck->skipped_steps = get64(&r);
+  ck->skips_in_a_row = in_a_row;
+  bool reserved = version < 3 && in_a_row != 0; /* not a field yet: always 0 */
   /* Out-of-range counts become 0 (or -1), which bad_field refuses. */
   ck->batch = batch <= INT_MAX ? (int)batch : 0;
   ck->schedule.step_epochs = step_epochs <= INT_MAX ? (int)step_epochs : 0;
@@ -331,14 +375,19 @@ static void decode_payload(const uint8_t *payload, dpt_checkpoint *ck)
   }
   read_floats(&r, ck->params, ck->n_params);
   read_floats(&r, ck->velocity, ck->n_params);
+  if (version < 3) return; /* nothing recorded: 0 */
+  ck->train_fingerprint = get64(&r);
+  ck->test_fingerprint = get64(&r);
+  ck->epoch_skipped_steps = get64(&r);
 }
 
 int dpt_checkpoint_decode(const uint8_t *buf, size_t len, const char *name, dpt_checkpoint *out,
                           dpt_err *err)
 {
   memset(out, 0, sizeof *out);
+  uint32_t version = 0;
   uint64_t payload_len = 0, payload_hash = 0;
-  int rc = decode_header(buf, len, name, out, &payload_len, &payload_hash, err);
+  int rc = decode_header(buf, len, name, out, &version, &payload_len, &payload_hash, err);
   if (rc) return rc;
   uint64_t have = len - DPT_CHECKPOINT_HEADER_BYTES;
   if (have != payload_len)
@@ -358,11 +407,22 @@ int dpt_checkpoint_decode(const uint8_t *buf, size_t len, const char *name, dpt_
   out->per_worker = out->storage;
   out->params = (float *)((char *)out->storage + per_worker);
   out->velocity = out->params + out->n_params;
-  decode_payload(payload, out);
+  decode_payload(payload, version, out);
   const char *bad = bad_field(out);
-  if (!bad) return DPT_OK;
+  if (bad) {
+    dpt_checkpoint_free(out);
+    return dpt_err_set(err, DPT_EINPUT, "%s: field '%s' holds an impossible value", name, bad);
+  }
+  size_t at;
+  float value;
+  const char *what = nonfinite_state(out, &at, &value);
+  if (!what) return DPT_OK;
+  size_t n = out->n_params;
   dpt_checkpoint_free(out);
-  return dpt_err_set(err, DPT_EINPUT, "%s: field '%s' holds an impossible value", name, bad);
+  return dpt_err_set(err, DPT_EINPUT,
+                     "%s: %s %zu of %zu is %g: the checkpoint holds the state of a diverged run, "
+                     "which would not resume",
+                     name, what, at, n, (double)value);
 }
 
 void dpt_checkpoint_free(dpt_checkpoint *ck)

@@ -92,9 +92,13 @@ static void on_epoch(void *ctx, const dpt_epoch_stats *s)
   if (c->quiet) return;
   fprintf(c->out,
           "epoch %*d/%d  loss %.4f  train_acc %.4f  test_acc %.4f  lr %.4g  %.0f samples/s  "
-          "elapsed %.1fs\n",
+          "elapsed %.1fs",
           s->epochs >= 10 ? 2 : 1, s->epoch, s->epochs, s->train_loss, s->train_accuracy,
           s->test_accuracy, s->lr, s->samples_per_sec, s->elapsed_s);
+  if (s->skipped_steps)
+    fprintf(c->out, "  skipped %ld step%s (--on-nan skip)", s->skipped_steps,
+            s->skipped_steps == 1 ? "" : "s");
+  fputc('\n', c->out);
   fflush(c->out);
 }
 

@@ -1,5 +1,6 @@
 #include "host/record/metrics.h"
 
+#include "dpt/number_text.h"
 #include "dpt/sync.h"
 
 int dpt_metrics_open(dpt_metrics *m, const dpt_config *cfg, dpt_err *err)
@@ -25,15 +26,18 @@ static void on_step(void *ctx, const dpt_step_stats *s)
   double rate = dt > 0 ? (double)(s->samples_done - m->last_samples) / dt : 0;
   m->last_samples = s->samples_done;
   m->last_epoch_elapsed_s = s->epoch_elapsed_s;
-  fprintf(m->af.f, "step,%ld,%d,%d,%s,%.6f,%.6g,%.1f,,%.3f\n", s->step, s->epoch, s->workers,
-          m->strategy, s->loss, s->lr, rate, s->elapsed_s);
+  fprintf(m->af.f, "step,%ld,%d,%d,%s,%s,%s,%s,,%s\n", s->step, s->epoch, s->workers,
+          m->strategy, DPT_CSV_NUM(s->loss, 6), DPT_CSV_NUM(s->lr, -1), DPT_CSV_NUM(rate, 1),
+          DPT_CSV_NUM(s->elapsed_s, 3));
 }
 
 static void on_epoch(void *ctx, const dpt_epoch_stats *s)
 {
   dpt_metrics *m = ctx;
-  fprintf(m->af.f, "epoch,%ld,%d,%d,%s,%.6f,%.6g,%.1f,%.4f,%.3f\n", s->step, s->epoch, s->workers,
-          m->strategy, s->train_loss, s->lr, s->samples_per_sec, s->test_accuracy, s->elapsed_s);
+  fprintf(m->af.f, "epoch,%ld,%d,%d,%s,%s,%s,%s,%s,%s\n", s->step, s->epoch, s->workers,
+          m->strategy, DPT_CSV_NUM(s->train_loss, 6), DPT_CSV_NUM(s->lr, -1),
+          DPT_CSV_NUM(s->samples_per_sec, 1), DPT_CSV_NUM(s->test_accuracy, 4),
+          DPT_CSV_NUM(s->elapsed_s, 3));
 }
 
 dpt_observer dpt_metrics_observer(dpt_metrics *m)

@@ -4,13 +4,14 @@
 #include <string.h>
 
 #include "dpt/atomic_file.h"
+#include "dpt/number_text.h"
 
 static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
 {
   fprintf(f, "{\n");
-  fprintf(f, "  \"test_accuracy\": %.6f,\n", r->test_accuracy);
-  fprintf(f, "  \"final_train_loss\": %.6f,\n", r->final_train_loss);
-  fprintf(f, "  \"train_samples_per_sec\": %.1f,\n", r->train_samples_per_sec);
+  fprintf(f, "  \"test_accuracy\": %s,\n", DPT_JSON_NUM(r->test_accuracy, 6));
+  fprintf(f, "  \"final_train_loss\": %s,\n", DPT_JSON_NUM(r->final_train_loss, 6));
+  fprintf(f, "  \"train_samples_per_sec\": %s,\n", DPT_JSON_NUM(r->train_samples_per_sec, 1));
   fprintf(f, "  \"epochs\": %d,\n", r->epochs);
   fprintf(f, "  \"global_batch\": %d,\n", r->global_batch);
   fprintf(f, "  \"workers\": %d,\n", r->workers);
@@ -23,13 +24,14 @@ static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
   fprintf(f, "  \"device\": \"%s\",\n", r->device);
   fprintf(f, "  \"params\": %zu,\n", r->params);
   fprintf(f, "  \"params_hash\": \"%016" PRIx64 "\",\n", r->params_hash);
-  fprintf(f, "  \"wall_s\": %.3f,\n", r->wall_s);
-  fprintf(f, "  \"train_s\": %.3f,\n", r->train_s);
+  fprintf(f, "  \"wall_s\": %s,\n", DPT_JSON_NUM(r->wall_s, 3));
+  fprintf(f, "  \"train_s\": %s,\n", DPT_JSON_NUM(r->train_s, 3));
   fprintf(f, "  \"steps\": %ld,\n", r->steps);
   fprintf(f, "  \"blas_threads\": %d,\n", r->blas_threads);
   fprintf(f, "  \"blas\": \"%s\",\n", r->blas);
-  fprintf(f, "  \"time_s\": {\"compute\": %.4f, \"comm\": %.4f, \"wait\": %.4f},\n",
-          r->time_compute_s, r->time_comm_s, r->time_wait_s);
+  fprintf(f, "  \"time_s\": {\"compute\": %s, \"comm\": %s, \"wait\": %s},\n",
+          DPT_JSON_NUM(r->time_compute_s, 4), DPT_JSON_NUM(r->time_comm_s, 4),
+          DPT_JSON_NUM(r->time_wait_s, 4));
   fprintf(f, "  \"bytes_per_step\": %zu,\n", r->bytes_per_step);
   fprintf(f, "  \"skipped_steps\": %ld,\n", r->skipped_steps);
   fprintf(f, "  \"hidden\": [");
@@ -39,9 +41,11 @@ static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
   fprintf(f, "  \"classes\": %d,\n", r->classes);
   fprintf(f, "  \"train_samples\": %ld,\n", r->train_samples);
   fprintf(f, "  \"test_samples\": %ld,\n", r->test_samples);
-  fprintf(f, "  \"lr\": %g,\n", (double)cfg->schedule.base_lr);
-  fprintf(f, "  \"momentum\": %g,\n", (double)cfg->momentum);
-  fprintf(f, "  \"weight_decay\": %g,\n", (double)cfg->weight_decay);
+  fprintf(f, "  \"lr\": %s,\n", DPT_JSON_NUM(cfg->schedule.base_lr, -1));
+  fprintf(f, "  \"momentum\": %s,\n", DPT_JSON_NUM(cfg->momentum, -1));
+  fprintf(f, "  \"weight_decay\": %s,\n", DPT_JSON_NUM(cfg->weight_decay, -1));
+  fprintf(f, "  \"on_nan\": \"%s\",\n", cfg->on_nan == DPT_ON_NAN_SKIP ? "skip" : "stop");
+  fprintf(f, "  \"max_skips\": %d,\n", cfg->max_skips);
   fprintf(f, "  \"seed\": %" PRIu64 "\n", cfg->seed);
   fprintf(f, "}\n");
 }

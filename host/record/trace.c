@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dpt/atomic_file.h"
+#include "dpt/number_text.h"
 
 /* Per step a worker records compute, wait and communication, plus at most one eval. */
 enum { WORKER_SPANS_PER_STEP = 4, SERVER_SHARDS_TRACED = 16 };
@@ -118,9 +119,9 @@ static void write_thread_names(FILE *f, const dpt_trace *t)
 static void write_event(FILE *f, const dpt_trace *t, int track, const trace_event *e)
 {
   double ts = (e->t0 - t->cfg.origin_s) * 1e6, dur = (e->t1 - e->t0) * 1e6;
-  fprintf(f, ",\n{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"name\":\"%s\",\"ts\":%.3f,\"dur\":%.3f,"
-             "\"args\":{\"step\":%ld", track, span_name(t, e->kind), ts, dur > 0 ? dur : 0,
-          e->step);
+  fprintf(f, ",\n{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"name\":\"%s\",\"ts\":%s,\"dur\":%s,"
+             "\"args\":{\"step\":%ld", track, span_name(t, e->kind), DPT_JSON_NUM(ts, 3),
+          DPT_JSON_NUM(dur > 0 ? dur : 0, 3), e->step);
   if (e->shard >= 0) fprintf(f, ",\"shard\":%d", e->shard);
   fputs("}}", f);
 }

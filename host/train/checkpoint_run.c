@@ -17,7 +17,9 @@ static dpt_checkpoint describe_run(const dpt_run *run)
                           .strategy = cfg->strategy, .batch = cfg->batch,
                           .schedule = cfg->schedule, .momentum = cfg->momentum,
                           .weight_decay = cfg->weight_decay, .epochs = cfg->epochs,
-                          .train_samples = (uint64_t)run->train->count};
+                          .train_samples = (uint64_t)run->train->count,
+                          .train_fingerprint = run->train->fingerprint,
+                          .test_fingerprint = run->test->fingerprint};
 }
 
 /* Process 0 alone (the others hold the same replicas and no server state), with every process's
@@ -33,6 +35,8 @@ static int write_checkpoint(dpt_run *run, dpt_device *dev, const float *params, 
   ck.epoch = next_epoch;
   ck.step = (uint64_t)next_step;
   ck.skipped_steps = (uint64_t)r->skipped_steps;
+  ck.skips_in_a_row = (uint64_t)run->slots[0].skips_in_a_row; /* the same in every slot */
+  ck.epoch_skipped_steps = (uint64_t)r->epoch_skipped_steps;
   ck.per_worker = r->save_workers;
   ck.params = r->save_params;
   ck.velocity = r->save_velocity;
@@ -90,6 +94,27 @@ static void shape_text(const dpt_mlp_shape *s, char *buf, size_t size)
 
 static const char *const decay_names[] = {"cosine", "step", "constant"};
 
+/* The same data set (host/train/checkpoint_run.h). A checkpoint that recorded none (version 2)
+ * passes: its training-set size was checked with the settings. */
+static int check_data_set(const dpt_checkpoint *ck, const dpt_run *run, const char *path,
+                          dpt_err *err)
+{
+  const struct {
+    const char *files;
+    uint64_t have, want;
+  } sets[] = {{"training", ck->train_fingerprint, run->train->fingerprint},
+              {"test", ck->test_fingerprint, run->test->fingerprint}};
+  for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
+    if (sets[i].have && sets[i].have != sets[i].want)
+      return dpt_err_set(err, DPT_EINPUT,
+                         "--resume %s: written on another data set: the checkpoint's %s files "
+                         "have fingerprint %016llx, those in --data %s have %016llx: resume with "
+                         "the data set the run was trained on",
+                         path, sets[i].files, (unsigned long long)sets[i].have,
+                         run->cfg->data_dir, (unsigned long long)sets[i].want);
+  return DPT_OK;
+}
+
 /* Everything the final parameters depend on must be as it was, or resuming would not continue
  * the same run. The strategy may differ: allreduce and ps give the same bits. */
 static int check_matches(const dpt_checkpoint *ck, const dpt_run *run, const char *path,
@@ -140,7 +165,7 @@ static int check_matches(const dpt_checkpoint *ck, const dpt_run *run, const cha
                          "--resume %s: written with %s %g, this run has %g: continuing exactly "
                          "needs the same value",
                          path, settings[i].option, settings[i].have, settings[i].want);
-  return DPT_OK;
+  return check_data_set(ck, run, path, err);
 }
 
 static void notice(const dpt_run *run, const char *msg)
@@ -187,6 +212,9 @@ int dpt_checkpoint_resume_run(dpt_run *run, float *init_params, dpt_err *err)
                      "nothing to train",
                      cfg->resume_path, ck->epoch - 1, cfg->epochs);
   if (rc) return rc;
+  if (!ck->train_fingerprint)
+    notice(run, "--resume: the checkpoint (an older version) does not record its data set: "
+                "the data set is not checked");
   if (cfg->schedule.decay == DPT_LR_COSINE && ck->epochs != cfg->epochs) {
     char msg[256];
     snprintf(msg, sizeof msg,
@@ -199,11 +227,13 @@ int dpt_checkpoint_resume_run(dpt_run *run, float *init_params, dpt_err *err)
   r->start_epoch = ck->epoch;
   r->start_step = (long)ck->step;
   r->skipped_steps = (long)ck->skipped_steps;
+  r->epoch_skipped_steps = (long)ck->epoch_skipped_steps;
   for (int w = 0; w < run->workers; w++) {
     const dpt_checkpoint_worker *mine = &ck->per_worker[run->first_worker + w];
     run->slots[w].loss_sum = mine->loss_sum;
     run->slots[w].correct = (long)mine->correct;
     run->slots[w].samples = (long)mine->samples;
+    run->slots[w].skips_in_a_row = (long)ck->skips_in_a_row;
   }
   return DPT_OK;
 }

@@ -1,5 +1,6 @@
 #include "host/train/resilience.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "host/train/checkpoint_run.h"
@@ -33,13 +34,38 @@ int dpt_resilience_setup(dpt_run *run, float *init_params, dpt_sync_config *sc, 
   return rc;
 }
 
+/* "step 29 of 60 (epoch 2, step 9 of 20)": step counts from 1 since training started. */
+static void where_text(const dpt_run *run, long step, char *buf, size_t size)
+{
+  long last = (long)run->cfg->epochs * run->steps_per_epoch;
+  long in_epoch = (step - 1) % run->steps_per_epoch + 1;
+  int epoch = (int)((step - 1) / run->steps_per_epoch) + 1;
+  snprintf(buf, size, "step %ld of %ld (epoch %d, step %ld of %ld)", step, last, epoch, in_epoch,
+           run->steps_per_epoch);
+}
+
+static int diverged(const dpt_run *run, dpt_err *err)
+{
+  const dpt_config *cfg = run->cfg;
+  char where[128];
+  where_text(run, run->res.diverged_after, where, sizeof where);
+  return dpt_err_set(err, DPT_EDIVERGED,
+                     "diverged: %d steps in a row had NaN or Inf in their gradient and were "
+                     "skipped, up to %s; stopped%s. Lower --lr (now %g), or raise --max-skips "
+                     "(now %d) to let a run skip longer",
+                     cfg->max_skips + 1, where,
+                     cfg->checkpoint_path
+                         ? " without saving a checkpoint (an earlier one stays as it was)"
+                         : "",
+                     (double)cfg->schedule.base_lr, cfg->max_skips);
+}
+
 int dpt_resilience_finish(const dpt_run *run, dpt_err *err)
 {
   const dpt_resilience *r = &run->res;
+  if (r->diverged_after) return diverged(run, err);
   long last = (long)run->cfg->epochs * run->steps_per_epoch;
   if (r->stopped_after == 0 || (r->stopped_after >= last && !r->evaluation_cut)) return DPT_OK;
-  long in_epoch = (r->stopped_after - 1) % run->steps_per_epoch + 1;
-  int epoch = (int)((r->stopped_after - 1) / run->steps_per_epoch) + 1;
   const char *ck = run->cfg->checkpoint_path;
   const char *during = r->evaluation_cut ? ", during its evaluation" : "";
   if (r->stopped_after >= last) /* nothing is left to resume */
@@ -47,10 +73,9 @@ int dpt_resilience_finish(const dpt_run *run, dpt_err *err)
                        "stopped on request during the last epoch's evaluation: the training is "
                        "complete%s%s, its evaluation is not",
                        ck ? ", saved in " : "", ck ? ck : "");
-  return dpt_err_set(err, DPT_EINTERRUPTED,
-                     "stopped on request after step %ld of %ld (epoch %d, step %ld of %ld)%s; "
-                     "%s%s%s",
-                     r->stopped_after, last, epoch, in_epoch, run->steps_per_epoch, during,
+  char where[128];
+  where_text(run, r->stopped_after, where, sizeof where);
+  return dpt_err_set(err, DPT_EINTERRUPTED, "stopped on request after %s%s; %s%s%s", where, during,
                      ck ? "--resume " : "no checkpoint saved (no --checkpoint)", ck ? ck : "",
                      ck ? " continues it" : "");
 }

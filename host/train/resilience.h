@@ -32,6 +32,9 @@ typedef struct dpt_resilience {
   atomic_bool stop_evaluation;
   bool evaluation_cut;
   long skipped_steps;         /* worker 0: steps dropped by --on-nan skip, the checkpoint's too */
+  long epoch_skipped_steps;   /* worker 0: those of the epoch in progress */
+  long skip_notices;          /* worker 0: skipped steps of this run the observer was told of */
+  long diverged_after;        /* worker 0: the step whose skip exceeded --max-skips (0: none) */
 } dpt_resilience;
 
 /* Before the workers start, with init_params holding the seeded initialization: checks the test
@@ -41,8 +44,10 @@ typedef struct dpt_resilience {
 int dpt_resilience_setup(struct dpt_run *run, float *init_params, dpt_sync_config *sc,
                          dpt_err *err);
 
-/* After the workers joined without error: DPT_EINTERRUPTED (with where the run stopped and the
- * checkpoint that continues it) when they stopped before the last epoch ended, else 0. */
+/* After the workers joined without error: DPT_EDIVERGED (with where, and what to change) when
+ * they stopped after too many skipped steps in a row; DPT_EINTERRUPTED (with where the run
+ * stopped and the checkpoint that continues it) when they stopped on request before the last
+ * epoch ended; else 0. */
 int dpt_resilience_finish(const struct dpt_run *run, dpt_err *err);
 
 /* Training samples the run had done before its start position (0 unless resumed). */

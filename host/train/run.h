@@ -27,6 +27,7 @@ typedef struct dpt_worker_slot {
    * only after every worker pushed, so all of g's entries are written; and no worker can reach
    * step g + 2 (the next writer of that entry) before worker 0 has pushed g + 1. */
   double step_loss[2];
+  long skips_in_a_row;    /* steps skipped in a row up to the last one: the same in every slot */
   float *replica_copy;    /* --check-replicas: host copy of this worker's parameters */
   char pad[64];
 } dpt_worker_slot;

@@ -8,7 +8,10 @@
 #include "host/train/run.h"
 #include "kernels/kn_math.h"
 
-enum { STALL_POLL_MS = 10 };
+enum {
+  STALL_POLL_MS = 10,
+  SKIP_NOTICES = 3 /* skipped steps announced one by one; the epoch lines count the others */
+};
 
 /* Steps done once `step` of `epoch` is: 1-based, counted since training started. */
 static long steps_done(const dpt_run *run, int epoch, long step)
@@ -92,6 +95,25 @@ int dpt_guard_before_exchange(dpt_run *run, int w, dpt_device *dev, float *grads
   return rc;
 }
 
+/* Worker 0: counts the skipped step, and announces it while few were. */
+static void count_skip(dpt_run *run, int epoch, long step, float workers_voting)
+{
+  dpt_resilience *r = &run->res;
+  r->skipped_steps++;
+  r->epoch_skipped_steps++;
+  const dpt_observer *obs = run->obs;
+  if (++r->skip_notices > SKIP_NOTICES || !obs || !obs->on_notice) return;
+  char msg[320];
+  snprintf(msg, sizeof msg,
+           "step %ld (epoch %d): NaN or Inf in the gradient of %.0f worker(s): the step is "
+           "skipped on every worker (--on-nan skip)%s",
+           steps_done(run, epoch, step), epoch, (double)workers_voting,
+           r->skip_notices == SKIP_NOTICES ? "; further skipped steps are counted in the epoch "
+                                             "lines"
+                                           : "");
+  obs->on_notice(obs->ctx, msg);
+}
+
 int dpt_guard_after_exchange(dpt_run *run, int w, dpt_device *dev, float *params,
                              dpt_votes counts, int epoch, long step, dpt_step_outcome *out,
                              dpt_err *err)
@@ -102,23 +124,21 @@ int dpt_guard_after_exchange(dpt_run *run, int w, dpt_device *dev, float *params
   *out = (dpt_step_outcome){.counts = counts,
                             .skipped = !rc && kn_step_skipped((float)counts.skip),
                             .stop = !rc && counts.stop > 0};
+  long *in_a_row = &run->slots[w].skips_in_a_row;
+  *in_a_row = out->skipped ? *in_a_row + 1 : 0;
+  out->diverged = *in_a_row > run->cfg->max_skips;
   if (rc || !out->skipped || w != 0) return rc;
-  run->res.skipped_steps++;
-  const dpt_observer *obs = run->obs;
-  if (!obs || !obs->on_notice) return DPT_OK;
-  char msg[256];
-  snprintf(msg, sizeof msg,
-           "step %ld (epoch %d): NaN or Inf in the gradient of %d worker(s): the step is "
-           "skipped on every worker (--on-nan skip)",
-           steps_done(run, epoch, step), epoch, (int)counts.skip);
-  obs->on_notice(obs->ctx, msg);
+  count_skip(run, epoch, step, (float)counts.skip);
+  if (out->diverged) run->res.diverged_after = steps_done(run, epoch, step);
   return DPT_OK;
 }
 
 int dpt_guard_step_boundary(dpt_run *run, int w, dpt_device *dev, const float *params, int epoch,
-                            long step, bool stop, dpt_err *err)
+                            long step, const dpt_step_outcome *outcome, dpt_err *err)
 {
   long done = steps_done(run, epoch, step), every = run->cfg->checkpoint_every;
+  if (outcome->diverged) return DPT_OK; /* what it would save is the state that diverged */
+  bool stop = outcome->stop;
   if (stop && w == 0) run->res.stopped_after = done;
   bool due = stop || (every > 0 && done % every == 0);
   if (!run->cfg->checkpoint_path || !due || step + 1 == run->steps_per_epoch) return DPT_OK;

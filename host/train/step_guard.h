@@ -26,21 +26,26 @@ int dpt_guard_before_exchange(struct dpt_run *run, int w, dpt_device *dev, float
 /* What an exchange's vote counts decided: the same on every worker of every process. */
 typedef struct dpt_step_outcome {
   dpt_votes counts; /* every worker's votes, counted */
-  bool skipped; /* some worker's gradient held NaN or Inf: no worker stepped (--on-nan skip) */
-  bool stop;    /* some process was asked to stop: every worker stops after this step */
+  bool skipped;  /* some worker's gradient held NaN or Inf: no worker stepped (--on-nan skip) */
+  bool stop;     /* some process was asked to stop: every worker stops after this step */
+  bool diverged; /* this skip made more than --max-skips in a row: every worker stops after this
+                  * step, with no checkpoint (the run ends as DPT_EDIVERGED) */
 } dpt_step_outcome;
 
-/* After the exchange, from its counts: worker 0 counts a skipped step and tells the observer.
- * A DPT_FAULT kind=diverge aimed at this worker and step moves its replica (params on dev). */
+/* After the exchange, from its counts. Every worker counts the skips in a row in its own slot
+ * (from the same counts, so every worker of every process takes the same decision); worker 0
+ * counts a skipped step and tells the observer about the first few (the epoch lines count the
+ * rest). A DPT_FAULT kind=diverge aimed at this worker and step moves its replica (params on
+ * dev). */
 int dpt_guard_after_exchange(struct dpt_run *run, int w, dpt_device *dev, float *params,
                              dpt_votes counts, int epoch, long step, dpt_step_outcome *out,
                              dpt_err *err);
 
-/* At the boundary after step, which is the last when stop: the checkpoint due now (every
- * --checkpoint-every steps, or on stopping) saved by worker 0 between two barriers. params is the
- * worker's replica on dev. The checkpoint of an epoch's last step is left to the epoch's end,
- * after evaluation. */
+/* At the boundary after step, which is the last when the outcome stops the run: the checkpoint
+ * due now (every --checkpoint-every steps, or on a stop request; never after diverging) saved by
+ * worker 0 between two barriers. params is the worker's replica on dev. The checkpoint of an
+ * epoch's last step is left to the epoch's end, after evaluation. */
 int dpt_guard_step_boundary(struct dpt_run *run, int w, dpt_device *dev, const float *params,
-                            int epoch, long step, bool stop, dpt_err *err);
+                            int epoch, long step, const dpt_step_outcome *outcome, dpt_err *err);
 
 #endif

@@ -9,6 +9,7 @@
 #include "dpt/hash.h"
 #include "dpt/timer.h"
 #include "dpt/trainer.h"
+#include "host/checkpoint/checkpoint_lock.h"
 #include "host/train/load_data.h"
 #include "host/train/run.h"
 #include "host/train/run_memory.h"
@@ -212,14 +213,29 @@ static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dp
   return rc;
 }
 
+/* The checkpoint's lock for the whole run, taken before anything else (host/checkpoint/
+ * checkpoint_lock.h); over MPI process 0 alone writes the checkpoint, so it alone locks. */
+static int lock_checkpoint(const dpt_config *cfg, dpt_checkpoint_lock *lock, dpt_err *err)
+{
+  *lock = (dpt_checkpoint_lock){.fd = -1};
+  if (!cfg->checkpoint_path || cfg->proc_rank > 0) return DPT_OK;
+  return dpt_checkpoint_lock_take(cfg->checkpoint_path, lock, err);
+}
+
 int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, dpt_err *err)
 {
   double t0 = dpt_now();
+  dpt_checkpoint_lock lock;
+  int rc = lock_checkpoint(cfg, &lock, err);
+  if (rc) return rc;
   dpt_dataset train = {0}, test = {0};
   dpt_run run = {.cfg = cfg, .obs = obs, .train = &train, .test = &test};
-  int rc = dpt_fault_from_env(&run.res.fault, err); /* first: a hook slows the loading down */
+  rc = dpt_fault_from_env(&run.res.fault, err); /* first: a hook slows the loading down */
   if (!rc) rc = dpt_run_load_data(&run, plan_run, &train, &test, err);
-  if (rc) return rc;
+  if (rc) {
+    dpt_checkpoint_lock_release(&lock);
+    return rc;
+  }
   pthread_mutex_init(&run.err_mu, NULL);
   rc = train_loaded(cfg, &run, out, err);
   dpt_run_procs_close(&run); /* after the strategy's channels, in the same order everywhere */
@@ -230,6 +246,7 @@ int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, d
   dpt_resilience_release(&run);
   dpt_dataset_free(&train);
   dpt_dataset_free(&test);
+  dpt_checkpoint_lock_release(&lock);
   if (!rc) out->wall_s = dpt_now() - t0;
   return rc;
 }

@@ -1,5 +1,6 @@
 /* One worker thread: opens its device, holds a model replica, trains on its shard of every global
  * batch, and calls the gradient exchange without knowing which strategy runs. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,8 +144,8 @@ static long global_step_of(const dpt_run *run, int epoch, long step)
   return (long)(epoch - 1) * run->steps_per_epoch + step;
 }
 
-/* *stop: every worker stops after this step (host/train/step_guard.h). */
-static int train_step(worker *k, int epoch, long step, float *lr_out, bool *stop)
+/* *outcome: what the exchange's votes decided (host/train/step_guard.h). */
+static int train_step(worker *k, int epoch, long step, float *lr_out, dpt_step_outcome *outcome)
 {
   dpt_run *run = k->run;
   const dpt_config *cfg = run->cfg;
@@ -176,13 +177,11 @@ static int train_step(worker *k, int epoch, long step, float *lr_out, bool *stop
   if (run->trace) dpt_trace_step(run->trace, k->w, global_step + 1, t0, t1, dpt_now(), &t);
   k->slot->comm_s += t.comm_s;
   k->slot->wait_s += t.wait_s;
-  dpt_step_outcome outcome = {0};
   if (!rc)
-    rc = dpt_guard_after_exchange(run, k->w, &k->dev, k->rep.params, counts, epoch, step,
-                                  &outcome, &k->err);
+    rc = dpt_guard_after_exchange(run, k->w, &k->dev, k->rep.params, counts, epoch, step, outcome,
+                                  &k->err);
   if (rc) return rc;
-  *stop = outcome.stop;
-  if (!outcome.skipped) { /* a dropped step's figures go with it */
+  if (!outcome->skipped) { /* a dropped step's figures go with it */
     k->slot->loss_sum += pass.loss_sum;
     k->slot->correct += pass.correct;
     k->slot->samples += rows;
@@ -241,13 +240,17 @@ static int report_epoch(dpt_run *run, int epoch, long first_step, double train_t
   double fig[] = {loss, (double)correct, (double)samples, test_loss, (double)test_correct, cut};
   int rc = dpt_run_procs_sum(run, fig, 6, err);
   if (rc) return rc;
+  /* The epoch's training is over, even when its evaluation is cut: the next one counts anew. */
+  st.skipped_steps = run->res.epoch_skipped_steps;
+  run->res.epoch_skipped_steps = 0;
   if (fig[5] > 0) {
     run->res.evaluation_cut = true;
     run->res.stopped_after = st.step;
     return DPT_OK;
   }
-  st.train_loss = fig[0] / fig[2];
-  st.train_accuracy = fig[1] / fig[2];
+  bool trained = fig[2] > 0; /* not when --on-nan skip dropped every step */
+  st.train_loss = trained ? fig[0] / fig[2] : NAN;
+  st.train_accuracy = trained ? fig[1] / fig[2] : NAN;
   st.test_loss = fig[3] / (double)run->test->count;
   st.test_accuracy = fig[4] / (double)run->test->count;
   long before = first_step * (long)run->cfg->batch; /* < count: first_step is not the last */
@@ -287,9 +290,9 @@ static int report_step(dpt_run *run, int epoch, long step, float lr, double epoc
   return DPT_OK;
 }
 
-/* Sets *stopped when every worker stops at a step boundary of this epoch (after saving a
- * checkpoint when configured); a stop after its last step still ends the epoch first (a stop
- * request cuts its evaluation short, dpt_resilience.evaluation_cut). */
+/* Sets *stopped when every worker stops at a step boundary of this epoch: on request (after
+ * saving a checkpoint when configured) or diverged (saving none); a stop after its last step still
+ * ends the epoch first (a stop request cuts its evaluation short, dpt_resilience.evaluation_cut). */
 static int run_epoch(worker *k, int epoch, bool *stopped)
 {
   dpt_run *run = k->run;
@@ -304,12 +307,14 @@ static int run_epoch(worker *k, int epoch, bool *stopped)
   double t0 = dpt_now();
   float lr = 0;
   long step = first;
+  dpt_step_outcome outcome = {0};
   for (; step < run->steps_per_epoch && !rc && !*stopped; step++) {
-    rc = train_step(k, epoch, step, &lr, stopped);
+    rc = train_step(k, epoch, step, &lr, &outcome);
     if (!rc && k->w == 0) rc = report_step(run, epoch, step, lr, dpt_now() - t0, &k->err);
     if (!rc)
-      rc = dpt_guard_step_boundary(run, k->w, &k->dev, k->rep.params, epoch, step, *stopped,
+      rc = dpt_guard_step_boundary(run, k->w, &k->dev, k->rep.params, epoch, step, &outcome,
                                    &k->err);
+    *stopped = outcome.stop || outcome.diverged;
   }
   if (rc || step < run->steps_per_epoch) return rc;
   rc = dpt_barrier_wait(&run->barrier, k->w, &k->err);
@@ -321,7 +326,7 @@ static int run_epoch(worker *k, int epoch, bool *stopped)
                    (long)epoch * run->steps_per_epoch, -1);
   if (!rc) rc = dpt_barrier_wait(&run->barrier, k->w, &k->err);
   if (!rc && k->w == 0) rc = report_epoch(run, epoch, first, train_time, lr, &k->err);
-  if (!rc && k->w == 0)
+  if (!rc && k->w == 0 && !outcome.diverged) /* a diverged state is not worth continuing */
     rc = dpt_checkpoint_save_run(run, &k->dev, k->rep.params, epoch + 1, 0, &k->err);
   if (!rc) rc = dpt_barrier_wait(&run->barrier, k->w, &k->err);
   if (!rc && run->res.evaluation_cut) *stopped = true; /* written before the barrier */

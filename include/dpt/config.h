@@ -50,6 +50,8 @@ typedef struct dpt_config {
   long checkpoint_every;  /* also save after every N steps (0: epoch ends only) */
   const char *resume_path; /* continue from this checkpoint up to `epochs` in all */
   dpt_on_nan on_nan;
+  int max_skips;          /* --on-nan skip: more steps than this skipped in a row end the run as
+                           * diverged (host/train/step_guard.h) */
   const char *metrics_path; /* CSV of step and epoch figures (host/record/metrics.h); NULL: none */
   int metrics_every;      /* a step row every N steps */
   const char *trace_path; /* Chrome trace of the first steps (host/record/trace.h); NULL: none */

@@ -65,6 +65,10 @@ typedef struct dpt_dataset {
   int classes;                      /* 1 + the largest training label */
   float *x;                         /* count x features */
   int32_t *y;                       /* count */
+  /* FNV-1a 64 of the images file's then the labels file's content (IDX header and payload, as
+   * decompressed): the same data set gives the same value, gzip-compressed or not. Checkpoints
+   * record it, so that a run resumes only on the data it was trained on. Never 0. */
+  uint64_t fingerprint;
 } dpt_dataset;
 
 /* Loads the four files of DIR: {train,t10k}-{images,labels}-idx{3,1}-ubyte, each also spelled

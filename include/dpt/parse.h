@@ -1,5 +1,8 @@
-/* Strict parsers for option values: the whole string must be the value, within range; errors are
- * DPT_EINPUT lines naming the option and the value ("--batch 0: must be between 1 and 65536"). */
+/* Strict parsers for option values: the whole string must be the value, within range, with no
+ * blanks before or after it, and the value must survive the conversion to its type (no negative
+ * number for an unsigned one, no nonzero decimal that becomes 0 or infinity as a float or double);
+ * errors are DPT_EINPUT lines naming the option and the value ("--batch 0: must be between 1 and
+ * 65536", "--lr 1e-50: becomes 0 as a float"). */
 #ifndef DPT_PARSE_H
 #define DPT_PARSE_H
 

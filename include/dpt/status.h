@@ -16,7 +16,9 @@ enum {
   DPT_EABORTED,  /* woken because another thread failed first */
   DPT_EINTERNAL, /* a broken invariant: a bug */
   DPT_ENONFINITE,  /* training produced NaN or Inf (--on-nan stop) */
-  DPT_EINTERRUPTED /* stopped on request (a signal) at a step boundary: not a failure */
+  DPT_EINTERRUPTED, /* stopped on request (a signal) at a step boundary: not a failure */
+  DPT_EDIVERGED    /* --on-nan skip skipped more than --max-skips steps in a row: every worker of
+                    * every process stopped after the same step (exit status 1) */
 };
 
 /* Room for a path of PATH_MAX (4096) bytes and the text around it; a longer message has its

@@ -21,6 +21,8 @@ typedef struct dpt_epoch_stats {
   double elapsed_s;     /* since training started */
   long step;            /* steps done since training started */
   int workers;
+  long skipped_steps;   /* steps of this epoch --on-nan skip dropped (train_loss and
+                         * train_accuracy are NaN when it dropped them all) */
 } dpt_epoch_stats;
 
 typedef struct dpt_step_stats {

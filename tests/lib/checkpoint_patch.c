@@ -27,3 +27,37 @@ void dpt_ckpt_rehash(uint8_t *bytes, size_t len)
          dpt_hash_bytes(DPT_HASH_INIT, payload, len - DPT_CHECKPOINT_HEADER_BYTES), 8);
   rehash_header(bytes);
 }
+
+enum {
+  V3_TAIL_BYTES = 24,
+  IN_A_ROW_AT = DPT_CHECKPOINT_HEADER_BYTES + 56 + 4 /* the position's second field */
+};
+
+static uint64_t get_le(const uint8_t *p, int bytes)
+{
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; i++) v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
+static void set_version_and_size(uint8_t *bytes, size_t len, uint32_t version)
+{
+  put_le(bytes + DPT_CKPT_VERSION_AT, version, 4);
+  put_le(bytes + DPT_CKPT_PAYLOAD_BYTES_AT, len - DPT_CHECKPOINT_HEADER_BYTES, 8);
+  dpt_ckpt_rehash(bytes, len);
+}
+
+void dpt_ckpt_make_version_2(uint8_t *bytes, size_t *len)
+{
+  *len -= V3_TAIL_BYTES;
+  put_le(bytes + IN_A_ROW_AT, 0, 4);
+  set_version_and_size(bytes, *len, 2);
+}
+
+void dpt_ckpt_make_version_3(uint8_t *bytes, size_t *len)
+{
+  if (get_le(bytes + DPT_CKPT_VERSION_AT, 4) == 1) put_le(bytes + DPT_CKPT_PROCESSES_AT, 1, 4);
+  for (int i = 0; i < V3_TAIL_BYTES; i++) bytes[*len + (size_t)i] = 0;
+  *len += V3_TAIL_BYTES;
+  set_version_and_size(bytes, *len, 3);
+}

@@ -8,6 +8,7 @@
 
 enum {
   DPT_CKPT_VERSION_AT = 8,
+  DPT_CKPT_PAYLOAD_BYTES_AT = 16,
   DPT_CKPT_PAYLOAD_CHECKSUM_AT = 24,
   DPT_CKPT_PROCESSES_AT = 116,
   DPT_CKPT_HEADER_CHECKSUM_AT = 120
@@ -18,5 +19,14 @@ void dpt_ckpt_set_u32(uint8_t *bytes, size_t at, uint32_t v);
 
 /* Recomputes both checksums of bytes[0..len), len >= DPT_CHECKPOINT_HEADER_BYTES. */
 void dpt_ckpt_rehash(uint8_t *bytes, size_t len);
+
+/* The bytes of a version 3 checkpoint (bytes[0..*len) as the encoder writes it) turned into its
+ * version 2 twin: 24 bytes shorter (no data set and epoch fields), with version 2 and the reserved
+ * 0 for the steps skipped in a row, both checksums recomputed. */
+void dpt_ckpt_make_version_2(uint8_t *bytes, size_t *len);
+
+/* The reverse, into a buffer of *len + 24 bytes: what the encoder writes for a decoded version 1
+ * or 2 file (version 3, 1 process for version 1, nothing recorded in the added fields). */
+void dpt_ckpt_make_version_3(uint8_t *bytes, size_t *len);
 
 #endif
