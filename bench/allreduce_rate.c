@@ -4,6 +4,7 @@
 
 #include "bench/check_data.h"
 #include "bench/rounds.h"
+#include "dpt/cache_lines.h"
 #include "dpt/comm.h"
 
 typedef struct ar_ctx {
@@ -51,11 +52,10 @@ int allreduce_measure(int ranks, size_t bytes, int warmup, int iters, double tim
   c.comms = calloc((size_t)ranks, sizeof *c.comms);
   c.bufs = calloc((size_t)ranks, sizeof *c.bufs);
   c.wrong = calloc((size_t)ranks, sizeof *c.wrong);
-  /* Cache-line aligned like a device allocation; aligned_alloc wants a multiple of 64. */
-  size_t padded = (bytes + 63) / 64 * 64;
+  /* Cache-line aligned like a device allocation. */
   int rc = c.comms && c.bufs && c.wrong ? DPT_OK : DPT_ENOMEM;
   for (int r = 0; !rc && r < ranks; r++)
-    if (!(c.bufs[r] = aligned_alloc(64, padded))) rc = DPT_ENOMEM;
+    if (!(c.bufs[r] = dpt_cache_aligned_alloc(bytes))) rc = DPT_ENOMEM;
   if (rc) rc = dpt_err_set(err, rc, "allreduce bench: out of memory for %zu bytes", bytes);
   if (!rc) rc = dpt_comm_threads_create(ranks, timeout_s, &c.group, err);
   if (!rc) {

@@ -12,6 +12,7 @@
 #include "bench/check_data.h"
 #include "bench/comm_table.h"
 #include "bench/rounds.h"
+#include "dpt/cache_lines.h"
 #include "dpt/comm.h"
 #include "host/comm/comm_hier.h"
 #include "mpi/mpi_chan.h"
@@ -64,11 +65,10 @@ static int measure(hier_ctx *c, int workers, const bench_sweep *sw, size_t bytes
                    dpt_err *err)
 {
   c->count = bytes / sizeof(float);
-  size_t padded = (bytes + 63) / 64 * 64;
   int rc = DPT_OK;
   for (int w = 0; w < workers && !rc; w++) {
     c->wrong[w] = 0;
-    if (!(c->bufs[w] = aligned_alloc(64, padded)))
+    if (!(c->bufs[w] = dpt_cache_aligned_alloc(bytes)))
       rc = dpt_err_set(err, DPT_ENOMEM, "bench_hier: out of memory for %zu bytes", bytes);
   }
   double median = 0;

@@ -129,7 +129,7 @@ int main(int argc, char **argv)
   printf("bench_ps: parameter server push + pull per worker per round (synchronous rounds), "
          "N workers, K shards, %d server thread(s) (dptrain's default); median of %d..%d rounds "
          "after %d warm-up\n",
-         dpt_ps_default_server_threads(), o.sw.min_iters, o.sw.max_iters, o.sw.warmup);
+         dpt_ps_server_threads(0), o.sw.min_iters, o.sw.max_iters, o.sw.warmup);
   bench_print_load("at start");
   printf("peer: in-process allreduce busbw at the same size and N (same run, same rounds); "
          "ceiling: memcpy %.2f GB/s\n\n", membw);

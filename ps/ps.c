@@ -34,8 +34,9 @@ static int check_config(const dpt_ps_config *cfg, const float *init_params, dpt_
   return DPT_OK;
 }
 
-int dpt_ps_default_server_threads(void)
+int dpt_ps_server_threads(int requested)
 {
+  if (requested > 0) return requested;
   int cores = dpt_cores_online();
   return cores > 8 ? 8 : cores;
 }
@@ -50,7 +51,7 @@ int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **o
   if (cfg->procs > 1) all.n_workers = cfg->n_workers * cfg->procs;
   int rc = check_config(&all, init_params, err);
   if (rc) return rc;
-  if (!all.server_threads) all.server_threads = dpt_ps_default_server_threads();
+  all.server_threads = dpt_ps_server_threads(all.server_threads);
   dpt_ps *ps = calloc(1, sizeof *ps);
   if (!ps) return dpt_err_set(err, DPT_ENOMEM, "ps: out of memory");
   rc = cfg->procs > 1 && cfg->proc_rank > 0

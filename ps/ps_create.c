@@ -16,15 +16,6 @@ static size_t shard_start(size_t n, int n_shards, int s)
   return n * (size_t)s / (size_t)n_shards;
 }
 
-/* Zeroed and cache-line-aligned, so workers writing neighbouring slots never share a line. */
-static void *alloc_aligned(size_t bytes)
-{
-  size_t rounded = (bytes + 63) / 64 * 64;
-  void *p = aligned_alloc(64, rounded ? rounded : 64);
-  if (p) memset(p, 0, rounded);
-  return p;
-}
-
 static void init_cond_monotonic(pthread_cond_t *cv)
 {
   pthread_condattr_t ca;
@@ -70,16 +61,16 @@ static int allocate(ps_local *ps)
   size_t workers = (size_t)c->n_workers, shards = (size_t)c->n_shards;
   ps->params = malloc(c->n_params * sizeof *ps->params);
   ps->velocity = calloc(c->n_params, sizeof *ps->velocity);
-  ps->shards = alloc_aligned(shards * sizeof *ps->shards);
-  ps->workers = alloc_aligned(workers * sizeof *ps->workers);
+  ps->shards = dpt_cache_aligned_alloc(shards * sizeof *ps->shards);
+  ps->workers = dpt_cache_aligned_alloc(workers * sizeof *ps->workers);
   ps->pushed_flags = calloc(shards * workers, sizeof *ps->pushed_flags);
-  ps->ready = calloc(shards * (size_t)ps->slices, sizeof *ps->ready);
-  ps->threads = calloc((size_t)ps->slices, sizeof *ps->threads);
+  ps->ready = calloc(shards * (size_t)ps->cfg.server_threads, sizeof *ps->ready);
+  ps->threads = calloc((size_t)ps->cfg.server_threads, sizeof *ps->threads);
   if (!ps->params || !ps->velocity || !ps->shards || !ps->workers || !ps->pushed_flags ||
       !ps->ready || !ps->threads)
     return DPT_ENOMEM;
   size_t slot_floats = lay_out_shards(ps);
-  ps->slot_store = alloc_aligned(slot_floats * workers * sizeof *ps->slot_store);
+  ps->slot_store = dpt_cache_aligned_alloc(slot_floats * workers * sizeof *ps->slot_store);
   if (!ps->slot_store) return DPT_ENOMEM;
   float *slots = ps->slot_store;
   for (size_t i = 0; i < shards; i++) {
@@ -161,8 +152,7 @@ int ps_local_create(const dpt_ps_config *cfg, int local_workers, const float *in
   ps_local *ps = calloc(1, sizeof *ps);
   if (!ps) return dpt_err_set(err, DPT_ENOMEM, "ps: out of memory");
   ps->cfg = *cfg;
-  ps->group = local_workers;
-  ps->slices = cfg->server_threads;
+  ps->workers_per_proc = local_workers;
   if (allocate(ps)) {
     free_memory(ps);
     return dpt_err_set(err, DPT_ENOMEM, "ps: out of memory for %zu parameters x %d workers",
@@ -173,11 +163,11 @@ int ps_local_create(const dpt_ps_config *cfg, int local_workers, const float *in
     memcpy(ps->velocity, cfg->init_velocity, cfg->n_params * sizeof *ps->velocity);
   init_locks(ps);
   ps_abort_record_init(&ps->aborted);
-  while (ps->started < ps->slices &&
+  while (ps->started < ps->cfg.server_threads &&
          pthread_create(&ps->threads[ps->started], NULL, ps_server_main, ps) == 0)
     ps->started++;
-  if (ps->started < ps->slices) {
-    int failed = ps->started + 1, wanted = ps->slices;
+  if (ps->started < ps->cfg.server_threads) {
+    int failed = ps->started + 1, wanted = ps->cfg.server_threads;
     stop_server(ps);
     destroy_locks(ps);
     free_memory(ps);

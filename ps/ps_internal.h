@@ -25,12 +25,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dpt/cache_lines.h"
 #include "dpt/ps.h"
 #include "ps/ps_abort_record.h"
 #include "ps/ps_rounds.h"
 
 typedef struct ps_shard {
-  alignas(64) pthread_mutex_t mu; /* guards the fields below up to `pushed` */
+  alignas(DPT_CACHE_LINE) pthread_mutex_t mu; /* guards the fields below up to `pushed` */
   pthread_cond_t cv;              /* workers wait here for the next version */
   uint64_t version;               /* rounds applied to this shard */
   int arrived;                    /* pushes of round `version` counted so far */
@@ -52,8 +53,9 @@ struct dpt_mpi_chan;
 struct ps_mpi_serve;
 
 typedef struct ps_local {
-  dpt_ps_config cfg;  /* n_workers: every process's (ps/ps_mpi.h) */
-  int group;          /* workers per process, whose gradients are summed first (ps_server.c) */
+  dpt_ps_config cfg;  /* n_workers: every process's (ps/ps_mpi.h); server_threads: resolved, each
+                       * shard is cut into that many slices, one per thread */
+  int workers_per_proc; /* whose gradients are summed first (ps_server.c) */
   float *params, *velocity; /* master copies, n_params floats each */
   ps_shard *shards;
   ps_worker *workers; /* every process's */
@@ -68,7 +70,6 @@ typedef struct ps_local {
   uint64_t shards_applied;
   double busy_s;
 
-  int slices;         /* per shard: the server threads */
   pthread_t *threads;
   int started;        /* server threads running */
 

@@ -15,12 +15,13 @@ enum {
 
 void ps_server_enqueue(ps_local *ps, ps_shard *s)
 {
-  int capacity = ps->cfg.n_shards * ps->slices;
+  int capacity = ps->cfg.n_shards * ps->cfg.server_threads;
   pthread_mutex_lock(&ps->mu);
-  s->slices_left = ps->slices;
+  s->slices_left = ps->cfg.server_threads;
   s->apply_t0 = DBL_MAX;
-  for (int i = 0; i < ps->slices; i++)
-    ps->ready[(ps->ready_head + ps->ready_len++) % capacity] = s->index * ps->slices + i;
+  for (int i = 0; i < ps->cfg.server_threads; i++)
+    ps->ready[(ps->ready_head + ps->ready_len++) % capacity] =
+        s->index * ps->cfg.server_threads + i;
   pthread_cond_broadcast(&ps->cv);
   pthread_mutex_unlock(&ps->mu);
 }
@@ -34,7 +35,7 @@ static int next_task(ps_local *ps)
   while (!ps->ready_len && !ps->stop && !ps_abort_code(ps)) pthread_cond_wait(&ps->cv, &ps->mu);
   if (ps->ready_len && !ps->stop && !ps_abort_code(ps)) {
     task = ps->ready[ps->ready_head];
-    ps->ready_head = (ps->ready_head + 1) % (ps->cfg.n_shards * ps->slices);
+    ps->ready_head = (ps->ready_head + 1) % (ps->cfg.n_shards * ps->cfg.server_threads);
     ps->ready_len--;
   }
   pthread_mutex_unlock(&ps->mu);
@@ -49,11 +50,11 @@ static size_t slice_start(size_t len, int slices, int i)
 }
 
 /* acc = the sum of the slots in the allreduce's order, so both strategies produce the same bits:
- * each process's workers (ps->group consecutive slots) in worker order, then those partial sums
- * in process order (host/comm/comm_hier.h). In one process that is slot_0 + slot_1 + ... + slot_{N-1}.
- * A group's partial sum builds up in its first worker's slot, acc in worker 0's: each worker
- * rewrites its slot only after pulling this round. Then the step, with the kernel every device
- * uses. Over [begin, end) of the shard: one slice. A round some worker voted to skip
+ * each process's workers (ps->workers_per_proc consecutive slots) in worker order, then those
+ * partial sums in process order (host/comm/comm_hier.h). In one process that is slot_0 + slot_1 +
+ * ... + slot_{N-1}. A process's partial sum builds up in its first worker's slot, acc in worker
+ * 0's: each worker rewrites its slot only after pulling this round. Then the step, with the kernel
+ * every device uses. Over [begin, end) of the shard: one slice. A round some worker voted to skip
  * (kn_step_skipped) changes nothing. */
 static void apply_slice(const ps_local *ps, const ps_shard *s, size_t begin, size_t end)
 {
@@ -63,9 +64,9 @@ static void apply_slice(const ps_local *ps, const ps_shard *s, size_t begin, siz
   float *params = ps->params + s->off, *velocity = ps->velocity + s->off;
   for (size_t lo = begin; lo < end; lo += APPLY_BLOCK) {
     size_t hi = end - lo < APPLY_BLOCK ? end : lo + APPLY_BLOCK;
-    for (int first = 0; first < c->n_workers; first += ps->group) {
+    for (int first = 0; first < c->n_workers; first += ps->workers_per_proc) {
       float *part = s->slots + (size_t)first * s->stride;
-      for (int w = first + 1; w < first + ps->group; w++) {
+      for (int w = first + 1; w < first + ps->workers_per_proc; w++) {
         const float *x = s->slots + (size_t)w * s->stride;
         for (size_t i = lo; i < hi; i++) kn_add_at(i, x, part);
       }
@@ -111,11 +112,11 @@ void *ps_server_main(void *arg)
 {
   ps_local *ps = arg;
   for (int task; (task = next_task(ps)) >= 0;) {
-    ps_shard *s = &ps->shards[task / ps->slices];
-    int slice = task % ps->slices;
+    ps_shard *s = &ps->shards[task / ps->cfg.server_threads];
+    int slice = task % ps->cfg.server_threads;
     double t0 = dpt_now();
-    apply_slice(ps, s, slice_start(s->len, ps->slices, slice),
-                slice_start(s->len, ps->slices, slice + 1));
+    apply_slice(ps, s, slice_start(s->len, ps->cfg.server_threads, slice),
+                slice_start(s->len, ps->cfg.server_threads, slice + 1));
     if (slice_done(ps, s, t0, dpt_now())) publish(ps, s);
   }
   return NULL;

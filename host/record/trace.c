@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dpt/atomic_file.h"
+#include "dpt/cache_lines.h"
 #include "dpt/number_text.h"
 
 /* Per step a worker records compute, wait and communication, plus at most one eval. */
@@ -19,7 +20,7 @@ typedef struct trace_event {
 
 /* Written by one thread only; on its own cache lines so tracks never share one. */
 typedef struct trace_track {
-  alignas(64) trace_event *events;
+  alignas(DPT_CACHE_LINE) trace_event *events;
   long len, cap;
   long dropped;
 } trace_track;
@@ -35,13 +36,11 @@ int dpt_trace_create(const dpt_trace_config *cfg, dpt_trace **out, dpt_err *err)
   *out = NULL;
   dpt_trace *t = calloc(1, sizeof *t);
   int n = cfg->workers + (cfg->ps_shards > 0);
-  /* sizeof(trace_track) is a multiple of its alignment, as aligned_alloc requires. */
-  trace_track *tracks = t ? aligned_alloc(alignof(trace_track), (size_t)n * sizeof *tracks) : NULL;
+  trace_track *tracks = t ? dpt_cache_lines_alloc((size_t)n, sizeof *tracks) : NULL;
   if (!tracks) {
     free(t);
     return dpt_err_set(err, DPT_ENOMEM, "--trace: out of memory");
   }
-  memset(tracks, 0, (size_t)n * sizeof *tracks);
   *t = (dpt_trace){.cfg = *cfg, .n_tracks = n, .tracks = tracks};
   int shards = cfg->ps_shards < SERVER_SHARDS_TRACED ? cfg->ps_shards : SERVER_SHARDS_TRACED;
   for (int i = 0; i < n; i++) {

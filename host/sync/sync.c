@@ -1,5 +1,8 @@
-/* Picks the strategy and forwards the dpt_sync_* calls to its table. */
+/* Picks the strategy and forwards the dpt_sync_* calls to its table, for workers that exist and
+ * are attached. */
 #include "host/sync/sync_strategies.h"
+
+#include <stdlib.h>
 
 int dpt_sync_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
 {
@@ -7,26 +10,57 @@ int dpt_sync_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
   if (cfg->n_workers < 1)
     return dpt_err_set(err, DPT_EINPUT, "sync: %d workers: must be at least 1", cfg->n_workers);
   if (cfg->n_params == 0) return dpt_err_set(err, DPT_EINPUT, "sync: no parameters to exchange");
+  bool *attached = calloc((size_t)cfg->n_workers, sizeof *attached);
+  if (!attached) return dpt_err_set(err, DPT_ENOMEM, "sync: out of memory");
+  int rc = DPT_OK;
   switch (cfg->strategy) {
-  case DPT_STRATEGY_ALLREDUCE: return dpt_sync_allreduce_create(cfg, out, err);
-  case DPT_STRATEGY_PS: return dpt_sync_ps_create(cfg, out, err);
+  case DPT_STRATEGY_ALLREDUCE: rc = dpt_sync_allreduce_create(cfg, out, err); break;
+  case DPT_STRATEGY_PS: rc = dpt_sync_ps_create(cfg, out, err); break;
+  default: rc = dpt_err_set(err, DPT_EINPUT, "sync: unknown strategy %d", (int)cfg->strategy);
   }
-  return dpt_err_set(err, DPT_EINPUT, "sync: unknown strategy %d", (int)cfg->strategy);
+  if (rc) {
+    free(attached);
+    return rc;
+  }
+  out->n_workers = cfg->n_workers;
+  out->attached = attached;
+  return DPT_OK;
+}
+
+static bool is_attached(const dpt_sync *s, int worker)
+{
+  return worker >= 0 && worker < s->n_workers && s->attached[worker];
+}
+
+static int not_attached(const dpt_sync *s, int worker, dpt_err *err)
+{
+  return dpt_err_set(err, DPT_EINTERNAL, "sync %s: worker %d: not attached", s->vt->name, worker);
 }
 
 int dpt_sync_attach(dpt_sync *s, int worker, dpt_device *dev, const float *params, float **grads,
                     dpt_err *err)
 {
-  return s->vt->attach(s->ctx, worker, dev, params, grads, err);
+  if (worker < 0 || worker >= s->n_workers || s->attached[worker])
+    return dpt_err_set(err, DPT_EINTERNAL, "sync %s: worker %d: unknown or attached twice",
+                       s->vt->name, worker);
+  int rc = s->vt->attach(s->ctx, worker, dev, params, grads, err);
+  if (!rc) s->attached[worker] = true;
+  return rc;
 }
 
 int dpt_sync_exchange(dpt_sync *s, int worker, float *params, float lr, const dpt_votes *mine,
                       dpt_votes *counts, dpt_sync_timing *timing, dpt_err *err)
 {
+  if (!is_attached(s, worker)) return not_attached(s, worker, err);
   return s->vt->exchange(s->ctx, worker, params, lr, mine, counts, timing, err);
 }
 
-void dpt_sync_detach(dpt_sync *s, int worker) { s->vt->detach(s->ctx, worker); }
+void dpt_sync_detach(dpt_sync *s, int worker)
+{
+  if (!is_attached(s, worker)) return;
+  s->vt->detach(s->ctx, worker);
+  s->attached[worker] = false;
+}
 
 void dpt_sync_abort(dpt_sync *s, int code, const char *why) { s->vt->abort(s->ctx, code, why); }
 
@@ -34,6 +68,7 @@ size_t dpt_sync_bytes_per_step(dpt_sync *s) { return s->vt->bytes_per_step(s->ct
 
 int dpt_sync_read_velocity(dpt_sync *s, int worker, float *out, dpt_err *err)
 {
+  if (!is_attached(s, worker)) return not_attached(s, worker, err);
   return s->vt->read_velocity(s->ctx, worker, out, err);
 }
 
@@ -41,6 +76,7 @@ void dpt_sync_destroy(dpt_sync *s)
 {
   if (!s->vt) return;
   s->vt->destroy(s->ctx);
+  free(s->attached);
   *s = (dpt_sync){0};
 }
 

@@ -30,7 +30,6 @@ typedef struct ar_worker {
 typedef struct sync_allreduce {
   dpt_comm_group *group;
   ar_worker *workers;
-  int n_workers;
   size_t n_params;
   float momentum, weight_decay;
   const float *init_velocity; /* host, or NULL: zeros */
@@ -48,9 +47,6 @@ static int ar_attach(void *ctx, int worker, dpt_device *dev, const float *params
                      dpt_err *err)
 {
   sync_allreduce *s = ctx;
-  if (worker < 0 || worker >= s->n_workers || s->workers[worker].dev)
-    return dpt_err_set(err, DPT_EINTERNAL, "sync allreduce: worker %d: unknown or attached twice",
-                       worker);
   ar_worker *w = &s->workers[worker];
   size_t bytes = s->n_params * sizeof(float), tally_bytes = TALLY_FLOATS * sizeof(float);
   int rc = dpt_dev_alloc(dev, bytes + tally_bytes, (void **)&w->grads, err);
@@ -74,8 +70,6 @@ static int ar_exchange(void *ctx, int worker, float *params, float lr, const dpt
                        dpt_votes *counts, dpt_sync_timing *timing, dpt_err *err)
 {
   sync_allreduce *s = ctx;
-  if (worker < 0 || worker >= s->n_workers || !s->workers[worker].dev)
-    return dpt_err_set(err, DPT_EINTERNAL, "sync allreduce: worker %d: not attached", worker);
   ar_worker *w = &s->workers[worker];
   float *tally = w->grads + s->n_params;
   dpt_err why = {0};
@@ -108,7 +102,6 @@ static int ar_exchange(void *ctx, int worker, float *params, float lr, const dpt
 static void ar_detach(void *ctx, int worker)
 {
   sync_allreduce *s = ctx;
-  if (worker < 0 || worker >= s->n_workers || !s->workers[worker].dev) return;
   ar_worker *w = &s->workers[worker];
   dpt_comm_group_detach(s->group, worker);
   free_buffers(w, w->dev);
@@ -130,8 +123,6 @@ static size_t ar_bytes_per_step(void *ctx)
 static int ar_read_velocity(void *ctx, int worker, float *out, dpt_err *err)
 {
   sync_allreduce *s = ctx;
-  if (worker < 0 || worker >= s->n_workers || !s->workers[worker].dev)
-    return dpt_err_set(err, DPT_EINTERNAL, "sync allreduce: worker %d: not attached", worker);
   ar_worker *w = &s->workers[worker];
   return dpt_dev_copy_d2h(w->dev, out, w->velocity, s->n_params * sizeof(float), err);
 }
@@ -170,7 +161,6 @@ int dpt_sync_allreduce_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err
   }
   for (int w = 0; w < cfg->n_workers; w++) workers[w].comm = dpt_comm_group_rank(s->group, w);
   s->workers = workers;
-  s->n_workers = cfg->n_workers;
   s->n_params = cfg->n_params;
   s->momentum = cfg->momentum;
   s->weight_decay = cfg->weight_decay;

@@ -26,7 +26,6 @@ static bool is_host_memory(const dpt_device *dev) { return dev->kind == DPT_DEVI
 typedef struct sync_ps {
   dpt_ps *ps;
   ps_stage *workers;
-  int n_workers;
   size_t n_params;
 } sync_ps;
 
@@ -42,8 +41,6 @@ static int ps_attach(void *ctx, int worker, dpt_device *dev, const float *params
                      dpt_err *err)
 {
   sync_ps *s = ctx;
-  if (worker < 0 || worker >= s->n_workers || s->workers[worker].dev)
-    return dpt_err_set(err, DPT_EINTERNAL, "sync ps: worker %d: unknown or attached twice", worker);
   ps_stage *w = &s->workers[worker];
   size_t bytes = s->n_params * sizeof(float);
   *w = (ps_stage){.dev = dev};
@@ -65,8 +62,6 @@ static int ps_exchange(void *ctx, int worker, float *params, float lr, const dpt
                        dpt_votes *counts, dpt_sync_timing *timing, dpt_err *err)
 {
   sync_ps *s = ctx;
-  if (worker < 0 || worker >= s->n_workers || !s->workers[worker].dev)
-    return dpt_err_set(err, DPT_EINTERNAL, "sync ps: worker %d: not attached", worker);
   ps_stage *w = &s->workers[worker];
   size_t bytes = s->n_params * sizeof(float);
   dpt_err why = {0};
@@ -95,7 +90,6 @@ static int ps_exchange(void *ctx, int worker, float *params, float lr, const dpt
 static void ps_detach(void *ctx, int worker)
 {
   sync_ps *s = ctx;
-  if (worker < 0 || worker >= s->n_workers || !s->workers[worker].dev) return;
   free_stage(&s->workers[worker]);
 }
 
@@ -161,7 +155,6 @@ int dpt_sync_ps_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
     return rc;
   }
   s->workers = workers;
-  s->n_workers = cfg->n_workers;
   s->n_params = cfg->n_params;
   *out = (dpt_sync){.vt = &ps_ops, .ctx = s};
   return DPT_OK;

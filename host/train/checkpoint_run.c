@@ -27,7 +27,7 @@ static dpt_checkpoint describe_run(const dpt_run *run)
 static int write_checkpoint(dpt_run *run, dpt_device *dev, const float *params, int next_epoch,
                             long next_step, dpt_err *err)
 {
-  dpt_resilience *r = &run->res;
+  dpt_resilience *r = &run->resilience;
   int rc = dpt_dev_copy_d2h(dev, r->save_params, params, run->n_params * sizeof(float), err);
   if (!rc) rc = dpt_sync_read_velocity(&run->sync, 0, r->save_velocity, err);
   if (rc) return rc;
@@ -52,7 +52,7 @@ static double file_wait_s(const dpt_run *run) { return FILE_TIMEOUTS * run->cfg-
 static int save_everywhere(dpt_run *run, dpt_device *dev, const float *params, int next_epoch,
                            long next_step, dpt_err *err)
 {
-  dpt_resilience *r = &run->res;
+  dpt_resilience *r = &run->resilience;
   /* At an epoch's end the next epoch starts from zero: its figures are not the last epoch's. */
   for (int w = 0; w < run->workers; w++) {
     const dpt_worker_slot *s = &run->slots[w];
@@ -200,7 +200,7 @@ static int read_on_process_0(dpt_run *run, const char *path, const char *name, d
 int dpt_checkpoint_resume_run(dpt_run *run, float *init_params, dpt_err *err)
 {
   const dpt_config *cfg = run->cfg;
-  dpt_resilience *r = &run->res;
+  dpt_resilience *r = &run->resilience;
   dpt_checkpoint *ck = &r->resumed;
   char name[4200];
   snprintf(name, sizeof name, "--resume %s", cfg->resume_path);

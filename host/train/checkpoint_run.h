@@ -22,8 +22,8 @@ int dpt_checkpoint_save_run(struct dpt_run *run, dpt_device *dev, const float *p
  * model, the layout, the settings, and the data set, by the fingerprints of its training and test
  * files), then copies its parameters into init_params and its position, figures (of this
  * process's workers) and skipped steps (in all, in the epoch, in a row) into the run. The
- * checkpoint stays in run->res.resumed (its velocity seeds the optimizer). Over MPI every process
- * calls it at the same point: process 0 reads the file and broadcasts its bytes. */
+ * checkpoint stays in run->resilience.resumed (its velocity seeds the optimizer). Over MPI every
+ * process calls it at the same point: process 0 reads the file and broadcasts its bytes. */
 int dpt_checkpoint_resume_run(struct dpt_run *run, float *init_params, dpt_err *err);
 
 #endif

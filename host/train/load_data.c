@@ -12,7 +12,7 @@ enum { SLOW_LOAD_POLL_MS = 10 };
 static bool stop_requested(void *ctx)
 {
   const dpt_run *run = ctx;
-  double until = dpt_now() + run->res.fault.slow_load_s;
+  double until = dpt_now() + run->resilience.fault.slow_load_s;
   for (;;) {
     if (dpt_observer_stop_requested(run->obs)) return true;
     if (dpt_now() >= until) return false;

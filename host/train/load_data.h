@@ -8,8 +8,8 @@
 
 struct dpt_run;
 
-/* Loads run->cfg's data into train and test (run->obs and run->res.fault set); a read waits at
- * most --timeout for bytes. plan_check (ctx: run) weighs the run once the headers and labels are
+/* Loads run->cfg's data into train and test (run->obs and run->resilience.fault set); a read waits
+ * at most --timeout for bytes. plan_check (ctx: run) weighs the run once the headers and labels are
  * read, before any image payload (dpt_data_options.check_plan). A stop request
  * ends it with DPT_EINTERRUPTED and empty sets; over MPI processes it returns DPT_OK with empty
  * sets instead: such a process still meets the others where they agree on the run before

@@ -8,7 +8,7 @@
 
 static int allocate_save_buffers(dpt_run *run, dpt_err *err)
 {
-  dpt_resilience *r = &run->res;
+  dpt_resilience *r = &run->resilience;
   r->save_workers = calloc((size_t)run->all_workers, sizeof *r->save_workers);
   r->save_mine = calloc((size_t)run->workers, sizeof *r->save_mine);
   if (r->save_workers && r->save_mine && run->proc_rank > 0) return DPT_OK;
@@ -22,7 +22,7 @@ static int allocate_save_buffers(dpt_run *run, dpt_err *err)
 
 int dpt_resilience_setup(dpt_run *run, float *init_params, dpt_sync_config *sc, dpt_err *err)
 {
-  dpt_resilience *r = &run->res;
+  dpt_resilience *r = &run->resilience;
   r->start_epoch = 1;
   int rc = DPT_OK;
   if (r->fault.kind != DPT_FAULT_NONE && r->fault.worker >= run->all_workers)
@@ -37,7 +37,7 @@ int dpt_resilience_setup(dpt_run *run, float *init_params, dpt_sync_config *sc, 
 /* "step 29 of 60 (epoch 2, step 9 of 20)": step counts from 1 since training started. */
 static void where_text(const dpt_run *run, long step, char *buf, size_t size)
 {
-  long last = (long)run->cfg->epochs * run->steps_per_epoch;
+  long last = dpt_run_total_steps(run);
   long in_epoch = (step - 1) % run->steps_per_epoch + 1;
   int epoch = (int)((step - 1) / run->steps_per_epoch) + 1;
   snprintf(buf, size, "step %ld of %ld (epoch %d, step %ld of %ld)", step, last, epoch, in_epoch,
@@ -48,7 +48,7 @@ static int diverged(const dpt_run *run, dpt_err *err)
 {
   const dpt_config *cfg = run->cfg;
   char where[128];
-  where_text(run, run->res.diverged_after, where, sizeof where);
+  where_text(run, run->resilience.diverged_after, where, sizeof where);
   return dpt_err_set(err, DPT_EDIVERGED,
                      "diverged: %d steps in a row had NaN or Inf in their gradient and were "
                      "skipped, up to %s; stopped%s. Lower --lr (now %g), or raise --max-skips "
@@ -62,9 +62,9 @@ static int diverged(const dpt_run *run, dpt_err *err)
 
 int dpt_resilience_finish(const dpt_run *run, dpt_err *err)
 {
-  const dpt_resilience *r = &run->res;
+  const dpt_resilience *r = &run->resilience;
   if (r->diverged_after) return diverged(run, err);
-  long last = (long)run->cfg->epochs * run->steps_per_epoch;
+  long last = dpt_run_total_steps(run);
   if (r->stopped_after == 0 || (r->stopped_after >= last && !r->evaluation_cut)) return DPT_OK;
   const char *ck = run->cfg->checkpoint_path;
   const char *during = r->evaluation_cut ? ", during its evaluation" : "";
@@ -82,14 +82,14 @@ int dpt_resilience_finish(const dpt_run *run, dpt_err *err)
 
 long dpt_resilience_samples_before_start(const dpt_run *run)
 {
-  const dpt_resilience *r = &run->res;
+  const dpt_resilience *r = &run->resilience;
   long n = (long)run->train->count, in_epoch = r->start_step * (long)run->cfg->batch;
   return (long)(r->start_epoch - 1) * n + (in_epoch < n ? in_epoch : n);
 }
 
 void dpt_resilience_release(dpt_run *run)
 {
-  dpt_resilience *r = &run->res;
+  dpt_resilience *r = &run->resilience;
   dpt_checkpoint_free(&r->resumed);
   free(r->save_params);
   free(r->save_velocity);

@@ -5,8 +5,10 @@
 #define DPT_HOST_TRAIN_RUN_H
 
 #include <pthread.h>
+#include <stdalign.h>
 
 #include "dpt/barrier.h"
+#include "dpt/cache_lines.h"
 #include "dpt/config.h"
 #include "dpt/data.h"
 #include "dpt/mlp.h"
@@ -16,7 +18,7 @@
 
 /* One worker's figures, padded so workers never share a cache line. */
 typedef struct dpt_worker_slot {
-  double loss_sum;        /* this epoch's training loss, summed */
+  alignas(DPT_CACHE_LINE) double loss_sum; /* this epoch's training loss, summed */
   long correct;           /* this epoch's correct training predictions */
   long samples;           /* this epoch's training samples */
   double test_loss_sum;
@@ -29,7 +31,6 @@ typedef struct dpt_worker_slot {
   double step_loss[2];
   long skips_in_a_row;    /* steps skipped in a row up to the last one: the same in every slot */
   float *replica_copy;    /* --check-replicas: host copy of this worker's parameters */
-  char pad[64];
 } dpt_worker_slot;
 
 typedef struct dpt_run {
@@ -54,7 +55,7 @@ typedef struct dpt_run {
   double train_s;            /* training loop time, summed over epochs (worker 0 writes) */
   dpt_epoch_stats epoch_stats; /* the last epoch's figures (worker 0 writes) */
   double start_s;            /* when training started */
-  dpt_resilience res;        /* resume position, stop requests, checkpoints, --on-nan, test hooks */
+  dpt_resilience resilience; /* resume position, stop requests, checkpoints, --on-nan, test hooks */
   /* Over MPI processes (host/train/run_procs.h): this process's workers are global workers
    * first_worker.. of all_workers; one process: 1, 0, 0 and workers, mpi NULL. */
   int procs, proc_rank, first_worker, all_workers;
@@ -62,6 +63,20 @@ typedef struct dpt_run {
   pthread_mutex_t err_mu;
   dpt_err err;               /* the first error */
 } dpt_run;
+
+/* Where a step sits in the run, the one place that says it: steps of the run before step `step`
+ * (0-based) of epoch `epoch` (1-based), i.e. the global step's 0-based index. The step after
+ * epoch e's last one is dpt_run_step_index(run, e + 1, 0). */
+static inline long dpt_run_step_index(const dpt_run *run, int epoch, long step)
+{
+  return (long)(epoch - 1) * run->steps_per_epoch + step;
+}
+
+/* Steps of the whole run, --epochs of them. */
+static inline long dpt_run_total_steps(const dpt_run *run)
+{
+  return dpt_run_step_index(run, run->cfg->epochs + 1, 0);
+}
 
 /* Records the first error ("worker W: ...") and wakes every thread. */
 void dpt_run_fail(dpt_run *run, int worker, const dpt_err *err);

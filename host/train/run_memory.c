@@ -75,9 +75,7 @@ int dpt_run_memory_check(const dpt_run *run, const dpt_data_plan *plan, dpt_err 
   /* Mapped, mostly never touched, so weighed against the limits only: OpenBLAS retries a work
    * buffer it cannot map for ever (kernels/device_cpu.c), and what a thread takes (its stack; a
    * worker's malloc arena: the server's threads allocate nothing) must leave room for those. */
-  int ps_threads = cfg->strategy != DPT_STRATEGY_PS ? 0
-                   : cfg->ps_threads > 0            ? cfg->ps_threads
-                                                    : dpt_ps_default_server_threads();
+  int ps_threads = cfg->strategy == DPT_STRATEGY_PS ? dpt_ps_server_threads(cfg->ps_threads) : 0;
   double mapped = (double)dpt_device_host_reserve(run->device_kind, run->workers,
                                                   run->blas_threads) +
                   run->workers * (double)dpt_thread_reserve_bytes() +

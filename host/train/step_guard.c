@@ -16,7 +16,7 @@ enum {
 /* Steps done once `step` of `epoch` is: 1-based, counted since training started. */
 static long steps_done(const dpt_run *run, int epoch, long step)
 {
-  return (long)(epoch - 1) * run->steps_per_epoch + step + 1;
+  return dpt_run_step_index(run, epoch, step) + 1;
 }
 
 static bool run_failed(dpt_run *run)
@@ -48,7 +48,7 @@ static int store_floats(dpt_device *dev, float *p, const float *v, size_t n, dpt
 /* The DPT_FAULT aimed at worker w and this step, or DPT_FAULT_NONE. */
 static dpt_fault_kind fault_due(const dpt_run *run, int w, long done)
 {
-  const dpt_fault *f = &run->res.fault;
+  const dpt_fault *f = &run->resilience.fault;
   /* f->worker counts every MPI process's workers (host/train/run_procs.h). */
   return f->worker == run->first_worker + w && f->step == done ? f->kind : DPT_FAULT_NONE;
 }
@@ -98,7 +98,7 @@ int dpt_guard_before_exchange(dpt_run *run, int w, dpt_device *dev, float *grads
 /* Worker 0: counts the skipped step, and announces it while few were. */
 static void count_skip(dpt_run *run, int epoch, long step, float workers_voting)
 {
-  dpt_resilience *r = &run->res;
+  dpt_resilience *r = &run->resilience;
   r->skipped_steps++;
   r->epoch_skipped_steps++;
   const dpt_observer *obs = run->obs;
@@ -129,7 +129,7 @@ int dpt_guard_after_exchange(dpt_run *run, int w, dpt_device *dev, float *params
   out->diverged = *in_a_row > run->cfg->max_skips;
   if (rc || !out->skipped || w != 0) return rc;
   count_skip(run, epoch, step, (float)counts.skip);
-  if (out->diverged) run->res.diverged_after = steps_done(run, epoch, step);
+  if (out->diverged) run->resilience.diverged_after = steps_done(run, epoch, step);
   return DPT_OK;
 }
 
@@ -139,7 +139,7 @@ int dpt_guard_step_boundary(dpt_run *run, int w, dpt_device *dev, const float *p
   long done = steps_done(run, epoch, step), every = run->cfg->checkpoint_every;
   if (outcome->diverged) return DPT_OK; /* what it would save is the state that diverged */
   bool stop = outcome->stop;
-  if (stop && w == 0) run->res.stopped_after = done;
+  if (stop && w == 0) run->resilience.stopped_after = done;
   bool due = stop || (every > 0 && done % every == 0);
   if (!run->cfg->checkpoint_path || !due || step + 1 == run->steps_per_epoch) return DPT_OK;
   /* After the first barrier every worker's figures of this step are in its slot and no exchange

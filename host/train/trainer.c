@@ -97,10 +97,10 @@ static void fill_result(const dpt_config *cfg, const dpt_run *run, size_t bytes_
   out->test_accuracy = run->epoch_stats.test_accuracy;
   out->final_train_loss = run->epoch_stats.train_loss;
   out->train_s = run->train_s;
-  out->steps = run->steps_per_epoch * cfg->epochs;
+  out->steps = dpt_run_total_steps(run);
   long trained = (long)run->train->count * cfg->epochs - dpt_resilience_samples_before_start(run);
   out->train_samples_per_sec = (double)trained / run->train_s;
-  out->skipped_steps = run->res.skipped_steps;
+  out->skipped_steps = run->resilience.skipped_steps;
   out->epochs = cfg->epochs;
   out->global_batch = cfg->batch;
   out->workers = run->all_workers;
@@ -131,11 +131,11 @@ static int start_trace(const dpt_config *cfg, dpt_run *run, dpt_sync_config *sc,
 {
   bool ps = cfg->strategy == DPT_STRATEGY_PS;
   /* A resumed run traces its own first steps. */
-  long first = (long)(run->res.start_epoch - 1) * run->steps_per_epoch + run->res.start_step;
+  long first = dpt_run_step_index(run, run->resilience.start_epoch, run->resilience.start_step);
   dpt_trace_config tc = {.workers = run->workers, .strategy = cfg->strategy,
                          .ps_shards = ps ? run->ps_shards : 0, .steps_before = first,
                          .max_steps = cfg->trace_steps,
-                         .total_steps = run->steps_per_epoch * cfg->epochs, .origin_s = dpt_now()};
+                         .total_steps = dpt_run_total_steps(run), .origin_s = dpt_now()};
   int rc = dpt_trace_create(&tc, &run->trace, err);
   if (!rc && ps) {
     sc->ps_on_apply = dpt_trace_server_apply;
@@ -169,7 +169,7 @@ static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dp
   run->n_params = dpt_mlp_param_count(&run->shape);
   /* One shard by default: more shards pay off only when many workers push at once (docs/ps.md). */
   run->ps_shards = cfg->ps_shards > 0 ? cfg->ps_shards : 1;
-  run->ps_threads = cfg->ps_threads > 0 ? cfg->ps_threads : dpt_ps_default_server_threads();
+  run->ps_threads = dpt_ps_server_threads(cfg->ps_threads);
   if (cfg->strategy == DPT_STRATEGY_PS && (size_t)run->ps_shards > run->n_params)
     return dpt_err_set(err, DPT_EINPUT, "--ps-shards %d: must be between 1 and %zu (the parameters)",
                        run->ps_shards, run->n_params);
@@ -178,7 +178,7 @@ static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dp
 
   float *init = malloc(run->n_params * sizeof(float));
   run->final_params = malloc(run->n_params * sizeof(float));
-  run->slots = calloc((size_t)run->workers, sizeof *run->slots);
+  run->slots = dpt_cache_lines_alloc((size_t)run->workers, sizeof *run->slots);
   if (!init || !run->final_params || !run->slots) {
     free(init);
     return dpt_err_set(err, DPT_ENOMEM, "trainer: out of memory for %zu parameters", run->n_params);
@@ -230,7 +230,7 @@ int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, d
   if (rc) return rc;
   dpt_dataset train = {0}, test = {0};
   dpt_run run = {.cfg = cfg, .obs = obs, .train = &train, .test = &test};
-  rc = dpt_fault_from_env(&run.res.fault, err); /* first: a hook slows the loading down */
+  rc = dpt_fault_from_env(&run.resilience.fault, err); /* first: a hook slows the loading down */
   if (!rc) rc = dpt_run_load_data(&run, plan_run, &train, &test, err);
   if (rc) {
     dpt_checkpoint_lock_release(&lock);

@@ -17,4 +17,12 @@ static inline void *dpt_cache_lines_alloc(size_t n, size_t record_size)
   return p;
 }
 
+/* bytes zeroed, rounded up to whole cache lines and aligned to one, or NULL: a buffer that no
+ * neighbouring allocation shares a line with. */
+static inline void *dpt_cache_aligned_alloc(size_t bytes)
+{
+  size_t lines = bytes / DPT_CACHE_LINE + (bytes % DPT_CACHE_LINE != 0) + (bytes == 0);
+  return dpt_cache_lines_alloc(lines, DPT_CACHE_LINE);
+}
+
 #endif

@@ -29,7 +29,7 @@ typedef struct dpt_ps_config {
   size_t n_params;
   int n_workers;
   int n_shards;         /* 1..n_params */
-  int server_threads;   /* 1..DPT_PS_MAX_SERVER_THREADS; 0: dpt_ps_default_server_threads() */
+  int server_threads;   /* 1..DPT_PS_MAX_SERVER_THREADS; 0: dpt_ps_server_threads(0) */
   float momentum;
   float weight_decay;
   double timeout_s;     /* bounds every wait (<= 0: none) */
@@ -60,9 +60,10 @@ typedef struct dpt_ps_round {
   double wait_s;   /* time the pull was blocked waiting for the round */
 } dpt_ps_round;
 
-/* The server threads when the config leaves it 0: the cores online, at most 8. The workers wait
- * while a round is applied, so their cores are free to share it. */
-int dpt_ps_default_server_threads(void);
+/* The server threads a ps runs for `requested` (--ps-threads; 0: not given): requested, or else
+ * the cores online, at most 8. The workers wait while a round is applied, so their cores are free
+ * to share it. The one place that decides the default. */
+int dpt_ps_server_threads(int requested);
 
 /* Copies init_params as the master parameters and starts the server threads. */
 int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **out, dpt_err *err);

@@ -7,6 +7,7 @@
 #ifndef DPT_SYNC_H
 #define DPT_SYNC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "dpt/comm.h"
@@ -47,9 +48,13 @@ typedef struct dpt_sync_ops {
   int (*read_velocity)(void *ctx, int worker, float *out, dpt_err *err);
 } dpt_sync_ops;
 
+/* The strategies see only attached workers' calls: dpt_sync_* check the worker index and whether
+ * it is attached (each worker thread writes only its own flag). */
 typedef struct dpt_sync {
   const dpt_sync_ops *vt;
   void *ctx;
+  int n_workers;
+  bool *attached; /* n_workers flags */
 } dpt_sync;
 
 typedef struct dpt_sync_config {
