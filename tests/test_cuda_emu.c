@@ -1,0 +1,338 @@
+/* The emulated CUDA device (emu/, built with -DDPT_CUDA_EMU=ON) catches what it is for. Each case
+ * runs the project's GPU host code, or the CUDA API it calls, in the way that must fail:
+ *  - host code that reads a device pointer dies (a forked child does it);
+ *  - an NCCL collective issued without waiting for the upload that wrote its buffer reads stale
+ *    data once stream work is delayed, while the same code with the wait is exact;
+ *  - cudaStreamWaitEvent orders two streams;
+ *  - NCCL refuses one device twice in a communicator;
+ *  - the per-device counters count each kind of call.
+ * The faults asked for by environment variables are tests/cuda_emu_cli.sh's. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dpt/device.h"
+#include "emu/cuda_emu.h"
+#include "host/comm/comm_nccl.h"
+#include "tests/lib/test_util.h"
+
+enum { CHILD_SURVIVED = 0, CHILD_SETUP_FAILED = 3 };
+
+/* --- device memory is out of the host's reach ------------------------------------------------- */
+
+static void read_device_memory_then_exit(void)
+{
+  dpt_device dev;
+  dpt_err err = {0};
+  void *p = NULL;
+  if (dpt_device_open(DPT_DEVICE_CUDA, 0, 0, &dev, &err) || dpt_dev_alloc(&dev, 64, &p, &err) ||
+      dpt_dev_zero(&dev, p, 64, &err) || dpt_dev_sync(&dev, &err))
+    _exit(CHILD_SETUP_FAILED);
+  volatile float *host_view = p;
+  float v = host_view[3];
+  (void)v;
+  _exit(CHILD_SURVIVED);
+}
+
+static void test_host_read_of_device_pointer_crashes(void)
+{
+  fflush(NULL);
+  pid_t child = fork();
+  CU_ASSERT_FATAL(child >= 0);
+  if (child == 0) read_device_memory_then_exit();
+  int status = 0;
+  CU_ASSERT_EQUAL_FATAL(waitpid(child, &status, 0), child);
+  /* SIGSEGV, or a sanitizer's report of it (it exits non-zero instead). */
+  bool segv = WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV;
+  bool reported = WIFEXITED(status) && WEXITSTATUS(status) != CHILD_SURVIVED &&
+                  WEXITSTATUS(status) != CHILD_SETUP_FAILED;
+  printf("\n  child: %s %d\n", WIFSIGNALED(status) ? "signal" : "exit",
+         WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+  CU_ASSERT(segv || reported);
+
+  /* Pinned host memory is ordinary memory the host reads and writes. */
+  dpt_device dev;
+  dpt_err err = {0};
+  float *pinned = NULL;
+  CU_ASSERT_EQUAL_FATAL(dpt_device_open(DPT_DEVICE_CUDA, 0, 0, &dev, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(dpt_dev_host_alloc(&dev, 4 * sizeof(float), (void **)&pinned, &err), 0);
+  pinned[3] = 2.5f;
+  CU_ASSERT_EQUAL(pinned[3], 2.5f);
+  dpt_dev_host_free(&dev, pinned);
+  dpt_device_close(&dev);
+}
+
+/* --- a missing synchronisation shows as wrong data ----------------------------------------------
+ */
+
+enum { SYNC_N = 4099, MAX_ROUNDS = 30, RANKS = 2 };
+
+typedef struct upload_job {
+  dpt_comm_nccl *group;
+  int rank;
+  bool wait_for_upload; /* dpt_dev_sync between the upload and the collective, as required */
+  size_t wrong;         /* elements of the sums that differed, over every round run */
+  int rounds;
+  int rc;
+  dpt_err err;
+  pthread_barrier_t *round_done; /* both ranks decide together whether to go on */
+  bool *stop;
+} upload_job;
+
+static float value_at(int rank, size_t i, int round)
+{
+  return (float)((i % 13) * (rank + 1) + round);
+}
+
+static size_t one_round(upload_job *j, dpt_device *dev, dpt_comm *comm, float *dbuf, float *host,
+                        int round)
+{
+  for (size_t i = 0; i < SYNC_N; i++) host[i] = value_at(j->rank, i, round);
+  int rc = dpt_dev_copy_h2d(dev, dbuf, host, SYNC_N * sizeof(float), &j->err);
+  if (!rc && j->wait_for_upload) rc = dpt_dev_sync(dev, &j->err);
+  if (!rc) rc = dpt_comm_allreduce_sum(comm, dbuf, SYNC_N, &j->err);
+  if (!rc) rc = dpt_dev_copy_d2h(dev, host, dbuf, SYNC_N * sizeof(float), &j->err);
+  if (rc) {
+    j->rc = rc;
+    dpt_comm_abort(comm, rc, j->err.msg); /* the peer must not wait for this rank */
+    return SYNC_N;
+  }
+  size_t wrong = 0;
+  for (size_t i = 0; i < SYNC_N; i++)
+    wrong += host[i] != value_at(0, i, round) + value_at(1, i, round);
+  return wrong;
+}
+
+static void *upload_rank_main(void *p)
+{
+  upload_job *j = p;
+  dpt_device dev;
+  dpt_comm comm = dpt_comm_nccl_rank(j->group, j->rank);
+  float *host = malloc(SYNC_N * sizeof *host);
+  void *dbuf = NULL;
+  j->rc = host ? dpt_device_open(DPT_DEVICE_CUDA, j->rank, 0, &dev, &j->err) : DPT_ENOMEM;
+  bool opened = !j->rc;
+  if (!j->rc) j->rc = dpt_dev_alloc(&dev, SYNC_N * sizeof(float), &dbuf, &j->err);
+  if (!j->rc) j->rc = dpt_comm_nccl_attach(j->group, j->rank, dev.index, &j->err);
+  for (int round = 0; !j->rc && round < MAX_ROUNDS; round++) {
+    size_t wrong = one_round(j, &dev, &comm, dbuf, host, round);
+    j->wrong += wrong;
+    j->rounds++;
+    /* The broken variant stops at the first wrong sum; both ranks agree on it. */
+    if (wrong && !j->wait_for_upload) *j->stop = true;
+    pthread_barrier_wait(j->round_done);
+    if (*j->stop) break;
+    pthread_barrier_wait(j->round_done);
+  }
+  if (j->rc) dpt_comm_abort(&comm, j->rc, j->err.msg);
+  dpt_comm_nccl_detach(j->group, j->rank);
+  if (opened) {
+    dpt_dev_free(&dev, dbuf);
+    dpt_device_close(&dev);
+  }
+  free(host);
+  return NULL;
+}
+
+/* Two ranks, up to MAX_ROUNDS allreduces; returns the wrong elements over both. */
+static size_t run_uploads(bool wait_for_upload, int *rounds)
+{
+  dpt_comm_nccl *g = NULL;
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL_FATAL(dpt_comm_nccl_create(RANKS, 60.0, &g, &err), 0);
+  pthread_barrier_t round_done;
+  pthread_barrier_init(&round_done, NULL, RANKS);
+  bool stop = false;
+  upload_job jobs[RANKS];
+  pthread_t t[RANKS];
+  for (int r = 0; r < RANKS; r++) {
+    jobs[r] = (upload_job){.group = g,
+                           .rank = r,
+                           .wait_for_upload = wait_for_upload,
+                           .round_done = &round_done,
+                           .stop = &stop};
+    CU_ASSERT_FATAL(pthread_create(&t[r], NULL, upload_rank_main, &jobs[r]) == 0);
+  }
+  size_t wrong = 0;
+  for (int r = 0; r < RANKS; r++) {
+    pthread_join(t[r], NULL);
+    if (jobs[r].rc) printf("\n  rank %d: %s\n", r, jobs[r].err.msg);
+    CU_ASSERT_EQUAL(jobs[r].rc, 0);
+    wrong += jobs[r].wrong;
+  }
+  *rounds = jobs[0].rounds;
+  pthread_barrier_destroy(&round_done);
+  dpt_comm_nccl_destroy(g);
+  return wrong;
+}
+
+/* comm_nccl.h's rule: the caller waits for the device work that wrote buf before a collective,
+ * which runs on the communicator's own stream. Under random delays of stream work, leaving the
+ * wait out gives wrong sums (each round has about even odds); with it every sum is exact. */
+static void test_missing_sync_gives_wrong_data_under_delays(void)
+{
+  dpt_emu_set_delay_us(3000);
+  int rounds = 0;
+  size_t wrong = run_uploads(false, &rounds);
+  printf("\n  without the wait: %zu wrong element(s) after %d round(s)", wrong, rounds);
+  CU_ASSERT(wrong > 0);
+  wrong = run_uploads(true, &rounds);
+  printf("\n  with the wait: %zu wrong element(s) in %d rounds\n", wrong, rounds);
+  CU_ASSERT_EQUAL(wrong, 0);
+  CU_ASSERT_EQUAL(rounds, MAX_ROUNDS);
+  dpt_emu_set_delay_us(0);
+}
+
+/* --- events order streams -----------------------------------------------------------------------
+ */
+
+/* Stream a fills a buffer, stream b copies it to the host after waiting for a's event. */
+static void test_stream_wait_event_orders_streams(void)
+{
+  dpt_emu_set_delay_us(2000);
+  enum { N = 1 << 16 };
+  unsigned char *host = malloc(N);
+  CU_ASSERT_FATAL(host != NULL);
+  void *buf = NULL;
+  cudaStream_t a, b;
+  cudaEvent_t filled;
+  CU_ASSERT_EQUAL_FATAL(cudaSetDevice(1), cudaSuccess);
+  CU_ASSERT_EQUAL_FATAL(cudaMalloc(&buf, N), cudaSuccess);
+  CU_ASSERT_EQUAL_FATAL(cudaStreamCreateWithFlags(&a, cudaStreamNonBlocking), cudaSuccess);
+  CU_ASSERT_EQUAL_FATAL(cudaStreamCreateWithFlags(&b, cudaStreamNonBlocking), cudaSuccess);
+  CU_ASSERT_EQUAL_FATAL(cudaEventCreateWithFlags(&filled, cudaEventDisableTiming), cudaSuccess);
+  size_t wrong = 0;
+  for (int round = 1; round <= 10; round++) {
+    CU_ASSERT_EQUAL(cudaMemsetAsync(buf, round, N, a), cudaSuccess);
+    CU_ASSERT_EQUAL(cudaEventRecord(filled, a), cudaSuccess);
+    CU_ASSERT_EQUAL(cudaStreamWaitEvent(b, filled, 0), cudaSuccess);
+    CU_ASSERT_EQUAL(cudaMemcpyAsync(host, buf, N, cudaMemcpyDeviceToHost, b), cudaSuccess);
+    CU_ASSERT_EQUAL(cudaStreamSynchronize(b), cudaSuccess);
+    CU_ASSERT_EQUAL(cudaEventQuery(filled), cudaSuccess); /* b waited for it */
+    for (size_t i = 0; i < N; i++) wrong += host[i] != round;
+  }
+  CU_ASSERT_EQUAL(wrong, 0);
+  CU_ASSERT_EQUAL(cudaEventDestroy(filled), cudaSuccess);
+  CU_ASSERT_EQUAL(cudaStreamDestroy(a), cudaSuccess);
+  CU_ASSERT_EQUAL(cudaStreamDestroy(b), cudaSuccess);
+  CU_ASSERT_EQUAL(cudaFree(buf), cudaSuccess);
+  free(host);
+  dpt_emu_set_delay_us(0);
+}
+
+/* --- NCCL's rule: one device once per communicator
+ * ------------------------------------------------ */
+
+typedef struct attach_job {
+  dpt_comm_nccl *group;
+  int rank, ordinal, rc;
+  dpt_err err;
+} attach_job;
+
+static void *attach_main(void *p)
+{
+  attach_job *j = p;
+  j->rc = dpt_comm_nccl_attach(j->group, j->rank, j->ordinal, &j->err);
+  dpt_comm_nccl_detach(j->group, j->rank);
+  return NULL;
+}
+
+static void test_nccl_refuses_a_device_twice(void)
+{
+  dpt_comm_nccl *g = NULL;
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL_FATAL(dpt_comm_nccl_create(2, 30.0, &g, &err), 0);
+  attach_job jobs[2] = {{.group = g, .rank = 0, .ordinal = 2},
+                        {.group = g, .rank = 1, .ordinal = 2}};
+  pthread_t t[2];
+  for (int r = 0; r < 2; r++)
+    CU_ASSERT_FATAL(pthread_create(&t[r], NULL, attach_main, &jobs[r]) == 0);
+  for (int r = 0; r < 2; r++) pthread_join(t[r], NULL);
+  printf("\n  expected: %s\n", jobs[0].err.msg);
+  for (int r = 0; r < 2; r++) {
+    CU_ASSERT_NOT_EQUAL(jobs[r].rc, 0);
+  }
+  /* The rank that noticed names the cause; the other may report the group's abort instead. */
+  CU_ASSERT(strstr(jobs[0].err.msg, "Duplicate GPU") || strstr(jobs[1].err.msg, "Duplicate GPU"));
+  dpt_comm_nccl_destroy(g);
+}
+
+/* --- counters
+ * --------------------------------------------------------------------------------------- */
+
+static uint64_t counts_now[DPT_EMU_COUNT_KINDS], counts_before[DPT_EMU_COUNT_KINDS];
+
+/* The change of each counter of device 3 since the last call. */
+static void delta(uint64_t out[DPT_EMU_COUNT_KINDS])
+{
+  CU_ASSERT_EQUAL_FATAL(dpt_emu_counts(3, counts_now), 0);
+  for (int k = 0; k < DPT_EMU_COUNT_KINDS; k++) out[k] = counts_now[k] - counts_before[k];
+  memcpy(counts_before, counts_now, sizeof counts_now);
+}
+
+/* Only the named counter moved, by `by` (and, for copies, its bytes). */
+static void expect_only(const uint64_t d[DPT_EMU_COUNT_KINDS], dpt_emu_count_kind kind, uint64_t by,
+                        dpt_emu_count_kind also, uint64_t also_by)
+{
+  for (int k = 0; k < DPT_EMU_COUNT_KINDS; k++) {
+    uint64_t want = k == (int)kind ? by : k == (int)also ? also_by : 0;
+    if (d[k] != want)
+      printf("\n  %s moved by %llu, expected %llu", dpt_emu_count_name((dpt_emu_count_kind)k),
+             (unsigned long long)d[k], (unsigned long long)want);
+    CU_ASSERT_EQUAL(d[k], want);
+  }
+}
+
+static void test_counters_count_each_call(void)
+{
+  uint64_t d[DPT_EMU_COUNT_KINDS];
+  dpt_device dev;
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL(dpt_emu_counts(1 << 20, d), -1);
+  CU_ASSERT_EQUAL_FATAL(dpt_device_open(DPT_DEVICE_CUDA, 3, 0, &dev, &err), 0);
+  delta(d);
+  float host[100] = {0}, *x = NULL, *y = NULL;
+  CU_ASSERT_EQUAL_FATAL(dpt_dev_alloc(&dev, sizeof host, (void **)&x, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(dpt_dev_alloc(&dev, sizeof host, (void **)&y, &err), 0);
+  delta(d);
+  expect_only(d, DPT_EMU_ALLOCS, 2, DPT_EMU_ALLOCS, 2);
+  CU_ASSERT_EQUAL(dpt_dev_copy_h2d(&dev, x, host, sizeof host, &err), 0);
+  delta(d);
+  expect_only(d, DPT_EMU_H2D, 1, DPT_EMU_H2D_BYTES, sizeof host);
+  CU_ASSERT_EQUAL(dpt_dev_add(&dev, 100, x, y, &err), 0);
+  delta(d);
+  expect_only(d, DPT_EMU_KERNELS, 1, DPT_EMU_KERNELS, 1);
+  CU_ASSERT_EQUAL(dpt_dev_gemm(&dev, false, false, 10, 10, 10, 1.f, x, 10, x, 10, 0.f, y, 10, &err),
+                  0);
+  delta(d);
+  expect_only(d, DPT_EMU_BLAS, 1, DPT_EMU_BLAS, 1);
+  CU_ASSERT_EQUAL(dpt_dev_sync(&dev, &err), 0);
+  delta(d);
+  expect_only(d, DPT_EMU_HOST_WAITS, 1, DPT_EMU_HOST_WAITS, 1);
+  /* A blocking copy: the copy and the wait for it. */
+  CU_ASSERT_EQUAL(dpt_dev_copy_d2h(&dev, host, y, sizeof host, &err), 0);
+  delta(d);
+  CU_ASSERT_EQUAL(d[DPT_EMU_D2H], 1);
+  CU_ASSERT_EQUAL(d[DPT_EMU_D2H_BYTES], sizeof host);
+  CU_ASSERT_EQUAL(d[DPT_EMU_HOST_WAITS], 1);
+  dpt_dev_free(&dev, x);
+  dpt_dev_free(&dev, y);
+  delta(d);
+  expect_only(d, DPT_EMU_FREES, 2, DPT_EMU_FREES, 2);
+  dpt_device_close(&dev);
+}
+
+int dpt_test_register(void)
+{
+  static const dpt_test_case emu[] = {DPT_TEST(test_host_read_of_device_pointer_crashes),
+                                      DPT_TEST(test_missing_sync_gives_wrong_data_under_delays),
+                                      DPT_TEST(test_stream_wait_event_orders_streams),
+                                      DPT_TEST(test_nccl_refuses_a_device_twice),
+                                      DPT_TEST(test_counters_count_each_call),
+                                      DPT_TEST_END};
+  return dpt_test_add_suite("cuda_emulator", emu);
+}
