@@ -35,17 +35,17 @@ ncclResult_t ncclGetUniqueId(ncclUniqueId *uniqueId)
   return ncclSuccess;
 }
 
+/* The message is written before the state is published: a host that sees the error finds it. */
 void emu_comm_fail(struct ncclComm *c, ncclResult_t why, const char *fmt, ...)
 {
   pthread_mutex_lock(&c->err_mu);
-  int expected = ncclSuccess, in_progress = ncclInProgress;
-  bool first = atomic_compare_exchange_strong(&c->state, &expected, (int)why) ||
-               atomic_compare_exchange_strong(&c->state, &in_progress, (int)why);
-  if (first) {
+  int state = atomic_load(&c->state);
+  if (state == ncclSuccess || state == ncclInProgress) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(c->last_error, sizeof c->last_error, fmt, ap);
     va_end(ap);
+    atomic_store(&c->state, (int)why);
   }
   pthread_mutex_unlock(&c->err_mu);
 }
