@@ -21,7 +21,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# build_tree DIR [cmake options...]: configure once, then build incrementally.
+# build_tree DIR [cmake options...]: configure once, then build incrementally (only the targets
+# named in BUILD_TARGETS when it is set).
 build_tree() {
   local dir=$1; shift
   if [ ! -f "$root/$dir/CMakeCache.txt" ]; then
@@ -29,7 +30,7 @@ build_tree() {
       { cat "$root/$dir.configure.log"; return 1; }
     grep -A 14 "dptrain .* configuration" "$root/$dir.configure.log" | sed 's/^-- //'
   fi
-  cmake --build "$root/$dir" -j "$(nproc)"
+  cmake --build "$root/$dir" -j "$(nproc)" ${BUILD_TARGETS:+--target $BUILD_TARGETS}
 }
 
 build_tree build -DCMAKE_BUILD_TYPE=Release ${DPT_WERROR:+-DDPT_WERROR=$DPT_WERROR}

@@ -6,52 +6,88 @@
  *  - cudaStreamWaitEvent orders two streams;
  *  - NCCL refuses one device twice in a communicator;
  *  - the per-device counters count each kind of call.
+ * The cases that must crash or race run in a child: this program again (exec, so that the child
+ * starts without the parent's threads), told by DPT_TEST_EMU_CHILD what to do. Its exit status
+ * says what happened, and its output goes to a file in the test's temp folder. Under
+ * ThreadSanitizer the missing synchronisation is a data race report, which ends the child.
  * The faults asked for by environment variables are tests/cuda_emu_cli.sh's. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dpt/barrier.h"
 #include "dpt/device.h"
 #include "emu/cuda_emu.h"
 #include "host/comm/comm_nccl.h"
 #include "tests/lib/test_util.h"
 
-enum { CHILD_SURVIVED = 0, CHILD_SETUP_FAILED = 3 };
+/* A child's exit statuses; ThreadSanitizer's own is 66. */
+enum { CHILD_SURVIVED = 0, CHILD_SETUP_FAILED = 3, CHILD_WRONG_DATA = 10, CHILD_TSAN = 66 };
+
+/* Runs this program as the child `what`, its output into DPT_TEST_TMPDIR/what.log; returns its
+ * wait status and the log's path in log. */
+static int run_child(const char *what, char *log, size_t log_size)
+{
+  dpt_test_path(log, log_size, what);
+  strncat(log, ".log", log_size - strlen(log) - 1);
+  fflush(NULL);
+  pid_t child = fork();
+  CU_ASSERT_FATAL(child >= 0);
+  if (child == 0) {
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0 || setenv("DPT_TEST_EMU_CHILD", what, 1))
+      _exit(CHILD_SETUP_FAILED);
+    execl("/proc/self/exe", "test_cuda_emu", (char *)NULL);
+    _exit(CHILD_SETUP_FAILED);
+  }
+  int status = 0;
+  CU_ASSERT_EQUAL_FATAL(waitpid(child, &status, 0), child);
+  printf("\n  child %s: %s %d", what, WIFSIGNALED(status) ? "signal" : "exit",
+         WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+  return status;
+}
+
+/* Whether the file holds the text. */
+static bool log_has(const char *path, const char *text)
+{
+  FILE *f = fopen(path, "r");
+  char line[512];
+  bool found = false;
+  while (f && !found && fgets(line, sizeof line, f)) found = strstr(line, text) != NULL;
+  if (f) fclose(f);
+  return found;
+}
 
 /* --- device memory is out of the host's reach ------------------------------------------------- */
 
-static void read_device_memory_then_exit(void)
+static int read_device_memory(void)
 {
   dpt_device dev;
   dpt_err err = {0};
   void *p = NULL;
   if (dpt_device_open(DPT_DEVICE_CUDA, 0, 0, &dev, &err) || dpt_dev_alloc(&dev, 64, &p, &err) ||
       dpt_dev_zero(&dev, p, 64, &err) || dpt_dev_sync(&dev, &err))
-    _exit(CHILD_SETUP_FAILED);
+    return CHILD_SETUP_FAILED;
   volatile float *host_view = p;
   float v = host_view[3];
   (void)v;
-  _exit(CHILD_SURVIVED);
+  return CHILD_SURVIVED;
 }
 
 static void test_host_read_of_device_pointer_crashes(void)
 {
-  fflush(NULL);
-  pid_t child = fork();
-  CU_ASSERT_FATAL(child >= 0);
-  if (child == 0) read_device_memory_then_exit();
-  int status = 0;
-  CU_ASSERT_EQUAL_FATAL(waitpid(child, &status, 0), child);
+  char log[4096];
+  int status = run_child("read_device", log, sizeof log);
   /* SIGSEGV, or a sanitizer's report of it (it exits non-zero instead). */
   bool segv = WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV;
   bool reported = WIFEXITED(status) && WEXITSTATUS(status) != CHILD_SURVIVED &&
-                  WEXITSTATUS(status) != CHILD_SETUP_FAILED;
-  printf("\n  child: %s %d\n", WIFSIGNALED(status) ? "signal" : "exit",
-         WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+                  WEXITSTATUS(status) != CHILD_SETUP_FAILED && log_has(log, "SEGV");
   CU_ASSERT(segv || reported);
 
   /* Pinned host memory is ordinary memory the host reads and writes. */
@@ -79,7 +115,7 @@ typedef struct upload_job {
   int rounds;
   int rc;
   dpt_err err;
-  pthread_barrier_t *round_done; /* both ranks decide together whether to go on */
+  dpt_barrier *round_done; /* both ranks decide together whether to go on */
   bool *stop;
 } upload_job;
 
@@ -124,11 +160,14 @@ static void *upload_rank_main(void *p)
     j->rounds++;
     /* The broken variant stops at the first wrong sum; both ranks agree on it. */
     if (wrong && !j->wait_for_upload) *j->stop = true;
-    pthread_barrier_wait(j->round_done);
-    if (*j->stop) break;
-    pthread_barrier_wait(j->round_done);
+    if (!j->rc) j->rc = dpt_barrier_wait(j->round_done, j->rank, &j->err);
+    if (*j->stop || j->rc) break;
+    if (!j->rc) j->rc = dpt_barrier_wait(j->round_done, j->rank, &j->err);
   }
-  if (j->rc) dpt_comm_abort(&comm, j->rc, j->err.msg);
+  if (j->rc) {
+    dpt_comm_abort(&comm, j->rc, j->err.msg);
+    dpt_barrier_abort(j->round_done, j->rc, j->err.msg);
+  }
   dpt_comm_nccl_detach(j->group, j->rank);
   if (opened) {
     dpt_dev_free(&dev, dbuf);
@@ -138,49 +177,71 @@ static void *upload_rank_main(void *p)
   return NULL;
 }
 
-/* Two ranks, up to MAX_ROUNDS allreduces; returns the wrong elements over both. */
+/* Two ranks, up to MAX_ROUNDS allreduces: the wrong elements over both, or SIZE_MAX when a rank
+ * failed. No CUnit assertions: the child runs it outside any test. */
 static size_t run_uploads(bool wait_for_upload, int *rounds)
 {
   dpt_comm_nccl *g = NULL;
   dpt_err err = {0};
-  CU_ASSERT_EQUAL_FATAL(dpt_comm_nccl_create(RANKS, 60.0, &g, &err), 0);
-  pthread_barrier_t round_done;
-  pthread_barrier_init(&round_done, NULL, RANKS);
+  if (dpt_comm_nccl_create(RANKS, 60.0, &g, &err)) {
+    printf("\n  nccl group: %s\n", err.msg);
+    return SIZE_MAX;
+  }
+  dpt_barrier round_done;
+  if (dpt_barrier_init(&round_done, RANKS, 60.0, &err)) {
+    dpt_comm_nccl_destroy(g);
+    return SIZE_MAX;
+  }
   bool stop = false;
   upload_job jobs[RANKS];
   pthread_t t[RANKS];
-  for (int r = 0; r < RANKS; r++) {
-    jobs[r] = (upload_job){.group = g,
-                           .rank = r,
-                           .wait_for_upload = wait_for_upload,
-                           .round_done = &round_done,
-                           .stop = &stop};
-    CU_ASSERT_FATAL(pthread_create(&t[r], NULL, upload_rank_main, &jobs[r]) == 0);
+  int started = 0;
+  for (; started < RANKS; started++) {
+    jobs[started] = (upload_job){.group = g,
+                                 .rank = started,
+                                 .wait_for_upload = wait_for_upload,
+                                 .round_done = &round_done,
+                                 .stop = &stop};
+    if (pthread_create(&t[started], NULL, upload_rank_main, &jobs[started])) break;
   }
-  size_t wrong = 0;
-  for (int r = 0; r < RANKS; r++) {
+  size_t wrong = started == RANKS ? 0 : SIZE_MAX;
+  for (int r = 0; r < started; r++) {
     pthread_join(t[r], NULL);
     if (jobs[r].rc) printf("\n  rank %d: %s\n", r, jobs[r].err.msg);
-    CU_ASSERT_EQUAL(jobs[r].rc, 0);
-    wrong += jobs[r].wrong;
+    if (wrong != SIZE_MAX) wrong = jobs[r].rc ? SIZE_MAX : wrong + jobs[r].wrong;
   }
   *rounds = jobs[0].rounds;
-  pthread_barrier_destroy(&round_done);
+  dpt_barrier_destroy(&round_done);
   dpt_comm_nccl_destroy(g);
   return wrong;
 }
 
-/* comm_nccl.h's rule: the caller waits for the device work that wrote buf before a collective,
- * which runs on the communicator's own stream. Under random delays of stream work, leaving the
- * wait out gives wrong sums (each round has about even odds); with it every sum is exact. */
-static void test_missing_sync_gives_wrong_data_under_delays(void)
+/* The child "unsynced": the broken variant, under delays. */
+static int upload_without_waiting(void)
 {
   dpt_emu_set_delay_us(3000);
   int rounds = 0;
   size_t wrong = run_uploads(false, &rounds);
-  printf("\n  without the wait: %zu wrong element(s) after %d round(s)", wrong, rounds);
-  CU_ASSERT(wrong > 0);
-  wrong = run_uploads(true, &rounds);
+  printf("without the wait: %zu wrong element(s) after %d round(s)\n", wrong, rounds);
+  return wrong == SIZE_MAX ? CHILD_SETUP_FAILED : wrong ? CHILD_WRONG_DATA : 0;
+}
+
+/* comm_nccl.h's rule: the caller waits for the device work that wrote buf before a collective,
+ * which runs on the communicator's own stream. Under random delays of stream work, leaving the
+ * wait out gives wrong sums (each round has about even odds), or under ThreadSanitizer a report
+ * of the race; with the wait every sum is exact. */
+static void test_missing_sync_gives_wrong_data_under_delays(void)
+{
+  char log[4096];
+  int status = run_child("unsynced", log, sizeof log);
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  bool race = code == CHILD_TSAN && log_has(log, "ThreadSanitizer: data race");
+  if (race) printf(" (ThreadSanitizer reported the race)");
+  CU_ASSERT(code == CHILD_WRONG_DATA || race);
+
+  dpt_emu_set_delay_us(3000);
+  int rounds = 0;
+  size_t wrong = run_uploads(true, &rounds);
   printf("\n  with the wait: %zu wrong element(s) in %d rounds\n", wrong, rounds);
   CU_ASSERT_EQUAL(wrong, 0);
   CU_ASSERT_EQUAL(rounds, MAX_ROUNDS);
@@ -328,6 +389,14 @@ static void test_counters_count_each_call(void)
 
 int dpt_test_register(void)
 {
+  const char *child = getenv("DPT_TEST_EMU_CHILD");
+  if (child) {
+    int code = !strcmp(child, "read_device") ? read_device_memory()
+               : !strcmp(child, "unsynced")  ? upload_without_waiting()
+                                             : CHILD_SETUP_FAILED;
+    fflush(NULL);
+    _exit(code);
+  }
   static const dpt_test_case emu[] = {DPT_TEST(test_host_read_of_device_pointer_crashes),
                                       DPT_TEST(test_missing_sync_gives_wrong_data_under_delays),
                                       DPT_TEST(test_stream_wait_event_orders_streams),
