@@ -10,12 +10,6 @@ static const char *const names[DPT_EMU_COUNT_KINDS] = {
     [DPT_EMU_ALLOCS] = "allocs",   [DPT_EMU_FREES] = "frees",
 };
 
-void emu_count(int physical, dpt_emu_count_kind kind, uint64_t n)
-{
-  emu_device *d = emu_dev(physical);
-  if (d) atomic_fetch_add(&d->counts[kind], n);
-}
-
 int dpt_emu_counts(int ordinal, uint64_t out[DPT_EMU_COUNT_KINDS])
 {
   emu_device *d = emu_dev(emu_visible_to_physical(ordinal));

@@ -13,19 +13,6 @@ cudaError_t emu_fail(cudaError_t e)
   return e;
 }
 
-cudaError_t emu_sticky(int physical)
-{
-  emu_device *d = emu_dev(physical);
-  return d ? (cudaError_t)atomic_load(&d->sticky) : cudaSuccess;
-}
-
-void emu_set_sticky(int physical, cudaError_t e)
-{
-  emu_device *d = emu_dev(physical);
-  int none = cudaSuccess;
-  if (d) atomic_compare_exchange_strong(&d->sticky, &none, (int)e);
-}
-
 /* A sticky error is reported again after the call that cleared it, as CUDA
  * does. */
 cudaError_t cudaGetLastError(void)

@@ -104,7 +104,7 @@ typedef struct emu_device {
   int n_streams;
 } emu_device;
 
-/* The device table, set up on first use from the environment (exits with a
+/* emu_machine.c: the device table, set up on first use from the environment (exits with a
  * one-line message on a malformed variable). */
 int emu_physical_count(void);
 /* Visible ordinal (CUDA_VISIBLE_DEVICES) to physical ordinal, or -1. */
@@ -114,10 +114,13 @@ emu_device *emu_dev(int physical);
 /* The calling thread's current device (physical), cudaSetDevice's; -1 when
  * there is none. */
 int emu_current_physical(void);
+/* The calling thread's current visible ordinal, and setting it (false: no such device). */
+int emu_current_ordinal(void);
+bool emu_set_current(int ordinal);
 /* Registers or forgets a stream for cudaDeviceSynchronize. */
 cudaError_t emu_device_add_stream(int physical, emu_stream *s);
 void emu_device_remove_stream(int physical, emu_stream *s);
-/* Waits for every stream of the device. */
+/* emu_devices.c: waits for every stream of the device. */
 cudaError_t emu_device_wait_idle(int physical);
 
 void emu_count(int physical, dpt_emu_count_kind kind, uint64_t n);
