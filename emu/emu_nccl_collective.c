@@ -1,17 +1,15 @@
-/* The emulator's NCCL collectives: ncclAllReduce and ncclBroadcast of floats,
- * queued on the rank's stream; when the stream reaches one, the rank waits in
- * the collective's slot until every rank has arrived, and the last to arrive
- * computes for all. The sum runs in rank order (NCCL's order is its own; the
- * result is the same up to rounding). A rank that aborts leaves its slot, so
- * the others wait on until they abort too, or the wait limit ends the
- * collective with an error, as a stalled NCCL kernel would be ended by nothing
- * else. */
-#include <stdlib.h>
+/* The emulator's NCCL collectives: ncclAllReduce and ncclBroadcast of floats, queued on the rank's
+ * stream. When the stream reaches one, the rank posts its call in the clique (emu_nccl_clique.c)
+ * and meets the others at a barrier; every rank checks that all called the same collective, then
+ * the data moves through the ranks' staging lanes a chunk at a time: each rank copies its chunk
+ * into its lane, meets the others, computes its own result from every lane, and meets them again
+ * before the lanes are reused. So it works the same between threads and between processes. Every
+ * rank sums in rank order (NCCL's order is its own; the result is the same up to rounding).
+ * A rank that aborts leaves, so the others wait on until they abort too, or the wait limit fails
+ * their communicators, as nothing else would end a stalled NCCL kernel. */
 #include <string.h>
 
 #include "emu/emu_nccl.h"
-
-enum { CHUNK = 4096 };
 
 static float reduce(ncclRedOp_t op, float a, float b)
 {
@@ -23,96 +21,82 @@ static float reduce(ncclRedOp_t op, float a, float b)
   }
 }
 
-/* Reads every rank's chunk before writing any, so in-place buffers are safe. */
-static void compute(emu_slot *slot, int nranks)
+typedef struct waiter {
+  struct ncclComm *comm;
+  emu_stream *stream;
+} waiter;
+
+/* A rank stops waiting when its communicator is aborted or its stream destroyed. */
+static bool gone(void *ctx)
 {
-  if (slot->kind == EMU_BROADCAST) {
-    const float *src = slot->send[slot->root];
-    for (int r = 0; r < nranks; r++)
-      if (slot->recv[r] != src) memmove(slot->recv[r], src, slot->count * sizeof(float));
-    return;
-  }
-  float acc[CHUNK];
-  for (size_t at = 0; at < slot->count; at += CHUNK) {
-    size_t n = slot->count - at < CHUNK ? slot->count - at : CHUNK;
-    memcpy(acc, slot->send[0] + at, n * sizeof(float));
-    for (int r = 1; r < nranks; r++)
-      for (size_t i = 0; i < n; i++) acc[i] = reduce(slot->op, acc[i], slot->send[r][at + i]);
-    for (int r = 0; r < nranks; r++) memcpy(slot->recv[r] + at, acc, n * sizeof(float));
+  waiter *w = ctx;
+  return atomic_load(&w->comm->aborted) || emu_stream_stopping(w->stream);
+}
+
+static bool same_call(const emu_call *a, const emu_call *b)
+{
+  return a->seq == b->seq && a->kind == b->kind && a->count == b->count && a->root == b->root &&
+         a->op == b->op;
+}
+
+/* The barrier, or false; when the wait limit ended it, the communicator fails. */
+static bool meet(waiter *w)
+{
+  if (emu_clique_barrier(w->comm->clique, gone, w)) return true;
+  if (!gone(w))
+    emu_comm_fail(w->comm, ncclSystemError, "a collective's peers did not arrive within %.0f s",
+                  emu_wait_limit_s());
+  return false;
+}
+
+static void allreduce(waiter *w, const emu_call *call, const float *send, float *recv)
+{
+  emu_clique *q = w->comm->clique;
+  int n_ranks = w->comm->nranks;
+  float *mine = emu_clique_lane(q, w->comm->rank);
+  for (size_t at = 0; at < call->count; at += EMU_LANE_FLOATS) {
+    size_t n = call->count - at < EMU_LANE_FLOATS ? call->count - at : EMU_LANE_FLOATS;
+    memcpy(mine, send + at, n * sizeof(float));
+    if (!meet(w)) return;
+    const float *first = emu_clique_lane(q, 0);
+    for (size_t i = 0; i < n; i++) {
+      float acc = first[i];
+      for (int r = 1; r < n_ranks; r++)
+        acc = reduce((ncclRedOp_t)call->op, acc, emu_clique_lane(q, r)[i]);
+      recv[at + i] = acc;
+    }
+    if (!meet(w)) return;
   }
 }
 
-/* The slot for a's sequence number, made by the first rank to arrive (clique mu
- * held). */
-static emu_slot *slot_for(emu_clique *q, const emu_coll_args *a)
+static void broadcast(waiter *w, const emu_call *call, const float *send, float *recv)
 {
-  for (emu_slot *s = q->slots; s; s = s->next)
-    if (s->seq == a->seq) return s;
-  emu_slot *s = calloc(1, sizeof *s + 2 * (size_t)q->nranks * sizeof(void *));
-  if (!s) return NULL;
-  s->send = (const float **)(s + 1);
-  s->recv = (float **)(s->send + q->nranks);
-  s->seq = a->seq;
-  s->kind = a->kind;
-  s->count = a->count;
-  s->root = a->root;
-  s->op = a->op;
-  s->next = q->slots;
-  q->slots = s;
-  return s;
+  emu_clique *q = w->comm->clique;
+  bool root = w->comm->rank == call->root;
+  float *lane = emu_clique_lane(q, call->root);
+  for (size_t at = 0; at < call->count; at += EMU_LANE_FLOATS) {
+    size_t n = call->count - at < EMU_LANE_FLOATS ? call->count - at : EMU_LANE_FLOATS;
+    if (root) memcpy(lane, send + at, n * sizeof(float));
+    if (!meet(w)) return;
+    if (!root || recv != send) memcpy(recv + at, lane, n * sizeof(float));
+    if (!meet(w)) return;
+  }
 }
 
-static void unlink_slot(emu_clique *q, emu_slot *slot)
+/* Posts the call, meets the others, and checks they called the same. */
+static bool agree(waiter *w, const emu_call *call)
 {
-  emu_slot **p = &q->slots;
-  while (*p != slot) p = &(*p)->next;
-  *p = slot->next;
-  free(slot);
-}
-
-static bool same_call(const emu_slot *s, const emu_coll_args *a)
-{
-  return s->kind == a->kind && s->count == a->count && s->root == a->root && s->op == a->op;
-}
-
-/* Arrives, waits for the rest (or leaves on abort, stream stop or the wait
- * limit), departs. */
-static void meet(emu_stream *st, struct ncclComm *c, const emu_coll_args *a, const float *send,
-                 float *recv)
-{
-  emu_clique *q = c->clique;
-  double t0 = emu_now();
-  pthread_mutex_lock(&q->mu);
-  emu_slot *slot = slot_for(q, a);
-  if (!slot || !same_call(slot, a)) {
-    pthread_mutex_unlock(&q->mu);
-    emu_comm_fail(c, slot ? ncclInvalidUsage : ncclSystemError,
-                  "collective %llu: the ranks called different collectives or counts",
-                  (unsigned long long)a->seq);
-    return;
-  }
-  slot->send[c->rank] = send;
-  slot->recv[c->rank] = recv;
-  if (++slot->arrived == q->nranks) {
-    compute(slot, q->nranks);
-    slot->done = true;
-    pthread_cond_broadcast(&q->cv);
-  }
-  bool late = false;
-  while (!slot->done && !atomic_load(&c->aborted) && !emu_stream_stopping(st) &&
-         !(late = emu_now() - t0 > emu_wait_limit_s()))
-    emu_cond_poll(&q->cv, &q->mu);
-  if (slot->done) {
-    if (++slot->departed == q->nranks) unlink_slot(q, slot);
-  } else {
-    slot->send[c->rank] = NULL;
-    slot->recv[c->rank] = NULL;
-    if (--slot->arrived == 0) unlink_slot(q, slot);
-  }
-  pthread_mutex_unlock(&q->mu);
-  if (late)
-    emu_comm_fail(c, ncclSystemError, "collective %llu: peers did not arrive within %.0f s",
-                  (unsigned long long)a->seq, emu_wait_limit_s());
+  emu_clique *q = w->comm->clique;
+  *emu_clique_call(q, w->comm->rank) = *call;
+  if (!meet(w)) return false;
+  for (int r = 0; r < w->comm->nranks; r++)
+    if (!same_call(emu_clique_call(q, r), call)) {
+      emu_comm_fail(w->comm, ncclInvalidUsage,
+                    "collective %llu: rank %d called another collective, count or root",
+                    (unsigned long long)call->seq, r);
+      return false;
+    }
+  return true;
 }
 
 void emu_run_collective(emu_stream *s, void *p)
@@ -121,21 +105,23 @@ void emu_run_collective(emu_stream *s, void *p)
   struct ncclComm *c = a->comm;
   emu_fault f = emu_fault_get(EMU_FAULT_NCCL);
   long nth = atomic_fetch_add(&c->run_count, 1) + 1;
-  size_t bytes = a->count * sizeof(float);
+  size_t bytes = a->call.count * sizeof(float);
+  const float *send = emu_view(a->send, bytes);
+  float *recv = emu_view(a->recv, bytes);
+  waiter w = {.comm = c, .stream = s};
   if (atomic_load(&c->aborted) || atomic_load(&c->state) != ncclSuccess) {
     /* dropped: an aborted or failed communicator runs nothing */
   } else if (f.device == c->rank && f.nth == nth) {
     emu_comm_fail(c, ncclRemoteError,
-                  "emulated fault (DPT_CUDA_EMU_NCCL_ERROR): rank %d, "
-                  "collective %ld",
-                  c->rank, nth);
-  } else {
-    const float *send = emu_view(a->send, bytes);
-    float *recv = emu_view(a->recv, bytes);
-    if (!send || !recv)
-      emu_set_sticky(s->device, cudaErrorIllegalAddress);
+                  "emulated fault (DPT_CUDA_EMU_NCCL_ERROR): rank %d, collective %ld", c->rank,
+                  nth);
+  } else if (!send || !recv) {
+    emu_set_sticky(s->device, cudaErrorIllegalAddress);
+  } else if (agree(&w, &a->call)) {
+    if (a->call.kind == EMU_ALLREDUCE)
+      allreduce(&w, &a->call, send, recv);
     else
-      meet(s, c, a, send, recv);
+      broadcast(&w, &a->call, send, recv);
   }
   atomic_fetch_sub(&c->outstanding, 1);
   emu_comm_release(c);
@@ -144,7 +130,6 @@ void emu_run_collective(emu_stream *s, void *p)
 static ncclResult_t enqueue(emu_coll_args *a, cudaStream_t stream)
 {
   struct ncclComm *c = a->comm;
-  if (!c) return ncclInvalidArgument;
   ncclResult_t state = (ncclResult_t)atomic_load(&c->state);
   if (state == ncclInProgress) return ncclInvalidUsage;
   if (state != ncclSuccess) return state;
@@ -156,11 +141,11 @@ static ncclResult_t enqueue(emu_coll_args *a, cudaStream_t stream)
                   s->device, c->device);
     return ncclInvalidUsage;
   }
-  size_t bytes = a->count * sizeof(float);
-  if (a->count && ((a->send && !emu_view(a->send, bytes)) || !emu_view(a->recv, bytes)))
+  size_t bytes = a->call.count * sizeof(float);
+  if (a->call.count && (!emu_view(a->send, bytes) || !emu_view(a->recv, bytes)))
     return ncclInvalidArgument;
-  if (a->count == 0) return ncclSuccess;
-  a->seq = c->issued++;
+  if (a->call.count == 0) return ncclSuccess;
+  a->call.seq = c->issued++;
   atomic_fetch_add(&c->outstanding, 1);
   atomic_fetch_add(&c->refs, 1);
   emu_count(c->device, DPT_EMU_NCCL, 1);
@@ -176,28 +161,24 @@ ncclResult_t ncclAllReduce(const void *sendbuff, void *recvbuff, size_t count,
                            ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm,
                            cudaStream_t stream)
 {
-  if (datatype != ncclFloat32 || op < ncclSum || op > ncclMin || !sendbuff || !recvbuff)
+  if (!comm || datatype != ncclFloat32 || op < ncclSum || op > ncclMin || !sendbuff || !recvbuff)
     return ncclInvalidArgument;
   emu_coll_args a = {.comm = comm,
-                     .kind = EMU_ALLREDUCE,
+                     .call = {.kind = EMU_ALLREDUCE, .count = count, .op = op},
                      .send = sendbuff,
-                     .recv = recvbuff,
-                     .count = count,
-                     .op = op};
+                     .recv = recvbuff};
   return enqueue(&a, stream);
 }
 
 ncclResult_t ncclBroadcast(const void *sendbuff, void *recvbuff, size_t count,
                            ncclDataType_t datatype, int root, ncclComm_t comm, cudaStream_t stream)
 {
-  if (datatype != ncclFloat32 || !recvbuff || !comm || root < 0 || root >= comm->clique->nranks)
+  if (!comm || datatype != ncclFloat32 || !recvbuff || root < 0 || root >= comm->nranks)
     return ncclInvalidArgument;
+  /* Only the root's sendbuff is read. */
   emu_coll_args a = {.comm = comm,
-                     .kind = EMU_BROADCAST,
+                     .call = {.kind = EMU_BROADCAST, .count = count, .root = root},
                      .send = sendbuff ? sendbuff : recvbuff,
-                     .recv = recvbuff,
-                     .count = count,
-                     .op = ncclSum,
-                     .root = root};
+                     .recv = recvbuff};
   return enqueue(&a, stream);
 }
