@@ -7,7 +7,11 @@
 #   mode faults: the emulator's faults reach the user as one error line and exit 1 within seconds
 #     (an asynchronous NCCL error on a rank, a failing cudaMalloc, a sticky illegal address on a
 #     device picked through CUDA_VISIBLE_DEVICES), and device counts as exit 2;
-#   mode hang: a kernel that never finishes is ended by --timeout.
+#   mode hang: a kernel that never finishes is ended by --timeout;
+#   mode mpi: 2 processes of 2 workers (MPIEXEC in the environment): on 4 devices the processes
+#     pick apart with CUDA_VISIBLE_DEVICES, loss and accuracy equal to the CPU path's over MPI;
+#   mode mpi_devices: the same without CUDA_VISIBLE_DEVICES: the processes must pick 4 distinct
+#     devices themselves.
 # usage: cuda_emu_cli.sh MODE DPTRAIN MAKE_SYNTH WORKDIR
 mode=$1
 shift
@@ -23,9 +27,29 @@ run() {
   rc=$?
 }
 
+# run_mpi NAME MPIEXEC-ARGS...: the same for "$MPIEXEC" MPIEXEC-ARGS.
+run_mpi() {
+  local name=$1
+  shift
+  "$MPIEXEC" "$@" >"$work/$name.out" 2>"$work/$name.err"
+  rc=$?
+}
+
 # close A B REL: |A - B| <= REL * |B|
 close() { awk -v a="$1" -v b="$2" -v r="$3" 'BEGIN { d = a - b; if (d < 0) d = -d;
   m = b < 0 ? -b : b; exit !(d <= r * m) }'; }
+
+# compare_to_cpu NAME [LABEL]: the run's report ($work/NAME.json) against $work/cpu.json.
+compare_to_cpu() {
+  local cl gl ca ga
+  cl=$(report_field "$work/cpu.json" final_train_loss) gl=$(report_field "$work/$1.json" final_train_loss)
+  ca=$(report_field "$work/cpu.json" test_accuracy) ga=$(report_field "$work/$1.json" test_accuracy)
+  local what=${2:-$1}
+  echo "$what: loss cpu $cl cuda $gl, accuracy cpu $ca cuda $ga"
+  close "$gl" "$cl" 1e-3 || fail "$what: loss $gl, the CPU path's $cl"
+  awk -v a="$ga" -v b="$ca" 'BEGIN { d = a - b; exit !(d <= 0.01 && d >= -0.01) }' ||
+    fail "$what: accuracy $ga, the CPU path's $ca"
+}
 
 train_mode() {
   export DPT_CUDA_EMU_DELAY_US=200
@@ -35,13 +59,7 @@ train_mode() {
       run cpu "${train[@]}" --device cpu --workers "$n" --strategy "$s" --report "$work/cpu.json"
       run cuda "${train[@]}" --device cuda --workers "$n" --strategy "$s" --report "$work/cuda.json"
       [ "$rc" -eq 0 ] || { fail "$s on $n device(s): exit $rc: $(cat "$work/cuda.err")"; continue; }
-      local cl gl ca ga
-      cl=$(report_field "$work/cpu.json" final_train_loss) gl=$(report_field "$work/cuda.json" final_train_loss)
-      ca=$(report_field "$work/cpu.json" test_accuracy) ga=$(report_field "$work/cuda.json" test_accuracy)
-      echo "$s, $n device(s): loss cpu $cl cuda $gl, accuracy cpu $ca cuda $ga"
-      close "$gl" "$cl" 1e-3 || fail "$s on $n device(s): loss $gl, the CPU path's $cl"
-      awk -v a="$ga" -v b="$ca" 'BEGIN { d = a - b; exit !(d <= 0.01 && d >= -0.01) }' ||
-        fail "$s on $n device(s): accuracy $ga, the CPU path's $ca"
+      compare_to_cpu cuda "$s on $n device(s)"
     done
   done
 
@@ -105,7 +123,28 @@ hang_mode() {
   [ $((t1 - t0)) -le 60 ] || fail "hung kernel: the run took $((t1 - t0)) s with --timeout 3"
 }
 
+mpi_mode() {
+  local args=("${train[@]}" --workers 2 --timeout 20)
+  run_mpi cpu -n 2 "$dptrain" "${args[@]}" --device cpu --report "$work/cpu.json"
+  [ "$rc" -eq 0 ] || fail "cpu over 2 processes: exit $rc: $(cat "$work/cpu.err")"
+  run_mpi apart -n 1 -x CUDA_VISIBLE_DEVICES=0,1 "$dptrain" "${args[@]}" --device cuda \
+    --report "$work/apart.json" : -n 1 -x CUDA_VISIBLE_DEVICES=2,3 "$dptrain" "${args[@]}" \
+    --device cuda
+  [ "$rc" -eq 0 ] || fail "cuda over 2 processes on devices 0,1 and 2,3: exit $rc: $(cat "$work/apart.err")"
+  [ "$rc" -eq 0 ] && compare_to_cpu apart
+}
+
+mpi_devices_mode() {
+  local args=("${train[@]}" --workers 2 --timeout 20)
+  run_mpi cpu -n 2 "$dptrain" "${args[@]}" --device cpu --report "$work/cpu.json"
+  run_mpi own -n 2 "$dptrain" "${args[@]}" --device cuda --report "$work/own.json"
+  [ "$rc" -eq 0 ] || fail "cuda over 2 processes: exit $rc: $(cat "$work/own.err")"
+  [ "$rc" -eq 0 ] && compare_to_cpu own
+}
+
 case $mode in
+mpi) mpi_mode ;;
+mpi_devices) mpi_devices_mode ;;
 train) train_mode ;;
 faults) faults_mode ;;
 hang) hang_mode ;;
