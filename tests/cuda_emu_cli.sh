@@ -63,6 +63,16 @@ train_mode() {
     done
   done
 
+  # The report counts each device's work: a 2-worker allreduce run uses devices 0 and 1 only.
+  run counted "${train[@]}" --device cuda --workers 2 --report "$work/counted.json"
+  local kernels nccl
+  kernels=$(grep '"emulator_counters"' "$work/counted.json" | grep -o '"kernels": [0-9]*' |
+    awk '{printf "%s%s", (NR > 1 ? " " : ""), ($2 > 0 ? "some" : "none")}')
+  nccl=$(grep '"emulator_counters"' "$work/counted.json" | grep -o '"nccl": [0-9]*' |
+    awk '{printf "%s%s", (NR > 1 ? " " : ""), ($2 > 0 ? "some" : "none")}')
+  [ "$kernels" = "some some none none" ] && [ "$nccl" = "some some none none" ] ||
+    fail "emulator_counters: kernels '$kernels', nccl '$nccl' on devices 0-3: $(grep emulator "$work/counted.json")"
+
   run replicas "${train[@]}" --device cuda --workers 4 --check-replicas
   [ "$rc" -eq 0 ] || fail "--check-replicas: exit $rc: $(cat "$work/replicas.err")"
 
