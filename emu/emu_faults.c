@@ -37,10 +37,10 @@ static void read_fault(emu_fault_kind kind)
   if (!v || !*v) return;
   char *end = NULL;
   long where = strtol(v, &end, 10);
-  if (end == v || *end != ':' || where < 0) bad_value(var, v, "WHERE:N, both integers >= 0 / >= 1");
+  if (end == v || *end != ':' || where < 0) bad_value(var, v, "WHERE:N with integers WHERE >= 0 and N >= 1");
   const char *n_text = end + 1;
   long nth = strtol(n_text, &end, 10);
-  if (end == n_text || *end || nth < 1) bad_value(var, v, "WHERE:N, both integers >= 0 / >= 1");
+  if (end == n_text || *end || nth < 1) bad_value(var, v, "WHERE:N with integers WHERE >= 0 and N >= 1");
   faults[kind] = (emu_fault){.device = where, .nth = nth};
 }
 

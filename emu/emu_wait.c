@@ -1,5 +1,6 @@
 /* The emulator's waits: short timed waits on the monotonic clock, bounded
  * overall. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -22,8 +23,11 @@ static void read_limit(void)
 {
   const char *v = getenv("DPT_CUDA_EMU_WAIT_LIMIT_S");
   char *end = NULL;
-  double s = v && *v ? strtod(v, &end) : 600.0;
-  wait_limit = (v && *v && (*end || s <= 0)) ? 600.0 : s;
+  wait_limit = v && *v ? strtod(v, &end) : 600.0;
+  if (v && *v && (*end || !(wait_limit > 0))) {
+    fprintf(stderr, "dpt cuda emulator: DPT_CUDA_EMU_WAIT_LIMIT_S='%s': expected seconds > 0\n", v);
+    exit(2);
+  }
 }
 
 double emu_wait_limit_s(void)
