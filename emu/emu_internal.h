@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "emu/cuda_emu.h"
 
@@ -34,6 +35,8 @@ double emu_now(void);
 double emu_wait_limit_s(void);
 /* One timed wait of at most EMU_POLL_MS on cv (mu held). */
 void emu_cond_poll(pthread_cond_t *cv, pthread_mutex_t *mu);
+/* EMU_POLL_MS from now on the monotonic clock, which every condition variable here uses. */
+struct timespec emu_poll_deadline(void);
 /* The condition variables here use the monotonic clock. */
 void emu_cond_init(pthread_cond_t *cv);
 

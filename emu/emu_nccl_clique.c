@@ -63,13 +63,7 @@ static void unlock(shared *sh) { pthread_mutex_unlock(&sh->mu); }
 
 static void poll_cv(shared *sh)
 {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  ts.tv_nsec += EMU_POLL_MS * 1000000L;
-  if (ts.tv_nsec >= 1000000000L) {
-    ts.tv_sec += 1;
-    ts.tv_nsec -= 1000000000L;
-  }
+  struct timespec ts = emu_poll_deadline();
   if (pthread_cond_timedwait(&sh->cv, &sh->mu, &ts) == EOWNERDEAD)
     pthread_mutex_consistent(&sh->mu);
 }

@@ -45,7 +45,7 @@ void emu_cond_init(pthread_cond_t *cv)
   pthread_condattr_destroy(&a);
 }
 
-void emu_cond_poll(pthread_cond_t *cv, pthread_mutex_t *mu)
+struct timespec emu_poll_deadline(void)
 {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -54,5 +54,11 @@ void emu_cond_poll(pthread_cond_t *cv, pthread_mutex_t *mu)
     ts.tv_sec += 1;
     ts.tv_nsec -= 1000000000L;
   }
+  return ts;
+}
+
+void emu_cond_poll(pthread_cond_t *cv, pthread_mutex_t *mu)
+{
+  struct timespec ts = emu_poll_deadline();
   pthread_cond_timedwait(cv, mu, &ts);
 }
