@@ -5,6 +5,7 @@
  *    data once stream work is delayed, while the same code with the wait is exact;
  *  - cudaStreamWaitEvent orders two streams;
  *  - NCCL refuses one device twice in a communicator;
+ *  - the NCCL communicator's barrier is an NCCL operation (it meets every process's ranks);
  *  - the per-device counters count each kind of call.
  * The cases that must crash or race run in a child: this program again (exec, so that the child
  * starts without the parent's threads), told by DPT_TEST_EMU_CHILD what to do. Its exit status
@@ -64,7 +65,7 @@ static bool log_has(const char *path, const char *text)
   return found;
 }
 
-/* --- device memory is out of the host's reach ------------------------------------------------- */
+/* --- device memory is out of the host's reach --- */
 
 static int read_device_memory(void)
 {
@@ -102,8 +103,7 @@ static void test_host_read_of_device_pointer_crashes(void)
   dpt_device_close(&dev);
 }
 
-/* --- a missing synchronisation shows as wrong data ----------------------------------------------
- */
+/* --- a missing synchronisation shows as wrong data --- */
 
 enum { SYNC_N = 4099, MAX_ROUNDS = 30, RANKS = 2 };
 
@@ -248,8 +248,7 @@ static void test_missing_sync_gives_wrong_data_under_delays(void)
   dpt_emu_set_delay_us(0);
 }
 
-/* --- events order streams -----------------------------------------------------------------------
- */
+/* --- events order streams --- */
 
 /* Stream a fills a buffer, stream b copies it to the host after waiting for a's event. */
 static void test_stream_wait_event_orders_streams(void)
@@ -285,8 +284,7 @@ static void test_stream_wait_event_orders_streams(void)
   dpt_emu_set_delay_us(0);
 }
 
-/* --- NCCL's rule: one device once per communicator
- * ------------------------------------------------ */
+/* --- NCCL's rule: one device once per communicator --- */
 
 typedef struct attach_job {
   dpt_comm_nccl *group;
@@ -322,8 +320,51 @@ static void test_nccl_refuses_a_device_twice(void)
   dpt_comm_nccl_destroy(g);
 }
 
-/* --- counters
- * --------------------------------------------------------------------------------------- */
+/* --- the NCCL barrier meets on the device too --- */
+
+typedef struct barrier_job {
+  dpt_comm_nccl *group;
+  int rank, rc;
+  uint64_t nccl_calls; /* the device's NCCL collectives during the barrier */
+  dpt_err err;
+} barrier_job;
+
+static void *barrier_main(void *p)
+{
+  barrier_job *j = p;
+  dpt_comm comm = dpt_comm_nccl_rank(j->group, j->rank);
+  uint64_t before[DPT_EMU_COUNT_KINDS], after[DPT_EMU_COUNT_KINDS];
+  j->rc = dpt_comm_nccl_attach(j->group, j->rank, j->rank, &j->err);
+  dpt_emu_counts(j->rank, before);
+  if (!j->rc) j->rc = dpt_comm_barrier(&comm, &j->err);
+  dpt_emu_counts(j->rank, after);
+  j->nccl_calls = after[DPT_EMU_NCCL] - before[DPT_EMU_NCCL];
+  if (j->rc) dpt_comm_abort(&comm, j->rc, j->err.msg);
+  dpt_comm_nccl_detach(j->group, j->rank);
+  return NULL;
+}
+
+/* Across processes the host barrier meets only a process's own ranks: the barrier must be an NCCL
+ * operation (one collective on each rank's device). */
+static void test_nccl_barrier_is_a_collective(void)
+{
+  dpt_comm_nccl *g = NULL;
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL_FATAL(dpt_comm_nccl_create(2, 30.0, &g, &err), 0);
+  barrier_job jobs[2] = {{.group = g, .rank = 0}, {.group = g, .rank = 1}};
+  pthread_t t[2];
+  for (int r = 0; r < 2; r++)
+    CU_ASSERT_FATAL(pthread_create(&t[r], NULL, barrier_main, &jobs[r]) == 0);
+  for (int r = 0; r < 2; r++) pthread_join(t[r], NULL);
+  for (int r = 0; r < 2; r++) {
+    if (jobs[r].rc) printf("\n  rank %d: %s\n", r, jobs[r].err.msg);
+    CU_ASSERT_EQUAL(jobs[r].rc, 0);
+    CU_ASSERT_EQUAL(jobs[r].nccl_calls, 1);
+  }
+  dpt_comm_nccl_destroy(g);
+}
+
+/* --- counters --- */
 
 static uint64_t counts_now[DPT_EMU_COUNT_KINDS], counts_before[DPT_EMU_COUNT_KINDS];
 
@@ -401,6 +442,7 @@ int dpt_test_register(void)
                                       DPT_TEST(test_missing_sync_gives_wrong_data_under_delays),
                                       DPT_TEST(test_stream_wait_event_orders_streams),
                                       DPT_TEST(test_nccl_refuses_a_device_twice),
+                                      DPT_TEST(test_nccl_barrier_is_a_collective),
                                       DPT_TEST(test_counters_count_each_call),
                                       DPT_TEST_END};
   return dpt_test_add_suite("cuda_emulator", emu);
