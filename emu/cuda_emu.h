@@ -32,6 +32,9 @@ typedef enum {
   DPT_EMU_D2H_BYTES,
   DPT_EMU_ALLOCS, /* successful cudaMalloc */
   DPT_EMU_FREES,  /* cudaFree of a live allocation */
+  DPT_EMU_IMPLICIT_CONTEXTS, /* threads that made a context on this device without choosing it:
+                                their first cudaMalloc, cudaMallocHost or stream with no
+                                cudaSetDevice before (CUDA then uses device 0) */
   DPT_EMU_COUNT_KINDS
 } dpt_emu_count_kind;
 

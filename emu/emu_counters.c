@@ -8,6 +8,7 @@ static const char *const names[DPT_EMU_COUNT_KINDS] = {
     [DPT_EMU_H2D] = "h2d",         [DPT_EMU_H2D_BYTES] = "h2d_bytes",
     [DPT_EMU_D2H] = "d2h",         [DPT_EMU_D2H_BYTES] = "d2h_bytes",
     [DPT_EMU_ALLOCS] = "allocs",   [DPT_EMU_FREES] = "frees",
+    [DPT_EMU_IMPLICIT_CONTEXTS] = "implicit_contexts",
 };
 
 int dpt_emu_counts(int ordinal, uint64_t out[DPT_EMU_COUNT_KINDS])

@@ -120,6 +120,9 @@ int emu_current_physical(void);
 /* The calling thread's current visible ordinal, and setting it (false: no such device). */
 int emu_current_ordinal(void);
 bool emu_set_current(int ordinal);
+/* The current device for a call that needs a context (cudaMalloc, cudaMallocHost, a stream): as
+ * emu_current_physical, and a thread that never chose a device counts an implicit context. */
+int emu_context_physical(void);
 /* Registers or forgets a stream for cudaDeviceSynchronize. */
 cudaError_t emu_device_add_stream(int physical, emu_stream *s);
 void emu_device_remove_stream(int physical, emu_stream *s);

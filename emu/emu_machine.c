@@ -85,11 +85,23 @@ emu_device *emu_dev(int physical)
 
 int emu_current_physical(void) { return emu_visible_to_physical(current_visible); }
 
+/* Whether this thread chose its device, or already made a context on the default one. */
+static _Thread_local bool context_known = false;
+
 bool emu_set_current(int ordinal)
 {
   if (emu_visible_to_physical(ordinal) < 0) return false;
   current_visible = ordinal;
+  context_known = true;
   return true;
+}
+
+int emu_context_physical(void)
+{
+  int dev = emu_current_physical();
+  if (!context_known && dev >= 0) emu_count(dev, DPT_EMU_IMPLICIT_CONTEXTS, 1);
+  context_known = true;
+  return dev;
 }
 
 int emu_current_ordinal(void) { return current_visible; }

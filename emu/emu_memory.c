@@ -166,7 +166,7 @@ cudaError_t cudaMalloc(void **devPtr, size_t size)
 {
   if (!devPtr) return emu_fail(cudaErrorInvalidValue);
   setup();
-  int d = emu_current_physical();
+  int d = emu_context_physical();
   if (d < 0) return emu_fail(cudaErrorNoDevice);
   cudaError_t sticky = emu_sticky(d);
   if (sticky != cudaSuccess) return emu_fail(sticky);
@@ -219,7 +219,7 @@ cudaError_t cudaMallocHost(void **ptr, size_t size)
 {
   if (!ptr) return emu_fail(cudaErrorInvalidValue);
   *ptr = NULL;
-  if (emu_current_physical() < 0) return emu_fail(cudaErrorNoDevice);
+  if (emu_context_physical() < 0) return emu_fail(cudaErrorNoDevice);
   void *p = malloc(size ? size : 1);
   pthread_mutex_lock(&pinned_mu);
   if (p && n_pinned == cap_pinned) {

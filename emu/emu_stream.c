@@ -211,7 +211,7 @@ static cudaStream_t as_handle(emu_stream *s) { return (cudaStream_t)(void *)hand
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *pStream, unsigned int flags)
 {
   if (!pStream) return emu_fail(cudaErrorInvalidValue);
-  int dev = emu_current_physical();
+  int dev = emu_context_physical();
   if (dev < 0) return emu_fail(cudaErrorNoDevice);
   cudaError_t sticky = emu_sticky(dev);
   if (sticky != cudaSuccess) return emu_fail(sticky);

@@ -30,9 +30,15 @@ typedef struct cuda_ctx {
 
 static cublasOperation_t blas_op(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
-/* --- the table
- * ------------------------------------------------------------------------------
- */
+/* For the calls that have no caller to report to (free, destroy): selects the device, and
+ * clears a failure from the thread's last-error slot, where the next kernel launch's check would
+ * blame it on that kernel. */
+static void select_device_quietly(const cuda_ctx *c)
+{
+  if (cudaSetDevice(c->ordinal) != cudaSuccess) (void)cudaGetLastError();
+}
+
+/* --- the table --- */
 
 /* Also undoes a partial open: every member may still be empty. Errors are
  * dropped: there is no caller to report them to, and the device is going away.
@@ -40,7 +46,7 @@ static cublasOperation_t blas_op(bool trans) { return trans ? CUBLAS_OP_T : CUBL
 static void cuda_destroy(void *ctx)
 {
   cuda_ctx *c = ctx;
-  (void)cudaSetDevice(c->ordinal);
+  select_device_quietly(c);
   if (c->stream) (void)cudaStreamSynchronize(c->stream);
   if (c->blas) (void)cublasDestroy(c->blas);
   (void)cudaFree(c->ones);
@@ -58,17 +64,28 @@ static int cuda_alloc(void *ctx, size_t bytes, void **out, dpt_err *err)
   return rc ? rc : DPT_CHECK_CUDA(cudaMalloc(out, bytes), err);
 }
 
-static void cuda_free(void *ctx, void *p) { (void)cudaFree(p); }
+/* Each of these selects the device: from a thread that never chose one, CUDA would make a context
+ * on device 0 for it. */
+static void cuda_free(void *ctx, void *p)
+{
+  select_device_quietly(ctx);
+  (void)cudaFree(p);
+}
 
 static int cuda_host_alloc(void *ctx, size_t bytes, void **out, dpt_err *err)
 {
   int rc = dpt_check_alloc("cuda host_alloc", out, err);
   if (rc) return rc;
   *out = NULL;
-  return DPT_CHECK_CUDA(cudaMallocHost(out, bytes), err);
+  rc = DPT_CHECK_CUDA(cudaSetDevice(((cuda_ctx *)ctx)->ordinal), err);
+  return rc ? rc : DPT_CHECK_CUDA(cudaMallocHost(out, bytes), err);
 }
 
-static void cuda_host_free(void *ctx, void *p) { (void)cudaFreeHost(p); }
+static void cuda_host_free(void *ctx, void *p)
+{
+  select_device_quietly(ctx);
+  (void)cudaFreeHost(p);
+}
 
 /* Queued on the stream. From page-locked host memory the copy is asynchronous:
  * keep src as it is until the next sync. */

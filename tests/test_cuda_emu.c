@@ -6,6 +6,7 @@
  *  - cudaStreamWaitEvent orders two streams;
  *  - NCCL refuses one device twice in a communicator;
  *  - the NCCL communicator's barrier is an NCCL operation (it meets every process's ranks);
+ *  - a device's allocations from another thread stay in that device's context;
  *  - the per-device counters count each kind of call.
  * The cases that must crash or race run in a child: this program again (exec, so that the child
  * starts without the parent's threads), told by DPT_TEST_EMU_CHILD what to do. Its exit status
@@ -364,6 +365,48 @@ static void test_nccl_barrier_is_a_collective(void)
   dpt_comm_nccl_destroy(g);
 }
 
+/* --- a device is used in its own context --- */
+
+typedef struct elsewhere_job {
+  dpt_device *dev;
+  int rc;
+  dpt_err err;
+} elsewhere_job;
+
+/* Pinned memory and a device buffer, allocated and freed from a thread that never chose a device.
+ */
+static void *alloc_elsewhere(void *p)
+{
+  elsewhere_job *j = p;
+  void *pinned = NULL, *buf = NULL;
+  j->rc = dpt_dev_host_alloc(j->dev, 64, &pinned, &j->err);
+  if (!j->rc) j->rc = dpt_dev_alloc(j->dev, 64, &buf, &j->err);
+  dpt_dev_free(j->dev, buf);
+  dpt_dev_host_free(j->dev, pinned);
+  return NULL;
+}
+
+/* CUDA gives a thread that never called cudaSetDevice device 0: the device's allocations from such
+ * a thread must select the device first, or they make a context on device 0. */
+static void test_allocations_from_another_thread_stay_on_the_device(void)
+{
+  dpt_device dev;
+  dpt_err err = {0};
+  uint64_t before[DPT_EMU_COUNT_KINDS], after[DPT_EMU_COUNT_KINDS];
+  CU_ASSERT_EQUAL_FATAL(dpt_device_open(DPT_DEVICE_CUDA, 2, 0, &dev, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(dpt_emu_counts(0, before), 0);
+  elsewhere_job job = {.dev = &dev};
+  pthread_t t;
+  CU_ASSERT_FATAL(pthread_create(&t, NULL, alloc_elsewhere, &job) == 0);
+  pthread_join(t, NULL);
+  CU_ASSERT_EQUAL(job.rc, 0);
+  CU_ASSERT_EQUAL_FATAL(dpt_emu_counts(0, after), 0);
+  uint64_t made = after[DPT_EMU_IMPLICIT_CONTEXTS] - before[DPT_EMU_IMPLICIT_CONTEXTS];
+  if (made) printf("\n  %llu context(s) made on device 0", (unsigned long long)made);
+  CU_ASSERT_EQUAL(made, 0);
+  dpt_device_close(&dev);
+}
+
 /* --- counters --- */
 
 static uint64_t counts_now[DPT_EMU_COUNT_KINDS], counts_before[DPT_EMU_COUNT_KINDS];
@@ -438,12 +481,14 @@ int dpt_test_register(void)
     fflush(NULL);
     _exit(code);
   }
-  static const dpt_test_case emu[] = {DPT_TEST(test_host_read_of_device_pointer_crashes),
-                                      DPT_TEST(test_missing_sync_gives_wrong_data_under_delays),
-                                      DPT_TEST(test_stream_wait_event_orders_streams),
-                                      DPT_TEST(test_nccl_refuses_a_device_twice),
-                                      DPT_TEST(test_nccl_barrier_is_a_collective),
-                                      DPT_TEST(test_counters_count_each_call),
-                                      DPT_TEST_END};
+  static const dpt_test_case emu[] = {
+      DPT_TEST(test_host_read_of_device_pointer_crashes),
+      DPT_TEST(test_missing_sync_gives_wrong_data_under_delays),
+      DPT_TEST(test_stream_wait_event_orders_streams),
+      DPT_TEST(test_nccl_refuses_a_device_twice),
+      DPT_TEST(test_nccl_barrier_is_a_collective),
+      DPT_TEST(test_allocations_from_another_thread_stay_on_the_device),
+      DPT_TEST(test_counters_count_each_call),
+      DPT_TEST_END};
   return dpt_test_add_suite("cuda_emulator", emu);
 }
