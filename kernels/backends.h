@@ -1,5 +1,5 @@
 /* The backends behind device_registry.c. Private to kernels/.
- * CUDA: device_cuda.cu and cuda_info.c implement the dpt_cuda_backend_* functions when the build
+ * CUDA: device_cuda.c and cuda_info.c implement the dpt_cuda_backend_* functions when the build
  * has CUDA; device_cuda_absent.c implements them otherwise (CMake compiles one or the other). */
 #ifndef DPT_KERNELS_BACKENDS_H
 #define DPT_KERNELS_BACKENDS_H

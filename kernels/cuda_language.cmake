@@ -1,6 +1,7 @@
 # Included by the top-level CMakeLists.txt (enable_language must run in the directory above every
 # target that links CUDA objects: host/ programs link dpt_kernels). Reads DPT_CUDA (AUTO, ON, OFF)
-# and sets DPT_HAVE_CUDA, plus DPT_CUDA_OFF_REASON when the CUDA path is not built.
+# and DPT_CUDA_EMU, and sets DPT_HAVE_CUDA (DPT_CUDA_EMULATED too when the CUDA path runs on the
+# emulated device), plus DPT_CUDA_OFF_REASON when the CUDA path is not built.
 # kernels/CMakeLists.txt does the rest (toolkit libraries, flags, NCCL).
 #
 # CMake 3.25 with nvcc 13 works with one limit: CMake 3.25 knows nvcc's flags up to C++17 (asking
@@ -8,7 +9,22 @@
 dpt_require_auto_on_off(DPT_CUDA)
 
 set(DPT_HAVE_CUDA OFF)
-if(DPT_CUDA STREQUAL "OFF")
+set(DPT_CUDA_EMULATED OFF)
+if(DPT_CUDA_EMU)
+  # The emulated device (emu/, docs/emulator.md): the CUDA host code is compiled by the C compiler
+  # against the toolkit's headers and linked with the emulator; no nvcc, no CUDA libraries.
+  find_path(DPT_CUDA_INCLUDE_DIR cuda_runtime_api.h HINTS ${CUDAToolkit_ROOT} ENV CUDA_HOME
+            /usr/local/cuda PATH_SUFFIXES include)
+  find_path(DPT_CUBLAS_INCLUDE_DIR cublas_v2.h HINTS ${DPT_CUDA_INCLUDE_DIR})
+  find_path(DPT_NCCL_INCLUDE_DIR nccl.h HINTS ${NCCL_HOME} ENV NCCL_HOME ${DPT_CUDA_INCLUDE_DIR}
+            PATH_SUFFIXES include)
+  if(NOT DPT_CUDA_INCLUDE_DIR OR NOT DPT_CUBLAS_INCLUDE_DIR OR NOT DPT_NCCL_INCLUDE_DIR)
+    message(FATAL_ERROR "DPT_CUDA_EMU=ON needs the CUDA toolkit's headers (cuda_runtime_api.h, "
+                        "cublas_v2.h, nccl.h): set CUDAToolkit_ROOT or NCCL_HOME")
+  endif()
+  set(DPT_HAVE_CUDA ON)
+  set(DPT_CUDA_EMULATED ON)
+elseif(DPT_CUDA STREQUAL "OFF")
   set(DPT_CUDA_OFF_REASON "DPT_CUDA=OFF")
 else()
   # The toolkit's usual home, unless the user named a compiler: nvcc is rarely on PATH.

@@ -1,5 +1,5 @@
 /* The CUDA entry points of a build without CUDA (CMake compiles this file instead of
- * device_cuda.cu and cuda_info.c): no devices, and opening one is the user's mistake. */
+ * device_cuda.c, its kernels and cuda_info.c): no devices, and opening one is the user's mistake. */
 #include <stdio.h>
 
 #include "kernels/backends.h"

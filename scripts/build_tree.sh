@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # build_tree DIR [cmake options...]: configures $root/DIR once (printing the configuration
-# summary), then builds it incrementally. Make's progress lines ("[ 42%] Built target ...",
+# summary), then builds it incrementally (only the targets named in BUILD_TARGETS when it is set). Make's progress lines ("[ 42%] Built target ...",
 # "Building C object ...") and CMake's re-configure chatter are left out, so an up-to-date build
 # prints nothing; compiler messages and errors stay, and the status is the build's.
 # usage: source scripts/build_tree.sh (with $root set; sourced by setup.sh)
@@ -13,6 +13,8 @@ build_tree() {
       { cat "$root/$dir.configure.log"; return 1; }
     grep -A 14 "dptrain .* configuration" "$root/$dir.configure.log" | sed 's/^-- //' || true
   fi
-  cmake --build "$root/$dir" -j "$(nproc)" 2>&1 | { grep -E -v "$build_progress" || true; }
+  # shellcheck disable=SC2086 # BUILD_TARGETS is a list of target names
+  cmake --build "$root/$dir" -j "$(nproc)" ${BUILD_TARGETS:+--target $BUILD_TARGETS} 2>&1 |
+    { grep -E -v "$build_progress" || true; }
   return "${PIPESTATUS[0]}"
 }

@@ -5,7 +5,11 @@
 #   3. fuzzing: the file parsers under libFuzzer, FUZZ_SECONDS (scripts/fuzz.sh: 30) each;
 #   4. AddressSanitizer: every test under AddressSanitizer + UndefinedBehaviorSanitizer, the MPI
 #      ones included (tests/lib/lsan_mpi.supp keeps Open MPI's own allocations out of
-#      LeakSanitizer's report).
+#      LeakSanitizer's report);
+#   5. emulated GPU: the GPU suites (label "gpu") on the emulated CUDA device (emu/,
+#      docs/emulator.md), built against the CUDA toolkit's headers in build-emu, then again under
+#      ThreadSanitizer (build-emu-tsan) and AddressSanitizer + UBSan (build-emu-asan). Where the
+#      headers are absent it reports itself as not run, with that reason, and fails nothing.
 # The sanitizer builds leave out CUDA (nothing runs it here); the ThreadSanitizer build leaves
 # out MPI too (Open MPI itself is not built with ThreadSanitizer).
 # It ends with one summary: each stage passed, failed, or not run (after a failed stage, the
@@ -16,9 +20,10 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 jobs=$(nproc)
 
-stages=(release tsan fuzz asan)
+stages=(release tsan fuzz asan emu emu_tsan emu_asan)
 declare -A title=([release]="release build" [tsan]="ThreadSanitizer" [fuzz]="fuzzing"
-                  [asan]="AddressSanitizer + UBSan")
+                  [asan]="AddressSanitizer + UBSan" [emu]="emulated GPU"
+                  [emu_tsan]="emulated GPU, TSan" [emu_asan]="emulated GPU, ASan + UBSan")
 declare -A outcome=()
 skipped=() # "stage: test: reason"
 current=""
@@ -96,3 +101,37 @@ echo "== tests: everything under AddressSanitizer + UndefinedBehaviorSanitizer"
 build_tree build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDPT_SANITIZE=address -DDPT_CUDA=OFF -DDPT_WERROR=ON
 ctest_stage asan build-asan ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 -- \
   --output-on-failure -j "$jobs"
+
+# --- the GPU suites on the emulated device: only what `ctest -L gpu` runs is built ---------------
+# Why the emulated build cannot be made here, or nothing when it can.
+emu_missing() {
+  local inc h
+  for inc in "${CUDA_HOME:-/usr/local/cuda}/include" /usr/include; do
+    for h in cuda_runtime_api.h cublas_v2.h nccl.h; do [ -f "$inc/$h" ] || continue 2; done
+    return 1
+  done
+  echo "the CUDA toolkit's headers (cuda_runtime_api.h, cublas_v2.h, nccl.h) are not installed"
+}
+gpu_targets="test_cuda_ops test_ops test_cuda_sync test_comm_nccl test_cuda_emu dptrain make_synth"
+if why=$(emu_missing); then
+  for s in emu emu_tsan emu_asan; do outcome[$s]="not run: $why"; done
+else
+  current=emu
+  echo "== tests: the GPU suites on the emulated CUDA device"
+  BUILD_TARGETS=$gpu_targets build_tree build-emu -DCMAKE_BUILD_TYPE=Release -DDPT_CUDA_EMU=ON -DDPT_WERROR=ON
+  ctest_stage emu build-emu -- -L gpu --output-on-failure -j "$jobs"
+
+  current=emu_tsan
+  echo "== tests: the GPU suites on the emulated CUDA device under ThreadSanitizer"
+  BUILD_TARGETS=$gpu_targets build_tree build-emu-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DDPT_SANITIZE=thread -DDPT_CUDA_EMU=ON -DDPT_MPI=OFF -DDPT_WERROR=ON
+  ctest_stage emu_tsan build-emu-tsan "TSAN_OPTIONS=halt_on_error=1 second_deadlock_stack=1" -- \
+    -L gpu --output-on-failure -j "$jobs"
+
+  current=emu_asan
+  echo "== tests: the GPU suites on the emulated CUDA device under AddressSanitizer + UBSan"
+  BUILD_TARGETS=$gpu_targets build_tree build-emu-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DDPT_SANITIZE=address -DDPT_CUDA_EMU=ON -DDPT_WERROR=ON
+  ctest_stage emu_asan build-emu-asan ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 -- \
+    -L gpu --output-on-failure -j "$jobs"
+fi

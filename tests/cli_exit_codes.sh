@@ -18,7 +18,10 @@ expect_input_error "--batch 0" --batch 0
 expect_input_error "unknown option '--bogus'" --bogus
 expect_input_error "/no/such/dir" --data /no/such/dir --quiet
 expect_input_error "folder '/no/such' does not exist" --data "$work/data" --report /no/such/r.json
-expect_input_error "--device cuda: no usable CUDA device" --data "$work/data" --device cuda --quiet
+# The devices are hidden (CUDA_VISIBLE_DEVICES=), so that these cases hold on a machine with a
+# GPU, or on the emulated one, too.
+CUDA_VISIBLE_DEVICES= expect_input_error "--device cuda: no usable CUDA device" --data "$work/data" \
+  --device cuda --quiet
 
 # A corrupt training file: refused, and no report written.
 cp -r "$work/data" "$work/bad"
@@ -36,9 +39,11 @@ for key in test_accuracy final_train_loss train_samples_per_sec epochs global_ba
 done
 grep -q '"strategy": "ps"' "$work/r.json" || fail "report strategy is not ps"
 
-# --device auto trains on the CPU here with a one-line notice when no GPU is usable.
-"$dptrain" --data "$work/data" --hidden 8 --epochs 1 >"$work/out" 2>"$work/err" || fail "auto run failed"
+# --device auto trains on the CPU with a one-line notice when no GPU is usable (devices hidden).
+CUDA_VISIBLE_DEVICES= "$dptrain" --data "$work/data" --hidden 8 --epochs 1 --report "$work/auto.json" \
+  >"$work/out" 2>"$work/err" || fail "auto run failed"
 grep -q "^epoch 1/1 " "$work/out" || fail "no epoch line: $(cat "$work/out")"
+grep -q '"device": "cpu"' "$work/auto.json" || fail "--device auto without a GPU: $(cat "$work/auto.json")"
 "$dptrain" --version | grep -q "backends:" || fail "--version lists no backends"
 
 finish cli_exit_codes

@@ -177,6 +177,8 @@ static void check_case(const op_case *c, dpt_device *cpu, dpt_device *dev, dpt_r
     CU_ASSERT_EQUAL_FATAL(dpt_dev_alloc(dev, bytes, &on_dev[i], &err), 0);
     CU_ASSERT_EQUAL_FATAL(dpt_dev_copy_h2d(dev, on_dev[i], want[i], bytes, &err), 0);
   }
+  /* The copies may still be reading want (dpt/device.h): the CPU op below overwrites it. */
+  CU_ASSERT_EQUAL_FATAL(dpt_dev_sync(dev, &err), 0);
   CU_ASSERT_EQUAL(c->run(c, cpu, want, &err), 0);
   CU_ASSERT_EQUAL(c->run(c, dev, on_dev, &err), 0);
   for (int i = 0; i < c->n_bufs; i++) {

@@ -42,6 +42,7 @@ typedef struct nccl_rank {
   alignas(DPT_CACHE_LINE) ncclComm_t comm; /* NULL before init, after a failed init, abort or
                                               detach */
   cudaStream_t stream;
+  float *token; /* one float of device memory: what a barrier reduces */
   bool attached;
   int ordinal;
   int rank; /* this process's, 0..size-1; the group's rank is first + rank */
@@ -110,6 +111,8 @@ static int fail_rank(nccl_rank *r, int rc, const dpt_err *why, dpt_err *err)
 static void release(nccl_rank *r)
 {
   abort_own(r);
+  (void)cudaFree(r->token);
+  r->token = NULL;
   if (r->stream) (void)cudaStreamDestroy(r->stream);
   r->stream = NULL;
   r->attached = false;
@@ -213,12 +216,17 @@ static int nccl_broadcast(void *ctx, float *buf, size_t n, int root, dpt_err *er
   return finish(r, "broadcast", rc, &why, err);
 }
 
-/* Every collective here has completed when it returns, so meeting on the host orders the NCCL
- * work as well. */
+/* The host barrier meets only this process's ranks: an allreduce of one float meets every
+ * process's, and returns once all have arrived. */
 static int nccl_barrier(void *ctx, dpt_err *err)
 {
+  nccl_rank *r = ctx;
   dpt_err why = {0};
-  return finish(ctx, "barrier", meet(ctx, "barrier", &why), &why, err);
+  int rc = meet(r, "barrier", &why);
+  if (!rc)
+    rc = DPT_CHECK_NCCL(
+        ncclAllReduce(r->token, r->token, 1, ncclFloat, ncclSum, r->comm, r->stream), &why);
+  return finish(r, "barrier", rc, &why, err);
 }
 
 static void nccl_abort(void *ctx, int code, const char *why)
@@ -321,6 +329,7 @@ int dpt_comm_nccl_attach(dpt_comm_nccl *g, int rank, int cuda_ordinal, dpt_err *
    * GPU named here whatever the thread did since. */
   int rc = DPT_CHECK_CUDA(cudaSetDevice(cuda_ordinal), &why);
   if (!rc) rc = DPT_CHECK_CUDA(cudaStreamCreateWithFlags(&r->stream, cudaStreamNonBlocking), &why);
+  if (!rc) rc = DPT_CHECK_CUDA(cudaMalloc((void **)&r->token, sizeof *r->token), &why);
   if (!rc) {
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
     config.blocking = 0;

@@ -5,6 +5,19 @@
 
 #include "dpt/atomic_file.h"
 #include "dpt/number_text.h"
+#include "dpt/device.h"
+
+/* An emulated CUDA run (docs/emulator.md): each device's counters of calls, copies and waits. */
+static void write_emulator_counters(FILE *f, const dpt_result *r)
+{
+  char counts[512];
+  if (strcmp(r->device, "cuda") != 0 || !dpt_cuda_emu_counters_json(0, counts, sizeof counts))
+    return;
+  fprintf(f, "  \"emulator_counters\": [%s", counts);
+  for (int d = 1; dpt_cuda_emu_counters_json(d, counts, sizeof counts); d++)
+    fprintf(f, ", %s", counts);
+  fprintf(f, "],\n");
+}
 
 static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
 {
@@ -34,6 +47,7 @@ static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
           DPT_JSON_NUM(r->time_wait_s, 4));
   fprintf(f, "  \"bytes_per_step\": %zu,\n", r->bytes_per_step);
   fprintf(f, "  \"skipped_steps\": %ld,\n", r->skipped_steps);
+  write_emulator_counters(f, r);
   fprintf(f, "  \"hidden\": [");
   for (int i = 0; i < r->n_hidden; i++) fprintf(f, "%s%d", i ? ", " : "", r->hidden[i]);
   fprintf(f, "],\n");

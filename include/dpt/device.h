@@ -86,6 +86,11 @@ int dpt_cpu_blas_threads(void);
  * CUDA or the runtime finds no driver or device. */
 int dpt_cuda_device_count(int *count, dpt_err *why);
 
+/* The emulated CUDA device's counters of device `ordinal` since the process started, as one JSON
+ * object ({"kernels": 120, "blas": 40, ...}, docs/emulator.md) into buf: false, buf empty, when the
+ * build has no emulator (cmake -DDPT_CUDA_EMU=ON) or there is no such device. */
+bool dpt_cuda_emu_counters_json(int ordinal, char *buf, size_t size);
+
 /* One line naming the compiled backends and versions, for --version. */
 const char *dpt_backends_summary(void);
 

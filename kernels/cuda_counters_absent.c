@@ -1,0 +1,8 @@
+/* dpt_cuda_emu_counters_json (dpt/device.h) in a build without the emulated device: none. */
+#include "dpt/device.h"
+
+bool dpt_cuda_emu_counters_json(int ordinal, char *buf, size_t size)
+{
+  if (size) buf[0] = '\0';
+  return false;
+}

@@ -1,0 +1,143 @@
+/* The CUDA kernels (kernels/cuda_kernels.h): grid-stride loops around the kn_
+ * bodies the CPU backend runs (kernels/kn_math.h), built with --fmad=false so
+ * they round as the CPU does. Only these launch lines are GPU-only: the host
+ * side of the backend is device_cuda.c. */
+#include <cuda_runtime.h>
+
+#include "kernels/cuda_kernels.h"
+#include "kernels/kn_math.h"
+
+namespace {
+
+constexpr unsigned kThreads = 256;
+constexpr size_t kMaxBlocks = 4096; /* beyond this, each thread loops: launch size stays small */
+
+template <typename Op> __global__ void each_index(size_t n, Op op)
+{
+  size_t stride = (size_t)gridDim.x * blockDim.x;
+  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) op(i);
+}
+
+/* op(i) for i in [0, n), grid-stride. */
+template <typename Op> cudaError_t launch_each(cudaStream_t s, size_t n, Op op)
+{
+  if (n == 0) return cudaSuccess;
+  size_t blocks = (n + kThreads - 1) / kThreads;
+  if (blocks > kMaxBlocks) blocks = kMaxBlocks;
+  each_index<<<(unsigned)blocks, kThreads, 0, s>>>(n, op);
+  return cudaGetLastError();
+}
+
+/* One functor per op: captures the arguments, calls the shared body. */
+struct fill_op {
+  float v;
+  float *y;
+  __device__ void operator()(size_t i) const { kn_fill_at(i, v, y); }
+};
+
+struct bias_act_op {
+  int cols;
+  const float *bias;
+  int relu;
+  float *y;
+  __device__ void operator()(size_t i) const { kn_bias_act_at(i, cols, bias, relu, y); }
+};
+
+struct relu_bwd_op {
+  const float *y, *dy;
+  float *dx;
+  __device__ void operator()(size_t i) const { kn_relu_bwd_at(i, y, dy, dx); }
+};
+
+/* One thread per row: rows are short (the class count), so a row needs no
+ * cooperation. */
+struct softmax_xent_op {
+  int cols;
+  const float *logits;
+  const int32_t *labels;
+  float grad_scale;
+  float *dlogits, *row_loss;
+  int32_t *row_argmax;
+  __device__ void operator()(size_t r) const
+  {
+    kn_softmax_xent_row((int)r, cols, logits, labels, grad_scale, dlogits, row_loss, row_argmax);
+  }
+};
+
+/* skip_votes (device memory, or NULL) is read by every thread: a skipped step
+ * leaves all as is. */
+struct sgd_step_op {
+  float *params;
+  const float *grads;
+  float *velocity;
+  float lr, momentum, weight_decay;
+  const float *skip_votes;
+  __device__ void operator()(size_t i) const
+  {
+    if (skip_votes && kn_step_skipped(*skip_votes)) return;
+    kn_sgd_step_at(i, params, grads, velocity, lr, momentum, weight_decay);
+  }
+};
+
+struct add_op {
+  const float *x;
+  float *acc;
+  __device__ void operator()(size_t i) const { kn_add_at(i, x, acc); }
+};
+
+/* Threads that find a NaN or Inf all store the same 1: a flag, not a reduction.
+ */
+struct nonfinite_op {
+  const float *x;
+  int *flag;
+  __device__ void operator()(size_t i) const
+  {
+    if (kn_nonfinite_at(i, x)) *flag = 1;
+  }
+};
+
+} // namespace
+
+cudaError_t dpt_launch_fill(cudaStream_t s, size_t n, float v, float *y)
+{
+  return launch_each(s, n, fill_op{v, y});
+}
+
+cudaError_t dpt_launch_bias_act(cudaStream_t s, size_t n, int cols, const float *bias, int relu,
+                                float *y)
+{
+  return launch_each(s, n, bias_act_op{cols, bias, relu, y});
+}
+
+cudaError_t dpt_launch_relu_bwd(cudaStream_t s, size_t n, const float *y, const float *dy,
+                                float *dx)
+{
+  return launch_each(s, n, relu_bwd_op{y, dy, dx});
+}
+
+cudaError_t dpt_launch_softmax_xent(cudaStream_t s, int rows, int cols, const float *logits,
+                                    const int32_t *labels, float grad_scale, float *dlogits,
+                                    float *row_loss, int32_t *row_argmax)
+{
+  return launch_each(
+      s, (size_t)rows,
+      softmax_xent_op{cols, logits, labels, grad_scale, dlogits, row_loss, row_argmax});
+}
+
+cudaError_t dpt_launch_sgd_step(cudaStream_t s, size_t n, float *params, const float *grads,
+                                float *velocity, float lr, float momentum, float weight_decay,
+                                const float *skip_votes)
+{
+  return launch_each(s, n,
+                     sgd_step_op{params, grads, velocity, lr, momentum, weight_decay, skip_votes});
+}
+
+cudaError_t dpt_launch_add(cudaStream_t s, size_t n, const float *x, float *acc)
+{
+  return launch_each(s, n, add_op{x, acc});
+}
+
+cudaError_t dpt_launch_flag_nonfinite(cudaStream_t s, size_t n, const float *x, int *flag)
+{
+  return launch_each(s, n, nonfinite_op{x, flag});
+}

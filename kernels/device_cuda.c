@@ -1,0 +1,292 @@
+/* The CUDA backend's host side, plain C over the CUDA runtime and cuBLAS: one
+ * device, one non-blocking stream, one cuBLAS handle bound to it, all in the
+ * device's context. Every op is queued on that stream; sync and copy_d2h wait
+ * for it. GEMM and column sums go through cuBLAS; the element-wise and per-row
+ * ops are the kernels of kernels/cuda_kernels.h (cuda_kernels.cu on a GPU, the
+ * emulated device's twins in cuda_kernels_emu.c). A device is used from the
+ * thread that opened it (cudaSetDevice is per host thread); alloc and destroy
+ * select the device again themselves, since they may be called from elsewhere.
+ */
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <stdlib.h>
+
+#include "dpt/device.h"
+#include "dpt/status.h"
+#include "kernels/backends.h"
+#include "kernels/cuda_check.h"
+#include "kernels/cuda_kernels.h"
+#include "kernels/gemm_map.h"
+#include "kernels/op_check.h"
+
+typedef struct cuda_ctx {
+  int ordinal;
+  cudaStream_t stream;
+  cublasHandle_t blas;
+  float *ones; /* device vector of ones_len ones: col_sum is a gemv with it */
+  size_t ones_len;
+  int *flag; /* device int: has_nonfinite's answer */
+} cuda_ctx;
+
+static cublasOperation_t blas_op(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
+
+/* For the calls that have no caller to report to (free, destroy): selects the device, and
+ * clears a failure from the thread's last-error slot, where the next kernel launch's check would
+ * blame it on that kernel. */
+static void select_device_quietly(const cuda_ctx *c)
+{
+  if (cudaSetDevice(c->ordinal) != cudaSuccess) (void)cudaGetLastError();
+}
+
+/* --- the table --- */
+
+/* Also undoes a partial open: every member may still be empty. Errors are
+ * dropped: there is no caller to report them to, and the device is going away.
+ */
+static void cuda_destroy(void *ctx)
+{
+  cuda_ctx *c = ctx;
+  select_device_quietly(c);
+  if (c->stream) (void)cudaStreamSynchronize(c->stream);
+  if (c->blas) (void)cublasDestroy(c->blas);
+  (void)cudaFree(c->ones);
+  (void)cudaFree(c->flag);
+  if (c->stream) (void)cudaStreamDestroy(c->stream);
+  free(c);
+}
+
+static int cuda_alloc(void *ctx, size_t bytes, void **out, dpt_err *err)
+{
+  int rc = dpt_check_alloc("cuda alloc", out, err);
+  if (rc) return rc;
+  *out = NULL;
+  rc = DPT_CHECK_CUDA(cudaSetDevice(((cuda_ctx *)ctx)->ordinal), err);
+  return rc ? rc : DPT_CHECK_CUDA(cudaMalloc(out, bytes), err);
+}
+
+/* Each of these selects the device: from a thread that never chose one, CUDA would make a context
+ * on device 0 for it. */
+static void cuda_free(void *ctx, void *p)
+{
+  select_device_quietly(ctx);
+  (void)cudaFree(p);
+}
+
+static int cuda_host_alloc(void *ctx, size_t bytes, void **out, dpt_err *err)
+{
+  int rc = dpt_check_alloc("cuda host_alloc", out, err);
+  if (rc) return rc;
+  *out = NULL;
+  rc = DPT_CHECK_CUDA(cudaSetDevice(((cuda_ctx *)ctx)->ordinal), err);
+  return rc ? rc : DPT_CHECK_CUDA(cudaMallocHost(out, bytes), err);
+}
+
+static void cuda_host_free(void *ctx, void *p)
+{
+  select_device_quietly(ctx);
+  (void)cudaFreeHost(p);
+}
+
+/* Queued on the stream. From page-locked host memory the copy is asynchronous:
+ * keep src as it is until the next sync. */
+static int cuda_copy_h2d(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err)
+{
+  int rc = dpt_check_copy("cuda copy_h2d", bytes, dst, src, err);
+  if (rc || !bytes) return rc;
+  return DPT_CHECK_CUDA(
+      cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ((cuda_ctx *)ctx)->stream), err);
+}
+
+/* Waits for the stream, so the host can read dst on return. */
+static int cuda_copy_d2h(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err)
+{
+  cuda_ctx *c = ctx;
+  int rc = dpt_check_copy("cuda copy_d2h", bytes, dst, src, err);
+  if (rc || !bytes) return rc;
+  rc = DPT_CHECK_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream), err);
+  return rc ? rc : DPT_CHECK_CUDA(cudaStreamSynchronize(c->stream), err);
+}
+
+static int cuda_copy_d2d(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err)
+{
+  int rc = dpt_check_copy("cuda copy_d2d", bytes, dst, src, err);
+  if (rc || !bytes) return rc;
+  return DPT_CHECK_CUDA(
+      cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ((cuda_ctx *)ctx)->stream), err);
+}
+
+static int cuda_zero(void *ctx, void *p, size_t bytes, dpt_err *err)
+{
+  int rc = dpt_check_zero("cuda zero", bytes, p, err);
+  if (rc || !bytes) return rc;
+  return DPT_CHECK_CUDA(cudaMemsetAsync(p, 0, bytes, ((cuda_ctx *)ctx)->stream), err);
+}
+
+static int cuda_sync(void *ctx, dpt_err *err)
+{
+  return DPT_CHECK_CUDA(cudaStreamSynchronize(((cuda_ctx *)ctx)->stream), err);
+}
+
+static int cuda_gemm(void *ctx, bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
+                     int lda, const float *b, int ldb, float beta, float *c, int ldc, dpt_err *err)
+{
+  int rc = dpt_check_gemm("cuda gemm", ta, tb, m, n, k, a, lda, b, ldb, c, ldc, err);
+  if (rc || m == 0 || n == 0) return rc;
+  dpt_gemm_colmajor g = dpt_gemm_map(ta, tb, m, n, k, lda, ldb, ldc);
+  const float *first = g.a_is_b ? b : a, *second = g.a_is_b ? a : b;
+  /* alpha and beta are read from host memory before the call returns (host
+   * pointer mode). */
+  return DPT_CHECK_CUBLAS(cublasSgemm(((cuda_ctx *)ctx)->blas, blas_op(g.transa), blas_op(g.transb),
+                                      g.m, g.n, g.k, &alpha, first, g.lda, second, g.ldb, &beta, c,
+                                      g.ldc),
+                          err);
+}
+
+/* Grows the ones vector to n. The old one may still be read by queued work:
+ * wait first. */
+static int ensure_ones(cuda_ctx *c, size_t n, dpt_err *err)
+{
+  if (n <= c->ones_len) return DPT_OK;
+  int rc = DPT_CHECK_CUDA(cudaStreamSynchronize(c->stream), err);
+  if (!rc) rc = DPT_CHECK_CUDA(cudaFree(c->ones), err);
+  c->ones = NULL;
+  c->ones_len = 0;
+  void *p = NULL;
+  if (!rc) rc = DPT_CHECK_CUDA(cudaMalloc(&p, n * sizeof(float)), err);
+  if (!rc) rc = DPT_CHECK_CUDA(dpt_launch_fill(c->stream, n, 1.f, p), err);
+  if (rc) {
+    (void)cudaFree(p);
+    return rc;
+  }
+  c->ones = p;
+  c->ones_len = n;
+  return DPT_OK;
+}
+
+/* rows or cols = 0 leaves y as it is, as on the CPU backend. */
+static int cuda_col_sum(void *ctx, int rows, int cols, float alpha, const float *x, float beta,
+                        float *y, dpt_err *err)
+{
+  cuda_ctx *c = ctx;
+  int rc = dpt_check_col_sum("cuda col_sum", rows, cols, x, y, err);
+  if (rc || rows == 0 || cols == 0) return rc;
+  rc = ensure_ones(c, (size_t)rows, err);
+  if (rc) return rc;
+  /* Row-major x (rows x cols) is column-major cols x rows with ld = cols: y =
+   * alpha*x*ones. */
+  return DPT_CHECK_CUBLAS(
+      cublasSgemv(c->blas, CUBLAS_OP_N, cols, rows, &alpha, x, cols, c->ones, 1, &beta, y, 1), err);
+}
+
+static int cuda_bias_act(void *ctx, int rows, int cols, const float *bias, bool relu, float *y,
+                         dpt_err *err)
+{
+  int rc = dpt_check_bias_act("cuda bias_act", rows, cols, bias, y, err);
+  if (rc) return rc;
+  return DPT_CHECK_CUDA(dpt_launch_bias_act(((cuda_ctx *)ctx)->stream, (size_t)rows * (size_t)cols,
+                                            cols, bias, relu ? 1 : 0, y),
+                        err);
+}
+
+static int cuda_relu_bwd(void *ctx, size_t n, const float *y, const float *dy, float *dx,
+                         dpt_err *err)
+{
+  int rc = dpt_check_relu_bwd("cuda relu_bwd", n, y, dy, dx, err);
+  return rc ? rc
+            : DPT_CHECK_CUDA(dpt_launch_relu_bwd(((cuda_ctx *)ctx)->stream, n, y, dy, dx), err);
+}
+
+/* Labels live on the device, so their range is the caller's promise here (the
+ * CPU backend checks it). */
+static int cuda_softmax_xent(void *ctx, int rows, int cols, const float *logits,
+                             const int32_t *labels, float grad_scale, float *dlogits,
+                             float *row_loss, int32_t *row_argmax, dpt_err *err)
+{
+  int rc = dpt_check_softmax_xent("cuda softmax_xent", rows, cols, logits, labels, dlogits,
+                                  row_loss, row_argmax, err);
+  if (rc) return rc;
+  return DPT_CHECK_CUDA(dpt_launch_softmax_xent(((cuda_ctx *)ctx)->stream, rows, cols, logits,
+                                                labels, grad_scale, dlogits, row_loss, row_argmax),
+                        err);
+}
+
+static int cuda_sgd_step(void *ctx, size_t n, float *params, const float *grads, float *velocity,
+                         float lr, float momentum, float weight_decay, const float *skip_votes,
+                         dpt_err *err)
+{
+  int rc = dpt_check_sgd_step("cuda sgd_step", n, params, grads, velocity, err);
+  if (rc) return rc;
+  return DPT_CHECK_CUDA(dpt_launch_sgd_step(((cuda_ctx *)ctx)->stream, n, params, grads, velocity,
+                                            lr, momentum, weight_decay, skip_votes),
+                        err);
+}
+
+static int cuda_add(void *ctx, size_t n, const float *x, float *acc, dpt_err *err)
+{
+  int rc = dpt_check_add("cuda add", n, x, acc, err);
+  return rc ? rc : DPT_CHECK_CUDA(dpt_launch_add(((cuda_ctx *)ctx)->stream, n, x, acc), err);
+}
+
+static int cuda_has_nonfinite(void *ctx, size_t n, const float *x, bool *out, dpt_err *err)
+{
+  cuda_ctx *c = ctx;
+  int rc = dpt_check_has_nonfinite("cuda has_nonfinite", n, x, out, err);
+  if (rc) return rc;
+  int found = 0;
+  rc = DPT_CHECK_CUDA(cudaMemsetAsync(c->flag, 0, sizeof found, c->stream), err);
+  if (!rc) rc = DPT_CHECK_CUDA(dpt_launch_flag_nonfinite(c->stream, n, x, c->flag), err);
+  if (!rc)
+    rc = DPT_CHECK_CUDA(
+        cudaMemcpyAsync(&found, c->flag, sizeof found, cudaMemcpyDeviceToHost, c->stream), err);
+  if (!rc) rc = DPT_CHECK_CUDA(cudaStreamSynchronize(c->stream), err);
+  if (!rc) *out = found != 0;
+  return rc;
+}
+
+static const dpt_device_ops cuda_ops = {
+    .name = "cuda",
+    .destroy = cuda_destroy,
+    .alloc = cuda_alloc,
+    .free = cuda_free,
+    .host_alloc = cuda_host_alloc,
+    .host_free = cuda_host_free,
+    .copy_h2d = cuda_copy_h2d,
+    .copy_d2h = cuda_copy_d2h,
+    .copy_d2d = cuda_copy_d2d,
+    .zero = cuda_zero,
+    .sync = cuda_sync,
+    .gemm = cuda_gemm,
+    .col_sum = cuda_col_sum,
+    .bias_act = cuda_bias_act,
+    .relu_bwd = cuda_relu_bwd,
+    .softmax_xent = cuda_softmax_xent,
+    .sgd_step = cuda_sgd_step,
+    .add = cuda_add,
+    .has_nonfinite = cuda_has_nonfinite,
+};
+
+/* Runs in the worker's own thread: cudaSetDevice binds that thread to the
+ * device. */
+int dpt_cuda_backend_open(int ordinal, dpt_device *out, dpt_err *err)
+{
+  int count = 0;
+  dpt_err why = {0};
+  dpt_cuda_backend_count(&count, &why);
+  if (count == 0) return dpt_err_set(err, DPT_EDEVICE, "cuda: no usable device: %s", why.msg);
+  if (ordinal >= count)
+    return dpt_err_set(err, DPT_EINPUT, "cuda: device %d requested, but %d found", ordinal, count);
+  cuda_ctx *c = calloc(1, sizeof *c);
+  if (!c) return dpt_err_set(err, DPT_ENOMEM, "cuda: out of memory for device %d", ordinal);
+  c->ordinal = ordinal;
+  int rc = DPT_CHECK_CUDA(cudaSetDevice(ordinal), err);
+  if (!rc) rc = DPT_CHECK_CUDA(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), err);
+  if (!rc) rc = DPT_CHECK_CUBLAS(cublasCreate(&c->blas), err);
+  if (!rc) rc = DPT_CHECK_CUBLAS(cublasSetStream(c->blas, c->stream), err);
+  if (!rc) rc = DPT_CHECK_CUDA(cudaMalloc((void **)&c->flag, sizeof(int)), err);
+  if (rc) {
+    cuda_destroy(c);
+    return rc;
+  }
+  *out = (dpt_device){.vt = &cuda_ops, .ctx = c, .kind = DPT_DEVICE_CUDA, .index = ordinal};
+  return DPT_OK;
+}

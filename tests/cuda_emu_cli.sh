@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# dptrain --device cuda end to end on the emulated device (emulated build only, docs/emulator.md):
+#   mode train: both strategies on 1 to 4 devices against the CPU path (final loss within 1e-3
+#     relative, test accuracy within 0.01), --check-replicas, --on-nan skip and stop with DPT_FAULT,
+#     checkpoint and resume bit-identical to the uninterrupted emulated run, all under random
+#     delays of stream work;
+#   mode faults: the emulator's faults reach the user as one error line and exit 1 within seconds
+#     (an asynchronous NCCL error on a rank, a failing cudaMalloc, a sticky illegal address on a
+#     device picked through CUDA_VISIBLE_DEVICES), and device counts as exit 2;
+#   mode hang: a kernel that never finishes is ended by --timeout;
+#   mode mpi: 2 processes of 2 workers (MPIEXEC in the environment): on 4 devices the processes
+#     pick apart with CUDA_VISIBLE_DEVICES, loss and accuracy equal to the CPU path's over MPI;
+#   mode mpi_devices: the same without CUDA_VISIBLE_DEVICES: the processes must pick 4 distinct
+#     devices themselves.
+# usage: cuda_emu_cli.sh MODE DPTRAIN MAKE_SYNTH WORKDIR
+mode=$1
+shift
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cli_test_lib.sh"
+
+train=(--data "$work/data" --hidden 16 --batch 20 --lr 0.05 --epochs 3 --quiet)
+
+# run NAME ARGS...: dptrain's exit status in $rc, its output in $work/NAME.out and .err.
+run() {
+  local name=$1
+  shift
+  "$dptrain" "$@" >"$work/$name.out" 2>"$work/$name.err"
+  rc=$?
+}
+
+# run_mpi NAME MPIEXEC-ARGS...: the same for "$MPIEXEC" MPIEXEC-ARGS.
+run_mpi() {
+  local name=$1
+  shift
+  "$MPIEXEC" "$@" >"$work/$name.out" 2>"$work/$name.err"
+  rc=$?
+}
+
+# close A B REL: |A - B| <= REL * |B|
+close() { awk -v a="$1" -v b="$2" -v r="$3" 'BEGIN { d = a - b; if (d < 0) d = -d;
+  m = b < 0 ? -b : b; exit !(d <= r * m) }'; }
+
+# compare_to_cpu NAME [LABEL]: the run's report ($work/NAME.json) against $work/cpu.json.
+compare_to_cpu() {
+  local cl gl ca ga
+  cl=$(report_field "$work/cpu.json" final_train_loss) gl=$(report_field "$work/$1.json" final_train_loss)
+  ca=$(report_field "$work/cpu.json" test_accuracy) ga=$(report_field "$work/$1.json" test_accuracy)
+  local what=${2:-$1}
+  echo "$what: loss cpu $cl cuda $gl, accuracy cpu $ca cuda $ga"
+  close "$gl" "$cl" 1e-3 || fail "$what: loss $gl, the CPU path's $cl"
+  awk -v a="$ga" -v b="$ca" 'BEGIN { d = a - b; exit !(d <= 0.01 && d >= -0.01) }' ||
+    fail "$what: accuracy $ga, the CPU path's $ca"
+}
+
+train_mode() {
+  export DPT_CUDA_EMU_DELAY_US=200
+  local s n
+  for s in allreduce ps; do
+    for n in 1 2 3 4; do
+      run cpu "${train[@]}" --device cpu --workers "$n" --strategy "$s" --report "$work/cpu.json"
+      run cuda "${train[@]}" --device cuda --workers "$n" --strategy "$s" --report "$work/cuda.json"
+      [ "$rc" -eq 0 ] || { fail "$s on $n device(s): exit $rc: $(cat "$work/cuda.err")"; continue; }
+      compare_to_cpu cuda "$s on $n device(s)"
+    done
+  done
+
+  # The report counts each device's work: a 2-worker allreduce run uses devices 0 and 1 only.
+  run counted "${train[@]}" --device cuda --workers 2 --report "$work/counted.json"
+  local kernels nccl
+  kernels=$(grep '"emulator_counters"' "$work/counted.json" | grep -o '"kernels": [0-9]*' |
+    awk '{printf "%s%s", (NR > 1 ? " " : ""), ($2 > 0 ? "some" : "none")}')
+  nccl=$(grep '"emulator_counters"' "$work/counted.json" | grep -o '"nccl": [0-9]*' |
+    awk '{printf "%s%s", (NR > 1 ? " " : ""), ($2 > 0 ? "some" : "none")}')
+  [ "$kernels" = "some some none none" ] && [ "$nccl" = "some some none none" ] ||
+    fail "emulator_counters: kernels '$kernels', nccl '$nccl' on devices 0-3: $(grep emulator "$work/counted.json")"
+
+  run replicas "${train[@]}" --device cuda --workers 4 --check-replicas
+  [ "$rc" -eq 0 ] || fail "--check-replicas: exit $rc: $(cat "$work/replicas.err")"
+
+  DPT_FAULT=worker=1,step=3,kind=nan run nan_skip "${train[@]}" --device cuda --workers 2 \
+    --on-nan skip --report "$work/nan.json"
+  [ "$rc" -eq 0 ] || fail "--on-nan skip: exit $rc: $(cat "$work/nan_skip.err")"
+  [ "$(report_field "$work/nan.json" skipped_steps)" = 1 ] ||
+    fail "--on-nan skip: skipped_steps $(report_field "$work/nan.json" skipped_steps), expected 1"
+  DPT_FAULT=worker=1,step=3,kind=nan run nan_stop "${train[@]}" --device cuda --workers 2
+  [ "$rc" -eq 1 ] || fail "--on-nan stop: exit $rc, expected 1: $(cat "$work/nan_stop.err")"
+
+  # A constant rate: the run cut at epoch 2 and resumed to 4 follows the uninterrupted schedule.
+  local ck=$work/run.ckpt straight resumed
+  local plain=(--data "$work/data" --hidden 16 --batch 20 --lr-schedule constant --device cuda
+               --workers 3)
+  run straight "${plain[@]}" --epochs 4
+  straight=$(done_hash "$work/straight.out")
+  run first "${plain[@]}" --epochs 2 --checkpoint "$ck"
+  [ "$rc" -eq 0 ] || fail "checkpointed run: exit $rc: $(cat "$work/first.err")"
+  run resumed "${plain[@]}" --epochs 4 --resume "$ck"
+  resumed=$(done_hash "$work/resumed.out")
+  [ -n "$straight" ] && [ "$resumed" = "$straight" ] ||
+    fail "resumed hash '$resumed' != uninterrupted '$straight': $(cat "$work/resumed.err")"
+}
+
+# expect_failure NAME CODE PATTERN: the run exited CODE in time, with one error line matching.
+expect_failure() {
+  [ "$rc" -eq "$2" ] || fail "$1: exit $rc, expected $2: $(cat "$work/$1.err")"
+  grep -q "^dptrain: error: .*$3" "$work/$1.err" || fail "$1: said '$(cat "$work/$1.err")'"
+}
+
+faults_mode() {
+  DPT_CUDA_EMU_NCCL_ERROR=1:3 run nccl_error "${train[@]}" --device cuda --workers 2
+  # Worker 1's error, or worker 0's report of the abort it caused: either names rank 1's error.
+  expect_failure nccl_error 1 "worker [01]: comm nccl: allreduce: .*rank 1: .*DPT_CUDA_EMU_NCCL_ERROR"
+  DPT_CUDA_EMU_FAIL_ALLOC=0:4 run alloc "${train[@]}" --device cuda --workers 2
+  expect_failure alloc 1 "worker 0: cuda: .*cudaMalloc.*cudaErrorMemoryAllocation"
+  # Visible device 0 is the machine's device 3: its fault is worker 0's.
+  CUDA_VISIBLE_DEVICES=3,1 DPT_CUDA_EMU_STICKY=3:30 run sticky "${train[@]}" --device cuda --workers 2
+  expect_failure sticky 1 "worker 0: cuda: .*cudaErrorIllegalAddress"
+  CUDA_VISIBLE_DEVICES=3,1 run visible "${train[@]}" --device cuda --workers 3
+  expect_failure visible 2 "--workers 3: only 2 CUDA device"
+  CUDA_VISIBLE_DEVICES= run hidden "${train[@]}" --device cuda
+  expect_failure hidden 2 "--device cuda: no usable CUDA device"
+  DPT_CUDA_EMU_DEVICES=1 run one_device "${train[@]}" --device cuda --workers 2
+  expect_failure one_device 2 "--workers 2: only 1 CUDA device"
+}
+
+# The hung kernel's worker waits in the runtime; --timeout 3 must still end the run with exit 1
+# well before the emulator's own last resort (DPT_CUDA_EMU_WAIT_LIMIT_S) would.
+hang_mode() {
+  local t0 t1
+  t0=$(date +%s)
+  DPT_CUDA_EMU_WAIT_LIMIT_S=120 DPT_CUDA_EMU_HANG=1:40 run hang "${train[@]}" --device cuda \
+    --workers 2 --timeout 3
+  t1=$(date +%s)
+  echo "hung kernel: exit $rc after $((t1 - t0)) s: $(head -c 300 "$work/hang.err")"
+  [ "$rc" -eq 1 ] || fail "hung kernel: exit $rc, expected 1"
+  [ $((t1 - t0)) -le 60 ] || fail "hung kernel: the run took $((t1 - t0)) s with --timeout 3"
+}
+
+mpi_mode() {
+  local args=("${train[@]}" --workers 2 --timeout 20)
+  run_mpi cpu -n 2 "$dptrain" "${args[@]}" --device cpu --report "$work/cpu.json"
+  [ "$rc" -eq 0 ] || fail "cpu over 2 processes: exit $rc: $(cat "$work/cpu.err")"
+  run_mpi apart -n 1 -x CUDA_VISIBLE_DEVICES=0,1 "$dptrain" "${args[@]}" --device cuda \
+    --report "$work/apart.json" : -n 1 -x CUDA_VISIBLE_DEVICES=2,3 "$dptrain" "${args[@]}" \
+    --device cuda
+  [ "$rc" -eq 0 ] || fail "cuda over 2 processes on devices 0,1 and 2,3: exit $rc: $(cat "$work/apart.err")"
+  [ "$rc" -eq 0 ] && compare_to_cpu apart
+}
+
+mpi_devices_mode() {
+  local args=("${train[@]}" --workers 2 --timeout 20)
+  run_mpi cpu -n 2 "$dptrain" "${args[@]}" --device cpu --report "$work/cpu.json"
+  run_mpi own -n 2 "$dptrain" "${args[@]}" --device cuda --report "$work/own.json"
+  [ "$rc" -eq 0 ] || fail "cuda over 2 processes: exit $rc: $(cat "$work/own.err")"
+  [ "$rc" -eq 0 ] && compare_to_cpu own
+}
+
+case $mode in
+mpi) mpi_mode ;;
+mpi_devices) mpi_devices_mode ;;
+train) train_mode ;;
+faults) faults_mode ;;
+hang) hang_mode ;;
+*) echo "cuda_emu_cli.sh: unknown mode '$mode'"; exit 2 ;;
+esac
+finish "cuda_emu_cli $mode"
