@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # build_tree DIR [cmake options...]: configures $root/DIR once (printing the configuration
-# summary), then builds it incrementally (only the targets named in BUILD_TARGETS when it is set). Make's progress lines ("[ 42%] Built target ...",
+# summary), then builds it incrementally (only the targets named in BUILD_TARGETS when it is
+# set). Make's progress lines ("[ 42%] Built target ...",
 # "Building C object ...") and CMake's re-configure chatter are left out, so an up-to-date build
 # prints nothing; compiler messages and errors stay, and the status is the build's.
 # usage: source scripts/build_tree.sh (with $root set; sourced by setup.sh)
