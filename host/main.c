@@ -51,6 +51,19 @@ static int fail_run(const dpt_mpi_env *env, const dpt_err *err)
   return status;
 }
 
+/* The job of the one run this process makes, for end_stuck. */
+static const dpt_mpi_env *run_env;
+
+/* dpt_observer.on_stuck: a worker thread is stuck inside a device call and cannot be joined, so
+ * the process ends here without it (under MPI with the whole job), as fail_run says. */
+static void end_stuck(void *ctx, const dpt_err *err)
+{
+  (void)ctx;
+  int status = fail_run(run_env, err);
+  fflush(NULL);
+  _exit(status);
+}
+
 /* An end every process reached alike, knowing the others did (a stop after the same step, with
  * the checkpoint saved; a run stopped as diverged after the same step; settings that differ,
  * which every process compared): rank 0 alone says why, and each process ends MPI normally with
@@ -157,6 +170,8 @@ static int dptrain_main(int argc, char **argv)
   dpt_console_init(&console, said, stderr, cfg.quiet);
   dpt_observer obs = dpt_console_observer(&console);
   obs.should_stop = dpt_signals_stop_requested;
+  run_env = &mpi;
+  obs.on_stuck = end_stuck;
   dpt_result result;
   int rc = dpt_train_recorded(&cfg, &obs, &result, &err);
   dpt_signals_release();

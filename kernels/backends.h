@@ -21,8 +21,8 @@ void dpt_cpu_backend_summary(char *buf, size_t size);
 /* "OpenBLAS 0.3.21, kernel Haswell" into buf. */
 void dpt_cpu_backend_blas(char *buf, size_t size);
 
-/* Opens CUDA device `ordinal` for the calling thread. */
-int dpt_cuda_backend_open(int ordinal, dpt_device *out, dpt_err *err);
+/* Opens CUDA device `ordinal` for the calling thread; wait_s bounds its waits (dpt_device_options). */
+int dpt_cuda_backend_open(int ordinal, double wait_s, dpt_device *out, dpt_err *err);
 /* See dpt_cuda_device_count in dpt/device.h. */
 int dpt_cuda_backend_count(int *count, dpt_err *why);
 /* "cuda 13.0 (...)" or "cuda: not built" into buf. */

@@ -1,5 +1,4 @@
 /* The run: device choice, data, workers, strategy; joins the workers and fills the result. */
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "host/train/run.h"
 #include "host/train/run_memory.h"
 #include "host/train/run_procs.h"
+#include "host/train/worker_join.h"
 #include "host/record/trace.h"
 
 static void notice(const dpt_observer *obs, const char *msg)
@@ -48,43 +48,13 @@ static int choose_device(const dpt_config *cfg, const dpt_observer *obs, dpt_run
   return DPT_OK;
 }
 
-typedef struct worker_arg {
-  dpt_run *run;
-  int w;
-} worker_arg;
-
-static void *worker_main(void *p)
-{
-  worker_arg *a = p;
-  dpt_worker_run(a->run, a->w);
-  return NULL;
-}
-
 /* Starts the workers, waits for them; the first error (if any) lands in run->err. */
 static int run_workers(dpt_run *run, dpt_err *err)
 {
-  pthread_t *threads = calloc((size_t)run->workers, sizeof *threads);
-  worker_arg *args = calloc((size_t)run->workers, sizeof *args);
-  if (!threads || !args) {
-    free(threads);
-    free(args);
-    return dpt_err_set(err, DPT_ENOMEM, "trainer: out of memory");
-  }
-  int started = 0;
-  for (; started < run->workers; started++) {
-    args[started] = (worker_arg){run, started};
-    int why = pthread_create(&threads[started], NULL, worker_main, &args[started]);
-    if (why != 0) {
-      dpt_err e = {0};
-      dpt_err_set(&e, why == EAGAIN ? DPT_ENOMEM : DPT_EINTERNAL,
-                  "trainer: cannot start worker thread %d: %s", started, strerror(why));
-      dpt_run_fail(run, started, &e);
-      break;
-    }
-  }
-  for (int w = 0; w < started; w++) pthread_join(threads[w], NULL);
+  dpt_worker_thread *threads = calloc((size_t)run->workers, sizeof *threads);
+  if (!threads) return dpt_err_set(err, DPT_ENOMEM, "trainer: out of memory");
+  dpt_worker_threads_join(run, threads, dpt_worker_threads_start(run, threads));
   free(threads);
-  free(args);
   if (run->err.code) return dpt_err_set(err, run->err.code, "%s", run->err.msg);
   return DPT_OK;
 }

@@ -72,6 +72,19 @@ typedef struct dpt_device {
 /* Opens device `index` of `kind`. blas_threads applies to the CPU backend (0 = leave as is). */
 int dpt_device_open(dpt_device_kind kind, int index, int blas_threads, dpt_device *out,
                     dpt_err *err);
+
+/* What dpt_device_open_with takes beyond the device. */
+typedef struct dpt_device_options {
+  int blas_threads; /* the CPU backend's BLAS threads (0 = leave as is) */
+  /* The CUDA backend's bound on each wait for its stream (sync, the d2h copy, has_nonfinite, and
+   * the waits before a free and at close): past it the op fails with DPT_ETIMEOUT naming the
+   * device and what it waited for, and the device frees nothing more (a free would wait for the
+   * stuck work). 0: no bound. A run passes --timeout. */
+  double wait_s;
+} dpt_device_options;
+
+int dpt_device_open_with(dpt_device_kind kind, int index, const dpt_device_options *opts,
+                         dpt_device *out, dpt_err *err);
 void dpt_device_close(dpt_device *dev);
 
 /* Address space the backend maps in host memory for `workers` devices of `kind` opened with

@@ -53,7 +53,16 @@ typedef struct dpt_observer {
    * dpt_train then returns DPT_EINTERRUPTED. Once true it should stay true. Keep it cheap and
    * thread-safe (e.g. read a flag a signal handler sets). */
   bool (*should_stop)(void *ctx);
+  /* The last resort (NULL: the run waits for its workers for ever): called, from the thread that
+   * joins the workers, when the run has failed with a --timeout and a worker thread has not
+   * returned within --timeout + DPT_STUCK_GRACE_S seconds of it, i.e. is stuck inside a device
+   * call that cannot be stopped. It must end the process (err says why); what the stuck thread
+   * holds cannot be freed. */
+  void (*on_stuck)(void *ctx, const dpt_err *err);
 } dpt_observer;
+
+/* Seconds beyond --timeout that a failed run waits for its workers before on_stuck. */
+#define DPT_STUCK_GRACE_S 5.0
 
 /* obs may be NULL. */
 static inline bool dpt_observer_stop_requested(const dpt_observer *obs)
