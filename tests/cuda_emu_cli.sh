@@ -121,8 +121,9 @@ faults_mode() {
   expect_failure one_device 2 "--workers 2: only 1 CUDA device"
 }
 
-# The hung kernel's worker waits in the runtime; --timeout 3 must still end the run with exit 1
-# well before the emulator's own last resort (DPT_CUDA_EMU_WAIT_LIMIT_S) would.
+# The hung kernel's worker waits for its stream: --timeout 3 must end that wait, so the run ends
+# with exit 1 and one line, well before the emulator's own last resort (DPT_CUDA_EMU_WAIT_LIMIT_S)
+# would, and without the trainer's (a worker that cannot be joined, dpt_observer.on_stuck).
 hang_mode() {
   local t0 t1
   t0=$(date +%s)
@@ -132,6 +133,9 @@ hang_mode() {
   echo "hung kernel: exit $rc after $((t1 - t0)) s: $(head -c 300 "$work/hang.err")"
   [ "$rc" -eq 1 ] || fail "hung kernel: exit $rc, expected 1"
   [ $((t1 - t0)) -le 60 ] || fail "hung kernel: the run took $((t1 - t0)) s with --timeout 3"
+  [ "$(wc -l <"$work/hang.err")" -eq 1 ] || fail "hung kernel: not one line: $(cat "$work/hang.err")"
+  ! grep -q "did not return" "$work/hang.err" ||
+    fail "hung kernel: a worker stayed in a CUDA call: $(cat "$work/hang.err")"
 }
 
 mpi_mode() {
