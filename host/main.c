@@ -152,8 +152,14 @@ static int dptrain_main(int argc, char **argv)
     return fail(&err);
   dpt_mpi_env mpi;
   if (dpt_mpi_env_init(&argc, &argv, &mpi, &err)) return fail_run(&mpi, &err);
+  /* Processes of a node that see the same first GPU share its GPUs (dpt_config.local_rank). */
+  char first_gpu[DPT_MPI_NODE_KEY] = "";
+  if (cfg.device != DPT_DEVICE_SELECT_CPU) dpt_cuda_first_device_id(first_gpu, sizeof first_gpu);
+  if (dpt_mpi_env_share_node(&mpi, first_gpu, &err)) return fail_run(&mpi, &err);
   cfg.procs = mpi.size;
   cfg.proc_rank = mpi.rank;
+  cfg.local_procs = mpi.local_size;
+  cfg.local_rank = mpi.local_rank;
   if (mpi.rank > 0) quiet_rank(&cfg);
   /* First of all, before any message whose size or count depends on a setting. */
   bool everyone_refuses;

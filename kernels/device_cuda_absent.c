@@ -9,6 +9,12 @@ int dpt_cuda_backend_open(int ordinal, double wait_s, dpt_device *out, dpt_err *
   return dpt_err_set(err, DPT_EINPUT, "cuda: this build has no CUDA support");
 }
 
+bool dpt_cuda_backend_first_id(char *buf, size_t size)
+{
+  if (size) buf[0] = '\0';
+  return false;
+}
+
 int dpt_cuda_backend_count(int *count, dpt_err *why)
 {
   if (!count) return dpt_err_set(why, DPT_EINTERNAL, "cuda device count: no output count");

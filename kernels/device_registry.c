@@ -41,6 +41,11 @@ void dpt_device_close(dpt_device *dev)
 
 int dpt_cuda_device_count(int *count, dpt_err *why) { return dpt_cuda_backend_count(count, why); }
 
+bool dpt_cuda_first_device_id(char *buf, size_t size)
+{
+  return dpt_cuda_backend_first_id(buf, size);
+}
+
 void dpt_blas_summary(dpt_device_kind kind, char *buf, size_t size)
 {
   if (kind == DPT_DEVICE_CUDA) dpt_cuda_backend_blas(buf, size);

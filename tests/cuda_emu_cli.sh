@@ -119,6 +119,9 @@ faults_mode() {
   expect_failure hidden 2 "--device cuda: no usable CUDA device"
   DPT_CUDA_EMU_DEVICES=1 run one_device "${train[@]}" --device cuda --workers 2
   expect_failure one_device 2 "--workers 2: only 1 CUDA device"
+  # --device auto with too few GPUs says so, and how to train anyway.
+  DPT_CUDA_EMU_DEVICES=2 run auto_too_few "${train[@]}" --device auto --workers 4
+  expect_failure auto_too_few 2 "--workers 4: only 2 CUDA device(s) here (--device cpu trains on the CPU)"
 }
 
 # The hung kernel's worker waits for its stream: --timeout 3 must end that wait, so the run ends
@@ -155,6 +158,16 @@ mpi_devices_mode() {
   run_mpi own -n 2 "$dptrain" "${args[@]}" --device cuda --report "$work/own.json"
   [ "$rc" -eq 0 ] || fail "cuda over 2 processes: exit $rc: $(cat "$work/own.err")"
   [ "$rc" -eq 0 ] && compare_to_cpu own
+  # Process L's worker w on device L x 2 + w, as the report says.
+  local devices
+  devices=$(grep -o '"devices": \[[^]]*\]' "$work/own.json")
+  [ "$devices" = '"devices": [{"process": 0, "ordinal": 0}, {"process": 0, "ordinal": 1}, {"process": 1, "ordinal": 2}, {"process": 1, "ordinal": 3}]' ] ||
+    fail "devices of 2 processes x 2 workers: '$devices'"
+  # 2 processes x 3 workers on 4 devices: refused before training, one line, exit 2.
+  run_mpi too_many -n 2 "$dptrain" "${args[@]}" --device cuda --workers 3
+  [ "$rc" -eq 2 ] || fail "2 x 3 workers on 4 devices: exit $rc, expected 2: $(cat "$work/too_many.err")"
+  grep -q "^dptrain: error: .*--workers 3: 2 processes on this node x 3 workers need 6 CUDA devices, 4 here$" \
+    "$work/too_many.err" || fail "2 x 3 workers on 4 devices: said '$(cat "$work/too_many.err")'"
 }
 
 case $mode in

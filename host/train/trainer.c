@@ -37,10 +37,25 @@ static int choose_device(const dpt_config *cfg, const dpt_observer *obs, dpt_run
   }
   run->device_kind = gpus > 0 ? DPT_DEVICE_CUDA : DPT_DEVICE_CPU;
   int cores = dpt_cores_online();
-  run->workers = cfg->workers > 0 ? cfg->workers : (gpus > 0 ? gpus : cores);
-  if (run->device_kind == DPT_DEVICE_CUDA && run->workers > gpus)
-    return dpt_err_set(err, DPT_EINPUT, "--workers %d: only %d CUDA device(s) here",
-                       run->workers, gpus);
+  /* The node's processes share its GPUs: process L's worker w uses device L x workers + w. */
+  int here = cfg->local_procs > 1 ? cfg->local_procs : 1;
+  run->workers = cfg->workers > 0 ? cfg->workers : (gpus > 0 ? gpus / here : cores);
+  const char *cpu_hint = cfg->device == DPT_DEVICE_SELECT_AUTO ? " (--device cpu trains on the CPU)" : "";
+  if (run->device_kind == DPT_DEVICE_CUDA && run->workers == 0)
+    return dpt_err_set(err, DPT_EINPUT,
+                       "--workers auto: %d processes on this node share %d CUDA device(s): "
+                       "fewer than one each%s",
+                       here, gpus, cpu_hint);
+  if (run->device_kind == DPT_DEVICE_CUDA && here == 1 && run->workers > gpus)
+    return dpt_err_set(err, DPT_EINPUT, "--workers %d: only %d CUDA device(s) here%s",
+                       run->workers, gpus, cpu_hint);
+  if (run->device_kind == DPT_DEVICE_CUDA && (long)here * run->workers > gpus)
+    return dpt_err_set(err, DPT_EINPUT,
+                       "--workers %d: %d processes on this node x %d workers need %ld CUDA "
+                       "devices, %d here%s",
+                       run->workers, here, run->workers, (long)here * run->workers, gpus, cpu_hint);
+  run->first_ordinal =
+      run->device_kind == DPT_DEVICE_CUDA && here > 1 ? cfg->local_rank * run->workers : 0;
   /* Workers sharing the CPU each get one BLAS thread: no oversubscription. */
   run->blas_threads = run->device_kind == DPT_DEVICE_CUDA ? 0
                       : run->workers == 1               ? cores
@@ -94,6 +109,13 @@ static void fill_result(const dpt_config *cfg, const dpt_run *run, size_t bytes_
   out->classes = run->shape.sizes[run->shape.n_layers];
   out->train_samples = (long)run->train->count;
   out->test_samples = (long)run->test->count;
+  for (int g = 0; run->device_kind == DPT_DEVICE_CUDA && g < run->all_workers &&
+                  g < DPT_RESULT_DEVICES_MAX;
+       g++) {
+    int p = g / run->workers;
+    out->devices[out->n_devices++] = (dpt_worker_device){
+        .process = p, .ordinal = dpt_run_procs_first_ordinal(run, p) + g % run->workers};
+  }
 }
 
 /* --trace: every span buffer is allocated before a thread starts; ps adds the server's hook. */

@@ -39,7 +39,8 @@ static int worker_setup(worker *self)
 {
   dpt_run *run = self->run;
   dpt_device_options opts = {.blas_threads = run->blas_threads, .wait_s = run->cfg->timeout_s};
-  int rc = dpt_device_open_with(run->device_kind, self->w, &opts, &self->dev, &self->err);
+  int rc = dpt_device_open_with(run->device_kind, run->first_ordinal + self->w, &opts, &self->dev,
+                                &self->err);
   if (rc) return rc;
   self->dev_open = true;
   size_t features = (size_t)run->shape.sizes[0];

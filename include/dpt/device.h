@@ -99,6 +99,10 @@ int dpt_cpu_blas_threads(void);
  * CUDA or the runtime finds no driver or device. */
 int dpt_cuda_device_count(int *count, dpt_err *why);
 
+/* The PCI bus id of the first CUDA device this process sees ("0000:0d:00.0") into buf: the same
+ * string in processes that see the same GPU first. false and "" without one. */
+bool dpt_cuda_first_device_id(char *buf, size_t size);
+
 /* The emulated CUDA device's counters of device `ordinal` since the process started, as one JSON
  * object ({"kernels": 120, "blas": 40, ...}, docs/emulator.md) into buf: false, buf empty, when the
  * build has no emulator (cmake -DDPT_CUDA_EMU=ON) or there is no such device. */

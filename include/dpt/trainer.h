@@ -70,6 +70,15 @@ static inline bool dpt_observer_stop_requested(const dpt_observer *obs)
   return obs && obs->should_stop && obs->should_stop(obs->ctx);
 }
 
+/* Room in a result for the workers' devices: a job of more GPUs lists its first ones. */
+enum { DPT_RESULT_DEVICES_MAX = 1024 };
+
+/* The device a worker trained on: its process and its CUDA ordinal on that process's node. */
+typedef struct dpt_worker_device {
+  int process;
+  int ordinal;
+} dpt_worker_device;
+
 typedef struct dpt_result {
   double test_accuracy;
   double final_train_loss;
@@ -96,6 +105,10 @@ typedef struct dpt_result {
   int n_hidden;
   int features, classes;
   long train_samples, test_samples;
+  /* CUDA: each worker's device, in global worker order (the first DPT_RESULT_DEVICES_MAX);
+   * n_devices 0 on the CPU. */
+  int n_devices;
+  dpt_worker_device devices[DPT_RESULT_DEVICES_MAX];
 } dpt_result;
 
 int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, dpt_err *err);
