@@ -22,8 +22,9 @@ void dpt_cpu_backend_summary(char *buf, size_t size);
 /* "OpenBLAS 0.3.21, kernel Haswell" into buf. */
 void dpt_cpu_backend_blas(char *buf, size_t size);
 
-/* Opens CUDA device `ordinal` for the calling thread; wait_s bounds its waits (dpt_device_options). */
-int dpt_cuda_backend_open(int ordinal, double wait_s, dpt_device *out, dpt_err *err);
+/* Opens CUDA device `ordinal` for the calling thread, with opts' wait bound and rows. */
+int dpt_cuda_backend_open(int ordinal, const dpt_device_options *opts, dpt_device *out,
+                          dpt_err *err);
 /* See dpt_cuda_first_device_id in dpt/device.h. */
 bool dpt_cuda_backend_first_id(char *buf, size_t size);
 /* See dpt_cuda_device_count in dpt/device.h. */

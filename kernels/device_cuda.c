@@ -198,7 +198,8 @@ static int cuda_gemm(void *ctx, bool ta, bool tb, int m, int n, int k, float alp
 }
 
 /* Grows the ones vector to n. The old one may still be read by queued work:
- * wait first. */
+ * wait first. A run makes it at open, as long as its batches (dpt_device_options.max_rows), so
+ * no step grows it. */
 static int ensure_ones(cuda_ctx *c, size_t n, dpt_err *err)
 {
   if (n <= c->ones_len) return DPT_OK;
@@ -322,7 +323,8 @@ static const dpt_device_ops cuda_ops = {
 
 /* Runs in the worker's own thread: cudaSetDevice binds that thread to the
  * device. */
-int dpt_cuda_backend_open(int ordinal, double wait_s, dpt_device *out, dpt_err *err)
+int dpt_cuda_backend_open(int ordinal, const dpt_device_options *opts, dpt_device *out,
+                          dpt_err *err)
 {
   int count = 0;
   dpt_err why = {0};
@@ -333,13 +335,14 @@ int dpt_cuda_backend_open(int ordinal, double wait_s, dpt_device *out, dpt_err *
   cuda_ctx *c = calloc(1, sizeof *c);
   if (!c) return dpt_err_set(err, DPT_ENOMEM, "cuda: out of memory for device %d", ordinal);
   c->ordinal = ordinal;
-  c->wait_s = wait_s;
+  c->wait_s = opts->wait_s;
   int rc = DPT_CHECK_CUDA(cudaSetDevice(ordinal), err);
   if (!rc) rc = DPT_CHECK_CUDA(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), err);
   if (!rc) rc = DPT_CHECK_CUBLAS(cublasCreate(&c->blas), err);
   if (!rc) rc = DPT_CHECK_CUBLAS(cublasSetStream(c->blas, c->stream), err);
   if (!rc) rc = DPT_CHECK_CUDA(cudaEventCreateWithFlags(&c->done, cudaEventDisableTiming), err);
   if (!rc) rc = DPT_CHECK_CUDA(cudaMalloc((void **)&c->flag, sizeof(int)), err);
+  if (!rc && opts->max_rows > 0) rc = ensure_ones(c, (size_t)opts->max_rows, err);
   if (rc) {
     cuda_destroy(c);
     return rc;

@@ -4,7 +4,8 @@
 
 #include "kernels/backends.h"
 
-int dpt_cuda_backend_open(int ordinal, double wait_s, dpt_device *out, dpt_err *err)
+int dpt_cuda_backend_open(int ordinal, const dpt_device_options *opts, dpt_device *out,
+                          dpt_err *err)
 {
   return dpt_err_set(err, DPT_EINPUT, "cuda: this build has no CUDA support");
 }

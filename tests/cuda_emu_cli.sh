@@ -8,6 +8,7 @@
 #     (an asynchronous NCCL error on a rank, a failing cudaMalloc, a sticky illegal address on a
 #     device picked through CUDA_VISIBLE_DEVICES), and device counts as exit 2;
 #   mode hang: a kernel that never finishes is ended by --timeout;
+#   mode allocs: no training step allocates device memory, after a resume at a short batch too;
 #   mode mpi: 2 processes of 2 workers (MPIEXEC in the environment): on 4 devices the processes
 #     pick apart with CUDA_VISIBLE_DEVICES, loss and accuracy equal to the CPU path's over MPI;
 #   mode mpi_devices: the same without CUDA_VISIBLE_DEVICES: the processes must pick 4 distinct
@@ -98,6 +99,32 @@ train_mode() {
     fail "resumed hash '$resumed' != uninterrupted '$straight': $(cat "$work/resumed.err")"
 }
 
+# allocs_of NAME: every device's allocation count in the report $work/NAME.json, one line.
+allocs_of() {
+  grep '"emulator_counters"' "$work/$1.json" | grep -o '"allocs": [0-9]*' | awk '{printf "%s ", $2}'
+}
+
+# No training step allocates device memory (issue 13, section 3.6: the ones vector of the bias
+# gradients grew after a resume at a short last batch): batch 30 of 400 samples is 13 steps of
+# 15 rows per worker and a last one of 5. A run of 1 epoch, one of 2, and one resumed at epoch
+# 1's short last step (its checkpoint of step 13 left by a failure at step 14) allocate alike.
+allocs_mode() {
+  local ck=$work/short.ckpt
+  local args=(--data "$work/data" --hidden 16 --batch 30 --device cuda --workers 2 --quiet)
+  run one "${args[@]}" --epochs 1 --report "$work/one.json"
+  run two "${args[@]}" --epochs 2 --report "$work/two.json"
+  DPT_FAULT=worker=1,step=14,kind=fail run cut "${args[@]}" --epochs 2 --checkpoint "$ck" \
+    --checkpoint-every 13
+  [ "$rc" -eq 1 ] && [ -s "$ck" ] || fail "cut at step 14: exit $rc: $(cat "$work/cut.err")"
+  run resumed "${args[@]}" --epochs 2 --resume "$ck" --report "$work/resumed.json"
+  [ "$rc" -eq 0 ] || fail "resumed at the short step: exit $rc: $(cat "$work/resumed.err")"
+  echo "allocations per device: 1 epoch $(allocs_of one)| 2 epochs $(allocs_of two)| resumed $(allocs_of resumed)"
+  [ -n "$(allocs_of one)" ] && [ "$(allocs_of two)" = "$(allocs_of one)" ] ||
+    fail "2 epochs allocated '$(allocs_of two)', 1 epoch '$(allocs_of one)'"
+  [ "$(allocs_of resumed)" = "$(allocs_of one)" ] ||
+    fail "the resumed run allocated '$(allocs_of resumed)', a fresh one '$(allocs_of one)'"
+}
+
 # expect_failure NAME CODE PATTERN: the run exited CODE in time, with one error line matching.
 expect_failure() {
   [ "$rc" -eq "$2" ] || fail "$1: exit $rc, expected $2: $(cat "$work/$1.err")"
@@ -176,6 +203,7 @@ mpi_devices) mpi_devices_mode ;;
 train) train_mode ;;
 faults) faults_mode ;;
 hang) hang_mode ;;
+allocs) allocs_mode ;;
 *) echo "cuda_emu_cli.sh: unknown mode '$mode'"; exit 2 ;;
 esac
 finish "cuda_emu_cli $mode"

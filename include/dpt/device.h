@@ -81,6 +81,9 @@ typedef struct dpt_device_options {
    * device and what it waited for, and the device frees nothing more (a free would wait for the
    * stuck work). 0: no bound. A run passes --timeout. */
   double wait_s;
+  /* The most rows a col_sum will be given (a replica's batch rows): the CUDA backend makes its
+   * ones vector that long at open, so that no training step allocates. 0: as col_sum needs. */
+  int max_rows;
 } dpt_device_options;
 
 int dpt_device_open_with(dpt_device_kind kind, int index, const dpt_device_options *opts,
