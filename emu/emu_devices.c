@@ -23,6 +23,16 @@ cudaError_t cudaSetDevice(int device)
   return cudaSuccess;
 }
 
+/* The machine's device, so processes that see it under other ordinals know it is the same. */
+cudaError_t cudaDeviceGetPCIBusId(char *pciBusId, int len, int device)
+{
+  int physical = emu_visible_to_physical(device);
+  if (!pciBusId || len <= 0) return emu_fail(cudaErrorInvalidValue);
+  if (physical < 0) return emu_fail(cudaErrorInvalidDevice);
+  snprintf(pciBusId, (size_t)len, "0000:%02x:00.0", physical + 1);
+  return cudaSuccess;
+}
+
 cudaError_t cudaGetDevice(int *device)
 {
   if (!device) return emu_fail(cudaErrorInvalidValue);

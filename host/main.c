@@ -51,6 +51,19 @@ static int fail_run(const dpt_mpi_env *env, const dpt_err *err)
   return status;
 }
 
+/* The job of the one run this process makes, for end_stuck. */
+static const dpt_mpi_env *run_env;
+
+/* dpt_observer.on_stuck: a worker thread is stuck inside a device call and cannot be joined, so
+ * the process ends here without it (under MPI with the whole job), as fail_run says. */
+static void end_stuck(void *ctx, const dpt_err *err)
+{
+  (void)ctx;
+  int status = fail_run(run_env, err);
+  fflush(NULL);
+  _exit(status);
+}
+
 /* An end every process reached alike, knowing the others did (a stop after the same step, with
  * the checkpoint saved; a run stopped as diverged after the same step; settings that differ,
  * which every process compared): rank 0 alone says why, and each process ends MPI normally with
@@ -139,8 +152,14 @@ static int dptrain_main(int argc, char **argv)
     return fail(&err);
   dpt_mpi_env mpi;
   if (dpt_mpi_env_init(&argc, &argv, &mpi, &err)) return fail_run(&mpi, &err);
+  /* Processes of a node that see the same first GPU share its GPUs (dpt_config.local_rank). */
+  char first_gpu[DPT_MPI_NODE_KEY] = "";
+  if (cfg.device != DPT_DEVICE_SELECT_CPU) dpt_cuda_first_device_id(first_gpu, sizeof first_gpu);
+  if (dpt_mpi_env_share_node(&mpi, first_gpu, &err)) return fail_run(&mpi, &err);
   cfg.procs = mpi.size;
   cfg.proc_rank = mpi.rank;
+  cfg.local_procs = mpi.local_size;
+  cfg.local_rank = mpi.local_rank;
   if (mpi.rank > 0) quiet_rank(&cfg);
   /* First of all, before any message whose size or count depends on a setting. */
   bool everyone_refuses;
@@ -157,6 +176,8 @@ static int dptrain_main(int argc, char **argv)
   dpt_console_init(&console, said, stderr, cfg.quiet);
   dpt_observer obs = dpt_console_observer(&console);
   obs.should_stop = dpt_signals_stop_requested;
+  run_env = &mpi;
+  obs.on_stuck = end_stuck;
   dpt_result result;
   int rc = dpt_train_recorded(&cfg, &obs, &result, &err);
   dpt_signals_release();

@@ -4,6 +4,7 @@
 #ifndef DPT_KERNELS_BACKENDS_H
 #define DPT_KERNELS_BACKENDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "dpt/device.h"
@@ -21,8 +22,11 @@ void dpt_cpu_backend_summary(char *buf, size_t size);
 /* "OpenBLAS 0.3.21, kernel Haswell" into buf. */
 void dpt_cpu_backend_blas(char *buf, size_t size);
 
-/* Opens CUDA device `ordinal` for the calling thread. */
-int dpt_cuda_backend_open(int ordinal, dpt_device *out, dpt_err *err);
+/* Opens CUDA device `ordinal` for the calling thread, with opts' wait bound and rows. */
+int dpt_cuda_backend_open(int ordinal, const dpt_device_options *opts, dpt_device *out,
+                          dpt_err *err);
+/* See dpt_cuda_first_device_id in dpt/device.h. */
+bool dpt_cuda_backend_first_id(char *buf, size_t size);
 /* See dpt_cuda_device_count in dpt/device.h. */
 int dpt_cuda_backend_count(int *count, dpt_err *why);
 /* "cuda 13.0 (...)" or "cuda: not built" into buf. */

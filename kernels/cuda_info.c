@@ -2,6 +2,7 @@
  * the runtime API; built only with CUDA. None of it needs a driver or a GPU to answer. */
 #include <cublas_api.h>
 #include <cuda_runtime_api.h>
+#include <limits.h>
 #include <stdio.h>
 
 #include "kernels/backends.h"
@@ -34,6 +35,19 @@ static void no_device_reason(cudaError_t e, char *buf, size_t size)
     snprintf(buf, size, "the NVIDIA driver found no GPU; %s", cudaGetErrorName(e));
   else
     snprintf(buf, size, "%s (%s)", cudaGetErrorString(e), cudaGetErrorName(e));
+}
+
+bool dpt_cuda_backend_first_id(char *buf, size_t size)
+{
+  if (size) buf[0] = '\0';
+  int n = 0;
+  bool found = cudaGetDeviceCount(&n) == cudaSuccess && n > 0 && size <= INT_MAX &&
+               cudaDeviceGetPCIBusId(buf, (int)size, 0) == cudaSuccess;
+  if (!found) {
+    (void)cudaGetLastError(); /* an answer, not a failure */
+    if (size) buf[0] = '\0';
+  }
+  return found;
 }
 
 int dpt_cuda_backend_count(int *count, dpt_err *why)

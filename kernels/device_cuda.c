@@ -10,9 +10,11 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "dpt/device.h"
 #include "dpt/status.h"
+#include "dpt/timer.h"
 #include "kernels/backends.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_kernels.h"
@@ -26,6 +28,12 @@ typedef struct cuda_ctx {
   float *ones; /* device vector of ones_len ones: col_sum is a gemv with it */
   size_t ones_len;
   int *flag; /* device int: has_nonfinite's answer */
+  cudaEvent_t done; /* recorded on the stream by each wait, which polls it */
+  double wait_s;    /* each wait's bound; 0: none */
+  /* A wait timed out: the stream holds work that may never finish, so nothing that would wait
+   * for it (cudaFree, cudaFreeHost, cublasDestroy) is called any more; its memory is left to the
+   * process's end. */
+  bool stuck;
 } cuda_ctx;
 
 static cublasOperation_t blas_op(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
@@ -38,6 +46,50 @@ static void select_device_quietly(const cuda_ctx *c)
   if (cudaSetDevice(c->ordinal) != cudaSuccess) (void)cudaGetLastError();
 }
 
+/* The pause between two polls of a wait: none at first (a GPU step's waits are short), then
+ * growing to 1 ms, so a long wait costs no core. */
+static void poll_pause(int polls)
+{
+  if (polls < 64) return;
+  long us = polls < 128 ? 10 : polls < 256 ? 100 : 1000;
+  struct timespec ts = {0, us * 1000L};
+  nanosleep(&ts, NULL);
+}
+
+/* Waits for the work queued on the stream so far (what: for the message), polling an event, not
+ * cudaStreamSynchronize: a kernel that never finishes ends the wait at the device's bound with
+ * DPT_ETIMEOUT, and the device is stuck from then on. */
+static int wait_stream(cuda_ctx *c, const char *what, dpt_err *err)
+{
+  if (c->stuck)
+    return dpt_err_set(err, DPT_ETIMEOUT, "cuda device %d: %s: the device's stream is stuck",
+                       c->ordinal, what);
+  int rc = DPT_CHECK_CUDA(cudaEventRecord(c->done, c->stream), err);
+  double until = c->wait_s > 0 ? dpt_now() + c->wait_s : 0;
+  for (int polls = 0; !rc; polls++) {
+    cudaError_t e = cudaEventQuery(c->done);
+    if (e == cudaSuccess) return DPT_OK;
+    if (e != cudaErrorNotReady) return DPT_CHECK_CUDA(e, err);
+    if (until > 0 && dpt_now() >= until) {
+      c->stuck = true;
+      return dpt_err_set(err, DPT_ETIMEOUT,
+                         "cuda device %d: %s: the device's queued work did not finish within "
+                         "--timeout %g s",
+                         c->ordinal, what, c->wait_s);
+    }
+    poll_pause(polls);
+  }
+  return rc;
+}
+
+/* wait_stream for the calls that have no caller to report to (free, destroy): whether the
+ * device's work is done, so that a call that waits for it cannot hang. */
+static bool idle_quietly(cuda_ctx *c, const char *what)
+{
+  dpt_err ignored = {0};
+  return c->done && wait_stream(c, what, &ignored) == DPT_OK;
+}
+
 /* --- the table --- */
 
 /* Also undoes a partial open: every member may still be empty. Errors are
@@ -47,10 +99,13 @@ static void cuda_destroy(void *ctx)
 {
   cuda_ctx *c = ctx;
   select_device_quietly(c);
-  if (c->stream) (void)cudaStreamSynchronize(c->stream);
-  if (c->blas) (void)cublasDestroy(c->blas);
-  (void)cudaFree(c->ones);
-  (void)cudaFree(c->flag);
+  /* cublasDestroy and cudaFree wait for the device: only once its work is done. */
+  if (!c->stream || idle_quietly(c, "close")) {
+    if (c->blas) (void)cublasDestroy(c->blas);
+    (void)cudaFree(c->ones);
+    (void)cudaFree(c->flag);
+  }
+  if (c->done) (void)cudaEventDestroy(c->done);
   if (c->stream) (void)cudaStreamDestroy(c->stream);
   free(c);
 }
@@ -69,7 +124,7 @@ static int cuda_alloc(void *ctx, size_t bytes, void **out, dpt_err *err)
 static void cuda_free(void *ctx, void *p)
 {
   select_device_quietly(ctx);
-  (void)cudaFree(p);
+  if (p && idle_quietly(ctx, "free")) (void)cudaFree(p);
 }
 
 static int cuda_host_alloc(void *ctx, size_t bytes, void **out, dpt_err *err)
@@ -84,7 +139,7 @@ static int cuda_host_alloc(void *ctx, size_t bytes, void **out, dpt_err *err)
 static void cuda_host_free(void *ctx, void *p)
 {
   select_device_quietly(ctx);
-  (void)cudaFreeHost(p);
+  if (p && idle_quietly(ctx, "host_free")) (void)cudaFreeHost(p);
 }
 
 /* Queued on the stream. From page-locked host memory the copy is asynchronous:
@@ -104,7 +159,7 @@ static int cuda_copy_d2h(void *ctx, void *dst, const void *src, size_t bytes, dp
   int rc = dpt_check_copy("cuda copy_d2h", bytes, dst, src, err);
   if (rc || !bytes) return rc;
   rc = DPT_CHECK_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream), err);
-  return rc ? rc : DPT_CHECK_CUDA(cudaStreamSynchronize(c->stream), err);
+  return rc ? rc : wait_stream(c, "copy_d2h", err);
 }
 
 static int cuda_copy_d2d(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err)
@@ -124,7 +179,7 @@ static int cuda_zero(void *ctx, void *p, size_t bytes, dpt_err *err)
 
 static int cuda_sync(void *ctx, dpt_err *err)
 {
-  return DPT_CHECK_CUDA(cudaStreamSynchronize(((cuda_ctx *)ctx)->stream), err);
+  return wait_stream(ctx, "sync", err);
 }
 
 static int cuda_gemm(void *ctx, bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
@@ -143,11 +198,12 @@ static int cuda_gemm(void *ctx, bool ta, bool tb, int m, int n, int k, float alp
 }
 
 /* Grows the ones vector to n. The old one may still be read by queued work:
- * wait first. */
+ * wait first. A run makes it at open, as long as its batches (dpt_device_options.max_rows), so
+ * no step grows it. */
 static int ensure_ones(cuda_ctx *c, size_t n, dpt_err *err)
 {
   if (n <= c->ones_len) return DPT_OK;
-  int rc = DPT_CHECK_CUDA(cudaStreamSynchronize(c->stream), err);
+  int rc = wait_stream(c, "col_sum", err);
   if (!rc) rc = DPT_CHECK_CUDA(cudaFree(c->ones), err);
   c->ones = NULL;
   c->ones_len = 0;
@@ -238,7 +294,7 @@ static int cuda_has_nonfinite(void *ctx, size_t n, const float *x, bool *out, dp
   if (!rc)
     rc = DPT_CHECK_CUDA(
         cudaMemcpyAsync(&found, c->flag, sizeof found, cudaMemcpyDeviceToHost, c->stream), err);
-  if (!rc) rc = DPT_CHECK_CUDA(cudaStreamSynchronize(c->stream), err);
+  if (!rc) rc = wait_stream(c, "has_nonfinite", err);
   if (!rc) *out = found != 0;
   return rc;
 }
@@ -267,7 +323,8 @@ static const dpt_device_ops cuda_ops = {
 
 /* Runs in the worker's own thread: cudaSetDevice binds that thread to the
  * device. */
-int dpt_cuda_backend_open(int ordinal, dpt_device *out, dpt_err *err)
+int dpt_cuda_backend_open(int ordinal, const dpt_device_options *opts, dpt_device *out,
+                          dpt_err *err)
 {
   int count = 0;
   dpt_err why = {0};
@@ -278,11 +335,14 @@ int dpt_cuda_backend_open(int ordinal, dpt_device *out, dpt_err *err)
   cuda_ctx *c = calloc(1, sizeof *c);
   if (!c) return dpt_err_set(err, DPT_ENOMEM, "cuda: out of memory for device %d", ordinal);
   c->ordinal = ordinal;
+  c->wait_s = opts->wait_s;
   int rc = DPT_CHECK_CUDA(cudaSetDevice(ordinal), err);
   if (!rc) rc = DPT_CHECK_CUDA(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), err);
   if (!rc) rc = DPT_CHECK_CUBLAS(cublasCreate(&c->blas), err);
   if (!rc) rc = DPT_CHECK_CUBLAS(cublasSetStream(c->blas, c->stream), err);
+  if (!rc) rc = DPT_CHECK_CUDA(cudaEventCreateWithFlags(&c->done, cudaEventDisableTiming), err);
   if (!rc) rc = DPT_CHECK_CUDA(cudaMalloc((void **)&c->flag, sizeof(int)), err);
+  if (!rc && opts->max_rows > 0) rc = ensure_ones(c, (size_t)opts->max_rows, err);
   if (rc) {
     cuda_destroy(c);
     return rc;

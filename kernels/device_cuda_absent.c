@@ -4,9 +4,16 @@
 
 #include "kernels/backends.h"
 
-int dpt_cuda_backend_open(int ordinal, dpt_device *out, dpt_err *err)
+int dpt_cuda_backend_open(int ordinal, const dpt_device_options *opts, dpt_device *out,
+                          dpt_err *err)
 {
   return dpt_err_set(err, DPT_EINPUT, "cuda: this build has no CUDA support");
+}
+
+bool dpt_cuda_backend_first_id(char *buf, size_t size)
+{
+  if (size) buf[0] = '\0';
+  return false;
 }
 
 int dpt_cuda_backend_count(int *count, dpt_err *why)

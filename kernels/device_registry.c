@@ -8,12 +8,19 @@
 int dpt_device_open(dpt_device_kind kind, int index, int blas_threads, dpt_device *out,
                     dpt_err *err)
 {
+  dpt_device_options opts = {.blas_threads = blas_threads};
+  return dpt_device_open_with(kind, index, &opts, out, err);
+}
+
+int dpt_device_open_with(dpt_device_kind kind, int index, const dpt_device_options *opts,
+                         dpt_device *out, dpt_err *err)
+{
   if (!out) return dpt_err_set(err, DPT_EINTERNAL, "device open: no output device");
   memset(out, 0, sizeof *out);
   if (index < 0) return dpt_err_set(err, DPT_EINPUT, "device open: negative index %d", index);
   switch (kind) {
-  case DPT_DEVICE_CPU: return dpt_cpu_backend_open(index, blas_threads, out, err);
-  case DPT_DEVICE_CUDA: return dpt_cuda_backend_open(index, out, err);
+  case DPT_DEVICE_CPU: return dpt_cpu_backend_open(index, opts->blas_threads, out, err);
+  case DPT_DEVICE_CUDA: return dpt_cuda_backend_open(index, opts, out, err);
   }
   return dpt_err_set(err, DPT_EINTERNAL, "device open: unknown device kind %d", (int)kind);
 }
@@ -33,6 +40,11 @@ void dpt_device_close(dpt_device *dev)
 }
 
 int dpt_cuda_device_count(int *count, dpt_err *why) { return dpt_cuda_backend_count(count, why); }
+
+bool dpt_cuda_first_device_id(char *buf, size_t size)
+{
+  return dpt_cuda_backend_first_id(buf, size);
+}
 
 void dpt_blas_summary(dpt_device_kind kind, char *buf, size_t size)
 {

@@ -2,13 +2,14 @@
 
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mpi/mpi_check.h"
 
 int dpt_mpi_env_init(int *argc, char ***argv, dpt_mpi_env *env, dpt_err *err)
 {
-  *env = (dpt_mpi_env){.rank = 0, .size = 1};
+  *env = (dpt_mpi_env){.rank = 0, .size = 1, .local_rank = 0, .local_size = 1};
   int launcher_rank, launcher_size;
   if (!dpt_mpi_launched(&launcher_rank, &launcher_size)) return DPT_OK;
   int provided = MPI_THREAD_SINGLE;
@@ -25,6 +26,37 @@ int dpt_mpi_env_init(int *argc, char ***argv, dpt_mpi_env *env, dpt_err *err)
                      provided, MPI_THREAD_MULTIPLE);
   if (!rc) rc = DPT_CHECK_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &env->rank), err);
   if (!rc) rc = DPT_CHECK_MPI(MPI_Comm_size(MPI_COMM_WORLD, &env->size), err);
+  return rc;
+}
+
+/* The processes that share this one's memory are those of its node. */
+int dpt_mpi_env_share_node(dpt_mpi_env *env, const char *key, dpt_err *err)
+{
+  if (!env->started) return DPT_OK;
+  char mine[DPT_MPI_NODE_KEY] = "";
+  snprintf(mine, sizeof mine, "%s", key);
+  MPI_Comm node = MPI_COMM_NULL;
+  int rc = DPT_CHECK_MPI(
+      MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, env->rank, MPI_INFO_NULL, &node),
+      err);
+  int rank = 0, size = 1;
+  if (!rc) rc = DPT_CHECK_MPI(MPI_Comm_rank(node, &rank), err);
+  if (!rc) rc = DPT_CHECK_MPI(MPI_Comm_size(node, &size), err);
+  char(*all)[DPT_MPI_NODE_KEY] = rc ? NULL : calloc((size_t)size, sizeof *all);
+  if (!rc && !all) rc = dpt_err_set(err, DPT_ENOMEM, "mpi: out of memory");
+  if (!rc)
+    rc = DPT_CHECK_MPI(
+        MPI_Allgather(mine, sizeof mine, MPI_CHAR, all, sizeof mine, MPI_CHAR, node), err);
+  if (!rc) {
+    env->local_rank = env->local_size = 0;
+    for (int p = 0; p < size; p++) {
+      if (strcmp(all[p], mine) != 0) continue;
+      if (p < rank) env->local_rank++;
+      env->local_size++;
+    }
+  }
+  free(all);
+  if (node != MPI_COMM_NULL) MPI_Comm_free(&node);
   return rc;
 }
 

@@ -3,7 +3,7 @@
 
 int dpt_mpi_env_init(int *argc, char ***argv, dpt_mpi_env *env, dpt_err *err)
 {
-  *env = (dpt_mpi_env){.rank = 0, .size = 1};
+  *env = (dpt_mpi_env){.rank = 0, .size = 1, .local_rank = 0, .local_size = 1};
   int rank, size;
   if (dpt_mpi_launched(&rank, &size) && size > 1)
     return dpt_err_set(err, DPT_EINPUT,
@@ -12,6 +12,8 @@ int dpt_mpi_env_init(int *argc, char ***argv, dpt_mpi_env *env, dpt_err *err)
                        rank, size);
   return DPT_OK;
 }
+
+int dpt_mpi_env_share_node(dpt_mpi_env *env, const char *key, dpt_err *err) { return DPT_OK; }
 
 void dpt_mpi_env_finalize(dpt_mpi_env *env) {}
 

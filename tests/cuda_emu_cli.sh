@@ -8,6 +8,7 @@
 #     (an asynchronous NCCL error on a rank, a failing cudaMalloc, a sticky illegal address on a
 #     device picked through CUDA_VISIBLE_DEVICES), and device counts as exit 2;
 #   mode hang: a kernel that never finishes is ended by --timeout;
+#   mode allocs: no training step allocates device memory, after a resume at a short batch too;
 #   mode mpi: 2 processes of 2 workers (MPIEXEC in the environment): on 4 devices the processes
 #     pick apart with CUDA_VISIBLE_DEVICES, loss and accuracy equal to the CPU path's over MPI;
 #   mode mpi_devices: the same without CUDA_VISIBLE_DEVICES: the processes must pick 4 distinct
@@ -98,6 +99,32 @@ train_mode() {
     fail "resumed hash '$resumed' != uninterrupted '$straight': $(cat "$work/resumed.err")"
 }
 
+# allocs_of NAME: every device's allocation count in the report $work/NAME.json, one line.
+allocs_of() {
+  grep '"emulator_counters"' "$work/$1.json" | grep -o '"allocs": [0-9]*' | awk '{printf "%s ", $2}'
+}
+
+# No training step allocates device memory (issue 13, section 3.6: the ones vector of the bias
+# gradients grew after a resume at a short last batch): batch 30 of 400 samples is 13 steps of
+# 15 rows per worker and a last one of 5. A run of 1 epoch, one of 2, and one resumed at epoch
+# 1's short last step (its checkpoint of step 13 left by a failure at step 14) allocate alike.
+allocs_mode() {
+  local ck=$work/short.ckpt
+  local args=(--data "$work/data" --hidden 16 --batch 30 --device cuda --workers 2 --quiet)
+  run one "${args[@]}" --epochs 1 --report "$work/one.json"
+  run two "${args[@]}" --epochs 2 --report "$work/two.json"
+  DPT_FAULT=worker=1,step=14,kind=fail run cut "${args[@]}" --epochs 2 --checkpoint "$ck" \
+    --checkpoint-every 13
+  [ "$rc" -eq 1 ] && [ -s "$ck" ] || fail "cut at step 14: exit $rc: $(cat "$work/cut.err")"
+  run resumed "${args[@]}" --epochs 2 --resume "$ck" --report "$work/resumed.json"
+  [ "$rc" -eq 0 ] || fail "resumed at the short step: exit $rc: $(cat "$work/resumed.err")"
+  echo "allocations per device: 1 epoch $(allocs_of one)| 2 epochs $(allocs_of two)| resumed $(allocs_of resumed)"
+  [ -n "$(allocs_of one)" ] && [ "$(allocs_of two)" = "$(allocs_of one)" ] ||
+    fail "2 epochs allocated '$(allocs_of two)', 1 epoch '$(allocs_of one)'"
+  [ "$(allocs_of resumed)" = "$(allocs_of one)" ] ||
+    fail "the resumed run allocated '$(allocs_of resumed)', a fresh one '$(allocs_of one)'"
+}
+
 # expect_failure NAME CODE PATTERN: the run exited CODE in time, with one error line matching.
 expect_failure() {
   [ "$rc" -eq "$2" ] || fail "$1: exit $rc, expected $2: $(cat "$work/$1.err")"
@@ -119,10 +146,14 @@ faults_mode() {
   expect_failure hidden 2 "--device cuda: no usable CUDA device"
   DPT_CUDA_EMU_DEVICES=1 run one_device "${train[@]}" --device cuda --workers 2
   expect_failure one_device 2 "--workers 2: only 1 CUDA device"
+  # --device auto with too few GPUs says so, and how to train anyway.
+  DPT_CUDA_EMU_DEVICES=2 run auto_too_few "${train[@]}" --device auto --workers 4
+  expect_failure auto_too_few 2 "--workers 4: only 2 CUDA device(s) here (--device cpu trains on the CPU)"
 }
 
-# The hung kernel's worker waits in the runtime; --timeout 3 must still end the run with exit 1
-# well before the emulator's own last resort (DPT_CUDA_EMU_WAIT_LIMIT_S) would.
+# The hung kernel's worker waits for its stream: --timeout 3 must end that wait, so the run ends
+# with exit 1 and one line, well before the emulator's own last resort (DPT_CUDA_EMU_WAIT_LIMIT_S)
+# would, and without the trainer's (a worker that cannot be joined, dpt_observer.on_stuck).
 hang_mode() {
   local t0 t1
   t0=$(date +%s)
@@ -132,6 +163,9 @@ hang_mode() {
   echo "hung kernel: exit $rc after $((t1 - t0)) s: $(head -c 300 "$work/hang.err")"
   [ "$rc" -eq 1 ] || fail "hung kernel: exit $rc, expected 1"
   [ $((t1 - t0)) -le 60 ] || fail "hung kernel: the run took $((t1 - t0)) s with --timeout 3"
+  [ "$(wc -l <"$work/hang.err")" -eq 1 ] || fail "hung kernel: not one line: $(cat "$work/hang.err")"
+  ! grep -q "did not return" "$work/hang.err" ||
+    fail "hung kernel: a worker stayed in a CUDA call: $(cat "$work/hang.err")"
 }
 
 mpi_mode() {
@@ -151,6 +185,16 @@ mpi_devices_mode() {
   run_mpi own -n 2 "$dptrain" "${args[@]}" --device cuda --report "$work/own.json"
   [ "$rc" -eq 0 ] || fail "cuda over 2 processes: exit $rc: $(cat "$work/own.err")"
   [ "$rc" -eq 0 ] && compare_to_cpu own
+  # Process L's worker w on device L x 2 + w, as the report says.
+  local devices
+  devices=$(grep -o '"devices": \[[^]]*\]' "$work/own.json")
+  [ "$devices" = '"devices": [{"process": 0, "ordinal": 0}, {"process": 0, "ordinal": 1}, {"process": 1, "ordinal": 2}, {"process": 1, "ordinal": 3}]' ] ||
+    fail "devices of 2 processes x 2 workers: '$devices'"
+  # 2 processes x 3 workers on 4 devices: refused before training, one line, exit 2.
+  run_mpi too_many -n 2 "$dptrain" "${args[@]}" --device cuda --workers 3
+  [ "$rc" -eq 2 ] || fail "2 x 3 workers on 4 devices: exit $rc, expected 2: $(cat "$work/too_many.err")"
+  grep -q "^dptrain: error: .*--workers 3: 2 processes on this node x 3 workers need 6 CUDA devices, 4 here$" \
+    "$work/too_many.err" || fail "2 x 3 workers on 4 devices: said '$(cat "$work/too_many.err")'"
 }
 
 case $mode in
@@ -159,6 +203,7 @@ mpi_devices) mpi_devices_mode ;;
 train) train_mode ;;
 faults) faults_mode ;;
 hang) hang_mode ;;
+allocs) allocs_mode ;;
 *) echo "cuda_emu_cli.sh: unknown mode '$mode'"; exit 2 ;;
 esac
 finish "cuda_emu_cli $mode"

@@ -100,6 +100,10 @@ done
 # One worker per process: the others' allreduce waits for the stalled process's only worker.
 expect_failure stall_named 1 "rank [0-9]*: worker [0-9]*: mpi allreduce chunk 0: sum (reduce-scatter): timed out after 2 s waiting for \(process [0-9]* (worker [0-9]*), \)*process $last (worker $last)$" \
   "DPT_FAULT=worker=$last,step=3,kind=stall" -- --workers 1 --strategy allreduce --timeout 2
+# A worker that never returns (as one stuck in a device call): its process cannot join it, and the
+# job still ends, by the MPI_Abort of the first process whose run failed.
+expect_failure hung 1 "rank [0-9]*: .*timed out after 2 s" \
+  "DPT_FAULT=worker=$last_worker,step=3,kind=hang" -- --workers 2 --timeout 2
 # One worker per process: only the comparison across processes can see the moved replica.
 expect_failure diverged 1 "rank [0-9]*: worker [0-9]*: --check-replicas: after step 3, process $last's replicas differ from process 0's" \
   "DPT_FAULT=worker=$last,step=3,kind=diverge" -- --workers 1 --check-replicas

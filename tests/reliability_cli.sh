@@ -133,6 +133,19 @@ for strategy in allreduce ps; do
     fail "stall ($strategy): '$(cat "$work/err")'"
 done
 
+# --- a worker that never returns (as one stuck inside a device call): the others' waits time
+# out, and the run's last resort ends the process --timeout + 5 s later, with one line ---
+start=$(date +%s)
+DPT_FAULT=worker=1,step=3,kind=hang timeout -k 5 60 "$dptrain" "${train[@]}" --epochs 2 --quiet \
+  --timeout 1 >/dev/null 2>"$work/err"
+rc=$? took=$(($(date +%s) - start))
+[ "$rc" -eq 1 ] || fail "hung worker: exit $rc, expected 1"
+[ "$took" -lt 30 ] || fail "hung worker: took $took s with --timeout 1"
+[ "$(wc -l <"$work/err")" -eq 1 ] &&
+  grep -q "^dptrain: error: .*timed out after 1 s waiting for worker(s) 1; worker 1 did not \
+return within [0-9]* s of that failure (stuck in a device call)" "$work/err" ||
+  fail "hung worker: '$(cat "$work/err")'"
+
 # --- saves of 3 s with --timeout 1: the workers waiting for worker 0 do not count the save ---
 rm -f "$ck" "$ck".tmp.*
 DPT_TEST_SLOW_SAVE=3 "$dptrain" "${train[@]}" --epochs 2 --quiet --timeout 1 --checkpoint "$ck" \

@@ -111,7 +111,10 @@ static int fail_rank(nccl_rank *r, int rc, const dpt_err *why, dpt_err *err)
 static void release(nccl_rank *r)
 {
   abort_own(r);
-  (void)cudaFree(r->token);
+  /* cudaFree waits for the whole device, which a failed run may have left with a kernel that
+   * never finishes (issue 13, section 3.5): after a failure the float is left to the process's
+   * end. */
+  if (!atomic_load(&r->group->abort_code)) (void)cudaFree(r->token);
   r->token = NULL;
   if (r->stream) (void)cudaStreamDestroy(r->stream);
   r->stream = NULL;

@@ -38,8 +38,16 @@ static bool should_stop(void *ctx)
   return false;
 }
 
+/* The first part that can end the process does: it does not return. */
+static void on_stuck(void *ctx, const dpt_err *err)
+{
+  dpt_observer_tee *t = ctx;
+  for (int i = 0; i < t->n; i++)
+    if (t->parts[i].on_stuck) t->parts[i].on_stuck(t->parts[i].ctx, err);
+}
+
 dpt_observer dpt_observer_tee_observer(dpt_observer_tee *t)
 {
   return (dpt_observer){.ctx = t, .on_step = on_step, .on_epoch = on_epoch, .on_notice = on_notice,
-                        .should_stop = should_stop};
+                        .should_stop = should_stop, .on_stuck = on_stuck};
 }

@@ -47,6 +47,13 @@ static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
           DPT_JSON_NUM(r->time_wait_s, 4));
   fprintf(f, "  \"bytes_per_step\": %zu,\n", r->bytes_per_step);
   fprintf(f, "  \"skipped_steps\": %ld,\n", r->skipped_steps);
+  if (r->n_devices > 0) { /* CUDA: which GPU each worker had */
+    fprintf(f, "  \"devices\": [");
+    for (int i = 0; i < r->n_devices; i++)
+      fprintf(f, "%s{\"process\": %d, \"ordinal\": %d}", i ? ", " : "", r->devices[i].process,
+              r->devices[i].ordinal);
+    fprintf(f, "],\n");
+  }
   write_emulator_counters(f, r);
   fprintf(f, "  \"hidden\": [");
   for (int i = 0; i < r->n_hidden; i++) fprintf(f, "%s%d", i ? ", " : "", r->hidden[i]);

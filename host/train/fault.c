@@ -6,7 +6,7 @@
 
 #include "dpt/parse.h"
 
-static const char *const kind_names[] = {"stall", "fail", "nan", "diverge", NULL};
+static const char *const kind_names[] = {"stall", "fail", "nan", "diverge", "hang", NULL};
 
 /* One "key=value" item of the spec, in place. */
 static int apply_item(char *item, dpt_fault *out, unsigned *seen, dpt_err *err)
@@ -47,7 +47,7 @@ int dpt_fault_parse(const char *spec, dpt_fault *out, dpt_err *err)
     rc = apply_item(item, out, &seen, err);
   if (!rc && seen != 7)
     rc = dpt_err_set(err, DPT_EINPUT,
-                     "DPT_FAULT '%s': needs worker=W,step=S,kind=stall|fail|nan|diverge", spec);
+                     "DPT_FAULT '%s': needs worker=W,step=S,kind=stall|fail|nan|diverge|hang", spec);
   if (rc) out->kind = DPT_FAULT_NONE;
   return rc;
 }

@@ -8,7 +8,9 @@
  *       fail   fails as a broken device would;
  *       nan    puts a NaN into its gradient (for --on-nan);
  *       diverge  adds 1 to the first parameter of its replica right after the exchange, so
- *              that the replica departs from the others' (for --check-replicas).
+ *              that the replica departs from the others' (for --check-replicas);
+ *       hang   never returns, as a thread stuck inside a device call: the others' waits time
+ *              out, and the run's last resort (dpt_observer.on_stuck) must end the process.
  *   DPT_TEST_SLOW_SAVE=SECONDS: every checkpoint save sleeps that long between writing the
  *     temporary file and renaming it, so a test can kill the process mid-save.
  *   DPT_TEST_SLOW_LOAD=SECONDS: every stop check of the data loading (before each of its reads)
@@ -24,7 +26,8 @@ typedef enum {
   DPT_FAULT_STALL,
   DPT_FAULT_FAIL,
   DPT_FAULT_NAN,
-  DPT_FAULT_DIVERGE
+  DPT_FAULT_DIVERGE,
+  DPT_FAULT_HANG
 } dpt_fault_kind;
 
 typedef struct dpt_fault {

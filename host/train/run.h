@@ -59,6 +59,9 @@ typedef struct dpt_run {
   /* Over MPI processes (host/train/run_procs.h): this process's workers are global workers
    * first_worker.. of all_workers; one process: 1, 0, 0 and workers, mpi NULL. */
   int procs, proc_rank, first_worker, all_workers;
+  /* CUDA: this process's worker w uses device first_ordinal + w (the node's processes share its
+   * GPUs, dpt_config.local_rank); 0 on the CPU. */
+  int first_ordinal;
   struct dpt_run_procs *mpi;
   pthread_mutex_t err_mu;
   dpt_err err;               /* the first error */

@@ -21,6 +21,7 @@ struct dpt_run_procs {
   dpt_mpi_chan *chan;
   double *gathered; /* procs x MAX_SUMS: allocated once, not per step */
   uint64_t *values; /* procs, for dpt_run_procs_find_odd */
+  int *first_ordinals; /* procs: each one's dpt_run.first_ordinal */
 };
 
 static const char stopped_before_training[] =
@@ -77,8 +78,9 @@ int dpt_run_procs_setup(dpt_run *run, bool stop, dpt_err *err)
   long(*all)[FACTS] = calloc((size_t)run->procs, sizeof *all);
   if (m) m->gathered = calloc((size_t)run->procs * MAX_SUMS, sizeof *m->gathered);
   if (m) m->values = calloc((size_t)run->procs, sizeof *m->values);
+  if (m) m->first_ordinals = calloc((size_t)run->procs, sizeof *m->first_ordinals);
   run->mpi = m;
-  int rc = m && m->gathered && m->values && all
+  int rc = m && m->gathered && m->values && m->first_ordinals && all
                ? DPT_OK
                : dpt_err_set(err, DPT_ENOMEM, "trainer: out of memory");
   if (!rc) rc = dpt_mpi_chan_open("figures", cfg->timeout_s, &m->chan, err);
@@ -90,7 +92,16 @@ int dpt_run_procs_setup(dpt_run *run, bool stop, dpt_err *err)
   if (!rc) rc = check_stop(run, (const long(*)[FACTS])all, err);
   if (!rc) rc = check_same(run, (const long(*)[FACTS])all, err);
   free(all);
-  return rc ? rc : share_cores(run, err);
+  if (!rc) rc = share_cores(run, err);
+  if (!rc)
+    rc = dpt_mpi_chan_allgather(m->chan, &run->first_ordinal, sizeof run->first_ordinal,
+                                m->first_ordinals, err);
+  return rc;
+}
+
+int dpt_run_procs_first_ordinal(const dpt_run *run, int p)
+{
+  return run->procs == 1 ? run->first_ordinal : run->mpi->first_ordinals[p];
 }
 
 int dpt_run_procs_sum(dpt_run *run, double *sums, int n, dpt_err *err)
@@ -164,6 +175,7 @@ void dpt_run_procs_close(dpt_run *run)
   dpt_mpi_chan_close(run->mpi->chan);
   free(run->mpi->gathered);
   free(run->mpi->values);
+  free(run->mpi->first_ordinals);
   free(run->mpi);
   run->mpi = NULL;
 }

@@ -49,6 +49,10 @@ int dpt_run_procs_bcast(struct dpt_run *run, void *buf, size_t bytes, dpt_err *e
 int dpt_run_procs_share_status(struct dpt_run *run, int rc, const char *what, const char *awaited,
                                double wait_s, dpt_err *err);
 
+/* The first CUDA ordinal of process p's workers (dpt_run.first_ordinal there), gathered by
+ * setup. */
+int dpt_run_procs_first_ordinal(const struct dpt_run *run, int p);
+
 /* Wakes worker 0 from these collectives with an error (from any thread). */
 void dpt_run_procs_abort(struct dpt_run *run, int code, const char *why);
 

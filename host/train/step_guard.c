@@ -62,6 +62,8 @@ static int apply_fault(dpt_run *run, int w, dpt_device *dev, float *grads, long 
   case DPT_FAULT_FAIL:
     return dpt_err_set(err, DPT_EDEVICE, "step %ld: injected failure (DPT_FAULT)", done);
   case DPT_FAULT_NAN: return store_floats(dev, grads, &(float){NAN}, 1, err);
+  case DPT_FAULT_HANG:
+    for (;;) dpt_sleep(1); /* deaf to the run's failure, as a call into a stuck device is */
   case DPT_FAULT_DIVERGE: /* after the exchange: dpt_guard_after_exchange */
   case DPT_FAULT_NONE: break;
   }

@@ -1,5 +1,4 @@
 /* The run: device choice, data, workers, strategy; joins the workers and fills the result. */
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "host/train/run.h"
 #include "host/train/run_memory.h"
 #include "host/train/run_procs.h"
+#include "host/train/worker_join.h"
 #include "host/record/trace.h"
 
 static void notice(const dpt_observer *obs, const char *msg)
@@ -37,10 +37,25 @@ static int choose_device(const dpt_config *cfg, const dpt_observer *obs, dpt_run
   }
   run->device_kind = gpus > 0 ? DPT_DEVICE_CUDA : DPT_DEVICE_CPU;
   int cores = dpt_cores_online();
-  run->workers = cfg->workers > 0 ? cfg->workers : (gpus > 0 ? gpus : cores);
-  if (run->device_kind == DPT_DEVICE_CUDA && run->workers > gpus)
-    return dpt_err_set(err, DPT_EINPUT, "--workers %d: only %d CUDA device(s) here",
-                       run->workers, gpus);
+  /* The node's processes share its GPUs: process L's worker w uses device L x workers + w. */
+  int here = cfg->local_procs > 1 ? cfg->local_procs : 1;
+  run->workers = cfg->workers > 0 ? cfg->workers : (gpus > 0 ? gpus / here : cores);
+  const char *cpu_hint = cfg->device == DPT_DEVICE_SELECT_AUTO ? " (--device cpu trains on the CPU)" : "";
+  if (run->device_kind == DPT_DEVICE_CUDA && run->workers == 0)
+    return dpt_err_set(err, DPT_EINPUT,
+                       "--workers auto: %d processes on this node share %d CUDA device(s): "
+                       "fewer than one each%s",
+                       here, gpus, cpu_hint);
+  if (run->device_kind == DPT_DEVICE_CUDA && here == 1 && run->workers > gpus)
+    return dpt_err_set(err, DPT_EINPUT, "--workers %d: only %d CUDA device(s) here%s",
+                       run->workers, gpus, cpu_hint);
+  if (run->device_kind == DPT_DEVICE_CUDA && (long)here * run->workers > gpus)
+    return dpt_err_set(err, DPT_EINPUT,
+                       "--workers %d: %d processes on this node x %d workers need %ld CUDA "
+                       "devices, %d here%s",
+                       run->workers, here, run->workers, (long)here * run->workers, gpus, cpu_hint);
+  run->first_ordinal =
+      run->device_kind == DPT_DEVICE_CUDA && here > 1 ? cfg->local_rank * run->workers : 0;
   /* Workers sharing the CPU each get one BLAS thread: no oversubscription. */
   run->blas_threads = run->device_kind == DPT_DEVICE_CUDA ? 0
                       : run->workers == 1               ? cores
@@ -48,43 +63,13 @@ static int choose_device(const dpt_config *cfg, const dpt_observer *obs, dpt_run
   return DPT_OK;
 }
 
-typedef struct worker_arg {
-  dpt_run *run;
-  int w;
-} worker_arg;
-
-static void *worker_main(void *p)
-{
-  worker_arg *a = p;
-  dpt_worker_run(a->run, a->w);
-  return NULL;
-}
-
 /* Starts the workers, waits for them; the first error (if any) lands in run->err. */
 static int run_workers(dpt_run *run, dpt_err *err)
 {
-  pthread_t *threads = calloc((size_t)run->workers, sizeof *threads);
-  worker_arg *args = calloc((size_t)run->workers, sizeof *args);
-  if (!threads || !args) {
-    free(threads);
-    free(args);
-    return dpt_err_set(err, DPT_ENOMEM, "trainer: out of memory");
-  }
-  int started = 0;
-  for (; started < run->workers; started++) {
-    args[started] = (worker_arg){run, started};
-    int why = pthread_create(&threads[started], NULL, worker_main, &args[started]);
-    if (why != 0) {
-      dpt_err e = {0};
-      dpt_err_set(&e, why == EAGAIN ? DPT_ENOMEM : DPT_EINTERNAL,
-                  "trainer: cannot start worker thread %d: %s", started, strerror(why));
-      dpt_run_fail(run, started, &e);
-      break;
-    }
-  }
-  for (int w = 0; w < started; w++) pthread_join(threads[w], NULL);
+  dpt_worker_thread *threads = calloc((size_t)run->workers, sizeof *threads);
+  if (!threads) return dpt_err_set(err, DPT_ENOMEM, "trainer: out of memory");
+  dpt_worker_threads_join(run, threads, dpt_worker_threads_start(run, threads));
   free(threads);
-  free(args);
   if (run->err.code) return dpt_err_set(err, run->err.code, "%s", run->err.msg);
   return DPT_OK;
 }
@@ -124,6 +109,13 @@ static void fill_result(const dpt_config *cfg, const dpt_run *run, size_t bytes_
   out->classes = run->shape.sizes[run->shape.n_layers];
   out->train_samples = (long)run->train->count;
   out->test_samples = (long)run->test->count;
+  for (int g = 0; run->device_kind == DPT_DEVICE_CUDA && g < run->all_workers &&
+                  g < DPT_RESULT_DEVICES_MAX;
+       g++) {
+    int p = g / run->workers;
+    out->devices[out->n_devices++] = (dpt_worker_device){
+        .process = p, .ordinal = dpt_run_procs_first_ordinal(run, p) + g % run->workers};
+  }
 }
 
 /* --trace: every span buffer is allocated before a thread starts; ps adds the server's hook. */

@@ -38,7 +38,10 @@ void dpt_shard_rows(int batch_rows, int n, int w, int *offset, int *count)
 static int worker_setup(worker *self)
 {
   dpt_run *run = self->run;
-  int rc = dpt_device_open(run->device_kind, self->w, run->blas_threads, &self->dev, &self->err);
+  dpt_device_options opts = {.blas_threads = run->blas_threads, .wait_s = run->cfg->timeout_s,
+                             .max_rows = run->max_rows};
+  int rc = dpt_device_open_with(run->device_kind, run->first_ordinal + self->w, &opts, &self->dev,
+                                &self->err);
   if (rc) return rc;
   self->dev_open = true;
   size_t features = (size_t)run->shape.sizes[0];

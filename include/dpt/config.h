@@ -60,6 +60,10 @@ typedef struct dpt_config {
    * running `workers` workers on its share of every global batch. 0 or 1: one process. */
   int procs;
   int proc_rank;
+  /* Set by main too: this process is local_rank of the local_procs processes on its node, which
+   * share its GPUs: its worker w uses CUDA device local_rank x workers + w. 0 or 1: alone. */
+  int local_procs;
+  int local_rank;
 } dpt_config;
 
 void dpt_config_defaults(dpt_config *cfg);

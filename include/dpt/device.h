@@ -72,6 +72,22 @@ typedef struct dpt_device {
 /* Opens device `index` of `kind`. blas_threads applies to the CPU backend (0 = leave as is). */
 int dpt_device_open(dpt_device_kind kind, int index, int blas_threads, dpt_device *out,
                     dpt_err *err);
+
+/* What dpt_device_open_with takes beyond the device. */
+typedef struct dpt_device_options {
+  int blas_threads; /* the CPU backend's BLAS threads (0 = leave as is) */
+  /* The CUDA backend's bound on each wait for its stream (sync, the d2h copy, has_nonfinite, and
+   * the waits before a free and at close): past it the op fails with DPT_ETIMEOUT naming the
+   * device and what it waited for, and the device frees nothing more (a free would wait for the
+   * stuck work). 0: no bound. A run passes --timeout. */
+  double wait_s;
+  /* The most rows a col_sum will be given (a replica's batch rows): the CUDA backend makes its
+   * ones vector that long at open, so that no training step allocates. 0: as col_sum needs. */
+  int max_rows;
+} dpt_device_options;
+
+int dpt_device_open_with(dpt_device_kind kind, int index, const dpt_device_options *opts,
+                         dpt_device *out, dpt_err *err);
 void dpt_device_close(dpt_device *dev);
 
 /* Address space the backend maps in host memory for `workers` devices of `kind` opened with
@@ -85,6 +101,10 @@ int dpt_cpu_blas_threads(void);
 /* Number of usable CUDA devices: 0 (and a reason in err->msg, code DPT_OK) when the build has no
  * CUDA or the runtime finds no driver or device. */
 int dpt_cuda_device_count(int *count, dpt_err *why);
+
+/* The PCI bus id of the first CUDA device this process sees ("0000:0d:00.0") into buf: the same
+ * string in processes that see the same GPU first. false and "" without one. */
+bool dpt_cuda_first_device_id(char *buf, size_t size);
 
 /* The emulated CUDA device's counters of device `ordinal` since the process started, as one JSON
  * object ({"kernels": 120, "blas": 40, ...}, docs/emulator.md) into buf: false, buf empty, when the

@@ -53,13 +53,31 @@ typedef struct dpt_observer {
    * dpt_train then returns DPT_EINTERRUPTED. Once true it should stay true. Keep it cheap and
    * thread-safe (e.g. read a flag a signal handler sets). */
   bool (*should_stop)(void *ctx);
+  /* The last resort (NULL: the run waits for its workers for ever): called, from the thread that
+   * joins the workers, when the run has failed with a --timeout and a worker thread has not
+   * returned within --timeout + DPT_STUCK_GRACE_S seconds of it, i.e. is stuck inside a device
+   * call that cannot be stopped. It must end the process (err says why); what the stuck thread
+   * holds cannot be freed. */
+  void (*on_stuck)(void *ctx, const dpt_err *err);
 } dpt_observer;
+
+/* Seconds beyond --timeout that a failed run waits for its workers before on_stuck. */
+#define DPT_STUCK_GRACE_S 5.0
 
 /* obs may be NULL. */
 static inline bool dpt_observer_stop_requested(const dpt_observer *obs)
 {
   return obs && obs->should_stop && obs->should_stop(obs->ctx);
 }
+
+/* Room in a result for the workers' devices: a job of more GPUs lists its first ones. */
+enum { DPT_RESULT_DEVICES_MAX = 1024 };
+
+/* The device a worker trained on: its process and its CUDA ordinal on that process's node. */
+typedef struct dpt_worker_device {
+  int process;
+  int ordinal;
+} dpt_worker_device;
 
 typedef struct dpt_result {
   double test_accuracy;
@@ -87,6 +105,10 @@ typedef struct dpt_result {
   int n_hidden;
   int features, classes;
   long train_samples, test_samples;
+  /* CUDA: each worker's device, in global worker order (the first DPT_RESULT_DEVICES_MAX);
+   * n_devices 0 on the CPU. */
+  int n_devices;
+  dpt_worker_device devices[DPT_RESULT_DEVICES_MAX];
 } dpt_result;
 
 int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, dpt_err *err);
