@@ -9,6 +9,7 @@
  */
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -32,8 +33,8 @@ typedef struct cuda_ctx {
   double wait_s;    /* each wait's bound; 0: none */
   /* A wait timed out: the stream holds work that may never finish, so nothing that would wait
    * for it (cudaFree, cudaFreeHost, cublasDestroy) is called any more; its memory is left to the
-   * process's end. */
-  bool stuck;
+   * process's end. Atomic: free may be called from another thread. */
+  atomic_bool stuck;
 } cuda_ctx;
 
 static cublasOperation_t blas_op(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
@@ -61,7 +62,7 @@ static void poll_pause(int polls)
  * DPT_ETIMEOUT, and the device is stuck from then on. */
 static int wait_stream(cuda_ctx *c, const char *what, dpt_err *err)
 {
-  if (c->stuck)
+  if (atomic_load(&c->stuck))
     return dpt_err_set(err, DPT_ETIMEOUT, "cuda device %d: %s: the device's stream is stuck",
                        c->ordinal, what);
   int rc = DPT_CHECK_CUDA(cudaEventRecord(c->done, c->stream), err);
@@ -71,7 +72,7 @@ static int wait_stream(cuda_ctx *c, const char *what, dpt_err *err)
     if (e == cudaSuccess) return DPT_OK;
     if (e != cudaErrorNotReady) return DPT_CHECK_CUDA(e, err);
     if (until > 0 && dpt_now() >= until) {
-      c->stuck = true;
+      atomic_store(&c->stuck, true);
       return dpt_err_set(err, DPT_ETIMEOUT,
                          "cuda device %d: %s: the device's queued work did not finish within "
                          "--timeout %g s",
