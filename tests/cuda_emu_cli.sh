@@ -132,13 +132,17 @@ expect_failure() {
 }
 
 faults_mode() {
-  DPT_CUDA_EMU_NCCL_ERROR=1:3 run nccl_error "${train[@]}" --device cuda --workers 2
+  # A short --timeout: should a fault leave a wait behind, the run still ends (the stuck-worker
+  # last resort comes 5 s after it) well within ctest's limit, and the test says so.
+  local bounded=(--timeout 20)
+  DPT_CUDA_EMU_NCCL_ERROR=1:3 run nccl_error "${train[@]}" --device cuda --workers 2 "${bounded[@]}"
   # Worker 1's error, or worker 0's report of the abort it caused: either names rank 1's error.
   expect_failure nccl_error 1 "worker [01]: comm nccl: allreduce: .*rank 1: .*DPT_CUDA_EMU_NCCL_ERROR"
-  DPT_CUDA_EMU_FAIL_ALLOC=0:4 run alloc "${train[@]}" --device cuda --workers 2
+  DPT_CUDA_EMU_FAIL_ALLOC=0:4 run alloc "${train[@]}" --device cuda --workers 2 "${bounded[@]}"
   expect_failure alloc 1 "worker 0: cuda: .*cudaMalloc.*cudaErrorMemoryAllocation"
   # Visible device 0 is the machine's device 3: its fault is worker 0's.
-  CUDA_VISIBLE_DEVICES=3,1 DPT_CUDA_EMU_STICKY=3:30 run sticky "${train[@]}" --device cuda --workers 2
+  CUDA_VISIBLE_DEVICES=3,1 DPT_CUDA_EMU_STICKY=3:30 run sticky "${train[@]}" --device cuda --workers 2 \
+    "${bounded[@]}"
   expect_failure sticky 1 "worker 0: cuda: .*cudaErrorIllegalAddress"
   CUDA_VISIBLE_DEVICES=3,1 run visible "${train[@]}" --device cuda --workers 3
   expect_failure visible 2 "--workers 3: only 2 CUDA device"
