@@ -2,6 +2,7 @@
  * the remote client (ps/ps_ops.h) and forwards every call to its table. */
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "dpt/cache_lines.h"
@@ -25,6 +26,13 @@ static int check_config(const dpt_ps_config *cfg, const float *init_params, dpt_
     return dpt_err_set(err, DPT_EINPUT, "ps: %d server threads: must be between 1 and %d",
                        cfg->server_threads, DPT_PS_MAX_SERVER_THREADS);
   if (!init_params) return dpt_err_set(err, DPT_EINPUT, "ps: no initial parameters");
+  if (cfg->staleness < 0)
+    return dpt_err_set(err, DPT_EINPUT, "ps: staleness %d: must be at least 0", cfg->staleness);
+  if (cfg->staleness > 0 && cfg->procs > 1)
+    return dpt_err_set(err, DPT_EINPUT,
+                       "ps: staleness %d over %d MPI processes: not supported yet (one process "
+                       "only)",
+                       cfg->staleness, cfg->procs);
   /* The slots hold one gradient per worker, each padded by up to a cache line per shard. */
   size_t line_floats = DPT_CACHE_LINE / sizeof(float);
   size_t per_worker_max = SIZE_MAX / sizeof(float) / (size_t)cfg->n_workers;
@@ -32,6 +40,14 @@ static int check_config(const dpt_ps_config *cfg, const float *init_params, dpt_
     return dpt_err_set(err, DPT_EINPUT, "ps: %zu parameters x %d workers: too large",
                        cfg->n_params, cfg->n_workers);
   return DPT_OK;
+}
+
+dpt_staleness_text dpt_ps_staleness_text(int staleness)
+{
+  dpt_staleness_text t;
+  if (staleness == DPT_PS_STALENESS_INF) snprintf(t.text, sizeof t.text, "inf");
+  else snprintf(t.text, sizeof t.text, "%d", staleness);
+  return t;
 }
 
 int dpt_ps_server_threads(int requested)
@@ -54,9 +70,12 @@ int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **o
   all.server_threads = dpt_ps_server_threads(all.server_threads);
   dpt_ps *ps = calloc(1, sizeof *ps);
   if (!ps) return dpt_err_set(err, DPT_ENOMEM, "ps: out of memory");
-  rc = cfg->procs > 1 && cfg->proc_rank > 0
-           ? ps_remote_create(cfg, &ps->vt, &ps->impl, err)
-           : ps_local_create(&all, cfg->n_workers, init_params, &ps->vt, &ps->impl, err);
+  if (cfg->procs > 1 && cfg->proc_rank > 0)
+    rc = ps_remote_create(cfg, &ps->vt, &ps->impl, err);
+  else if (cfg->staleness > 0)
+    rc = ps_stale_create(&all, init_params, &ps->vt, &ps->impl, err);
+  else
+    rc = ps_local_create(&all, cfg->n_workers, init_params, &ps->vt, &ps->impl, err);
   if (rc) {
     free(ps);
     return rc;
@@ -84,6 +103,11 @@ void dpt_ps_get_stats(dpt_ps *ps, dpt_ps_stats *out) { ps->vt->get_stats(ps->imp
 int dpt_ps_read_velocity(dpt_ps *ps, float *out, dpt_err *err)
 {
   return ps->vt->read_velocity(ps->impl, out, err);
+}
+
+int dpt_ps_read_params(dpt_ps *ps, float *params, dpt_err *err)
+{
+  return ps->vt->read_params(ps->impl, params, err);
 }
 
 void dpt_ps_destroy(dpt_ps *ps)

@@ -3,27 +3,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ps/ps_internal.h"
 #include "ps/ps_ops.h"
 
 enum { CACHE_LINE_FLOATS = DPT_CACHE_LINE / sizeof(float) };
-
-/* Shard s holds [n*s/K, n*(s+1)/K): balanced, never empty since K <= n. */
-static size_t shard_start(size_t n, int n_shards, int s)
-{
-  return n * (size_t)s / (size_t)n_shards;
-}
-
-static void init_cond_monotonic(pthread_cond_t *cv)
-{
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* timeouts immune to wall-clock changes */
-  pthread_cond_init(cv, &ca);
-  pthread_condattr_destroy(&ca);
-}
 
 static void free_memory(ps_local *ps)
 {
@@ -46,8 +30,8 @@ static size_t lay_out_shards(ps_local *ps)
   for (int i = 0; i < c->n_shards; i++) {
     ps_shard *s = &ps->shards[i];
     s->index = i;
-    s->off = shard_start(c->n_params, c->n_shards, i);
-    s->len = shard_start(c->n_params, c->n_shards, i + 1) - s->off;
+    s->off = ps_shard_start(c->n_params, c->n_shards, i);
+    s->len = ps_shard_start(c->n_params, c->n_shards, i + 1) - s->off;
     s->stride = (s->len + CACHE_LINE_FLOATS - 1) / CACHE_LINE_FLOATS * CACHE_LINE_FLOATS;
     s->pushed = ps->pushed_flags + (size_t)i * (size_t)c->n_workers;
     slot_floats += s->stride;
@@ -84,7 +68,7 @@ static void init_locks(ps_local *ps)
 {
   for (int i = 0; i < ps->cfg.n_shards; i++) {
     pthread_mutex_init(&ps->shards[i].mu, NULL);
-    init_cond_monotonic(&ps->shards[i].cv);
+    ps_cond_init_monotonic(&ps->shards[i].cv);
   }
   pthread_mutex_init(&ps->mu, NULL);
   pthread_cond_init(&ps->cv, NULL); /* the server's idle wait has no deadline (ps_server.c) */
@@ -128,6 +112,14 @@ static int local_read_velocity(void *impl, float *out, dpt_err *err)
   return DPT_OK;
 }
 
+/* Between rounds (dpt/ps.h): nobody writes the parameters then. */
+static int local_read_params(void *impl, float *out, dpt_err *err)
+{
+  ps_local *ps = impl;
+  memcpy(out, ps->params, ps->cfg.n_params * sizeof *out);
+  return DPT_OK;
+}
+
 static void local_destroy(void *impl)
 {
   ps_local *ps = impl;
@@ -143,6 +135,7 @@ static const ps_ops local_ops = {
     .abort = ps_local_abort,
     .get_stats = local_get_stats,
     .read_velocity = local_read_velocity,
+    .read_params = local_read_params,
     .destroy = local_destroy,
 };
 

@@ -84,6 +84,14 @@ static int remote_read_velocity(void *impl, float *out, dpt_err *err)
                      r->cfg.proc_rank);
 }
 
+static int remote_read_params(void *impl, float *out, dpt_err *err)
+{
+  ps_remote *r = impl;
+  return dpt_err_set(err, DPT_EINTERNAL,
+                     "ps over MPI: process %d holds no master parameters (process 0 does)",
+                     r->cfg.proc_rank);
+}
+
 static void remote_destroy(void *impl)
 {
   ps_remote *r = impl;
@@ -98,6 +106,7 @@ static const ps_ops remote_ops = {
     .abort = remote_abort,
     .get_stats = remote_get_stats,
     .read_velocity = remote_read_velocity,
+    .read_params = remote_read_params,
     .destroy = remote_destroy,
 };
 

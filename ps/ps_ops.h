@@ -2,6 +2,8 @@
  * table of functions each, as host/sync/ has one per strategy:
  *   local  (ps_create.c, ps_worker.c, ps_server.c, ps_abort.c): the server in this process; under
  *          MPI, on process 0, it also serves the other processes' workers (ps_mpi_serve.c);
+ *   stale  (ps_stale.c): with staleness >= 1, in this process: every push applied alone as it
+ *          arrives, pulls bounded by the workers' clocks;
  *   remote (ps_mpi_remote.c): under MPI, on the other processes, a client that sends each of its
  *          workers' pushes and pulls to process 0 (ps/ps_mpi.h).
  * ps.c checks the config and picks the kind; the callers of dpt/ps.h never learn which runs. */
@@ -17,6 +19,7 @@ typedef struct ps_ops {
   void (*abort)(void *impl, int code, const char *why);
   void (*get_stats)(void *impl, dpt_ps_stats *out);
   int (*read_velocity)(void *impl, float *out, dpt_err *err);
+  int (*read_params)(void *impl, float *out, dpt_err *err);
   void (*destroy)(void *impl);
 } ps_ops;
 
@@ -24,6 +27,10 @@ typedef struct ps_ops {
  * local_workers of them this process's, and its server_threads is set. */
 int ps_local_create(const dpt_ps_config *cfg, int local_workers, const float *init_params,
                     const ps_ops **ops, void **impl, dpt_err *err);
+
+/* The stale server for cfg (staleness >= 1, one process), checked by ps.c. */
+int ps_stale_create(const dpt_ps_config *cfg, const float *init_params, const ps_ops **ops,
+                    void **impl, dpt_err *err);
 
 /* The client of process 0's server for cfg, checked by ps.c (n_workers: this process's). */
 int ps_remote_create(const dpt_ps_config *cfg, const ps_ops **ops, void **impl, dpt_err *err);

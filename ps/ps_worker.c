@@ -5,7 +5,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "dpt/timer.h"
 #include "ps/ps_internal.h"
@@ -46,17 +45,6 @@ int ps_local_push(void *impl, int worker, const float *grads, float lr, dpt_vote
   }
   w->pushed++;
   return DPT_OK;
-}
-
-static struct timespec deadline_after(double seconds)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  if (seconds > 1e9) seconds = 1e9; /* keeps the sum inside time_t */
-  long long ns = (long long)t.tv_nsec + (long long)((seconds - (double)(long long)seconds) * 1e9);
-  t.tv_sec += (time_t)seconds + (time_t)(ns / 1000000000LL);
-  t.tv_nsec = (long)(ns % 1000000000LL);
-  return t;
 }
 
 /* "worker(s) 2, 5": who has not pushed the shard's round; "the server" when everyone has. */
@@ -107,7 +95,7 @@ int ps_local_pull(void *impl, int worker, float *params, dpt_ps_round *round, dp
   int rc = ps_check_worker(worker, ps->cfg.n_workers, "pull", &why);
   if (rc) return refuse(ps, rc, &why, err);
   ps_worker *w = &ps->workers[worker];
-  struct timespec deadline = deadline_after(ps->cfg.timeout_s);
+  struct timespec deadline = ps_deadline_after(ps->cfg.timeout_s);
   double waited = 0;
   for (int i = 0; i < ps->cfg.n_shards; i++) {
     ps_shard *s = &ps->shards[i];

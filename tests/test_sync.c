@@ -60,7 +60,7 @@ static int train(sync_job *j, dpt_device *dev, float *params)
     }
     random_grads(j->worker, step, host);
     rc = dpt_dev_copy_h2d(dev, grads, host, sizeof host, &j->err);
-    dpt_sync_timing t = {-1, -1};
+    dpt_sync_timing t = {.comm_s = -1, .wait_s = -1};
     dpt_votes mine = votes_of(j->worker, step);
     if (!rc)
       rc = dpt_sync_exchange(j->sync, j->worker, params, lr_at(step), j->votes ? &mine : NULL,

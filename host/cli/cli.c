@@ -55,7 +55,26 @@ int dpt_cli_parse_with(int argc, char **argv, const dpt_option_table *extra, dpt
 
 const char *dpt_cli_ps_option_given(const dpt_config *cfg)
 {
-  return cfg->ps_shards > 0 ? "--ps-shards" : cfg->ps_threads > 0 ? "--ps-threads" : NULL;
+  return cfg->ps_shards > 0    ? "--ps-shards"
+         : cfg->ps_threads > 0 ? "--ps-threads"
+         : cfg->staleness > 0  ? "--staleness"
+                               : NULL;
+}
+
+/* What --staleness S >= 1 does not do yet (docs/ps.md "Consistency models"). */
+int dpt_cli_check_staleness(const dpt_config *cfg, dpt_err *err)
+{
+  if (cfg->staleness == 0) return DPT_OK;
+  const char *clash = cfg->checkpoint_path            ? "--checkpoint"
+                      : cfg->resume_path              ? "--resume"
+                      : cfg->check_replicas           ? "--check-replicas"
+                      : cfg->on_nan == DPT_ON_NAN_SKIP ? "--on-nan skip"
+                                                       : NULL;
+  if (!clash) return DPT_OK;
+  return dpt_err_set(err, DPT_EINPUT,
+                     "--staleness %s: %s is not supported with stale training yet (only with "
+                     "--staleness 0)",
+                     dpt_ps_staleness_text(cfg->staleness).text, clash);
 }
 
 int dpt_cli_parse(int argc, char **argv, dpt_config *cfg, dpt_cli_action *action, dpt_err *err)
@@ -67,5 +86,5 @@ int dpt_cli_parse(int argc, char **argv, dpt_config *cfg, dpt_cli_action *action
     return dpt_err_set(err, DPT_EINPUT, "%s: only meaningful with --strategy ps", ps_option);
   if (cfg->checkpoint_every > 0 && !cfg->checkpoint_path)
     return dpt_err_set(err, DPT_EINPUT, "--checkpoint-every: needs --checkpoint FILE");
-  return DPT_OK;
+  return dpt_cli_check_staleness(cfg, err);
 }

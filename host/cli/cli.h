@@ -21,9 +21,12 @@ dpt_option_table dpt_cli_train_options(dpt_config *cfg);
 int dpt_cli_parse_with(int argc, char **argv, const dpt_option_table *extra, dpt_config *cfg,
                        dpt_cli_action *action, dpt_err *err);
 
-/* The first parameter-server option cfg was given ("--ps-shards", "--ps-threads"), or NULL: for
- * refusing them when no ps runs. */
+/* The first parameter-server option cfg was given ("--ps-shards", "--ps-threads", "--staleness"),
+ * or NULL: for refusing them when no ps runs. */
 const char *dpt_cli_ps_option_given(const dpt_config *cfg);
+
+/* Refuses the options that stale training (--staleness >= 1) does not support yet. */
+int dpt_cli_check_staleness(const dpt_config *cfg, dpt_err *err);
 
 /* Names of the dpt_strategy values, by value, NULL-terminated. */
 extern const char *const dpt_cli_strategy_names[];

@@ -21,6 +21,7 @@ int dpt_option_apply(const dpt_option *row, const char *v, void *target, dpt_err
   case DPT_OPT_FLAG: *(bool *)p = true; break;
   case DPT_OPT_INT:
     if (row->zero_word && strcmp(v, row->zero_word) == 0) *(int *)p = 0;
+    else if (row->max_word && strcmp(v, row->max_word) == 0) *(int *)p = INT32_MAX;
     else rc = dpt_parse_int(opt, v, (long)row->min, (long)row->max, p, err);
     break;
   case DPT_OPT_LONG:

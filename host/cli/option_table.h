@@ -12,7 +12,8 @@
 
 typedef enum {
   DPT_OPT_FLAG,        /* no value: sets a bool */
-  DPT_OPT_INT,         /* an int in [min, max]; zero_word (e.g. "auto") stands for 0 */
+  DPT_OPT_INT,         /* an int in [min, max]; zero_word (e.g. "auto") stands for 0, and
+                        * max_word (e.g. "inf") for INT32_MAX */
   DPT_OPT_LONG,        /* a long in [min, max] */
   DPT_OPT_U64,         /* a uint64_t */
   DPT_OPT_FLOAT,       /* a float in [min, max]; min_open excludes min */
@@ -38,6 +39,7 @@ struct dpt_option {
   int max_items;             /* lists */
   const char *const *choices; /* NULL-terminated */
   const char *zero_word;     /* INT: the word that means 0 */
+  const char *max_word;      /* INT: the word that means INT32_MAX (unbounded) */
   const char *default_value; /* parsed like a user's value by dpt_options_defaults; NULL: 0 */
   const char *default_help;  /* shown in help instead of default_value; NULL: default_value */
   const char *help;          /* '\n' starts a further help line; REFUSED: the reason */

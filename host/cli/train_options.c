@@ -7,6 +7,7 @@
 #include "dpt/config.h"
 #include "dpt/ps.h"
 #include "host/cli/cli.h"
+#include "host/train/straggler.h"
 
 #define AT(field) .offset = offsetof(dpt_config, field)
 /* Enum fields are stored through an int (DPT_OPT_CHOICE). */
@@ -18,6 +19,13 @@ static const char *const schedule_names[] = {"cosine", "step", "constant", NULL}
 const char *const dpt_cli_strategy_names[] = {"allreduce", "ps", NULL};
 static const char *const device_names[] = {"auto", "cpu", "cuda", NULL};
 static const char *const on_nan_names[] = {"stop", "skip", NULL};
+
+static int check_straggler(const dpt_option *row, const char *value, const void *target,
+                           dpt_err *err)
+{
+  dpt_stragglers parsed;
+  return dpt_stragglers_parse(value, &parsed, err);
+}
 
 static const dpt_option rows[] = {
   {.section = "Data and model", .name = "data", .value = "DIR", .kind = DPT_OPT_STRING, AT(data_dir),
@@ -61,6 +69,14 @@ static const dpt_option rows[] = {
   {.name = "ps-threads", .value = "T", .kind = DPT_OPT_INT, AT(ps_threads), .min = 1,
    .max = DPT_PS_MAX_SERVER_THREADS, .default_help = "the cores, at most 8",
    .help = "parameter-server threads, each applying a slice of every shard"},
+  {.name = "staleness", .value = "S|inf", .kind = DPT_OPT_INT, AT(staleness), .min = 0,
+   .max = 1000000, .max_word = "inf", .default_value = "0",
+   .help = "ps consistency: 0 synchronous rounds; S >= 1 a worker runs at most\n"
+           "S pushes ahead of the slowest; inf asynchronous (docs/ps.md)"},
+  {.name = "straggler", .value = "SPEC", .kind = DPT_OPT_STRING, AT(straggler),
+   .check = check_straggler,
+   .help = "slow workers down: W:F[,W:F...] makes worker W F times slower,\n"
+           "random:P:F every worker at each step with probability P"},
   {.name = "device", .value = "D", .kind = DPT_OPT_CHOICE, AT(device), .choices = device_names,
    .default_value = "auto", .help = "auto, cpu or cuda"},
   {.name = "check-replicas", .kind = DPT_OPT_FLAG, AT(check_replicas),
@@ -98,6 +114,9 @@ static const dpt_option rows[] = {
    .help = "write a Chrome trace of the first steps (Perfetto, chrome://tracing)"},
   {.name = "trace-steps", .value = "N", .kind = DPT_OPT_INT, AT(trace_steps), .min = 1,
    .max = 10000, .default_value = "200", .help = "steps traced, at most 10000"},
+  {.name = "target-acc", .value = "X", .kind = DPT_OPT_DOUBLE, AT(target_acc), .min = 0,
+   .min_open = true, .max = 1,
+   .help = "report the steps and seconds until test accuracy first reaches X"},
   {.name = "quiet", .kind = DPT_OPT_FLAG, AT(quiet),
    .help = "no progress bar and no per-epoch lines; done: lines stay"},
   {.name = "help", .kind = DPT_OPT_ACTION, .action = DPT_CLI_HELP},

@@ -33,6 +33,11 @@ static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
   if (strcmp(r->strategy, "ps") == 0) { /* the server's; allreduce has none */
     fprintf(f, "  \"ps_shards\": %d,\n", r->ps_shards);
     fprintf(f, "  \"ps_threads\": %d,\n", r->ps_threads);
+    /* A number, or the string "inf" for asynchronous training. */
+    if (r->staleness == DPT_PS_STALENESS_INF) fprintf(f, "  \"staleness\": \"inf\",\n");
+    else fprintf(f, "  \"staleness\": %d,\n", r->staleness);
+    fprintf(f, "  \"pushes_applied\": %" PRIu64 ",\n", r->pushes_applied);
+    fprintf(f, "  \"max_staleness_observed\": %" PRIu64 ",\n", r->max_staleness);
   }
   fprintf(f, "  \"device\": \"%s\",\n", r->device);
   fprintf(f, "  \"params\": %zu,\n", r->params);
@@ -45,6 +50,13 @@ static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
   fprintf(f, "  \"time_s\": {\"compute\": %s, \"comm\": %s, \"wait\": %s},\n",
           DPT_JSON_NUM(r->time_compute_s, 4), DPT_JSON_NUM(r->time_comm_s, 4),
           DPT_JSON_NUM(r->time_wait_s, 4));
+  fprintf(f, "  \"wait_fraction\": %s,\n", DPT_JSON_NUM(r->wait_fraction, 4));
+  if (cfg->target_acc > 0) { /* null when no epoch reached it */
+    fprintf(f, "  \"target_acc\": %s,\n", DPT_JSON_NUM(cfg->target_acc, -1));
+    if (r->steps_to_target < 0) fprintf(f, "  \"steps_to_target\": null,\n");
+    else fprintf(f, "  \"steps_to_target\": %ld,\n", r->steps_to_target);
+    fprintf(f, "  \"seconds_to_target\": %s,\n", DPT_JSON_NUM(r->seconds_to_target, 3));
+  }
   fprintf(f, "  \"bytes_per_step\": %zu,\n", r->bytes_per_step);
   fprintf(f, "  \"skipped_steps\": %ld,\n", r->skipped_steps);
   if (r->n_devices > 0) { /* CUDA: which GPU each worker had */

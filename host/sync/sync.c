@@ -7,6 +7,9 @@
 int dpt_sync_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
 {
   *out = (dpt_sync){0};
+  if (cfg->staleness != 0 && cfg->strategy != DPT_STRATEGY_PS)
+    return dpt_err_set(err, DPT_EINPUT, "sync: staleness %d needs the ps strategy",
+                       cfg->staleness);
   if (cfg->n_workers < 1)
     return dpt_err_set(err, DPT_EINPUT, "sync: %d workers: must be at least 1", cfg->n_workers);
   if (cfg->n_params == 0) return dpt_err_set(err, DPT_EINPUT, "sync: no parameters to exchange");
@@ -70,6 +73,20 @@ int dpt_sync_read_velocity(dpt_sync *s, int worker, float *out, dpt_err *err)
 {
   if (!is_attached(s, worker)) return not_attached(s, worker, err);
   return s->vt->read_velocity(s->ctx, worker, out, err);
+}
+
+int dpt_sync_settle(dpt_sync *s, int worker, float *params, dpt_err *err)
+{
+  if (!is_attached(s, worker)) return not_attached(s, worker, err);
+  return s->vt->settle ? s->vt->settle(s->ctx, worker, params, err) : DPT_OK;
+}
+
+bool dpt_sync_ps_stats(const dpt_sync *s, dpt_ps_stats *out)
+{
+  *out = (dpt_ps_stats){0};
+  if (!s->vt || !s->vt->get_ps_stats) return false;
+  s->vt->get_ps_stats(s->ctx, out);
+  return true;
 }
 
 void dpt_sync_destroy(dpt_sync *s)

@@ -27,6 +27,7 @@ typedef struct sync_ps {
   dpt_ps *ps;
   ps_stage *workers;
   size_t n_params;
+  int staleness;
 } sync_ps;
 
 static void free_stage(ps_stage *w)
@@ -81,7 +82,9 @@ static int ps_exchange(void *ctx, int worker, float *params, float lr, const dpt
   if (!rc && !direct) rc = dpt_dev_copy_h2d(w->dev, params, w->host_params, bytes, &why);
   /* Count the queued upload as exchange time on every device, as on the CPU (a no-op there). */
   if (!rc) rc = dpt_dev_sync(w->dev, &why);
-  if (timing) *timing = (dpt_sync_timing){.comm_s = dpt_now() - t0 - wait_s, .wait_s = wait_s};
+  if (timing)
+    *timing = (dpt_sync_timing){.comm_s = dpt_now() - t0 - wait_s, .wait_s = wait_s,
+                                .staleness = round.staleness};
   if (!rc) return DPT_OK;
   dpt_ps_abort(s->ps, rc, why.msg); /* the others stop now instead of timing out */
   return dpt_err_set(err, rc, "%s", why.msg);
@@ -112,6 +115,25 @@ static int ps_read_velocity(void *ctx, int worker, float *out, dpt_err *err)
   return dpt_ps_read_velocity(s->ps, out, err);
 }
 
+/* Synchronous rounds keep every replica equal to the server's parameters: nothing to do. */
+static int ps_settle(void *ctx, int worker, float *params, dpt_err *err)
+{
+  sync_ps *s = ctx;
+  if (s->staleness == 0) return DPT_OK;
+  ps_stage *w = &s->workers[worker];
+  bool direct = is_host_memory(w->dev);
+  int rc = dpt_ps_read_params(s->ps, direct ? params : w->host_params, err);
+  if (!rc && !direct)
+    rc = dpt_dev_copy_h2d(w->dev, params, w->host_params, s->n_params * sizeof(float), err);
+  return rc ? rc : dpt_dev_sync(w->dev, err);
+}
+
+static void ps_get_stats(void *ctx, dpt_ps_stats *out)
+{
+  sync_ps *s = ctx;
+  dpt_ps_get_stats(s->ps, out);
+}
+
 static void ps_destroy(void *ctx)
 {
   sync_ps *s = ctx;
@@ -129,6 +151,8 @@ static const dpt_sync_ops ps_ops = {
     .bytes_per_step = ps_bytes_per_step,
     .destroy = ps_destroy,
     .read_velocity = ps_read_velocity,
+    .settle = ps_settle,
+    .get_ps_stats = ps_get_stats,
 };
 
 int dpt_sync_ps_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
@@ -146,7 +170,8 @@ int dpt_sync_ps_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
                       .on_apply = cfg->ps_on_apply,
                       .on_apply_ctx = cfg->ps_on_apply_ctx,
                       .procs = cfg->procs,
-                      .proc_rank = cfg->proc_rank};
+                      .proc_rank = cfg->proc_rank,
+                      .staleness = cfg->staleness};
   int rc = s && workers ? DPT_OK : dpt_err_set(err, DPT_ENOMEM, "sync ps: out of memory");
   if (!rc) rc = dpt_ps_create(&pc, cfg->init_params, &s->ps, err);
   if (rc) {
@@ -156,6 +181,7 @@ int dpt_sync_ps_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
   }
   s->workers = workers;
   s->n_params = cfg->n_params;
+  s->staleness = cfg->staleness;
   *out = (dpt_sync){.vt = &ps_ops, .ctx = s};
   return DPT_OK;
 }

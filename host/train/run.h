@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdalign.h>
+#include <stdatomic.h>
 
 #include "dpt/barrier.h"
 #include "dpt/cache_lines.h"
@@ -15,6 +16,7 @@
 #include "dpt/sync.h"
 #include "dpt/trainer.h"
 #include "host/train/resilience.h"
+#include "host/train/straggler.h"
 
 /* One worker's figures, padded so workers never share a cache line. */
 typedef struct dpt_worker_slot {
@@ -56,6 +58,15 @@ typedef struct dpt_run {
   dpt_epoch_stats epoch_stats; /* the last epoch's figures (worker 0 writes) */
   double start_s;            /* when training started */
   dpt_resilience resilience; /* resume position, stop requests, checkpoints, --on-nan, test hooks */
+  dpt_stragglers stragglers; /* --straggler; none: n_fixed 0, random_p 0 */
+  /* --staleness inf: the epoch's batches dealt one worker's share ("piece") at a time from a
+   * shared queue, so that fast workers do more of them (host/train/worker.c); worker 0 resets it
+   * before each epoch's first barrier. */
+  bool queued;
+  atomic_long next_piece;
+  atomic_bool stop_seen;     /* with staleness: some worker stopped on a stop vote (worker.c) */
+  long steps_to_target;      /* --target-acc (dpt_result); worker 0 writes */
+  double seconds_to_target;
   /* Over MPI processes (host/train/run_procs.h): this process's workers are global workers
    * first_worker.. of all_workers; one process: 1, 0, 0 and workers, mpi NULL. */
   int procs, proc_rank, first_worker, all_workers;

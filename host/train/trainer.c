@@ -1,5 +1,6 @@
 /* The run: device choice, data, workers, strategy; joins the workers and fills the result. */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,10 +100,21 @@ static void fill_result(const dpt_config *cfg, const dpt_run *run, size_t bytes_
   out->blas_threads = run->blas_threads;
   dpt_blas_summary(run->device_kind, out->blas, sizeof out->blas);
   for (int w = 0; w < run->workers; w++) {
-    out->time_compute_s += run->slots[w].compute_s / run->workers;
-    out->time_comm_s += run->slots[w].comm_s / run->workers;
-    out->time_wait_s += run->slots[w].wait_s / run->workers;
+    const dpt_worker_slot *slot = &run->slots[w];
+    out->time_compute_s += slot->compute_s / run->workers;
+    out->time_comm_s += slot->comm_s / run->workers;
+    out->time_wait_s += slot->wait_s / run->workers;
+    double busy = slot->compute_s + slot->comm_s + slot->wait_s;
+    out->wait_fraction += (busy > 0 ? slot->wait_s / busy : 0) / run->workers;
   }
+  out->staleness = cfg->strategy == DPT_STRATEGY_PS ? cfg->staleness : 0;
+  dpt_ps_stats ps;
+  if (dpt_sync_ps_stats(&run->sync, &ps)) {
+    out->pushes_applied = ps.pushes_applied;
+    out->max_staleness = ps.max_staleness;
+  }
+  out->steps_to_target = run->steps_to_target;
+  out->seconds_to_target = run->seconds_to_target;
   out->n_hidden = cfg->n_hidden;
   memcpy(out->hidden, cfg->hidden, sizeof out->hidden);
   out->features = run->shape.sizes[0];
@@ -152,6 +164,24 @@ static int plan_run(void *ctx, const dpt_data_plan *plan, dpt_err *err)
   return rc ? rc : dpt_run_memory_check(run, plan, err);
 }
 
+/* --staleness and --straggler, once the workers of every process are known. */
+static int plan_consistency(const dpt_config *cfg, dpt_run *run, dpt_err *err)
+{
+  if (cfg->staleness > 0 && run->procs > 1)
+    return dpt_err_set(err, DPT_EINPUT,
+                       "--staleness %s: not supported under MPI yet (%d processes; stale training "
+                       "runs in one process)",
+                       dpt_ps_staleness_text(cfg->staleness).text, run->procs);
+  run->queued = cfg->staleness == DPT_PS_STALENESS_INF;
+  if (!cfg->straggler) return DPT_OK;
+  int rc = dpt_stragglers_parse(cfg->straggler, &run->stragglers, err);
+  int top = rc ? -1 : dpt_stragglers_top_worker(&run->stragglers);
+  if (top >= run->all_workers)
+    return dpt_err_set(err, DPT_EINPUT, "--straggler %s: worker %d does not exist (workers 0..%d)",
+                       cfg->straggler, top, run->all_workers - 1);
+  return rc;
+}
+
 /* Everything between loaded data (and the run plan_run made) and joined workers. */
 static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dpt_err *err)
 {
@@ -165,6 +195,8 @@ static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dp
   if (cfg->strategy == DPT_STRATEGY_PS && (size_t)run->ps_shards > run->n_params)
     return dpt_err_set(err, DPT_EINPUT, "--ps-shards %d: must be between 1 and %zu (the parameters)",
                        run->ps_shards, run->n_params);
+  if (!rc) rc = plan_consistency(cfg, run, err);
+  if (rc) return rc;
   run->max_rows = (cfg->batch + run->all_workers - 1) / run->all_workers;
   run->steps_per_epoch = (long)((run->train->count + (size_t)cfg->batch - 1) / (size_t)cfg->batch);
 
@@ -184,7 +216,8 @@ static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dp
                         .ps_threads = run->ps_threads,
                         .momentum = cfg->momentum, .weight_decay = cfg->weight_decay,
                         .timeout_s = cfg->timeout_s, .init_params = init,
-                        .procs = run->procs, .proc_rank = run->proc_rank};
+                        .procs = run->procs, .proc_rank = run->proc_rank,
+                        .staleness = cfg->staleness};
   rc = dpt_resilience_setup(run, init, &sc, err);
   if (!rc && cfg->trace_path) rc = start_trace(cfg, run, &sc, err);
   if (!rc) rc = dpt_sync_create(&sc, &run->sync, err);
@@ -221,7 +254,8 @@ int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, d
   int rc = lock_checkpoint(cfg, &lock, err);
   if (rc) return rc;
   dpt_dataset train = {0}, test = {0};
-  dpt_run run = {.cfg = cfg, .obs = obs, .train = &train, .test = &test};
+  dpt_run run = {.cfg = cfg, .obs = obs, .train = &train, .test = &test, .steps_to_target = -1,
+                 .seconds_to_target = NAN};
   rc = dpt_fault_from_env(&run.resilience.fault, err); /* first: a hook slows the loading down */
   if (!rc) rc = dpt_run_load_data(&run, plan_run, &train, &test, err);
   if (rc) {

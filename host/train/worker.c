@@ -24,6 +24,7 @@ typedef struct worker {
   float *stage_x;      /* host (pinned): rows gathered for this step */
   int32_t *stage_y;
   uint32_t *order;     /* this epoch's sample order, the same in every worker */
+  int step_rows;       /* rows of this worker's last step */
   dpt_worker_slot *slot;
   dpt_err err;
 } worker;
@@ -144,8 +145,23 @@ static int check_replicas(worker *self, long step)
   return rc ? rc : dpt_barrier_wait(&run->barrier, self->w, &self->err);
 }
 
-/* *outcome: what the exchange's votes decided (host/train/step_guard.h). */
-static int train_step(worker *self, int epoch, long step, float *lr_out, dpt_step_outcome *outcome)
+/* --straggler: a straggling step's compute, which took t1 - t0, is made `factor` times as long. */
+static double straggle(worker *self, long global_step, int share, double t0, double t1)
+{
+  dpt_run *run = self->run;
+  /* Queued pieces draw one by one: a step's pieces may run on any worker. */
+  long draw = run->queued ? global_step * run->all_workers + share : global_step;
+  double factor =
+      dpt_straggler_factor(&run->stragglers, run->cfg->seed, run->first_worker + self->w, draw);
+  if (factor <= 1) return t1;
+  dpt_sleep((factor - 1) * (t1 - t0));
+  return dpt_now();
+}
+
+/* Share `share` (of every process's workers) of step's global batch. *outcome: what the
+ * exchange's votes decided (host/train/step_guard.h). */
+static int train_step(worker *self, int epoch, long step, int share, float *lr_out,
+                      dpt_step_outcome *outcome)
 {
   dpt_run *run = self->run;
   const dpt_config *cfg = run->cfg;
@@ -153,7 +169,8 @@ static int train_step(worker *self, int epoch, long step, float *lr_out, dpt_ste
   size_t lo = (size_t)step * (size_t)cfg->batch;
   int batch_rows = (int)(n - lo < (size_t)cfg->batch ? n - lo : (size_t)cfg->batch);
   int off, rows;
-  dpt_shard_rows(batch_rows, run->all_workers, run->first_worker + self->w, &off, &rows);
+  dpt_shard_rows(batch_rows, run->all_workers, share, &off, &rows);
+  long global_step = dpt_run_step_index(run, epoch, step);
 
   double t0 = dpt_now();
   dpt_mlp_pass pass;
@@ -162,11 +179,11 @@ static int train_step(worker *self, int epoch, long step, float *lr_out, dpt_ste
     rc = dpt_mlp_forward_backward(&self->rep, rows, 1.f / (float)batch_rows, self->grads, &pass,
                                   &self->err);
   if (!rc) rc = dpt_dev_sync(&self->dev, &self->err);
-  double t1 = dpt_now();
+  double t1 = rc ? dpt_now() : straggle(self, global_step, share, t0, dpt_now());
   self->slot->compute_s += t1 - t0;
   if (rc) return rc;
+  self->step_rows = rows;
 
-  long global_step = dpt_run_step_index(run, epoch, step);
   float lr = dpt_schedule_lr(&cfg->schedule, global_step, run->steps_per_epoch, cfg->epochs);
   self->slot->step_loss[global_step % 2] = pass.loss_sum;
   dpt_votes votes = {0}, counts = {0};
@@ -261,6 +278,11 @@ static int report_epoch(dpt_run *run, int epoch, long first_step, double train_t
   long before = first_step * (long)run->cfg->batch; /* < count: first_step is not the last */
   st.samples_per_sec = (double)((long)run->train->count - before) / train_time;
   st.elapsed_s = dpt_now() - run->start_s;
+  if (run->cfg->target_acc > 0 && run->steps_to_target < 0 &&
+      st.test_accuracy >= run->cfg->target_acc) {
+    run->steps_to_target = st.step;
+    run->seconds_to_target = st.elapsed_s;
+  }
   run->epoch_stats = st;
   if (run->obs && run->obs->on_epoch) run->obs->on_epoch(run->obs->ctx, &st);
   return DPT_OK;
@@ -275,24 +297,86 @@ static long samples_through(const dpt_run *run, long step)
 
 /* Worker 0, after the exchange of step: the global batch's mean loss, summed in worker order,
  * then over the MPI processes (dpt_worker_slot.step_loss says why every slot's entry is written
- * and stable here). */
-static int report_step(dpt_run *run, int epoch, long step, float lr, double epoch_elapsed_s,
-                       dpt_err *err)
+ * and stable here). With staleness the workers' steps are not in lockstep: the mean loss of
+ * worker 0's own share (rows of them). */
+static int report_step(dpt_run *run, int epoch, long step, int rows, float lr,
+                       double epoch_elapsed_s, dpt_err *err)
 {
   long global_step = dpt_run_step_index(run, epoch, step);
-  double loss = 0;
-  for (int w = 0; w < run->workers; w++) loss += run->slots[w].step_loss[global_step % 2];
-  int rc = dpt_run_procs_sum(run, &loss, 1, err);
-  if (rc || !run->obs || !run->obs->on_step) return rc;
   long samples = samples_through(run, step);
   long batch_rows = samples - step * (long)run->cfg->batch;
+  double loss = 0, loss_rows = (double)batch_rows;
+  if (run->cfg->staleness > 0) {
+    loss = run->slots[0].step_loss[global_step % 2];
+    loss_rows = rows > 0 ? rows : 1;
+  }
+  for (int w = 0; w < run->workers && run->cfg->staleness == 0; w++)
+    loss += run->slots[w].step_loss[global_step % 2];
+  int rc = run->cfg->staleness > 0 ? DPT_OK : dpt_run_procs_sum(run, &loss, 1, err);
+  if (rc || !run->obs || !run->obs->on_step) return rc;
   dpt_step_stats st = {.epoch = epoch, .epochs = run->cfg->epochs, .step_in_epoch = step + 1,
                        .steps_per_epoch = run->steps_per_epoch, .step = global_step + 1,
-                       .workers = run->all_workers, .loss = loss / (double)batch_rows, .lr = lr,
+                       .workers = run->all_workers, .loss = loss / loss_rows, .lr = lr,
                        .epoch_elapsed_s = epoch_elapsed_s, .samples_done = samples,
                        .elapsed_s = dpt_now() - run->start_s};
   run->obs->on_step(run->obs->ctx, &st);
   return DPT_OK;
+}
+
+/* One step of the epoch's loop, on share `share` of its global batch, then its boundary. */
+static int step_and_boundary(worker *self, int epoch, long step, int share, double t0, float *lr,
+                             dpt_step_outcome *outcome)
+{
+  dpt_run *run = self->run;
+  int rc = train_step(self, epoch, step, share, lr, outcome);
+  if (!rc && self->w == 0)
+    rc = report_step(run, epoch, step, self->step_rows, *lr, dpt_now() - t0, &self->err);
+  if (!rc)
+    rc = dpt_guard_step_boundary(run, self->w, &self->dev, self->rep.params, epoch, step, outcome,
+                                 &self->err);
+  return rc;
+}
+
+/* The epoch's training loop from step `first`, until its steps are done or *stopped. Fixed
+ * shares: each step this worker trains its own share of the global batch. Queued (--staleness
+ * inf): it takes the next piece of the epoch (a step's share) until none is left. *complete: the
+ * loop ran the epoch's last step (a stop after it still ends the epoch). */
+static int train_epoch_steps(worker *self, int epoch, long first, double t0, float *lr,
+                             dpt_step_outcome *outcome, bool *stopped, bool *complete)
+{
+  dpt_run *run = self->run;
+  int rc = DPT_OK, n = run->all_workers;
+  if (run->queued) {
+    long pieces = run->steps_per_epoch * n, k = 0;
+    while (!rc && !*stopped && (k = atomic_fetch_add(&run->next_piece, 1)) < pieces) {
+      rc = step_and_boundary(self, epoch, k / n, (int)(k % n), t0, lr, outcome);
+      *stopped = outcome->stop || outcome->diverged;
+    }
+    *complete = k >= pieces;
+    return rc;
+  }
+  long step = first;
+  for (; step < run->steps_per_epoch && !rc && !*stopped; step++) {
+    rc = step_and_boundary(self, epoch, step, run->first_worker + self->w, t0, lr, outcome);
+    *stopped = outcome->stop || outcome->diverged;
+  }
+  *complete = step == run->steps_per_epoch;
+  return rc;
+}
+
+/* After the training loop, every worker: waits for the others (counted as waiting). With
+ * staleness the workers leave their loops at different steps: once all have, any stop one saw
+ * stops them all, and every replica takes the server's parameters. */
+static int end_training_loop(worker *self, bool *stopped)
+{
+  dpt_run *run = self->run;
+  if (*stopped && run->cfg->staleness > 0) atomic_store(&run->stop_seen, true);
+  double t0 = dpt_now();
+  int rc = dpt_barrier_wait(&run->barrier, self->w, &self->err);
+  self->slot->wait_s += dpt_now() - t0;
+  if (rc || run->cfg->staleness == 0) return rc;
+  *stopped = atomic_load(&run->stop_seen);
+  return dpt_sync_settle(&run->sync, self->w, self->rep.params, &self->err);
 }
 
 /* Sets *stopped when every worker stops at a step boundary of this epoch: on request (after
@@ -308,21 +392,17 @@ static int run_epoch(worker *self, int epoch, bool *stopped)
     self->slot->samples = 0;
   }
   shuffle_epoch(self, epoch);
+  if (self->w == 0) atomic_store(&run->next_piece, 0); /* nobody takes a piece before the barrier */
   int rc = dpt_barrier_wait(&run->barrier, self->w, &self->err);
   double t0 = dpt_now();
   float lr = 0;
-  long step = first;
+  bool complete = false;
   dpt_step_outcome outcome = {0};
-  for (; step < run->steps_per_epoch && !rc && !*stopped; step++) {
-    rc = train_step(self, epoch, step, &lr, &outcome);
-    if (!rc && self->w == 0) rc = report_step(run, epoch, step, lr, dpt_now() - t0, &self->err);
-    if (!rc)
-      rc = dpt_guard_step_boundary(run, self->w, &self->dev, self->rep.params, epoch, step,
-                                   &outcome, &self->err);
-    *stopped = outcome.stop || outcome.diverged;
-  }
-  if (rc || step < run->steps_per_epoch) return rc;
-  rc = dpt_barrier_wait(&run->barrier, self->w, &self->err);
+  if (!rc) rc = train_epoch_steps(self, epoch, first, t0, &lr, &outcome, stopped, &complete);
+  /* Synchronous: every worker stopped after the same step, and knows it. */
+  if (rc || (!complete && run->cfg->staleness == 0)) return rc;
+  rc = end_training_loop(self, stopped);
+  if (rc || (*stopped && run->cfg->staleness > 0)) return rc; /* stale: no epoch's end in a stop */
   double eval_t0 = dpt_now(), train_time = eval_t0 - t0;
   if (!rc && self->w == 0) run->train_s += train_time;
   if (!rc) rc = evaluate_slice(self);

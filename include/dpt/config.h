@@ -43,6 +43,10 @@ typedef struct dpt_config {
   dpt_strategy strategy;
   int ps_shards;          /* 0 = the default, 1 */
   int ps_threads;         /* parameter-server threads; 0 = the default (host/train/trainer.c) */
+  int staleness;          /* --strategy ps: 0 synchronous rounds; S >= 1 bounded staleness;
+                           * DPT_PS_STALENESS_INF asynchronous (dpt/ps.h, docs/ps.md) */
+  const char *straggler;  /* --straggler SPEC (host/train/straggler.h); NULL: none */
+  double target_acc;      /* the report's time to this test accuracy; 0: none */
   dpt_device_select device;
   bool check_replicas;
   double timeout_s;       /* bound on every collective / server round wait */

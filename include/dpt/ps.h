@@ -19,6 +19,9 @@
 
 enum { DPT_PS_MAX_SERVER_THREADS = 64 };
 
+/* dpt_ps_config.staleness for fully asynchronous training: no worker ever waits for another. */
+#define DPT_PS_STALENESS_INF INT32_MAX
+
 /* Optional observer of the server's work (--trace): called from the server thread that finished
  * round `round` (0-based) of `shard`, with the span's dpt_now() times (its first slice's start,
  * its last slice's end), one call at a time (under the server's lock). Must be cheap; must not
@@ -36,6 +39,11 @@ typedef struct dpt_ps_config {
   dpt_ps_apply_hook on_apply; /* NULL: none */
   void *on_apply_ctx;
   const float *init_velocity; /* optimizer state to start from (a checkpoint's); NULL: zeros */
+  /* The consistency model (docs/ps.md): 0, the synchronous rounds above; S >= 1, stale
+   * synchronous parallel: each push is applied alone as it arrives (ps/ps_stale.c), and a worker's
+   * pull waits only until every worker is at most S pushes behind it; DPT_PS_STALENESS_INF:
+   * asynchronous, pulls never wait. One process only (procs 0 or 1). */
+  int staleness;
   /* Under MPI (docs/mpi.md, ps/ps_mpi.h): the job's processes, each with n_workers workers, and
    * this one's rank. Every process creates the ps with the same config; process 0's holds the
    * server, whose rounds take every process's workers, and the others forward their workers'
@@ -47,8 +55,12 @@ typedef struct dpt_ps_config {
 } dpt_ps_config;
 
 typedef struct dpt_ps_stats {
-  uint64_t rounds;       /* completed synchronous rounds */
+  uint64_t rounds;       /* completed synchronous rounds; with staleness, the slowest worker's
+                          * pushes applied */
   double server_busy_s;  /* time the server threads spent summing and stepping, added up */
+  uint64_t pushes_applied; /* pushes that stepped the parameters (a skipped round's are not) */
+  uint64_t pushes_dropped; /* pushes carrying a skip vote, hence applied to nothing */
+  uint64_t max_staleness;  /* the largest dpt_ps_round.staleness any pull saw */
 } dpt_ps_stats;
 
 typedef struct dpt_ps dpt_ps;
@@ -58,6 +70,8 @@ typedef struct dpt_ps_round {
   dpt_votes votes; /* every worker's, counted; a round some worker voted to skip changed nothing,
                     * on every shard alike, since each shard counts every worker's vote */
   double wait_s;   /* time the pull was blocked waiting for the round */
+  uint64_t staleness; /* pushes the slowest worker had fewer than this one when the pull copied
+                       * the parameters: 0 in synchronous rounds, at most the config's staleness */
 } dpt_ps_round;
 
 /* The server threads a ps runs for `requested` (--ps-threads; 0: not given): requested, or else
@@ -65,17 +79,24 @@ typedef struct dpt_ps_round {
  * to share it. The one place that decides the default. */
 int dpt_ps_server_threads(int requested);
 
+/* "inf" or the number: staleness as options and reports write it. */
+typedef struct dpt_staleness_text {
+  char text[16];
+} dpt_staleness_text;
+dpt_staleness_text dpt_ps_staleness_text(int staleness);
+
 /* Copies init_params as the master parameters and starts the server threads. */
 int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **out, dpt_err *err);
 
 /* Pushes worker's gradient (host memory, n_params floats) and its votes (NULL: none) for the
  * current round with the round's learning rate (every worker passes the same lr). Returns once
- * the gradient is copied. */
+ * the gradient is copied; with staleness, once it is applied (with its own lr). */
 int dpt_ps_push(dpt_ps *ps, int worker, const float *grads, float lr, const dpt_votes *votes,
                 dpt_err *err);
 
-/* Waits until the round this worker last pushed is applied, then copies the parameters into
- * params (host memory, n_params floats) and, unless round is NULL, what it learned of the round. */
+/* Waits until the round this worker last pushed is applied (with staleness: until no worker is
+ * more than `staleness` pushes behind this one), then copies the parameters into params (host
+ * memory, n_params floats) and, unless round is NULL, what it learned of the round. */
 int dpt_ps_pull(dpt_ps *ps, int worker, float *params, dpt_ps_round *round, dpt_err *err);
 
 /* Wakes every waiter (workers and server) with an error; later calls fail at once. */
@@ -87,6 +108,11 @@ void dpt_ps_get_stats(dpt_ps *ps, dpt_ps_stats *out);
  * thread between its pull and its next push: no round can be applied before that push. Under
  * MPI, on process 0 only: the others hold no server state (DPT_EINTERNAL). */
 int dpt_ps_read_velocity(dpt_ps *ps, float *out, dpt_err *err);
+
+/* Copies the master parameters (n_params floats) into params, each shard as a whole. Call when no
+ * push is in flight that the copy must include (after every worker pushed and a barrier): the
+ * replicas of a run with staleness differ until then. Under MPI, on process 0 only. */
+int dpt_ps_read_params(dpt_ps *ps, float *params, dpt_err *err);
 
 /* Stops the server threads and frees everything. */
 void dpt_ps_destroy(dpt_ps *ps);

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dpt/comm.h"
 #include "dpt/device.h"
@@ -22,6 +23,8 @@ typedef enum { DPT_STRATEGY_ALLREDUCE = 0, DPT_STRATEGY_PS = 1 } dpt_strategy;
 typedef struct dpt_sync_timing {
   double comm_s;   /* moving and reducing bytes, applying the step */
   double wait_s;   /* blocked on the slowest worker or a lock */
+  uint64_t staleness; /* ps with staleness: pushes the slowest worker trailed this one by when
+                       * the parameters were pulled (dpt_ps_round); 0 otherwise */
 } dpt_sync_timing;
 
 typedef struct dpt_sync_ops {
@@ -46,6 +49,11 @@ typedef struct dpt_sync_ops {
    * exchanges: allreduce reads the worker's own copy; ps reads the server's, which no round can
    * change before this worker pushes again. */
   int (*read_velocity)(void *ctx, int worker, float *out, dpt_err *err);
+  /* After every worker's last exchange of an epoch and a barrier: makes worker's replica (params
+   * on its device) the shared parameters. NULL: the replicas never part (allreduce). */
+  int (*settle)(void *ctx, int worker, float *params, dpt_err *err);
+  /* The server's counts (ps only; NULL elsewhere). */
+  void (*get_ps_stats)(void *ctx, dpt_ps_stats *out);
 } dpt_sync_ops;
 
 /* The strategies see only attached workers' calls: dpt_sync_* check the worker index and whether
@@ -71,6 +79,7 @@ typedef struct dpt_sync_config {
   dpt_ps_apply_hook ps_on_apply; /* ps only, optional: the server's per-shard work (--trace) */
   void *ps_on_apply_ctx;
   const float *init_velocity; /* host: optimizer state to start from (a checkpoint's); NULL: 0 */
+  int staleness;         /* ps only: the consistency model (dpt_ps_config.staleness) */
   /* Under MPI (docs/mpi.md): the job's processes, each running n_workers workers, and this one's
    * rank; the exchange then sums over every process's workers. 0 or 1: this process alone. */
   int procs;
@@ -88,6 +97,9 @@ void dpt_sync_detach(dpt_sync *s, int worker);
 void dpt_sync_abort(dpt_sync *s, int code, const char *why);
 size_t dpt_sync_bytes_per_step(dpt_sync *s);
 int dpt_sync_read_velocity(dpt_sync *s, int worker, float *out, dpt_err *err);
+int dpt_sync_settle(dpt_sync *s, int worker, float *params, dpt_err *err);
+/* The server's counts into *out; false (and *out zeroed) for a strategy with no server. */
+bool dpt_sync_ps_stats(const dpt_sync *s, dpt_ps_stats *out);
 void dpt_sync_destroy(dpt_sync *s);
 
 const char *dpt_strategy_name(dpt_strategy s);

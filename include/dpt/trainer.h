@@ -101,6 +101,14 @@ typedef struct dpt_result {
   double time_compute_s, time_comm_s, time_wait_s; /* mean over workers */
   size_t bytes_per_step;        /* sent plus received by one worker per step */
   long skipped_steps;           /* steps dropped by --on-nan skip, over the whole run */
+  double wait_fraction;         /* wait / (compute + comm + wait), mean over workers */
+  int staleness;                /* ps: dpt_config.staleness; 0 elsewhere */
+  uint64_t pushes_applied;      /* ps: pushes that stepped the parameters (this process's server) */
+  uint64_t max_staleness;       /* ps: the largest staleness a pull saw (never above staleness) */
+  /* --target-acc: the steps and seconds (since training started) at the end of the first epoch
+   * whose test accuracy reached it; -1 and NAN when none did or no target was set. */
+  long steps_to_target;
+  double seconds_to_target;
   int hidden[DPT_MAX_LAYERS - 1];
   int n_hidden;
   int features, classes;
