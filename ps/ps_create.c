@@ -102,6 +102,11 @@ static void local_get_stats(void *impl, dpt_ps_stats *out)
   /* Every shard is applied once per round, and no shard starts round r+1 before all finished r. */
   out->rounds = ps->shards_applied / (uint64_t)ps->cfg.n_shards;
   out->server_busy_s = ps->busy_s;
+  /* Shard 0 may have finished a round the others are still applying. */
+  uint64_t skipped = ps->rounds_skipped < out->rounds ? ps->rounds_skipped : out->rounds;
+  uint64_t workers = (uint64_t)ps->cfg.n_workers;
+  out->pushes_applied = (out->rounds - skipped) * workers;
+  out->pushes_dropped = skipped * workers;
   pthread_mutex_unlock(&ps->mu);
 }
 

@@ -68,6 +68,7 @@ typedef struct ps_local {
   int ready_head, ready_len;
   bool stop;
   uint64_t shards_applied;
+  uint64_t rounds_skipped; /* rounds some worker voted to skip (counted at shard 0) */
   double busy_s;
 
   pthread_t *threads;

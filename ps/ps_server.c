@@ -101,6 +101,8 @@ static bool slice_done(ps_local *ps, ps_shard *s, double t0, double t1)
   if (t0 < s->apply_t0) s->apply_t0 = t0;
   bool last = --s->slices_left == 0;
   ps->shards_applied += last;
+  /* The round's votes stay put until publish: every push of it came before its enqueue. */
+  ps->rounds_skipped += last && s->index == 0 && kn_step_skipped((float)s->votes.skip);
   /* Only the last slice's thread writes s->version (publish): it may read it without its lock. */
   if (last && ps->cfg.on_apply)
     ps->cfg.on_apply(ps->cfg.on_apply_ctx, s->index, s->version, s->apply_t0, t1);

@@ -4,16 +4,6 @@
 # usage: cli_exit_codes.sh DPTRAIN MAKE_SYNTH WORKDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib/cli_test_lib.sh"
 
-# expect_input_error "what must appear in the message" args...
-expect_input_error() {
-  local want=$1; shift
-  "$dptrain" "$@" >"$work/out" 2>"$work/err"
-  local rc=$?
-  [ "$rc" -eq 2 ] || fail "'$*' exited $rc, expected 2"
-  [ "$(wc -l <"$work/err")" -eq 1 ] || fail "'$*' printed $(wc -l <"$work/err") error lines"
-  grep -q "^dptrain: error: .*$want" "$work/err" || fail "'$*' said '$(cat "$work/err")', expected '$want'"
-}
-
 expect_input_error "--batch 0" --batch 0
 expect_input_error "unknown option '--bogus'" --bogus
 expect_input_error "/no/such/dir" --data /no/such/dir --quiet

@@ -123,6 +123,10 @@ static void stress(int n_workers, int n_shards, int n_threads, int rounds)
   dpt_ps_stats st;
   dpt_ps_get_stats(ps, &st);
   CU_ASSERT_EQUAL(st.rounds, (uint64_t)rounds);
+  uint64_t skipped = 0;
+  for (int r = 0; r < rounds; r++) skipped += round_skipped(r);
+  CU_ASSERT_EQUAL(st.pushes_applied, (uint64_t)(rounds - (int)skipped) * (uint64_t)n_workers);
+  CU_ASSERT_EQUAL(st.pushes_dropped, skipped * (uint64_t)n_workers);
   CU_ASSERT(st.server_busy_s > 0);
   dpt_ps_destroy(ps);
 }

@@ -23,6 +23,11 @@ int dpt_option_apply(const dpt_option *row, const char *v, void *target, dpt_err
     if (row->zero_word && strcmp(v, row->zero_word) == 0) *(int *)p = 0;
     else if (row->max_word && strcmp(v, row->max_word) == 0) *(int *)p = INT32_MAX;
     else rc = dpt_parse_int(opt, v, (long)row->min, (long)row->max, p, err);
+    if (rc && row->max_word) { /* say the word is a value too */
+      dpt_err why = *err;
+      dpt_err_clear(err); /* the first error stands otherwise */
+      rc = dpt_err_set(err, rc, "%.*s, or %s", DPT_ERR_MSG_MAX - 16, why.msg, row->max_word);
+    }
     break;
   case DPT_OPT_LONG:
     rc = dpt_parse_int(opt, v, (long)row->min, (long)row->max, &i, err);

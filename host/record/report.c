@@ -51,6 +51,12 @@ static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
           DPT_JSON_NUM(r->time_compute_s, 4), DPT_JSON_NUM(r->time_comm_s, 4),
           DPT_JSON_NUM(r->time_wait_s, 4));
   fprintf(f, "  \"wait_fraction\": %s,\n", DPT_JSON_NUM(r->wait_fraction, 4));
+  if (r->n_worker_samples > 0) {
+    fprintf(f, "  \"worker_samples\": [");
+    for (int i = 0; i < r->n_worker_samples; i++)
+      fprintf(f, "%s%ld", i ? ", " : "", r->worker_samples[i]);
+    fprintf(f, "],\n");
+  }
   if (cfg->target_acc > 0) { /* null when no epoch reached it */
     fprintf(f, "  \"target_acc\": %s,\n", DPT_JSON_NUM(cfg->target_acc, -1));
     if (r->steps_to_target < 0) fprintf(f, "  \"steps_to_target\": null,\n");

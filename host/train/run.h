@@ -23,6 +23,7 @@ typedef struct dpt_worker_slot {
   alignas(DPT_CACHE_LINE) double loss_sum; /* this epoch's training loss, summed */
   long correct;           /* this epoch's correct training predictions */
   long samples;           /* this epoch's training samples */
+  long run_samples;       /* the whole run's (dpt_result.worker_samples) */
   double test_loss_sum;
   long test_correct;
   double compute_s, comm_s, wait_s; /* whole run */

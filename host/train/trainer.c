@@ -113,6 +113,8 @@ static void fill_result(const dpt_config *cfg, const dpt_run *run, size_t bytes_
     out->pushes_applied = ps.pushes_applied;
     out->max_staleness = ps.max_staleness;
   }
+  for (int w = 0; run->procs == 1 && w < run->workers && w < DPT_RESULT_DEVICES_MAX; w++)
+    out->worker_samples[out->n_worker_samples++] = run->slots[w].run_samples;
   out->steps_to_target = run->steps_to_target;
   out->seconds_to_target = run->seconds_to_target;
   out->n_hidden = cfg->n_hidden;

@@ -204,6 +204,7 @@ static int train_step(worker *self, int epoch, long step, int share, float *lr_o
     self->slot->loss_sum += pass.loss_sum;
     self->slot->correct += pass.correct;
     self->slot->samples += rows;
+    self->slot->run_samples += rows;
   }
   *lr_out = lr;
   return cfg->check_replicas ? check_replicas(self, global_step) : DPT_OK;

@@ -109,6 +109,10 @@ typedef struct dpt_result {
    * whose test accuracy reached it; -1 and NAN when none did or no target was set. */
   long steps_to_target;
   double seconds_to_target;
+  /* One process: the training samples each worker trained on over the run (the first
+   * DPT_RESULT_DEVICES_MAX); with --staleness inf fast workers take more. 0 entries under MPI. */
+  int n_worker_samples;
+  long worker_samples[DPT_RESULT_DEVICES_MAX];
   int hidden[DPT_MAX_LAYERS - 1];
   int n_hidden;
   int features, classes;
