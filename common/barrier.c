@@ -13,7 +13,13 @@ int dpt_barrier_init(dpt_barrier *b, int parties, double timeout_s, dpt_err *err
   memset(b, 0, sizeof *b);
   if (parties < 1) return dpt_err_set(err, DPT_EINTERNAL, "barrier: %d parties", parties);
   b->present = calloc((size_t)parties, sizeof *b->present);
-  if (!b->present) return dpt_err_set(err, DPT_ENOMEM, "barrier: out of memory");
+  b->gone = calloc((size_t)parties, sizeof *b->gone);
+  if (!b->present || !b->gone) {
+    free(b->present);
+    free(b->gone);
+    b->present = NULL;
+    return dpt_err_set(err, DPT_ENOMEM, "barrier: out of memory");
+  }
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* timeouts immune to wall-clock changes */
@@ -21,6 +27,7 @@ int dpt_barrier_init(dpt_barrier *b, int parties, double timeout_s, dpt_err *err
   pthread_condattr_destroy(&ca);
   pthread_mutex_init(&b->mu, NULL);
   b->parties = parties;
+  b->parties_max = parties;
   b->timeout_s = timeout_s;
   return DPT_OK;
 }
@@ -31,7 +38,9 @@ void dpt_barrier_destroy(dpt_barrier *b)
   pthread_mutex_destroy(&b->mu);
   pthread_cond_destroy(&b->cv);
   free(b->present);
+  free(b->gone);
   b->present = NULL;
+  b->gone = NULL;
 }
 
 static void abort_locked(dpt_barrier *b, int code, const char *msg)
@@ -50,6 +59,37 @@ void dpt_barrier_abort(dpt_barrier *b, int code, const char *msg)
 }
 
 void dpt_barrier_name_from(dpt_barrier *b, int first) { b->first_party = first; }
+
+void dpt_barrier_on_timeout(dpt_barrier *b, void (*drop)(void *ctx, int party, const char *why),
+                            void *ctx)
+{
+  b->drop = drop;
+  b->drop_ctx = ctx;
+}
+
+/* Everyone present: the next generation starts (under mu). */
+static void release_locked(dpt_barrier *b)
+{
+  b->arrived = 0;
+  b->generation++;
+  memset(b->present, 0, (size_t)b->parties_max * sizeof *b->present);
+  pthread_cond_broadcast(&b->cv);
+}
+
+void dpt_barrier_leave(dpt_barrier *b, int party)
+{
+  pthread_mutex_lock(&b->mu);
+  if (!b->gone[party]) {
+    b->gone[party] = true;
+    b->parties--;
+    if (b->present[party]) { /* it leaves from a wait of its own: that wait no longer counts it */
+      b->present[party] = false;
+      b->arrived--;
+    }
+    if (b->arrived > 0 && b->arrived == b->parties) release_locked(b);
+  }
+  pthread_mutex_unlock(&b->mu);
+}
 
 void dpt_barrier_busy(dpt_barrier *b, int party, const char *doing, double limit_s)
 {
@@ -82,8 +122,8 @@ static void describe_missing(const dpt_barrier *b, char *buf, size_t size)
 {
   int len = snprintf(buf, size, "worker(s)");
   const char *sep = " ";
-  for (int i = 0; i < b->parties && len > 0 && (size_t)len < size; i++) {
-    if (b->present[i]) continue;
+  for (int i = 0; i < b->parties_max && len > 0 && (size_t)len < size; i++) {
+    if (b->present[i] || b->gone[i]) continue;
     len += snprintf(buf + len, size - (size_t)len, "%s%d", sep, b->first_party + i);
     sep = ", ";
   }
@@ -137,6 +177,25 @@ static void spin_until_released(dpt_barrier *b, unsigned long gen)
   }
 }
 
+/* A timed-out wait of generation gen: hands the missing parties to the drop hook (with mu
+ * released around the calls). False when one of them is still missing afterwards: the wait then
+ * aborts. Under mu. */
+static bool drop_missing(dpt_barrier *b, unsigned long gen, const char *why)
+{
+  bool *missing = calloc((size_t)b->parties_max, sizeof *missing);
+  if (!missing) return false;
+  for (int i = 0; i < b->parties_max; i++) missing[i] = !b->present[i] && !b->gone[i];
+  pthread_mutex_unlock(&b->mu);
+  for (int i = 0; i < b->parties_max; i++)
+    if (missing[i]) b->drop(b->drop_ctx, i, why);
+  pthread_mutex_lock(&b->mu);
+  bool all_gone = true;
+  for (int i = 0; i < b->parties_max && gen == b->generation; i++)
+    all_gone &= !missing[i] || b->gone[i];
+  free(missing);
+  return all_gone || gen != b->generation;
+}
+
 int dpt_barrier_wait(dpt_barrier *b, int party, dpt_err *err)
 {
   double t0 = dpt_now(); /* CLOCK_MONOTONIC, the condition variable's clock */
@@ -146,10 +205,7 @@ int dpt_barrier_wait(dpt_barrier *b, int party, dpt_err *err)
   double busy0 = busy_so_far(b, t0);
   b->present[party] = true;
   if (++b->arrived == b->parties) {
-    b->arrived = 0;
-    b->generation++;
-    memset(b->present, 0, (size_t)b->parties * sizeof *b->present);
-    pthread_cond_broadcast(&b->cv);
+    release_locked(b);
     pthread_mutex_unlock(&b->mu);
     return DPT_OK;
   }
@@ -160,6 +216,7 @@ int dpt_barrier_wait(dpt_barrier *b, int party, dpt_err *err)
     char msg[DPT_ERR_MSG_MAX];
     double wake;
     if (out_of_time(b, t0, busy0, dpt_now(), &wake, msg, sizeof msg)) {
+      if (b->drop && drop_missing(b, gen, msg)) continue;
       abort_locked(b, DPT_ETIMEOUT, msg);
       break;
     }

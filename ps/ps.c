@@ -110,6 +110,14 @@ int dpt_ps_read_params(dpt_ps *ps, float *params, dpt_err *err)
   return ps->vt->read_params(ps->impl, params, err);
 }
 
+int dpt_ps_drop(dpt_ps *ps, int worker, uint64_t *pushes, dpt_err *err)
+{
+  if (!ps->vt->drop)
+    return dpt_err_set(err, DPT_EINTERNAL,
+                       "ps: worker %d: synchronous rounds cannot go on without a worker", worker);
+  return ps->vt->drop(ps->impl, worker, pushes, err);
+}
+
 void dpt_ps_destroy(dpt_ps *ps)
 {
   if (!ps) return;

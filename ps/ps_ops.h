@@ -20,6 +20,7 @@ typedef struct ps_ops {
   void (*get_stats)(void *impl, dpt_ps_stats *out);
   int (*read_velocity)(void *impl, float *out, dpt_err *err);
   int (*read_params)(void *impl, float *out, dpt_err *err);
+  int (*drop)(void *impl, int worker, uint64_t *pushes, dpt_err *err); /* NULL: not supported */
   void (*destroy)(void *impl);
 } ps_ops;
 

@@ -9,6 +9,11 @@
  * The order in which pushes of different workers reach a shard is their arrival order: runs with
  * N > 1 workers are not bit-reproducible, but every push is applied exactly once.
  *
+ * A worker can be dropped (dpt_ps_drop, --on-worker-failure continue): its clock no longer holds
+ * anyone back and its later calls fail. A push marks itself in flight under the clock lock before
+ * it touches a shard, and a drop waits for that push to end: so each push is either applied whole
+ * and counted in the dropped worker's final clock, or refused.
+ *
  * Locks: each shard's mu, and the clock lock; no thread holds two of them. */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,6 +31,8 @@
 #include "ps/ps_abort_record.h"
 #include "ps/ps_ops.h"
 #include "ps/ps_rounds.h"
+
+enum { MAX_LATE = 4096 }; /* workers a timed-out pull hands over at once: --workers' bound */
 
 typedef struct stale_shard {
   alignas(DPT_CACHE_LINE) pthread_mutex_t mu; /* guards the shard's params and velocity */
@@ -47,6 +54,9 @@ typedef struct ps_stale {
   pthread_mutex_t mu; /* the clock lock: guards the fields below */
   pthread_cond_t cv;  /* pulls wait here for the slowest worker's clock */
   uint64_t *clocks;   /* pushes of each worker applied (or dropped) */
+  bool *in_flight;    /* in_flight[w]: worker w's push is being applied */
+  bool *dropped;      /* dropped[w]: worker w left the run (dpt_ps_drop) */
+  int n_dropped;
   uint64_t pushes_applied, pushes_dropped, max_staleness;
   bool stop_voted;    /* some push voted to stop: every later pull says so */
   double busy_s;
@@ -109,6 +119,22 @@ static void apply_to_shard(ps_stale *ps, stale_shard *s, const float *grads, flo
   pthread_mutex_unlock(&s->mu);
 }
 
+static int refuse_dropped(int worker, const char *op, dpt_err *err)
+{
+  return dpt_err_set(err, DPT_EABORTED, "ps: worker %d: %s after it was dropped from the run",
+                     worker, op);
+}
+
+/* Marks worker's push in flight, unless it was dropped. */
+static int begin_push(ps_stale *ps, int worker, dpt_err *err)
+{
+  pthread_mutex_lock(&ps->mu);
+  bool gone = ps->dropped[worker];
+  ps->in_flight[worker] = !gone;
+  pthread_mutex_unlock(&ps->mu);
+  return gone ? refuse_dropped(worker, "push", err) : DPT_OK;
+}
+
 static int stale_push(void *impl, int worker, const float *grads, float lr, dpt_votes votes,
                       dpt_err *err)
 {
@@ -118,6 +144,7 @@ static int stale_push(void *impl, int worker, const float *grads, float lr, dpt_
   if (!rc) rc = ps_check_push(&ps->workers[worker], worker, &why);
   if (rc) return stale_fail(ps, err, rc, "%s", why.msg);
   if ((rc = ps_abort_record_error(&ps->aborted, err))) return rc;
+  if ((rc = begin_push(ps, worker, err))) return rc;
   bool dropped = kn_step_skipped((float)votes.skip);
   double busy = 0;
   uint64_t index = ps->workers[worker].pushed;
@@ -138,19 +165,29 @@ static int stale_push(void *impl, int worker, const float *grads, float lr, dpt_
   ps->pushes_dropped += dropped;
   ps->stop_voted |= votes.stop > 0;
   ps->busy_s += busy;
+  ps->in_flight[worker] = false;
   pthread_cond_broadcast(&ps->cv);
   pthread_mutex_unlock(&ps->mu);
   ps->workers[worker].pushed++;
   return DPT_OK;
 }
 
-/* The smallest clock; under the clock lock. */
+/* The smallest clock of the workers still in the run (with none, the largest of all); under the
+ * clock lock. */
 static uint64_t slowest_clock(const ps_stale *ps)
 {
-  uint64_t min = UINT64_MAX;
-  for (int w = 0; w < ps->cfg.n_workers; w++)
-    if (ps->clocks[w] < min) min = ps->clocks[w];
-  return min;
+  uint64_t min = UINT64_MAX, max = 0;
+  for (int w = 0; w < ps->cfg.n_workers; w++) {
+    if (ps->clocks[w] > max) max = ps->clocks[w];
+    if (!ps->dropped[w] && ps->clocks[w] < min) min = ps->clocks[w];
+  }
+  return min == UINT64_MAX ? max : min;
+}
+
+/* Whether a worker still in the run is below clock `need`; under the clock lock. */
+static bool someone_behind(const ps_stale *ps, uint64_t need)
+{
+  return slowest_clock(ps) < need;
 }
 
 /* "worker(s) 2 (clock 7), 5 (clock 6)": who is below clock `need`; under the clock lock. */
@@ -159,11 +196,31 @@ static void describe_behind(const ps_stale *ps, uint64_t need, char *buf, size_t
   size_t len = (size_t)snprintf(buf, size, "worker(s)");
   const char *sep = " ";
   for (int w = 0; w < ps->cfg.n_workers && len < size; w++) {
-    if (ps->clocks[w] >= need) continue;
+    if (ps->clocks[w] >= need || ps->dropped[w]) continue;
     len += (size_t)snprintf(buf + len, size - len, "%s%d (clock %" PRIu64 ")", sep, w,
                             ps->clocks[w]);
     sep = ", ";
   }
+}
+
+/* A pull at `clock` timed out waiting for the workers below `need` (described in behind): each is
+ * handed to the on_late hook, with the clock lock released around the calls. True when none of
+ * them is still in the run afterwards: the pull waits on. Under the clock lock. */
+static bool hand_over_the_late(ps_stale *ps, uint64_t need, uint64_t clock, const char *behind)
+{
+  if (!ps->cfg.on_late) return false;
+  int n = ps->cfg.n_workers, late[MAX_LATE], n_late = 0;
+  for (int w = 0; w < n && n_late < MAX_LATE; w++)
+    if (!ps->dropped[w] && ps->clocks[w] < need) late[n_late++] = w;
+  char why[DPT_ERR_MSG_MAX];
+  snprintf(why, sizeof why,
+           "ps: a worker at clock %" PRIu64 " timed out after %g s waiting for %s to reach clock "
+           "%" PRIu64 " (--staleness %d)",
+           clock, ps->cfg.timeout_s, behind, need, ps->cfg.staleness);
+  pthread_mutex_unlock(&ps->mu);
+  for (int i = 0; i < n_late; i++) ps->cfg.on_late(ps->cfg.on_late_ctx, late[i], why);
+  pthread_mutex_lock(&ps->mu);
+  return !someone_behind(ps, need);
 }
 
 /* Waits until every worker's clock is at least `need`, then records the staleness the pull sees
@@ -178,13 +235,16 @@ static int wait_for_slowest(ps_stale *ps, uint64_t clock, uint64_t need, dpt_ps_
   bool timed_out = false;
   double t0 = dpt_now();
   pthread_mutex_lock(&ps->mu);
-  while (slowest_clock(ps) < need && !ps->stop_voted && !ps_abort_record_code(&ps->aborted) &&
+  while (someone_behind(ps, need) && !ps->stop_voted && !ps_abort_record_code(&ps->aborted) &&
          !timed_out) {
     int rc = ps->cfg.timeout_s > 0 ? pthread_cond_timedwait(&ps->cv, &ps->mu, &deadline)
                                    : pthread_cond_wait(&ps->cv, &ps->mu);
-    timed_out = rc == ETIMEDOUT && slowest_clock(ps) < need && !ps->stop_voted;
+    timed_out = rc == ETIMEDOUT && someone_behind(ps, need) && !ps->stop_voted;
+    if (timed_out) {
+      describe_behind(ps, need, behind, sizeof behind);
+      timed_out = !hand_over_the_late(ps, need, clock, behind);
+    }
   }
-  if (timed_out) describe_behind(ps, need, behind, sizeof behind);
   uint64_t staleness = clock - slowest_clock(ps);
   bool bounded = slowest_clock(ps) >= need;
   if (bounded && staleness > ps->max_staleness) ps->max_staleness = staleness;
@@ -216,6 +276,10 @@ static int stale_pull(void *impl, int worker, float *params, dpt_ps_round *round
   dpt_err why = {0};
   int rc = ps_check_worker(worker, ps->cfg.n_workers, "pull", &why);
   if (rc) return stale_fail(ps, err, rc, "%s", why.msg);
+  pthread_mutex_lock(&ps->mu);
+  bool gone = ps->dropped[worker];
+  pthread_mutex_unlock(&ps->mu);
+  if (gone) return refuse_dropped(worker, "pull", err);
   ps_worker *w = &ps->workers[worker];
   uint64_t clock = w->pushed, s = (uint64_t)ps->cfg.staleness;
   uint64_t need = ps->cfg.staleness == DPT_PS_STALENESS_INF || clock <= s ? 0 : clock - s;
@@ -226,6 +290,26 @@ static int stale_pull(void *impl, int worker, float *params, dpt_ps_round *round
   return DPT_OK;
 }
 
+static int stale_drop(void *impl, int worker, uint64_t *pushes, dpt_err *err)
+{
+  ps_stale *ps = impl;
+  dpt_err why = {0};
+  int rc = ps_check_worker(worker, ps->cfg.n_workers, "drop", &why);
+  if (rc) return stale_fail(ps, err, rc, "%s", why.msg);
+  pthread_mutex_lock(&ps->mu);
+  /* A push in flight takes a few milliseconds; an abort ends the wait too. */
+  while (ps->in_flight[worker] && !ps_abort_record_code(&ps->aborted))
+    pthread_cond_wait(&ps->cv, &ps->mu);
+  if (!ps->dropped[worker]) {
+    ps->dropped[worker] = true;
+    ps->n_dropped++;
+  }
+  *pushes = ps->clocks[worker];
+  pthread_cond_broadcast(&ps->cv);
+  pthread_mutex_unlock(&ps->mu);
+  return ps_abort_record_error(&ps->aborted, err);
+}
+
 static void stale_get_stats(void *impl, dpt_ps_stats *out)
 {
   ps_stale *ps = impl;
@@ -233,7 +317,8 @@ static void stale_get_stats(void *impl, dpt_ps_stats *out)
   *out = (dpt_ps_stats){.rounds = slowest_clock(ps), .server_busy_s = ps->busy_s,
                         .pushes_applied = ps->pushes_applied,
                         .pushes_dropped = ps->pushes_dropped,
-                        .max_staleness = ps->max_staleness};
+                        .max_staleness = ps->max_staleness,
+                        .workers_dropped = ps->n_dropped};
   pthread_mutex_unlock(&ps->mu);
 }
 
@@ -257,6 +342,8 @@ static void free_stale(ps_stale *ps)
   free(ps->shards);
   free(ps->workers);
   free(ps->clocks);
+  free(ps->in_flight);
+  free(ps->dropped);
   free(ps);
 }
 
@@ -276,6 +363,7 @@ static const ps_ops stale_ops = {
     .get_stats = stale_get_stats,
     .read_velocity = stale_read_velocity,
     .read_params = stale_read_params,
+    .drop = stale_drop,
     .destroy = stale_destroy,
 };
 
@@ -290,8 +378,11 @@ int ps_stale_create(const dpt_ps_config *cfg, const float *init_params, const ps
     ps->shards = dpt_cache_aligned_alloc((size_t)cfg->n_shards * sizeof *ps->shards);
     ps->workers = dpt_cache_aligned_alloc(workers * sizeof *ps->workers);
     ps->clocks = calloc(workers, sizeof *ps->clocks);
+    ps->in_flight = calloc(workers, sizeof *ps->in_flight);
+    ps->dropped = calloc(workers, sizeof *ps->dropped);
   }
-  if (!ps || !ps->params || !ps->velocity || !ps->shards || !ps->workers || !ps->clocks) {
+  if (!ps || !ps->params || !ps->velocity || !ps->shards || !ps->workers || !ps->clocks ||
+      !ps->in_flight || !ps->dropped) {
     if (ps) free_stale(ps);
     return dpt_err_set(err, DPT_ENOMEM, "ps: out of memory for %zu parameters", n);
   }

@@ -86,5 +86,10 @@ int dpt_cli_parse(int argc, char **argv, dpt_config *cfg, dpt_cli_action *action
     return dpt_err_set(err, DPT_EINPUT, "%s: only meaningful with --strategy ps", ps_option);
   if (cfg->checkpoint_every > 0 && !cfg->checkpoint_path)
     return dpt_err_set(err, DPT_EINPUT, "--checkpoint-every: needs --checkpoint FILE");
+  if (cfg->on_worker_failure == DPT_ON_FAILURE_CONTINUE &&
+      (cfg->strategy != DPT_STRATEGY_PS || cfg->staleness == 0))
+    return dpt_err_set(err, DPT_EINPUT,
+                       "--on-worker-failure continue: needs --strategy ps --staleness S >= 1 (a "
+                       "synchronous round cannot go on without a worker)");
   return dpt_cli_check_staleness(cfg, err);
 }

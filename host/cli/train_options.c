@@ -12,13 +12,15 @@
 #define AT(field) .offset = offsetof(dpt_config, field)
 /* Enum fields are stored through an int (DPT_OPT_CHOICE). */
 _Static_assert(sizeof(dpt_strategy) == sizeof(int) && sizeof(dpt_lr_decay) == sizeof(int) &&
-                 sizeof(dpt_device_select) == sizeof(int) && sizeof(dpt_on_nan) == sizeof(int),
+                 sizeof(dpt_device_select) == sizeof(int) && sizeof(dpt_on_nan) == sizeof(int) &&
+                 sizeof(dpt_on_failure) == sizeof(int),
                "enums of int size");
 
 static const char *const schedule_names[] = {"cosine", "step", "constant", NULL};
 const char *const dpt_cli_strategy_names[] = {"allreduce", "ps", NULL};
 static const char *const device_names[] = {"auto", "cpu", "cuda", NULL};
 static const char *const on_nan_names[] = {"stop", "skip", NULL};
+static const char *const on_failure_names[] = {"stop", "continue", NULL};
 
 static int check_straggler(const dpt_option *row, const char *value, const void *target,
                            dpt_err *err)
@@ -104,6 +106,10 @@ static const dpt_option rows[] = {
    .max = 1000000000, .default_value = "20",
    .help = "with --on-nan skip: more than N steps skipped in a row end the\n"
            "run as diverged (exit 1), 1 <= N <= 1000000000"},
+  {.name = "on-worker-failure", .value = "A", .kind = DPT_OPT_CHOICE, AT(on_worker_failure),
+   .choices = on_failure_names, .default_value = "stop",
+   .help = "a worker that fails or times out while training: stop the run,\n"
+           "or (ps with --staleness >= 1) train on without it"},
   {.section = "Output", .name = "report", .value = "FILE", .kind = DPT_OPT_STRING, AT(report_path),
    .help = "write a JSON summary of the run (-: standard output)"},
   {.name = "metrics", .value = "FILE", .kind = DPT_OPT_STRING, AT(metrics_path),

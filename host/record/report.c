@@ -38,6 +38,7 @@ static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
     else fprintf(f, "  \"staleness\": %d,\n", r->staleness);
     fprintf(f, "  \"pushes_applied\": %" PRIu64 ",\n", r->pushes_applied);
     fprintf(f, "  \"max_staleness_observed\": %" PRIu64 ",\n", r->max_staleness);
+    fprintf(f, "  \"workers_lost\": %d,\n", r->workers_lost);
   }
   fprintf(f, "  \"device\": \"%s\",\n", r->device);
   fprintf(f, "  \"params\": %zu,\n", r->params);

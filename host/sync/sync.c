@@ -81,6 +81,16 @@ int dpt_sync_settle(dpt_sync *s, int worker, float *params, dpt_err *err)
   return s->vt->settle ? s->vt->settle(s->ctx, worker, params, err) : DPT_OK;
 }
 
+int dpt_sync_drop(dpt_sync *s, int worker, uint64_t *pushes, dpt_err *err)
+{
+  if (worker < 0 || worker >= s->n_workers)
+    return dpt_err_set(err, DPT_EINTERNAL, "sync %s: worker %d: unknown", s->vt->name, worker);
+  if (!s->vt->drop)
+    return dpt_err_set(err, DPT_EINTERNAL, "sync %s: cannot go on without worker %d",
+                       s->vt->name, worker);
+  return s->vt->drop(s->ctx, worker, pushes, err);
+}
+
 bool dpt_sync_ps_stats(const dpt_sync *s, dpt_ps_stats *out)
 {
   *out = (dpt_ps_stats){0};

@@ -128,6 +128,12 @@ static int ps_settle(void *ctx, int worker, float *params, dpt_err *err)
   return rc ? rc : dpt_dev_sync(w->dev, err);
 }
 
+static int ps_drop(void *ctx, int worker, uint64_t *pushes, dpt_err *err)
+{
+  sync_ps *s = ctx;
+  return dpt_ps_drop(s->ps, worker, pushes, err);
+}
+
 static void ps_get_stats(void *ctx, dpt_ps_stats *out)
 {
   sync_ps *s = ctx;
@@ -152,6 +158,7 @@ static const dpt_sync_ops ps_ops = {
     .destroy = ps_destroy,
     .read_velocity = ps_read_velocity,
     .settle = ps_settle,
+    .drop = ps_drop,
     .get_ps_stats = ps_get_stats,
 };
 
@@ -171,7 +178,9 @@ int dpt_sync_ps_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
                       .on_apply_ctx = cfg->ps_on_apply_ctx,
                       .procs = cfg->procs,
                       .proc_rank = cfg->proc_rank,
-                      .staleness = cfg->staleness};
+                      .staleness = cfg->staleness,
+                      .on_late = cfg->on_late,
+                      .on_late_ctx = cfg->on_late_ctx};
   int rc = s && workers ? DPT_OK : dpt_err_set(err, DPT_ENOMEM, "sync ps: out of memory");
   if (!rc) rc = dpt_ps_create(&pc, cfg->init_params, &s->ps, err);
   if (rc) {

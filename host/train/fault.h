@@ -2,7 +2,8 @@
  * set them; users never need them):
  *   DPT_FAULT="worker=W,step=S,kind=K": worker W (0-based, over every MPI process: process p's
  *     local worker w is p x workers + w), at global step S (1-based, counted from
- *     the start of training), just before its gradient exchange:
+ *     the start of training; with --staleness inf, its S-th exchange), just before its
+ *     gradient exchange:
  *       stall  sleeps past --timeout (until the run stops, at most 3 x timeout + 1 s), so the
  *              other workers' waits time out and name it;
  *       fail   fails as a broken device would;

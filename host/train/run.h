@@ -27,12 +27,22 @@ typedef struct dpt_worker_slot {
   double test_loss_sum;
   long test_correct;
   double compute_s, comm_s, wait_s; /* whole run */
+  double epoch_t0;        /* when this worker left the epoch's starting barrier */
   /* This worker's loss sum of global step g in step_loss[g % 2], written before its exchange.
    * Worker 0 reads every slot's entry once its own exchange of g returned: an exchange completes
    * only after every worker pushed, so all of g's entries are written; and no worker can reach
    * step g + 2 (the next writer of that entry) before worker 0 has pushed g + 1. */
   double step_loss[2];
   long skips_in_a_row;    /* steps skipped in a row up to the last one: the same in every slot */
+  /* --on-worker-failure continue (host/train/run_lose.c): */
+  atomic_bool in_training; /* written by the worker: inside its epoch's training loop */
+  atomic_bool lost;        /* claimed by whoever drops the worker, once */
+  atomic_bool lost_ready;  /* lost_why is written (for worker 0's notice) */
+  bool lost_announced;     /* worker 0 printed the notice */
+  char lost_why[320];
+  long piece;              /* queued: the piece it holds, and its exchanges when it took it */
+  uint64_t piece_exchanges; /* (both under the run's queue_mu) */
+  uint64_t exchanges;      /* written by the worker: its exchanges that returned */
   float *replica_copy;    /* --check-replicas: host copy of this worker's parameters */
 } dpt_worker_slot;
 
@@ -64,7 +74,11 @@ typedef struct dpt_run {
    * shared queue, so that fast workers do more of them (host/train/worker.c); worker 0 resets it
    * before each epoch's first barrier. */
   bool queued;
-  atomic_long next_piece;
+  pthread_mutex_t queue_mu;  /* guards next_piece, returned and every slot's piece */
+  long next_piece;
+  long *returned;            /* pieces lost workers held, dealt again first (workers entries) */
+  int n_returned;
+  atomic_int workers_lost;
   atomic_bool stop_seen;     /* with staleness: some worker stopped on a stop vote (worker.c) */
   long steps_to_target;      /* --target-acc (dpt_result); worker 0 writes */
   double seconds_to_target;
@@ -93,8 +107,23 @@ static inline long dpt_run_total_steps(const dpt_run *run)
   return dpt_run_step_index(run, run->cfg->epochs + 1, 0);
 }
 
+/* Whether the run has failed (its first error is recorded). */
+bool dpt_run_failed(dpt_run *run);
+
 /* Records the first error ("worker W: ...") and wakes every thread. */
 void dpt_run_fail(dpt_run *run, int worker, const dpt_err *err);
+
+/* Worker `worker` failed (err) or is late (err: what waited for it): with --on-worker-failure
+ * continue, stale training and the worker inside its training loop (worker 0 excepted: it
+ * reports the run), it leaves the run for good, the others train on; otherwise the run fails
+ * (dpt_run_fail). From any thread; once per worker (host/train/run_lose.c). */
+void dpt_run_lose_worker(dpt_run *run, int worker, const dpt_err *err);
+
+/* Whether worker was dropped from the run. */
+bool dpt_run_worker_lost(dpt_run *run, int worker);
+
+/* Worker 0, between steps: one notice per worker lost since the last call. */
+void dpt_run_announce_lost(dpt_run *run);
 
 /* The body of worker thread `worker`. */
 void dpt_worker_run(dpt_run *run, int worker);

@@ -2,6 +2,14 @@
 #include "host/train/run.h"
 #include "host/train/run_procs.h"
 
+bool dpt_run_failed(dpt_run *run)
+{
+  pthread_mutex_lock(&run->err_mu);
+  bool failed = run->err.code != DPT_OK;
+  pthread_mutex_unlock(&run->err_mu);
+  return failed;
+}
+
 void dpt_run_fail(dpt_run *run, int worker, const dpt_err *err)
 {
   pthread_mutex_lock(&run->err_mu);

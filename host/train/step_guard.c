@@ -19,23 +19,17 @@ static long steps_done(const dpt_run *run, int epoch, long step)
   return dpt_run_step_index(run, epoch, step) + 1;
 }
 
-static bool run_failed(dpt_run *run)
-{
-  pthread_mutex_lock(&run->err_mu);
-  bool failed = run->err.code != DPT_OK;
-  pthread_mutex_unlock(&run->err_mu);
-  return failed;
-}
-
-/* A stalled worker holds back its exchange until the others' waits time out and fail the run,
- * then gives up too; without a failure it carries on after 3 timeouts and a second. */
-static int stall(dpt_run *run, long done, dpt_err *err)
+/* A stalled worker holds back its exchange until the others' waits time out and fail the run
+ * (or drop it, --on-worker-failure continue), then gives up too; without either it carries on
+ * after 3 timeouts and a second. */
+static int stall(dpt_run *run, int w, long done, dpt_err *err)
 {
   double until = dpt_now() + 3 * run->cfg->timeout_s + 1;
-  while (!run_failed(run) && dpt_now() < until) dpt_sleep(STALL_POLL_MS / 1e3);
-  if (!run_failed(run)) return DPT_OK;
-  return dpt_err_set(err, DPT_EABORTED, "step %ld: stalled (DPT_FAULT) until the run failed",
-                     done);
+  while (!dpt_run_failed(run) && !dpt_run_worker_lost(run, w) && dpt_now() < until)
+    dpt_sleep(STALL_POLL_MS / 1e3);
+  if (!dpt_run_failed(run) && !dpt_run_worker_lost(run, w)) return DPT_OK;
+  return dpt_err_set(err, DPT_EABORTED, "step %ld: stalled (DPT_FAULT) until the run %s", done,
+                     dpt_run_failed(run) ? "failed" : "dropped it");
 }
 
 /* p[0..n) = v on the device (v lives in the caller's frame: wait for the copy). */
@@ -45,10 +39,12 @@ static int store_floats(dpt_device *dev, float *p, const float *v, size_t n, dpt
   return rc ? rc : dpt_dev_sync(dev, err);
 }
 
-/* The DPT_FAULT aimed at worker w and this step, or DPT_FAULT_NONE. */
+/* The DPT_FAULT aimed at worker w and this step, or DPT_FAULT_NONE. Queued pieces (--staleness
+ * inf) reach a worker in no fixed order: the fault's step counts the worker's own exchanges. */
 static dpt_fault_kind fault_due(const dpt_run *run, int w, long done)
 {
   const dpt_fault *f = &run->resilience.fault;
+  if (run->queued) done = (long)run->slots[w].exchanges + 1;
   /* f->worker counts every MPI process's workers (host/train/run_procs.h). */
   return f->worker == run->first_worker + w && f->step == done ? f->kind : DPT_FAULT_NONE;
 }
@@ -58,7 +54,7 @@ static int apply_fault(dpt_run *run, int w, dpt_device *dev, float *grads, long 
                        dpt_err *err)
 {
   switch (fault_due(run, w, done)) {
-  case DPT_FAULT_STALL: return stall(run, done, err);
+  case DPT_FAULT_STALL: return stall(run, w, done, err);
   case DPT_FAULT_FAIL:
     return dpt_err_set(err, DPT_EDEVICE, "step %ld: injected failure (DPT_FAULT)", done);
   case DPT_FAULT_NAN: return store_floats(dev, grads, &(float){NAN}, 1, err);

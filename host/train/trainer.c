@@ -112,6 +112,7 @@ static void fill_result(const dpt_config *cfg, const dpt_run *run, size_t bytes_
   if (dpt_sync_ps_stats(&run->sync, &ps)) {
     out->pushes_applied = ps.pushes_applied;
     out->max_staleness = ps.max_staleness;
+    out->workers_lost = ps.workers_dropped;
   }
   for (int w = 0; run->procs == 1 && w < run->workers && w < DPT_RESULT_DEVICES_MAX; w++)
     out->worker_samples[out->n_worker_samples++] = run->slots[w].run_samples;
@@ -184,6 +185,14 @@ static int plan_consistency(const dpt_config *cfg, dpt_run *run, dpt_err *err)
   return rc;
 }
 
+/* --on-worker-failure continue: a worker the server or the barrier timed out waiting for. */
+static void lose_late_worker(void *ctx, int worker, const char *why)
+{
+  dpt_err err = {.code = DPT_ETIMEOUT};
+  snprintf(err.msg, sizeof err.msg, "%s", why);
+  dpt_run_lose_worker(ctx, worker, &err);
+}
+
 /* Everything between loaded data (and the run plan_run made) and joined workers. */
 static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dpt_err *err)
 {
@@ -205,12 +214,14 @@ static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dp
   float *init = malloc(run->n_params * sizeof(float));
   run->final_params = malloc(run->n_params * sizeof(float));
   run->slots = dpt_cache_lines_alloc((size_t)run->workers, sizeof *run->slots);
-  if (!init || !run->final_params || !run->slots) {
+  run->returned = malloc((size_t)run->workers * sizeof *run->returned);
+  if (!init || !run->final_params || !run->slots || !run->returned) {
     free(init);
     return dpt_err_set(err, DPT_ENOMEM, "trainer: out of memory for %zu parameters", run->n_params);
   }
   dpt_mlp_init_params(&run->shape, cfg->seed, init);
   run->init_params = init;
+  for (int w = 0; w < run->workers; w++) run->slots[w].piece = -1;
 
   dpt_sync_config sc = {.strategy = cfg->strategy, .device = run->device_kind,
                         .n_workers = run->workers,
@@ -220,6 +231,11 @@ static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dp
                         .timeout_s = cfg->timeout_s, .init_params = init,
                         .procs = run->procs, .proc_rank = run->proc_rank,
                         .staleness = cfg->staleness};
+  bool may_lose = cfg->on_worker_failure == DPT_ON_FAILURE_CONTINUE;
+  if (may_lose) {
+    sc.on_late = lose_late_worker;
+    sc.on_late_ctx = run;
+  }
   rc = dpt_resilience_setup(run, init, &sc, err);
   if (!rc && cfg->trace_path) rc = start_trace(cfg, run, &sc, err);
   if (!rc) rc = dpt_sync_create(&sc, &run->sync, err);
@@ -227,6 +243,7 @@ static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dp
     rc = dpt_barrier_init(&run->barrier, run->workers, cfg->timeout_s, err);
     if (!rc) {
       dpt_barrier_name_from(&run->barrier, run->first_worker);
+      if (may_lose) dpt_barrier_on_timeout(&run->barrier, lose_late_worker, run);
       run->start_s = dpt_now();
       rc = run_workers(run, err);
       if (!rc) rc = dpt_resilience_finish(run, err);
@@ -265,11 +282,14 @@ int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, d
     return rc;
   }
   pthread_mutex_init(&run.err_mu, NULL);
+  pthread_mutex_init(&run.queue_mu, NULL);
   rc = train_loaded(cfg, &run, out, err);
   dpt_run_procs_close(&run); /* after the strategy's channels, in the same order everywhere */
   pthread_mutex_destroy(&run.err_mu);
+  pthread_mutex_destroy(&run.queue_mu);
   free(run.final_params);
   free(run.slots);
+  free(run.returned);
   dpt_trace_destroy(run.trace);
   dpt_resilience_release(&run);
   dpt_dataset_free(&train);

@@ -196,6 +196,7 @@ static int train_step(worker *self, int epoch, long step, int share, float *lr_o
   if (run->trace) dpt_trace_step(run->trace, self->w, global_step + 1, t0, t1, dpt_now(), &t);
   self->slot->comm_s += t.comm_s;
   self->slot->wait_s += t.wait_s;
+  if (!rc) self->slot->exchanges++; /* read by a dropper under the queue lock: see take_piece */
   if (!rc)
     rc = dpt_guard_after_exchange(run, self->w, &self->dev, self->rep.params, counts, epoch, step,
                                   outcome, &self->err);
@@ -219,11 +220,26 @@ static bool evaluation_stopped(worker *self)
   return atomic_load(&r->stop_evaluation);
 }
 
+/* This worker's rank among the workers still in the run, of how many: the evaluation's split.
+ * Read after the barrier that ends training, when no worker leaves. */
+static void live_rank(const worker *self, int *rank, int *live)
+{
+  dpt_run *run = self->run;
+  *rank = run->first_worker;
+  *live = run->all_workers;
+  for (int w = 0; w < run->workers; w++) {
+    bool gone = dpt_run_worker_lost(run, w);
+    *live -= gone;
+    *rank += w < self->w && !gone;
+  }
+}
+
 static int evaluate_slice(worker *self)
 {
   dpt_run *run = self->run;
-  int off, rows;
-  dpt_shard_rows((int)run->test->count, run->all_workers, run->first_worker + self->w, &off, &rows);
+  int off, rows, rank, live;
+  live_rank(self, &rank, &live);
+  dpt_shard_rows((int)run->test->count, live, rank, &off, &rows);
   self->slot->test_loss_sum = 0;
   self->slot->test_correct = 0;
   for (int done = 0; done < rows && !evaluation_stopped(self);) {
@@ -258,6 +274,7 @@ static int report_epoch(dpt_run *run, int epoch, long first_step, double train_t
     fig[LOSS] += slot->loss_sum;
     fig[CORRECT] += (double)slot->correct;
     fig[SAMPLES] += (double)slot->samples;
+    if (atomic_load(&slot->lost)) continue; /* it left before this evaluation */
     fig[TEST_LOSS] += slot->test_loss_sum;
     fig[TEST_CORRECT] += (double)slot->test_correct;
   }
@@ -330,12 +347,73 @@ static int step_and_boundary(worker *self, int epoch, long step, int share, doub
 {
   dpt_run *run = self->run;
   int rc = train_step(self, epoch, step, share, lr, outcome);
-  if (!rc && self->w == 0)
+  if (!rc && self->w == 0) {
+    dpt_run_announce_lost(run);
     rc = report_step(run, epoch, step, self->step_rows, *lr, dpt_now() - t0, &self->err);
+  }
   if (!rc)
     rc = dpt_guard_step_boundary(run, self->w, &self->dev, self->rep.params, epoch, step, outcome,
                                  &self->err);
   return rc;
+}
+
+/* The epoch's next piece from the shared queue, or -1 when none is left: each worker's first is
+ * its own share of the epoch's first step (so every worker starts at once, as with fixed
+ * shares), then pieces lost workers held, then the queue's next. Recorded with this worker's
+ * exchanges so far (host/train/run_lose.c). */
+static long take_piece(worker *self, bool first)
+{
+  dpt_run *run = self->run;
+  long k = -1, pieces = run->steps_per_epoch * run->all_workers;
+  pthread_mutex_lock(&run->queue_mu);
+  if (first && self->w < pieces) k = self->w;
+  else if (run->n_returned > 0) k = run->returned[--run->n_returned];
+  else if (run->next_piece < pieces) k = run->next_piece++;
+  self->slot->piece = k;
+  self->slot->piece_exchanges = self->slot->exchanges;
+  pthread_mutex_unlock(&run->queue_mu);
+  return k;
+}
+
+/* Queued: pieces from the shared queue until none is left or *stopped. */
+static int train_pieces(worker *self, int epoch, double t0, float *lr, dpt_step_outcome *outcome,
+                        bool *stopped, bool first)
+{
+  int rc = DPT_OK, n = self->run->all_workers;
+  for (long k; !rc && !*stopped && (k = take_piece(self, first)) >= 0; first = false) {
+    rc = step_and_boundary(self, epoch, k / n, (int)(k % n), t0, lr, outcome);
+    *stopped = outcome->stop || outcome->diverged;
+  }
+  return rc;
+}
+
+/* A barrier whose wait counts as this worker waiting. */
+static int wait_for_the_others(worker *self)
+{
+  double t0 = dpt_now();
+  int rc = dpt_barrier_wait(&self->run->barrier, self->w, &self->err);
+  self->slot->wait_s += dpt_now() - t0;
+  return rc;
+}
+
+/* Queued, once this worker found the queue empty (or stopped): a worker lost after the others
+ * had emptied the queue gave its piece back (host/train/run_lose.c); the others train it before
+ * the epoch ends. Between two barriers, where nobody takes a piece, every worker reads the same
+ * decision. */
+static int finish_queue(worker *self, int epoch, double t0, float *lr, dpt_step_outcome *outcome,
+                        bool *stopped)
+{
+  dpt_run *run = self->run;
+  for (;;) {
+    if (*stopped) atomic_store(&run->stop_seen, true);
+    int rc = wait_for_the_others(self);
+    pthread_mutex_lock(&run->queue_mu);
+    bool again = run->n_returned > 0 && !atomic_load(&run->stop_seen);
+    pthread_mutex_unlock(&run->queue_mu);
+    if (!rc) rc = wait_for_the_others(self);
+    if (!rc && again) rc = train_pieces(self, epoch, t0, lr, outcome, stopped, false);
+    if (rc || !again) return rc;
+  }
 }
 
 /* The epoch's training loop from step `first`, until its steps are done or *stopped. Fixed
@@ -346,22 +424,22 @@ static int train_epoch_steps(worker *self, int epoch, long first, double t0, flo
                              dpt_step_outcome *outcome, bool *stopped, bool *complete)
 {
   dpt_run *run = self->run;
-  int rc = DPT_OK, n = run->all_workers;
+  int rc = DPT_OK;
+  atomic_store(&self->slot->in_training, true);
   if (run->queued) {
-    long pieces = run->steps_per_epoch * n, k = 0;
-    while (!rc && !*stopped && (k = atomic_fetch_add(&run->next_piece, 1)) < pieces) {
-      rc = step_and_boundary(self, epoch, k / n, (int)(k % n), t0, lr, outcome);
+    rc = train_pieces(self, epoch, t0, lr, outcome, stopped, true);
+    if (!rc) rc = finish_queue(self, epoch, t0, lr, outcome, stopped);
+    *complete = !rc && !*stopped;
+  } else {
+    long step = first;
+    for (; step < run->steps_per_epoch && !rc && !*stopped; step++) {
+      rc = step_and_boundary(self, epoch, step, run->first_worker + self->w, t0, lr, outcome);
       *stopped = outcome->stop || outcome->diverged;
     }
-    *complete = k >= pieces;
-    return rc;
+    *complete = step == run->steps_per_epoch;
   }
-  long step = first;
-  for (; step < run->steps_per_epoch && !rc && !*stopped; step++) {
-    rc = step_and_boundary(self, epoch, step, run->first_worker + self->w, t0, lr, outcome);
-    *stopped = outcome->stop || outcome->diverged;
-  }
-  *complete = step == run->steps_per_epoch;
+  /* A failure inside the loop leaves the flag set: it may then cost the run this worker only. */
+  if (!rc) atomic_store(&self->slot->in_training, false);
   return rc;
 }
 
@@ -372,12 +450,41 @@ static int end_training_loop(worker *self, bool *stopped)
 {
   dpt_run *run = self->run;
   if (*stopped && run->cfg->staleness > 0) atomic_store(&run->stop_seen, true);
-  double t0 = dpt_now();
-  int rc = dpt_barrier_wait(&run->barrier, self->w, &self->err);
-  self->slot->wait_s += dpt_now() - t0;
+  int rc = wait_for_the_others(self);
   if (rc || run->cfg->staleness == 0) return rc;
   *stopped = atomic_load(&run->stop_seen);
   return dpt_sync_settle(&run->sync, self->w, self->rep.params, &self->err);
+}
+
+/* Worker 0, before an epoch's first barrier: the queue starts after the pieces 0..N-1, each
+ * worker's first (take_piece); a lost worker's goes to the others. */
+static void deal_epoch(dpt_run *run)
+{
+  pthread_mutex_lock(&run->queue_mu);
+  run->next_piece = run->all_workers;
+  run->n_returned = 0;
+  for (int w = 0; w < run->workers; w++)
+    if (dpt_run_worker_lost(run, w) && w < run->steps_per_epoch * run->all_workers)
+      run->returned[run->n_returned++] = w;
+  pthread_mutex_unlock(&run->queue_mu);
+}
+
+/* When the epoch's training started: the first worker out of the starting barrier (one may wake
+ * late from it, so its own clock would miss the others' work). After the barrier that ends the
+ * training loop. */
+static double epoch_start(const dpt_run *run)
+{
+  double t0 = run->slots[0].epoch_t0;
+  for (int w = 1; w < run->workers; w++)
+    if (run->slots[w].epoch_t0 < t0) t0 = run->slots[w].epoch_t0;
+  return t0;
+}
+
+/* The learning rate of the epoch's last step. */
+static float last_step_lr(const dpt_run *run, int epoch)
+{
+  long last = dpt_run_step_index(run, epoch, run->steps_per_epoch - 1);
+  return dpt_schedule_lr(&run->cfg->schedule, last, run->steps_per_epoch, run->cfg->epochs);
 }
 
 /* Sets *stopped when every worker stops at a step boundary of this epoch: on request (after
@@ -393,9 +500,10 @@ static int run_epoch(worker *self, int epoch, bool *stopped)
     self->slot->samples = 0;
   }
   shuffle_epoch(self, epoch);
-  if (self->w == 0) atomic_store(&run->next_piece, 0); /* nobody takes a piece before the barrier */
+  if (self->w == 0) deal_epoch(run); /* nobody takes a piece before the barrier */
   int rc = dpt_barrier_wait(&run->barrier, self->w, &self->err);
   double t0 = dpt_now();
+  self->slot->epoch_t0 = t0;
   float lr = 0;
   bool complete = false;
   dpt_step_outcome outcome = {0};
@@ -404,13 +512,15 @@ static int run_epoch(worker *self, int epoch, bool *stopped)
   if (rc || (!complete && run->cfg->staleness == 0)) return rc;
   rc = end_training_loop(self, stopped);
   if (rc || (*stopped && run->cfg->staleness > 0)) return rc; /* stale: no epoch's end in a stop */
-  double eval_t0 = dpt_now(), train_time = eval_t0 - t0;
+  double eval_t0 = dpt_now(), train_time = eval_t0 - epoch_start(run);
   if (!rc && self->w == 0) run->train_s += train_time;
+  if (run->queued) lr = last_step_lr(run, epoch); /* worker 0 may not have run the last piece */
   if (!rc) rc = evaluate_slice(self);
   if (!rc && run->trace)
     dpt_trace_span(run->trace, self->w, DPT_SPAN_EVAL, eval_t0, dpt_now(),
                    dpt_run_step_index(run, epoch + 1, 0), -1);
   if (!rc) rc = dpt_barrier_wait(&run->barrier, self->w, &self->err);
+  if (!rc && self->w == 0) dpt_run_announce_lost(run);
   if (!rc && self->w == 0) rc = report_epoch(run, epoch, first, train_time, lr, &self->err);
   if (!rc && self->w == 0 && !outcome.diverged) /* a diverged state is not worth continuing */
     rc = dpt_checkpoint_save_run(run, &self->dev, self->rep.params, epoch + 1, 0, &self->err);
@@ -431,6 +541,7 @@ void dpt_worker_run(dpt_run *run, int w)
   if (!rc && w == 0)
     rc = dpt_dev_copy_d2h(&self.dev, run->final_params, self.rep.params,
                           run->n_params * sizeof(float), &self.err);
-  if (rc) dpt_run_fail(run, w, &self.err);
+  /* A worker the others dropped fails with that: the run goes on without it. */
+  if (rc && !dpt_run_worker_lost(run, w)) dpt_run_lose_worker(run, w, &self.err);
   worker_teardown(&self);
 }

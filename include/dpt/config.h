@@ -19,6 +19,10 @@ typedef enum { DPT_LR_COSINE = 0, DPT_LR_STEP, DPT_LR_CONSTANT } dpt_lr_decay;
  * or be dropped on every worker (parameters and optimizer state unchanged) and counted. */
 typedef enum { DPT_ON_NAN_STOP = 0, DPT_ON_NAN_SKIP } dpt_on_nan;
 
+/* What a worker that fails or times out during training does to the run: stop it, or (ps with
+ * --staleness >= 1 only) leave it, the others training on (docs/ps.md "Failing workers"). */
+typedef enum { DPT_ON_FAILURE_STOP = 0, DPT_ON_FAILURE_CONTINUE } dpt_on_failure;
+
 typedef struct dpt_schedule {
   float base_lr;
   float warmup_epochs;  /* linear ramp up to base_lr over these epochs (0: none) */
@@ -47,6 +51,7 @@ typedef struct dpt_config {
                            * DPT_PS_STALENESS_INF asynchronous (dpt/ps.h, docs/ps.md) */
   const char *straggler;  /* --straggler SPEC (host/train/straggler.h); NULL: none */
   double target_acc;      /* the report's time to this test accuracy; 0: none */
+  dpt_on_failure on_worker_failure;
   dpt_device_select device;
   bool check_replicas;
   double timeout_s;       /* bound on every collective / server round wait */

@@ -44,6 +44,11 @@ typedef struct dpt_ps_config {
    * pull waits only until every worker is at most S pushes behind it; DPT_PS_STALENESS_INF:
    * asynchronous, pulls never wait. One process only (procs 0 or 1). */
   int staleness;
+  /* With staleness: called when a pull timed out waiting for `worker`, with no lock held, instead
+   * of aborting; it may drop the worker (dpt_ps_drop), and the pull then waits on for the others.
+   * NULL, or a worker still there afterwards: the pull aborts the server, as in synchronous mode. */
+  void (*on_late)(void *ctx, int worker, const char *why);
+  void *on_late_ctx;
   /* Under MPI (docs/mpi.md, ps/ps_mpi.h): the job's processes, each with n_workers workers, and
    * this one's rank. Every process creates the ps with the same config; process 0's holds the
    * server, whose rounds take every process's workers, and the others forward their workers'
@@ -61,6 +66,7 @@ typedef struct dpt_ps_stats {
   uint64_t pushes_applied; /* pushes that stepped the parameters (a skipped round's are not) */
   uint64_t pushes_dropped; /* pushes carrying a skip vote, hence applied to nothing */
   uint64_t max_staleness;  /* the largest dpt_ps_round.staleness any pull saw */
+  int workers_dropped;     /* dpt_ps_drop */
 } dpt_ps_stats;
 
 typedef struct dpt_ps dpt_ps;
@@ -113,6 +119,12 @@ int dpt_ps_read_velocity(dpt_ps *ps, float *out, dpt_err *err);
  * push is in flight that the copy must include (after every worker pushed and a barrier): the
  * replicas of a run with staleness differ until then. Under MPI, on process 0 only. */
 int dpt_ps_read_params(dpt_ps *ps, float *params, dpt_err *err);
+
+/* With staleness: worker leaves the run for good. Its push in flight, if any, completes first;
+ * its later pushes and pulls fail (DPT_EABORTED), and the others' pulls stop waiting for it.
+ * *pushes: its pushes applied, all told. Without staleness: DPT_EINTERNAL (a synchronous round
+ * cannot lose a worker). */
+int dpt_ps_drop(dpt_ps *ps, int worker, uint64_t *pushes, dpt_err *err);
 
 /* Stops the server threads and frees everything. */
 void dpt_ps_destroy(dpt_ps *ps);

@@ -52,6 +52,8 @@ typedef struct dpt_sync_ops {
   /* After every worker's last exchange of an epoch and a barrier: makes worker's replica (params
    * on its device) the shared parameters. NULL: the replicas never part (allreduce). */
   int (*settle)(void *ctx, int worker, float *params, dpt_err *err);
+  /* With staleness (ps): worker leaves the run for good (dpt_ps_drop); NULL: not supported. */
+  int (*drop)(void *ctx, int worker, uint64_t *pushes, dpt_err *err);
   /* The server's counts (ps only; NULL elsewhere). */
   void (*get_ps_stats)(void *ctx, dpt_ps_stats *out);
 } dpt_sync_ops;
@@ -80,6 +82,8 @@ typedef struct dpt_sync_config {
   void *ps_on_apply_ctx;
   const float *init_velocity; /* host: optimizer state to start from (a checkpoint's); NULL: 0 */
   int staleness;         /* ps only: the consistency model (dpt_ps_config.staleness) */
+  void (*on_late)(void *ctx, int worker, const char *why); /* ps with staleness (dpt/ps.h) */
+  void *on_late_ctx;
   /* Under MPI (docs/mpi.md): the job's processes, each running n_workers workers, and this one's
    * rank; the exchange then sums over every process's workers. 0 or 1: this process alone. */
   int procs;
@@ -98,6 +102,8 @@ void dpt_sync_abort(dpt_sync *s, int code, const char *why);
 size_t dpt_sync_bytes_per_step(dpt_sync *s);
 int dpt_sync_read_velocity(dpt_sync *s, int worker, float *out, dpt_err *err);
 int dpt_sync_settle(dpt_sync *s, int worker, float *params, dpt_err *err);
+/* Drops worker from the exchange for good, from any thread; *pushes: its exchanges applied. */
+int dpt_sync_drop(dpt_sync *s, int worker, uint64_t *pushes, dpt_err *err);
 /* The server's counts into *out; false (and *out zeroed) for a strategy with no server. */
 bool dpt_sync_ps_stats(const dpt_sync *s, dpt_ps_stats *out);
 void dpt_sync_destroy(dpt_sync *s);

@@ -105,6 +105,7 @@ typedef struct dpt_result {
   int staleness;                /* ps: dpt_config.staleness; 0 elsewhere */
   uint64_t pushes_applied;      /* ps: pushes that stepped the parameters (this process's server) */
   uint64_t max_staleness;       /* ps: the largest staleness a pull saw (never above staleness) */
+  int workers_lost;             /* ps with --on-worker-failure continue: workers that left */
   /* --target-acc: the steps and seconds (since training started) at the end of the first epoch
    * whose test accuracy reached it; -1 and NAN when none did or no target was set. */
   long steps_to_target;
