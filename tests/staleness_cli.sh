@@ -4,7 +4,10 @@
 #   - one worker: every staleness gives the synchronous run's parameters, bit for bit;
 #   - --staleness inf deals the epoch from a shared queue: every sample trained once per epoch,
 #     and a worker made 4 times slower trains fewer of them;
-#   - --staleness 2 under random stragglers: the report's observed staleness stays within 2.
+#   - --staleness 2 under random stragglers: the report's observed staleness stays within 2;
+#   - --on-worker-failure continue: a failing worker leaves and the others finish; a stalled one is
+#     dropped at --timeout, and with the shared queue every piece is still trained once; worker 0's
+#     failure still stops the run.
 # usage: staleness_cli.sh DPTRAIN MAKE_SYNTH WORKDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib/cli_test_lib.sh"
 
@@ -61,5 +64,35 @@ seen=$(report_field "$work/s.json" max_staleness_observed)
 [ -n "$seen" ] && [ "$seen" -le 2 ] || fail "max_staleness_observed '$seen' with --staleness 2"
 [ "$(report_field "$work/s.json" pushes_applied)" = "180" ] ||
   fail "pushes_applied $(report_field "$work/s.json" pushes_applied): expected 3 x 20 x 3"
+
+# --on-worker-failure continue: 3 workers, 3 epochs of 20 steps of 3 pieces each (180 in all).
+expect_input_error "--on-worker-failure continue: needs --strategy ps --staleness S >= 1" \
+  "${ps[@]}" --on-worker-failure continue
+lose=(--data "$work/data" --hidden 16 --batch 20 --lr 0.05 --device cpu --strategy ps --workers 3
+      --epochs 3 --on-worker-failure continue --timeout 1)
+DPT_FAULT=worker=2,step=5,kind=fail "$dptrain" "${lose[@]}" --staleness 2 --report "$work/f.json" \
+  >"$work/out" 2>"$work/err" || fail "a failing worker stopped the run: $(cat "$work/err")"
+grep -q "^dptrain: notice: worker 2 left the run after 4 exchanges (step 5: injected failure" \
+  "$work/err" || fail "no notice of the lost worker: $(cat "$work/err")"
+[ "$(report_field "$work/f.json" workers_lost)" = "1" ] || fail "workers_lost is not 1"
+# Fixed shares: worker 2's share of every later step goes untrained (4 of its 60 pushes were made).
+[ "$(report_field "$work/f.json" pushes_applied)" = "124" ] ||
+  fail "fixed shares: pushes_applied $(report_field "$work/f.json" pushes_applied), expected 124"
+
+DPT_FAULT=worker=2,step=3,kind=stall "$dptrain" "${lose[@]}" --staleness inf --quiet \
+  --report "$work/q2.json" >"$work/out" 2>&1 || fail "a stalled worker stopped the run: $(cat "$work/out")"
+[ "$(report_field "$work/q2.json" workers_lost)" = "1" ] || fail "queued: workers_lost is not 1"
+[ "$(report_field "$work/q2.json" pushes_applied)" = "180" ] ||
+  fail "queued: pushes_applied $(report_field "$work/q2.json" pushes_applied), expected all 180"
+samples=$(sed -n 's/^  "worker_samples": \[\(.*\)\],$/\1/p' "$work/q2.json")
+IFS=', ' read -r -a per <<<"$samples"
+[ $((per[0] + per[1] + per[2])) -eq 1200 ] || fail "queued with a lost worker: samples $samples"
+
+DPT_FAULT=worker=0,step=5,kind=fail "$dptrain" "${lose[@]}" --staleness 2 --quiet >"$work/out" \
+  2>"$work/err"
+rc=$?
+[ "$rc" -eq 1 ] || fail "worker 0 failing: exit $rc, expected 1"
+grep -q "worker 0 reports the run: its failure stops it" "$work/err" ||
+  fail "worker 0 failing: '$(cat "$work/err")'"
 
 finish staleness_cli

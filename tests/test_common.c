@@ -246,6 +246,79 @@ static void test_barrier_timeout_after_busy_says_so(void)
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, " s worker 0 spent saving a checkpoint)"));
 }
 
+/* The drop hook of a barrier whose parties may leave: records who it was handed, and lets them
+ * leave unless told to keep them. */
+typedef struct drop_log {
+  dpt_barrier *b;
+  int dropped[4], n;
+  bool keep;
+} drop_log;
+
+static void drop_party(void *ctx, int party, const char *why)
+{
+  drop_log *log = ctx;
+  log->dropped[log->n++] = party;
+  if (!log->keep) dpt_barrier_leave(log->b, party);
+}
+
+static void test_barrier_leave_releases_the_others(void)
+{
+  dpt_barrier b;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_barrier_init(&b, 3, 0, &err) == 0); /* no timeout: only the leave frees */
+  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  int counter = 0;
+  barrier_arg a[2];
+  pthread_t t[2];
+  for (int i = 0; i < 2; i++) {
+    a[i] = (barrier_arg){&b, i, 3, 0, &counter, &mu}; /* three rounds without party 2 */
+    pthread_create(&t[i], NULL, barrier_worker, &a[i]);
+  }
+  dpt_sleep(0.05);
+  dpt_barrier_leave(&b, 2);
+  dpt_barrier_leave(&b, 2); /* twice: once counts */
+  for (int i = 0; i < 2; i++) {
+    pthread_join(t[i], NULL);
+    CU_ASSERT_EQUAL(a[i].failed_code, 0);
+  }
+  CU_ASSERT_EQUAL(counter, 6);
+  dpt_barrier_destroy(&b);
+}
+
+static void test_barrier_timeout_hands_missing_parties_over(void)
+{
+  dpt_barrier b;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_barrier_init(&b, 3, 0.2, &err) == 0);
+  drop_log log = {.b = &b};
+  dpt_barrier_on_timeout(&b, drop_party, &log);
+  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  int counter = 0;
+  barrier_arg a = {&b, 0, 2, 0, &counter, &mu};
+  pthread_t t;
+  pthread_create(&t, NULL, barrier_worker, &a);
+  CU_ASSERT_EQUAL(dpt_barrier_wait(&b, 1, &err), DPT_OK); /* party 2 never comes: dropped */
+  CU_ASSERT_EQUAL(dpt_barrier_wait(&b, 1, &err), DPT_OK); /* and no longer waited for */
+  pthread_join(t, NULL);
+  CU_ASSERT_EQUAL(a.failed_code, 0);
+  CU_ASSERT_EQUAL(log.n, 1);
+  CU_ASSERT_EQUAL(log.dropped[0], 2);
+  dpt_barrier_destroy(&b);
+}
+
+static void test_barrier_timeout_aborts_when_the_hook_keeps_them(void)
+{
+  dpt_barrier b;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_barrier_init(&b, 2, 0.2, &err) == 0);
+  drop_log log = {.b = &b, .keep = true};
+  dpt_barrier_on_timeout(&b, drop_party, &log);
+  CU_ASSERT_EQUAL(dpt_barrier_wait(&b, 0, &err), DPT_ETIMEOUT);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "waiting for worker(s) 1"));
+  CU_ASSERT_EQUAL(log.n, 1);
+  dpt_barrier_destroy(&b);
+}
+
 /* The room under ulimit -v is the limit less what the process maps already (VmSize). */
 static void test_mem_room_under_address_limit(void)
 {
@@ -297,6 +370,9 @@ int dpt_test_register(void)
                                           DPT_TEST(test_barrier_busy_party_is_not_counted),
                                           DPT_TEST(test_barrier_busy_party_is_bounded),
                                           DPT_TEST(test_barrier_timeout_after_busy_says_so),
+                                          DPT_TEST(test_barrier_leave_releases_the_others),
+                                          DPT_TEST(test_barrier_timeout_hands_missing_parties_over),
+                                          DPT_TEST(test_barrier_timeout_aborts_when_the_hook_keeps_them),
                                           DPT_TEST_END};
   static const dpt_test_case memory[] = {DPT_TEST(test_mem_room_under_address_limit),
                                          DPT_TEST(test_mem_format), DPT_TEST_END};

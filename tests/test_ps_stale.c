@@ -231,6 +231,61 @@ static void test_abort_wakes_a_waiting_pull(void)
   dpt_ps_destroy(ps);
 }
 
+/* The on_late hook of test_late_worker_is_dropped: drops who it is handed. */
+typedef struct late_log {
+  dpt_ps *ps;
+  int late[4], n;
+  char why[DPT_ERR_MSG_MAX];
+} late_log;
+
+static void drop_late(void *ctx, int worker, const char *why)
+{
+  late_log *log = ctx;
+  log->late[log->n++] = worker;
+  snprintf(log->why, sizeof log->why, "%s", why);
+  uint64_t pushes = 99;
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL(dpt_ps_drop(log->ps, worker, &pushes, &err), 0);
+  CU_ASSERT_EQUAL(pushes, 0);
+}
+
+static void test_late_worker_is_dropped(void)
+{
+  float init[2] = {0}, g[2] = {-1.f, -1.f}, params[2];
+  late_log log = {0};
+  dpt_ps_config cfg = {.n_params = 2, .n_workers = 2, .n_shards = 1, .timeout_s = 0.2,
+                       .staleness = 1, .on_late = drop_late, .on_late_ctx = &log};
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_ps_create(&cfg, init, &log.ps, &err) == 0);
+  for (int c = 0; c < 5; c++) { /* worker 1 never pushes: worker 0's second pull waits for it */
+    CU_ASSERT_EQUAL(dpt_ps_push(log.ps, 0, g, 1.f, NULL, &err), 0);
+    CU_ASSERT_EQUAL(dpt_ps_pull(log.ps, 0, params, NULL, &err), 0);
+  }
+  CU_ASSERT_EQUAL(params[0], 5.f);
+  CU_ASSERT_EQUAL(log.n, 1);
+  CU_ASSERT_EQUAL(log.late[0], 1);
+  CU_ASSERT_PTR_NOT_NULL(strstr(log.why, "waiting for worker(s) 1 (clock 0) to reach clock 1"));
+  CU_ASSERT_EQUAL(dpt_ps_push(log.ps, 1, g, 1.f, NULL, &err), DPT_EABORTED);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "worker 1: push after it was dropped from the run"));
+  dpt_ps_stats st;
+  dpt_ps_get_stats(log.ps, &st);
+  CU_ASSERT_EQUAL(st.workers_dropped, 1);
+  CU_ASSERT_EQUAL(st.pushes_applied, 5);
+  dpt_ps_destroy(log.ps);
+}
+
+static void test_synchronous_rounds_cannot_drop(void)
+{
+  float init[2] = {0};
+  dpt_ps_config cfg = {.n_params = 2, .n_workers = 2, .n_shards = 1};
+  dpt_ps *ps;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_ps_create(&cfg, init, &ps, &err) == 0);
+  uint64_t pushes;
+  CU_ASSERT_EQUAL(dpt_ps_drop(ps, 1, &pushes, &err), DPT_EINTERNAL);
+  dpt_ps_destroy(ps);
+}
+
 static void test_mpi_and_negative_staleness_refused(void)
 {
   float init[2] = {0};
@@ -257,6 +312,8 @@ int dpt_test_register(void)
                                         DPT_TEST(test_skip_vote_drops_its_push_alone),
                                         DPT_TEST(test_abort_wakes_a_waiting_pull),
                                         DPT_TEST(test_mpi_and_negative_staleness_refused),
+                                        DPT_TEST(test_late_worker_is_dropped),
+                                        DPT_TEST(test_synchronous_rounds_cannot_drop),
                                         DPT_TEST_END};
   int rc = dpt_test_add_suite("ps_stale_consistency", consistency);
   return rc ? rc : dpt_test_add_suite("ps_stale_waits", waits);
