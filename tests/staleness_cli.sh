@@ -3,7 +3,7 @@
 #   - bad values and combinations stale training does not support: exit 2, one line, no report;
 #   - one worker: every staleness gives the synchronous run's parameters, bit for bit;
 #   - --staleness inf deals the epoch from a shared queue: every sample trained once per epoch,
-#     and a worker made 4 times slower trains fewer of them;
+#     and a worker made 20 times slower trains fewer of them;
 #   - --staleness 2 under random stragglers: the report's observed staleness stays within 2;
 #   - --on-worker-failure continue: a failing worker leaves and the others finish; a stalled one is
 #     dropped at --timeout, and with the shared queue every piece is still trained once; worker 0's
@@ -41,15 +41,17 @@ for s in 1 5 inf; do
     fail "one worker, --staleness $s: hash $(done_hash "$work/stale") != $(done_hash "$work/sync")"
 done
 
-# The shared queue: 3 epochs of 400 samples over 3 workers, worker 1 four times slower.
-"$dptrain" "${ps[@]}" --epochs 3 --workers 3 --staleness inf --straggler 1:4 --target-acc 0.01 \
+# The shared queue: 3 epochs of 400 samples over 3 workers, worker 1 twenty times slower. Which
+# fast worker takes more is up to the scheduler (on a loaded machine one may barely run), so the
+# straggler is compared with the fast workers' mean.
+"$dptrain" "${ps[@]}" --epochs 3 --workers 3 --staleness inf --straggler 1:20 --target-acc 0.01 \
   --report "$work/q.json" >"$work/out" 2>&1 || fail "queued run: $(cat "$work/out")"
 samples=$(sed -n 's/^  "worker_samples": \[\(.*\)\],$/\1/p' "$work/q.json")
 IFS=', ' read -r -a per <<<"$samples"
 [ "${#per[@]}" -eq 3 ] || fail "worker_samples '$samples': expected 3 entries"
 [ $((per[0] + per[1] + per[2])) -eq 1200 ] || fail "worker_samples $samples: not 3 x 400"
-[ "${per[1]}" -lt "${per[0]}" ] && [ "${per[1]}" -lt "${per[2]}" ] ||
-  fail "worker_samples $samples: the straggler (worker 1) did not train the fewest"
+[ $((4 * per[1])) -lt $((per[0] + per[2])) ] ||
+  fail "worker_samples $samples: the straggler (worker 1) trained over half the fast workers' mean"
 [ "$(report_field "$work/q.json" staleness)" = "inf" ] || fail "report staleness is not inf"
 [ "$(report_field "$work/q.json" pushes_applied)" = "180" ] ||
   fail "pushes_applied $(report_field "$work/q.json" pushes_applied): expected 3 epochs x 20 x 3"
