@@ -36,11 +36,9 @@ void ps_local_abort(void *impl, int code, const char *why)
 
 int ps_fail(ps_local *ps, dpt_err *err, int code, const char *fmt, ...)
 {
-  char msg[DPT_ERR_MSG_MAX];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  int rc = ps_fail_through(ps_local_abort, ps, err, code, fmt, ap);
   va_end(ap);
-  ps_local_abort(ps, code, msg);
-  return dpt_err_set(err, code, "%s", msg);
+  return rc;
 }

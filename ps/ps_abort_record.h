@@ -5,6 +5,7 @@
 #ifndef DPT_PS_ABORT_RECORD_H
 #define DPT_PS_ABORT_RECORD_H
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 
@@ -42,6 +43,17 @@ static inline int ps_abort_record_error(ps_abort_record *r, dpt_err *err)
 {
   int code = ps_abort_record_code(r);
   return code ? dpt_err_set(err, code, "%s", r->msg) : DPT_OK;
+}
+
+/* A failure that aborts the server it happened in: formats the message, aborts through abort(impl)
+ * and records the message in err too; returns code. Each kind's fail function wraps it. */
+static inline int ps_fail_through(void (*abort)(void *impl, int code, const char *why), void *impl,
+                                  dpt_err *err, int code, const char *fmt, va_list ap)
+{
+  char msg[DPT_ERR_MSG_MAX];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  abort(impl, code, msg);
+  return dpt_err_set(err, code, "%s", msg);
 }
 
 #endif

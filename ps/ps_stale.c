@@ -96,13 +96,11 @@ static void stale_abort(void *impl, int code, const char *why)
 
 static int stale_fail(ps_stale *ps, dpt_err *err, int code, const char *fmt, ...)
 {
-  char msg[DPT_ERR_MSG_MAX];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  int rc = ps_fail_through(stale_abort, ps, err, code, fmt, ap);
   va_end(ap);
-  stale_abort(ps, code, msg);
-  return dpt_err_set(err, code, "%s", msg);
+  return rc;
 }
 
 /* The push's SGD step on shard s, under its lock; the span it took is returned in t0, t1. */
