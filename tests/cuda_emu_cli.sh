@@ -9,6 +9,9 @@
 #     device picked through CUDA_VISIBLE_DEVICES), and device counts as exit 2;
 #   mode hang: a kernel that never finishes is ended by --timeout;
 #   mode allocs: no training step allocates device memory, after a resume at a short batch too;
+#   mode stale: --staleness on CUDA devices (ps through pinned host memory): one device's run at
+#     any staleness equals its synchronous run bit for bit; on 3 devices every push is applied
+#     once within the bound, and --on-worker-failure continue loses a failing worker and no piece;
 #   mode mpi: 2 processes of 2 workers (MPIEXEC in the environment): on 4 devices the processes
 #     pick apart with CUDA_VISIBLE_DEVICES, loss and accuracy equal to the CPU path's over MPI;
 #   mode mpi_devices: the same without CUDA_VISIBLE_DEVICES: the processes must pick 4 distinct
@@ -204,7 +207,34 @@ mpi_devices_mode() {
     "$work/too_many.err" || fail "2 x 3 workers on 4 devices: said '$(cat "$work/too_many.err")'"
 }
 
+stale_mode() {
+  export DPT_CUDA_EMU_DEVICES=4
+  local ps=("${train[@]}" --device cuda --strategy ps)
+  run sync "${ps[@]}"
+  [ "$rc" -eq 0 ] || fail "synchronous ps on CUDA: exit $rc: $(cat "$work/sync.err")"
+  run stale_one "${ps[@]}" --staleness 3
+  [ "$rc" -eq 0 ] || fail "--staleness 3 on CUDA: exit $rc: $(cat "$work/stale_one.err")"
+  [ "$(done_hash "$work/stale_one.out")" = "$(done_hash "$work/sync.out")" ] ||
+    fail "one device: --staleness 3 hash $(done_hash "$work/stale_one.out") != synchronous"
+  # 3 epochs of 20 steps of 3 pieces: 180 pushes.
+  for s in 2 inf; do
+    run "stale_$s" "${ps[@]}" --workers 3 --staleness "$s" --report "$work/stale_$s.json"
+    [ "$rc" -eq 0 ] || fail "--staleness $s on 3 devices: exit $rc: $(cat "$work/stale_$s.err")"
+    [ "$(report_field "$work/stale_$s.json" pushes_applied)" = "180" ] ||
+      fail "--staleness $s: pushes_applied $(report_field "$work/stale_$s.json" pushes_applied)"
+  done
+  [ "$(report_field "$work/stale_2.json" max_staleness_observed)" -le 2 ] ||
+    fail "--staleness 2: max_staleness_observed above 2"
+  DPT_FAULT=worker=2,step=1,kind=fail run lose "${ps[@]}" --workers 3 --staleness inf \
+    --on-worker-failure continue --timeout 5 --report "$work/lose.json"
+  [ "$rc" -eq 0 ] || fail "a lost worker on CUDA: exit $rc: $(cat "$work/lose.err")"
+  [ "$(report_field "$work/lose.json" workers_lost)" = "1" ] || fail "workers_lost is not 1"
+  [ "$(report_field "$work/lose.json" pushes_applied)" = "180" ] ||
+    fail "a lost worker on CUDA: pushes_applied $(report_field "$work/lose.json" pushes_applied)"
+}
+
 case $mode in
+stale) stale_mode ;;
 mpi) mpi_mode ;;
 mpi_devices) mpi_devices_mode ;;
 train) train_mode ;;
