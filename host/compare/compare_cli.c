@@ -1,12 +1,14 @@
 /* The command line of `dptrain compare`: its own options beside every training option. */
 #include <stddef.h>
+#include <string.h>
 
+#include "dpt/ps.h"
 #include "host/compare/compare.h"
 
 #define AT(field) .offset = offsetof(dpt_compare_options, field)
 #define COUNT(field) .count_offset = offsetof(dpt_compare_options, field)
 
-/* Each value at most once: the table has one row per strategy and worker count. */
+/* Each value at most once: the table has one row per strategy, staleness and worker count. */
 static int check_unique(const dpt_option *row, const char *value, const void *target,
                         dpt_err *err)
 {
@@ -15,9 +17,12 @@ static int check_unique(const dpt_option *row, const char *value, const void *ta
   int n = *(const int *)(base + row->count_offset);
   for (int i = 0; i < n; i++)
     for (int j = 0; j < i; j++)
-      if (items[i] == items[j])
-        return dpt_err_set(err, DPT_EINPUT, "--%s '%s': an item is listed twice", row->name,
-                           value);
+      if (items[i] == items[j]) {
+        const char *item = value; /* the i-th item's text: the parser took value apart at commas */
+        for (int k = 0; k < i; k++) item = strchr(item, ',') + 1;
+        return dpt_err_set(err, DPT_EINPUT, "--%s '%s': %.*s is listed twice", row->name, value,
+                           (int)strcspn(item, ","), item);
+      }
   return DPT_OK;
 }
 
@@ -31,6 +36,13 @@ static const dpt_option rows[] = {
   {.name = "workers", .value = "LIST", .kind = DPT_OPT_INT_LIST, AT(workers), COUNT(n_workers),
    .min = 1, .max = 4096, .max_items = DPT_COMPARE_MAX_WORKERS, .default_value = "1,2,4",
    .help = "worker counts, comma-separated", .check = check_unique},
+  /* The bounds of dptrain --staleness. */
+  {.name = "staleness", .value = "LIST", .kind = DPT_OPT_INT_LIST, AT(staleness),
+   COUNT(n_staleness), .min = 0, .max = 1000000, .max_word = "inf",
+   .max_items = DPT_COMPARE_MAX_STALENESS, .default_value = "0",
+   .help = "ps staleness values, comma-separated, each 0, S >= 1 or inf\n"
+           "(docs/ps.md): ps runs once per value; allreduce once",
+   .check = check_unique},
   {.name = "target-acc", .value = "X", .kind = DPT_OPT_DOUBLE, AT(target_acc), .min = 0,
    .min_open = true, .max = 1, .default_help = "none",
    .help = "time each run to test accuracy X, 0 < X <= 1"},
@@ -62,8 +74,8 @@ static dpt_option_table compare_table(dpt_compare_options *opts)
 void dpt_compare_print_help(FILE *out)
 {
   fputs("usage: dptrain compare [options]\n"
-        "Trains the same job (data, seed, hyper-parameters) once per strategy and worker count,\n"
-        "one run after another, and compares them: a table on the terminal, compare.csv and\n"
+        "Trains the same job (data, seed, hyper-parameters) once per strategy and worker count\n"
+        "(ps also once per staleness), one run after another, and compares them: a table on the terminal, compare.csv and\n"
         "compare.md, charts (gnuplot scripts and data; PNGs where gnuplot is installed), and\n"
         "every run's JSON report and metrics CSV.\n"
         "Every training option listed applies to every run.\n"
@@ -85,7 +97,20 @@ int dpt_compare_parse(int argc, char **argv, dpt_compare_options *opts, dpt_cli_
   bool has_ps = false;
   for (int i = 0; i < opts->n_strategies; i++) has_ps |= opts->strategies[i] == DPT_STRATEGY_PS;
   const char *ps_option = dpt_cli_ps_option_given(&opts->train);
+  char stale[48]; /* "--staleness 4": the first value that is not 0 */
+  for (int i = 0; i < opts->n_staleness && !ps_option; i++)
+    if (opts->staleness[i] != 0) {
+      snprintf(stale, sizeof stale, "--staleness %s",
+               dpt_ps_staleness_text(opts->staleness[i]).text);
+      ps_option = stale;
+    }
   if (ps_option && !has_ps)
     return dpt_err_set(err, DPT_EINPUT, "%s: only meaningful when --strategies has ps", ps_option);
+  /* What stale training refuses, refused before the first run (dptrain --staleness's checks). */
+  for (int i = 0; i < opts->n_staleness && has_ps; i++) {
+    dpt_config ps_run = opts->train;
+    ps_run.staleness = opts->staleness[i];
+    if ((rc = dpt_cli_check_staleness(&ps_run, err))) return rc;
+  }
   return DPT_OK;
 }
