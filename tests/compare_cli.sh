@@ -197,6 +197,8 @@ expect_input_error "--staleness -1: must be between 0 and 1000000, or inf" compa
 expect_input_error "--staleness '4,inf,4': 4 is listed twice" compare "${train[@]}" --staleness 4,inf,4
 expect_input_error "--staleness 2: only meaningful when --strategies has ps" \
   compare "${train[@]}" --strategies allreduce --staleness 0,2
+expect_input_error "--straggler 2:3: worker 2 does not exist in the 1-worker runs (workers 0..0)" \
+  compare "${train[@]}" --workers 4,1 --straggler 2:3
 # A name only like a staleness run's (staleness 0 is never in a name) is not compare's.
 mkdir -p "$work/near" && echo keep >"$work/near/run-ps-s0-w2.json"
 expect_input_error "--out $work/near: holds 'run-ps-s0-w2.json', which compare does not write" \

@@ -626,6 +626,8 @@ static void test_compare_options(void)
   CU_ASSERT(o.n_staleness == 3 && o.staleness[0] == DPT_PS_STALENESS_INF &&
             o.staleness[1] == 0 && o.staleness[2] == 4);
   CU_ASSERT_STRING_EQUAL(o.train.straggler, "random:0.1:4");
+  const char *fixed[] = {"--workers", "4,2", "--straggler", "1:3", NULL};
+  CU_ASSERT(parse(&o, &err, fixed) == 0); /* worker 1 exists in every run */
   const char *sync_only[] = {"--strategies", "allreduce", "--staleness", "0", NULL};
   CU_ASSERT(parse(&o, &err, sync_only) == 0); /* 0 is what allreduce-only compares have anyway */
 }
@@ -671,6 +673,10 @@ static void test_compare_bad_options(void)
                "--staleness inf: only meaningful when --strategies has ps");
   expect_error("--staleness", "0,2", "--check-replicas", NULL,
                "--staleness 2: --check-replicas is not supported with stale training");
+  /* --straggler applies to every run: its workers must exist in the smallest. */
+  expect_error("--workers", "4,2", "--straggler", "0:2,2:3",
+               "--straggler 0:2,2:3: worker 2 does not exist in the 2-worker runs (workers 0..1)");
+  expect_error("--straggler", "1:0.5", NULL, NULL, "--straggler 1:0.5");
 }
 
 /* --- compare's help against its parser ------------------------------------------------------- */
@@ -715,7 +721,7 @@ static const char *sample_value(const help_option *o)
 {
   static const char *const choices[][2] = {{"--strategies", "ps"},  {"--lr-schedule", "step"},
                                            {"--device", "cpu"},     {"--on-nan", "skip"},
-                                           {"--straggler", "1:2"}};
+                                           {"--straggler", "0:2"}};
   for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++)
     if (strcmp(o->name, choices[i][0]) == 0) return choices[i][1];
   return strcmp(o->meta, "X") == 0 ? "0.5" : "2";
@@ -783,7 +789,8 @@ static void test_compare_help_lists_what_it_takes(void)
   /* Listed options, each with a value its placeholder allows. */
   static const char *const listed[][2] = {
     {"--strategies", "ps"}, {"--workers", "1,2"}, {"--target-acc", "0.5"}, {"--out", "d"},
-    {"--epochs", "2"}, {"--metrics-every", "3"}, {"--quiet", NULL}, {"--on-nan", "skip"}};
+    {"--epochs", "2"}, {"--metrics-every", "3"}, {"--quiet", NULL}, {"--on-nan", "skip"},
+    {"--staleness", "0,inf"}, {"--straggler", "0:2"}};
   for (size_t i = 0; i < sizeof listed / sizeof listed[0]; i++) {
     char line[64];
     snprintf(line, sizeof line, "\n  %s", listed[i][0]);

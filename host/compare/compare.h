@@ -23,7 +23,7 @@ typedef struct dpt_compare_options {
   int n_strategies;
   int workers[DPT_COMPARE_MAX_WORKERS];
   int n_workers;
-  int staleness[DPT_COMPARE_MAX_STALENESS]; /* ps runs' --staleness values (DPT_PS_STALENESS_INF) */
+  int staleness[DPT_COMPARE_MAX_STALENESS]; /* ps runs' --staleness; inf: DPT_PS_STALENESS_INF */
   int n_staleness;
   double target_acc;      /* 0: no target */
   const char *out_dir;    /* NULL: a new folder named after the local time */

@@ -4,6 +4,7 @@
 
 #include "dpt/ps.h"
 #include "host/compare/compare.h"
+#include "host/train/straggler.h"
 
 #define AT(field) .offset = offsetof(dpt_compare_options, field)
 #define COUNT(field) .count_offset = offsetof(dpt_compare_options, field)
@@ -40,8 +41,8 @@ static const dpt_option rows[] = {
   {.name = "staleness", .value = "LIST", .kind = DPT_OPT_INT_LIST, AT(staleness),
    COUNT(n_staleness), .min = 0, .max = 1000000, .max_word = "inf",
    .max_items = DPT_COMPARE_MAX_STALENESS, .default_value = "0",
-   .help = "ps staleness values, comma-separated, each 0, S >= 1 or inf\n"
-           "(docs/ps.md): ps runs once per value; allreduce once",
+   .help = "ps staleness values, comma-separated (0, S >= 1 or inf: docs/ps.md);\n"
+           "ps runs once per value, allreduce once",
    .check = check_unique},
   {.name = "target-acc", .value = "X", .kind = DPT_OPT_DOUBLE, AT(target_acc), .min = 0,
    .min_open = true, .max = 1, .default_help = "none",
@@ -66,6 +67,26 @@ static const dpt_option rows[] = {
   {.name = "resume", .value = "FILE", .kind = DPT_OPT_REFUSED, .help = "not available with compare"},
 };
 
+/* --straggler W:F applies to every run: W must exist in the one with the fewest workers, which
+ * the run itself would find only when its turn came, after the others had trained. */
+static int check_stragglers_exist(const dpt_compare_options *o, dpt_err *err)
+{
+  if (!o->train.straggler) return DPT_OK;
+  dpt_stragglers s;
+  int rc = dpt_stragglers_parse(o->train.straggler, &s, err);
+  if (rc) return rc;
+  int fewest = o->workers[0];
+  for (int i = 1; i < o->n_workers; i++)
+    if (o->workers[i] < fewest) fewest = o->workers[i];
+  int top = dpt_stragglers_top_worker(&s);
+  if (top >= fewest)
+    return dpt_err_set(err, DPT_EINPUT,
+                       "--straggler %s: worker %d does not exist in the %d-worker runs (workers "
+                       "0..%d)",
+                       o->train.straggler, top, fewest, fewest - 1);
+  return DPT_OK;
+}
+
 static dpt_option_table compare_table(dpt_compare_options *opts)
 {
   return (dpt_option_table){rows, sizeof rows / sizeof rows[0], opts};
@@ -75,9 +96,9 @@ void dpt_compare_print_help(FILE *out)
 {
   fputs("usage: dptrain compare [options]\n"
         "Trains the same job (data, seed, hyper-parameters) once per strategy and worker count\n"
-        "(ps also once per staleness), one run after another, and compares them: a table on the terminal, compare.csv and\n"
-        "compare.md, charts (gnuplot scripts and data; PNGs where gnuplot is installed), and\n"
-        "every run's JSON report and metrics CSV.\n"
+        "(ps also once per staleness), one run after another, and compares them: a table on\n"
+        "the terminal, compare.csv and compare.md, charts (gnuplot scripts and data; PNGs\n"
+        "where gnuplot is installed), and every run's JSON report and metrics CSV.\n"
         "Every training option listed applies to every run.\n"
         "\n",
         out);
@@ -106,6 +127,7 @@ int dpt_compare_parse(int argc, char **argv, dpt_compare_options *opts, dpt_cli_
     }
   if (ps_option && !has_ps)
     return dpt_err_set(err, DPT_EINPUT, "%s: only meaningful when --strategies has ps", ps_option);
+  if ((rc = check_stragglers_exist(opts, err))) return rc;
   /* What stale training refuses, refused before the first run (dptrain --staleness's checks). */
   for (int i = 0; i < opts->n_staleness && has_ps; i++) {
     dpt_config ps_run = opts->train;
