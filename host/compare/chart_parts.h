@@ -1,5 +1,6 @@
 /* What the charts of host/compare/charts.c are made of, shared by the files that draw them
- * (charts.c, charts_staleness.c). Internal to host/compare. */
+ * (charts.c, charts_staleness.c). Internal to host/compare. The colours are in chart_parts.c, so
+ * that the chart files do not call each other both ways. */
 #ifndef DPT_HOST_COMPARE_CHART_PARTS_H
 #define DPT_HOST_COMPARE_CHART_PARTS_H
 
@@ -28,10 +29,8 @@ typedef struct chart {
 /* Head room above the highest figure, so the key in the top left corner covers no data. */
 #define DPT_CHART_HEADROOM 1.45
 
-/* Colour-blind-safe (Okabe-Ito), one per worker count or series. */
+/* Colour-blind-safe (Okabe-Ito), one per worker count or series (chart_parts.c). */
 const char *dpt_chart_color(int i);
-/* Distinct worker counts before run i's: its colour wherever colour means the worker count. */
-int dpt_chart_workers_rank(const dpt_compared_run *runs, int i);
 
 /* Wait fraction, and time to --target-acc, against staleness (OSDI'14 Fig. 13): one series per
  * worker count, allreduce as a reference line; drawn when the ps runs sweep two or more values. */

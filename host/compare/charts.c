@@ -12,13 +12,6 @@
 #include "host/compare/chart_parts.h"
 #include "host/compare/spawn.h"
 
-const char *dpt_chart_color(int i)
-{
-  static const char *const palette[] = {"#0072B2", "#E69F00", "#009E73", "#D55E00",
-                                        "#CC79A7", "#56B4E9", "#F0E442", "#000000"};
-  return palette[i % (int)(sizeof palette / sizeof palette[0])];
-}
-
 typedef bool (*same_fn)(const dpt_result *a, const dpt_result *b);
 
 /* Index of the first run equal to run i under `same`, so that equal runs share a colour. */
@@ -40,7 +33,8 @@ static bool same_series(const dpt_result *a, const dpt_result *b)
   return strcmp(a->strategy, b->strategy) == 0 && a->staleness == b->staleness;
 }
 
-int dpt_chart_workers_rank(const dpt_compared_run *runs, int i)
+/* Distinct worker counts before run i's: its colour wherever colour means the worker count. */
+static int workers_rank(const dpt_compared_run *runs, int i)
 {
   int rank = 0, first = first_like(runs, i, same_workers);
   for (int j = 0; j < first; j++) rank += first_like(runs, j, same_workers) == j;
@@ -112,7 +106,7 @@ static void accuracy_plot(FILE *f, const chart_input *in)
     /* allreduce solid, ps dashed, a shape per series (point_type); colour by worker count. */
     fprintf(f, "  \"accuracy.dat\" index %d using 1:2 with linespoints lw 2 ps 1.3 lc rgb \"%s\" "
                "dt %d pt %d title \"%s\"%s\n",
-            i, dpt_chart_color(dpt_chart_workers_rank(in->runs, i)), dpt_compare_is_ps(r) ? 2 : 1,
+            i, dpt_chart_color(workers_rank(in->runs, i)), dpt_compare_is_ps(r) ? 2 : 1,
             point_type(in->runs, i), title, i + 1 < in->n || in->target_acc > 0 ? ", \\" : "");
   }
   if (in->target_acc > 0)
