@@ -114,9 +114,9 @@ static void accuracy_plot(FILE *f, const chart_input *in)
             in->target_acc, in->target_acc);
 }
 
-/* --- throughput against workers: one block of (workers, samples/s, best) per strategy ------- */
+/* --- throughput against workers: one block of (workers, samples/s, best) per series --------- */
 
-/* The best throughput run i could reach, from its strategy's 1-worker run: linear in the workers
+/* The best throughput run i could reach, from its series' 1-worker run: linear in the workers
  * while each has a device of its own (GPUs), but on the CPU only as far as the cores the 1-worker
  * run left idle allow: its BLAS threads already use every core, so there the best is its rate. */
 static double best_throughput(const chart_input *in, int i)

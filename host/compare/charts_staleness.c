@@ -166,7 +166,8 @@ static void staleness_plot(FILE *f, const chart_input *in, const figure *fig, co
   fprintf(f, ")\n"
              "set xrange [-0.5:%g]\n"
              "set yrange [0:%g]\n"
-             "set xlabel \"staleness S of the parameter server (0 synchronous, inf asynchronous)\"\n"
+             "set xlabel \"staleness S of the parameter server "
+             "(0 synchronous, inf asynchronous)\"\n"
              "set ylabel \"%s\"\n"
              "set key outside right top box opaque reverse Left\n"
              "set datafile missing \"NaN\"\n",
