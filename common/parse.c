@@ -102,7 +102,8 @@ static int parse_list(const char *opt, const char *s, int max_items, item_parser
     size_t len = comma ? (size_t)(comma - p) : strlen(p);
     char item[32];
     if (len == 0 || len >= sizeof item)
-      return dpt_err_set(err, DPT_EINPUT, "%s '%s': expected items separated by commas", opt, s);
+      return dpt_err_set(err, DPT_EINPUT, "%s '%s': item %d is %s (expected items separated by "
+                         "commas)", opt, s, n + 1, len ? "too long" : "empty");
     if (n == max_items)
       return dpt_err_set(err, DPT_EINPUT, "%s '%s': at most %d items", opt, s, max_items);
     memcpy(item, p, len);
@@ -117,18 +118,39 @@ static int parse_list(const char *opt, const char *s, int max_items, item_parser
   return DPT_OK;
 }
 
+int dpt_parse_int_or_word(const char *opt, const char *s, long min, long max,
+                          const char *max_word, int *out, dpt_err *err)
+{
+  if (max_word && strcmp(s, max_word) == 0) {
+    *out = INT32_MAX;
+    return DPT_OK;
+  }
+  int rc = dpt_parse_int(opt, s, min, max, out, err);
+  if (rc && max_word) { /* say the word is a value too */
+    dpt_err why = *err;
+    dpt_err_clear(err); /* the first error stands otherwise */
+    rc = dpt_err_set(err, rc, "%.*s, or %s", DPT_ERR_MSG_MAX - 16, why.msg, max_word);
+  }
+  return rc;
+}
+
+typedef struct int_range {
+  long min, max;
+  const char *max_word;
+} int_range;
+
 static int int_item(const char *opt, const char *item, int index, const void *range, void *items,
                     dpt_err *err)
 {
-  const long *min_max = range;
-  return dpt_parse_int(opt, item, min_max[0], min_max[1], (int *)items + index, err);
+  const int_range *r = range;
+  return dpt_parse_int_or_word(opt, item, r->min, r->max, r->max_word, (int *)items + index, err);
 }
 
-int dpt_parse_int_list(const char *opt, const char *s, long min, long max, int max_items,
-                       int *items, int *n_items, dpt_err *err)
+int dpt_parse_int_list(const char *opt, const char *s, long min, long max, const char *max_word,
+                       int max_items, int *items, int *n_items, dpt_err *err)
 {
-  long range[2] = {min, max};
-  return parse_list(opt, s, max_items, int_item, range, items, n_items, err);
+  int_range range = {min, max, max_word};
+  return parse_list(opt, s, max_items, int_item, &range, items, n_items, err);
 }
 
 static int choice_item(const char *opt, const char *item, int index, const void *names,

@@ -3,7 +3,8 @@
 # usage: compare_cli.sh files|charts DPTRAIN MAKE_SYNTH WORKDIR
 #   files:  the table (CSV, Markdown), reports, metrics, --trace, bad input, --help, reusing an
 #           --out folder, the charts' data and scripts and the notice when gnuplot is missing
-#           (PATH without it), and gnuplot's output kept off the terminal (a stand-in gnuplot);
+#           (PATH without it), gnuplot's output kept off the terminal (a stand-in gnuplot), and
+#           --staleness LIST: the run matrix, its files, columns and charts' data;
 #   charts: the PNG charts; exits 77 (ctest: skipped, never passed) where gnuplot is missing.
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib/shell_test_lib.sh"
@@ -46,6 +47,13 @@ if [ "$mode" = charts ]; then
   [ -e "$out/gnuplot.log" ] || fail "no gnuplot.log"
   grep -i 'warning' "$out/gnuplot.log" && fail "gnuplot warned about a flat chart"
   [ -s "$work/stderr" ] && fail "compare printed on stderr: $(cat "$work/stderr")"
+  # The staleness charts, also where a run, or every run, never reaches the target.
+  for target in 0.5 0.9999; do
+    run_compare --strategies allreduce,ps --staleness 0,inf --target-acc "$target" --quiet ||
+      fail "staleness charts compare failed: $(cat "$work/stderr")"
+    for chart in wait_fraction time_to_target; do check_png "$chart"; done
+    grep -i 'warning' "$out/gnuplot.log" && fail "gnuplot warned (--target-acc $target)"
+  done
   finish "compare charts"
 fi
 
@@ -61,12 +69,14 @@ grep -q "notice" "$work/stdout" && fail "a notice is on stdout"
 [ "$(grep -c '^compare: run [1-4]/4: ' "$work/stdout")" -eq 4 ] || fail "not 4 run start lines"
 [ "$(grep -c '^compare: run [1-4]/4 done: ' "$work/stdout")" -eq 4 ] || fail "not 4 run end lines"
 csv="$out/compare.csv"
-[ "$(head -1 "$csv")" = "strategy,workers,samples_per_sec,speedup,efficiency,compute_ms_per_step,comm_ms_per_step,wait_ms_per_step,bytes_per_step_per_worker,final_train_loss,test_accuracy,time_to_target_s" ] ||
+[ "$(head -1 "$csv")" = "strategy,workers,staleness,samples_per_sec,speedup,efficiency,compute_ms_per_step,comm_ms_per_step,wait_ms_per_step,wait_fraction,bytes_per_step_per_worker,final_train_loss,test_accuracy,time_to_target_s" ] ||
   fail "compare.csv header: $(head -1 "$csv")"
 [ "$(wc -l <"$csv")" -eq 5 ] || fail "compare.csv has $(wc -l <"$csv") lines, expected 1 + 2 x 2"
-awk -F, 'NR > 1 && NF != 12 { bad = 1 } END { exit bad }' "$csv" || fail "a compare.csv row lacks columns"
-grep -q '^allreduce,1,[0-9]*,1.00,1.00,' "$csv" || fail "allreduce x1 is not its own baseline"
-grep -q '^ps,2,' "$csv" || fail "no ps x2 row"
+awk -F, 'NR > 1 && NF != 14 { bad = 1 } END { exit bad }' "$csv" || fail "a compare.csv row lacks columns"
+grep -q '^allreduce,1,-,[0-9]*,1.00,1.00,' "$csv" || fail "allreduce x1 is not its own baseline"
+grep -q '^ps,2,0,' "$csv" || fail "no ps x2 row with staleness 0"
+ls "$out"/wait_fraction.* "$out"/time_to_target.* >/dev/null 2>&1 &&
+  fail "staleness charts without a staleness sweep"
 [ "$(grep -c '^| \(allreduce\|ps\) |' "$out/compare.md")" -eq 4 ] || fail "compare.md lacks rows"
 grep -q '^|:---|---:|' "$out/compare.md" || fail "compare.md lacks its header separator"
 for s in allreduce ps; do
@@ -105,6 +115,39 @@ grep -q "Warning\|something" "$work/stdout" "$work/stderr" && fail "gnuplot's ou
 # Back without gnuplot: the PNGs and the log of the earlier compare go too.
 PATH=/nonexistent run_compare --strategies ps --workers 2 --quiet || fail "compare failed: $(cat "$work/stderr")"
 ls "$out"/*.png "$out/gnuplot.log" >/dev/null 2>&1 && fail "the earlier compare's PNGs or log stayed"
+
+# --- staleness as a dimension: allreduce once per worker count, ps once per staleness x workers --
+# Listed out of order: the runs follow the list, the charts' axis is ascending with inf last.
+PATH=/nonexistent run_compare --staleness inf,0,2 --straggler random:0.2:3 --quiet ||
+  fail "staleness compare failed: $(cat "$work/stderr")"
+[ "$(grep -c '^compare: run [1-8]/8: ' "$work/stdout")" -eq 8 ] || fail "not 8 run start lines"
+grep -q '^compare: run 3/8: ps S=inf, 1 worker$' "$work/stdout" || fail "run 3 is not ps S=inf x1"
+[ "$(cd "$out" && ls run-*.json | tr '\n' ' ')" = "run-allreduce-w1.json run-allreduce-w2.json run-ps-s2-w1.json run-ps-s2-w2.json run-ps-sinf-w1.json run-ps-sinf-w2.json run-ps-w1.json run-ps-w2.json " ] ||
+  fail "staleness run files: $(cd "$out" && ls run-*.json | tr '\n' ' ')"
+for f in ps-sinf-w2:inf ps-s2-w1:2 ps-w2:0; do
+  [ "$(report_field "$out/run-${f%%:*}.json" staleness)" = "${f#*:}" ] || fail "run-${f%%:*}.json: staleness not ${f#*:}"
+done
+[ -z "$(report_field "$out/run-allreduce-w2.json" staleness)" ] || fail "allreduce's report has a staleness"
+[ "$(awk -F, 'NR > 1 { printf "%s/%s/%s ", $1, $3, $2 }' "$csv")" = "allreduce/-/1 allreduce/-/2 ps/inf/1 ps/inf/2 ps/0/1 ps/0/2 ps/2/1 ps/2/2 " ] ||
+  fail "compare.csv rows: $(awk -F, 'NR > 1 { printf "%s/%s/%s ", $1, $3, $2 }' "$csv")"
+awk -F, 'NR > 1 && !($10 >= 0 && $10 <= 1 && $10 ~ /^[0-9]\.[0-9][0-9][0-9]$/) { bad = 1 } END { exit bad }' "$csv" ||
+  fail "a wait fraction is not a fraction: $(cut -d, -f10 "$csv" | tr '\n' ' ')"
+grep -q '^| strategy | workers | staleness | samples/s |.*| wait ms/step | wait fraction |' "$out/compare.md" ||
+  fail "compare.md lacks the staleness and wait fraction columns"
+[ "$(grep -c '^| ps | [12] | \(inf\|0\|2\) |' "$out/compare.md")" -eq 6 ] || fail "compare.md lacks ps rows"
+for chart in wait_fraction time_to_target; do
+  [ -s "$out/$chart.gp" ] || fail "no $chart.gp"
+  [ "$(grep -c '^[0-9] \(0\|2\|inf\) ' "$out/$chart.dat")" -eq 6 ] || fail "$chart.dat: not 2 x 3 ps rows"
+  grep -q '^0 0 .*$' "$out/$chart.dat" && grep -q '^2 inf ' "$out/$chart.dat" || fail "$chart.dat: axis not 0, 2, inf"
+  [ "$(grep -c '^# allreduce, [12] workers\{0,1\} (reference' "$out/$chart.dat")" -eq 2 ] ||
+    fail "$chart.dat: no allreduce reference per worker count"
+done
+# A compare without a sweep into that folder recognises it as a compare's and leaves none of the
+# staleness runs or charts: 4 runs x 2 files and 2 charts x 2 files.
+PATH=/nonexistent run_compare --quiet || fail "compare after the sweep failed: $(cat "$work/stderr")"
+ls "$out"/run-ps-s* "$out"/wait_fraction.* "$out"/time_to_target.* >/dev/null 2>&1 &&
+  fail "the sweep's files stayed: $(ls "$out")"
+grep -q "removed 12 files of an earlier compare" "$work/stdout" || fail "not 12 files of the sweep removed"
 
 # --help lists no option that compare refuses (test_compare checks every line against the parser).
 "$dptrain" compare --help >"$work/help.txt" || fail "compare --help failed"
@@ -148,6 +191,18 @@ expect_input_error "--workers 0" compare "${train[@]}" --workers 0,2
 expect_input_error "--metrics $work/no/such/m.csv: folder" "${train[@]}" --metrics "$work/no/such/m.csv"
 expect_input_error "--trace $work/no/such/t.json: folder" "${train[@]}" --trace "$work/no/such/t.json"
 expect_input_error "/no/such/data" compare --data /no/such/data --out new-dir --quiet
+expect_input_error "--staleness '0,,4': item 2 is empty" compare "${train[@]}" --staleness 0,,4
+expect_input_error "--staleness 'x': not a whole number, or inf" compare "${train[@]}" --staleness 0,x
+expect_input_error "--staleness -1: must be between 0 and 1000000, or inf" compare "${train[@]}" --staleness 4,-1
+expect_input_error "--staleness '4,inf,4': 4 is listed twice" compare "${train[@]}" --staleness 4,inf,4
+expect_input_error "--staleness 2: only meaningful when --strategies has ps" \
+  compare "${train[@]}" --strategies allreduce --staleness 0,2
+expect_input_error "--straggler 2:3: worker 2 does not exist in the 1-worker runs (workers 0..0)" \
+  compare "${train[@]}" --workers 4,1 --straggler 2:3
+# A name only like a staleness run's (staleness 0 is never in a name) is not compare's.
+mkdir -p "$work/near" && echo keep >"$work/near/run-ps-s0-w2.json"
+expect_input_error "--out $work/near: holds 'run-ps-s0-w2.json', which compare does not write" \
+  compare "${train[@]}" --out "$work/near"
 ls "$work" | grep -q '\.tmp' && fail "a temporary file was left behind"
 
 finish "compare files"

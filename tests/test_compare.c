@@ -9,8 +9,11 @@
 #include <unistd.h>
 
 #include "dpt/cores.h"
+#include "dpt/ps.h"
 #include "host/compare/charts.h"
 #include "host/compare/compare.h"
+#include "host/compare/compare_files.h"
+#include "host/compare/compare_plan.h"
 #include "host/compare/compare_table.h"
 #include "host/train/train_record.h"
 #include "tests/lib/json_check.h"
@@ -319,13 +322,13 @@ static void test_table_figures(void)
   dpt_compare_table t;
   dpt_err err = {0};
   CU_ASSERT_FATAL(dpt_compare_table_make(runs, 3, 0.85, &t, &err) == 0);
-  CU_ASSERT_STRING_EQUAL(t.cells[0][5], "10.00"); /* compute ms per step */
-  CU_ASSERT_STRING_EQUAL(t.cells[1][3], "1.50");
-  CU_ASSERT_STRING_EQUAL(t.cells[1][4], "0.75");
-  CU_ASSERT_STRING_EQUAL(t.cells[1][11], "3.0");
-  CU_ASSERT_STRING_EQUAL(t.cells[2][3], "n/a");
+  CU_ASSERT_STRING_EQUAL(t.cells[0][6], "10.00"); /* compute ms per step */
+  CU_ASSERT_STRING_EQUAL(t.cells[1][4], "1.50");
+  CU_ASSERT_STRING_EQUAL(t.cells[1][5], "0.75");
+  CU_ASSERT_STRING_EQUAL(t.cells[1][13], "3.0");
   CU_ASSERT_STRING_EQUAL(t.cells[2][4], "n/a");
-  CU_ASSERT_STRING_EQUAL(t.cells[2][11], "not reached");
+  CU_ASSERT_STRING_EQUAL(t.cells[2][5], "n/a");
+  CU_ASSERT_STRING_EQUAL(t.cells[2][13], "not reached");
   char csv[2048] = "";
   FILE *f = fmemopen(csv, sizeof csv, "w");
   dpt_compare_table_csv(&t, f);
@@ -334,11 +337,161 @@ static void test_table_figures(void)
   CU_ASSERT_EQUAL(count(csv, ","), 4 * (DPT_COMPARE_COLS - 1));
   dpt_compare_table_free(&t);
   CU_ASSERT_FATAL(dpt_compare_table_make(runs, 3, 0, &t, &err) == 0);
-  CU_ASSERT_STRING_EQUAL(t.cells[0][11], "n/a"); /* no --target-acc */
+  CU_ASSERT_STRING_EQUAL(t.cells[0][13], "n/a"); /* no --target-acc */
   dpt_compare_table_free(&t);
 }
 
+/* Staleness is a column ("-" for allreduce, to which it does not apply), beside the wait
+ * fraction; a stale ps series has its own 1-worker baseline, not synchronous ps's. */
+static void test_table_staleness_columns(void)
+{
+  double elapsed[] = {1}, acc[] = {0.5};
+  dpt_compared_run runs[4] = {
+    {.result = {.strategy = "allreduce", .workers = 1, .train_samples_per_sec = 1000,
+                .wait_fraction = 0.125}},
+    {.result = {.strategy = "ps", .workers = 1, .train_samples_per_sec = 800}},
+    {.result = {.strategy = "ps", .workers = 1, .staleness = DPT_PS_STALENESS_INF,
+                .train_samples_per_sec = 400}},
+    {.result = {.strategy = "ps", .workers = 2, .staleness = DPT_PS_STALENESS_INF,
+                .train_samples_per_sec = 600, .wait_fraction = 0.0625}},
+  };
+  for (int i = 0; i < 4; i++) {
+    runs[i].n_epochs = 1;
+    runs[i].epoch_elapsed_s = elapsed;
+    runs[i].epoch_test_acc = acc;
+  }
+  CU_ASSERT_EQUAL(dpt_compare_baseline(runs, 4, 3), 2);
+  CU_ASSERT_DOUBLE_EQUAL(dpt_compare_speedup(runs, 4, 3), 1.5, 1e-12);
+  dpt_compare_table t;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_compare_table_make(runs, 4, 0, &t, &err) == 0);
+  const char *staleness[] = {"-", "0", "inf", "inf"};
+  for (int i = 0; i < 4; i++) CU_ASSERT_STRING_EQUAL(t.cells[i][2], staleness[i]);
+  CU_ASSERT_STRING_EQUAL(t.cells[0][9], "0.125");
+  CU_ASSERT_STRING_EQUAL(t.cells[3][9], "0.062");
+  char csv[2048] = "", text[4096] = "";
+  FILE *f = fmemopen(csv, sizeof csv, "w");
+  dpt_compare_table_csv(&t, f);
+  fclose(f);
+  CU_ASSERT(strncmp(csv, "strategy,workers,staleness,samples_per_sec,", 43) == 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(csv, ",wait_ms_per_step,wait_fraction,bytes_per_step_per_worker,"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nallreduce,1,-,1000,"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nps,2,inf,600,1.50,"));
+  f = fmemopen(text, sizeof text, "w");
+  dpt_compare_table_text(&t, f);
+  fclose(f);
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "  staleness  "));
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "  wait fraction  "));
+  dpt_compare_table_free(&t);
+  char label[64];
+  dpt_compare_label("ps", 4, 2, label, sizeof label);
+  CU_ASSERT_STRING_EQUAL(label, "ps S=4, 2 workers");
+  dpt_compare_label("ps", 0, 1, label, sizeof label);
+  CU_ASSERT_STRING_EQUAL(label, "ps, 1 worker"); /* as before compare had staleness */
+}
+
+/* --- the runs and their files ---------------------------------------------------------------- */
+
+static int parse(dpt_compare_options *o, dpt_err *err, const char *const *args);
+
+/* allreduce once per worker count; ps once per staleness and worker count, staleness outermost;
+ * run files of synchronous ps keep the names of compares before staleness. */
+static void test_plan_and_run_files(void)
+{
+  dpt_compare_options o;
+  dpt_err err;
+  const char *args[] = {"--workers", "1,2", "--staleness", "0,4,inf", NULL};
+  CU_ASSERT_FATAL(parse(&o, &err, args) == 0);
+  dpt_compare_plan plan;
+  dpt_compare_plan_make(&o, &plan);
+  CU_ASSERT_FATAL(plan.n == 2 + 3 * 2);
+  CU_ASSERT_EQUAL(plan.staleness_values, 3);
+  static const char *const want[] = {"run-allreduce-w1.json", "run-allreduce-w2.json",
+                                     "run-ps-w1.json",        "run-ps-w2.json",
+                                     "run-ps-s4-w1.json",     "run-ps-s4-w2.json",
+                                     "run-ps-sinf-w1.json",   "run-ps-sinf-w2.json"};
+  for (int i = 0; i < plan.n; i++) {
+    const dpt_compare_run_spec *r = &plan.run[i];
+    char name[64];
+    dpt_compare_run_file(name, sizeof name, dpt_strategy_name(r->strategy), r->staleness,
+                         r->workers, "json");
+    CU_ASSERT_STRING_EQUAL(name, want[i]);
+    CU_ASSERT(dpt_compare_owns(name));
+  }
+  dpt_compare_files files;
+  dpt_compare_files_of(&plan, 0.9, false, &files);
+  CU_ASSERT(dpt_compare_files_has(&files, "run-ps-sinf-w2.csv"));
+  CU_ASSERT(dpt_compare_files_has(&files, "wait_fraction.dat"));
+  CU_ASSERT(dpt_compare_files_has(&files, "time_to_target.gp"));
+  CU_ASSERT(!dpt_compare_files_has(&files, "wait_fraction.png")); /* not drawn */
+  CU_ASSERT_EQUAL(files.n, 2 + 2 * 8 + 5 * 2);
+  dpt_compare_files_of(&plan, 0, true, &files); /* no target: no time-to-target chart */
+  CU_ASSERT(dpt_compare_files_has(&files, "wait_fraction.png"));
+  CU_ASSERT(!dpt_compare_files_has(&files, "time_to_target.dat"));
+
+  /* The default, synchronous ps only: today's runs and files, no staleness chart. */
+  const char *sync_args[] = {"--workers", "1,2", "--target-acc", "0.9", NULL};
+  CU_ASSERT_FATAL(parse(&o, &err, sync_args) == 0);
+  dpt_compare_plan_make(&o, &plan);
+  CU_ASSERT(plan.n == 4 && plan.staleness_values == 1);
+  dpt_compare_files_of(&plan, 0.9, true, &files);
+  CU_ASSERT_EQUAL(files.n, 2 + 2 * 4 + 3 * 3 + 1);
+  CU_ASSERT(!dpt_compare_files_has(&files, "wait_fraction.dat"));
+  const char *allreduce_args[] = {"--strategies", "allreduce", "--workers", "2", NULL};
+  CU_ASSERT_FATAL(parse(&o, &err, allreduce_args) == 0);
+  dpt_compare_plan_make(&o, &plan);
+  CU_ASSERT(plan.n == 1 && plan.staleness_values == 0);
+}
+
+/* The names an earlier compare may have left, and near misses that no compare writes. */
+static void test_owned_names(void)
+{
+  static const char *const owned[] = {
+    "run-ps-w2.json",      "run-allreduce-w16.csv", "run-ps-s4-w2.json",
+    "run-ps-s1000000-w4.csv", "run-ps-sinf-w1.json", "run-ps-s12-w3.json.tmp.4242",
+    "wait_fraction.dat",   "time_to_target.png",    "wait_fraction.gp.tmp.7",
+    "compare.md",          "gnuplot.log"};
+  static const char *const foreign[] = {
+    "run-allreduce-s4-w2.json", "run-ps-s0-w2.json",  "run-ps-s04-w2.json", "run-ps-s-w2.json",
+    "run-ps-sinf2-w2.json",     "run-ps-sin-w2.json", "run-ps-s4w2.json",   "run-ps-s4-w.json",
+    "run-ps-s4-w2.txt",         "run-ps-s4-w2",       "run-ps-s4-",         "run-ps-w2.json.bak",
+    "run-ps-s4-w2.json.tmp",    "wait_fraction.txt",  "run-ps-sinf-sinf-w2.json", "run-ps-w2."};
+  for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) {
+    if (!dpt_compare_owns(owned[i])) fprintf(stderr, "\n  '%s' is not owned\n", owned[i]);
+    CU_ASSERT(dpt_compare_owns(owned[i]));
+  }
+  for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++) {
+    if (dpt_compare_owns(foreign[i])) fprintf(stderr, "\n  '%s' is owned\n", foreign[i]);
+    CU_ASSERT(!dpt_compare_owns(foreign[i]));
+  }
+}
+
 /* --- the charts' data ------------------------------------------------------------------------- */
+
+/* Charts made with PATH holding no gnuplot, into the temp folder's `name`, which is emptied. */
+static void charts_without_gnuplot(const char *name, const dpt_compared_run *runs, int n,
+                                   double target, int staleness_values, char *dir, size_t size)
+{
+  char cmd[8300];
+  dpt_test_path(dir, size, name);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+  CU_ASSERT_FATAL(system(cmd) == 0);
+  char *saved_path = strdup(getenv("PATH") ? getenv("PATH") : "");
+  setenv("PATH", "/nonexistent", 1);
+  bool drawn = true;
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL(dpt_charts_make(dir, runs, n, target, staleness_values, &drawn, &err), 0);
+  setenv("PATH", saved_path, 1);
+  free(saved_path);
+  CU_ASSERT(!drawn);
+}
+
+static char *chart_file(const char *dir, const char *name)
+{
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  return slurp(path, NULL);
+}
 
 /* The best throughput drawn beside the measured one, read back from throughput.dat (charts made
  * without gnuplot: PATH holds none), for 1, 2 and 4 workers of one strategy on device. */
@@ -354,18 +507,8 @@ static void best_throughput(const char *device, int base_threads, double best[3]
                  .blas_threads = i == 0 ? base_threads : 1, .train_samples_per_sec = rate[i],
                  .steps = 10},
       .n_epochs = 1, .epoch_elapsed_s = elapsed, .epoch_test_acc = acc};
-  char dir[4096], path[4200], cmd[8300];
-  dpt_test_path(dir, sizeof dir, "charts");
-  snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
-  CU_ASSERT_FATAL(system(cmd) == 0);
-  char *saved_path = strdup(getenv("PATH") ? getenv("PATH") : "");
-  setenv("PATH", "/nonexistent", 1);
-  bool drawn = true;
-  dpt_err err = {0};
-  CU_ASSERT_EQUAL(dpt_charts_make(dir, runs, 3, 0, &drawn, &err), 0);
-  setenv("PATH", saved_path, 1);
-  free(saved_path);
-  CU_ASSERT(!drawn);
+  char dir[4096], path[4200];
+  charts_without_gnuplot("charts", runs, 3, 0, 0, dir, sizeof dir);
   snprintf(path, sizeof path, "%s/throughput.dat", dir);
   FILE *f = fopen(path, "r");
   CU_ASSERT_PTR_NOT_NULL_FATAL(f);
@@ -389,6 +532,59 @@ static void test_best_throughput_fits_the_cores(void)
   CU_ASSERT_DOUBLE_EQUAL(best[0], 1000, 1e-9);
   CU_ASSERT_DOUBLE_EQUAL(best[1], 2000, 1e-9);
   CU_ASSERT_DOUBLE_EQUAL(best[2], 4000, 1e-9);
+}
+
+/* The staleness charts (OSDI'14 Fig. 13): the axis sorted whatever the --staleness order, inf
+ * last; one block per worker count, then allreduce's level lines; a target never reached is NaN
+ * in the data and a key entry saying so, never an empty block for gnuplot to warn about. */
+static void test_staleness_charts_data(void)
+{
+  double elapsed[] = {1, 2}, fast[] = {0.5, 0.9}, slow[] = {0.5, 0.6};
+  const int staleness[] = {DPT_PS_STALENESS_INF, 0, 4};
+  const double wait[] = {0.05, 0.5, 0.25};
+  dpt_compared_run runs[1 + 3];
+  runs[0] = (dpt_compared_run){.result = {.strategy = "allreduce", .device = "cpu", .workers = 2,
+                                          .wait_fraction = 0.375},
+                               .n_epochs = 2, .epoch_elapsed_s = elapsed, .epoch_test_acc = fast};
+  for (int i = 0; i < 3; i++)
+    runs[1 + i] = (dpt_compared_run){
+      .result = {.strategy = "ps", .device = "cpu", .workers = 2, .staleness = staleness[i],
+                 .wait_fraction = wait[i]},
+      .n_epochs = 2, .epoch_elapsed_s = elapsed, .epoch_test_acc = staleness[i] == 4 ? slow : fast};
+  char dir[4096];
+  charts_without_gnuplot("staleness-charts", runs, 4, 0.8, 3, dir, sizeof dir);
+  char *wait_dat = chart_file(dir, "wait_fraction.dat");
+  char *target_dat = chart_file(dir, "time_to_target.dat");
+  char *target_gp = chart_file(dir, "time_to_target.gp");
+  CU_ASSERT_FATAL(wait_dat && target_dat && target_gp);
+  CU_ASSERT_PTR_NOT_NULL(strstr(wait_dat, "# ps, 2 workers\n# x staleness wait_fraction\n"
+                                          "0 0 0.5\n1 4 0.25\n2 inf 0.05\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(wait_dat, "# allreduce, 2 workers (reference: staleness does not "
+                                          "apply)\n# x staleness wait_fraction\n"
+                                          "-0.25 - 0.375\n2.25 - 0.375\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(target_dat, "0 0 2\n1 4 NaN\n2 inf 2\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(target_gp, "set xtics (\"0\" 0, \"4\" 1, \"inf\" 2)\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(target_gp, "\"time_to_target.dat\" index 0 using 1:3"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(target_gp, "\"time_to_target.dat\" index 1 using 1:3 with lines"));
+  free(wait_dat);
+  free(target_dat);
+  free(target_gp);
+
+  /* A target no ps run reaches: no data block drawn, the key says so. */
+  for (int i = 1; i < 4; i++) runs[i].epoch_test_acc = slow;
+  charts_without_gnuplot("staleness-charts", runs, 4, 0.8, 3, dir, sizeof dir);
+  target_gp = chart_file(dir, "time_to_target.gp");
+  CU_ASSERT_FATAL(target_gp != NULL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(target_gp, "plot NaN with linespoints"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(target_gp, "title \"ps, 2 workers (not reached)\""));
+  CU_ASSERT_PTR_NULL(strstr(target_gp, "index 0"));
+  free(target_gp);
+
+  /* One staleness value: no staleness chart at all. */
+  charts_without_gnuplot("staleness-charts", runs, 2, 0.8, 1, dir, sizeof dir);
+  char *none = chart_file(dir, "wait_fraction.dat");
+  CU_ASSERT_PTR_NULL(none);
+  free(none);
 }
 
 /* --- the command line ----------------------------------------------------------------------- */
@@ -424,6 +620,16 @@ static void test_compare_options(void)
   CU_ASSERT_DOUBLE_EQUAL(o.target_acc, 0.9, 1e-12);
   CU_ASSERT_STRING_EQUAL(o.out_dir, "d");
   CU_ASSERT(o.train.epochs == 3 && o.train.ps_shards == 4 && o.train.metrics_every == 7);
+  CU_ASSERT(o.n_staleness == 1 && o.staleness[0] == 0); /* the default: synchronous ps only */
+  const char *stale[] = {"--staleness", "inf,0,4", "--straggler", "random:0.1:4", NULL};
+  CU_ASSERT_FATAL(parse(&o, &err, stale) == 0);
+  CU_ASSERT(o.n_staleness == 3 && o.staleness[0] == DPT_PS_STALENESS_INF &&
+            o.staleness[1] == 0 && o.staleness[2] == 4);
+  CU_ASSERT_STRING_EQUAL(o.train.straggler, "random:0.1:4");
+  const char *fixed[] = {"--workers", "4,2", "--straggler", "1:3", NULL};
+  CU_ASSERT(parse(&o, &err, fixed) == 0); /* worker 1 exists in every run */
+  const char *sync_only[] = {"--strategies", "allreduce", "--staleness", "0", NULL};
+  CU_ASSERT(parse(&o, &err, sync_only) == 0); /* 0 is what allreduce-only compares have anyway */
 }
 
 static void expect_error(const char *a1, const char *a2, const char *a3, const char *a4,
@@ -453,6 +659,24 @@ static void test_compare_bad_options(void)
   expect_error("--strategies", "allreduce", "--ps-shards", "2", "--ps-shards");
   expect_error("--metrics-every", "0", NULL, NULL, "--metrics-every 0");
   expect_error("--epochs", "0", NULL, NULL, "--epochs 0");
+  expect_error("--workers", "1,2,1", NULL, NULL, "--workers '1,2,1': 1 is listed twice");
+  /* --staleness LIST: each malformed item named. */
+  expect_error("--staleness", "0,,4", NULL, NULL, "--staleness '0,,4': item 2 is empty");
+  expect_error("--staleness", "0,4,", NULL, NULL, "--staleness '0,4,': item 3 is empty");
+  expect_error("--staleness", "0,x", NULL, NULL, "--staleness 'x': not a whole number, or inf");
+  expect_error("--staleness", "-1,4", NULL, NULL, "--staleness -1: must be between 0 and");
+  expect_error("--staleness", "4,Inf", NULL, NULL, "--staleness 'Inf'");
+  expect_error("--staleness", "0,4,0", NULL, NULL, "--staleness '0,4,0': 0 is listed twice");
+  expect_error("--staleness", "inf,2,inf", NULL, NULL, "'inf,2,inf': inf is listed twice");
+  expect_error("--staleness", "0,1,2,3,4,5,6,7,8", NULL, NULL, "at most 8 items");
+  expect_error("--strategies", "allreduce", "--staleness", "0,inf",
+               "--staleness inf: only meaningful when --strategies has ps");
+  expect_error("--staleness", "0,2", "--check-replicas", NULL,
+               "--staleness 2: --check-replicas is not supported with stale training");
+  /* --straggler applies to every run: its workers must exist in the smallest. */
+  expect_error("--workers", "4,2", "--straggler", "0:2,2:3",
+               "--straggler 0:2,2:3: worker 2 does not exist in the 2-worker runs (workers 0..1)");
+  expect_error("--straggler", "1:0.5", NULL, NULL, "--straggler 1:0.5");
 }
 
 /* --- compare's help against its parser ------------------------------------------------------- */
@@ -497,7 +721,7 @@ static const char *sample_value(const help_option *o)
 {
   static const char *const choices[][2] = {{"--strategies", "ps"},  {"--lr-schedule", "step"},
                                            {"--device", "cpu"},     {"--on-nan", "skip"},
-                                           {"--straggler", "1:2"}, {"--on-worker-failure", "stop"}};
+                                           {"--straggler", "0:2"}, {"--on-worker-failure", "stop"}};
   for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++)
     if (strcmp(o->name, choices[i][0]) == 0) return choices[i][1];
   return strcmp(o->meta, "X") == 0 ? "0.5" : "2";
@@ -565,7 +789,8 @@ static void test_compare_help_lists_what_it_takes(void)
   /* Listed options, each with a value its placeholder allows. */
   static const char *const listed[][2] = {
     {"--strategies", "ps"}, {"--workers", "1,2"}, {"--target-acc", "0.5"}, {"--out", "d"},
-    {"--epochs", "2"}, {"--metrics-every", "3"}, {"--quiet", NULL}, {"--on-nan", "skip"}};
+    {"--epochs", "2"}, {"--metrics-every", "3"}, {"--quiet", NULL}, {"--on-nan", "skip"},
+    {"--staleness", "0,inf"}, {"--straggler", "0:2"}};
   for (size_t i = 0; i < sizeof listed / sizeof listed[0]; i++) {
     char line[64];
     snprintf(line, sizeof line, "\n  %s", listed[i][0]);
@@ -589,6 +814,10 @@ int dpt_test_register(void)
                                         DPT_TEST(test_json_check_rejects_broken_text),
                                         DPT_TEST_END};
   static const dpt_test_case compare[] = {DPT_TEST(test_table_figures),
+                                          DPT_TEST(test_table_staleness_columns),
+                                          DPT_TEST(test_plan_and_run_files),
+                                          DPT_TEST(test_owned_names),
+                                          DPT_TEST(test_staleness_charts_data),
                                           DPT_TEST(test_compare_options),
                                           DPT_TEST(test_compare_bad_options),
                                           DPT_TEST(test_compare_help_lists_what_compare_takes),

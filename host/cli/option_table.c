@@ -2,7 +2,6 @@
 #include "host/cli/option_table.h"
 
 #include <getopt.h>
-#include <stdint.h>
 #include <string.h>
 
 #include "dpt/parse.h"
@@ -21,13 +20,7 @@ int dpt_option_apply(const dpt_option *row, const char *v, void *target, dpt_err
   case DPT_OPT_FLAG: *(bool *)p = true; break;
   case DPT_OPT_INT:
     if (row->zero_word && strcmp(v, row->zero_word) == 0) *(int *)p = 0;
-    else if (row->max_word && strcmp(v, row->max_word) == 0) *(int *)p = INT32_MAX;
-    else rc = dpt_parse_int(opt, v, (long)row->min, (long)row->max, p, err);
-    if (rc && row->max_word) { /* say the word is a value too */
-      dpt_err why = *err;
-      dpt_err_clear(err); /* the first error stands otherwise */
-      rc = dpt_err_set(err, rc, "%.*s, or %s", DPT_ERR_MSG_MAX - 16, why.msg, row->max_word);
-    }
+    else rc = dpt_parse_int_or_word(opt, v, (long)row->min, (long)row->max, row->max_word, p, err);
     break;
   case DPT_OPT_LONG:
     rc = dpt_parse_int(opt, v, (long)row->min, (long)row->max, &i, err);
@@ -45,8 +38,8 @@ int dpt_option_apply(const dpt_option *row, const char *v, void *target, dpt_err
     rc = dpt_parse_choice(opt, v, row->choices, p, err);
     break;
   case DPT_OPT_INT_LIST:
-    rc = dpt_parse_int_list(opt, v, (long)row->min, (long)row->max, row->max_items, p,
-                            field(target, row->count_offset), err);
+    rc = dpt_parse_int_list(opt, v, (long)row->min, (long)row->max, row->max_word,
+                            row->max_items, p, field(target, row->count_offset), err);
     break;
   case DPT_OPT_CHOICE_LIST:
     rc = dpt_parse_choice_list(opt, v, row->choices, row->max_items, p,

@@ -19,7 +19,7 @@ typedef enum {
   DPT_OPT_FLOAT,       /* a float in [min, max]; min_open excludes min */
   DPT_OPT_DOUBLE,      /* a double in [min, max]; min_open excludes min */
   DPT_OPT_CHOICE,      /* one of choices, stored as its index (an enum) */
-  DPT_OPT_INT_LIST,    /* comma-separated ints in [min, max], at most max_items */
+  DPT_OPT_INT_LIST,    /* comma-separated ints in [min, max] (or max_word), at most max_items */
   DPT_OPT_CHOICE_LIST, /* comma-separated choices, at most max_items, stored as indexes */
   DPT_OPT_STRING,      /* a path or a folder, kept as given */
   DPT_OPT_ACTION,      /* --help, --version: sets the parse's action to `action` */
@@ -39,7 +39,7 @@ struct dpt_option {
   int max_items;             /* lists */
   const char *const *choices; /* NULL-terminated */
   const char *zero_word;     /* INT: the word that means 0 */
-  const char *max_word;      /* INT: the word that means INT32_MAX (unbounded) */
+  const char *max_word;      /* INT, INT_LIST: the word that means INT32_MAX (unbounded) */
   const char *default_value; /* parsed like a user's value by dpt_options_defaults; NULL: 0 */
   const char *default_help;  /* shown in help instead of default_value; NULL: default_value */
   const char *help;          /* '\n' starts a further help line; REFUSED: the reason */

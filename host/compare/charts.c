@@ -9,32 +9,8 @@
 
 #include "dpt/atomic_file.h"
 #include "dpt/cores.h"
+#include "host/compare/chart_parts.h"
 #include "host/compare/spawn.h"
-
-/* What every chart is drawn from. */
-typedef struct chart_input {
-  const dpt_compared_run *runs;
-  int n;
-  double target_acc; /* 0: none */
-  int cores;         /* of this machine, which every CPU run shared */
-} chart_input;
-
-typedef struct chart {
-  const char *name;  /* NAME.dat, NAME.gp, NAME.png */
-  const char *title;
-  void (*write_data)(FILE *f, const chart_input *in);
-  void (*write_plot)(FILE *f, const chart_input *in);
-} chart;
-
-/* Colour-blind-safe (Okabe-Ito), one per worker count or strategy. */
-static const char *color(int i)
-{
-  static const char *const palette[] = {"#0072B2", "#E69F00", "#009E73", "#D55E00",
-                                        "#CC79A7", "#56B4E9", "#F0E442", "#000000"};
-  return palette[i % (int)(sizeof palette / sizeof palette[0])];
-}
-
-static bool is_ps(const dpt_result *r) { return strcmp(r->strategy, "ps") == 0; }
 
 typedef bool (*same_fn)(const dpt_result *a, const dpt_result *b);
 
@@ -51,17 +27,39 @@ static bool same_workers(const dpt_result *a, const dpt_result *b)
   return a->workers == b->workers;
 }
 
-static bool same_strategy(const dpt_result *a, const dpt_result *b)
+/* Same strategy and staleness: one series of runs over the worker counts. */
+static bool same_series(const dpt_result *a, const dpt_result *b)
 {
-  return strcmp(a->strategy, b->strategy) == 0;
+  return strcmp(a->strategy, b->strategy) == 0 && a->staleness == b->staleness;
 }
 
-/* Distinct worker counts before run i: its colour in the per-run charts. */
+/* Distinct worker counts before run i's: its colour wherever colour means the worker count. */
 static int workers_rank(const dpt_compared_run *runs, int i)
 {
   int rank = 0, first = first_like(runs, i, same_workers);
   for (int j = 0; j < first; j++) rank += first_like(runs, j, same_workers) == j;
   return rank;
+}
+
+/* allreduce circles; ps squares, and with each further staleness another shape. */
+static int point_type(const dpt_compared_run *runs, int i)
+{
+  static const int ps_points[] = {5, 9, 11, 13, 15, 4, 6, 8};
+  if (!dpt_compare_is_ps(&runs[i].result)) return 7;
+  int rank = 0, first = first_like(runs, i, same_series);
+  for (int j = 0; j < first; j++)
+    rank += dpt_compare_is_ps(&runs[j].result) && first_like(runs, j, same_series) == j;
+  return ps_points[rank % (int)(sizeof ps_points / sizeof ps_points[0])];
+}
+
+static void series_name(const dpt_result *r, char *buf, size_t size)
+{
+  dpt_compare_series(r->strategy, r->staleness, buf, size);
+}
+
+static void run_label(const dpt_result *r, char *buf, size_t size)
+{
+  dpt_compare_label(r->strategy, r->staleness, r->workers, buf, size);
 }
 
 /* --- test accuracy against wall time: one block of (elapsed, accuracy) per run ------------- */
@@ -71,7 +69,7 @@ static void accuracy_data(FILE *f, const chart_input *in)
   for (int i = 0; i < in->n; i++) {
     const dpt_compared_run *run = &in->runs[i];
     char title[64];
-    dpt_compare_label(run->result.strategy, run->result.workers, title, sizeof title);
+    run_label(&run->result, title, sizeof title);
     fprintf(f, "%s# %s\n# elapsed_s test_accuracy\n", i ? "\n\n" : "", title);
     for (int e = 0; e < run->n_epochs; e++)
       fprintf(f, "%.6g %.4f\n", run->epoch_elapsed_s[e], run->epoch_test_acc[e]);
@@ -104,25 +102,21 @@ static void accuracy_plot(FILE *f, const chart_input *in)
   for (int i = 0; i < in->n; i++) {
     const dpt_result *r = &in->runs[i].result;
     char title[64];
-    dpt_compare_label(r->strategy, r->workers, title, sizeof title);
-    /* allreduce solid with circles, ps dashed with squares; colour by worker count. */
-    bool ps = is_ps(r);
+    run_label(r, title, sizeof title);
+    /* allreduce solid, ps dashed, a shape per series (point_type); colour by worker count. */
     fprintf(f, "  \"accuracy.dat\" index %d using 1:2 with linespoints lw 2 ps 1.3 lc rgb \"%s\" "
                "dt %d pt %d title \"%s\"%s\n",
-            i, color(workers_rank(in->runs, i)), ps ? 2 : 1, ps ? 5 : 7, title,
-            i + 1 < in->n || in->target_acc > 0 ? ", \\" : "");
+            i, dpt_chart_color(workers_rank(in->runs, i)), dpt_compare_is_ps(r) ? 2 : 1,
+            point_type(in->runs, i), title, i + 1 < in->n || in->target_acc > 0 ? ", \\" : "");
   }
   if (in->target_acc > 0)
     fprintf(f, "  %g with lines lw 1.5 dt 3 lc rgb \"#404040\" title \"target %g\"\n",
             in->target_acc, in->target_acc);
 }
 
-/* --- throughput against workers: one block of (workers, samples/s, best) per strategy ------- */
+/* --- throughput against workers: one block of (workers, samples/s, best) per series --------- */
 
-/* Head room above the highest figure, so the key in the top left corner covers no data. */
-#define HEADROOM 1.45
-
-/* The best throughput run i could reach, from its strategy's 1-worker run: linear in the workers
+/* The best throughput run i could reach, from its series' 1-worker run: linear in the workers
  * while each has a device of its own (GPUs), but on the CPU only as far as the cores the 1-worker
  * run left idle allow: its BLAS threads already use every core, so there the best is its rate. */
 static double best_throughput(const chart_input *in, int i)
@@ -140,13 +134,15 @@ static void throughput_data(FILE *f, const chart_input *in)
 {
   bool first_block = true;
   for (int s = 0; s < in->n; s++) {
-    if (first_like(in->runs, s, same_strategy) != s) continue;
+    if (first_like(in->runs, s, same_series) != s) continue;
+    char name[48];
+    series_name(&in->runs[s].result, name, sizeof name);
     fprintf(f, "%s# %s\n# workers samples_per_sec best_possible\n", first_block ? "" : "\n\n",
-            in->runs[s].result.strategy);
+            name);
     first_block = false;
     for (int i = 0; i < in->n; i++) {
       const dpt_result *r = &in->runs[i].result;
-      if (!same_strategy(r, &in->runs[s].result)) continue;
+      if (!same_series(r, &in->runs[s].result)) continue;
       double best = best_throughput(in, i);
       fprintf(f, "%d %.1f ", r->workers, r->train_samples_per_sec);
       if (isnan(best)) fputs("NaN\n", f);
@@ -179,21 +175,21 @@ static void throughput_plot(FILE *f, const chart_input *in)
              "set ylabel \"training throughput (samples/s)\"\n"
              "set key top left box opaque reverse Left\n"
              "plot \\\n",
-          min_workers - 0.5, max_workers + 0.5, top > 0 ? top * HEADROOM : 1);
+          min_workers - 0.5, max_workers + 0.5, top > 0 ? top * DPT_CHART_HEADROOM : 1);
   char best_title[64];
   if (cpu) snprintf(best_title, sizeof best_title, "best possible on %d cores", in->cores);
   else snprintf(best_title, sizeof best_title, "ideal linear scaling");
   int block = 0;
   for (int s = 0; s < in->n; s++) {
-    if (first_like(runs, s, same_strategy) != s) continue;
-    const char *name = runs[s].result.strategy;
-    bool ps = is_ps(&runs[s].result);
+    if (first_like(runs, s, same_series) != s) continue;
+    char name[48];
+    series_name(&runs[s].result, name, sizeof name);
     fprintf(f, "%s  \"throughput.dat\" index %d using 1:2 with linespoints lw 2 ps 1.3 "
                "lc rgb \"%s\" pt %d title \"%s\", \\\n"
                "  \"throughput.dat\" index %d using 1:3 with lines lw 1.5 dt 3 lc rgb \"%s\" "
                "title \"%s, %s\"",
-            block ? ", \\\n" : "", block, color(block), ps ? 5 : 7, name, block, color(block),
-            name, best_title);
+            block ? ", \\\n" : "", block, dpt_chart_color(block), point_type(runs, s), name,
+            block, dpt_chart_color(block), name, best_title);
     block++;
   }
   fputc('\n', f);
@@ -217,21 +213,25 @@ static void step_time_data(FILE *f, const chart_input *in)
   for (int i = 0; i < in->n; i++) {
     const dpt_result *r = &in->runs[i].result;
     double wait = ms_per_step(r, r->time_wait_s);
-    fprintf(f, "\"%s\\n%d worker%s\" %.3f %.3f %.3f %.3f\n", r->strategy, r->workers,
+    bool ps = dpt_compare_is_ps(r);
+    char name[48];
+    series_name(r, name, sizeof name);
+    fprintf(f, "\"%s\\n%d worker%s\" %.3f %.3f %.3f %.3f\n", name, r->workers,
             r->workers == 1 ? "" : "s", ms_per_step(r, r->time_compute_s),
-            ms_per_step(r, r->time_comm_s), is_ps(r) ? 0 : wait, is_ps(r) ? wait : 0);
+            ms_per_step(r, r->time_comm_s), ps ? 0 : wait, ps ? wait : 0);
   }
 }
 
 static void step_time_plot(FILE *f, const chart_input *in)
 {
   double top = 0;
-  bool any_ps = false, any_allreduce = false;
+  bool any_ps = false, any_allreduce = false, any_stale = false;
   for (int i = 0; i < in->n; i++) {
     const dpt_result *r = &in->runs[i].result;
     top = fmax(top, ms_per_step(r, r->time_compute_s + r->time_comm_s + r->time_wait_s));
-    any_ps |= is_ps(r);
-    any_allreduce |= !is_ps(r);
+    any_ps |= dpt_compare_is_ps(r);
+    any_allreduce |= !dpt_compare_is_ps(r);
+    any_stale |= dpt_compare_is_ps(r) && r->staleness > 0;
   }
   fprintf(f, "set style data histograms\n"
              "set style histogram rowstacked\n"
@@ -246,27 +246,39 @@ static void step_time_plot(FILE *f, const chart_input *in)
              "plot \"step_time.dat\" using 2:xtic(1) lc rgb \"%s\" "
              "title \"compute (forward + backward)\", \\\n"
              "  \"\" using 3 lc rgb \"%s\" title \"communication (copies and sums)\"",
-          top > 0 ? top * HEADROOM : 1, in->n > 8 ? "set xtics rotate by -30\n" : "", color(0),
-          color(1));
+          top > 0 ? top * DPT_CHART_HEADROOM : 1, in->n > 8 ? "set xtics rotate by -30\n" : "",
+          dpt_chart_color(0), dpt_chart_color(1));
   if (any_allreduce)
     fprintf(f, ", \\\n  \"\" using 4 lc rgb \"%s\" "
                "title \"allreduce: wait for the slowest worker\"",
-            color(3));
+            dpt_chart_color(3));
   if (any_ps)
-    fprintf(f, ", \\\n  \"\" using 5 lc rgb \"%s\" "
-               "title \"ps: wait for the server's round (every push, its sum and step)\"",
-            color(4));
+    fprintf(f, ", \\\n  \"\" using 5 lc rgb \"%s\" title \"ps: wait for the server's round %s\"",
+            dpt_chart_color(4),
+            any_stale ? "(S=0), or for the slowest worker to come within S (S >= 1)"
+                      : "(every push, its sum and step)");
   fputc('\n', f);
 }
 
-static const chart charts[] = {
-  {"accuracy", "Test accuracy against wall time", accuracy_data, accuracy_plot},
-  {"throughput", "Training throughput against workers", throughput_data, throughput_plot},
-  {"step_time", "Step time split per run (mean over workers)", step_time_data, step_time_plot},
-};
+static const chart accuracy = {"accuracy", "Test accuracy against wall time", accuracy_data,
+                                accuracy_plot, NULL};
+static const chart throughput = {"throughput", "Training throughput against workers",
+                                  throughput_data, throughput_plot, NULL};
+static const chart step_time = {"step_time", "Step time split per run (mean over workers)",
+                                 step_time_data, step_time_plot, NULL};
+static const chart *const charts[] = {&accuracy, &throughput, &step_time,
+                                      &dpt_chart_wait_fraction, &dpt_chart_time_to_target};
 enum { N_CHARTS = sizeof charts / sizeof charts[0] };
 
-const char *dpt_chart_name(int i) { return i >= 0 && i < N_CHARTS ? charts[i].name : NULL; }
+const char *dpt_chart_name(int i) { return i >= 0 && i < N_CHARTS ? charts[i]->name : NULL; }
+
+static bool wanted(const chart *c, const chart_input *in) { return !c->wanted || c->wanted(in); }
+
+bool dpt_chart_wanted(int i, int staleness_values, double target_acc)
+{
+  chart_input in = {.target_acc = target_acc, .staleness_values = staleness_values};
+  return i >= 0 && i < N_CHARTS && wanted(charts[i], &in);
+}
 
 /* The script draws into $out, by default NAME.png, so a person can rerun it as it is. */
 static void write_script(FILE *f, const chart *c, const chart_input *in)
@@ -322,7 +334,7 @@ static int render(const char *dir, const char *gnuplot, const chart *c, int log_
   return rc;
 }
 
-static int render_all(const char *dir, const char *gnuplot, dpt_err *err)
+static int render_all(const char *dir, const char *gnuplot, const chart_input *in, dpt_err *err)
 {
   char log_path[4200];
   snprintf(log_path, sizeof log_path, "%s/%s", dir, DPT_CHARTS_LOG);
@@ -330,21 +342,24 @@ static int render_all(const char *dir, const char *gnuplot, dpt_err *err)
   if (log_fd < 0)
     return dpt_err_set(err, DPT_EIO, "%s: cannot write: %s", log_path, strerror(errno));
   int rc = DPT_OK;
-  for (int i = 0; i < N_CHARTS && !rc; i++) rc = render(dir, gnuplot, &charts[i], log_fd, err);
+  for (int i = 0; i < N_CHARTS && !rc; i++)
+    if (wanted(charts[i], in)) rc = render(dir, gnuplot, charts[i], log_fd, err);
   close(log_fd);
   return rc;
 }
 
 int dpt_charts_make(const char *dir, const dpt_compared_run *runs, int n, double target_acc,
-                    bool *drawn, dpt_err *err)
+                    int staleness_values, bool *drawn, dpt_err *err)
 {
-  chart_input in = {.runs = runs, .n = n, .target_acc = target_acc, .cores = dpt_cores_online()};
+  chart_input in = {.runs = runs, .n = n, .target_acc = target_acc, .cores = dpt_cores_online(),
+                    .staleness_values = staleness_values};
   for (int i = 0; i < N_CHARTS; i++) {
-    int rc = write_file(dir, &charts[i], "dat", write_data, &in, err);
-    if (!rc) rc = write_file(dir, &charts[i], "gp", write_script, &in, err);
+    if (!wanted(charts[i], &in)) continue;
+    int rc = write_file(dir, charts[i], "dat", write_data, &in, err);
+    if (!rc) rc = write_file(dir, charts[i], "gp", write_script, &in, err);
     if (rc) return rc;
   }
   char gnuplot[4096];
   *drawn = dpt_find_program("gnuplot", gnuplot, sizeof gnuplot);
-  return *drawn ? render_all(dir, gnuplot, err) : DPT_OK;
+  return *drawn ? render_all(dir, gnuplot, &in, err) : DPT_OK;
 }

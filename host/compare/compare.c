@@ -7,6 +7,7 @@
 #include "dpt/atomic_file.h"
 #include "host/compare/charts.h"
 #include "host/compare/compare_files.h"
+#include "host/compare/compare_plan.h"
 #include "host/compare/compare_table.h"
 #include "host/compare/out_dir.h"
 #include "host/cli/console.h"
@@ -53,22 +54,26 @@ static int alloc_runs(int n, int epochs, dpt_compared_run **out, dpt_err *err)
 /* Room for dir (shorter than PATH_MAX) and a run's file name: a path too long is refused whole. */
 enum { RUN_PATH = PATH_MAX + 64 };
 
-/* Run i of the matrix: strategies outermost, so each strategy's rows sit together. Its report
- * and metrics go to dir, their paths into report and metrics (RUN_PATH bytes each). */
-static dpt_config run_settings(const dpt_compare_options *o, const char *dir, int i, char *report,
-                               char *metrics, char *label, size_t label_size)
+/* Run i of the plan. Its report and metrics go to dir, their paths into report and metrics
+ * (RUN_PATH bytes each). */
+static dpt_config run_settings(const dpt_compare_options *o, const dpt_compare_plan *plan,
+                               const char *dir, int i, char *report, char *metrics, char *label,
+                               size_t label_size)
 {
+  const dpt_compare_run_spec *run = &plan->run[i];
   dpt_config cfg = o->train;
-  cfg.strategy = (dpt_strategy)o->strategies[i / o->n_workers];
-  cfg.workers = o->workers[i % o->n_workers];
+  cfg.strategy = run->strategy;
+  cfg.workers = run->workers;
+  cfg.staleness = run->staleness;
+  cfg.target_acc = o->target_acc; /* the reports' steps_to_target and seconds_to_target */
   cfg.ps_shards = cfg.strategy == DPT_STRATEGY_PS ? o->train.ps_shards : 0;
   cfg.ps_threads = cfg.strategy == DPT_STRATEGY_PS ? o->train.ps_threads : 0;
   const char *name = dpt_strategy_name(cfg.strategy);
   char file[64];
-  dpt_compare_label(name, cfg.workers, label, label_size);
-  dpt_compare_run_file(file, sizeof file, name, cfg.workers, "json");
+  dpt_compare_label(name, run->staleness, cfg.workers, label, label_size);
+  dpt_compare_run_file(file, sizeof file, name, run->staleness, cfg.workers, "json");
   snprintf(report, RUN_PATH, "%s/%s", dir, file);
-  dpt_compare_run_file(file, sizeof file, name, cfg.workers, "csv");
+  dpt_compare_run_file(file, sizeof file, name, run->staleness, cfg.workers, "csv");
   snprintf(metrics, RUN_PATH, "%s/%s", dir, file);
   cfg.report_path = report;
   cfg.metrics_path = metrics;
@@ -76,11 +81,12 @@ static dpt_config run_settings(const dpt_compare_options *o, const char *dir, in
 }
 
 /* Every run's files, checked before the first run trains (host/train/run_files.h). */
-static int check_run_files(const dpt_compare_options *o, const char *dir, int n, dpt_err *err)
+static int check_run_files(const dpt_compare_options *o, const dpt_compare_plan *plan,
+                           const char *dir, dpt_err *err)
 {
   char label[64], report[RUN_PATH], metrics[RUN_PATH];
-  for (int i = 0; i < n; i++) {
-    dpt_config cfg = run_settings(o, dir, i, report, metrics, label, sizeof label);
+  for (int i = 0; i < plan->n; i++) {
+    dpt_config cfg = run_settings(o, plan, dir, i, report, metrics, label, sizeof label);
     dpt_err why = {0};
     if (dpt_run_files_check(&cfg, &why))
       return dpt_err_set(err, why.code, "compare (%s): %s", label, why.msg);
@@ -88,12 +94,12 @@ static int check_run_files(const dpt_compare_options *o, const char *dir, int n,
   return DPT_OK;
 }
 
-static int run_one(const dpt_compare_options *o, const char *dir, int i, dpt_observer shown,
-                   dpt_compared_run *run, FILE *out, dpt_err *err)
+static int run_one(const dpt_compare_options *o, const dpt_compare_plan *plan, const char *dir,
+                   int i, dpt_observer shown, dpt_compared_run *run, FILE *out, dpt_err *err)
 {
-  int n = o->n_strategies * o->n_workers;
+  int n = plan->n;
   char label[64], report[RUN_PATH], metrics[RUN_PATH];
-  dpt_config cfg = run_settings(o, dir, i, report, metrics, label, sizeof label);
+  dpt_config cfg = run_settings(o, plan, dir, i, report, metrics, label, sizeof label);
 
   dpt_observer_tee tee = {0};
   dpt_observer curve = {.ctx = run, .on_epoch = record_epoch};
@@ -145,9 +151,10 @@ static int write_tables(const char *dir, const dpt_compare_options *o, const dpt
 
 /* The table on the terminal and in files, then the charts; last, the earlier compare's files
  * that this one did not replace go. */
-static int summarize(const dpt_compare_options *o, const char *dir, const dpt_compared_run *runs,
-                     int n, FILE *out, dpt_err *err)
+static int summarize(const dpt_compare_options *o, const dpt_compare_plan *plan, const char *dir,
+                     const dpt_compared_run *runs, FILE *out, dpt_err *err)
 {
+  int n = plan->n;
   dpt_compare_table table;
   int rc = dpt_compare_table_make(runs, n, o->target_acc, &table, err);
   if (rc) return rc;
@@ -156,13 +163,14 @@ static int summarize(const dpt_compare_options *o, const char *dir, const dpt_co
   rc = write_tables(dir, o, &table, err);
   dpt_compare_table_free(&table);
   bool drawn = false;
-  if (!rc) rc = dpt_charts_make(dir, runs, n, o->target_acc, &drawn, err);
+  if (!rc)
+    rc = dpt_charts_make(dir, runs, n, o->target_acc, plan->staleness_values, &drawn, err);
   if (rc) return rc;
   /* Also with --quiet: a missing chart is worth a line. */
   if (!drawn) fputs("dptrain: notice: gnuplot is not on PATH: no PNG charts; their .dat data and "
                     ".gp scripts are written\n", stderr);
   dpt_compare_files written;
-  dpt_compare_files_of(o, drawn, &written);
+  dpt_compare_files_of(plan, o->target_acc, drawn, &written);
   int removed;
   if ((rc = dpt_out_dir_remove_earlier(dir, &written, &removed, err))) return rc;
   fprintf(out, "\ncompare: wrote %s/: compare.csv, compare.md, run-*.json, run-*.csv, *.dat, "
@@ -176,17 +184,24 @@ static int summarize(const dpt_compare_options *o, const char *dir, const dpt_co
 int dpt_compare_run(const dpt_compare_options *o, const char *dir, FILE *out,
                     bool (*should_stop)(void *ctx), dpt_err *err)
 {
-  int n = o->n_strategies * o->n_workers;
+  dpt_compare_plan *plan = malloc(sizeof *plan);
+  if (!plan) return dpt_err_set(err, DPT_ENOMEM, "compare: out of memory");
+  dpt_compare_plan_make(o, plan);
+  int n = plan->n;
   dpt_compared_run *runs = NULL;
-  int rc = check_run_files(o, dir, n, err);
+  int rc = check_run_files(o, plan, dir, err);
   if (!rc) rc = alloc_runs(n, o->train.epochs, &runs, err);
-  if (rc) return rc;
+  if (rc) {
+    free(plan);
+    return rc;
+  }
   dpt_console console;
   dpt_console_init(&console, out, stderr, o->train.quiet);
   dpt_observer shown = dpt_console_observer(&console);
   shown.should_stop = should_stop;
-  for (int i = 0; i < n && !rc; i++) rc = run_one(o, dir, i, shown, &runs[i], out, err);
-  if (!rc) rc = summarize(o, dir, runs, n, out, err);
+  for (int i = 0; i < n && !rc; i++) rc = run_one(o, plan, dir, i, shown, &runs[i], out, err);
+  if (!rc) rc = summarize(o, plan, dir, runs, out, err);
   free_runs(runs, n);
+  free(plan);
   return rc;
 }

@@ -4,26 +4,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dpt/ps.h"
+
 static const char *const csv_header[DPT_COMPARE_COLS] = {
-  "strategy", "workers", "samples_per_sec", "speedup", "efficiency", "compute_ms_per_step",
-  "comm_ms_per_step", "wait_ms_per_step", "bytes_per_step_per_worker", "final_train_loss",
-  "test_accuracy", "time_to_target_s"};
+  "strategy", "workers", "staleness", "samples_per_sec", "speedup", "efficiency",
+  "compute_ms_per_step", "comm_ms_per_step", "wait_ms_per_step", "wait_fraction",
+  "bytes_per_step_per_worker", "final_train_loss", "test_accuracy", "time_to_target_s"};
 
 /* The last column's header is the table's target_header. */
 static const char *const human_header[DPT_COMPARE_COLS - 1] = {
-  "strategy", "workers", "samples/s", "speed-up", "efficiency", "compute ms/step",
-  "comm ms/step", "wait ms/step", "bytes/step/worker", "final loss", "test acc"};
+  "strategy", "workers", "staleness", "samples/s", "speed-up", "efficiency", "compute ms/step",
+  "comm ms/step", "wait ms/step", "wait fraction", "bytes/step/worker", "final loss", "test acc"};
 
-void dpt_compare_label(const char *strategy, int workers, char *buf, size_t size)
+bool dpt_compare_is_ps(const dpt_result *r) { return strcmp(r->strategy, "ps") == 0; }
+
+void dpt_compare_series(const char *strategy, int staleness, char *buf, size_t size)
 {
-  snprintf(buf, size, "%s, %d worker%s", strategy, workers, workers == 1 ? "" : "s");
+  if (staleness == 0) snprintf(buf, size, "%s", strategy);
+  else snprintf(buf, size, "%s S=%s", strategy, dpt_ps_staleness_text(staleness).text);
+}
+
+void dpt_compare_label(const char *strategy, int staleness, int workers, char *buf, size_t size)
+{
+  char series[48];
+  dpt_compare_series(strategy, staleness, series, sizeof series);
+  snprintf(buf, size, "%s, %d worker%s", series, workers, workers == 1 ? "" : "s");
 }
 
 int dpt_compare_baseline(const dpt_compared_run *runs, int n, int i)
 {
+  const dpt_result *r = &runs[i].result;
   for (int j = 0; j < n; j++)
-    if (runs[j].result.workers == 1 &&
-        strcmp(runs[j].result.strategy, runs[i].result.strategy) == 0)
+    if (runs[j].result.workers == 1 && runs[j].result.staleness == r->staleness &&
+        strcmp(runs[j].result.strategy, r->strategy) == 0)
       return j;
   return -1;
 }
@@ -56,18 +69,21 @@ static void fill_row(const dpt_compared_run *runs, int n, int i, double target,
   double per_step_ms = r->steps > 0 ? 1e3 / (double)r->steps : 0;
   snprintf(c[0], DPT_COMPARE_CELL, "%s", r->strategy);
   snprintf(c[1], DPT_COMPARE_CELL, "%d", r->workers);
-  cell(c[2], "%.0f", r->train_samples_per_sec);
-  cell(c[3], "%.2f", speedup);
-  cell(c[4], "%.2f", speedup / r->workers);
-  cell(c[5], "%.2f", r->time_compute_s * per_step_ms);
-  cell(c[6], "%.2f", r->time_comm_s * per_step_ms);
-  cell(c[7], "%.2f", r->time_wait_s * per_step_ms);
-  snprintf(c[8], DPT_COMPARE_CELL, "%zu", r->bytes_per_step);
-  cell(c[9], "%.4f", r->final_train_loss);
-  cell(c[10], "%.4f", r->test_accuracy);
+  snprintf(c[2], DPT_COMPARE_CELL, "%s",
+           dpt_compare_is_ps(r) ? dpt_ps_staleness_text(r->staleness).text : "-");
+  cell(c[3], "%.0f", r->train_samples_per_sec);
+  cell(c[4], "%.2f", speedup);
+  cell(c[5], "%.2f", speedup / r->workers);
+  cell(c[6], "%.2f", r->time_compute_s * per_step_ms);
+  cell(c[7], "%.2f", r->time_comm_s * per_step_ms);
+  cell(c[8], "%.2f", r->time_wait_s * per_step_ms);
+  cell(c[9], "%.3f", r->wait_fraction);
+  snprintf(c[10], DPT_COMPARE_CELL, "%zu", r->bytes_per_step);
+  cell(c[11], "%.4f", r->final_train_loss);
+  cell(c[12], "%.4f", r->test_accuracy);
   double reached = target > 0 ? dpt_compare_time_to_target(&runs[i], target) : NAN;
-  if (target > 0 && isnan(reached)) snprintf(c[11], DPT_COMPARE_CELL, "not reached");
-  else cell(c[11], "%.1f", reached);
+  if (target > 0 && isnan(reached)) snprintf(c[13], DPT_COMPARE_CELL, "not reached");
+  else cell(c[13], "%.1f", reached);
 }
 
 int dpt_compare_table_make(const dpt_compared_run *runs, int n, double target,

@@ -18,9 +18,13 @@ int dpt_parse_float(const char *opt, const char *s, double min, bool min_open, d
                     float *out, dpt_err *err);
 int dpt_parse_double(const char *opt, const char *s, double min, bool min_open, double max,
                      double *out, dpt_err *err);
-/* A comma-separated list of ints in [min, max], at most max_items ("512,256"). */
-int dpt_parse_int_list(const char *opt, const char *s, long min, long max, int max_items,
-                       int *items, int *n_items, dpt_err *err);
+/* An int in [min, max], or max_word (NULL: none; e.g. "inf"), which stands for INT32_MAX. */
+int dpt_parse_int_or_word(const char *opt, const char *s, long min, long max,
+                          const char *max_word, int *out, dpt_err *err);
+/* A comma-separated list of ints in [min, max] or max_word (as dpt_parse_int_or_word), at most
+ * max_items ("512,256", "0,4,inf"). A malformed item is named by its value or its position. */
+int dpt_parse_int_list(const char *opt, const char *s, long min, long max, const char *max_word,
+                       int max_items, int *items, int *n_items, dpt_err *err);
 /* A comma-separated list of names, each turned into its index in names ("allreduce,ps"). */
 int dpt_parse_choice_list(const char *opt, const char *s, const char *const *names,
                           int max_items, int *items, int *n_items, dpt_err *err);
