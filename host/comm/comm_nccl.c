@@ -63,11 +63,14 @@ struct dpt_comm_nccl {
   atomic_int abort_code;    /* != 0 once aborted; polled by every rank */
   pthread_mutex_t abort_mu; /* guards abort_msg */
   char abort_msg[DPT_ERR_MSG_MAX];
+  dpt_comm_nccl_abort_fn on_abort; /* tells the other processes (dpt_comm_nccl_on_abort) */
+  void *on_abort_ctx;
 };
 
-/* Marks the group (the first abort wins) and wakes the ranks waiting at the barrier. Touches no
- * communicator, so any thread may call it. */
-static void abort_group(dpt_comm_nccl *g, int code, const char *why)
+/* Marks the group (the first abort wins) and wakes the ranks waiting at the barrier; the first
+ * abort, unless another process told of it (told), goes to the other processes through on_abort.
+ * Touches no communicator, so any thread may call it. */
+static void abort_group(dpt_comm_nccl *g, int code, const char *why, bool told)
 {
   code = code ? code : DPT_EABORTED;
   why = why ? why : "comm nccl: aborted";
@@ -75,6 +78,7 @@ static void abort_group(dpt_comm_nccl *g, int code, const char *why)
   if (!atomic_load(&g->abort_code)) {
     snprintf(g->abort_msg, sizeof g->abort_msg, "%s", why);
     atomic_store(&g->abort_code, code);
+    if (!told && g->on_abort) g->on_abort(g->on_abort_ctx, code, why); /* it only records */
   }
   pthread_mutex_unlock(&g->abort_mu);
   dpt_barrier_abort(&g->barrier, code, why);
@@ -102,7 +106,7 @@ static void abort_own(nccl_rank *r)
  * this rank's communicator, and report. */
 static int fail_rank(nccl_rank *r, int rc, const dpt_err *why, dpt_err *err)
 {
-  abort_group(r->group, rc, why->msg);
+  abort_group(r->group, rc, why->msg, false);
   abort_own(r);
   return dpt_err_set(err, rc, "%s", why->msg);
 }
@@ -156,8 +160,8 @@ static int wait_done(nccl_rank *r, const char *op, bool stream, dpt_err *err)
     ncclResult_t state = ncclSuccess;
     int rc = DPT_CHECK_NCCL(ncclCommGetAsyncError(r->comm, &state), err);
     if (!rc && state != ncclSuccess && state != ncclInProgress)
-      rc = dpt_err_set(err, DPT_ECOMM, "comm nccl: %s: rank %d: %s (%s)", op, r->rank,
-                       ncclGetErrorString(state), ncclGetLastError(r->comm));
+      rc = dpt_err_set(err, DPT_ECOMM, "comm nccl: %s: rank %d: %s (%s)", op,
+                       g->first + r->rank, ncclGetErrorString(state), ncclGetLastError(r->comm));
     bool done = !rc && state == ncclSuccess;
     if (done && stream) rc = stream_done(r, &done, err);
     if (rc) return rc;
@@ -168,7 +172,7 @@ static int wait_done(nccl_rank *r, const char *op, bool stream, dpt_err *err)
       return dpt_err_set(err, DPT_ETIMEOUT,
                          "comm nccl: %s: rank %d: not done after %.1f s (--timeout): a peer "
                          "stalled or failed",
-                         op, r->rank, waited);
+                         op, g->first + r->rank, waited);
     pause_poll(waited);
   }
 }
@@ -235,7 +239,20 @@ static int nccl_barrier(void *ctx, dpt_err *err)
 static void nccl_abort(void *ctx, int code, const char *why)
 {
   nccl_rank *r = ctx;
-  abort_group(r->group, code, why);
+  abort_group(r->group, code, why, false);
+}
+
+void dpt_comm_nccl_on_abort(dpt_comm_nccl *g, dpt_comm_nccl_abort_fn fn, void *ctx)
+{
+  pthread_mutex_lock(&g->abort_mu);
+  g->on_abort = fn;
+  g->on_abort_ctx = ctx;
+  pthread_mutex_unlock(&g->abort_mu);
+}
+
+void dpt_comm_nccl_abort_told(dpt_comm_nccl *g, int code, const char *why)
+{
+  abort_group(g, code, why, true);
 }
 
 /* NCCL may pick a tree instead of the ring; it moves about as much. */

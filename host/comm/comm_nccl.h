@@ -54,6 +54,14 @@ dpt_comm dpt_comm_nccl_rank(dpt_comm_nccl *g, int rank);
 int dpt_comm_nccl_attach(dpt_comm_nccl *g, int rank, int cuda_ordinal, dpt_err *err);
 void dpt_comm_nccl_detach(dpt_comm_nccl *g, int rank);
 /* Seconds rank waited for the others in its most recent collective (call from rank's thread). */
+/* Over MPI processes (host/comm/nccl_alarm.h): the group's first abort, from whichever thread,
+ * calls fn(ctx, code, why) once, unless it was dpt_comm_nccl_abort_told; fn runs under the
+ * group's lock, so it must only record. NULL unhooks (after which fn is not running). */
+typedef void (*dpt_comm_nccl_abort_fn)(void *ctx, int code, const char *why);
+void dpt_comm_nccl_on_abort(dpt_comm_nccl *g, dpt_comm_nccl_abort_fn fn, void *ctx);
+/* Aborts the group (as a rank's abort does, from any thread) for a failure another process told
+ * of: on_abort is not called. */
+void dpt_comm_nccl_abort_told(dpt_comm_nccl *g, int code, const char *why);
 double dpt_comm_nccl_last_wait_s(const dpt_comm_nccl *g, int rank);
 void dpt_comm_nccl_destroy(dpt_comm_nccl *g);
 

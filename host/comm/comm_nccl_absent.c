@@ -37,6 +37,10 @@ int dpt_comm_nccl_attach(dpt_comm_nccl *g, int rank, int cuda_ordinal, dpt_err *
 
 void dpt_comm_nccl_detach(dpt_comm_nccl *g, int rank) {}
 
+void dpt_comm_nccl_on_abort(dpt_comm_nccl *g, dpt_comm_nccl_abort_fn fn, void *ctx) {}
+
+void dpt_comm_nccl_abort_told(dpt_comm_nccl *g, int code, const char *why) {}
+
 double dpt_comm_nccl_last_wait_s(const dpt_comm_nccl *g, int rank) { return 0; }
 
 void dpt_comm_nccl_destroy(dpt_comm_nccl *g) {}
