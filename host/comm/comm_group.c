@@ -19,6 +19,15 @@ struct dpt_comm_group {
   dpt_comm_hier *hier;       /* CPU devices over several processes */
 };
 
+/* NCCL's initialisation takes seconds on NVSwitch machines (more over several nodes): a short
+ * --timeout, meant for a step's collectives, must not fail it. */
+static const double NCCL_INIT_MIN_S = 60.0;
+
+static double nccl_init_timeout(double timeout_s)
+{
+  return timeout_s > 0 && timeout_s < NCCL_INIT_MIN_S ? NCCL_INIT_MIN_S : timeout_s;
+}
+
 static const char *kind_name(dpt_device_kind kind)
 {
   return kind == DPT_DEVICE_CUDA ? "cuda" : "cpu";
@@ -71,6 +80,7 @@ int dpt_comm_group_create(dpt_device_kind kind, int size, int procs, double time
     free(g);
     return rc;
   }
+  if (g->nccl) dpt_comm_nccl_set_init_timeout(g->nccl, nccl_init_timeout(timeout_s));
   *out = g;
   return DPT_OK;
 }

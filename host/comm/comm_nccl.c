@@ -56,7 +56,8 @@ struct dpt_comm_nccl {
   int size;  /* this process's ranks */
   int first; /* the group's rank of this process's rank 0 */
   int total; /* the group's ranks over every process */
-  double timeout_s;
+  double timeout_s;      /* a collective's (and finalize's) deadline */
+  double init_timeout_s; /* NCCL's initialisation's: seconds on NVSwitch machines */
   ncclUniqueId id;
   dpt_barrier barrier;
   nccl_rank *ranks;
@@ -151,8 +152,8 @@ static int stream_done(nccl_rank *r, bool *done, dpt_err *err)
 
 /* Polls until the rank's NCCL work is done: the communicator's state leaves ncclInProgress and,
  * when `stream`, the stream is drained. Fails on an NCCL or CUDA error, the group's abort or the
- * deadline. */
-static int wait_done(nccl_rank *r, const char *op, bool stream, dpt_err *err)
+ * deadline, timeout_s seconds (<= 0: none). */
+static int wait_done(nccl_rank *r, const char *op, bool stream, double timeout_s, dpt_err *err)
 {
   dpt_comm_nccl *g = r->group;
   double t0 = dpt_now();
@@ -168,10 +169,9 @@ static int wait_done(nccl_rank *r, const char *op, bool stream, dpt_err *err)
     if (done) return DPT_OK;
     if (atomic_load(&g->abort_code)) return aborted_error(g, op, err);
     double waited = dpt_now() - t0;
-    if (g->timeout_s > 0 && waited > g->timeout_s)
+    if (timeout_s > 0 && waited > timeout_s)
       return dpt_err_set(err, DPT_ETIMEOUT,
-                         "comm nccl: %s: rank %d: not done after %.1f s (--timeout): a peer "
-                         "stalled or failed",
+                         "comm nccl: %s: rank %d: not done after %.1f s: a peer stalled or failed",
                          op, g->first + r->rank, waited);
     pause_poll(waited);
   }
@@ -196,7 +196,7 @@ static int meet(nccl_rank *r, const char *op, dpt_err *why)
 /* The end of every call: waits for the queued work, or fails the rank. */
 static int finish(nccl_rank *r, const char *op, int rc, dpt_err *why, dpt_err *err)
 {
-  if (!rc) rc = wait_done(r, op, true, why);
+  if (!rc) rc = wait_done(r, op, true, r->group->timeout_s, why);
   return rc ? fail_rank(r, rc, why, err) : DPT_OK;
 }
 
@@ -316,7 +316,7 @@ int dpt_comm_nccl_create_span(int size, int first, int total,
   g->size = size;
   g->first = first;
   g->total = total;
-  g->timeout_s = timeout_s;
+  g->timeout_s = g->init_timeout_s = timeout_s;
   memcpy(g->id.internal, id, DPT_COMM_NCCL_ID_BYTES);
   for (int r = 0; r < size; r++) ranks[r] = (nccl_rank){.rank = r, .ordinal = -1, .group = g};
   int rc = dpt_barrier_init(&g->barrier, size, timeout_s, err);
@@ -358,7 +358,7 @@ int dpt_comm_nccl_attach(dpt_comm_nccl *g, int rank, int cuda_ordinal, dpt_err *
                         &why);
     r->comm = rc ? NULL : comm; /* a refused call need not have made a communicator */
   }
-  if (!rc) rc = wait_done(r, "init", false, &why);
+  if (!rc) rc = wait_done(r, "init", false, g->init_timeout_s, &why);
   if (!rc) return DPT_OK;
   rc = fail_rank(r, rc, &why, err);
   release(r);
@@ -375,13 +375,18 @@ void dpt_comm_nccl_detach(dpt_comm_nccl *g, int rank)
   if (r->comm && !atomic_load(&g->abort_code)) {
     dpt_err why = {0};
     int rc = DPT_CHECK_NCCL(ncclCommFinalize(r->comm), &why);
-    if (!rc) rc = wait_done(r, "finalize", false, &why);
+    if (!rc) rc = wait_done(r, "finalize", false, g->timeout_s, &why);
     if (!rc) {
       (void)ncclCommDestroy(r->comm);
       r->comm = NULL;
     }
   }
   release(r);
+}
+
+void dpt_comm_nccl_set_init_timeout(dpt_comm_nccl *g, double init_timeout_s)
+{
+  g->init_timeout_s = init_timeout_s;
 }
 
 double dpt_comm_nccl_last_wait_s(const dpt_comm_nccl *g, int rank)

@@ -31,7 +31,8 @@
 
 typedef struct dpt_comm_nccl dpt_comm_nccl;
 
-/* A group of `size` ranks; timeout_s bounds every wait (<= 0: none). Without NCCL in the build:
+/* A group of `size` ranks; timeout_s bounds every wait (<= 0: none), NCCL's initialisation's
+ * too unless dpt_comm_nccl_set_init_timeout says otherwise. Without NCCL in the build:
  * DPT_EINPUT. */
 int dpt_comm_nccl_create(int size, double timeout_s, dpt_comm_nccl **out, dpt_err *err);
 
@@ -50,6 +51,10 @@ int dpt_comm_nccl_make_id(unsigned char id[DPT_COMM_NCCL_ID_BYTES], dpt_err *err
 int dpt_comm_nccl_create_span(int size, int first, int total,
                               const unsigned char id[DPT_COMM_NCCL_ID_BYTES], double timeout_s,
                               dpt_comm_nccl **out, dpt_err *err);
+/* NCCL's initialisation (attach) has a deadline of its own, init_timeout_s (<= 0: none; until
+ * set: the group's timeout_s): it can take seconds on NVSwitch machines, longer than a
+ * collective should. Set before any rank attaches. */
+void dpt_comm_nccl_set_init_timeout(dpt_comm_nccl *g, double init_timeout_s);
 dpt_comm dpt_comm_nccl_rank(dpt_comm_nccl *g, int rank);
 int dpt_comm_nccl_attach(dpt_comm_nccl *g, int rank, int cuda_ordinal, dpt_err *err);
 void dpt_comm_nccl_detach(dpt_comm_nccl *g, int rank);

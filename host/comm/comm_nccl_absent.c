@@ -28,6 +28,8 @@ int dpt_comm_nccl_create_span(int size, int first, int total,
   return absent(err);
 }
 
+void dpt_comm_nccl_set_init_timeout(dpt_comm_nccl *g, double init_timeout_s) {}
+
 dpt_comm dpt_comm_nccl_rank(dpt_comm_nccl *g, int rank) { return (dpt_comm){.rank = rank}; }
 
 int dpt_comm_nccl_attach(dpt_comm_nccl *g, int rank, int cuda_ordinal, dpt_err *err)
