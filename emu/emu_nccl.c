@@ -163,16 +163,19 @@ ncclResult_t ncclCommDestroy(ncclComm_t comm)
   return ncclSuccess;
 }
 
-/* Returns at once: the rank's queued collectives are dropped when they come up,
- * and its peers' waits are woken (they wait on until they abort too, as with
- * NCCL). */
+/* NCCL frees what the ranks of a node share only once all of them have aborted (NVIDIA/nccl
+ * issue 863: "within a node, you need all ranks to abort"), so an abort returns when every rank
+ * that joined has aborted or left; the rank's queued collectives are dropped when they come up,
+ * and its peers' waits are woken (they wait on until they abort too). After the wait limit it
+ * returns ncclSystemError. */
 ncclResult_t ncclCommAbort(ncclComm_t comm)
 {
   if (!comm) return ncclSuccess;
   atomic_store(&comm->aborted, true);
   emu_clique_wake(comm->clique);
+  bool all_out = emu_clique_abort(comm->clique, comm->rank);
   emu_comm_release(comm);
-  return ncclSuccess;
+  return all_out ? ncclSuccess : ncclSystemError;
 }
 
 ncclResult_t ncclCommCount(const ncclComm_t comm, int *count)

@@ -26,6 +26,9 @@ void emu_clique_leave(emu_clique *q, int rank);
 bool emu_clique_ready(emu_clique *q, int *dup_a, int *dup_b, int *device);
 /* Wakes every waiter of the clique, in every process (an abort). */
 void emu_clique_wake(emu_clique *q);
+/* ncclCommAbort's wait: marks rank out, then waits until every rank that joined has aborted or
+ * left, or the wait limit passes (false). */
+bool emu_clique_abort(emu_clique *q, int rank);
 
 /* Waits until every rank has reached the barrier, or gives up (false) when gone() turns true or
  * the wait limit passes. */

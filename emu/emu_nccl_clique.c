@@ -25,6 +25,8 @@ typedef struct shared {
   pthread_cond_t cv;
   int nranks, joined, left;
   int device[MAX_RANKS]; /* physical ordinal by rank; -1 until the rank joins */
+  bool out[MAX_RANKS];   /* the rank aborted or left */
+  int outs;              /* how many are out */
   bool ready;
   int dup_a, dup_b, dup_device;
   uint64_t generation; /* the barrier's */
@@ -179,10 +181,19 @@ emu_clique *emu_clique_join(const ncclUniqueId *id, int nranks, int rank, int de
   return q;
 }
 
+/* Marks rank out (mu held). */
+static void mark_out(shared *sh, int rank)
+{
+  if (!sh->out[rank]) sh->outs++;
+  sh->out[rank] = true;
+  pthread_cond_broadcast(&sh->cv);
+}
+
 void emu_clique_leave(emu_clique *q, int rank)
 {
   shared *sh = q->sh;
   lock(sh);
+  mark_out(sh, rank);
   bool last = ++sh->left == sh->joined;
   pthread_cond_broadcast(&sh->cv);
   unlock(sh);
@@ -208,6 +219,18 @@ void emu_clique_wake(emu_clique *q)
   lock(q->sh);
   pthread_cond_broadcast(&q->sh->cv);
   unlock(q->sh);
+}
+
+bool emu_clique_abort(emu_clique *q, int rank)
+{
+  shared *sh = q->sh;
+  double t0 = emu_now();
+  lock(sh);
+  mark_out(sh, rank);
+  bool all_out;
+  while (!(all_out = sh->outs >= sh->joined) && emu_now() - t0 <= emu_wait_limit_s()) poll_cv(sh);
+  unlock(sh);
+  return all_out;
 }
 
 bool emu_clique_barrier(emu_clique *q, emu_gone_fn gone, void *ctx)

@@ -369,12 +369,13 @@ int dpt_mpi_chan_send(dpt_mpi_chan *c, const void *buf, size_t bytes, int to, in
 int dpt_mpi_chan_recv(dpt_mpi_chan *c, void *buf, size_t bytes, int from, int tag,
                       const atomic_bool *cancel, dpt_err *err)
 {
-  char peer[32];
-  snprintf(peer, sizeof peer, "process %d", from);
+  char peer[32] = "any process";
+  if (from != DPT_MPI_CHAN_ANY) snprintf(peer, sizeof peer, "process %d", from);
+  int source = from == DPT_MPI_CHAN_ANY ? MPI_ANY_SOURCE : from;
   int rc = usable(c, "receive", bytes, err);
   MPI_Request req;
   if (!rc)
-    rc = check(c, DPT_CHECK_MPI(MPI_Irecv(buf, (int)bytes, MPI_BYTE, from, tag, c->comm, &req),
+    rc = check(c, DPT_CHECK_MPI(MPI_Irecv(buf, (int)bytes, MPI_BYTE, source, tag, c->comm, &req),
                                 err), err);
   return rc ? rc : wait_req(c, "receive", peer, &req, RECV_CANCELLABLE, cancel, err);
 }

@@ -66,6 +66,8 @@ int dpt_mpi_chan_send(dpt_mpi_chan *c, const void *buf, size_t bytes, int to, in
                       dpt_err *err);
 int dpt_mpi_chan_recv(dpt_mpi_chan *c, void *buf, size_t bytes, int from, int tag,
                       const atomic_bool *cancel, dpt_err *err);
+/* recv's `from` for a message from any process. */
+enum { DPT_MPI_CHAN_ANY = -1 };
 
 /* Wakes every wait on the channel with code and why; later calls fail at once. First wins. */
 void dpt_mpi_chan_abort(dpt_mpi_chan *c, int code, const char *why);

@@ -9,7 +9,8 @@
 #   5. emulated GPU: the GPU suites (label "gpu") on the emulated CUDA device (emu/,
 #      docs/emulator.md), built against the CUDA toolkit's headers in build-emu, then again under
 #      ThreadSanitizer (build-emu-tsan) and AddressSanitizer + UBSan (build-emu-asan). Where the
-#      headers are absent it reports itself as not run, with that reason, and fails nothing.
+#      headers are absent it reports itself as not run, with that reason, and fails nothing;
+#      between them, scripts/gpu_check.sh --emulated end to end (label "check_script").
 # The sanitizer builds leave out CUDA (nothing runs it here); the ThreadSanitizer build leaves
 # out MPI too (Open MPI itself is not built with ThreadSanitizer).
 # It ends with one summary: each stage passed, failed, or not run (after a failed stage, the
@@ -20,9 +21,10 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 jobs=$(nproc)
 
-stages=(release tsan fuzz asan emu emu_tsan emu_asan)
+stages=(release tsan fuzz asan emu emu_check emu_tsan emu_asan)
 declare -A title=([release]="release build" [tsan]="ThreadSanitizer" [fuzz]="fuzzing"
                   [asan]="AddressSanitizer + UBSan" [emu]="emulated GPU"
+                  [emu_check]="GPU check, emulated"
                   [emu_tsan]="emulated GPU, TSan" [emu_asan]="emulated GPU, ASan + UBSan")
 declare -A outcome=()
 skipped=() # "stage: test: reason"
@@ -114,12 +116,16 @@ emu_missing() {
 }
 gpu_targets="test_cuda_ops test_ops test_cuda_sync test_comm_nccl test_cuda_emu dptrain make_synth"
 if why=$(emu_missing); then
-  for s in emu emu_tsan emu_asan; do outcome[$s]="not run: $why"; done
+  for s in emu emu_check emu_tsan emu_asan; do outcome[$s]="not run: $why"; done
 else
   current=emu
   echo "== tests: the GPU suites on the emulated CUDA device"
   BUILD_TARGETS=$gpu_targets build_tree build-emu -DCMAKE_BUILD_TYPE=Release -DDPT_CUDA_EMU=ON -DDPT_WERROR=ON
   ctest_stage emu build-emu -- -L gpu --output-on-failure -j "$jobs"
+
+  current=emu_check
+  echo "== tests: scripts/gpu_check.sh --emulated, end to end"
+  ctest_stage emu_check build-emu -- -L check_script --output-on-failure
 
   current=emu_tsan
   echo "== tests: the GPU suites on the emulated CUDA device under ThreadSanitizer"

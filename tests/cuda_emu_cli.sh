@@ -15,7 +15,9 @@
 #   mode mpi: 2 processes of 2 workers (MPIEXEC in the environment): on 4 devices the processes
 #     pick apart with CUDA_VISIBLE_DEVICES, loss and accuracy equal to the CPU path's over MPI;
 #   mode mpi_devices: the same without CUDA_VISIBLE_DEVICES: the processes must pick 4 distinct
-#     devices themselves.
+#     devices themselves;
+#   mode mpi_fail: an asynchronous NCCL error on one rank of 2 processes x 2 workers ends every
+#     process within seconds, though --timeout is 300 s (issue 13, section 3.3).
 # usage: cuda_emu_cli.sh MODE DPTRAIN MAKE_SYNTH WORKDIR
 mode=$1
 shift
@@ -233,9 +235,31 @@ stale_mode() {
     fail "a lost worker on CUDA: pushes_applied $(report_field "$work/lose.json" pushes_applied)"
 }
 
+# The emulated ncclCommAbort returns only once every rank has aborted, as NCCL's does on a node:
+# the failing process stays in it until the other process's ranks abort too. Without the alarm
+# they waited for --timeout (300 s) and the failing process for the emulator's wait limit (120 s
+# here), which the bound of 45 s catches. The bound counts MPI's start-up too: about 1 s in the
+# release build, up to 14 s seen under AddressSanitizer with another test running.
+mpi_fail_mode() {
+  local t0 t1
+  t0=$(date +%s)
+  DPT_CUDA_EMU_WAIT_LIMIT_S=120 run_mpi failed -n 2 -x DPT_CUDA_EMU_NCCL_ERROR=2:3 "$dptrain" \
+    "${train[@]}" --workers 2 --device cuda --timeout 300
+  t1=$(date +%s)
+  echo "NCCL error on rank 2: exit $rc after $((t1 - t0)) s: $(grep '^dptrain: error:' "$work/failed.err" | head -c 400)"
+  [ "$rc" -eq 1 ] || fail "NCCL error on rank 2: exit $rc, expected 1"
+  [ $((t1 - t0)) -lt 45 ] || fail "NCCL error on rank 2: the job took $((t1 - t0)) s with --timeout 300"
+  # Whichever process speaks first names the failing rank and its error.
+  grep -q "^dptrain: error: rank [01]: worker [0-3]: comm nccl: allreduce: .*rank 2: .*DPT_CUDA_EMU_NCCL_ERROR" \
+    "$work/failed.err" || fail "NCCL error on rank 2: said '$(cat "$work/failed.err")'"
+  ! grep -q "did not arrive\|not done after\|did not return" "$work/failed.err" ||
+    fail "NCCL error on rank 2: a rank waited for its deadline: $(cat "$work/failed.err")"
+}
+
 case $mode in
 stale) stale_mode ;;
 mpi) mpi_mode ;;
+mpi_fail) mpi_fail_mode ;;
 mpi_devices) mpi_devices_mode ;;
 train) train_mode ;;
 faults) faults_mode ;;

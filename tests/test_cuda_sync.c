@@ -41,11 +41,13 @@ static float int_total(int size, size_t i, int round)
  * and a barrier, unless `abort_at` (a round) or `skip_at` says otherwise. */
 typedef struct nccl_job {
   dpt_comm_nccl *group;
+  int local;        /* the rank in its group (its process's share): attach and detach take it */
   dpt_comm comm;
   size_t n;
   int rounds;
   int abort_at;     /* this rank aborts the group instead of this round's allreduce (-1: never) */
   int skip_at;      /* this rank leaves before this round (-1: never) */
+  double attach_late_s; /* this rank sleeps so long before it attaches */
   size_t wrong;     /* elements that differed from the expected value */
   int rc;           /* the first failing call's code */
   double failed_after_s; /* seconds from the failing call's start to its return */
@@ -106,36 +108,77 @@ static void *nccl_rank_main(void *p)
     return NULL;
   }
   j->rc = dpt_dev_alloc(&dev, j->n * sizeof(float), &dbuf, &j->err);
-  if (!j->rc) j->rc = dpt_comm_nccl_attach(j->group, j->comm.rank, dev.index, &j->err);
+  if (j->attach_late_s > 0) dpt_sleep(j->attach_late_s);
+  if (!j->rc) j->rc = dpt_comm_nccl_attach(j->group, j->local, dev.index, &j->err);
   if (!j->rc) run_collectives(j, &dev, dbuf, host);
   /* As the trainer does: a failed rank stops the others before it leaves (a repeat is a no-op). */
   if (j->rc) dpt_comm_abort(&j->comm, j->rc, j->err.msg);
-  dpt_comm_nccl_detach(j->group, j->comm.rank);
+  dpt_comm_nccl_detach(j->group, j->local);
   dpt_dev_free(&dev, dbuf);
   dpt_device_close(&dev);
   free(host);
   return NULL;
 }
 
-/* Runs `size` ranks, one per GPU, each as jobs[r] describes; returns the seconds it took. */
-static double run_nccl(int size, double timeout_s, nccl_job *jobs)
+/* Runs the `size` ranks of jobs[], one per GPU and thread, each as it describes and in the group
+ * it names; returns the seconds it took. */
+static double run_jobs(int size, nccl_job *jobs)
+{
+  double t0 = dpt_now();
+  pthread_t t[MAX_GPUS];
+  for (int r = 0; r < size; r++)
+    CU_ASSERT_FATAL(pthread_create(&t[r], NULL, nccl_rank_main, &jobs[r]) == 0);
+  for (int r = 0; r < size; r++) pthread_join(t[r], NULL);
+  return dpt_now() - t0;
+}
+
+/* One group of `size` ranks: collectives bounded by timeout_s, NCCL's initialisation by
+ * init_timeout_s. */
+static double run_nccl_deadlines(int size, double init_timeout_s, double timeout_s,
+                                 nccl_job *jobs)
 {
   dpt_comm_nccl *g = NULL;
   dpt_err err = {0};
   int rc = dpt_comm_nccl_create(size, timeout_s, &g, &err);
   if (rc) fprintf(stderr, "nccl group: %s\n", err.msg);
   CU_ASSERT_FATAL(rc == 0);
-  double t0 = dpt_now();
-  pthread_t t[MAX_GPUS];
+  dpt_comm_nccl_set_init_timeout(g, init_timeout_s);
   for (int r = 0; r < size; r++) {
     jobs[r].group = g;
+    jobs[r].local = r;
     jobs[r].comm = dpt_comm_nccl_rank(g, r);
-    CU_ASSERT_FATAL(pthread_create(&t[r], NULL, nccl_rank_main, &jobs[r]) == 0);
   }
-  for (int r = 0; r < size; r++) pthread_join(t[r], NULL);
-  double took = dpt_now() - t0;
+  double took = run_jobs(size, jobs);
   dpt_comm_nccl_destroy(g);
   return took;
+}
+
+static double run_nccl(int size, double timeout_s, nccl_job *jobs)
+{
+  return run_nccl_deadlines(size, timeout_s, timeout_s, jobs);
+}
+
+/* Two ranks of one NCCL communicator in two groups of one rank each, as two processes hold them
+ * (dpt_comm_nccl_create_span): each call's host barrier then meets one rank, and only NCCL meets
+ * both. */
+static void run_nccl_apart(double timeout_s, nccl_job jobs[2])
+{
+  unsigned char id[DPT_COMM_NCCL_ID_BYTES];
+  dpt_err err = {0};
+  dpt_comm_nccl *g[2] = {NULL, NULL};
+  int rc = dpt_comm_nccl_make_id(id, &err);
+  for (int r = 0; r < 2 && !rc; r++)
+    rc = dpt_comm_nccl_create_span(1, r, 2, id, timeout_s, &g[r], &err);
+  if (rc) fprintf(stderr, "nccl groups: %s\n", err.msg);
+  CU_ASSERT_FATAL(rc == 0);
+  for (int r = 0; r < 2; r++) {
+    dpt_comm_nccl_set_init_timeout(g[r], 60.0);
+    jobs[r].group = g[r];
+    jobs[r].local = 0;
+    jobs[r].comm = dpt_comm_nccl_rank(g[r], 0);
+  }
+  run_jobs(2, jobs);
+  for (int r = 0; r < 2; r++) dpt_comm_nccl_destroy(g[r]);
 }
 
 static nccl_job plain_job(size_t n, int rounds)
@@ -177,15 +220,46 @@ static void test_nccl_abort_wakes_every_rank(void)
   CU_ASSERT(took < 30.0);
 }
 
-/* Rank 1 never joins round 1: rank 0 stops at the timeout with DPT_ETIMEOUT. */
+/* Rank 1 never joins round 1: rank 0 stops at the collectives' timeout (2 s) with DPT_ETIMEOUT,
+ * here at the host barrier every call starts at. NCCL's initialisation has its own deadline. */
 static void test_nccl_timeout_when_a_rank_stalls(void)
 {
   nccl_job jobs[2] = {plain_job(4099, 2), plain_job(4099, 2)};
   jobs[1].skip_at = 1;
-  run_nccl(2, 2.0, jobs);
+  run_nccl_deadlines(2, 60.0, 2.0, jobs);
   printf("\n  expected: %s\n", jobs[0].err.msg);
   CU_ASSERT_EQUAL(jobs[0].rc, DPT_ETIMEOUT);
   CU_ASSERT(jobs[0].failed_after_s < 20.0);
+  CU_ASSERT_EQUAL(jobs[1].rc, 0);
+}
+
+/* NCCL's initialisation waits for the slowest rank up to its own deadline, not the collectives'
+ * (issue 13, section 3.2): rank 1 attaches 4 s late, beyond the collectives' 1 s, within the
+ * initialisation's 60 s, and every call succeeds. */
+static void test_nccl_init_has_its_own_deadline(void)
+{
+  nccl_job jobs[2] = {plain_job(4099, 2), plain_job(4099, 2)};
+  jobs[1].attach_late_s = 4.0;
+  run_nccl_deadlines(2, 60.0, 1.0, jobs);
+  for (int r = 0; r < 2; r++) {
+    if (jobs[r].rc) printf("\n  rank %d: %s\n", r, jobs[r].err.msg);
+    CU_ASSERT_EQUAL(jobs[r].rc, 0);
+    CU_ASSERT_EQUAL(jobs[r].wrong, 0);
+  }
+}
+
+/* The host barrier passes (it meets rank 0 alone), rank 0's allreduce is queued, and rank 1 never
+ * joins it: the wait inside the NCCL operation must end at the deadline (2 s), with
+ * DPT_ETIMEOUT and the communicator's own message. */
+static void test_nccl_timeout_inside_a_collective(void)
+{
+  nccl_job jobs[2] = {plain_job(4099, 2), plain_job(4099, 2)};
+  jobs[1].skip_at = 1;
+  run_nccl_apart(2.0, jobs);
+  printf("\n  expected: %s (after %.1f s)\n", jobs[0].err.msg, jobs[0].failed_after_s);
+  CU_ASSERT_EQUAL(jobs[0].rc, DPT_ETIMEOUT);
+  CU_ASSERT_PTR_NOT_NULL(strstr(jobs[0].err.msg, "comm nccl: allreduce: rank 0: not done after"));
+  CU_ASSERT(jobs[0].failed_after_s >= 2.0 && jobs[0].failed_after_s < 20.0);
   CU_ASSERT_EQUAL(jobs[1].rc, 0);
 }
 
@@ -367,6 +441,8 @@ int dpt_test_register(void)
   static const dpt_test_case nccl[] = {DPT_TEST(test_nccl_collectives_exact_every_gpu_count),
                                        DPT_TEST(test_nccl_abort_wakes_every_rank), DPT_TEST_END};
   static const dpt_test_case multi[] = {DPT_TEST(test_nccl_timeout_when_a_rank_stalls),
+                                        DPT_TEST(test_nccl_init_has_its_own_deadline),
+                                        DPT_TEST(test_nccl_timeout_inside_a_collective),
                                         DPT_TEST_END};
   static const dpt_test_case sync[] = {DPT_TEST(test_ps_over_pinned_memory_matches_allreduce),
                                        DPT_TEST_END};

@@ -56,18 +56,22 @@ struct dpt_comm_nccl {
   int size;  /* this process's ranks */
   int first; /* the group's rank of this process's rank 0 */
   int total; /* the group's ranks over every process */
-  double timeout_s;
+  double timeout_s;      /* a collective's (and finalize's) deadline */
+  double init_timeout_s; /* NCCL's initialisation's: seconds on NVSwitch machines */
   ncclUniqueId id;
   dpt_barrier barrier;
   nccl_rank *ranks;
   atomic_int abort_code;    /* != 0 once aborted; polled by every rank */
   pthread_mutex_t abort_mu; /* guards abort_msg */
   char abort_msg[DPT_ERR_MSG_MAX];
+  dpt_comm_nccl_abort_fn on_abort; /* tells the other processes (dpt_comm_nccl_on_abort) */
+  void *on_abort_ctx;
 };
 
-/* Marks the group (the first abort wins) and wakes the ranks waiting at the barrier. Touches no
- * communicator, so any thread may call it. */
-static void abort_group(dpt_comm_nccl *g, int code, const char *why)
+/* Marks the group (the first abort wins) and wakes the ranks waiting at the barrier; the first
+ * abort, unless another process told of it (told), goes to the other processes through on_abort.
+ * Touches no communicator, so any thread may call it. */
+static void abort_group(dpt_comm_nccl *g, int code, const char *why, bool told)
 {
   code = code ? code : DPT_EABORTED;
   why = why ? why : "comm nccl: aborted";
@@ -75,6 +79,7 @@ static void abort_group(dpt_comm_nccl *g, int code, const char *why)
   if (!atomic_load(&g->abort_code)) {
     snprintf(g->abort_msg, sizeof g->abort_msg, "%s", why);
     atomic_store(&g->abort_code, code);
+    if (!told && g->on_abort) g->on_abort(g->on_abort_ctx, code, why); /* it only records */
   }
   pthread_mutex_unlock(&g->abort_mu);
   dpt_barrier_abort(&g->barrier, code, why);
@@ -102,7 +107,7 @@ static void abort_own(nccl_rank *r)
  * this rank's communicator, and report. */
 static int fail_rank(nccl_rank *r, int rc, const dpt_err *why, dpt_err *err)
 {
-  abort_group(r->group, rc, why->msg);
+  abort_group(r->group, rc, why->msg, false);
   abort_own(r);
   return dpt_err_set(err, rc, "%s", why->msg);
 }
@@ -147,8 +152,8 @@ static int stream_done(nccl_rank *r, bool *done, dpt_err *err)
 
 /* Polls until the rank's NCCL work is done: the communicator's state leaves ncclInProgress and,
  * when `stream`, the stream is drained. Fails on an NCCL or CUDA error, the group's abort or the
- * deadline. */
-static int wait_done(nccl_rank *r, const char *op, bool stream, dpt_err *err)
+ * deadline, timeout_s seconds (<= 0: none). */
+static int wait_done(nccl_rank *r, const char *op, bool stream, double timeout_s, dpt_err *err)
 {
   dpt_comm_nccl *g = r->group;
   double t0 = dpt_now();
@@ -156,19 +161,18 @@ static int wait_done(nccl_rank *r, const char *op, bool stream, dpt_err *err)
     ncclResult_t state = ncclSuccess;
     int rc = DPT_CHECK_NCCL(ncclCommGetAsyncError(r->comm, &state), err);
     if (!rc && state != ncclSuccess && state != ncclInProgress)
-      rc = dpt_err_set(err, DPT_ECOMM, "comm nccl: %s: rank %d: %s (%s)", op, r->rank,
-                       ncclGetErrorString(state), ncclGetLastError(r->comm));
+      rc = dpt_err_set(err, DPT_ECOMM, "comm nccl: %s: rank %d: %s (%s)", op,
+                       g->first + r->rank, ncclGetErrorString(state), ncclGetLastError(r->comm));
     bool done = !rc && state == ncclSuccess;
     if (done && stream) rc = stream_done(r, &done, err);
     if (rc) return rc;
     if (done) return DPT_OK;
     if (atomic_load(&g->abort_code)) return aborted_error(g, op, err);
     double waited = dpt_now() - t0;
-    if (g->timeout_s > 0 && waited > g->timeout_s)
+    if (timeout_s > 0 && waited > timeout_s)
       return dpt_err_set(err, DPT_ETIMEOUT,
-                         "comm nccl: %s: rank %d: not done after %.1f s (--timeout): a peer "
-                         "stalled or failed",
-                         op, r->rank, waited);
+                         "comm nccl: %s: rank %d: not done after %.1f s: a peer stalled or failed",
+                         op, g->first + r->rank, waited);
     pause_poll(waited);
   }
 }
@@ -192,7 +196,7 @@ static int meet(nccl_rank *r, const char *op, dpt_err *why)
 /* The end of every call: waits for the queued work, or fails the rank. */
 static int finish(nccl_rank *r, const char *op, int rc, dpt_err *why, dpt_err *err)
 {
-  if (!rc) rc = wait_done(r, op, true, why);
+  if (!rc) rc = wait_done(r, op, true, r->group->timeout_s, why);
   return rc ? fail_rank(r, rc, why, err) : DPT_OK;
 }
 
@@ -235,7 +239,20 @@ static int nccl_barrier(void *ctx, dpt_err *err)
 static void nccl_abort(void *ctx, int code, const char *why)
 {
   nccl_rank *r = ctx;
-  abort_group(r->group, code, why);
+  abort_group(r->group, code, why, false);
+}
+
+void dpt_comm_nccl_on_abort(dpt_comm_nccl *g, dpt_comm_nccl_abort_fn fn, void *ctx)
+{
+  pthread_mutex_lock(&g->abort_mu);
+  g->on_abort = fn;
+  g->on_abort_ctx = ctx;
+  pthread_mutex_unlock(&g->abort_mu);
+}
+
+void dpt_comm_nccl_abort_told(dpt_comm_nccl *g, int code, const char *why)
+{
+  abort_group(g, code, why, true);
 }
 
 /* NCCL may pick a tree instead of the ring; it moves about as much. */
@@ -299,7 +316,7 @@ int dpt_comm_nccl_create_span(int size, int first, int total,
   g->size = size;
   g->first = first;
   g->total = total;
-  g->timeout_s = timeout_s;
+  g->timeout_s = g->init_timeout_s = timeout_s;
   memcpy(g->id.internal, id, DPT_COMM_NCCL_ID_BYTES);
   for (int r = 0; r < size; r++) ranks[r] = (nccl_rank){.rank = r, .ordinal = -1, .group = g};
   int rc = dpt_barrier_init(&g->barrier, size, timeout_s, err);
@@ -341,7 +358,7 @@ int dpt_comm_nccl_attach(dpt_comm_nccl *g, int rank, int cuda_ordinal, dpt_err *
                         &why);
     r->comm = rc ? NULL : comm; /* a refused call need not have made a communicator */
   }
-  if (!rc) rc = wait_done(r, "init", false, &why);
+  if (!rc) rc = wait_done(r, "init", false, g->init_timeout_s, &why);
   if (!rc) return DPT_OK;
   rc = fail_rank(r, rc, &why, err);
   release(r);
@@ -358,13 +375,18 @@ void dpt_comm_nccl_detach(dpt_comm_nccl *g, int rank)
   if (r->comm && !atomic_load(&g->abort_code)) {
     dpt_err why = {0};
     int rc = DPT_CHECK_NCCL(ncclCommFinalize(r->comm), &why);
-    if (!rc) rc = wait_done(r, "finalize", false, &why);
+    if (!rc) rc = wait_done(r, "finalize", false, g->timeout_s, &why);
     if (!rc) {
       (void)ncclCommDestroy(r->comm);
       r->comm = NULL;
     }
   }
   release(r);
+}
+
+void dpt_comm_nccl_set_init_timeout(dpt_comm_nccl *g, double init_timeout_s)
+{
+  g->init_timeout_s = init_timeout_s;
 }
 
 double dpt_comm_nccl_last_wait_s(const dpt_comm_nccl *g, int rank)

@@ -31,7 +31,8 @@
 
 typedef struct dpt_comm_nccl dpt_comm_nccl;
 
-/* A group of `size` ranks; timeout_s bounds every wait (<= 0: none). Without NCCL in the build:
+/* A group of `size` ranks; timeout_s bounds every wait (<= 0: none), NCCL's initialisation's
+ * too unless dpt_comm_nccl_set_init_timeout says otherwise. Without NCCL in the build:
  * DPT_EINPUT. */
 int dpt_comm_nccl_create(int size, double timeout_s, dpt_comm_nccl **out, dpt_err *err);
 
@@ -50,10 +51,22 @@ int dpt_comm_nccl_make_id(unsigned char id[DPT_COMM_NCCL_ID_BYTES], dpt_err *err
 int dpt_comm_nccl_create_span(int size, int first, int total,
                               const unsigned char id[DPT_COMM_NCCL_ID_BYTES], double timeout_s,
                               dpt_comm_nccl **out, dpt_err *err);
+/* NCCL's initialisation (attach) has a deadline of its own, init_timeout_s (<= 0: none; until
+ * set: the group's timeout_s): it can take seconds on NVSwitch machines, longer than a
+ * collective should. Set before any rank attaches. */
+void dpt_comm_nccl_set_init_timeout(dpt_comm_nccl *g, double init_timeout_s);
 dpt_comm dpt_comm_nccl_rank(dpt_comm_nccl *g, int rank);
 int dpt_comm_nccl_attach(dpt_comm_nccl *g, int rank, int cuda_ordinal, dpt_err *err);
 void dpt_comm_nccl_detach(dpt_comm_nccl *g, int rank);
 /* Seconds rank waited for the others in its most recent collective (call from rank's thread). */
+/* Over MPI processes (host/comm/nccl_alarm.h): the group's first abort, from whichever thread,
+ * calls fn(ctx, code, why) once, unless it was dpt_comm_nccl_abort_told; fn runs under the
+ * group's lock, so it must only record. NULL unhooks (after which fn is not running). */
+typedef void (*dpt_comm_nccl_abort_fn)(void *ctx, int code, const char *why);
+void dpt_comm_nccl_on_abort(dpt_comm_nccl *g, dpt_comm_nccl_abort_fn fn, void *ctx);
+/* Aborts the group (as a rank's abort does, from any thread) for a failure another process told
+ * of: on_abort is not called. */
+void dpt_comm_nccl_abort_told(dpt_comm_nccl *g, int code, const char *why);
 double dpt_comm_nccl_last_wait_s(const dpt_comm_nccl *g, int rank);
 void dpt_comm_nccl_destroy(dpt_comm_nccl *g);
 

@@ -28,6 +28,8 @@ int dpt_comm_nccl_create_span(int size, int first, int total,
   return absent(err);
 }
 
+void dpt_comm_nccl_set_init_timeout(dpt_comm_nccl *g, double init_timeout_s) {}
+
 dpt_comm dpt_comm_nccl_rank(dpt_comm_nccl *g, int rank) { return (dpt_comm){.rank = rank}; }
 
 int dpt_comm_nccl_attach(dpt_comm_nccl *g, int rank, int cuda_ordinal, dpt_err *err)
@@ -36,6 +38,10 @@ int dpt_comm_nccl_attach(dpt_comm_nccl *g, int rank, int cuda_ordinal, dpt_err *
 }
 
 void dpt_comm_nccl_detach(dpt_comm_nccl *g, int rank) {}
+
+void dpt_comm_nccl_on_abort(dpt_comm_nccl *g, dpt_comm_nccl_abort_fn fn, void *ctx) {}
+
+void dpt_comm_nccl_abort_told(dpt_comm_nccl *g, int code, const char *why) {}
 
 double dpt_comm_nccl_last_wait_s(const dpt_comm_nccl *g, int rank) { return 0; }
 
