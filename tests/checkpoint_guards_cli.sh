@@ -34,7 +34,7 @@ $first on $host, lock file .*run.ckpt.lock): wait for it to end, or give this ru
 }
 
 # --- a second run on the same checkpoint while the first one holds it -------------------------
-DPT_TEST_SLOW_SAVE=2 "$dptrain" "${train[@]}" --epochs 3 --checkpoint "$ck" \
+DPT_TEST_SLOW_SAVE=5 "$dptrain" "${train[@]}" --epochs 3 --checkpoint "$ck" \
   --report "$work/first.json" >/dev/null 2>"$work/first.err" &
 first=$!
 wait_for "the first run's lock" lock_written
