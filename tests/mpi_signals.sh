@@ -53,8 +53,10 @@ interrupt() {
   # Open MPI 4.1's mpirun answers SIGINT with SIGCONT, then SIGTERM odls_base_sigkill_timeout
   # seconds later (default 1), then SIGKILL as long after that: stopping and saving must fit in
   # it, which 1 s does not always under load. So for the launcher: 10 s, and saves of 3 s, so
-  # that the run is still going when the SIGTERM comes.
-  local slow=0.3 kill_after=1
+  # that the run is still going when the SIGTERM comes. For a rank: saves of 1 s, so that the five
+  # epochs after the first outlast finding the rank's process and signalling it under load (with
+  # 0.3 s one run of 8 finished first at load 15).
+  local slow=1 kill_after=1
   [ "$target" = launcher ] && slow=3 kill_after=10
   # No `timeout` in front: the signal must reach the launcher itself. ctest's TIMEOUT bounds it.
   DPT_TEST_SLOW_SAVE=$slow OMPI_MCA_odls_base_sigkill_timeout=$kill_after \
