@@ -458,12 +458,14 @@ static void test_counters_count_each_call(void)
   CU_ASSERT_EQUAL(dpt_dev_sync(&dev, &err), 0);
   delta(d);
   expect_only(d, DPT_EMU_HOST_WAITS, 1, DPT_EMU_HOST_WAITS, 1);
-  /* A blocking copy: the copy and the wait for it. */
+  /* A blocking copy: the copy and the wait for it, a polled event, counted only when it was not
+   * yet done at the first poll: the stream's thread may finish a 400-byte copy before (1 run in
+   * about 10 under load). The sync above, behind a GEMM, is the strict check of the count. */
   CU_ASSERT_EQUAL(dpt_dev_copy_d2h(&dev, host, y, sizeof host, &err), 0);
   delta(d);
   CU_ASSERT_EQUAL(d[DPT_EMU_D2H], 1);
   CU_ASSERT_EQUAL(d[DPT_EMU_D2H_BYTES], sizeof host);
-  CU_ASSERT_EQUAL(d[DPT_EMU_HOST_WAITS], 1);
+  CU_ASSERT(d[DPT_EMU_HOST_WAITS] <= 1);
   dpt_dev_free(&dev, x);
   dpt_dev_free(&dev, y);
   delta(d);
