@@ -79,6 +79,7 @@ typedef struct dpt_run {
   long *returned;            /* pieces lost workers held, dealt again first (workers entries) */
   int n_returned;
   atomic_int workers_lost;
+  pthread_mutex_t lose_mu;   /* one dpt_run_lose_worker at a time (host/train/run_lose.c) */
   atomic_bool stop_seen;     /* with staleness: some worker stopped on a stop vote (worker.c) */
   long steps_to_target;      /* --target-acc (dpt_result); worker 0 writes */
   double seconds_to_target;

@@ -39,10 +39,17 @@ void dpt_run_lose_worker(dpt_run *run, int worker, const dpt_err *err)
     dpt_run_fail(run, worker, err);
     return;
   }
-  if (atomic_exchange(&slot->lost, true)) return;
+  /* One loss at a time, whole: two waiters timing out together both hand the worker over, and
+   * the second must find it gone from the barrier, not half-way (it would abort the barrier). */
+  pthread_mutex_lock(&run->lose_mu);
+  if (atomic_exchange(&slot->lost, true)) {
+    pthread_mutex_unlock(&run->lose_mu);
+    return;
+  }
   uint64_t exchanges = 0;
   dpt_err why = {0};
   if (dpt_sync_drop(&run->sync, worker, &exchanges, &why)) {
+    pthread_mutex_unlock(&run->lose_mu);
     dpt_run_fail(run, worker, &why);
     return;
   }
@@ -55,6 +62,7 @@ void dpt_run_lose_worker(dpt_run *run, int worker, const dpt_err *err)
            run->workers - lost, run->workers);
   atomic_store(&slot->lost_ready, true);
   dpt_barrier_leave(&run->barrier, worker);
+  pthread_mutex_unlock(&run->lose_mu);
 }
 
 void dpt_run_announce_lost(dpt_run *run)
