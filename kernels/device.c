@@ -87,3 +87,11 @@ int dpt_dev_has_nonfinite(dpt_device *d, size_t n, const float *x, bool *out, dp
 {
   return d->vt->has_nonfinite(d->ctx, n, x, out, err);
 }
+
+bool dpt_dev_counts_read(dpt_device *d, dpt_dev_counts *out)
+{
+  *out = (dpt_dev_counts){0};
+  if (!d->vt->counts) return false;
+  d->vt->counts(d->ctx, out);
+  return true;
+}

@@ -15,6 +15,7 @@
 #include "dpt/sync.h"
 #include "dpt/trainer.h"
 #include "host/train/resilience.h"
+#include "host/train/step_counts.h"
 
 /* One worker's figures, padded so workers never share a cache line. */
 typedef struct dpt_worker_slot {
@@ -31,6 +32,7 @@ typedef struct dpt_worker_slot {
   double step_loss[2];
   long skips_in_a_row;    /* steps skipped in a row up to the last one: the same in every slot */
   float *replica_copy;    /* --check-replicas: host copy of this worker's parameters */
+  dpt_step_counts counts; /* CUDA: the device's counts at the run's points */
 } dpt_worker_slot;
 
 typedef struct dpt_run {

@@ -109,6 +109,7 @@ static void fill_result(const dpt_config *cfg, const dpt_run *run, size_t bytes_
   out->classes = run->shape.sizes[run->shape.n_layers];
   out->train_samples = (long)run->train->count;
   out->test_samples = (long)run->test->count;
+  for (int w = 0; w < run->workers; w++) dpt_step_counts_add(&run->slots[w].counts, &out->cuda);
   for (int g = 0; run->device_kind == DPT_DEVICE_CUDA && g < run->all_workers &&
                   g < DPT_RESULT_DEVICES_MAX;
        g++) {

@@ -310,11 +310,13 @@ static int run_epoch(worker *self, int epoch, bool *stopped)
   shuffle_epoch(self, epoch);
   int rc = dpt_barrier_wait(&run->barrier, self->w, &self->err);
   double t0 = dpt_now();
+  dpt_step_counts_loop_start(&self->slot->counts, &self->dev);
   float lr = 0;
   long step = first;
   dpt_step_outcome outcome = {0};
   for (; step < run->steps_per_epoch && !rc && !*stopped; step++) {
     rc = train_step(self, epoch, step, &lr, &outcome);
+    if (!rc) dpt_step_counts_step_done(&self->slot->counts, &self->dev);
     if (!rc && self->w == 0) rc = report_step(run, epoch, step, lr, dpt_now() - t0, &self->err);
     if (!rc)
       rc = dpt_guard_step_boundary(run, self->w, &self->dev, self->rep.params, epoch, step,
@@ -322,6 +324,7 @@ static int run_epoch(worker *self, int epoch, bool *stopped)
     *stopped = outcome.stop || outcome.diverged;
   }
   if (rc || step < run->steps_per_epoch) return rc;
+  dpt_step_counts_loop_end(&self->slot->counts, &self->dev, step - first);
   rc = dpt_barrier_wait(&run->barrier, self->w, &self->err);
   double eval_t0 = dpt_now(), train_time = eval_t0 - t0;
   if (!rc && self->w == 0) run->train_s += train_time;
@@ -350,6 +353,7 @@ void dpt_worker_run(dpt_run *run, int w)
   if (!rc && w == 0)
     rc = dpt_dev_copy_d2h(&self.dev, run->final_params, self.rep.params,
                           run->n_params * sizeof(float), &self.err);
+  if (self.dev_open) dpt_step_counts_end(&self.slot->counts, &self.dev);
   if (rc) dpt_run_fail(run, w, &self.err);
   worker_teardown(&self);
 }

@@ -14,6 +14,13 @@
 
 typedef enum { DPT_DEVICE_CPU = 0, DPT_DEVICE_CUDA = 1 } dpt_device_kind;
 
+/* The work a CUDA device was given since the process started (docs/gpu.md, the report's `cuda`):
+ * launches (kernels, cuBLAS calls and NCCL collectives queued), host waits (waits that found the
+ * device's work unfinished), copies each way and allocations. */
+typedef struct dpt_dev_counts {
+  uint64_t launches, host_waits, h2d, d2h, allocs;
+} dpt_dev_counts;
+
 typedef struct dpt_device_ops {
   const char *name; /* "cpu" or "cuda" */
   void (*destroy)(void *ctx);
@@ -58,6 +65,8 @@ typedef struct dpt_device_ops {
   /* *out = whether any of x[0..n) is NaN or +-Inf (the gradient check before an exchange). Waits
    * for the queued work: the answer is on the host when it returns. */
   int (*has_nonfinite)(void *ctx, size_t n, const float *x, bool *out, dpt_err *err);
+  /* *out = the device's counts (NULL on the CPU backend, which has none to count). */
+  void (*counts)(void *ctx, dpt_dev_counts *out);
 } dpt_device_ops;
 
 typedef struct dpt_device {
@@ -110,6 +119,8 @@ bool dpt_cuda_first_device_id(char *buf, size_t size);
  * object ({"kernels": 120, "blas": 40, ...}, docs/emulator.md) into buf: false, buf empty, when the
  * build has no emulator (cmake -DDPT_CUDA_EMU=ON) or there is no such device. */
 bool dpt_cuda_emu_counters_json(int ordinal, char *buf, size_t size);
+/* The same counters as dpt_dev_counts (launches: kernels + cuBLAS + NCCL): false without them. */
+bool dpt_cuda_emu_counts(int ordinal, dpt_dev_counts *out);
 
 /* One line naming the compiled backends and versions, for --version. */
 const char *dpt_backends_summary(void);
@@ -145,5 +156,7 @@ int dpt_dev_sgd_step(dpt_device *d, size_t n, float *params, const float *grads,
                      dpt_err *err);
 int dpt_dev_add(dpt_device *d, size_t n, const float *x, float *acc, dpt_err *err);
 int dpt_dev_has_nonfinite(dpt_device *d, size_t n, const float *x, bool *out, dpt_err *err);
+/* The device's counts: false (and *out zero) on a device that keeps none (the CPU). */
+bool dpt_dev_counts_read(dpt_device *d, dpt_dev_counts *out);
 
 #endif
