@@ -16,6 +16,7 @@
 #include "dpt/device.h"
 #include "dpt/status.h"
 #include "dpt/timer.h"
+#include "dpt/votes.h"
 #include "kernels/backends.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_kernels.h"
@@ -327,6 +328,31 @@ static int cuda_has_nonfinite(void *ctx, size_t n, const float *x, bool *out, dp
   return rc;
 }
 
+static int cuda_vote(void *ctx, size_t n, float *grads, const float *gate, dpt_err *err)
+{
+  cuda_ctx *c = ctx;
+  float *tally = grads + n;
+  int rc = DPT_CHECK_CUDA(cudaMemsetAsync(tally, 0, DPT_TALLY_FLOATS * sizeof(float), c->stream),
+                          err);
+  return rc ? rc : launched(c, DPT_CHECK_CUDA(dpt_launch_vote(c->stream, n, grads, gate, tally),
+                                              err));
+}
+
+static int cuda_ledger_commit(void *ctx, dpt_ledger *ledger, const float *tally, int rows,
+                              const float *row_loss, const int32_t *row_argmax,
+                              const int32_t *labels, long step, int max_skips,
+                              bool nonfinite_stop, dpt_err *err)
+{
+  cuda_ctx *c = ctx;
+  return launched(c, DPT_CHECK_CUDA(dpt_launch_ledger_commit(c->stream, ledger, tally, rows,
+                                                             row_loss, row_argmax, labels,
+                                                             (double)step, max_skips,
+                                                             nonfinite_stop ? 1 : 0),
+                                    err));
+}
+
+static void *cuda_stream(void *ctx) { return ((cuda_ctx *)ctx)->stream; }
+
 /* The emulated device's own counters where it runs (they also see the NCCL collectives and the
  * communicator's waits), else this backend's. */
 static void cuda_counts(void *ctx, dpt_dev_counts *out)
@@ -360,6 +386,9 @@ static const dpt_device_ops cuda_ops = {
     .sgd_step = cuda_sgd_step,
     .add = cuda_add,
     .has_nonfinite = cuda_has_nonfinite,
+    .vote = cuda_vote,
+    .ledger_commit = cuda_ledger_commit,
+    .stream = cuda_stream,
     .counts = cuda_counts,
 };
 

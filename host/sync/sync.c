@@ -55,6 +55,12 @@ int dpt_sync_exchange(dpt_sync *s, int worker, float *params, float lr, const dp
   return s->vt->exchange(s->ctx, worker, params, lr, mine, counts, timing, err);
 }
 
+int dpt_sync_settle(dpt_sync *s, int worker, dpt_err *err)
+{
+  if (!is_attached(s, worker)) return not_attached(s, worker, err);
+  return s->vt->settle ? s->vt->settle(s->ctx, worker, err) : DPT_OK;
+}
+
 void dpt_sync_detach(dpt_sync *s, int worker)
 {
   if (!is_attached(s, worker)) return;

@@ -25,12 +25,13 @@ typedef struct dpt_worker_slot {
   double test_loss_sum;
   long test_correct;
   double compute_s, comm_s, wait_s; /* whole run */
-  /* This worker's loss sum of global step g in step_loss[g % 2], written before its exchange.
-   * Worker 0 reads every slot's entry once its own exchange of g returned: an exchange completes
-   * only after every worker pushed, so all of g's entries are written; and no worker can reach
-   * step g + 2 (the next writer of that entry) before worker 0 has pushed g + 1. */
+  /* This worker's loss sum of step g (1-based) in step_loss[g % 2], written when it reads its
+   * ledger after g. Worker 0 reads every slot's entry after a barrier all meet after that read;
+   * and no worker can read after g + 2 (the next writer of that entry) before worker 0 has queued
+   * its exchange of g + 1, which comes after. */
   double step_loss[2];
   long skips_in_a_row;    /* steps skipped in a row up to the last one: the same in every slot */
+  long seen_skipped;      /* the ledger's skipped steps at the last read */
   float *replica_copy;    /* --check-replicas: host copy of this worker's parameters */
   dpt_step_counts counts; /* CUDA: the device's counts at the run's points */
 } dpt_worker_slot;
@@ -50,6 +51,9 @@ typedef struct dpt_run {
   int ps_threads;
   int max_rows;              /* per worker per step: ceil(batch / all_workers) */
   long steps_per_epoch;
+  /* The ledgers are read after every read_every-th step (host/train/step_guard.h): 1 on the CPU,
+   * where reading costs nothing; on a GPU --metrics-every. */
+  long read_every;
   dpt_sync sync;
   dpt_barrier barrier;
   dpt_worker_slot *slots;

@@ -168,6 +168,9 @@ static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dp
                        run->ps_shards, run->n_params);
   run->max_rows = (cfg->batch + run->all_workers - 1) / run->all_workers;
   run->steps_per_epoch = (long)((run->train->count + (size_t)cfg->batch - 1) / (size_t)cfg->batch);
+  /* Reading a GPU's ledger waits for the device: once every --metrics-every steps, when a step's
+   * loss is summed (whether this process writes the rows or not: every process sums it). */
+  run->read_every = run->device_kind == DPT_DEVICE_CPU ? 1 : cfg->metrics_every;
 
   float *init = malloc(run->n_params * sizeof(float));
   run->final_params = malloc(run->n_params * sizeof(float));

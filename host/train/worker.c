@@ -21,8 +21,14 @@ typedef struct worker {
   bool dev_open, attached;
   dpt_mlp_replica rep;
   float *grads;        /* on dev: the exchange's, where the backward pass writes (dpt/sync.h) */
-  float *stage_x;      /* host (pinned): rows gathered for this step */
-  int32_t *stage_y;
+  dpt_ledger *ledger;  /* on dev: this worker's running figures (dpt/ledger.h) */
+  dpt_ledger *seen;    /* host (pinned): the ledger as last read, or about to be uploaded */
+  /* host (pinned): rows gathered for a pass, two sets used in turn (loads counts them): a set's
+   * copies from the pass before last are done when it is filled again, since an exchange returns
+   * only once the one before it is done, and an evaluation chunk waits for its own pass. */
+  float *stage_x[2];
+  int32_t *stage_y[2];
+  long loads;
   uint32_t *order;     /* this epoch's sample order, the same in every worker */
   dpt_worker_slot *slot;
   dpt_err err;
@@ -47,12 +53,17 @@ static int worker_setup(worker *self)
   size_t features = (size_t)run->shape.sizes[0];
   rc = dpt_mlp_replica_create(&self->dev, &run->shape, run->max_rows, run->init_params, &self->rep,
                               &self->err);
-  if (!rc)
+  for (int i = 0; i < 2 && !rc; i++) {
     rc = dpt_dev_host_alloc(&self->dev, (size_t)run->max_rows * features * sizeof(float),
-                            (void **)&self->stage_x, &self->err);
+                            (void **)&self->stage_x[i], &self->err);
+    if (!rc)
+      rc = dpt_dev_host_alloc(&self->dev, (size_t)run->max_rows * sizeof(int32_t),
+                              (void **)&self->stage_y[i], &self->err);
+  }
+  if (!rc) rc = dpt_dev_alloc(&self->dev, sizeof *self->ledger, (void **)&self->ledger, &self->err);
   if (!rc)
-    rc = dpt_dev_host_alloc(&self->dev, (size_t)run->max_rows * sizeof(int32_t),
-                            (void **)&self->stage_y, &self->err);
+    rc = dpt_dev_host_alloc(&self->dev, sizeof *self->seen, (void **)&self->seen, &self->err);
+  if (!rc) *self->seen = (dpt_ledger){.in_a_row = (double)self->slot->skips_in_a_row};
   if (!rc) {
     self->order = malloc(run->train->count * sizeof *self->order);
     if (!self->order) rc = dpt_err_set(&self->err, DPT_ENOMEM, "worker %d: out of memory", self->w);
@@ -75,8 +86,12 @@ static void worker_teardown(worker *self)
   free(self->slot->replica_copy);
   self->slot->replica_copy = NULL;
   if (!self->dev_open) return;
-  dpt_dev_host_free(&self->dev, self->stage_x);
-  dpt_dev_host_free(&self->dev, self->stage_y);
+  for (int i = 0; i < 2; i++) {
+    dpt_dev_host_free(&self->dev, self->stage_x[i]);
+    dpt_dev_host_free(&self->dev, self->stage_y[i]);
+  }
+  dpt_dev_free(&self->dev, self->ledger);
+  dpt_dev_host_free(&self->dev, self->seen);
   dpt_mlp_replica_destroy(&self->rep);
   dpt_device_close(&self->dev);
 }
@@ -96,12 +111,15 @@ static int load_rows(worker *self, const dpt_dataset *ds, const uint32_t *order,
                      int rows)
 {
   size_t f = ds->features;
+  int set = (int)(self->loads++ % 2);
+  float *x = self->stage_x[set];
+  int32_t *y = self->stage_y[set];
   for (int i = 0; i < rows; i++) {
     size_t idx = order ? order[first + (size_t)i] : first + (size_t)i;
-    memcpy(self->stage_x + (size_t)i * f, ds->x + idx * f, f * sizeof(float));
-    self->stage_y[i] = ds->y[idx];
+    memcpy(x + (size_t)i * f, ds->x + idx * f, f * sizeof(float));
+    y[i] = ds->y[idx];
   }
-  return dpt_mlp_load_rows(&self->rep, rows, self->stage_x, self->stage_y, &self->err);
+  return dpt_mlp_load_rows(&self->rep, rows, x, y, &self->err);
 }
 
 /* --check-replicas over MPI, worker 0 once its process's replicas are equal: every process
@@ -144,8 +162,17 @@ static int check_replicas(worker *self, long step)
   return rc ? rc : dpt_barrier_wait(&run->barrier, self->w, &self->err);
 }
 
-/* *outcome: what the exchange's votes decided (host/train/step_guard.h). */
-static int train_step(worker *self, int epoch, long step, float *lr_out, dpt_step_outcome *outcome)
+/* Reads the ledger back (waiting for the device), and what it decided into *outcome. */
+static int read_ledger(worker *self, int epoch, long step, dpt_step_outcome *outcome)
+{
+  int rc = dpt_dev_copy_d2h(&self->dev, self->seen, self->ledger, sizeof *self->seen, &self->err);
+  return rc ? rc : dpt_guard_read(self->run, self->w, self->seen, epoch, step, outcome, &self->err);
+}
+
+/* *outcome: what the exchange's votes decided (host/train/step_guard.h), where the ledger is read
+ * after this step (*read); else nothing. */
+static int train_step(worker *self, int epoch, long step, float *lr_out, bool *read,
+                      dpt_step_outcome *outcome)
 {
   dpt_run *run = self->run;
   const dpt_config *cfg = run->cfg;
@@ -155,39 +182,41 @@ static int train_step(worker *self, int epoch, long step, float *lr_out, dpt_ste
   int off, rows;
   dpt_shard_rows(batch_rows, run->all_workers, run->first_worker + self->w, &off, &rows);
 
+  /* Queued on a GPU: the time it takes the host to queue the pass. */
   double t0 = dpt_now();
-  dpt_mlp_pass pass;
   int rc = load_rows(self, run->train, self->order, lo + (size_t)off, rows);
   if (!rc)
-    rc = dpt_mlp_forward_backward(&self->rep, rows, 1.f / (float)batch_rows, self->grads, &pass,
+    rc = dpt_mlp_forward_backward(&self->rep, rows, 1.f / (float)batch_rows, self->grads, NULL,
                                   &self->err);
-  if (!rc) rc = dpt_dev_sync(&self->dev, &self->err);
   double t1 = dpt_now();
   self->slot->compute_s += t1 - t0;
   if (rc) return rc;
 
   long global_step = dpt_run_step_index(run, epoch, step);
   float lr = dpt_schedule_lr(&cfg->schedule, global_step, run->steps_per_epoch, cfg->epochs);
-  self->slot->step_loss[global_step % 2] = pass.loss_sum;
-  dpt_votes votes = {0}, counts = {0};
-  rc = dpt_guard_before_exchange(run, self->w, &self->dev, self->grads, epoch, step, &votes,
-                                 &self->err);
+  *read = dpt_guard_read_due(run, epoch, step);
+  rc = dpt_guard_before_exchange(run, self->w, &self->dev, self->grads, &self->ledger->gate, epoch,
+                                 step, *read, &self->err);
   if (rc) return rc;
   dpt_sync_timing t = {0};
-  rc =
-      dpt_sync_exchange(&run->sync, self->w, self->rep.params, lr, &votes, &counts, &t, &self->err);
+  rc = dpt_sync_exchange(&run->sync, self->w, self->rep.params, lr, NULL, NULL, &t, &self->err);
   if (run->trace) dpt_trace_step(run->trace, self->w, global_step + 1, t0, t1, dpt_now(), &t);
   self->slot->comm_s += t.comm_s;
   self->slot->wait_s += t.wait_s;
+  /* The step's figures count unless the exchange's votes skipped it (kn_ledger_commit). */
   if (!rc)
-    rc = dpt_guard_after_exchange(run, self->w, &self->dev, self->rep.params, counts, epoch, step,
-                                  outcome, &self->err);
+    rc = dpt_dev_ledger_commit(&self->dev, self->ledger, self->grads + run->n_params, rows,
+                               self->rep.row_loss, self->rep.row_argmax, self->rep.labels,
+                               global_step + 1, cfg->max_skips, cfg->on_nan == DPT_ON_NAN_STOP,
+                               &self->err);
+  /* What follows waits for the device: first for the exchange, which may wait on the others. */
+  if (!rc && (*read || cfg->check_replicas)) rc = dpt_sync_settle(&run->sync, self->w, &self->err);
+  if (!rc)
+    rc = dpt_guard_after_exchange(run, self->w, &self->dev, self->rep.params, epoch, step,
+                                  &self->err);
+  *outcome = (dpt_step_outcome){0};
+  if (!rc && *read) rc = read_ledger(self, epoch, step, outcome);
   if (rc) return rc;
-  if (!outcome->skipped) { /* a dropped step's figures go with it */
-    self->slot->loss_sum += pass.loss_sum;
-    self->slot->correct += pass.correct;
-    self->slot->samples += rows;
-  }
   *lr_out = lr;
   return cfg->check_replicas ? check_replicas(self, global_step) : DPT_OK;
 }
@@ -273,16 +302,27 @@ static long samples_through(const dpt_run *run, long step)
   return done < n ? done : n;
 }
 
-/* Worker 0, after the exchange of step: the global batch's mean loss, summed in worker order,
- * then over the MPI processes (dpt_worker_slot.step_loss says why every slot's entry is written
- * and stable here). */
+/* Whether step's loss is summed: every --metrics-every steps, in every process (a read point:
+ * run->read_every divides it), whether a metrics row is written or not. */
+static bool step_loss_due(const dpt_run *run, int epoch, long step)
+{
+  return (dpt_run_step_index(run, epoch, step) + 1) % run->cfg->metrics_every == 0;
+}
+
+/* Worker 0, after step: its progress, and every --metrics-every steps the global batch's mean
+ * loss, summed in worker order, then over the MPI processes (dpt_worker_slot.step_loss says why
+ * every slot's entry is written and stable here); else the loss is NaN. */
 static int report_step(dpt_run *run, int epoch, long step, float lr, double epoch_elapsed_s,
                        dpt_err *err)
 {
   long global_step = dpt_run_step_index(run, epoch, step);
-  double loss = 0;
-  for (int w = 0; w < run->workers; w++) loss += run->slots[w].step_loss[global_step % 2];
-  int rc = dpt_run_procs_sum(run, &loss, 1, err);
+  double loss = NAN;
+  int rc = DPT_OK;
+  if (step_loss_due(run, epoch, step)) {
+    loss = 0;
+    for (int w = 0; w < run->workers; w++) loss += run->slots[w].step_loss[(global_step + 1) % 2];
+    rc = dpt_run_procs_sum(run, &loss, 1, err);
+  }
   if (rc || !run->obs || !run->obs->on_step) return rc;
   long samples = samples_through(run, step);
   long batch_rows = samples - step * (long)run->cfg->batch;
@@ -308,20 +348,31 @@ static int run_epoch(worker *self, int epoch, bool *stopped)
     self->slot->samples = 0;
   }
   shuffle_epoch(self, epoch);
-  int rc = dpt_barrier_wait(&run->barrier, self->w, &self->err);
+  /* The ledger starts the epoch from the slot's figures (zero, or a checkpoint's), and the rest as
+   * last read: nothing changed it since. */
+  dpt_ledger *l = self->seen;
+  l->loss_sum = self->slot->loss_sum;
+  l->correct = (double)self->slot->correct;
+  l->samples = (double)self->slot->samples;
+  int rc = dpt_dev_copy_h2d(&self->dev, self->ledger, l, sizeof *l, &self->err);
+  if (!rc) rc = dpt_barrier_wait(&run->barrier, self->w, &self->err);
   double t0 = dpt_now();
   dpt_step_counts_loop_start(&self->slot->counts, &self->dev);
   float lr = 0;
   long step = first;
   dpt_step_outcome outcome = {0};
   for (; step < run->steps_per_epoch && !rc && !*stopped; step++) {
-    rc = train_step(self, epoch, step, &lr, &outcome);
+    bool read = false;
+    rc = train_step(self, epoch, step, &lr, &read, &outcome);
     if (!rc) dpt_step_counts_step_done(&self->slot->counts, &self->dev);
+    /* Every worker's loss of this step is in its slot once all have read their ledgers. */
+    if (!rc && step_loss_due(run, epoch, step) && run->workers > 1)
+      rc = dpt_barrier_wait(&run->barrier, self->w, &self->err);
     if (!rc && self->w == 0) rc = report_step(run, epoch, step, lr, dpt_now() - t0, &self->err);
-    if (!rc)
+    if (!rc && read)
       rc = dpt_guard_step_boundary(run, self->w, &self->dev, self->rep.params, epoch, step,
                                    &outcome, &self->err);
-    *stopped = outcome.stop || outcome.diverged;
+    *stopped = outcome.stop || outcome.diverged || outcome.halted;
   }
   if (rc || step < run->steps_per_epoch) return rc;
   dpt_step_counts_loop_end(&self->slot->counts, &self->dev, step - first);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dpt/ledger.h"
 #include "dpt/status.h"
 
 typedef enum { DPT_DEVICE_CPU = 0, DPT_DEVICE_CUDA = 1 } dpt_device_kind;
@@ -65,6 +66,18 @@ typedef struct dpt_device_ops {
   /* *out = whether any of x[0..n) is NaN or +-Inf (the gradient check before an exchange). Waits
    * for the queued work: the answer is on the host when it returns. */
   int (*has_nonfinite)(void *ctx, size_t n, const float *x, bool *out, dpt_err *err);
+  /* This worker's votes on the device, in the tally after grads[0..n) (dpt/votes.h): skip and own
+   * 1 when some grads[i] is NaN or Inf or *gate (device memory, dpt_ledger.gate) is set, else 0;
+   * stop 0. Nothing waits: the exchange carries the tally. */
+  int (*vote)(void *ctx, size_t n, float *grads, const float *gate, dpt_err *err);
+  /* kn_ledger_commit (kernels/kn_ledger.h) on the device, after the exchange that left the summed
+   * tally: ledger, tally, and the rows' losses, predictions and labels are device memory. */
+  int (*ledger_commit)(void *ctx, dpt_ledger *ledger, const float *tally, int rows,
+                       const float *row_loss, const int32_t *row_argmax, const int32_t *labels,
+                       long step, int max_skips, bool nonfinite_stop, dpt_err *err);
+  /* The stream the device queues its work on, a cudaStream_t (NULL on the CPU backend, which
+   * runs each op as it is called): a communicator queues collectives behind that work. */
+  void *(*stream)(void *ctx);
   /* *out = the device's counts (NULL on the CPU backend, which has none to count). */
   void (*counts)(void *ctx, dpt_dev_counts *out);
 } dpt_device_ops;
@@ -156,6 +169,12 @@ int dpt_dev_sgd_step(dpt_device *d, size_t n, float *params, const float *grads,
                      dpt_err *err);
 int dpt_dev_add(dpt_device *d, size_t n, const float *x, float *acc, dpt_err *err);
 int dpt_dev_has_nonfinite(dpt_device *d, size_t n, const float *x, bool *out, dpt_err *err);
+int dpt_dev_vote(dpt_device *d, size_t n, float *grads, const float *gate, dpt_err *err);
+int dpt_dev_ledger_commit(dpt_device *d, dpt_ledger *ledger, const float *tally, int rows,
+                          const float *row_loss, const int32_t *row_argmax, const int32_t *labels,
+                          long step, int max_skips, bool nonfinite_stop, dpt_err *err);
+/* The device's stream (see dpt_device_ops.stream): NULL on the CPU. */
+void *dpt_dev_stream(const dpt_device *d);
 /* The device's counts: false (and *out zero) on a device that keeps none (the CPU). */
 bool dpt_dev_counts_read(dpt_device *d, dpt_dev_counts *out);
 
