@@ -26,6 +26,12 @@ int dpt_dev_copy_d2h(dpt_device *d, void *dst, const void *src, size_t bytes, dp
   return d->vt->copy_d2h(d->ctx, dst, src, bytes, err);
 }
 
+int dpt_dev_copy_d2h_queued(dpt_device *d, void *dst, const void *src, size_t bytes,
+                            dpt_err *err)
+{
+  return d->vt->copy_d2h_queued(d->ctx, dst, src, bytes, err);
+}
+
 int dpt_dev_copy_d2d(dpt_device *d, void *dst, const void *src, size_t bytes, dpt_err *err)
 {
   return d->vt->copy_d2d(d->ctx, dst, src, bytes, err);

@@ -212,6 +212,7 @@ static const dpt_device_ops cpu_ops = {
     .copy_h2d = cpu_copy_h2d,
     .copy_d2h = cpu_copy_d2h,
     .copy_d2d = cpu_copy_d2d,
+    .copy_d2h_queued = cpu_copy_d2h, /* each op runs as it is called */
     .zero = cpu_zero,
     .sync = cpu_sync,
     .gemm = cpu_gemm,

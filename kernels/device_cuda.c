@@ -170,15 +170,22 @@ static int cuda_copy_h2d(void *ctx, void *dst, const void *src, size_t bytes, dp
   return rc;
 }
 
-/* Waits for the stream, so the host can read dst on return. */
-static int cuda_copy_d2h(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err)
+static int cuda_copy_d2h_queued(void *ctx, void *dst, const void *src, size_t bytes,
+                                dpt_err *err)
 {
   cuda_ctx *c = ctx;
   int rc = dpt_check_copy("cuda copy_d2h", bytes, dst, src, err);
   if (rc || !bytes) return rc;
   rc = DPT_CHECK_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream), err);
   if (!rc) atomic_fetch_add(&c->d2h, 1);
-  return rc ? rc : wait_stream(c, "copy_d2h", err);
+  return rc;
+}
+
+/* Waits for the stream, so the host can read dst on return. */
+static int cuda_copy_d2h(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err)
+{
+  int rc = cuda_copy_d2h_queued(ctx, dst, src, bytes, err);
+  return rc || !bytes ? rc : wait_stream(ctx, "copy_d2h", err);
 }
 
 static int cuda_copy_d2d(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err)
@@ -376,6 +383,7 @@ static const dpt_device_ops cuda_ops = {
     .copy_h2d = cuda_copy_h2d,
     .copy_d2h = cuda_copy_d2h,
     .copy_d2d = cuda_copy_d2d,
+    .copy_d2h_queued = cuda_copy_d2h_queued,
     .zero = cuda_zero,
     .sync = cuda_sync,
     .gemm = cuda_gemm,

@@ -232,7 +232,8 @@ static int nccl_allreduce_sum(void *ctx, float *buf, size_t n, dpt_err *err)
 
 /* No host barrier: a rank that failed before its call stops the others through the group's abort,
  * which every wait polls. */
-static int nccl_allreduce_sum_queued(void *ctx, float *buf, size_t n, dpt_err *err)
+static int nccl_allreduce_sum_queued(void *ctx, float *buf, size_t n, bool wait_previous,
+                                     dpt_err *err)
 {
   nccl_rank *r = ctx;
   dpt_comm_nccl *g = r->group;
@@ -250,20 +251,23 @@ static int nccl_allreduce_sum_queued(void *ctx, float *buf, size_t n, dpt_err *e
   cudaEvent_t mine = r->queued[r->queued_calls % 2];
   if (!rc) rc = DPT_CHECK_CUDA(cudaEventRecord(mine, r->stream), &why);
   double t0 = dpt_now();
-  if (!rc && r->queued_calls > 0)
+  if (!rc && r->queued_calls > 0 && wait_previous)
     rc = wait_until(r, "allreduce", false, r->queued[(r->queued_calls - 1) % 2], &why);
   r->last_wait_s = dpt_now() - t0;
   r->queued_calls++;
   return rc ? fail_rank(r, rc, &why, err) : DPT_OK;
 }
 
+/* Waits for everything queued on the stream so far, the last queued sum included, by the event
+ * the next queued sum would have recorded (it waits for this one's work before it records). */
 static int nccl_settle(void *ctx, dpt_err *err)
 {
   nccl_rank *r = ctx;
   dpt_err why = {0};
-  if (r->queued_calls == 0) return DPT_OK;
-  int rc = r->comm ? wait_until(r, "allreduce", false, r->queued[(r->queued_calls - 1) % 2], &why)
-                   : aborted_error(r->group, "allreduce", &why);
+  if (!r->comm) return aborted_error(r->group, "allreduce", err);
+  cudaEvent_t all = r->queued[r->queued_calls % 2];
+  int rc = DPT_CHECK_CUDA(cudaEventRecord(all, r->stream), &why);
+  if (!rc) rc = wait_until(r, "allreduce", false, all, &why);
   return rc ? fail_rank(r, rc, &why, err) : DPT_OK;
 }
 

@@ -66,7 +66,7 @@ static int ar_attach(void *ctx, int worker, dpt_device *dev, const float *params
 }
 
 static int ar_exchange(void *ctx, int worker, float *params, float lr, const dpt_votes *mine,
-                       dpt_votes *counts, dpt_sync_timing *timing, dpt_err *err)
+                       dpt_votes *counts, bool settles, dpt_sync_timing *timing, dpt_err *err)
 {
   sync_allreduce *s = ctx;
   ar_worker *w = &s->workers[worker];
@@ -82,7 +82,8 @@ static int ar_exchange(void *ctx, int worker, float *params, float lr, const dpt
     if (!rc) rc = dpt_dev_sync(w->dev, &why);
   }
   if (!rc) {
-    rc = dpt_comm_allreduce_sum_queued(&w->comm, w->grads, s->n_params + DPT_TALLY_SUMMED, &why);
+    rc = dpt_comm_allreduce_sum_queued(&w->comm, w->grads, s->n_params + DPT_TALLY_SUMMED,
+                                       !settles, &why);
     wait_s = dpt_comm_group_last_wait_s(s->group, worker);
   }
   /* The summed votes are the same bits on every worker: all skip the step, or none does. */

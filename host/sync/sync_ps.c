@@ -62,7 +62,7 @@ static int ps_attach(void *ctx, int worker, dpt_device *dev, const float *params
 }
 
 static int ps_exchange(void *ctx, int worker, float *params, float lr, const dpt_votes *mine,
-                       dpt_votes *counts, dpt_sync_timing *timing, dpt_err *err)
+                       dpt_votes *counts, bool settles, dpt_sync_timing *timing, dpt_err *err)
 {
   sync_ps *s = ctx;
   ps_stage *w = &s->workers[worker];

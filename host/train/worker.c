@@ -162,11 +162,16 @@ static int check_replicas(worker *self, long step)
   return rc ? rc : dpt_barrier_wait(&run->barrier, self->w, &self->err);
 }
 
-/* Reads the ledger back (waiting for the device), and what it decided into *outcome. */
+/* Reads the ledger back, and what it decided into *outcome. The one wait is the exchange's
+ * settle, which a failed peer cannot hang (the device's own sync then finds the copy done). */
 static int read_ledger(worker *self, int epoch, long step, dpt_step_outcome *outcome)
 {
-  int rc = dpt_dev_copy_d2h(&self->dev, self->seen, self->ledger, sizeof *self->seen, &self->err);
-  return rc ? rc : dpt_guard_read(self->run, self->w, self->seen, epoch, step, outcome, &self->err);
+  dpt_run *run = self->run;
+  int rc = dpt_dev_copy_d2h_queued(&self->dev, self->seen, self->ledger, sizeof *self->seen,
+                                   &self->err);
+  if (!rc) rc = dpt_sync_settle(&run->sync, self->w, &self->err);
+  if (!rc) rc = dpt_dev_sync(&self->dev, &self->err);
+  return rc ? rc : dpt_guard_read(run, self->w, self->seen, epoch, step, outcome, &self->err);
 }
 
 /* *outcome: what the exchange's votes decided (host/train/step_guard.h), where the ledger is read
@@ -199,7 +204,9 @@ static int train_step(worker *self, int epoch, long step, float *lr_out, bool *r
                                  step, *read, &self->err);
   if (rc) return rc;
   dpt_sync_timing t = {0};
-  rc = dpt_sync_exchange(&run->sync, self->w, self->rep.params, lr, NULL, NULL, &t, &self->err);
+  /* A read settles the exchange (read_ledger): then the exchange need not wait itself. */
+  rc = dpt_sync_exchange(&run->sync, self->w, self->rep.params, lr, NULL, NULL, *read, &t,
+                         &self->err);
   if (run->trace) dpt_trace_step(run->trace, self->w, global_step + 1, t0, t1, dpt_now(), &t);
   self->slot->comm_s += t.comm_s;
   self->slot->wait_s += t.wait_s;
@@ -209,8 +216,8 @@ static int train_step(worker *self, int epoch, long step, float *lr_out, bool *r
                                self->rep.row_loss, self->rep.row_argmax, self->rep.labels,
                                global_step + 1, cfg->max_skips, cfg->on_nan == DPT_ON_NAN_STOP,
                                &self->err);
-  /* What follows waits for the device: first for the exchange, which may wait on the others. */
-  if (!rc && (*read || cfg->check_replicas)) rc = dpt_sync_settle(&run->sync, self->w, &self->err);
+  /* --check-replicas waits for the device: first for the exchange, which may wait on others. */
+  if (!rc && cfg->check_replicas) rc = dpt_sync_settle(&run->sync, self->w, &self->err);
   if (!rc)
     rc = dpt_guard_after_exchange(run, self->w, &self->dev, self->rep.params, epoch, step,
                                   &self->err);

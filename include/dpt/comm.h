@@ -4,6 +4,7 @@
 #ifndef DPT_COMM_H
 #define DPT_COMM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "dpt/status.h"
@@ -14,13 +15,14 @@ typedef struct dpt_comm_ops {
   int (*allreduce_sum)(void *ctx, float *buf, size_t n, dpt_err *err);
   /* The same sum queued behind the work already queued on the rank's device, with no host barrier:
    * it returns once the sum queued by the rank's previous call of it is done (so at most one is in
-   * flight, and a failure or a stalled peer surfaces there, within the deadline). The device's
+   * flight, and a failure or a stalled peer surfaces there, within the deadline), or at once with
+   * wait_previous false, for a caller that settles (below) before the next call. The device's
    * later work may read buf; the host only after waiting for the device. NULL: the backend's
    * devices run synchronously, and allreduce_sum does it. */
-  int (*allreduce_sum_queued)(void *ctx, float *buf, size_t n, dpt_err *err);
-  /* Returns once the rank's last queued sum is done, or fails as its waits do (abort, a peer's
-   * error, the deadline): a wait for the device after it cannot hang on a dead peer. NULL:
-   * nothing is ever left queued. */
+  int (*allreduce_sum_queued)(void *ctx, float *buf, size_t n, bool wait_previous, dpt_err *err);
+  /* Returns once the work queued on the rank's device so far is done, the rank's last queued sum
+   * included, or fails as its waits do (abort, a peer's error, the deadline): a wait for the
+   * device after it cannot hang on a dead peer. NULL: nothing is ever left queued. */
   int (*settle)(void *ctx, dpt_err *err);
   int (*broadcast)(void *ctx, float *buf, size_t n, int root, dpt_err *err);
   int (*barrier)(void *ctx, dpt_err *err);
@@ -42,7 +44,8 @@ typedef struct dpt_comm {
 size_t dpt_comm_ring_allreduce_bytes(int size, size_t n);
 
 int dpt_comm_allreduce_sum(dpt_comm *c, float *buf, size_t n, dpt_err *err);
-int dpt_comm_allreduce_sum_queued(dpt_comm *c, float *buf, size_t n, dpt_err *err);
+int dpt_comm_allreduce_sum_queued(dpt_comm *c, float *buf, size_t n, bool wait_previous,
+                                  dpt_err *err);
 int dpt_comm_settle(dpt_comm *c, dpt_err *err);
 int dpt_comm_broadcast(dpt_comm *c, float *buf, size_t n, int root, dpt_err *err);
 int dpt_comm_barrier(dpt_comm *c, dpt_err *err);

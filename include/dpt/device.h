@@ -34,6 +34,8 @@ typedef struct dpt_device_ops {
   int (*copy_h2d)(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err);
   int (*copy_d2h)(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err);
   int (*copy_d2d)(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err);
+  /* copy_d2h without the wait: dst (page-locked) is the host's to read after the next sync. */
+  int (*copy_d2h_queued)(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err);
   int (*zero)(void *ctx, void *p, size_t bytes, dpt_err *err);
   int (*sync)(void *ctx, dpt_err *err);
 
@@ -150,6 +152,8 @@ int dpt_dev_host_alloc(dpt_device *d, size_t bytes, void **out, dpt_err *err);
 void dpt_dev_host_free(dpt_device *d, void *p);
 int dpt_dev_copy_h2d(dpt_device *d, void *dst, const void *src, size_t bytes, dpt_err *err);
 int dpt_dev_copy_d2h(dpt_device *d, void *dst, const void *src, size_t bytes, dpt_err *err);
+int dpt_dev_copy_d2h_queued(dpt_device *d, void *dst, const void *src, size_t bytes,
+                            dpt_err *err);
 int dpt_dev_copy_d2d(dpt_device *d, void *dst, const void *src, size_t bytes, dpt_err *err);
 int dpt_dev_zero(dpt_device *d, void *p, size_t bytes, dpt_err *err);
 int dpt_dev_sync(dpt_device *d, dpt_err *err);
