@@ -25,10 +25,10 @@ typedef struct dpt_worker_slot {
   double test_loss_sum;
   long test_correct;
   double compute_s, comm_s, wait_s; /* whole run */
-  /* This worker's loss sum of step g (1-based) in step_loss[g % 2], written when it reads its
-   * ledger after g. Worker 0 reads every slot's entry after a barrier all meet after that read;
-   * and no worker can read after g + 2 (the next writer of that entry) before worker 0 has queued
-   * its exchange of g + 1, which comes after. */
+  /* This worker's loss sum of step g (1-based), a multiple of --metrics-every, in
+   * step_loss[g / every % 2], written when it reads its ledger after g. Worker 0 reads every slot's
+   * entry after a barrier all meet after that write; the next writer of the entry, 2 x every steps
+   * later, comes after the next such barrier, which worker 0 meets once it has read. */
   double step_loss[2];
   long skips_in_a_row;    /* steps skipped in a row up to the last one: the same in every slot */
   long seen_skipped;      /* the ledger's skipped steps at the last read */

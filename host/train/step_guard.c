@@ -138,7 +138,6 @@ int dpt_guard_read(dpt_run *run, int w, const dpt_ledger *l, int epoch, long ste
   slot->loss_sum = l->loss_sum;
   slot->correct = (long)l->correct;
   slot->samples = (long)l->samples;
-  slot->step_loss[steps_done(run, epoch, step) % 2] = l->step_loss;
   slot->skips_in_a_row = (long)l->in_a_row;
   long first = slot->seen_skipped, count = (long)l->skipped - first;
   slot->seen_skipped = (long)l->skipped;

@@ -46,7 +46,7 @@ int dpt_guard_after_exchange(struct dpt_run *run, int w, dpt_device *dev, float 
  * checkpoint is due. The same steps on every worker of every process. */
 bool dpt_guard_read_due(const struct dpt_run *run, int epoch, long step);
 
-/* At a read point after step, from worker w's ledger as read: the figures into its slot; the
+/* At a read point after step, from worker w's ledger as read: the epoch's figures into its slot; the
  * skipped steps since the last read counted (worker 0 tells the observer about the first few,
  * the epoch lines count the rest); and the outcome. --on-nan stop fails the worker whose own
  * gradient was bad, naming the step. */

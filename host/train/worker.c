@@ -174,6 +174,13 @@ static int read_ledger(worker *self, int epoch, long step, dpt_step_outcome *out
   return rc ? rc : dpt_guard_read(run, self->w, self->seen, epoch, step, outcome, &self->err);
 }
 
+/* Whether step's loss is summed: every --metrics-every steps, in every process (a read point:
+ * run->read_every divides it), whether a metrics row is written or not. */
+static bool step_loss_due(const dpt_run *run, int epoch, long step)
+{
+  return (dpt_run_step_index(run, epoch, step) + 1) % run->cfg->metrics_every == 0;
+}
+
 /* *outcome: what the exchange's votes decided (host/train/step_guard.h), where the ledger is read
  * after this step (*read); else nothing. */
 static int train_step(worker *self, int epoch, long step, float *lr_out, bool *read,
@@ -224,6 +231,8 @@ static int train_step(worker *self, int epoch, long step, float *lr_out, bool *r
   *outcome = (dpt_step_outcome){0};
   if (!rc && *read) rc = read_ledger(self, epoch, step, outcome);
   if (rc) return rc;
+  if (step_loss_due(run, epoch, step))
+    self->slot->step_loss[(global_step + 1) / cfg->metrics_every % 2] = self->seen->step_loss;
   *lr_out = lr;
   return cfg->check_replicas ? check_replicas(self, global_step) : DPT_OK;
 }
@@ -309,13 +318,6 @@ static long samples_through(const dpt_run *run, long step)
   return done < n ? done : n;
 }
 
-/* Whether step's loss is summed: every --metrics-every steps, in every process (a read point:
- * run->read_every divides it), whether a metrics row is written or not. */
-static bool step_loss_due(const dpt_run *run, int epoch, long step)
-{
-  return (dpt_run_step_index(run, epoch, step) + 1) % run->cfg->metrics_every == 0;
-}
-
 /* Worker 0, after step: its progress, and every --metrics-every steps the global batch's mean
  * loss, summed in worker order, then over the MPI processes (dpt_worker_slot.step_loss says why
  * every slot's entry is written and stable here); else the loss is NaN. */
@@ -327,7 +329,8 @@ static int report_step(dpt_run *run, int epoch, long step, float lr, double epoc
   int rc = DPT_OK;
   if (step_loss_due(run, epoch, step)) {
     loss = 0;
-    for (int w = 0; w < run->workers; w++) loss += run->slots[w].step_loss[(global_step + 1) % 2];
+    long entry = (global_step + 1) / run->cfg->metrics_every % 2;
+    for (int w = 0; w < run->workers; w++) loss += run->slots[w].step_loss[entry];
     rc = dpt_run_procs_sum(run, &loss, 1, err);
   }
   if (rc || !run->obs || !run->obs->on_step) return rc;
