@@ -23,3 +23,16 @@ bool dpt_cuda_emu_counters_json(int ordinal, char *buf, size_t size)
   snprintf(buf + used, size - used, "}");
   return true;
 }
+
+bool dpt_cuda_emu_counts(int ordinal, dpt_dev_counts *out)
+{
+  uint64_t c[DPT_EMU_COUNT_KINDS];
+  *out = (dpt_dev_counts){0};
+  if (dpt_emu_counts(ordinal, c) != 0) return false;
+  *out = (dpt_dev_counts){.launches = c[DPT_EMU_KERNELS] + c[DPT_EMU_BLAS] + c[DPT_EMU_NCCL],
+                          .host_waits = c[DPT_EMU_HOST_WAITS],
+                          .h2d = c[DPT_EMU_H2D],
+                          .d2h = c[DPT_EMU_D2H],
+                          .allocs = c[DPT_EMU_ALLOCS]};
+  return true;
+}

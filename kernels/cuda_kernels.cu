@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda_kernels.h"
+#include "kernels/kn_ledger.h"
 #include "kernels/kn_math.h"
 
 namespace {
@@ -96,6 +97,21 @@ struct nonfinite_op {
   }
 };
 
+struct vote_op {
+  const float *grads, *gate;
+  float *tally;
+  __device__ void operator()(size_t i) const { kn_vote_at(i, grads, gate, tally); }
+};
+
+__global__ void ledger_commit_kernel(dpt_ledger *ledger, const float *tally, int rows,
+                                     const float *row_loss, const int32_t *row_argmax,
+                                     const int32_t *labels, double step, int max_skips,
+                                     int nonfinite_stop)
+{
+  kn_ledger_commit(ledger, tally, rows, row_loss, row_argmax, labels, step, max_skips,
+                   nonfinite_stop);
+}
+
 } // namespace
 
 cudaError_t dpt_launch_fill(cudaStream_t s, size_t n, float v, float *y)
@@ -140,4 +156,20 @@ cudaError_t dpt_launch_add(cudaStream_t s, size_t n, const float *x, float *acc)
 cudaError_t dpt_launch_flag_nonfinite(cudaStream_t s, size_t n, const float *x, int *flag)
 {
   return launch_each(s, n, nonfinite_op{x, flag});
+}
+
+cudaError_t dpt_launch_vote(cudaStream_t s, size_t n, const float *grads, const float *gate,
+                            float *tally)
+{
+  return launch_each(s, n, vote_op{grads, gate, tally});
+}
+
+cudaError_t dpt_launch_ledger_commit(cudaStream_t s, dpt_ledger *ledger, const float *tally,
+                                     int rows, const float *row_loss, const int32_t *row_argmax,
+                                     const int32_t *labels, double step, int max_skips,
+                                     int nonfinite_stop)
+{
+  ledger_commit_kernel<<<1, 1, 0, s>>>(ledger, tally, rows, row_loss, row_argmax, labels, step,
+                                       max_skips, nonfinite_stop);
+  return cudaGetLastError();
 }

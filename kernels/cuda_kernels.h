@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dpt/ledger.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -35,6 +37,15 @@ cudaError_t dpt_launch_sgd_step(cudaStream_t s, size_t n, float *params, const f
 cudaError_t dpt_launch_add(cudaStream_t s, size_t n, const float *x, float *acc);
 /* *flag = 1 when some x[i] is NaN or Inf; *flag is left as it is otherwise. */
 cudaError_t dpt_launch_flag_nonfinite(cudaStream_t s, size_t n, const float *x, int *flag);
+
+/* kn_vote_at over grads[0..n) into tally (zeroed before): the NaN check as this worker's vote. */
+cudaError_t dpt_launch_vote(cudaStream_t s, size_t n, const float *grads, const float *gate,
+                            float *tally);
+/* kn_ledger_commit, one thread. */
+cudaError_t dpt_launch_ledger_commit(cudaStream_t s, dpt_ledger *ledger, const float *tally,
+                                     int rows, const float *row_loss, const int32_t *row_argmax,
+                                     const int32_t *labels, double step, int max_skips,
+                                     int nonfinite_stop);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 
 #include "emu/cuda_emu.h"
 #include "kernels/cuda_kernels.h"
+#include "kernels/kn_ledger.h"
 #include "kernels/kn_math.h"
 
 #define VIEW(ptr, count) dpt_emu_view((ptr), (size_t)(count) * sizeof *(ptr))
@@ -184,4 +185,58 @@ cudaError_t dpt_launch_flag_nonfinite(cudaStream_t s, size_t n, const float *x, 
 {
   nonfinite_args a = {n, x, flag};
   return n ? dpt_emu_launch(s, nonfinite_run, &a, sizeof a) : cudaSuccess;
+}
+
+typedef struct vote_args {
+  size_t n;
+  const float *grads, *gate;
+  float *tally;
+} vote_args;
+
+static void vote_run(void *p)
+{
+  vote_args *a = p;
+  const float *grads = VIEW(a->grads, a->n), *gate = VIEW(a->gate, 1);
+  float *tally = VIEW(a->tally, DPT_TALLY_FLOATS);
+  if (!grads || !gate || !tally) return;
+  for (size_t i = 0; i < a->n; i++) kn_vote_at(i, grads, gate, tally);
+}
+
+cudaError_t dpt_launch_vote(cudaStream_t s, size_t n, const float *grads, const float *gate,
+                            float *tally)
+{
+  vote_args a = {n, grads, gate, tally};
+  return n ? dpt_emu_launch(s, vote_run, &a, sizeof a) : cudaSuccess;
+}
+
+typedef struct ledger_commit_args {
+  dpt_ledger *ledger;
+  const float *tally, *row_loss;
+  const int32_t *row_argmax, *labels;
+  int rows, max_skips, nonfinite_stop;
+  double step;
+} ledger_commit_args;
+
+static void ledger_commit_run(void *p)
+{
+  ledger_commit_args *a = p;
+  dpt_ledger *l = VIEW(a->ledger, 1);
+  const float *tally = VIEW(a->tally, DPT_TALLY_FLOATS);
+  /* rows = 0 (a worker with no rows of a short batch) reads none of them */
+  const float *loss = a->rows ? VIEW(a->row_loss, a->rows) : NULL;
+  const int32_t *argmax = a->rows ? VIEW(a->row_argmax, a->rows) : NULL;
+  const int32_t *labels = a->rows ? VIEW(a->labels, a->rows) : NULL;
+  if (!l || !tally || (a->rows && (!loss || !argmax || !labels))) return;
+  kn_ledger_commit(l, tally, a->rows, loss, argmax, labels, a->step, a->max_skips,
+                   a->nonfinite_stop);
+}
+
+cudaError_t dpt_launch_ledger_commit(cudaStream_t s, dpt_ledger *ledger, const float *tally,
+                                     int rows, const float *row_loss, const int32_t *row_argmax,
+                                     const int32_t *labels, double step, int max_skips,
+                                     int nonfinite_stop)
+{
+  ledger_commit_args a = {ledger, tally, row_loss, row_argmax, labels,
+                          rows,   max_skips, nonfinite_stop, step};
+  return dpt_emu_launch(s, ledger_commit_run, &a, sizeof a);
 }

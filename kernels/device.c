@@ -26,6 +26,12 @@ int dpt_dev_copy_d2h(dpt_device *d, void *dst, const void *src, size_t bytes, dp
   return d->vt->copy_d2h(d->ctx, dst, src, bytes, err);
 }
 
+int dpt_dev_copy_d2h_queued(dpt_device *d, void *dst, const void *src, size_t bytes,
+                            dpt_err *err)
+{
+  return d->vt->copy_d2h_queued(d->ctx, dst, src, bytes, err);
+}
+
 int dpt_dev_copy_d2d(dpt_device *d, void *dst, const void *src, size_t bytes, dpt_err *err)
 {
   return d->vt->copy_d2d(d->ctx, dst, src, bytes, err);
@@ -86,4 +92,33 @@ int dpt_dev_add(dpt_device *d, size_t n, const float *x, float *acc, dpt_err *er
 int dpt_dev_has_nonfinite(dpt_device *d, size_t n, const float *x, bool *out, dpt_err *err)
 {
   return d->vt->has_nonfinite(d->ctx, n, x, out, err);
+}
+
+int dpt_dev_vote(dpt_device *d, size_t n, float *grads, const float *gate, dpt_err *err)
+{
+  if (!n || !grads || !gate)
+    return dpt_err_set(err, DPT_EINTERNAL, "%s vote: %zu values at %p, gate %p", d->vt->name, n,
+                       (void *)grads, (const void *)gate);
+  return d->vt->vote(d->ctx, n, grads, gate, err);
+}
+
+int dpt_dev_ledger_commit(dpt_device *d, dpt_ledger *ledger, const float *tally, int rows,
+                          const float *row_loss, const int32_t *row_argmax, const int32_t *labels,
+                          long step, int max_skips, bool nonfinite_stop, dpt_err *err)
+{
+  if (!ledger || !tally || rows < 0 || (rows && (!row_loss || !row_argmax || !labels)))
+    return dpt_err_set(err, DPT_EINTERNAL, "%s ledger_commit: a buffer missing for %d rows",
+                       d->vt->name, rows);
+  return d->vt->ledger_commit(d->ctx, ledger, tally, rows, row_loss, row_argmax, labels, step,
+                              max_skips, nonfinite_stop, err);
+}
+
+void *dpt_dev_stream(const dpt_device *d) { return d->vt->stream ? d->vt->stream(d->ctx) : NULL; }
+
+bool dpt_dev_counts_read(dpt_device *d, dpt_dev_counts *out)
+{
+  *out = (dpt_dev_counts){0};
+  if (!d->vt->counts) return false;
+  d->vt->counts(d->ctx, out);
+  return true;
 }

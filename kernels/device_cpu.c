@@ -8,6 +8,7 @@
 #include "dpt/device.h"
 #include "dpt/mem_room.h"
 #include "kernels/backends.h"
+#include "kernels/kn_ledger.h"
 #include "kernels/kn_math.h"
 #include "kernels/op_check.h"
 
@@ -181,6 +182,26 @@ static int cpu_has_nonfinite(void *ctx, size_t n, const float *x, bool *out, dpt
   return DPT_OK;
 }
 
+static int cpu_vote(void *ctx, size_t n, float *grads, const float *gate, dpt_err *err)
+{
+  float *tally = grads + n;
+  for (int t = 0; t < DPT_TALLY_FLOATS; t++) tally[t] = 0.f;
+  int any = *gate > 0.f;
+  for (size_t i = 0; i < n; i++) any |= kn_nonfinite_at(i, grads); /* no early exit: vectorizes */
+  if (any) tally[DPT_TALLY_SKIP] = tally[DPT_TALLY_OWN] = 1.f; /* as kn_vote_at writes them */
+  return DPT_OK;
+}
+
+static int cpu_ledger_commit(void *ctx, dpt_ledger *ledger, const float *tally, int rows,
+                             const float *row_loss, const int32_t *row_argmax,
+                             const int32_t *labels, long step, int max_skips, bool nonfinite_stop,
+                             dpt_err *err)
+{
+  kn_ledger_commit(ledger, tally, rows, row_loss, row_argmax, labels, (double)step, max_skips,
+                   nonfinite_stop);
+  return DPT_OK;
+}
+
 static const dpt_device_ops cpu_ops = {
     .name = "cpu",
     .destroy = cpu_destroy,
@@ -191,6 +212,7 @@ static const dpt_device_ops cpu_ops = {
     .copy_h2d = cpu_copy_h2d,
     .copy_d2h = cpu_copy_d2h,
     .copy_d2d = cpu_copy_d2d,
+    .copy_d2h_queued = cpu_copy_d2h, /* each op runs as it is called */
     .zero = cpu_zero,
     .sync = cpu_sync,
     .gemm = cpu_gemm,
@@ -201,6 +223,8 @@ static const dpt_device_ops cpu_ops = {
     .sgd_step = cpu_sgd_step,
     .add = cpu_add,
     .has_nonfinite = cpu_has_nonfinite,
+    .vote = cpu_vote,
+    .ledger_commit = cpu_ledger_commit,
 };
 
 /* blas_threads > 0 sets OpenBLAS's thread count for the whole process, not for this device:

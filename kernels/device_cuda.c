@@ -16,6 +16,7 @@
 #include "dpt/device.h"
 #include "dpt/status.h"
 #include "dpt/timer.h"
+#include "dpt/votes.h"
 #include "kernels/backends.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_kernels.h"
@@ -35,7 +36,17 @@ typedef struct cuda_ctx {
    * for it (cudaFree, cudaFreeHost, cublasDestroy) is called any more; its memory is left to the
    * process's end. Atomic: free may be called from another thread. */
   atomic_bool stuck;
+  /* What this backend queued and waited for (dpt_dev_counts), counted here for a real GPU; the
+   * emulated device counts the same events itself. Atomic: alloc may come from another thread. */
+  atomic_uint_least64_t launches, host_waits, h2d, d2h, allocs;
 } cuda_ctx;
+
+/* Counts one launch (a kernel or a cuBLAS call) when rc says it was queued. */
+static int launched(cuda_ctx *c, int rc)
+{
+  if (!rc) atomic_fetch_add(&c->launches, 1);
+  return rc;
+}
 
 static cublasOperation_t blas_op(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
@@ -70,6 +81,7 @@ static int wait_stream(cuda_ctx *c, const char *what, dpt_err *err)
   for (int polls = 0; !rc; polls++) {
     cudaError_t e = cudaEventQuery(c->done);
     if (e == cudaSuccess) return DPT_OK;
+    if (polls == 0) atomic_fetch_add(&c->host_waits, 1); /* it waits: the work was not done */
     if (e != cudaErrorNotReady) return DPT_CHECK_CUDA(e, err);
     if (until > 0 && dpt_now() >= until) {
       atomic_store(&c->stuck, true);
@@ -116,8 +128,11 @@ static int cuda_alloc(void *ctx, size_t bytes, void **out, dpt_err *err)
   int rc = dpt_check_alloc("cuda alloc", out, err);
   if (rc) return rc;
   *out = NULL;
-  rc = DPT_CHECK_CUDA(cudaSetDevice(((cuda_ctx *)ctx)->ordinal), err);
-  return rc ? rc : DPT_CHECK_CUDA(cudaMalloc(out, bytes), err);
+  cuda_ctx *c = ctx;
+  rc = DPT_CHECK_CUDA(cudaSetDevice(c->ordinal), err);
+  if (!rc) rc = DPT_CHECK_CUDA(cudaMalloc(out, bytes), err);
+  if (!rc) atomic_fetch_add(&c->allocs, 1);
+  return rc;
 }
 
 /* Each of these selects the device: from a thread that never chose one, CUDA would make a context
@@ -147,20 +162,30 @@ static void cuda_host_free(void *ctx, void *p)
  * keep src as it is until the next sync. */
 static int cuda_copy_h2d(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err)
 {
+  cuda_ctx *c = ctx;
   int rc = dpt_check_copy("cuda copy_h2d", bytes, dst, src, err);
   if (rc || !bytes) return rc;
-  return DPT_CHECK_CUDA(
-      cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ((cuda_ctx *)ctx)->stream), err);
+  rc = DPT_CHECK_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream), err);
+  if (!rc) atomic_fetch_add(&c->h2d, 1);
+  return rc;
 }
 
-/* Waits for the stream, so the host can read dst on return. */
-static int cuda_copy_d2h(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err)
+static int cuda_copy_d2h_queued(void *ctx, void *dst, const void *src, size_t bytes,
+                                dpt_err *err)
 {
   cuda_ctx *c = ctx;
   int rc = dpt_check_copy("cuda copy_d2h", bytes, dst, src, err);
   if (rc || !bytes) return rc;
   rc = DPT_CHECK_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream), err);
-  return rc ? rc : wait_stream(c, "copy_d2h", err);
+  if (!rc) atomic_fetch_add(&c->d2h, 1);
+  return rc;
+}
+
+/* Waits for the stream, so the host can read dst on return. */
+static int cuda_copy_d2h(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err)
+{
+  int rc = cuda_copy_d2h_queued(ctx, dst, src, bytes, err);
+  return rc || !bytes ? rc : wait_stream(ctx, "copy_d2h", err);
 }
 
 static int cuda_copy_d2d(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err)
@@ -192,10 +217,11 @@ static int cuda_gemm(void *ctx, bool ta, bool tb, int m, int n, int k, float alp
   const float *first = g.a_is_b ? b : a, *second = g.a_is_b ? a : b;
   /* alpha and beta are read from host memory before the call returns (host
    * pointer mode). */
-  return DPT_CHECK_CUBLAS(cublasSgemm(((cuda_ctx *)ctx)->blas, blas_op(g.transa), blas_op(g.transb),
-                                      g.m, g.n, g.k, &alpha, first, g.lda, second, g.ldb, &beta, c,
-                                      g.ldc),
-                          err);
+  cuda_ctx *x = ctx;
+  return launched(x, DPT_CHECK_CUBLAS(cublasSgemm(x->blas, blas_op(g.transa), blas_op(g.transb),
+                                                  g.m, g.n, g.k, &alpha, first, g.lda, second,
+                                                  g.ldb, &beta, c, g.ldc),
+                                      err));
 }
 
 /* Grows the ones vector to n. The old one may still be read by queued work:
@@ -210,7 +236,8 @@ static int ensure_ones(cuda_ctx *c, size_t n, dpt_err *err)
   c->ones_len = 0;
   void *p = NULL;
   if (!rc) rc = DPT_CHECK_CUDA(cudaMalloc(&p, n * sizeof(float)), err);
-  if (!rc) rc = DPT_CHECK_CUDA(dpt_launch_fill(c->stream, n, 1.f, p), err);
+  if (!rc) atomic_fetch_add(&c->allocs, 1);
+  if (!rc) rc = launched(c, DPT_CHECK_CUDA(dpt_launch_fill(c->stream, n, 1.f, p), err));
   if (rc) {
     (void)cudaFree(p);
     return rc;
@@ -231,8 +258,9 @@ static int cuda_col_sum(void *ctx, int rows, int cols, float alpha, const float 
   if (rc) return rc;
   /* Row-major x (rows x cols) is column-major cols x rows with ld = cols: y =
    * alpha*x*ones. */
-  return DPT_CHECK_CUBLAS(
-      cublasSgemv(c->blas, CUBLAS_OP_N, cols, rows, &alpha, x, cols, c->ones, 1, &beta, y, 1), err);
+  return launched(c, DPT_CHECK_CUBLAS(cublasSgemv(c->blas, CUBLAS_OP_N, cols, rows, &alpha, x,
+                                                  cols, c->ones, 1, &beta, y, 1),
+                                      err));
 }
 
 static int cuda_bias_act(void *ctx, int rows, int cols, const float *bias, bool relu, float *y,
@@ -240,9 +268,10 @@ static int cuda_bias_act(void *ctx, int rows, int cols, const float *bias, bool 
 {
   int rc = dpt_check_bias_act("cuda bias_act", rows, cols, bias, y, err);
   if (rc) return rc;
-  return DPT_CHECK_CUDA(dpt_launch_bias_act(((cuda_ctx *)ctx)->stream, (size_t)rows * (size_t)cols,
-                                            cols, bias, relu ? 1 : 0, y),
-                        err);
+  return launched(ctx, DPT_CHECK_CUDA(dpt_launch_bias_act(((cuda_ctx *)ctx)->stream,
+                                                         (size_t)rows * (size_t)cols, cols, bias,
+                                                         relu ? 1 : 0, y),
+                                     err));
 }
 
 static int cuda_relu_bwd(void *ctx, size_t n, const float *y, const float *dy, float *dx,
@@ -250,7 +279,8 @@ static int cuda_relu_bwd(void *ctx, size_t n, const float *y, const float *dy, f
 {
   int rc = dpt_check_relu_bwd("cuda relu_bwd", n, y, dy, dx, err);
   return rc ? rc
-            : DPT_CHECK_CUDA(dpt_launch_relu_bwd(((cuda_ctx *)ctx)->stream, n, y, dy, dx), err);
+            : launched(ctx, DPT_CHECK_CUDA(
+                                dpt_launch_relu_bwd(((cuda_ctx *)ctx)->stream, n, y, dy, dx), err));
 }
 
 /* Labels live on the device, so their range is the caller's promise here (the
@@ -262,9 +292,10 @@ static int cuda_softmax_xent(void *ctx, int rows, int cols, const float *logits,
   int rc = dpt_check_softmax_xent("cuda softmax_xent", rows, cols, logits, labels, dlogits,
                                   row_loss, row_argmax, err);
   if (rc) return rc;
-  return DPT_CHECK_CUDA(dpt_launch_softmax_xent(((cuda_ctx *)ctx)->stream, rows, cols, logits,
-                                                labels, grad_scale, dlogits, row_loss, row_argmax),
-                        err);
+  return launched(ctx, DPT_CHECK_CUDA(dpt_launch_softmax_xent(((cuda_ctx *)ctx)->stream, rows, cols,
+                                                             logits, labels, grad_scale, dlogits,
+                                                             row_loss, row_argmax),
+                                     err));
 }
 
 static int cuda_sgd_step(void *ctx, size_t n, float *params, const float *grads, float *velocity,
@@ -273,15 +304,18 @@ static int cuda_sgd_step(void *ctx, size_t n, float *params, const float *grads,
 {
   int rc = dpt_check_sgd_step("cuda sgd_step", n, params, grads, velocity, err);
   if (rc) return rc;
-  return DPT_CHECK_CUDA(dpt_launch_sgd_step(((cuda_ctx *)ctx)->stream, n, params, grads, velocity,
-                                            lr, momentum, weight_decay, skip_votes),
-                        err);
+  return launched(ctx, DPT_CHECK_CUDA(dpt_launch_sgd_step(((cuda_ctx *)ctx)->stream, n, params,
+                                                         grads, velocity, lr, momentum,
+                                                         weight_decay, skip_votes),
+                                     err));
 }
 
 static int cuda_add(void *ctx, size_t n, const float *x, float *acc, dpt_err *err)
 {
   int rc = dpt_check_add("cuda add", n, x, acc, err);
-  return rc ? rc : DPT_CHECK_CUDA(dpt_launch_add(((cuda_ctx *)ctx)->stream, n, x, acc), err);
+  return rc ? rc
+            : launched(ctx, DPT_CHECK_CUDA(dpt_launch_add(((cuda_ctx *)ctx)->stream, n, x, acc),
+                                           err));
 }
 
 static int cuda_has_nonfinite(void *ctx, size_t n, const float *x, bool *out, dpt_err *err)
@@ -291,13 +325,52 @@ static int cuda_has_nonfinite(void *ctx, size_t n, const float *x, bool *out, dp
   if (rc) return rc;
   int found = 0;
   rc = DPT_CHECK_CUDA(cudaMemsetAsync(c->flag, 0, sizeof found, c->stream), err);
-  if (!rc) rc = DPT_CHECK_CUDA(dpt_launch_flag_nonfinite(c->stream, n, x, c->flag), err);
+  if (!rc) rc = launched(c, DPT_CHECK_CUDA(dpt_launch_flag_nonfinite(c->stream, n, x, c->flag), err));
   if (!rc)
     rc = DPT_CHECK_CUDA(
         cudaMemcpyAsync(&found, c->flag, sizeof found, cudaMemcpyDeviceToHost, c->stream), err);
+  if (!rc) atomic_fetch_add(&c->d2h, 1);
   if (!rc) rc = wait_stream(c, "has_nonfinite", err);
   if (!rc) *out = found != 0;
   return rc;
+}
+
+static int cuda_vote(void *ctx, size_t n, float *grads, const float *gate, dpt_err *err)
+{
+  cuda_ctx *c = ctx;
+  float *tally = grads + n;
+  int rc = DPT_CHECK_CUDA(cudaMemsetAsync(tally, 0, DPT_TALLY_FLOATS * sizeof(float), c->stream),
+                          err);
+  return rc ? rc : launched(c, DPT_CHECK_CUDA(dpt_launch_vote(c->stream, n, grads, gate, tally),
+                                              err));
+}
+
+static int cuda_ledger_commit(void *ctx, dpt_ledger *ledger, const float *tally, int rows,
+                              const float *row_loss, const int32_t *row_argmax,
+                              const int32_t *labels, long step, int max_skips,
+                              bool nonfinite_stop, dpt_err *err)
+{
+  cuda_ctx *c = ctx;
+  return launched(c, DPT_CHECK_CUDA(dpt_launch_ledger_commit(c->stream, ledger, tally, rows,
+                                                             row_loss, row_argmax, labels,
+                                                             (double)step, max_skips,
+                                                             nonfinite_stop ? 1 : 0),
+                                    err));
+}
+
+static void *cuda_stream(void *ctx) { return ((cuda_ctx *)ctx)->stream; }
+
+/* The emulated device's own counters where it runs (they also see the NCCL collectives and the
+ * communicator's waits), else this backend's. */
+static void cuda_counts(void *ctx, dpt_dev_counts *out)
+{
+  cuda_ctx *c = ctx;
+  if (dpt_cuda_emu_counts(c->ordinal, out)) return;
+  *out = (dpt_dev_counts){.launches = atomic_load(&c->launches),
+                          .host_waits = atomic_load(&c->host_waits),
+                          .h2d = atomic_load(&c->h2d),
+                          .d2h = atomic_load(&c->d2h),
+                          .allocs = atomic_load(&c->allocs)};
 }
 
 static const dpt_device_ops cuda_ops = {
@@ -310,6 +383,7 @@ static const dpt_device_ops cuda_ops = {
     .copy_h2d = cuda_copy_h2d,
     .copy_d2h = cuda_copy_d2h,
     .copy_d2d = cuda_copy_d2d,
+    .copy_d2h_queued = cuda_copy_d2h_queued,
     .zero = cuda_zero,
     .sync = cuda_sync,
     .gemm = cuda_gemm,
@@ -320,6 +394,10 @@ static const dpt_device_ops cuda_ops = {
     .sgd_step = cuda_sgd_step,
     .add = cuda_add,
     .has_nonfinite = cuda_has_nonfinite,
+    .vote = cuda_vote,
+    .ledger_commit = cuda_ledger_commit,
+    .stream = cuda_stream,
+    .counts = cuda_counts,
 };
 
 /* Runs in the worker's own thread: cudaSetDevice binds that thread to the
@@ -343,6 +421,7 @@ int dpt_cuda_backend_open(int ordinal, const dpt_device_options *opts, dpt_devic
   if (!rc) rc = DPT_CHECK_CUBLAS(cublasSetStream(c->blas, c->stream), err);
   if (!rc) rc = DPT_CHECK_CUDA(cudaEventCreateWithFlags(&c->done, cudaEventDisableTiming), err);
   if (!rc) rc = DPT_CHECK_CUDA(cudaMalloc((void **)&c->flag, sizeof(int)), err);
+  if (!rc) atomic_fetch_add(&c->allocs, 1);
   if (!rc && opts->max_rows > 0) rc = ensure_ones(c, (size_t)opts->max_rows, err);
   if (rc) {
     cuda_destroy(c);

@@ -6,6 +6,19 @@ int dpt_comm_allreduce_sum(dpt_comm *c, float *buf, size_t n, dpt_err *err)
   return c->vt->allreduce_sum(c->ctx, buf, n, err);
 }
 
+int dpt_comm_settle(dpt_comm *c, dpt_err *err)
+{
+  return c->vt->settle ? c->vt->settle(c->ctx, err) : DPT_OK;
+}
+
+int dpt_comm_allreduce_sum_queued(dpt_comm *c, float *buf, size_t n, bool wait_previous,
+                                  dpt_err *err)
+{
+  return c->vt->allreduce_sum_queued
+             ? c->vt->allreduce_sum_queued(c->ctx, buf, n, wait_previous, err)
+                                     : c->vt->allreduce_sum(c->ctx, buf, n, err);
+}
+
 int dpt_comm_broadcast(dpt_comm *c, float *buf, size_t n, int root, dpt_err *err)
 {
   return c->vt->broadcast(c->ctx, buf, n, root, err);

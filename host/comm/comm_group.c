@@ -98,7 +98,9 @@ int dpt_comm_group_attach(dpt_comm_group *g, int rank, const dpt_device *dev, dp
     return dpt_err_set(err, DPT_EINTERNAL, "comm: rank %d runs on %s, the group on %s", rank,
                        kind_name(dev->kind), kind_name(g->kind));
   /* The in-process ranks need nothing per thread; an NCCL rank makes its communicator. */
-  return g->nccl ? dpt_comm_nccl_attach(g->nccl, rank, dev->index, err) : DPT_OK;
+  /* On the device's own stream: the queued allreduce runs behind its backward pass. */
+  return g->nccl ? dpt_comm_nccl_attach_on(g->nccl, rank, dev->index, dpt_dev_stream(dev), err)
+                 : DPT_OK;
 }
 
 void dpt_comm_group_detach(dpt_comm_group *g, int rank)

@@ -42,6 +42,9 @@ typedef struct nccl_rank {
   alignas(DPT_CACHE_LINE) ncclComm_t comm; /* NULL before init, after a failed init, abort or
                                               detach */
   cudaStream_t stream;
+  bool own_stream; /* made at attach; else the device's, which the queued sums run behind */
+  cudaEvent_t queued[2]; /* allreduce_sum_queued: after its call k, on queued[k % 2] */
+  long queued_calls;
   float *token; /* one float of device memory: what a barrier reduces */
   bool attached;
   int ordinal;
@@ -121,7 +124,10 @@ static void release(nccl_rank *r)
    * end. */
   if (!atomic_load(&r->group->abort_code)) (void)cudaFree(r->token);
   r->token = NULL;
-  if (r->stream) (void)cudaStreamDestroy(r->stream);
+  for (int i = 0; i < 2; i++)
+    if (r->queued[i]) (void)cudaEventDestroy(r->queued[i]);
+  r->queued[0] = r->queued[1] = NULL;
+  if (r->stream && r->own_stream) (void)cudaStreamDestroy(r->stream);
   r->stream = NULL;
   r->attached = false;
 }
@@ -150,10 +156,21 @@ static int stream_done(nccl_rank *r, bool *done, dpt_err *err)
   return DPT_OK;
 }
 
+/* Sets *done when the event's work is done. */
+static int event_done(cudaEvent_t event, bool *done, dpt_err *err)
+{
+  cudaError_t e = cudaEventQuery(event);
+  *done = e == cudaSuccess;
+  if (e != cudaErrorNotReady) return DPT_CHECK_CUDA(e, err);
+  (void)cudaGetLastError(); /* as in stream_done */
+  return DPT_OK;
+}
+
 /* Polls until the rank's NCCL work is done: the communicator's state leaves ncclInProgress and,
- * when `stream`, the stream is drained. Fails on an NCCL or CUDA error, the group's abort or the
- * deadline, timeout_s seconds (<= 0: none). */
-static int wait_done(nccl_rank *r, const char *op, bool stream, double timeout_s, dpt_err *err)
+ * when `stream`, the stream is drained, or, when `event`, that event's work is done. Fails on an
+ * NCCL or CUDA error, the group's abort or the deadline, timeout_s seconds (<= 0: none). */
+static int wait_until(nccl_rank *r, const char *op, bool stream, cudaEvent_t event,
+                      double timeout_s, dpt_err *err)
 {
   dpt_comm_nccl *g = r->group;
   double t0 = dpt_now();
@@ -165,6 +182,10 @@ static int wait_done(nccl_rank *r, const char *op, bool stream, double timeout_s
                        g->first + r->rank, ncclGetErrorString(state), ncclGetLastError(r->comm));
     bool done = !rc && state == ncclSuccess;
     if (done && stream) rc = stream_done(r, &done, err);
+    dpt_err device = {0};
+    if (done && event && (rc = event_done(event, &done, &device)))
+      return dpt_err_set(err, rc, "comm nccl: %s: rank %d: %s", op, g->first + r->rank,
+                         device.msg);
     if (rc) return rc;
     if (done) return DPT_OK;
     if (atomic_load(&g->abort_code)) return aborted_error(g, op, err);
@@ -175,6 +196,11 @@ static int wait_done(nccl_rank *r, const char *op, bool stream, double timeout_s
                          op, g->first + r->rank, waited);
     pause_poll(waited);
   }
+}
+
+static int wait_done(nccl_rank *r, const char *op, bool stream, double timeout_s, dpt_err *err)
+{
+  return wait_until(r, op, stream, NULL, timeout_s, err);
 }
 
 /* The start of every call: the rank is attached and all ranks arrived (or the group aborted). */
@@ -208,6 +234,48 @@ static int nccl_allreduce_sum(void *ctx, float *buf, size_t n, dpt_err *err)
   if (!rc)
     rc = DPT_CHECK_NCCL(ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, r->comm, r->stream), &why);
   return finish(r, "allreduce", rc, &why, err);
+}
+
+/* No host barrier: a rank that failed before its call stops the others through the group's abort,
+ * which every wait polls. */
+static int nccl_allreduce_sum_queued(void *ctx, float *buf, size_t n, bool wait_previous,
+                                     dpt_err *err)
+{
+  nccl_rank *r = ctx;
+  dpt_comm_nccl *g = r->group;
+  dpt_err why = {0};
+  int rc = DPT_OK;
+  if (atomic_load(&g->abort_code))
+    rc = aborted_error(g, "allreduce", &why);
+  else if (!r->comm)
+    rc = dpt_err_set(&why, DPT_EINTERNAL, "comm nccl: allreduce: rank %d is not attached",
+                     g->first + r->rank);
+  if (!rc)
+    rc = DPT_CHECK_NCCL(ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, r->comm, r->stream), &why);
+  /* A non-blocking communicator may still be queueing the call: the event must come after it. */
+  if (!rc) rc = wait_done(r, "allreduce", false, g->timeout_s, &why);
+  cudaEvent_t mine = r->queued[r->queued_calls % 2];
+  if (!rc) rc = DPT_CHECK_CUDA(cudaEventRecord(mine, r->stream), &why);
+  double t0 = dpt_now();
+  if (!rc && r->queued_calls > 0 && wait_previous)
+    rc = wait_until(r, "allreduce", false, r->queued[(r->queued_calls - 1) % 2], g->timeout_s,
+                    &why);
+  r->last_wait_s = dpt_now() - t0;
+  r->queued_calls++;
+  return rc ? fail_rank(r, rc, &why, err) : DPT_OK;
+}
+
+/* Waits for everything queued on the stream so far, the last queued sum included, by the event
+ * the next queued sum would have recorded (it waits for this one's work before it records). */
+static int nccl_settle(void *ctx, dpt_err *err)
+{
+  nccl_rank *r = ctx;
+  dpt_err why = {0};
+  if (!r->comm) return aborted_error(r->group, "allreduce", err);
+  cudaEvent_t all = r->queued[r->queued_calls % 2];
+  int rc = DPT_CHECK_CUDA(cudaEventRecord(all, r->stream), &why);
+  if (!rc) rc = wait_until(r, "allreduce", false, all, r->group->timeout_s, &why);
+  return rc ? fail_rank(r, rc, &why, err) : DPT_OK;
 }
 
 static int nccl_broadcast(void *ctx, float *buf, size_t n, int root, dpt_err *err)
@@ -265,6 +333,8 @@ static size_t nccl_allreduce_bytes(void *ctx, size_t n)
 static const dpt_comm_ops nccl_ops = {
     .name = "nccl",
     .allreduce_sum = nccl_allreduce_sum,
+    .allreduce_sum_queued = nccl_allreduce_sum_queued,
+    .settle = nccl_settle,
     .broadcast = nccl_broadcast,
     .barrier = nccl_barrier,
     .abort = nccl_abort,
@@ -338,6 +408,12 @@ dpt_comm dpt_comm_nccl_rank(dpt_comm_nccl *g, int rank)
  * rank (bounded here by the deadline and the abort flag, like any wait). */
 int dpt_comm_nccl_attach(dpt_comm_nccl *g, int rank, int cuda_ordinal, dpt_err *err)
 {
+  return dpt_comm_nccl_attach_on(g, rank, cuda_ordinal, NULL, err);
+}
+
+int dpt_comm_nccl_attach_on(dpt_comm_nccl *g, int rank, int cuda_ordinal, void *device_stream,
+                            dpt_err *err)
+{
   if (rank < 0 || rank >= g->size || g->ranks[rank].attached)
     return dpt_err_set(err, DPT_EINTERNAL, "comm nccl: rank %d: unknown or attached twice", rank);
   nccl_rank *r = &g->ranks[rank];
@@ -348,7 +424,12 @@ int dpt_comm_nccl_attach(dpt_comm_nccl *g, int rank, int cuda_ordinal, dpt_err *
   /* The device the worker opened on this thread already; set again so NCCL binds the rank to the
    * GPU named here whatever the thread did since. */
   int rc = DPT_CHECK_CUDA(cudaSetDevice(cuda_ordinal), &why);
-  if (!rc) rc = DPT_CHECK_CUDA(cudaStreamCreateWithFlags(&r->stream, cudaStreamNonBlocking), &why);
+  r->own_stream = !device_stream;
+  r->stream = device_stream;
+  if (!rc && r->own_stream)
+    rc = DPT_CHECK_CUDA(cudaStreamCreateWithFlags(&r->stream, cudaStreamNonBlocking), &why);
+  for (int i = 0; i < 2 && !rc; i++)
+    rc = DPT_CHECK_CUDA(cudaEventCreateWithFlags(&r->queued[i], cudaEventDisableTiming), &why);
   if (!rc) rc = DPT_CHECK_CUDA(cudaMalloc((void **)&r->token, sizeof *r->token), &why);
   if (!rc) {
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;

@@ -57,6 +57,12 @@ int dpt_comm_nccl_create_span(int size, int first, int total,
 void dpt_comm_nccl_set_init_timeout(dpt_comm_nccl *g, double init_timeout_s);
 dpt_comm dpt_comm_nccl_rank(dpt_comm_nccl *g, int rank);
 int dpt_comm_nccl_attach(dpt_comm_nccl *g, int rank, int cuda_ordinal, dpt_err *err);
+/* attach with the collectives on device_stream (a cudaStream_t of that device, the caller's until
+ * detach) instead of a stream of the rank's own: the device's work and the collectives are then
+ * ordered by the stream, and allreduce_sum_queued needs no wait before it (dpt/comm.h). NULL:
+ * dpt_comm_nccl_attach. */
+int dpt_comm_nccl_attach_on(dpt_comm_nccl *g, int rank, int cuda_ordinal, void *device_stream,
+                            dpt_err *err);
 void dpt_comm_nccl_detach(dpt_comm_nccl *g, int rank);
 /* Seconds rank waited for the others in its most recent collective (call from rank's thread). */
 /* Over MPI processes (host/comm/nccl_alarm.h): the group's first abort, from whichever thread,

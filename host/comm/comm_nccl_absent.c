@@ -34,6 +34,12 @@ dpt_comm dpt_comm_nccl_rank(dpt_comm_nccl *g, int rank) { return (dpt_comm){.ran
 
 int dpt_comm_nccl_attach(dpt_comm_nccl *g, int rank, int cuda_ordinal, dpt_err *err)
 {
+  return dpt_comm_nccl_attach_on(g, rank, cuda_ordinal, NULL, err);
+}
+
+int dpt_comm_nccl_attach_on(dpt_comm_nccl *g, int rank, int cuda_ordinal, void *device_stream,
+                            dpt_err *err)
+{
   return dpt_err_set(err, DPT_EINTERNAL, "comm nccl: rank %d: this build has no NCCL", rank);
 }
 

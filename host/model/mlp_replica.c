@@ -60,11 +60,10 @@ int dpt_mlp_load_rows(dpt_mlp_replica *r, int rows, const float *x, const int32_
     return dpt_err_set(err, DPT_EINTERNAL, "mlp: %d rows exceed the replica's %d", rows,
                        r->max_rows);
   if (rows == 0) return DPT_OK;
-  memcpy(r->host_labels, y, (size_t)rows * sizeof(int32_t));
+  memcpy(r->host_labels, y, (size_t)rows * sizeof(int32_t)); /* for scoring on the host */
   int rc = dpt_dev_copy_h2d(r->dev, r->acts[0], x,
                             (size_t)rows * (size_t)r->shape.sizes[0] * sizeof(float), err);
-  return rc ? rc : dpt_dev_copy_h2d(r->dev, r->labels, r->host_labels,
-                                    (size_t)rows * sizeof(int32_t), err);
+  return rc ? rc : dpt_dev_copy_h2d(r->dev, r->labels, y, (size_t)rows * sizeof(int32_t), err);
 }
 
 static int forward_layers(dpt_mlp_replica *r, int rows, dpt_err *err)
@@ -96,7 +95,7 @@ static void score_rows(dpt_mlp_replica *r, int rows, dpt_mlp_pass *out)
   out->correct = correct;
 }
 
-/* Loss, predictions and dlogits (into delta[0]), scored on the host. */
+/* Loss, predictions and dlogits (into delta[0]), scored on the host unless out is NULL. */
 static int loss_layer(dpt_mlp_replica *r, int rows, float grad_scale, dpt_mlp_pass *out,
                       dpt_err *err)
 {
@@ -104,7 +103,8 @@ static int loss_layer(dpt_mlp_replica *r, int rows, float grad_scale, dpt_mlp_pa
   int rc = dpt_dev_softmax_xent(r->dev, rows, s->sizes[s->n_layers], r->acts[s->n_layers],
                                 r->labels, grad_scale, r->delta[0], r->row_loss, r->row_argmax,
                                 err);
-  if (!rc) rc = dpt_dev_copy_d2h(r->dev, r->host_loss, r->row_loss, (size_t)rows * sizeof(float), err);
+  if (rc || !out) return rc;
+  rc = dpt_dev_copy_d2h(r->dev, r->host_loss, r->row_loss, (size_t)rows * sizeof(float), err);
   if (!rc)
     rc = dpt_dev_copy_d2h(r->dev, r->host_argmax, r->row_argmax, (size_t)rows * sizeof(int32_t),
                           err);
@@ -144,8 +144,7 @@ static int backward_layers(dpt_mlp_replica *r, int rows, float *grads, dpt_err *
 int dpt_mlp_forward_backward(dpt_mlp_replica *r, int rows, float grad_scale, float *grads,
                              dpt_mlp_pass *out, dpt_err *err)
 {
-  out->loss_sum = 0;
-  out->correct = 0;
+  if (out) *out = (dpt_mlp_pass){0};
   if (rows == 0) return dpt_dev_zero(r->dev, grads, r->n_params * sizeof(float), err);
   int rc = forward_layers(r, rows, err);
   if (!rc) rc = loss_layer(r, rows, grad_scale, out, err);

@@ -73,6 +73,13 @@ static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
               r->devices[i].ordinal);
     fprintf(f, "],\n");
   }
+  if (r->cuda.valid) /* docs/gpu.md: the step's work on the busiest device */
+    fprintf(f,
+            "  \"cuda\": {\"launches_per_step\": %s, \"host_waits_per_step\": %s, "
+            "\"h2d_per_step\": %s, \"d2h_per_step\": %s, \"allocs_after_first_step\": %ld},\n",
+            DPT_JSON_NUM(r->cuda.launches_per_step, 3), DPT_JSON_NUM(r->cuda.host_waits_per_step, 3),
+            DPT_JSON_NUM(r->cuda.h2d_per_step, 3), DPT_JSON_NUM(r->cuda.d2h_per_step, 3),
+            r->cuda.allocs_after_first_step);
   write_emulator_counters(f, r);
   fprintf(f, "  \"hidden\": [");
   for (int i = 0; i < r->n_hidden; i++) fprintf(f, "%s%d", i ? ", " : "", r->hidden[i]);

@@ -52,10 +52,16 @@ int dpt_sync_attach(dpt_sync *s, int worker, dpt_device *dev, const float *param
 }
 
 int dpt_sync_exchange(dpt_sync *s, int worker, float *params, float lr, const dpt_votes *mine,
-                      dpt_votes *counts, dpt_sync_timing *timing, dpt_err *err)
+                      dpt_votes *counts, bool settles, dpt_sync_timing *timing, dpt_err *err)
 {
   if (!is_attached(s, worker)) return not_attached(s, worker, err);
-  return s->vt->exchange(s->ctx, worker, params, lr, mine, counts, timing, err);
+  return s->vt->exchange(s->ctx, worker, params, lr, mine, counts, settles, timing, err);
+}
+
+int dpt_sync_settle(dpt_sync *s, int worker, dpt_err *err)
+{
+  if (!is_attached(s, worker)) return not_attached(s, worker, err);
+  return s->vt->settle ? s->vt->settle(s->ctx, worker, err) : DPT_OK;
 }
 
 void dpt_sync_detach(dpt_sync *s, int worker)
@@ -75,10 +81,10 @@ int dpt_sync_read_velocity(dpt_sync *s, int worker, float *out, dpt_err *err)
   return s->vt->read_velocity(s->ctx, worker, out, err);
 }
 
-int dpt_sync_settle(dpt_sync *s, int worker, float *params, dpt_err *err)
+int dpt_sync_adopt_shared(dpt_sync *s, int worker, float *params, dpt_err *err)
 {
   if (!is_attached(s, worker)) return not_attached(s, worker, err);
-  return s->vt->settle ? s->vt->settle(s->ctx, worker, params, err) : DPT_OK;
+  return s->vt->adopt_shared ? s->vt->adopt_shared(s->ctx, worker, params, err) : DPT_OK;
 }
 
 int dpt_sync_drop(dpt_sync *s, int worker, uint64_t *pushes, dpt_err *err)

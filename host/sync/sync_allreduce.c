@@ -4,9 +4,10 @@
  * NCCL over GPU memory on CUDA devices; either way the step runs on the worker's device.
  *
  * The votes ride in the same collective: each worker's gradient buffer (its own, handed out by
- * attach) holds its votes after the gradient, so the sum leaves every worker's counts there. The
- * step reads the summed skip votes on the device and the counts come back with the step's own
- * wait: on CUDA the votes add no trip between host and device to the exchange. */
+ * attach) holds its tally after the gradient (dpt/votes.h), so the sum leaves every worker's
+ * counts there, on the device, where the step reads the summed skip votes. On CUDA the sum is
+ * queued on the device's stream behind the backward pass (dpt_comm_allreduce_sum_queued) and
+ * the step behind it: the exchange neither waits for the device nor meets the other workers. */
 #include <stdalign.h>
 #include <stdlib.h>
 
@@ -15,16 +16,13 @@
 #include "host/comm/comm_group.h"
 #include "host/sync/sync_strategies.h"
 
-/* The floats summed after the gradient: a worker's votes on the way in, the counts on the way out. */
-enum { TALLY_SKIP, TALLY_STOP, TALLY_FLOATS };
-
 /* One worker's handle, buffers and optimizer state, on its own cache lines. */
 typedef struct ar_worker {
   alignas(DPT_CACHE_LINE) dpt_comm comm;
   dpt_device *dev; /* NULL until attached */
-  float *grads;    /* on dev: n_params, then TALLY_FLOATS */
+  float *grads;    /* on dev: n_params, then DPT_TALLY_FLOATS */
   float *velocity; /* on dev */
-  float *tally;    /* host (pinned): TALLY_FLOATS, the votes' staging both ways */
+  float *tally;    /* host (pinned): DPT_TALLY_SUMMED, host votes' and counts' staging */
 } ar_worker;
 
 typedef struct sync_allreduce {
@@ -48,10 +46,11 @@ static int ar_attach(void *ctx, int worker, dpt_device *dev, const float *params
 {
   sync_allreduce *s = ctx;
   ar_worker *w = &s->workers[worker];
-  size_t bytes = s->n_params * sizeof(float), tally_bytes = TALLY_FLOATS * sizeof(float);
+  size_t bytes = s->n_params * sizeof(float), tally_bytes = DPT_TALLY_FLOATS * sizeof(float);
   int rc = dpt_dev_alloc(dev, bytes + tally_bytes, (void **)&w->grads, err);
   if (!rc) rc = dpt_dev_alloc(dev, bytes, (void **)&w->velocity, err);
   if (!rc) rc = dpt_dev_host_alloc(dev, tally_bytes, (void **)&w->tally, err);
+  if (!rc) rc = dpt_dev_zero(dev, w->grads + s->n_params, tally_bytes, err); /* no votes yet */
   if (!rc)
     rc = s->init_velocity ? dpt_dev_copy_h2d(dev, w->velocity, s->init_velocity, bytes, err)
                           : dpt_dev_zero(dev, w->velocity, bytes, err);
@@ -67,36 +66,46 @@ static int ar_attach(void *ctx, int worker, dpt_device *dev, const float *params
 }
 
 static int ar_exchange(void *ctx, int worker, float *params, float lr, const dpt_votes *mine,
-                       dpt_votes *counts, dpt_sync_timing *timing, dpt_err *err)
+                       dpt_votes *counts, bool settles, dpt_sync_timing *timing, dpt_err *err)
 {
   sync_allreduce *s = ctx;
   ar_worker *w = &s->workers[worker];
   float *tally = w->grads + s->n_params;
+  size_t summed_bytes = DPT_TALLY_SUMMED * sizeof(float);
   dpt_err why = {0};
   double t0 = dpt_now(), wait_s = 0;
-  w->tally[TALLY_SKIP] = mine ? (float)mine->skip : 0.f;
-  w->tally[TALLY_STOP] = mine ? (float)mine->stop : 0.f;
-  /* Queued behind the backward pass; the sync below waits for both. The communicator reads the
-   * buffer outside the device's stream (as host memory, or on NCCL's own stream). */
-  int rc = dpt_dev_copy_h2d(w->dev, tally, w->tally, TALLY_FLOATS * sizeof(float), &why);
-  if (!rc) rc = dpt_dev_sync(w->dev, &why);
+  int rc = DPT_OK;
+  if (mine) { /* votes from the host: staged, and waited for, as the staging is reused */
+    w->tally[DPT_TALLY_SKIP] = (float)mine->skip;
+    w->tally[DPT_TALLY_STOP] = (float)mine->stop;
+    rc = dpt_dev_copy_h2d(w->dev, tally, w->tally, summed_bytes, &why);
+    if (!rc) rc = dpt_dev_sync(w->dev, &why);
+  }
   if (!rc) {
-    rc = dpt_comm_allreduce_sum(&w->comm, w->grads, s->n_params + TALLY_FLOATS, &why);
+    rc = dpt_comm_allreduce_sum_queued(&w->comm, w->grads, s->n_params + DPT_TALLY_SUMMED,
+                                       !settles, &why);
     wait_s = dpt_comm_group_last_wait_s(s->group, worker);
   }
   /* The summed votes are the same bits on every worker: all skip the step, or none does. */
   if (!rc)
     rc = dpt_dev_sgd_step(w->dev, s->n_params, params, w->grads, w->velocity, lr, s->momentum,
-                          s->weight_decay, tally + TALLY_SKIP, &why);
-  /* Waits for the queued step too: counted as exchange time on every device, as on the CPU. */
-  if (!rc) rc = dpt_dev_copy_d2h(w->dev, w->tally, tally, TALLY_FLOATS * sizeof(float), &why);
-  if (!rc && counts)
-    *counts = (dpt_votes){.skip = (int32_t)w->tally[TALLY_SKIP],
-                          .stop = (int32_t)w->tally[TALLY_STOP]};
+                          s->weight_decay, tally + DPT_TALLY_SKIP, &why);
+  if (!rc && counts) { /* waits for the queued sum and step */
+    rc = dpt_dev_copy_d2h(w->dev, w->tally, tally, summed_bytes, &why);
+    if (!rc)
+      *counts = (dpt_votes){.skip = (int32_t)w->tally[DPT_TALLY_SKIP],
+                            .stop = (int32_t)w->tally[DPT_TALLY_STOP]};
+  }
   if (timing) *timing = (dpt_sync_timing){.comm_s = dpt_now() - t0 - wait_s, .wait_s = wait_s};
   if (!rc) return DPT_OK;
   dpt_comm_abort(&w->comm, rc, why.msg); /* the others stop now instead of timing out */
   return dpt_err_set(err, rc, "%s", why.msg);
+}
+
+static int ar_settle(void *ctx, int worker, dpt_err *err)
+{
+  sync_allreduce *s = ctx;
+  return dpt_comm_settle(&s->workers[worker].comm, err);
 }
 
 static void ar_detach(void *ctx, int worker)
@@ -139,6 +148,7 @@ static const dpt_sync_ops allreduce_ops = {
     .name = "allreduce",
     .attach = ar_attach,
     .exchange = ar_exchange,
+    .settle = ar_settle,
     .detach = ar_detach,
     .abort = ar_abort,
     .bytes_per_step = ar_bytes_per_step,

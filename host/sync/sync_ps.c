@@ -1,9 +1,10 @@
 /* The parameter-server strategy: each worker copies its gradient to pinned host memory, pushes it
  * to the server with its votes, pulls the stepped parameters and the vote counts, and copies the
  * parameters back to its replica. The votes travel as host values beside the push and the pull
- * (over MPI too, ps/ps_mpi.h): they never cross between host and device. A CPU device's memory is
- * host memory: its worker pushes its gradient buffer and pulls into its replica directly, saving
- * two copies of the model per step. */
+ * (over MPI too, ps/ps_mpi.h): the worker's tally after its gradient (dpt/votes.h) comes to the host
+ * in the gradient's copy, and the counts go back into it with the parameters' upload. A CPU
+ * device's memory is host memory: its worker pushes its gradient buffer and pulls into its replica
+ * directly, saving two copies of the model per step. */
 #include <stdalign.h>
 #include <stdlib.h>
 
@@ -16,9 +17,10 @@
  * cache lines. */
 typedef struct ps_stage {
   alignas(DPT_CACHE_LINE) dpt_device *dev; /* NULL until attached */
-  float *grads;       /* on dev */
-  float *host_grads;  /* pinned, or grads itself on a CPU device */
-  float *host_params; /* pinned, or NULL on a CPU device (the replica's are used) */
+  float *grads;       /* on dev: n_params, then DPT_TALLY_FLOATS */
+  float *host_grads;  /* pinned, or grads itself on a CPU device: as grads */
+  float *host_params; /* pinned, or NULL on a CPU device (the replica's are used): n_params,
+                       * then the counts' staging */
 } ps_stage;
 
 static bool is_host_memory(const dpt_device *dev) { return dev->kind == DPT_DEVICE_CPU; }
@@ -43,9 +45,10 @@ static int ps_attach(void *ctx, int worker, dpt_device *dev, const float *params
 {
   sync_ps *s = ctx;
   ps_stage *w = &s->workers[worker];
-  size_t bytes = s->n_params * sizeof(float);
+  size_t bytes = (s->n_params + DPT_TALLY_FLOATS) * sizeof(float);
   *w = (ps_stage){.dev = dev};
   int rc = dpt_dev_alloc(dev, bytes, (void **)&w->grads, err);
+  if (!rc) rc = dpt_dev_zero(dev, w->grads + s->n_params, DPT_TALLY_FLOATS * sizeof(float), err);
   if (!rc && is_host_memory(dev)) w->host_grads = w->grads;
   if (!rc && !is_host_memory(dev)) {
     rc = dpt_dev_host_alloc(dev, bytes, (void **)&w->host_grads, err);
@@ -60,28 +63,37 @@ static int ps_attach(void *ctx, int worker, dpt_device *dev, const float *params
 }
 
 static int ps_exchange(void *ctx, int worker, float *params, float lr, const dpt_votes *mine,
-                       dpt_votes *counts, dpt_sync_timing *timing, dpt_err *err)
+                       dpt_votes *counts, bool settles, dpt_sync_timing *timing, dpt_err *err)
 {
   sync_ps *s = ctx;
   ps_stage *w = &s->workers[worker];
-  size_t bytes = s->n_params * sizeof(float);
+  size_t n = s->n_params, bytes = n * sizeof(float);
+  size_t summed_bytes = DPT_TALLY_SUMMED * sizeof(float);
   dpt_err why = {0};
   double t0 = dpt_now(), wait_s = 0;
   bool direct = is_host_memory(w->dev);
   float *host_params = direct ? params : w->host_params;
-  /* The d2h copy waits for the device's queued work, the previous exchange's h2d from
-   * w->host_params included, so the pull below may overwrite the staging buffer. */
-  int rc = direct ? DPT_OK : dpt_dev_copy_d2h(w->dev, w->host_grads, w->grads, bytes, &why);
-  if (!rc) rc = dpt_ps_push(s->ps, worker, w->host_grads, lr, mine, &why);
+  /* The d2h copy, with the tally, waits for the device's queued work, the previous exchange's
+   * uploads from w->host_params included, so the pull below may overwrite the staging buffer. */
+  int rc = direct ? DPT_OK
+                  : dpt_dev_copy_d2h(w->dev, w->host_grads, w->grads, bytes + summed_bytes, &why);
+  const float *tally = w->host_grads + n;
+  dpt_votes votes = mine ? *mine
+                         : (dpt_votes){.skip = (int32_t)tally[DPT_TALLY_SKIP],
+                                       .stop = (int32_t)tally[DPT_TALLY_STOP]};
+  if (!rc) rc = dpt_ps_push(s->ps, worker, w->host_grads, lr, &votes, &why);
   dpt_ps_round round = {0};
   if (!rc) {
     rc = dpt_ps_pull(s->ps, worker, host_params, &round, &why);
     wait_s = round.wait_s;
   }
   if (!rc && counts) *counts = round.votes;
+  /* The counts into the device's tally, where the step's ledger reads them. */
+  float *counted = direct ? w->grads + n : w->host_params + n;
+  counted[DPT_TALLY_SKIP] = (float)round.votes.skip;
+  counted[DPT_TALLY_STOP] = (float)round.votes.stop;
   if (!rc && !direct) rc = dpt_dev_copy_h2d(w->dev, params, w->host_params, bytes, &why);
-  /* Count the queued upload as exchange time on every device, as on the CPU (a no-op there). */
-  if (!rc) rc = dpt_dev_sync(w->dev, &why);
+  if (!rc && !direct) rc = dpt_dev_copy_h2d(w->dev, w->grads + n, counted, summed_bytes, &why);
   if (timing)
     *timing = (dpt_sync_timing){.comm_s = dpt_now() - t0 - wait_s, .wait_s = wait_s,
                                 .staleness = round.staleness};
@@ -116,13 +128,15 @@ static int ps_read_velocity(void *ctx, int worker, float *out, dpt_err *err)
 }
 
 /* Synchronous rounds keep every replica equal to the server's parameters: nothing to do. */
-static int ps_settle(void *ctx, int worker, float *params, dpt_err *err)
+static int ps_adopt_shared(void *ctx, int worker, float *params, dpt_err *err)
 {
   sync_ps *s = ctx;
   if (s->staleness == 0) return DPT_OK;
   ps_stage *w = &s->workers[worker];
   bool direct = is_host_memory(w->dev);
-  int rc = dpt_ps_read_params(s->ps, direct ? params : w->host_params, err);
+  /* The last exchange's upload from the staging buffer may still be queued. */
+  int rc = direct ? DPT_OK : dpt_dev_sync(w->dev, err);
+  if (!rc) rc = dpt_ps_read_params(s->ps, direct ? params : w->host_params, err);
   if (!rc && !direct)
     rc = dpt_dev_copy_h2d(w->dev, params, w->host_params, s->n_params * sizeof(float), err);
   return rc ? rc : dpt_dev_sync(w->dev, err);
@@ -157,7 +171,7 @@ static const dpt_sync_ops ps_ops = {
     .bytes_per_step = ps_bytes_per_step,
     .destroy = ps_destroy,
     .read_velocity = ps_read_velocity,
-    .settle = ps_settle,
+    .adopt_shared = ps_adopt_shared,
     .drop = ps_drop,
     .get_ps_stats = ps_get_stats,
 };

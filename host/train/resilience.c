@@ -64,6 +64,14 @@ int dpt_resilience_finish(const dpt_run *run, dpt_err *err)
 {
   const dpt_resilience *r = &run->resilience;
   if (r->diverged_after) return diverged(run, err);
+  if (r->nonfinite_after) {
+    char where[128];
+    where_text(run, r->nonfinite_after, where, sizeof where);
+    return dpt_err_set(err, DPT_ENONFINITE,
+                       "stopped after %s: another process's worker had NaN or Inf in its "
+                       "gradient (--on-nan stop; that process names it)",
+                       where);
+  }
   long last = dpt_run_total_steps(run);
   if (r->stopped_after == 0 || (r->stopped_after >= last && !r->evaluation_cut)) return DPT_OK;
   const char *ck = run->cfg->checkpoint_path;

@@ -35,6 +35,9 @@ typedef struct dpt_resilience {
   long epoch_skipped_steps;   /* worker 0: those of the epoch in progress */
   long skip_notices;          /* worker 0: skipped steps of this run the observer was told of */
   long diverged_after;        /* worker 0: the step whose skip exceeded --max-skips (0: none) */
+  /* worker 0: the step after which --on-nan stop stopped the run for a worker of another
+   * process, whose own error ends that process (0: none) */
+  long nonfinite_after;
 } dpt_resilience;
 
 /* Before the workers start, with init_params holding the seeded initialization: checks the test
@@ -45,7 +48,8 @@ int dpt_resilience_setup(struct dpt_run *run, float *init_params, dpt_sync_confi
                          dpt_err *err);
 
 /* After the workers joined without error: DPT_EDIVERGED (with where, and what to change) when
- * they stopped after too many skipped steps in a row; DPT_EINTERRUPTED (with where the run
+ * they stopped after too many skipped steps in a row; DPT_ENONFINITE when they stopped for another
+ * process's worker's NaN or Inf (--on-nan stop); DPT_EINTERRUPTED (with where the run
  * stopped and the checkpoint that continues it) when they stopped on request before the last
  * epoch ended; else 0. */
 int dpt_resilience_finish(const struct dpt_run *run, dpt_err *err);

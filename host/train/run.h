@@ -17,6 +17,7 @@
 #include "dpt/trainer.h"
 #include "host/train/resilience.h"
 #include "host/train/straggler.h"
+#include "host/train/step_counts.h"
 
 /* One worker's figures, padded so workers never share a cache line. */
 typedef struct dpt_worker_slot {
@@ -28,12 +29,14 @@ typedef struct dpt_worker_slot {
   long test_correct;
   double compute_s, comm_s, wait_s; /* whole run */
   double epoch_t0;        /* when this worker left the epoch's starting barrier */
-  /* This worker's loss sum of global step g in step_loss[g % 2], written before its exchange.
-   * Worker 0 reads every slot's entry once its own exchange of g returned: an exchange completes
-   * only after every worker pushed, so all of g's entries are written; and no worker can reach
-   * step g + 2 (the next writer of that entry) before worker 0 has pushed g + 1. */
+  /* This worker's loss sum of step g (1-based), a multiple of --metrics-every, in
+   * step_loss[g / every % 2], written when it reads its ledger after g. Synchronous: worker 0
+   * reads every slot's entry after a barrier all meet after that write; the next writer of the
+   * entry, 2 x every steps later, comes after the next such barrier, which worker 0 meets once it
+   * has read. With staleness worker 0 reads only its own entry (report_step). */
   double step_loss[2];
   long skips_in_a_row;    /* steps skipped in a row up to the last one: the same in every slot */
+  long seen_skipped;      /* the ledger's skipped steps at the last read */
   /* --on-worker-failure continue (host/train/run_lose.c): */
   atomic_bool in_training; /* written by the worker: inside its epoch's training loop */
   atomic_bool lost;        /* claimed by whoever drops the worker, once */
@@ -44,6 +47,7 @@ typedef struct dpt_worker_slot {
   uint64_t piece_exchanges; /* (both under the run's queue_mu) */
   uint64_t exchanges;      /* written by the worker: its exchanges that returned */
   float *replica_copy;    /* --check-replicas: host copy of this worker's parameters */
+  dpt_step_counts counts; /* CUDA: the device's counts at the run's points */
 } dpt_worker_slot;
 
 typedef struct dpt_run {
@@ -61,6 +65,9 @@ typedef struct dpt_run {
   int ps_threads;
   int max_rows;              /* per worker per step: ceil(batch / all_workers) */
   long steps_per_epoch;
+  /* The ledgers are read after every read_every-th step (host/train/step_guard.h): 1 on the CPU,
+   * where reading costs nothing; on a GPU --metrics-every. */
+  long read_every;
   dpt_sync sync;
   dpt_barrier barrier;
   dpt_worker_slot *slots;

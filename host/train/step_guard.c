@@ -6,7 +6,7 @@
 #include "dpt/timer.h"
 #include "host/train/checkpoint_run.h"
 #include "host/train/run.h"
-#include "kernels/kn_math.h"
+#include "dpt/votes.h"
 
 enum {
   STALL_POLL_MS = 10,
@@ -75,67 +75,100 @@ static int diverge(dpt_device *dev, float *params, dpt_err *err)
   return rc ? rc : store_floats(dev, params, &first, 1, err);
 }
 
-int dpt_guard_before_exchange(dpt_run *run, int w, dpt_device *dev, float *grads, int epoch,
-                              long step, dpt_votes *votes, dpt_err *err)
+/* A stop vote, cast by copying it into the tally (it outlives the queued copy). */
+static const float stop_vote = 1.f;
+
+int dpt_guard_before_exchange(dpt_run *run, int w, dpt_device *dev, float *grads,
+                              const float *gate, int epoch, long step, bool read_due, dpt_err *err)
 {
   long done = steps_done(run, epoch, step);
-  /* One thread per process asks: a request reaches the others through the vote count. */
-  *votes = (dpt_votes){.stop = w == 0 && dpt_observer_stop_requested(run->obs)};
   int rc = apply_fault(run, w, dev, grads, done, err);
-  bool bad = false;
-  if (!rc) rc = dpt_dev_has_nonfinite(dev, run->n_params, grads, &bad, err);
-  if (!rc && bad && run->cfg->on_nan == DPT_ON_NAN_STOP)
-    rc = dpt_err_set(err, DPT_ENONFINITE,
-                     "step %ld (epoch %d, step %ld of %ld): the gradient holds NaN or Inf; stopped "
-                     "before it reached the parameters (--on-nan skip drops such steps instead)",
-                     done, epoch, step + 1, run->steps_per_epoch);
-  votes->skip = bad;
+  if (!rc) rc = dpt_dev_vote(dev, run->n_params, grads, gate, err);
+  /* One thread per process asks: a request reaches the others through the vote count, which
+   * every worker reads after this step. */
+  if (!rc && w == 0 && read_due && dpt_observer_stop_requested(run->obs))
+    rc = dpt_dev_copy_h2d(dev, grads + run->n_params + DPT_TALLY_STOP, &stop_vote,
+                          sizeof stop_vote, err);
   return rc;
 }
 
-/* Worker 0: counts the skipped step, and announces it while few were. */
-static void count_skip(dpt_run *run, int epoch, long step, float workers_voting)
+/* Worker 0: the first few skipped steps since the last read told to the observer. */
+static void tell_skips(dpt_run *run, const dpt_ledger *l, long first, long count)
 {
   dpt_resilience *r = &run->resilience;
-  r->skipped_steps++;
-  r->epoch_skipped_steps++;
   const dpt_observer *obs = run->obs;
-  if (++r->skip_notices > SKIP_NOTICES || !obs || !obs->on_notice) return;
-  char msg[320];
-  snprintf(msg, sizeof msg,
-           "step %ld (epoch %d): NaN or Inf in the gradient of %.0f worker(s): the step is "
-           "skipped on every worker (--on-nan skip)%s",
-           steps_done(run, epoch, step), epoch, (double)workers_voting,
-           r->skip_notices == SKIP_NOTICES ? "; further skipped steps are counted in the epoch "
-                                             "lines"
-                                           : "");
-  obs->on_notice(obs->ctx, msg);
+  for (long i = first; i < first + count && i < DPT_LEDGER_NOTES; i++) {
+    if (++r->skip_notices > SKIP_NOTICES || !obs || !obs->on_notice) return;
+    long at = (long)l->note_step[i];
+    char msg[320];
+    snprintf(msg, sizeof msg,
+             "step %ld (epoch %ld): NaN or Inf in the gradient of %.0f worker(s): the step is "
+             "skipped on every worker (--on-nan skip)%s",
+             at, (at - 1) / run->steps_per_epoch + 1, l->note_workers[i],
+             r->skip_notices == SKIP_NOTICES ? "; further skipped steps are counted in the epoch "
+                                               "lines"
+                                             : "");
+    obs->on_notice(obs->ctx, msg);
+  }
 }
 
-int dpt_guard_after_exchange(dpt_run *run, int w, dpt_device *dev, float *params,
-                             dpt_votes counts, int epoch, long step, dpt_step_outcome *out,
-                             dpt_err *err)
+int dpt_guard_after_exchange(dpt_run *run, int w, dpt_device *dev, float *params, int epoch,
+                             long step, dpt_err *err)
 {
-  int rc = DPT_OK;
   if (fault_due(run, w, steps_done(run, epoch, step)) == DPT_FAULT_DIVERGE)
-    rc = diverge(dev, params, err);
-  *out = (dpt_step_outcome){.counts = counts,
-                            .skipped = !rc && kn_step_skipped((float)counts.skip),
-                            .stop = !rc && counts.stop > 0};
-  long *in_a_row = &run->slots[w].skips_in_a_row;
-  *in_a_row = out->skipped ? *in_a_row + 1 : 0;
-  out->diverged = *in_a_row > run->cfg->max_skips;
-  if (rc || !out->skipped || w != 0) return rc;
-  count_skip(run, epoch, step, (float)counts.skip);
-  if (out->diverged) run->resilience.diverged_after = steps_done(run, epoch, step);
+    return diverge(dev, params, err);
   return DPT_OK;
+}
+
+bool dpt_guard_read_due(const dpt_run *run, int epoch, long step)
+{
+  long done = steps_done(run, epoch, step), every = run->cfg->checkpoint_every;
+  return done % run->read_every == 0 || step + 1 == run->steps_per_epoch ||
+         (run->cfg->checkpoint_path && every > 0 && done % every == 0);
+}
+
+int dpt_guard_read(dpt_run *run, int w, const dpt_ledger *l, int epoch, long step,
+                   dpt_step_outcome *out, dpt_err *err)
+{
+  dpt_worker_slot *slot = &run->slots[w];
+  slot->run_samples += (long)l->samples - slot->samples;
+  slot->loss_sum = l->loss_sum;
+  slot->correct = (long)l->correct;
+  slot->samples = (long)l->samples;
+  slot->skips_in_a_row = (long)l->in_a_row;
+  long first = slot->seen_skipped, count = (long)l->skipped - first;
+  slot->seen_skipped = (long)l->skipped;
+  if (w == 0 && count > 0) {
+    run->resilience.skipped_steps += count;
+    run->resilience.epoch_skipped_steps += count;
+    tell_skips(run, l, first, count);
+  }
+  *out = (dpt_step_outcome){.stop = l->stop_votes > 0};
+  long at = (long)l->halted_after;
+  if (at == 0) return DPT_OK;
+  if (!l->halted_nonfinite) {
+    out->diverged = true;
+    if (w == 0) run->resilience.diverged_after = at;
+    return DPT_OK;
+  }
+  long bad = (long)l->own_bad_step;
+  if (bad == 0) { /* another worker's: it fails (or, in another process, it ends that one) */
+    out->halted = true;
+    if (w == 0) run->resilience.nonfinite_after = at;
+    return DPT_OK;
+  }
+  return dpt_err_set(err, DPT_ENONFINITE,
+                     "step %ld (epoch %ld, step %ld of %ld): the gradient holds NaN or Inf; stopped "
+                     "before it reached the parameters (--on-nan skip drops such steps instead)",
+                     bad, (bad - 1) / run->steps_per_epoch + 1, (bad - 1) % run->steps_per_epoch + 1,
+                     run->steps_per_epoch);
 }
 
 int dpt_guard_step_boundary(dpt_run *run, int w, dpt_device *dev, const float *params, int epoch,
                             long step, const dpt_step_outcome *outcome, dpt_err *err)
 {
   long done = steps_done(run, epoch, step), every = run->cfg->checkpoint_every;
-  if (outcome->diverged) return DPT_OK; /* what it would save is the state that diverged */
+  if (outcome->diverged || outcome->halted) return DPT_OK; /* that state is not worth saving */
   bool stop = outcome->stop;
   if (stop && w == 0) run->resilience.stopped_after = done;
   bool due = stop || (every > 0 && done % every == 0);

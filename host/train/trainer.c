@@ -124,6 +124,7 @@ static void fill_result(const dpt_config *cfg, const dpt_run *run, size_t bytes_
   out->classes = run->shape.sizes[run->shape.n_layers];
   out->train_samples = (long)run->train->count;
   out->test_samples = (long)run->test->count;
+  for (int w = 0; w < run->workers; w++) dpt_step_counts_add(&run->slots[w].counts, &out->cuda);
   for (int g = 0; run->device_kind == DPT_DEVICE_CUDA && g < run->all_workers &&
                   g < DPT_RESULT_DEVICES_MAX;
        g++) {
@@ -210,6 +211,13 @@ static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dp
   if (rc) return rc;
   run->max_rows = (cfg->batch + run->all_workers - 1) / run->all_workers;
   run->steps_per_epoch = (long)((run->train->count + (size_t)cfg->batch - 1) / (size_t)cfg->batch);
+  /* Reading a GPU's ledger waits for the device: once every --metrics-every steps, when a step's
+   * loss is summed (whether this process writes the rows or not: every process sums it). With
+   * staleness each worker reads its own after every step: the workers meet at no read point, a
+   * queued worker may never run an epoch's last step, and its exchange waits for its gradient's
+   * copy anyway. */
+  run->read_every =
+      run->device_kind == DPT_DEVICE_CPU || cfg->staleness != 0 ? 1 : cfg->metrics_every;
 
   float *init = malloc(run->n_params * sizeof(float));
   run->final_params = malloc(run->n_params * sizeof(float));

@@ -21,10 +21,17 @@ typedef struct worker {
   bool dev_open, attached;
   dpt_mlp_replica rep;
   float *grads;        /* on dev: the exchange's, where the backward pass writes (dpt/sync.h) */
-  float *stage_x;      /* host (pinned): rows gathered for this step */
-  int32_t *stage_y;
+  dpt_ledger *ledger;  /* on dev: this worker's running figures (dpt/ledger.h) */
+  dpt_ledger *seen;    /* host (pinned): the ledger as last read, or about to be uploaded */
+  /* host (pinned): rows gathered for a pass, two sets used in turn (loads counts them): a set's
+   * copies from the pass before last are done when it is filled again, since an exchange returns
+   * only once the one before it is done, and an evaluation chunk waits for its own pass. */
+  float *stage_x[2];
+  int32_t *stage_y[2];
+  long loads;
   uint32_t *order;     /* this epoch's sample order, the same in every worker */
   int step_rows;       /* rows of this worker's last step */
+  long loop_steps;     /* steps of this epoch's training loop so far */
   dpt_worker_slot *slot;
   dpt_err err;
 } worker;
@@ -48,12 +55,17 @@ static int worker_setup(worker *self)
   size_t features = (size_t)run->shape.sizes[0];
   rc = dpt_mlp_replica_create(&self->dev, &run->shape, run->max_rows, run->init_params, &self->rep,
                               &self->err);
-  if (!rc)
+  for (int i = 0; i < 2 && !rc; i++) {
     rc = dpt_dev_host_alloc(&self->dev, (size_t)run->max_rows * features * sizeof(float),
-                            (void **)&self->stage_x, &self->err);
+                            (void **)&self->stage_x[i], &self->err);
+    if (!rc)
+      rc = dpt_dev_host_alloc(&self->dev, (size_t)run->max_rows * sizeof(int32_t),
+                              (void **)&self->stage_y[i], &self->err);
+  }
+  if (!rc) rc = dpt_dev_alloc(&self->dev, sizeof *self->ledger, (void **)&self->ledger, &self->err);
   if (!rc)
-    rc = dpt_dev_host_alloc(&self->dev, (size_t)run->max_rows * sizeof(int32_t),
-                            (void **)&self->stage_y, &self->err);
+    rc = dpt_dev_host_alloc(&self->dev, sizeof *self->seen, (void **)&self->seen, &self->err);
+  if (!rc) *self->seen = (dpt_ledger){.in_a_row = (double)self->slot->skips_in_a_row};
   if (!rc) {
     self->order = malloc(run->train->count * sizeof *self->order);
     if (!self->order) rc = dpt_err_set(&self->err, DPT_ENOMEM, "worker %d: out of memory", self->w);
@@ -76,8 +88,12 @@ static void worker_teardown(worker *self)
   free(self->slot->replica_copy);
   self->slot->replica_copy = NULL;
   if (!self->dev_open) return;
-  dpt_dev_host_free(&self->dev, self->stage_x);
-  dpt_dev_host_free(&self->dev, self->stage_y);
+  for (int i = 0; i < 2; i++) {
+    dpt_dev_host_free(&self->dev, self->stage_x[i]);
+    dpt_dev_host_free(&self->dev, self->stage_y[i]);
+  }
+  dpt_dev_free(&self->dev, self->ledger);
+  dpt_dev_host_free(&self->dev, self->seen);
   dpt_mlp_replica_destroy(&self->rep);
   dpt_device_close(&self->dev);
 }
@@ -97,12 +113,15 @@ static int load_rows(worker *self, const dpt_dataset *ds, const uint32_t *order,
                      int rows)
 {
   size_t f = ds->features;
+  int set = (int)(self->loads++ % 2);
+  float *x = self->stage_x[set];
+  int32_t *y = self->stage_y[set];
   for (int i = 0; i < rows; i++) {
     size_t idx = order ? order[first + (size_t)i] : first + (size_t)i;
-    memcpy(self->stage_x + (size_t)i * f, ds->x + idx * f, f * sizeof(float));
-    self->stage_y[i] = ds->y[idx];
+    memcpy(x + (size_t)i * f, ds->x + idx * f, f * sizeof(float));
+    y[i] = ds->y[idx];
   }
-  return dpt_mlp_load_rows(&self->rep, rows, self->stage_x, self->stage_y, &self->err);
+  return dpt_mlp_load_rows(&self->rep, rows, x, y, &self->err);
 }
 
 /* --check-replicas over MPI, worker 0 once its process's replicas are equal: every process
@@ -145,22 +164,50 @@ static int check_replicas(worker *self, long step)
   return rc ? rc : dpt_barrier_wait(&run->barrier, self->w, &self->err);
 }
 
-/* --straggler: a straggling step's compute, which took t1 - t0, is made `factor` times as long. */
-static double straggle(worker *self, long global_step, int share, double t0, double t1)
+/* --straggler: a straggling step's compute, from t0, is made `factor` times as long. It waits for
+ * the device to measure the compute (a step that does not straggle leaves it queued); *t1: when
+ * the compute ended. */
+static int straggle(worker *self, long global_step, int share, double t0, double *t1)
 {
   dpt_run *run = self->run;
   /* Queued pieces draw one by one: a step's pieces may run on any worker. */
   long draw = run->queued ? global_step * run->all_workers + share : global_step;
   double factor =
       dpt_straggler_factor(&run->stragglers, run->cfg->seed, run->first_worker + self->w, draw);
-  if (factor <= 1) return t1;
-  dpt_sleep((factor - 1) * (t1 - t0));
-  return dpt_now();
+  *t1 = dpt_now();
+  if (factor <= 1) return DPT_OK;
+  /* The previous exchange may be queued on the device: its settle cannot hang on a failed peer. */
+  int rc = dpt_sync_settle(&run->sync, self->w, &self->err);
+  if (!rc) rc = dpt_dev_sync(&self->dev, &self->err);
+  if (rc) return rc;
+  dpt_sleep((factor - 1) * (dpt_now() - t0));
+  *t1 = dpt_now();
+  return DPT_OK;
+}
+
+/* Reads the ledger back, and what it decided into *outcome. The one wait is the exchange's
+ * settle, which a failed peer cannot hang (the device's own sync then finds the copy done). */
+static int read_ledger(worker *self, int epoch, long step, dpt_step_outcome *outcome)
+{
+  dpt_run *run = self->run;
+  int rc = dpt_dev_copy_d2h_queued(&self->dev, self->seen, self->ledger, sizeof *self->seen,
+                                   &self->err);
+  if (!rc) rc = dpt_sync_settle(&run->sync, self->w, &self->err);
+  if (!rc) rc = dpt_dev_sync(&self->dev, &self->err);
+  return rc ? rc : dpt_guard_read(run, self->w, self->seen, epoch, step, outcome, &self->err);
+}
+
+/* Whether step's loss is summed: every --metrics-every steps, in every process (a read point:
+ * run->read_every divides it), whether a metrics row is written or not. */
+static bool step_loss_due(const dpt_run *run, int epoch, long step)
+{
+  return (dpt_run_step_index(run, epoch, step) + 1) % run->cfg->metrics_every == 0;
 }
 
 /* Share `share` (of every process's workers) of step's global batch. *outcome: what the
- * exchange's votes decided (host/train/step_guard.h). */
-static int train_step(worker *self, int epoch, long step, int share, float *lr_out,
+ * exchange's votes decided (host/train/step_guard.h), where the ledger is read after this step
+ * (*read); else nothing. */
+static int train_step(worker *self, int epoch, long step, int share, float *lr_out, bool *read,
                       dpt_step_outcome *outcome)
 {
   dpt_run *run = self->run;
@@ -172,41 +219,47 @@ static int train_step(worker *self, int epoch, long step, int share, float *lr_o
   dpt_shard_rows(batch_rows, run->all_workers, share, &off, &rows);
   long global_step = dpt_run_step_index(run, epoch, step);
 
+  /* Queued on a GPU: the time it takes the host to queue the pass. */
   double t0 = dpt_now();
-  dpt_mlp_pass pass;
   int rc = load_rows(self, run->train, self->order, lo + (size_t)off, rows);
   if (!rc)
-    rc = dpt_mlp_forward_backward(&self->rep, rows, 1.f / (float)batch_rows, self->grads, &pass,
+    rc = dpt_mlp_forward_backward(&self->rep, rows, 1.f / (float)batch_rows, self->grads, NULL,
                                   &self->err);
-  if (!rc) rc = dpt_dev_sync(&self->dev, &self->err);
-  double t1 = rc ? dpt_now() : straggle(self, global_step, share, t0, dpt_now());
+  double t1 = t0;
+  if (!rc) rc = straggle(self, global_step, share, t0, &t1);
   self->slot->compute_s += t1 - t0;
   if (rc) return rc;
   self->step_rows = rows;
 
   float lr = dpt_schedule_lr(&cfg->schedule, global_step, run->steps_per_epoch, cfg->epochs);
-  self->slot->step_loss[global_step % 2] = pass.loss_sum;
-  dpt_votes votes = {0}, counts = {0};
-  rc = dpt_guard_before_exchange(run, self->w, &self->dev, self->grads, epoch, step, &votes,
-                                 &self->err);
+  *read = dpt_guard_read_due(run, epoch, step);
+  rc = dpt_guard_before_exchange(run, self->w, &self->dev, self->grads, &self->ledger->gate, epoch,
+                                 step, *read, &self->err);
   if (rc) return rc;
   dpt_sync_timing t = {0};
-  rc =
-      dpt_sync_exchange(&run->sync, self->w, self->rep.params, lr, &votes, &counts, &t, &self->err);
+  /* A read settles the exchange (read_ledger): then the exchange need not wait itself. */
+  rc = dpt_sync_exchange(&run->sync, self->w, self->rep.params, lr, NULL, NULL, *read, &t,
+                         &self->err);
   if (run->trace) dpt_trace_step(run->trace, self->w, global_step + 1, t0, t1, dpt_now(), &t);
   self->slot->comm_s += t.comm_s;
   self->slot->wait_s += t.wait_s;
   if (!rc) self->slot->exchanges++; /* read by a dropper under the queue lock: see take_piece */
+  /* The step's figures count unless the exchange's votes skipped it (kn_ledger_commit). */
   if (!rc)
-    rc = dpt_guard_after_exchange(run, self->w, &self->dev, self->rep.params, counts, epoch, step,
-                                  outcome, &self->err);
+    rc = dpt_dev_ledger_commit(&self->dev, self->ledger, self->grads + run->n_params, rows,
+                               self->rep.row_loss, self->rep.row_argmax, self->rep.labels,
+                               global_step + 1, cfg->max_skips, cfg->on_nan == DPT_ON_NAN_STOP,
+                               &self->err);
+  /* --check-replicas waits for the device: first for the exchange, which may wait on others. */
+  if (!rc && cfg->check_replicas) rc = dpt_sync_settle(&run->sync, self->w, &self->err);
+  if (!rc)
+    rc = dpt_guard_after_exchange(run, self->w, &self->dev, self->rep.params, epoch, step,
+                                  &self->err);
+  *outcome = (dpt_step_outcome){0};
+  if (!rc && *read) rc = read_ledger(self, epoch, step, outcome);
   if (rc) return rc;
-  if (!outcome->skipped) { /* a dropped step's figures go with it */
-    self->slot->loss_sum += pass.loss_sum;
-    self->slot->correct += pass.correct;
-    self->slot->samples += rows;
-    self->slot->run_samples += rows;
-  }
+  if (step_loss_due(run, epoch, step))
+    self->slot->step_loss[(global_step + 1) / cfg->metrics_every % 2] = self->seen->step_loss;
   *lr_out = lr;
   return cfg->check_replicas ? check_replicas(self, global_step) : DPT_OK;
 }
@@ -313,14 +366,28 @@ static long samples_through(const dpt_run *run, long step)
   return done < n ? done : n;
 }
 
-/* Worker 0, after the exchange of step: the global batch's mean loss, summed in worker order,
- * then over the MPI processes (dpt_worker_slot.step_loss says why every slot's entry is written
- * and stable here). With staleness the workers' steps are not in lockstep: the mean loss of
- * worker 0's own share (rows of them). */
+/* Worker 0, after step: its progress, and every --metrics-every steps the global batch's mean
+ * loss, summed in worker order, then over the MPI processes (dpt_worker_slot.step_loss says why
+ * every slot's entry is written and stable here); else the loss is NaN. With staleness the
+ * workers' steps are not in lockstep: the mean loss of worker 0's own share (rows of them). */
 static int report_step(dpt_run *run, int epoch, long step, int rows, float lr,
                        double epoch_elapsed_s, dpt_err *err)
 {
   long global_step = dpt_run_step_index(run, epoch, step);
+  long samples = samples_through(run, step);
+  long batch_rows = samples - step * (long)run->cfg->batch;
+  double loss = NAN, loss_rows = (double)batch_rows;
+  int rc = DPT_OK;
+  long entry = (global_step + 1) / run->cfg->metrics_every % 2;
+  if (step_loss_due(run, epoch, step) && run->cfg->staleness > 0) {
+    loss = run->slots[0].step_loss[entry];
+    loss_rows = rows > 0 ? rows : 1;
+  } else if (step_loss_due(run, epoch, step)) {
+    loss = 0;
+    for (int w = 0; w < run->workers; w++) loss += run->slots[w].step_loss[entry];
+    rc = dpt_run_procs_sum(run, &loss, 1, err);
+  }
+  if (rc || !run->obs || !run->obs->on_step) return rc;
   long samples = samples_through(run, step);
   long batch_rows = samples - step * (long)run->cfg->batch;
   double loss = 0, loss_rows = (double)batch_rows;
@@ -346,16 +413,26 @@ static int step_and_boundary(worker *self, int epoch, long step, int share, doub
                              dpt_step_outcome *outcome)
 {
   dpt_run *run = self->run;
-  int rc = train_step(self, epoch, step, share, lr, outcome);
+  bool read = false;
+  int rc = train_step(self, epoch, step, share, lr, &read, outcome);
+  if (!rc) dpt_step_counts_step_done(&self->slot->counts, &self->dev);
+  if (!rc) self->loop_steps++;
+  /* Synchronous: every worker's loss of this step is in its slot once all have read their
+   * ledgers. With staleness worker 0 reports its own. */
+  if (!rc && step_loss_due(run, epoch, step) && run->workers > 1 && run->cfg->staleness == 0)
+    rc = dpt_barrier_wait(&run->barrier, self->w, &self->err);
   if (!rc && self->w == 0) {
     dpt_run_announce_lost(run);
     rc = report_step(run, epoch, step, self->step_rows, *lr, dpt_now() - t0, &self->err);
   }
-  if (!rc)
+  if (!rc && read)
     rc = dpt_guard_step_boundary(run, self->w, &self->dev, self->rep.params, epoch, step, outcome,
                                  &self->err);
   return rc;
 }
+
+/* Whether what the votes decided stops every worker after this step. */
+static bool outcome_stops(const dpt_step_outcome *o) { return o->stop || o->diverged || o->halted; }
 
 /* The epoch's next piece from the shared queue, or -1 when none is left: each worker's first is
  * its own share of the epoch's first step (so every worker starts at once, as with fixed
@@ -382,7 +459,7 @@ static int train_pieces(worker *self, int epoch, double t0, float *lr, dpt_step_
   int rc = DPT_OK, n = self->run->all_workers;
   for (long k; !rc && !*stopped && (k = take_piece(self, first)) >= 0; first = false) {
     rc = step_and_boundary(self, epoch, k / n, (int)(k % n), t0, lr, outcome);
-    *stopped = outcome->stop || outcome->diverged;
+    *stopped = outcome_stops(outcome);
   }
   return rc;
 }
@@ -434,7 +511,7 @@ static int train_epoch_steps(worker *self, int epoch, long first, double t0, flo
     long step = first;
     for (; step < run->steps_per_epoch && !rc && !*stopped; step++) {
       rc = step_and_boundary(self, epoch, step, run->first_worker + self->w, t0, lr, outcome);
-      *stopped = outcome->stop || outcome->diverged;
+      *stopped = outcome_stops(outcome);
     }
     *complete = step == run->steps_per_epoch;
   }
@@ -453,7 +530,7 @@ static int end_training_loop(worker *self, bool *stopped)
   int rc = wait_for_the_others(self);
   if (rc || run->cfg->staleness == 0) return rc;
   *stopped = atomic_load(&run->stop_seen);
-  return dpt_sync_settle(&run->sync, self->w, self->rep.params, &self->err);
+  return dpt_sync_adopt_shared(&run->sync, self->w, self->rep.params, &self->err);
 }
 
 /* Worker 0, before an epoch's first barrier: the queue starts after the pieces 0..N-1, each
@@ -501,15 +578,25 @@ static int run_epoch(worker *self, int epoch, bool *stopped)
   }
   shuffle_epoch(self, epoch);
   if (self->w == 0) deal_epoch(run); /* nobody takes a piece before the barrier */
-  int rc = dpt_barrier_wait(&run->barrier, self->w, &self->err);
+  /* The ledger starts the epoch from the slot's figures (zero, or a checkpoint's), and the rest as
+   * last read: nothing changed it since. */
+  dpt_ledger *l = self->seen;
+  l->loss_sum = self->slot->loss_sum;
+  l->correct = (double)self->slot->correct;
+  l->samples = (double)self->slot->samples;
+  int rc = dpt_dev_copy_h2d(&self->dev, self->ledger, l, sizeof *l, &self->err);
+  if (!rc) rc = dpt_barrier_wait(&run->barrier, self->w, &self->err);
   double t0 = dpt_now();
   self->slot->epoch_t0 = t0;
+  self->loop_steps = 0;
+  dpt_step_counts_loop_start(&self->slot->counts, &self->dev);
   float lr = 0;
   bool complete = false;
   dpt_step_outcome outcome = {0};
   if (!rc) rc = train_epoch_steps(self, epoch, first, t0, &lr, &outcome, stopped, &complete);
   /* Synchronous: every worker stopped after the same step, and knows it. */
   if (rc || (!complete && run->cfg->staleness == 0)) return rc;
+  dpt_step_counts_loop_end(&self->slot->counts, &self->dev, self->loop_steps);
   rc = end_training_loop(self, stopped);
   if (rc || (*stopped && run->cfg->staleness > 0)) return rc; /* stale: no epoch's end in a stop */
   double eval_t0 = dpt_now(), train_time = eval_t0 - epoch_start(run);
@@ -541,6 +628,7 @@ void dpt_worker_run(dpt_run *run, int w)
   if (!rc && w == 0)
     rc = dpt_dev_copy_d2h(&self.dev, run->final_params, self.rep.params,
                           run->n_params * sizeof(float), &self.err);
+  if (self.dev_open) dpt_step_counts_end(&self.slot->counts, &self.dev);
   /* A worker the others dropped fails with that: the run goes on without it. */
   if (rc && !dpt_run_worker_lost(run, w)) dpt_run_lose_worker(run, w, &self.err);
   worker_teardown(&self);

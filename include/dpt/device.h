@@ -10,9 +10,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dpt/ledger.h"
 #include "dpt/status.h"
 
 typedef enum { DPT_DEVICE_CPU = 0, DPT_DEVICE_CUDA = 1 } dpt_device_kind;
+
+/* The work a CUDA device was given since the process started (docs/gpu.md, the report's `cuda`):
+ * launches (kernels, cuBLAS calls and NCCL collectives queued), host waits (waits that found the
+ * device's work unfinished), copies each way and allocations. */
+typedef struct dpt_dev_counts {
+  uint64_t launches, host_waits, h2d, d2h, allocs;
+} dpt_dev_counts;
 
 typedef struct dpt_device_ops {
   const char *name; /* "cpu" or "cuda" */
@@ -26,6 +34,8 @@ typedef struct dpt_device_ops {
   int (*copy_h2d)(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err);
   int (*copy_d2h)(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err);
   int (*copy_d2d)(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err);
+  /* copy_d2h without the wait: dst (page-locked) is the host's to read after the next sync. */
+  int (*copy_d2h_queued)(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err);
   int (*zero)(void *ctx, void *p, size_t bytes, dpt_err *err);
   int (*sync)(void *ctx, dpt_err *err);
 
@@ -58,6 +68,20 @@ typedef struct dpt_device_ops {
   /* *out = whether any of x[0..n) is NaN or +-Inf (the gradient check before an exchange). Waits
    * for the queued work: the answer is on the host when it returns. */
   int (*has_nonfinite)(void *ctx, size_t n, const float *x, bool *out, dpt_err *err);
+  /* This worker's votes on the device, in the tally after grads[0..n) (dpt/votes.h): skip and own
+   * 1 when some grads[i] is NaN or Inf or *gate (device memory, dpt_ledger.gate) is set, else 0;
+   * stop 0. Nothing waits: the exchange carries the tally. */
+  int (*vote)(void *ctx, size_t n, float *grads, const float *gate, dpt_err *err);
+  /* kn_ledger_commit (kernels/kn_ledger.h) on the device, after the exchange that left the summed
+   * tally: ledger, tally, and the rows' losses, predictions and labels are device memory. */
+  int (*ledger_commit)(void *ctx, dpt_ledger *ledger, const float *tally, int rows,
+                       const float *row_loss, const int32_t *row_argmax, const int32_t *labels,
+                       long step, int max_skips, bool nonfinite_stop, dpt_err *err);
+  /* The stream the device queues its work on, a cudaStream_t (NULL on the CPU backend, which
+   * runs each op as it is called): a communicator queues collectives behind that work. */
+  void *(*stream)(void *ctx);
+  /* *out = the device's counts (NULL on the CPU backend, which has none to count). */
+  void (*counts)(void *ctx, dpt_dev_counts *out);
 } dpt_device_ops;
 
 typedef struct dpt_device {
@@ -110,6 +134,8 @@ bool dpt_cuda_first_device_id(char *buf, size_t size);
  * object ({"kernels": 120, "blas": 40, ...}, docs/emulator.md) into buf: false, buf empty, when the
  * build has no emulator (cmake -DDPT_CUDA_EMU=ON) or there is no such device. */
 bool dpt_cuda_emu_counters_json(int ordinal, char *buf, size_t size);
+/* The same counters as dpt_dev_counts (launches: kernels + cuBLAS + NCCL): false without them. */
+bool dpt_cuda_emu_counts(int ordinal, dpt_dev_counts *out);
 
 /* One line naming the compiled backends and versions, for --version. */
 const char *dpt_backends_summary(void);
@@ -126,6 +152,8 @@ int dpt_dev_host_alloc(dpt_device *d, size_t bytes, void **out, dpt_err *err);
 void dpt_dev_host_free(dpt_device *d, void *p);
 int dpt_dev_copy_h2d(dpt_device *d, void *dst, const void *src, size_t bytes, dpt_err *err);
 int dpt_dev_copy_d2h(dpt_device *d, void *dst, const void *src, size_t bytes, dpt_err *err);
+int dpt_dev_copy_d2h_queued(dpt_device *d, void *dst, const void *src, size_t bytes,
+                            dpt_err *err);
 int dpt_dev_copy_d2d(dpt_device *d, void *dst, const void *src, size_t bytes, dpt_err *err);
 int dpt_dev_zero(dpt_device *d, void *p, size_t bytes, dpt_err *err);
 int dpt_dev_sync(dpt_device *d, dpt_err *err);
@@ -145,5 +173,13 @@ int dpt_dev_sgd_step(dpt_device *d, size_t n, float *params, const float *grads,
                      dpt_err *err);
 int dpt_dev_add(dpt_device *d, size_t n, const float *x, float *acc, dpt_err *err);
 int dpt_dev_has_nonfinite(dpt_device *d, size_t n, const float *x, bool *out, dpt_err *err);
+int dpt_dev_vote(dpt_device *d, size_t n, float *grads, const float *gate, dpt_err *err);
+int dpt_dev_ledger_commit(dpt_device *d, dpt_ledger *ledger, const float *tally, int rows,
+                          const float *row_loss, const int32_t *row_argmax, const int32_t *labels,
+                          long step, int max_skips, bool nonfinite_stop, dpt_err *err);
+/* The device's stream (see dpt_device_ops.stream): NULL on the CPU. */
+void *dpt_dev_stream(const dpt_device *d);
+/* The device's counts: false (and *out zero) on a device that keeps none (the CPU). */
+bool dpt_dev_counts_read(dpt_device *d, dpt_dev_counts *out);
 
 #endif

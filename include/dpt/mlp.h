@@ -59,13 +59,17 @@ typedef struct dpt_mlp_pass {
 
 /* Forward and backward on the rows already in acts[0] / labels: grads (device, n_params floats,
  * the caller's) = grad_scale * the gradient of the summed loss (grad_scale = 1 / global batch
- * makes the sum over workers the mean). With rows == 0 the gradient is zero. */
+ * makes the sum over workers the mean). With rows == 0 the gradient is zero. out NULL: the rows'
+ * losses and predictions stay in row_loss and row_argmax on the device (for a dpt_ledger), and
+ * nothing waits for it; else they are scored on the host. */
 int dpt_mlp_forward_backward(dpt_mlp_replica *r, int rows, float grad_scale, float *grads,
                              dpt_mlp_pass *out, dpt_err *err);
 /* Forward only (evaluation). */
 int dpt_mlp_forward(dpt_mlp_replica *r, int rows, dpt_mlp_pass *out, dpt_err *err);
 
-/* Uploads rows of features (host, rows x sizes[0]) and labels into the replica's input buffers. */
+/* Uploads rows of features (host, rows x sizes[0]) and labels into the replica's input buffers.
+ * The copies are queued: x and y (page-locked on a GPU) must stay as they are until the device
+ * has run them. */
 int dpt_mlp_load_rows(dpt_mlp_replica *r, int rows, const float *x, const int32_t *y,
                       dpt_err *err);
 

@@ -1,9 +1,9 @@
 /* Gradient exchange as the worker sees it: its backward pass writes the gradient into the buffer
- * dpt_sync_attach handed it, then it calls dpt_sync_exchange with its replica's parameters and its
- * votes (dpt/votes.h); when it returns, the parameters hold the result of the optimizer step on the
- * gradient summed over all workers (or are as they were, when a worker voted to skip), and it has
- * every worker's vote counts. The worker does not know which strategy runs, nor how it carries the
- * votes. */
+ * dpt_sync_attach handed it, and its votes into the tally after it (dpt/votes.h), then it calls
+ * dpt_sync_exchange with its replica's parameters; once the device has run what the exchange
+ * queued, the parameters hold the result of the optimizer step on the gradient summed over all
+ * workers (or are as they were, when a worker voted to skip), and the tally every worker's vote
+ * counts. The worker does not know which strategy runs, nor how it carries the votes. */
 #ifndef DPT_SYNC_H
 #define DPT_SYNC_H
 
@@ -31,13 +31,24 @@ typedef struct dpt_sync_ops {
   const char *name; /* "allreduce" or "ps" */
   /* Called once by each worker thread before training: allocates what that worker needs on its
    * device (no allocation happens while collectives are in flight), among it *grads: n_params
-   * floats on dev, the strategy's until detach, where the worker's backward pass writes the
-   * gradient each exchange reads. */
+   * floats on dev, then DPT_TALLY_FLOATS (zero), the strategy's until detach, where the worker's
+   * backward pass writes the gradient and its vote the tally each exchange reads. */
   int (*attach)(void *ctx, int worker, dpt_device *dev, const float *params, float **grads,
                 dpt_err *err);
-  /* mine: this worker's votes (NULL: none); *counts (unless NULL): every worker's, counted. */
+  /* mine: this worker's votes from the host (NULL: those in the tally on the device); *counts
+   * (unless NULL): every worker's, counted, brought to the host (waiting for the device); either
+   * way the counts are left in the tally. Nothing waits for the device otherwise: allreduce on
+   * CUDA only queues the sum and the step (waiting for the previous exchange's sum, dpt/comm.h);
+   * ps waits for the gradient's copy, and queues the parameters' upload. */
+  /* settles: the worker calls settle before its next exchange, which waits for this one, so
+   * this one need not wait for the one before (one wait instead of two). */
   int (*exchange)(void *ctx, int worker, float *params, float lr, const dpt_votes *mine,
-                  dpt_votes *counts, dpt_sync_timing *timing, dpt_err *err);
+                  dpt_votes *counts, bool settles, dpt_sync_timing *timing, dpt_err *err);
+  /* Returns once the work queued on worker's device so far is done, its last exchange's included,
+   * or fails as the exchange would (abort, a dead peer, --timeout), so that the worker's next
+   * wait for its device cannot hang on a failed peer. NULL: an exchange leaves nothing queued
+   * that waits on others (the worker's own waits suffice). */
+  int (*settle)(void *ctx, int worker, dpt_err *err);
   /* Frees what attach allocated, from the worker's own thread. */
   void (*detach)(void *ctx, int worker);
   void (*abort)(void *ctx, int code, const char *why);
@@ -51,7 +62,7 @@ typedef struct dpt_sync_ops {
   int (*read_velocity)(void *ctx, int worker, float *out, dpt_err *err);
   /* After every worker's last exchange of an epoch and a barrier: makes worker's replica (params
    * on its device) the shared parameters. NULL: the replicas never part (allreduce). */
-  int (*settle)(void *ctx, int worker, float *params, dpt_err *err);
+  int (*adopt_shared)(void *ctx, int worker, float *params, dpt_err *err);
   /* With staleness (ps): worker leaves the run for good (dpt_ps_drop); NULL: not supported. */
   int (*drop)(void *ctx, int worker, uint64_t *pushes, dpt_err *err);
   /* The server's counts (ps only; NULL elsewhere). */
@@ -96,12 +107,13 @@ int dpt_sync_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err);
 int dpt_sync_attach(dpt_sync *s, int worker, dpt_device *dev, const float *params, float **grads,
                     dpt_err *err);
 int dpt_sync_exchange(dpt_sync *s, int worker, float *params, float lr, const dpt_votes *mine,
-                      dpt_votes *counts, dpt_sync_timing *timing, dpt_err *err);
+                      dpt_votes *counts, bool settles, dpt_sync_timing *timing, dpt_err *err);
+int dpt_sync_settle(dpt_sync *s, int worker, dpt_err *err);
 void dpt_sync_detach(dpt_sync *s, int worker);
 void dpt_sync_abort(dpt_sync *s, int code, const char *why);
 size_t dpt_sync_bytes_per_step(dpt_sync *s);
 int dpt_sync_read_velocity(dpt_sync *s, int worker, float *out, dpt_err *err);
-int dpt_sync_settle(dpt_sync *s, int worker, float *params, dpt_err *err);
+int dpt_sync_adopt_shared(dpt_sync *s, int worker, float *params, dpt_err *err);
 /* Drops worker from the exchange for good, from any thread; *pushes: its exchanges applied. */
 int dpt_sync_drop(dpt_sync *s, int worker, uint64_t *pushes, dpt_err *err);
 /* The server's counts into *out; false (and *out zeroed) for a strategy with no server. */

@@ -79,6 +79,14 @@ typedef struct dpt_worker_device {
   int ordinal;
 } dpt_worker_device;
 
+/* A CUDA run's work per training step on its busiest device (docs/gpu.md): means over the last
+ * epoch's training steps, and the allocations after the run's first step. */
+typedef struct dpt_cuda_figures {
+  bool valid; /* a CUDA run that trained at least one step */
+  double launches_per_step, host_waits_per_step, h2d_per_step, d2h_per_step;
+  long allocs_after_first_step;
+} dpt_cuda_figures;
+
 typedef struct dpt_result {
   double test_accuracy;
   double final_train_loss;
@@ -122,6 +130,7 @@ typedef struct dpt_result {
    * n_devices 0 on the CPU. */
   int n_devices;
   dpt_worker_device devices[DPT_RESULT_DEVICES_MAX];
+  dpt_cuda_figures cuda; /* this process's workers */
 } dpt_result;
 
 int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, dpt_err *err);

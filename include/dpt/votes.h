@@ -11,6 +11,13 @@
 
 #include <stdint.h>
 
+/* On the device, the votes travel in the tally: DPT_TALLY_FLOATS floats after the gradient in the
+ * exchange's buffer (dpt_sync_attach hands out that many more). The worker's vote writes skip,
+ * stop and own; the exchange sums skip and stop over every worker, in place; own stays this
+ * worker's skip vote. */
+enum { DPT_TALLY_SKIP, DPT_TALLY_STOP, DPT_TALLY_SUMMED, DPT_TALLY_OWN = DPT_TALLY_SUMMED,
+       DPT_TALLY_FLOATS };
+
 typedef struct dpt_votes {
   int32_t skip;
   int32_t stop;
