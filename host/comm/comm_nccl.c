@@ -262,6 +262,9 @@ static int nccl_allreduce_sum_queued(void *ctx, float *buf, size_t n, bool wait_
                     &why);
   r->last_wait_s = dpt_now() - t0;
   r->queued_calls++;
+  /* A peer's abort may land after the check above: the call or the wait then fails with NCCL's
+   * remote error, and the group's first error says what happened. */
+  if (rc && atomic_load(&g->abort_code)) rc = aborted_error(g, "allreduce", &why);
   return rc ? fail_rank(r, rc, &why, err) : DPT_OK;
 }
 

@@ -388,17 +388,6 @@ static int report_step(dpt_run *run, int epoch, long step, int rows, float lr,
     rc = dpt_run_procs_sum(run, &loss, 1, err);
   }
   if (rc || !run->obs || !run->obs->on_step) return rc;
-  long samples = samples_through(run, step);
-  long batch_rows = samples - step * (long)run->cfg->batch;
-  double loss = 0, loss_rows = (double)batch_rows;
-  if (run->cfg->staleness > 0) {
-    loss = run->slots[0].step_loss[global_step % 2];
-    loss_rows = rows > 0 ? rows : 1;
-  }
-  for (int w = 0; w < run->workers && run->cfg->staleness == 0; w++)
-    loss += run->slots[w].step_loss[global_step % 2];
-  int rc = run->cfg->staleness > 0 ? DPT_OK : dpt_run_procs_sum(run, &loss, 1, err);
-  if (rc || !run->obs || !run->obs->on_step) return rc;
   dpt_step_stats st = {.epoch = epoch, .epochs = run->cfg->epochs, .step_in_epoch = step + 1,
                        .steps_per_epoch = run->steps_per_epoch, .step = global_step + 1,
                        .workers = run->all_workers, .loss = loss / loss_rows, .lr = lr,
