@@ -122,3 +122,43 @@ bool dpt_dev_counts_read(dpt_device *d, dpt_dev_counts *out)
   d->vt->counts(d->ctx, out);
   return true;
 }
+
+size_t dpt_dev_relu_mask_bytes(dpt_device *d, int rows, int cols)
+{
+  return d->vt->relu_mask_bytes ? d->vt->relu_mask_bytes(d->ctx, rows, cols) : 0;
+}
+
+/* The layer ops below: the backend's fused call where it has one, else the ops the CPU runs. */
+int dpt_dev_linear_fwd(dpt_device *d, int rows, int in, int out, const float *x, const float *w,
+                       const float *bias, bool relu, float *y, void *mask, dpt_err *err)
+{
+  int rc = DPT_OK;
+  if (d->vt->linear_fwd && d->vt->linear_fwd(d->ctx, rows, in, out, x, w, bias, relu, y, mask,
+                                             &rc, err))
+    return rc;
+  rc = dpt_dev_gemm(d, false, true, rows, out, in, 1.f, x, in, w, in, 0.f, y, out, err);
+  return rc ? rc : dpt_dev_bias_act(d, rows, out, bias, relu, y, err);
+}
+
+int dpt_dev_linear_bwd_weights(dpt_device *d, int rows, int in, int out, const float *dy,
+                               const float *x, float *gw, float *gb, dpt_err *err)
+{
+  int rc = DPT_OK;
+  if (d->vt->linear_bwd_weights &&
+      d->vt->linear_bwd_weights(d->ctx, rows, in, out, dy, x, gw, gb, &rc, err))
+    return rc;
+  rc = dpt_dev_gemm(d, true, false, out, in, rows, 1.f, dy, out, x, in, 0.f, gw, in, err);
+  return rc ? rc : dpt_dev_col_sum(d, rows, out, 1.f, dy, 0.f, gb, err);
+}
+
+int dpt_dev_linear_bwd_data(dpt_device *d, int rows, int in, int out, const float *dy,
+                            const float *w, const float *x, const void *mask, float *prev,
+                            dpt_err *err)
+{
+  int rc = DPT_OK;
+  if (mask && d->vt->linear_bwd_data &&
+      d->vt->linear_bwd_data(d->ctx, rows, in, out, dy, w, mask, prev, &rc, err))
+    return rc;
+  rc = dpt_dev_gemm(d, false, false, rows, in, out, 1.f, dy, out, w, in, 0.f, prev, in, err);
+  return rc ? rc : dpt_dev_relu_bwd(d, (size_t)rows * (size_t)in, x, prev, prev, err);
+}

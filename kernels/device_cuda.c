@@ -20,6 +20,7 @@
 #include "kernels/backends.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_kernels.h"
+#include "kernels/cuda_lt.h"
 #include "kernels/gemm_map.h"
 #include "kernels/op_check.h"
 
@@ -27,6 +28,7 @@ typedef struct cuda_ctx {
   int ordinal;
   cudaStream_t stream;
   cublasHandle_t blas;
+  cuda_lt *lt; /* the layers' fused GEMMs; NULL: unsupported here, the layers run unfused */
   float *ones; /* device vector of ones_len ones: col_sum is a gemv with it */
   size_t ones_len;
   int *flag; /* device int: has_nonfinite's answer */
@@ -115,6 +117,7 @@ static void cuda_destroy(void *ctx)
   /* cublasDestroy and cudaFree wait for the device: only once its work is done. */
   if (!c->stream || idle_quietly(c, "close")) {
     if (c->blas) (void)cublasDestroy(c->blas);
+    cuda_lt_close(c->lt);
     (void)cudaFree(c->ones);
     (void)cudaFree(c->flag);
   }
@@ -358,6 +361,49 @@ static int cuda_ledger_commit(void *ctx, dpt_ledger *ledger, const float *tally,
                                     err));
 }
 
+static size_t cuda_relu_mask_bytes(void *ctx, int rows, int cols)
+{
+  return ((cuda_ctx *)ctx)->lt ? cuda_lt_mask_bytes(rows, cols) : 0;
+}
+
+/* The fused layer ops (kernels/cuda_lt.h), with the sizes every gemm checks. */
+static bool cuda_linear_fwd(void *ctx, int rows, int in, int out, const float *x, const float *w,
+                            const float *bias, bool relu, float *y, void *mask, int *rc,
+                            dpt_err *err)
+{
+  cuda_ctx *c = ctx;
+  if (!c->lt) return false;
+  *rc = dpt_check_gemm("cuda linear_fwd", false, true, rows, out, in, x, in, w, in, y, out, err);
+  if (!*rc && rows > 0 && out > 0)
+    *rc = launched(c, cuda_lt_linear_fwd(c->lt, rows, in, out, x, w, bias, relu, y, mask, err));
+  return true;
+}
+
+static bool cuda_linear_bwd_weights(void *ctx, int rows, int in, int out, const float *d,
+                                    const float *x, float *gw, float *gb, int *rc, dpt_err *err)
+{
+  cuda_ctx *c = ctx;
+  if (!c->lt) return false;
+  *rc = dpt_check_gemm("cuda linear_bwd_weights", true, false, out, in, rows, d, out, x, in, gw,
+                       in, err);
+  if (!*rc && out > 0 && in > 0)
+    *rc = launched(c, cuda_lt_linear_bwd_weights(c->lt, rows, in, out, d, x, gw, gb, err));
+  return true;
+}
+
+static bool cuda_linear_bwd_data(void *ctx, int rows, int in, int out, const float *d,
+                                 const float *w, const void *mask, float *prev, int *rc,
+                                 dpt_err *err)
+{
+  cuda_ctx *c = ctx;
+  if (!c->lt) return false;
+  *rc = dpt_check_gemm("cuda linear_bwd_data", false, false, rows, in, out, d, out, w, in, prev,
+                       in, err);
+  if (!*rc && rows > 0 && in > 0)
+    *rc = launched(c, cuda_lt_linear_bwd_data(c->lt, rows, in, out, d, w, mask, prev, err));
+  return true;
+}
+
 static void *cuda_stream(void *ctx) { return ((cuda_ctx *)ctx)->stream; }
 
 /* The emulated device's own counters where it runs (they also see the NCCL collectives and the
@@ -398,6 +444,10 @@ static const dpt_device_ops cuda_ops = {
     .ledger_commit = cuda_ledger_commit,
     .stream = cuda_stream,
     .counts = cuda_counts,
+    .relu_mask_bytes = cuda_relu_mask_bytes,
+    .linear_fwd = cuda_linear_fwd,
+    .linear_bwd_weights = cuda_linear_bwd_weights,
+    .linear_bwd_data = cuda_linear_bwd_data,
 };
 
 /* Runs in the worker's own thread: cudaSetDevice binds that thread to the
@@ -419,6 +469,9 @@ int dpt_cuda_backend_open(int ordinal, const dpt_device_options *opts, dpt_devic
   if (!rc) rc = DPT_CHECK_CUDA(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), err);
   if (!rc) rc = DPT_CHECK_CUBLAS(cublasCreate(&c->blas), err);
   if (!rc) rc = DPT_CHECK_CUBLAS(cublasSetStream(c->blas, c->stream), err);
+  size_t lt_allocs = 0;
+  if (!rc) rc = cuda_lt_open(c->stream, &c->lt, &lt_allocs, err);
+  atomic_fetch_add(&c->allocs, lt_allocs);
   if (!rc) rc = DPT_CHECK_CUDA(cudaEventCreateWithFlags(&c->done, cudaEventDisableTiming), err);
   if (!rc) rc = DPT_CHECK_CUDA(cudaMalloc((void **)&c->flag, sizeof(int)), err);
   if (!rc) atomic_fetch_add(&c->allocs, 1);

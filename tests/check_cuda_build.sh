@@ -77,7 +77,7 @@ for o in $objs; do check_holds "$(basename "$o")" "$o"; done
 program=$(basename "$dptrain")
 check_holds "$program" "$dptrain"
 needed=$(objdump -p "$dptrain" | awk '/NEEDED/ {print $2}')
-libs="libcudart libcublas"
+libs="libcudart libcublas libcublasLt"
 [ "$have_nccl" = "ON" ] && libs="$libs libnccl"
 for lib in $libs; do
   echo "$needed" | grep -q "^$lib\.so" || fail "$program does not load $lib"

@@ -27,6 +27,10 @@ int dpt_mlp_replica_create(dpt_device *dev, const dpt_mlp_shape *shape, int max_
     rc = dpt_dev_alloc(dev, rows * (size_t)shape->sizes[l] * sizeof(float), (void **)&r->acts[l],
                        err);
   for (int i = 0; i < 2 && !rc; i++) rc = dpt_dev_alloc(dev, wide, (void **)&r->delta[i], err);
+  for (int l = 1; l < shape->n_layers && !rc; l++) {
+    size_t mask = dpt_dev_relu_mask_bytes(dev, (int)rows, shape->sizes[l]);
+    if (mask) rc = dpt_dev_alloc(dev, mask, &r->relu_mask[l], err);
+  }
   if (!rc) rc = dpt_dev_alloc(dev, rows * sizeof(int32_t), (void **)&r->labels, err);
   if (!rc) rc = dpt_dev_alloc(dev, rows * sizeof(float), (void **)&r->row_loss, err);
   if (!rc) rc = dpt_dev_alloc(dev, rows * sizeof(int32_t), (void **)&r->row_argmax, err);
@@ -44,6 +48,7 @@ void dpt_mlp_replica_destroy(dpt_mlp_replica *r)
   dpt_dev_free(r->dev, r->params);
   for (int l = 0; l <= r->shape.n_layers; l++) dpt_dev_free(r->dev, r->acts[l]);
   for (int i = 0; i < 2; i++) dpt_dev_free(r->dev, r->delta[i]);
+  for (int l = 1; l < r->shape.n_layers; l++) dpt_dev_free(r->dev, r->relu_mask[l]);
   dpt_dev_free(r->dev, r->labels);
   dpt_dev_free(r->dev, r->row_loss);
   dpt_dev_free(r->dev, r->row_argmax);
@@ -74,9 +79,8 @@ static int forward_layers(dpt_mlp_replica *r, int rows, dpt_err *err)
     const float *w = r->params + dpt_mlp_weight_offset(s, l);
     const float *b = r->params + dpt_mlp_bias_offset(s, l);
     /* acts[l] = acts[l-1] * W^T, then bias and (except on the last layer) ReLU. */
-    int rc = dpt_dev_gemm(r->dev, false, true, rows, out, in, 1.f, r->acts[l - 1], in, w, in, 0.f,
-                          r->acts[l], out, err);
-    if (!rc) rc = dpt_dev_bias_act(r->dev, rows, out, b, l < s->n_layers, r->acts[l], err);
+    int rc = dpt_dev_linear_fwd(r->dev, rows, in, out, r->acts[l - 1], w, b, l < s->n_layers,
+                                r->acts[l], r->relu_mask[l], err);
     if (rc) return rc;
   }
   return DPT_OK;
@@ -124,16 +128,12 @@ static int backward_layers(dpt_mlp_replica *r, int rows, float *grads, dpt_err *
     float *gb = grads + dpt_mlp_bias_offset(s, l);
     const float *d = r->delta[cur];
     /* dW = d^T * acts[l-1]; db = column sums of d. */
-    int rc = dpt_dev_gemm(r->dev, true, false, out, in, rows, 1.f, d, out, r->acts[l - 1], in,
-                          0.f, gw, in, err);
-    if (!rc) rc = dpt_dev_col_sum(r->dev, rows, out, 1.f, d, 0.f, gb, err);
+    int rc = dpt_dev_linear_bwd_weights(r->dev, rows, in, out, d, r->acts[l - 1], gw, gb, err);
     if (!rc && l > 1) {
       /* d_prev = d * W, masked by the previous layer's ReLU. */
       float *prev = r->delta[1 - cur];
-      rc = dpt_dev_gemm(r->dev, false, false, rows, in, out, 1.f, d, out, w, in, 0.f, prev, in,
-                        err);
-      if (!rc)
-        rc = dpt_dev_relu_bwd(r->dev, (size_t)rows * (size_t)in, r->acts[l - 1], prev, prev, err);
+      rc = dpt_dev_linear_bwd_data(r->dev, rows, in, out, d, w, r->acts[l - 1],
+                                   r->relu_mask[l - 1], prev, err);
       cur = 1 - cur;
     }
     if (rc) return rc;

@@ -82,6 +82,24 @@ typedef struct dpt_device_ops {
   void *(*stream)(void *ctx);
   /* *out = the device's counts (NULL on the CPU backend, which has none to count). */
   void (*counts)(void *ctx, dpt_dev_counts *out);
+
+  /* A dense layer's passes, each one fused call (cuBLASLt's epilogues on CUDA). NULL, or a
+   * backend that finds them unsupported: dpt_dev_linear_* compose them from gemm, bias_act,
+   * col_sum and relu_bwd, which is what the CPU runs. The ReLU mask (relu_mask_bytes for a
+   * rows x cols output; 0: the backend keeps none, and the backward pass reads the outputs)
+   * is the backend's own format: only these ops read it. */
+  size_t (*relu_mask_bytes)(void *ctx, int rows, int cols);
+  /* y[rows x out] = x[rows x in] * w[out x in]^T + bias, then max(y, 0) when relu, keeping the
+   * ReLU's mask in mask (unless NULL). False: not fused here (the wrapper composes). */
+  bool (*linear_fwd)(void *ctx, int rows, int in, int out, const float *x, const float *w,
+                     const float *bias, bool relu, float *y, void *mask, int *rc, dpt_err *err);
+  /* gw[out x in] = d^T x and gb = the column sums of d[rows x out]. */
+  bool (*linear_bwd_weights)(void *ctx, int rows, int in, int out, const float *d,
+                             const float *x, float *gw, float *gb, int *rc, dpt_err *err);
+  /* prev[rows x in] = d * w, zero where the ReLU that made the layer's input x was (mask, from
+   * linear_fwd). */
+  bool (*linear_bwd_data)(void *ctx, int rows, int in, int out, const float *d, const float *w,
+                          const void *mask, float *prev, int *rc, dpt_err *err);
 } dpt_device_ops;
 
 typedef struct dpt_device {
@@ -174,6 +192,17 @@ int dpt_dev_sgd_step(dpt_device *d, size_t n, float *params, const float *grads,
 int dpt_dev_add(dpt_device *d, size_t n, const float *x, float *acc, dpt_err *err);
 int dpt_dev_has_nonfinite(dpt_device *d, size_t n, const float *x, bool *out, dpt_err *err);
 int dpt_dev_vote(dpt_device *d, size_t n, float *grads, const float *gate, dpt_err *err);
+/* A dense layer's passes (dpt_device_ops.linear_fwd and the two below it). */
+size_t dpt_dev_relu_mask_bytes(dpt_device *d, int rows, int cols);
+int dpt_dev_linear_fwd(dpt_device *d, int rows, int in, int out, const float *x, const float *w,
+                       const float *bias, bool relu, float *y, void *mask, dpt_err *err);
+int dpt_dev_linear_bwd_weights(dpt_device *d, int rows, int in, int out, const float *dy,
+                               const float *x, float *gw, float *gb, dpt_err *err);
+/* mask: the layer input's ReLU mask from linear_fwd; x: that input, read where the backend keeps
+ * no mask. */
+int dpt_dev_linear_bwd_data(dpt_device *d, int rows, int in, int out, const float *dy,
+                            const float *w, const float *x, const void *mask, float *prev,
+                            dpt_err *err);
 int dpt_dev_ledger_commit(dpt_device *d, dpt_ledger *ledger, const float *tally, int rows,
                           const float *row_loss, const int32_t *row_argmax, const int32_t *labels,
                           long step, int max_skips, bool nonfinite_stop, dpt_err *err);

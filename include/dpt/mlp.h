@@ -38,6 +38,8 @@ typedef struct dpt_mlp_replica {
   float *params;               /* device: n_params */
   float *acts[DPT_MAX_LAYERS + 1]; /* device: acts[0] input rows, acts[l] layer l's output */
   float *delta[2];             /* device: ping-pong gradients w.r.t. layer outputs */
+  void *relu_mask[DPT_MAX_LAYERS]; /* device: hidden layer l's ReLU mask, where the device keeps
+                                    * one (dpt_dev_relu_mask_bytes); else NULL */
   int32_t *labels;             /* device: max_rows */
   float *row_loss;             /* device: max_rows */
   int32_t *row_argmax;         /* device: max_rows */
