@@ -112,6 +112,19 @@ __global__ void ledger_commit_kernel(dpt_ledger *ledger, const float *tally, int
                    nonfinite_stop);
 }
 
+/* The step's SGD, with the ledger's commit in the first thread: they read the same tally and
+ * write apart. */
+__global__ void sgd_step_commit_kernel(size_t n, sgd_step_op sgd, const float *tally,
+                                       dpt_ledger_step st)
+{
+  size_t stride = (size_t)gridDim.x * blockDim.x;
+  size_t first = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (first == 0)
+    kn_ledger_commit(st.ledger, tally, st.rows, st.row_loss, st.row_argmax, st.labels,
+                     (double)st.step, st.max_skips, st.nonfinite_stop ? 1 : 0);
+  for (size_t i = first; i < n; i += stride) sgd(i);
+}
+
 } // namespace
 
 cudaError_t dpt_launch_fill(cudaStream_t s, size_t n, float v, float *y)
@@ -146,6 +159,19 @@ cudaError_t dpt_launch_sgd_step(cudaStream_t s, size_t n, float *params, const f
 {
   return launch_each(s, n,
                      sgd_step_op{params, grads, velocity, lr, momentum, weight_decay, skip_votes});
+}
+
+cudaError_t dpt_launch_sgd_step_commit(cudaStream_t s, size_t n, float *params, const float *grads,
+                                       float *velocity, float lr, float momentum,
+                                       float weight_decay, const float *tally,
+                                       const dpt_ledger_step *step)
+{
+  size_t blocks = (n + kThreads - 1) / kThreads;
+  if (blocks == 0) blocks = 1;
+  if (blocks > kMaxBlocks) blocks = kMaxBlocks;
+  sgd_step_op sgd{params, grads, velocity, lr, momentum, weight_decay, tally + DPT_TALLY_SKIP};
+  sgd_step_commit_kernel<<<(unsigned)blocks, kThreads, 0, s>>>(n, sgd, tally, *step);
+  return cudaGetLastError();
 }
 
 cudaError_t dpt_launch_add(cudaStream_t s, size_t n, const float *x, float *acc)

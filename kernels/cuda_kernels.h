@@ -41,6 +41,12 @@ cudaError_t dpt_launch_flag_nonfinite(cudaStream_t s, size_t n, const float *x, 
 /* kn_vote_at over grads[0..n) into tally (zeroed before): the NaN check as this worker's vote. */
 cudaError_t dpt_launch_vote(cudaStream_t s, size_t n, const float *grads, const float *gate,
                             float *tally);
+/* dpt_launch_sgd_step gated by tally[DPT_TALLY_SKIP], and kn_ledger_commit of *step by one of its
+ * threads. */
+cudaError_t dpt_launch_sgd_step_commit(cudaStream_t s, size_t n, float *params, const float *grads,
+                                       float *velocity, float lr, float momentum,
+                                       float weight_decay, const float *tally,
+                                       const dpt_ledger_step *step);
 /* kn_ledger_commit, one thread. */
 cudaError_t dpt_launch_ledger_commit(cudaStream_t s, dpt_ledger *ledger, const float *tally,
                                      int rows, const float *row_loss, const int32_t *row_argmax,

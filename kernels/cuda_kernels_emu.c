@@ -240,3 +240,28 @@ cudaError_t dpt_launch_ledger_commit(cudaStream_t s, dpt_ledger *ledger, const f
                           rows,   max_skips, nonfinite_stop, step};
   return dpt_emu_launch(s, ledger_commit_run, &a, sizeof a);
 }
+
+typedef struct sgd_step_commit_args {
+  sgd_step_args sgd;
+  ledger_commit_args commit;
+} sgd_step_commit_args;
+
+/* As the GPU's kernel: the ledger's commit, then the SGD, both reading the tally. */
+static void sgd_step_commit_run(void *p)
+{
+  sgd_step_commit_args *a = p;
+  ledger_commit_run(&a->commit);
+  sgd_step_run(&a->sgd);
+}
+
+cudaError_t dpt_launch_sgd_step_commit(cudaStream_t s, size_t n, float *params, const float *grads,
+                                       float *velocity, float lr, float momentum,
+                                       float weight_decay, const float *tally,
+                                       const dpt_ledger_step *step)
+{
+  sgd_step_commit_args a = {
+      .sgd = {n, params, grads, velocity, lr, momentum, weight_decay, tally + DPT_TALLY_SKIP},
+      .commit = {step->ledger, tally, step->row_loss, step->row_argmax, step->labels, step->rows,
+                 step->max_skips, step->nonfinite_stop, (double)step->step}};
+  return dpt_emu_launch(s, sgd_step_commit_run, &a, sizeof a);
+}

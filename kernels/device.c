@@ -1,6 +1,7 @@
 /* The wrappers callers use: each forwards to the backend's table. Argument checks live in the
  * backends (kernels/op_check.h), so the wrappers stay one call on the hot path. */
 #include "dpt/device.h"
+#include "dpt/votes.h"
 
 int dpt_dev_alloc(dpt_device *d, size_t bytes, void **out, dpt_err *err)
 {
@@ -161,4 +162,21 @@ int dpt_dev_linear_bwd_data(dpt_device *d, int rows, int in, int out, const floa
     return rc;
   rc = dpt_dev_gemm(d, false, false, rows, in, out, 1.f, dy, out, w, in, 0.f, prev, in, err);
   return rc ? rc : dpt_dev_relu_bwd(d, (size_t)rows * (size_t)in, x, prev, prev, err);
+}
+
+int dpt_dev_sgd_step_commit(dpt_device *d, size_t n, float *params, const float *grads,
+                            float *velocity, float lr, float momentum, float weight_decay,
+                            const float *tally, const dpt_ledger_step *step, dpt_err *err)
+{
+  int rc = DPT_OK;
+  if (d->vt->sgd_step_commit &&
+      d->vt->sgd_step_commit(d->ctx, n, params, grads, velocity, lr, momentum, weight_decay, tally,
+                             step, &rc, err))
+    return rc;
+  rc = dpt_dev_sgd_step(d, n, params, grads, velocity, lr, momentum, weight_decay,
+                        tally + DPT_TALLY_SKIP, err);
+  return rc ? rc
+            : dpt_dev_ledger_commit(d, step->ledger, tally, step->rows, step->row_loss,
+                                    step->row_argmax, step->labels, step->step, step->max_skips,
+                                    step->nonfinite_stop, err);
 }

@@ -361,6 +361,21 @@ static int cuda_ledger_commit(void *ctx, dpt_ledger *ledger, const float *tally,
                                     err));
 }
 
+static bool cuda_sgd_step_commit(void *ctx, size_t n, float *params, const float *grads,
+                                 float *velocity, float lr, float momentum, float weight_decay,
+                                 const float *tally, const dpt_ledger_step *step, int *rc,
+                                 dpt_err *err)
+{
+  cuda_ctx *c = ctx;
+  *rc = dpt_check_sgd_step("cuda sgd_step_commit", n, params, grads, velocity, err);
+  if (!*rc)
+    *rc = launched(c, DPT_CHECK_CUDA(dpt_launch_sgd_step_commit(c->stream, n, params, grads,
+                                                                velocity, lr, momentum,
+                                                                weight_decay, tally, step),
+                                     err));
+  return true;
+}
+
 static size_t cuda_relu_mask_bytes(void *ctx, int rows, int cols)
 {
   return ((cuda_ctx *)ctx)->lt ? cuda_lt_mask_bytes(rows, cols) : 0;
@@ -448,6 +463,7 @@ static const dpt_device_ops cuda_ops = {
     .linear_fwd = cuda_linear_fwd,
     .linear_bwd_weights = cuda_linear_bwd_weights,
     .linear_bwd_data = cuda_linear_bwd_data,
+    .sgd_step_commit = cuda_sgd_step_commit,
 };
 
 /* Runs in the worker's own thread: cudaSetDevice binds that thread to the

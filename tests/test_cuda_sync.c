@@ -298,7 +298,8 @@ static int sync_steps(sync_job *j, dpt_device *dev, float *params)
     /* g is refilled next step, and an exchange need not wait for the device (dpt/sync.h). */
     if (!rc) rc = dpt_dev_sync(dev, &j->err);
     if (!rc)
-      rc = dpt_sync_exchange(j->sync, j->worker, params, 0.05f, NULL, NULL, false, NULL, &j->err);
+      rc = dpt_sync_exchange(j->sync, j->worker, params, 0.05f, NULL, NULL, NULL, false, NULL,
+                             &j->err);
   }
   if (!rc) rc = dpt_dev_copy_d2h(dev, j->final, params, sizeof g, &j->err);
   dpt_sync_detach(j->sync, j->worker);

@@ -16,7 +16,7 @@
 #include "tests/lib/test_kernels_ref.h"
 #include "tests/lib/test_util.h"
 
-enum { MAX_BUFS = 4, MAX_DEVICES = 16 };
+enum { MAX_BUFS = 11, MAX_DEVICES = 16 };
 
 /* Enough elements for a CUDA grid-stride loop to go round (4096 blocks of 256 threads). */
 enum { BIG = (1 << 20) + (1 << 19) + 3 };
@@ -102,7 +102,41 @@ static int run_col_sum(const op_case *c, dpt_device *d, void *const *b, dpt_err 
   return dpt_dev_col_sum(d, c->rows, c->cols, c->alpha, b[0], c->beta, b[1], err);
 }
 
+/* Two dense layers through the layer ops, as the model calls them: x -> h = ReLU(x W1^T + b1)
+ * (keeping the ReLU's mask where the device keeps one) -> y = h W2^T + b2; then, from a gradient
+ * dy of y, the second layer's weight and bias gradients and the gradient reaching h, masked by
+ * h's ReLU. rows x cols is rows x in; the layers are in -> hidden (alpha) -> out (beta). */
+enum { L_X, L_W1, L_B1, L_H, L_W2, L_B2, L_Y, L_DY, L_GW, L_GB, L_PREV };
+static int run_dense_layers(const op_case *c, dpt_device *d, void *const *b, dpt_err *err)
+{
+  int rows = c->rows, in = c->cols, hidden = (int)c->alpha, out = (int)c->beta;
+  size_t mask_bytes = dpt_dev_relu_mask_bytes(d, rows, hidden);
+  void *mask = NULL;
+  int rc = mask_bytes ? dpt_dev_alloc(d, mask_bytes, &mask, err) : 0;
+  if (!rc)
+    rc = dpt_dev_linear_fwd(d, rows, in, hidden, b[L_X], b[L_W1], b[L_B1], true, b[L_H], mask,
+                            err);
+  if (!rc)
+    rc = dpt_dev_linear_fwd(d, rows, hidden, out, b[L_H], b[L_W2], b[L_B2], false, b[L_Y], NULL,
+                            err);
+  if (!rc)
+    rc = dpt_dev_linear_bwd_weights(d, rows, hidden, out, b[L_DY], b[L_H], b[L_GW], b[L_GB], err);
+  if (!rc)
+    rc = dpt_dev_linear_bwd_data(d, rows, hidden, out, b[L_DY], b[L_W2], b[L_H], mask, b[L_PREV],
+                                 err);
+  if (!rc) rc = dpt_dev_sync(d, err);
+  dpt_dev_free(d, mask);
+  return rc;
+}
+
 #define F(fill, count) {fill, count, false}
+/* Sums in another order than the CPU's BLAS where the device fuses: bounded like col_sum. */
+#define DENSE_LAYERS(r, i, h, o)                                                                   \
+  {"dense_layers", run_dense_layers, r, i, false, h, o, 1e-10, 11,                                 \
+   {F(FILL_RANDOM, (size_t)(r) * (i)), F(FILL_RANDOM, (size_t)(h) * (i)), F(FILL_RANDOM, h),       \
+    F(FILL_UNSET, (size_t)(r) * (h)), F(FILL_RANDOM, (size_t)(o) * (h)), F(FILL_RANDOM, o),        \
+    F(FILL_UNSET, (size_t)(r) * (o)), F(FILL_RANDOM, (size_t)(r) * (o)),                           \
+    F(FILL_UNSET, (size_t)(o) * (h)), F(FILL_UNSET, o), F(FILL_UNSET, (size_t)(r) * (h))}}
 #define BIAS_ACT(r, c, relu)                                                                       \
   {"bias_act", run_bias_act, r, c, relu, 0, 0, 0, 2,                                                 \
    {F(FILL_RANDOM, c), F(FILL_RANDOM, (size_t)(r) * (c))}}
@@ -118,6 +152,8 @@ static const op_case op_cases[] = {
   {"add", run_add, 1, BIG, false, 0, 0, 0, 2, {F(FILL_RANDOM, BIG), F(FILL_RANDOM, BIG)}},
   {"softmax_xent", run_softmax_xent, 1000, 10, false, 0, 0, 1e-10, 4,
    {F(FILL_LOGITS, 10000), {FILL_LABELS, 1000, true}, F(FILL_UNSET, 1000), {FILL_UNSET, 1000, true}}},
+  /* Odd sizes; a hidden width above one 128-bit mask column; the reference model's shapes. */
+  DENSE_LAYERS(13, 37, 29, 11), DENSE_LAYERS(7, 5, 130, 3), DENSE_LAYERS(128, 784, 512, 10),
 };
 
 /* col_sum over the shared shapes and scales (growing, then reusing, a backend's ones vector). */

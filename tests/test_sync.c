@@ -64,7 +64,7 @@ static int train(sync_job *j, dpt_device *dev, float *params)
     dpt_votes mine = votes_of(j->worker, step);
     if (!rc)
       rc = dpt_sync_exchange(j->sync, j->worker, params, lr_at(step), j->votes ? &mine : NULL,
-                             &j->counts[step], false, &t, &j->err);
+                             &j->counts[step], NULL, false, &t, &j->err);
     j->bad_timings += !rc && (t.comm_s < 0 || t.wait_s < 0);
     if (!rc) rc = dpt_dev_copy_d2h(dev, j->trace[step], params, sizeof host, &j->err);
   }
@@ -258,7 +258,7 @@ static void test_exchange_before_attach_fails(void)
   dpt_sync_config cfg = config(DPT_STRATEGY_PS);
   CU_ASSERT_FATAL(dpt_sync_create(&cfg, &s, &err) == 0);
   float p[N];
-  CU_ASSERT_EQUAL(dpt_sync_exchange(&s, 0, p, 0.1f, NULL, NULL, false, NULL, &err), DPT_EINTERNAL);
+  CU_ASSERT_EQUAL(dpt_sync_exchange(&s, 0, p, 0.1f, NULL, NULL, NULL, false, NULL, &err), DPT_EINTERNAL);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not attached"));
   dpt_sync_destroy(&s);
 }

@@ -52,10 +52,11 @@ int dpt_sync_attach(dpt_sync *s, int worker, dpt_device *dev, const float *param
 }
 
 int dpt_sync_exchange(dpt_sync *s, int worker, float *params, float lr, const dpt_votes *mine,
-                      dpt_votes *counts, bool settles, dpt_sync_timing *timing, dpt_err *err)
+                      dpt_votes *counts, const dpt_ledger_step *commit, bool settles,
+                      dpt_sync_timing *timing, dpt_err *err)
 {
   if (!is_attached(s, worker)) return not_attached(s, worker, err);
-  return s->vt->exchange(s->ctx, worker, params, lr, mine, counts, settles, timing, err);
+  return s->vt->exchange(s->ctx, worker, params, lr, mine, counts, commit, settles, timing, err);
 }
 
 int dpt_sync_settle(dpt_sync *s, int worker, dpt_err *err)

@@ -66,7 +66,8 @@ static int ar_attach(void *ctx, int worker, dpt_device *dev, const float *params
 }
 
 static int ar_exchange(void *ctx, int worker, float *params, float lr, const dpt_votes *mine,
-                       dpt_votes *counts, bool settles, dpt_sync_timing *timing, dpt_err *err)
+                       dpt_votes *counts, const dpt_ledger_step *commit, bool settles,
+                       dpt_sync_timing *timing, dpt_err *err)
 {
   sync_allreduce *s = ctx;
   ar_worker *w = &s->workers[worker];
@@ -87,7 +88,10 @@ static int ar_exchange(void *ctx, int worker, float *params, float lr, const dpt
     wait_s = dpt_comm_group_last_wait_s(s->group, worker);
   }
   /* The summed votes are the same bits on every worker: all skip the step, or none does. */
-  if (!rc)
+  if (!rc && commit)
+    rc = dpt_dev_sgd_step_commit(w->dev, s->n_params, params, w->grads, w->velocity, lr,
+                                 s->momentum, s->weight_decay, tally, commit, &why);
+  else if (!rc)
     rc = dpt_dev_sgd_step(w->dev, s->n_params, params, w->grads, w->velocity, lr, s->momentum,
                           s->weight_decay, tally + DPT_TALLY_SKIP, &why);
   if (!rc && counts) { /* waits for the queued sum and step */

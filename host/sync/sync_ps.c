@@ -63,7 +63,8 @@ static int ps_attach(void *ctx, int worker, dpt_device *dev, const float *params
 }
 
 static int ps_exchange(void *ctx, int worker, float *params, float lr, const dpt_votes *mine,
-                       dpt_votes *counts, bool settles, dpt_sync_timing *timing, dpt_err *err)
+                       dpt_votes *counts, const dpt_ledger_step *commit, bool settles,
+                       dpt_sync_timing *timing, dpt_err *err)
 {
   sync_ps *s = ctx;
   ps_stage *w = &s->workers[worker];
@@ -94,6 +95,10 @@ static int ps_exchange(void *ctx, int worker, float *params, float lr, const dpt
   counted[DPT_TALLY_STOP] = (float)round.votes.stop;
   if (!rc && !direct) rc = dpt_dev_copy_h2d(w->dev, params, w->host_params, bytes, &why);
   if (!rc && !direct) rc = dpt_dev_copy_h2d(w->dev, w->grads + n, counted, summed_bytes, &why);
+  if (!rc && commit)
+    rc = dpt_dev_ledger_commit(w->dev, commit->ledger, w->grads + n, commit->rows,
+                               commit->row_loss, commit->row_argmax, commit->labels, commit->step,
+                               commit->max_skips, commit->nonfinite_stop, &why);
   if (timing)
     *timing = (dpt_sync_timing){.comm_s = dpt_now() - t0 - wait_s, .wait_s = wait_s,
                                 .staleness = round.staleness};

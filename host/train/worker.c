@@ -238,18 +238,17 @@ static int train_step(worker *self, int epoch, long step, int share, float *lr_o
   if (rc) return rc;
   dpt_sync_timing t = {0};
   /* A read settles the exchange (read_ledger): then the exchange need not wait itself. */
-  rc = dpt_sync_exchange(&run->sync, self->w, self->rep.params, lr, NULL, NULL, *read, &t,
-                         &self->err);
+  /* The exchange commits the step's figures unless its votes skipped it (kn_ledger_commit). */
+  dpt_ledger_step commit = {.ledger = self->ledger, .rows = rows, .row_loss = self->rep.row_loss,
+                            .row_argmax = self->rep.row_argmax, .labels = self->rep.labels,
+                            .step = global_step + 1, .max_skips = cfg->max_skips,
+                            .nonfinite_stop = cfg->on_nan == DPT_ON_NAN_STOP};
+  rc = dpt_sync_exchange(&run->sync, self->w, self->rep.params, lr, NULL, NULL, &commit, *read,
+                         &t, &self->err);
   if (run->trace) dpt_trace_step(run->trace, self->w, global_step + 1, t0, t1, dpt_now(), &t);
   self->slot->comm_s += t.comm_s;
   self->slot->wait_s += t.wait_s;
   if (!rc) self->slot->exchanges++; /* read by a dropper under the queue lock: see take_piece */
-  /* The step's figures count unless the exchange's votes skipped it (kn_ledger_commit). */
-  if (!rc)
-    rc = dpt_dev_ledger_commit(&self->dev, self->ledger, self->grads + run->n_params, rows,
-                               self->rep.row_loss, self->rep.row_argmax, self->rep.labels,
-                               global_step + 1, cfg->max_skips, cfg->on_nan == DPT_ON_NAN_STOP,
-                               &self->err);
   /* --check-replicas waits for the device: first for the exchange, which may wait on others. */
   if (!rc && cfg->check_replicas) rc = dpt_sync_settle(&run->sync, self->w, &self->err);
   if (!rc)

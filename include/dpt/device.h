@@ -100,6 +100,12 @@ typedef struct dpt_device_ops {
    * linear_fwd). */
   bool (*linear_bwd_data)(void *ctx, int rows, int in, int out, const float *d, const float *w,
                           const void *mask, float *prev, int *rc, dpt_err *err);
+  /* sgd_step gated by tally's summed skip votes, and step's ledger_commit from the same tally,
+   * in one launch. False: not fused here (the wrapper runs the two). */
+  bool (*sgd_step_commit)(void *ctx, size_t n, float *params, const float *grads,
+                          float *velocity, float lr, float momentum, float weight_decay,
+                          const float *tally, const dpt_ledger_step *step, int *rc,
+                          dpt_err *err);
 } dpt_device_ops;
 
 typedef struct dpt_device {
@@ -192,6 +198,11 @@ int dpt_dev_sgd_step(dpt_device *d, size_t n, float *params, const float *grads,
 int dpt_dev_add(dpt_device *d, size_t n, const float *x, float *acc, dpt_err *err);
 int dpt_dev_has_nonfinite(dpt_device *d, size_t n, const float *x, bool *out, dpt_err *err);
 int dpt_dev_vote(dpt_device *d, size_t n, float *grads, const float *gate, dpt_err *err);
+/* The end of an exchange's step on the device (dpt_device_ops.sgd_step_commit): tally is the
+ * summed tally after grads[0..n). */
+int dpt_dev_sgd_step_commit(dpt_device *d, size_t n, float *params, const float *grads,
+                            float *velocity, float lr, float momentum, float weight_decay,
+                            const float *tally, const dpt_ledger_step *step, dpt_err *err);
 /* A dense layer's passes (dpt_device_ops.linear_fwd and the two below it). */
 size_t dpt_dev_relu_mask_bytes(dpt_device *d, int rows, int cols);
 int dpt_dev_linear_fwd(dpt_device *d, int rows, int in, int out, const float *x, const float *w,

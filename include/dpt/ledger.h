@@ -7,6 +7,9 @@
 #ifndef DPT_LEDGER_H
 #define DPT_LEDGER_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 enum { DPT_LEDGER_NOTES = 3 }; /* the skipped steps noted one by one (the first few are announced) */
 
 typedef struct dpt_ledger {
@@ -22,5 +25,18 @@ typedef struct dpt_ledger {
   double stop_votes;      /* the last exchange's stop votes */
   float gate;             /* 1 once halted: this worker's every later vote is a skip */
 } dpt_ledger;
+
+/* What a step adds to a worker's ledger (kn_ledger_commit): its rows' losses, predictions and
+ * labels (device memory, as the ledger), the step (1-based, since training began), and the
+ * rules that halt the ledger. The exchange that ends the step commits it (dpt/sync.h). */
+typedef struct dpt_ledger_step {
+  dpt_ledger *ledger;
+  int rows;
+  const float *row_loss;
+  const int32_t *row_argmax, *labels;
+  long step;
+  int max_skips;
+  bool nonfinite_stop;
+} dpt_ledger_step;
 
 #endif

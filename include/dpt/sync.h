@@ -41,9 +41,12 @@ typedef struct dpt_sync_ops {
    * CUDA only queues the sum and the step (waiting for the previous exchange's sum, dpt/comm.h);
    * ps waits for the gradient's copy, and queues the parameters' upload. */
   /* settles: the worker calls settle before its next exchange, which waits for this one, so
-   * this one need not wait for the one before (one wait instead of two). */
+   * this one need not wait for the one before (one wait instead of two). commit (unless NULL):
+   * the step's figures, committed to the worker's ledger on its device from the summed tally
+   * (allreduce on CUDA: in the same launch as the SGD step). */
   int (*exchange)(void *ctx, int worker, float *params, float lr, const dpt_votes *mine,
-                  dpt_votes *counts, bool settles, dpt_sync_timing *timing, dpt_err *err);
+                  dpt_votes *counts, const dpt_ledger_step *commit, bool settles,
+                  dpt_sync_timing *timing, dpt_err *err);
   /* Returns once the work queued on worker's device so far is done, its last exchange's included,
    * or fails as the exchange would (abort, a dead peer, --timeout), so that the worker's next
    * wait for its device cannot hang on a failed peer. NULL: an exchange leaves nothing queued
@@ -107,7 +110,8 @@ int dpt_sync_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err);
 int dpt_sync_attach(dpt_sync *s, int worker, dpt_device *dev, const float *params, float **grads,
                     dpt_err *err);
 int dpt_sync_exchange(dpt_sync *s, int worker, float *params, float lr, const dpt_votes *mine,
-                      dpt_votes *counts, bool settles, dpt_sync_timing *timing, dpt_err *err);
+                      dpt_votes *counts, const dpt_ledger_step *commit, bool settles,
+                      dpt_sync_timing *timing, dpt_err *err);
 int dpt_sync_settle(dpt_sync *s, int worker, dpt_err *err);
 void dpt_sync_detach(dpt_sync *s, int worker);
 void dpt_sync_abort(dpt_sync *s, int code, const char *why);
