@@ -64,6 +64,7 @@ typedef struct dpt_run {
   int ps_shards;
   int ps_threads;
   int max_rows;              /* per worker per step: ceil(batch / all_workers) */
+  int replica_rows;          /* a replica's rows: max_rows, or more for evaluation chunks */
   long steps_per_epoch;
   /* The ledgers are read after every read_every-th step (host/train/step_guard.h): 1 on the CPU,
    * where reading costs nothing; on a GPU --metrics-every. */

@@ -53,13 +53,13 @@ static int worker_setup(worker *self)
   if (rc) return rc;
   self->dev_open = true;
   size_t features = (size_t)run->shape.sizes[0];
-  rc = dpt_mlp_replica_create(&self->dev, &run->shape, run->max_rows, run->init_params, &self->rep,
-                              &self->err);
+  rc = dpt_mlp_replica_create(&self->dev, &run->shape, run->replica_rows, run->init_params,
+                              &self->rep, &self->err);
   for (int i = 0; i < 2 && !rc; i++) {
-    rc = dpt_dev_host_alloc(&self->dev, (size_t)run->max_rows * features * sizeof(float),
+    rc = dpt_dev_host_alloc(&self->dev, (size_t)run->replica_rows * features * sizeof(float),
                             (void **)&self->stage_x[i], &self->err);
     if (!rc)
-      rc = dpt_dev_host_alloc(&self->dev, (size_t)run->max_rows * sizeof(int32_t),
+      rc = dpt_dev_host_alloc(&self->dev, (size_t)run->replica_rows * sizeof(int32_t),
                               (void **)&self->stage_y[i], &self->err);
   }
   if (!rc) rc = dpt_dev_alloc(&self->dev, sizeof *self->ledger, (void **)&self->ledger, &self->err);
@@ -295,7 +295,7 @@ static int evaluate_slice(worker *self)
   self->slot->test_loss_sum = 0;
   self->slot->test_correct = 0;
   for (int done = 0; done < rows && !evaluation_stopped(self);) {
-    int chunk = rows - done < run->max_rows ? rows - done : run->max_rows;
+    int chunk = rows - done < run->replica_rows ? rows - done : run->replica_rows;
     dpt_mlp_pass pass;
     int rc = load_rows(self, run->test, NULL, (size_t)(off + done), chunk);
     if (!rc) rc = dpt_mlp_forward(&self->rep, chunk, &pass, &self->err);
