@@ -7,7 +7,8 @@
 # as a failure), compute-sanitizer memcheck on the op suite (test_cuda_ops), and smokes on
 # generated data: CUDA against the CPU path for both strategies with --check-replicas, a NaN step
 # skipped (DPT_FAULT), a checkpoint-and-resume hash equal to the uninterrupted run's, and one
-# throughput line at the reference model's shapes (MLP 784-512-512-10, batch 256). Then one
+# throughput line at the reference model's shapes (MLP 784-512-512-10, batch 256), and
+# bench_gpu_step's step times for 1..N GPUs beside their math and memory ceilings. Then one
 # table and "GPU VERDICT: PASS" or "GPU VERDICT: FAIL" (exit 0 or 1). Without a GPU it says so
 # and exits 3 within seconds.
 #   --out DIR    where the logs go (default: $OUT when set, else gpu-check/ in the checkout)
@@ -119,7 +120,8 @@ step_packages() {
 }
 
 step_build() {
-  local targets=(dptrain make_synth test_cuda_ops test_ops test_cuda_sync test_comm_nccl)
+  local targets=(dptrain make_synth test_cuda_ops test_ops test_cuda_sync test_comm_nccl
+                 bench_gpu_step)
   local config=(-DCMAKE_BUILD_TYPE=Release -DDPT_CUDA=ON)
   $emulated && { targets+=(test_cuda_emu); config=(-DCMAKE_BUILD_TYPE=Release -DDPT_CUDA_EMU=ON); }
   [ -f "$build/CMakeCache.txt" ] || cmake -S "$root" -B "$build" "${config[@]}"
@@ -229,7 +231,7 @@ step_resume() {
 
 # One throughput line at the reference model's shapes: 28 x 28 inputs, MLP 784-512-512-10,
 # batch 256, one GPU, one epoch. (The emulated device computes on the CPU: its figure says
-# nothing about a GPU, so it trains on fewer samples.) A GPU step benchmark line belongs here too.
+# nothing about a GPU, so it trains on fewer samples.)
 step_throughput() {
   local samples=60000 rate
   $emulated && samples=2048
@@ -240,6 +242,16 @@ step_throughput() {
   rate=$(sed -n 's/^done: .*  \([0-9]*\) samples\/s .*/\1/p' "$out/throughput.out")
   detail="$rate samples/s (MLP 784-512-512-10, batch 256, 1 GPU, $samples samples$($emulated && echo ', emulated'))"
   [ -n "$rate" ]
+}
+
+# bench_gpu_step on the reference data: step time for 1..N GPUs and both strategies beside the
+# step's math and memory ceilings (on the emulated device: small probes, CPU figures).
+step_bench() {
+  local args=(--data "$out/ref")
+  $emulated && args+=(--sgemm-n 512 --copy-mb 64)
+  "$build/bench/bench_gpu_step" "${args[@]}" | tee "$out/bench_gpu_step.txt"
+  detail="$(grep -c '^ *[0-9]' "$out/bench_gpu_step.txt") configurations (bench_gpu_step.txt)"
+  grep -q '^ *1 allreduce' "$out/bench_gpu_step.txt"
 }
 
 # --- the run --------------------------------------------------------------------------------
@@ -273,6 +285,7 @@ main() {
     run_step nan-skip step_nan_skip
     run_step resume step_resume
     run_step throughput step_throughput
+    run_step step-bench step_bench
   fi
   print_table
   local note=""
