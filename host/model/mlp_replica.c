@@ -1,4 +1,5 @@
 /* A model replica on one device: its buffers and the forward/backward passes. */
+#include <stdint.h>
 #include <string.h>
 
 #include "dpt/mlp.h"
@@ -9,6 +10,32 @@ static int max_width(const dpt_mlp_shape *s)
   for (int l = 1; l <= s->n_layers; l++)
     if (s->sizes[l] > w) w = s->sizes[l];
   return w;
+}
+
+/* A conv layer's im2col patch matrix: one row of K x K x C_in per output pixel. */
+static size_t patch_pixels(const dpt_layer *y, int rows)
+{
+  return (size_t)rows * (size_t)y->out_h * (size_t)y->out_w;
+}
+
+static size_t patch_width(const dpt_layer *y)
+{
+  return (size_t)y->kernel * (size_t)y->kernel * (size_t)y->in_c;
+}
+
+/* Floats of the widest conv's patches for `rows` rows (0: no conv), or SIZE_MAX when a conv's
+ * GEMM would pass int sizes (rows x pixels must fit its m). */
+static size_t cols_floats(const dpt_mlp_shape *s, int rows)
+{
+  size_t most = 0;
+  for (int l = 1; l <= s->n_layers; l++) {
+    const dpt_layer *y = &s->layers[l];
+    if (y->kind != DPT_LAYER_CONV) continue;
+    if (patch_pixels(y, rows) > INT32_MAX) return SIZE_MAX;
+    size_t n = patch_pixels(y, rows) * patch_width(y);
+    if (n > most) most = n;
+  }
+  return most;
 }
 
 int dpt_mlp_replica_create(dpt_device *dev, const dpt_mlp_shape *shape, int max_rows,
@@ -27,6 +54,11 @@ int dpt_mlp_replica_create(dpt_device *dev, const dpt_mlp_shape *shape, int max_
     rc = dpt_dev_alloc(dev, rows * (size_t)shape->sizes[l] * sizeof(float), (void **)&r->acts[l],
                        err);
   for (int i = 0; i < 2 && !rc; i++) rc = dpt_dev_alloc(dev, wide, (void **)&r->delta[i], err);
+  size_t cols = cols_floats(shape, (int)rows);
+  if (!rc && cols == SIZE_MAX)
+    rc = dpt_err_set(err, DPT_EINPUT, "model: %zu rows per worker: a conv layer's patches "
+                     "overflow its GEMM's int sizes (use a smaller --batch)", rows);
+  if (!rc && cols) rc = dpt_dev_alloc(dev, cols * sizeof(float), (void **)&r->cols, err);
   if (!rc) rc = dpt_dev_alloc(dev, rows * sizeof(int32_t), (void **)&r->labels, err);
   if (!rc) rc = dpt_dev_alloc(dev, rows * sizeof(float), (void **)&r->row_loss, err);
   if (!rc) rc = dpt_dev_alloc(dev, rows * sizeof(int32_t), (void **)&r->row_argmax, err);
@@ -44,6 +76,7 @@ void dpt_mlp_replica_destroy(dpt_mlp_replica *r)
   dpt_dev_free(r->dev, r->params);
   for (int l = 0; l <= r->shape.n_layers; l++) dpt_dev_free(r->dev, r->acts[l]);
   for (int i = 0; i < 2; i++) dpt_dev_free(r->dev, r->delta[i]);
+  if (r->cols) dpt_dev_free(r->dev, r->cols);
   dpt_dev_free(r->dev, r->labels);
   dpt_dev_free(r->dev, r->row_loss);
   dpt_dev_free(r->dev, r->row_argmax);
@@ -67,20 +100,40 @@ int dpt_mlp_load_rows(dpt_mlp_replica *r, int rows, const float *x, const int32_
                                     (size_t)rows * sizeof(int32_t), err);
 }
 
-static int forward_layers(dpt_mlp_replica *r, int rows, dpt_err *err)
+static dpt_image layer_input(const dpt_layer *y, int rows)
+{
+  return (dpt_image){.rows = rows, .h = y->in_h, .w = y->in_w, .c = y->in_c, .k = y->kernel};
+}
+
+/* acts[l] from acts[l-1]: an fc is acts[l-1] W^T; a conv the same GEMM over every output
+ * pixel's patch row; then bias and the fused ReLU. */
+static int forward_layer(dpt_mlp_replica *r, int rows, int l, dpt_err *err)
 {
   const dpt_mlp_shape *s = &r->shape;
-  for (int l = 1; l <= s->n_layers; l++) {
-    int in = s->sizes[l - 1], out = s->sizes[l];
-    const float *w = r->params + dpt_mlp_weight_offset(s, l);
-    const float *b = r->params + dpt_mlp_bias_offset(s, l);
-    /* acts[l] = acts[l-1] * W^T, then bias and (except on the last layer) ReLU. */
-    int rc = dpt_dev_gemm(r->dev, false, true, rows, out, in, 1.f, r->acts[l - 1], in, w, in, 0.f,
-                          r->acts[l], out, err);
-    if (!rc) rc = dpt_dev_bias_act(r->dev, rows, out, b, l < s->n_layers, r->acts[l], err);
-    if (rc) return rc;
+  const dpt_layer *y = &s->layers[l];
+  const float *w = r->params + dpt_mlp_weight_offset(s, l);
+  const float *b = r->params + dpt_mlp_bias_offset(s, l);
+  if (y->kind == DPT_LAYER_MAXPOOL)
+    return dpt_dev_maxpool(r->dev, layer_input(y, rows), r->acts[l - 1], r->acts[l], err);
+  int m = rows, in = s->sizes[l - 1], out = s->sizes[l];
+  const float *a = r->acts[l - 1];
+  int rc = DPT_OK;
+  if (y->kind == DPT_LAYER_CONV) {
+    m = (int)patch_pixels(y, rows);
+    in = (int)patch_width(y);
+    out = y->out_c;
+    a = r->cols;
+    rc = dpt_dev_im2col(r->dev, layer_input(y, rows), r->acts[l - 1], r->cols, err);
   }
-  return DPT_OK;
+  if (!rc) rc = dpt_dev_gemm(r->dev, false, true, m, out, in, 1.f, a, in, w, in, 0.f, r->acts[l], out, err);
+  return rc ? rc : dpt_dev_bias_act(r->dev, m, out, b, y->relu, r->acts[l], err);
+}
+
+static int forward_layers(dpt_mlp_replica *r, int rows, dpt_err *err)
+{
+  int rc = DPT_OK;
+  for (int l = 1; l <= r->shape.n_layers && !rc; l++) rc = forward_layer(r, rows, l, err);
+  return rc;
 }
 
 /* Sums losses in row order and counts correct predictions, on the host. */
@@ -113,30 +166,54 @@ static int loss_layer(dpt_mlp_replica *r, int rows, float grad_scale, dpt_mlp_pa
   return DPT_OK;
 }
 
+/* Layer l's parameter gradients from d (the gradient w.r.t. its output, after its ReLU's mask),
+ * and, unless l is the first, the gradient w.r.t. its input into prev:
+ *   fc:   dW = d^T acts[l-1], db = column sums of d, prev = d W;
+ *   conv: the same over the patch rows (recomputed by im2col), prev = col2im(d W);
+ *   maxpool: no parameters, prev = d routed to each window's argmax. */
+static int backward_layer(dpt_mlp_replica *r, int rows, int l, const float *d, float *prev,
+                          float *grads, dpt_err *err)
+{
+  const dpt_mlp_shape *s = &r->shape;
+  const dpt_layer *y = &s->layers[l];
+  if (y->kind == DPT_LAYER_MAXPOOL)
+    return l > 1 ? dpt_dev_maxpool_bwd(r->dev, layer_input(y, rows), r->acts[l - 1], d, prev, err)
+                 : DPT_OK;
+  const float *w = r->params + dpt_mlp_weight_offset(s, l);
+  float *gw = grads + dpt_mlp_weight_offset(s, l);
+  float *gb = grads + dpt_mlp_bias_offset(s, l);
+  int m = rows, in = s->sizes[l - 1], out = s->sizes[l];
+  float *a = r->acts[l - 1], *da = prev;
+  int rc = DPT_OK;
+  if (y->kind == DPT_LAYER_CONV) {
+    m = (int)patch_pixels(y, rows);
+    in = (int)patch_width(y);
+    out = y->out_c;
+    a = da = r->cols;
+    rc = dpt_dev_im2col(r->dev, layer_input(y, rows), r->acts[l - 1], r->cols, err);
+  }
+  if (!rc) rc = dpt_dev_gemm(r->dev, true, false, out, in, m, 1.f, d, out, a, in, 0.f, gw, in, err);
+  if (!rc) rc = dpt_dev_col_sum(r->dev, m, out, 1.f, d, 0.f, gb, err);
+  if (rc || l == 1) return rc;
+  rc = dpt_dev_gemm(r->dev, false, false, m, in, out, 1.f, d, out, w, in, 0.f, da, in, err);
+  if (!rc && y->kind == DPT_LAYER_CONV)
+    rc = dpt_dev_col2im(r->dev, layer_input(y, rows), r->cols, prev, err);
+  return rc;
+}
+
 static int backward_layers(dpt_mlp_replica *r, int rows, float *grads, dpt_err *err)
 {
   const dpt_mlp_shape *s = &r->shape;
-  int cur = 0; /* delta[cur] holds the gradient w.r.t. layer l's pre-activation output */
+  int cur = 0; /* delta[cur] holds the gradient w.r.t. layer l's output */
   for (int l = s->n_layers; l >= 1; l--) {
-    int in = s->sizes[l - 1], out = s->sizes[l];
-    const float *w = r->params + dpt_mlp_weight_offset(s, l);
-    float *gw = grads + dpt_mlp_weight_offset(s, l);
-    float *gb = grads + dpt_mlp_bias_offset(s, l);
-    const float *d = r->delta[cur];
-    /* dW = d^T * acts[l-1]; db = column sums of d. */
-    int rc = dpt_dev_gemm(r->dev, true, false, out, in, rows, 1.f, d, out, r->acts[l - 1], in,
-                          0.f, gw, in, err);
-    if (!rc) rc = dpt_dev_col_sum(r->dev, rows, out, 1.f, d, 0.f, gb, err);
-    if (!rc && l > 1) {
-      /* d_prev = d * W, masked by the previous layer's ReLU. */
-      float *prev = r->delta[1 - cur];
-      rc = dpt_dev_gemm(r->dev, false, false, rows, in, out, 1.f, d, out, w, in, 0.f, prev, in,
-                        err);
-      if (!rc)
-        rc = dpt_dev_relu_bwd(r->dev, (size_t)rows * (size_t)in, r->acts[l - 1], prev, prev, err);
-      cur = 1 - cur;
-    }
+    float *prev = r->delta[1 - cur];
+    int rc = backward_layer(r, rows, l, r->delta[cur], prev, grads, err);
+    /* Through the ReLU fused into the layer below (y is its output). */
+    if (!rc && l > 1 && s->layers[l - 1].relu)
+      rc = dpt_dev_relu_bwd(r->dev, (size_t)rows * (size_t)s->sizes[l - 1], r->acts[l - 1], prev,
+                            prev, err);
     if (rc) return rc;
+    cur = 1 - cur;
   }
   return DPT_OK;
 }
