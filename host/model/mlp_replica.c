@@ -23,19 +23,13 @@ static size_t patch_width(const dpt_layer *y)
   return (size_t)y->kernel * (size_t)y->kernel * (size_t)y->in_c;
 }
 
-/* Floats of the widest conv's patches for `rows` rows (0: no conv), or SIZE_MAX when a conv's
- * GEMM would pass int sizes (rows x pixels must fit its m). */
-static size_t cols_floats(const dpt_mlp_shape *s, int rows)
+/* Whether every conv's GEMM over `rows` rows has int sizes (its m is rows x output pixels). */
+static bool patches_fit(const dpt_mlp_shape *s, int rows)
 {
-  size_t most = 0;
-  for (int l = 1; l <= s->n_layers; l++) {
-    const dpt_layer *y = &s->layers[l];
-    if (y->kind != DPT_LAYER_CONV) continue;
-    if (patch_pixels(y, rows) > INT32_MAX) return SIZE_MAX;
-    size_t n = patch_pixels(y, rows) * patch_width(y);
-    if (n > most) most = n;
-  }
-  return most;
+  for (int l = 1; l <= s->n_layers; l++)
+    if (s->layers[l].kind == DPT_LAYER_CONV && patch_pixels(&s->layers[l], rows) > INT32_MAX)
+      return false;
+  return true;
 }
 
 int dpt_mlp_replica_create(dpt_device *dev, const dpt_mlp_shape *shape, int max_rows,
@@ -54,11 +48,11 @@ int dpt_mlp_replica_create(dpt_device *dev, const dpt_mlp_shape *shape, int max_
     rc = dpt_dev_alloc(dev, rows * (size_t)shape->sizes[l] * sizeof(float), (void **)&r->acts[l],
                        err);
   for (int i = 0; i < 2 && !rc; i++) rc = dpt_dev_alloc(dev, wide, (void **)&r->delta[i], err);
-  size_t cols = cols_floats(shape, (int)rows);
-  if (!rc && cols == SIZE_MAX)
+  if (!rc && !patches_fit(shape, (int)rows))
     rc = dpt_err_set(err, DPT_EINPUT, "model: %zu rows per worker: a conv layer's patches "
                      "overflow its GEMM's int sizes (use a smaller --batch)", rows);
-  if (!rc && cols) rc = dpt_dev_alloc(dev, cols * sizeof(float), (void **)&r->cols, err);
+  size_t cols = rc ? 0 : (size_t)dpt_mlp_patch_floats(shape, (double)rows);
+  if (cols) rc = dpt_dev_alloc(dev, cols * sizeof(float), (void **)&r->cols, err);
   if (!rc) rc = dpt_dev_alloc(dev, rows * sizeof(int32_t), (void **)&r->labels, err);
   if (!rc) rc = dpt_dev_alloc(dev, rows * sizeof(float), (void **)&r->row_loss, err);
   if (!rc) rc = dpt_dev_alloc(dev, rows * sizeof(int32_t), (void **)&r->row_argmax, err);
