@@ -78,4 +78,36 @@ for model in mlp fc:16,relu,fc:8,relu,fc fc:16,relu,fc:8,relu,fc:4; do
 done
 [ -n "$first" ] || fail "no params_hash in the report"
 
+# The report names the model as run (canonical: the last fc's size written out) and its FLOPs:
+# the cnn preset on 5 x 5 images is conv 25 x 32 x 9, conv 4 x 64 x 288, fc 64 x 128, fc 128 x 4
+# multiply-adds.
+grep -q '^  "model": "conv:32:3,relu,maxpool:2,conv:64:3,relu,maxpool:2,fc:128,relu,fc:4",$' \
+  "$work/cnn.json" || fail "report model: $(grep '"model"' "$work/cnn.json")"
+[ "$(report_field "$work/cnn.json" flops_per_sample)" = "$((2 * (25 * 32 * 9 + 4 * 64 * 288 + 64 * 128 + 128 * 4)))" ] ||
+  fail "report flops_per_sample: $(report_field "$work/cnn.json" flops_per_sample)"
+"$dptrain" --help | grep -q "conv:C:K (C channels, K x K kernel" || fail "--help does not list the layers"
+
+# A checkpoint records the model: resuming with another is refused, with the same resumes.
+small=(--data "$work/data" --device cpu --quiet --batch 50 --model conv:4:3,relu,maxpool:2,fc)
+"$dptrain" "${small[@]}" --epochs 1 --checkpoint "$work/ck" >"$work/out" 2>"$work/err" ||
+  fail "checkpointed cnn run failed: $(cat "$work/err")"
+expect_input_error "the checkpoint's model is conv:4:3,relu,maxpool:2,fc:4 on 25 inputs, this run's is conv:4:3,relu,maxpool:2,fc:16,relu,fc:4 on 25 inputs: check --model" \
+  "${small[@]}" --epochs 2 --resume "$work/ck" --model conv:4:3,relu,maxpool:2,fc:16,relu,fc
+expect_input_error "this run's is fc:4 on 25 inputs" "${small[@]}" --epochs 2 --resume "$work/ck" --model fc
+"$dptrain" "${small[@]}" --epochs 2 --resume "$work/ck" --report "$work/resumed.json" \
+  >"$work/out" 2>"$work/err" || fail "resuming the cnn failed: $(cat "$work/err")"
+"$dptrain" "${small[@]}" --epochs 2 --report "$work/straight.json" >"$work/out" 2>"$work/err" ||
+  fail "the straight cnn run failed: $(cat "$work/err")"
+[ "$(report_field "$work/resumed.json" params_hash)" = "$(report_field "$work/straight.json" params_hash)" ] ||
+  fail "the resumed cnn run differs from the straight one"
+
+# --metrics, --trace and compare with a CNN.
+"$dptrain" "${small[@]}" --epochs 1 --workers 2 --strategy ps --metrics "$work/m.csv" --metrics-every 1 \
+  --trace "$work/t.json" >"$work/out" 2>"$work/err" || fail "cnn with --metrics --trace: $(cat "$work/err")"
+[ "$(wc -l <"$work/m.csv")" -gt 2 ] || fail "cnn metrics: $(cat "$work/m.csv")"
+grep -q '"traceEvents"' "$work/t.json" || fail "cnn trace has no events"
+"$dptrain" compare "${small[@]}" --epochs 1 --workers 1,2 --strategies allreduce,ps \
+  --out "$work/cmp" >"$work/out" 2>"$work/err" || fail "compare with a cnn: $(cat "$work/err")"
+[ "$(grep -c 'ps\|allreduce' "$work/out")" -ge 4 ] || fail "compare table: $(cat "$work/out")"
+
 finish model_spec_cli

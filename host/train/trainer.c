@@ -120,6 +120,8 @@ static void fill_result(const dpt_config *cfg, const dpt_run *run, size_t bytes_
   out->seconds_to_target = run->seconds_to_target;
   out->n_hidden = cfg->n_hidden;
   memcpy(out->hidden, cfg->hidden, sizeof out->hidden);
+  dpt_mlp_shape_text(&run->shape, out->model, sizeof out->model);
+  out->flops_per_sample = dpt_mlp_flops_per_sample(&run->shape);
   out->features = run->shape.sizes[0];
   out->classes = run->shape.sizes[run->shape.n_layers];
   out->train_samples = (long)run->train->count;
