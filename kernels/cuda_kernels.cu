@@ -96,6 +96,39 @@ struct nonfinite_op {
   }
 };
 
+/* The image ops: one thread per pixel (kn_math.h's bodies loop over its
+ * channels and window). */
+struct im2col_op {
+  dpt_image g;
+  const float *x;
+  float *cols;
+  __device__ void operator()(size_t p) const { kn_im2col_pixel(p, g.h, g.w, g.c, g.k, x, cols); }
+};
+
+struct col2im_op {
+  dpt_image g;
+  const float *dcols;
+  float *dx;
+  __device__ void operator()(size_t p) const { kn_col2im_pixel(p, g.h, g.w, g.c, g.k, dcols, dx); }
+};
+
+struct maxpool_op {
+  dpt_image g;
+  const float *x;
+  float *y;
+  __device__ void operator()(size_t p) const { kn_maxpool_pixel(p, g.h, g.w, g.c, g.k, x, y); }
+};
+
+struct maxpool_bwd_op {
+  dpt_image g;
+  const float *x, *dy;
+  float *dx;
+  __device__ void operator()(size_t p) const
+  {
+    kn_maxpool_bwd_pixel(p, g.h, g.w, g.c, g.k, x, dy, dx);
+  }
+};
+
 } // namespace
 
 cudaError_t dpt_launch_fill(cudaStream_t s, size_t n, float v, float *y)
@@ -140,4 +173,26 @@ cudaError_t dpt_launch_add(cudaStream_t s, size_t n, const float *x, float *acc)
 cudaError_t dpt_launch_flag_nonfinite(cudaStream_t s, size_t n, const float *x, int *flag)
 {
   return launch_each(s, n, nonfinite_op{x, flag});
+}
+
+cudaError_t dpt_launch_im2col(cudaStream_t s, dpt_image g, const float *x, float *cols)
+{
+  size_t pixels = kn_pixels(g.rows, kn_conv_out(g.h, g.k), kn_conv_out(g.w, g.k));
+  return launch_each(s, pixels, im2col_op{g, x, cols});
+}
+
+cudaError_t dpt_launch_col2im(cudaStream_t s, dpt_image g, const float *dcols, float *dx)
+{
+  return launch_each(s, kn_pixels(g.rows, g.h, g.w), col2im_op{g, dcols, dx});
+}
+
+cudaError_t dpt_launch_maxpool(cudaStream_t s, dpt_image g, const float *x, float *y)
+{
+  return launch_each(s, kn_pixels(g.rows, g.h / g.k, g.w / g.k), maxpool_op{g, x, y});
+}
+
+cudaError_t dpt_launch_maxpool_bwd(cudaStream_t s, dpt_image g, const float *x, const float *dy,
+                                   float *dx)
+{
+  return launch_each(s, kn_pixels(g.rows, g.h / g.k, g.w / g.k), maxpool_bwd_op{g, x, dy, dx});
 }

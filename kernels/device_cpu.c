@@ -181,13 +181,10 @@ static int cpu_has_nonfinite(void *ctx, size_t n, const float *x, bool *out, dpt
   return DPT_OK;
 }
 
-/* The pixels an image op's body runs over, one call each: rows x oh x ow (output) or rows x h x w. */
-static size_t pixels(int rows, int h, int w) { return (size_t)rows * (size_t)h * (size_t)w; }
-
 static int cpu_im2col(void *ctx, dpt_image g, const float *x, float *cols, dpt_err *err)
 {
   int rc = dpt_check_image("cpu im2col", g, false, x, cols, NULL, err);
-  size_t n = rc ? 0 : pixels(g.rows, kn_conv_out(g.h, g.k), kn_conv_out(g.w, g.k));
+  size_t n = rc ? 0 : kn_pixels(g.rows, kn_conv_out(g.h, g.k), kn_conv_out(g.w, g.k));
   for (size_t p = 0; p < n; p++) kn_im2col_pixel(p, g.h, g.w, g.c, g.k, x, cols);
   return rc;
 }
@@ -195,7 +192,7 @@ static int cpu_im2col(void *ctx, dpt_image g, const float *x, float *cols, dpt_e
 static int cpu_col2im(void *ctx, dpt_image g, const float *dcols, float *dx, dpt_err *err)
 {
   int rc = dpt_check_image("cpu col2im", g, false, dcols, dx, NULL, err);
-  size_t n = rc ? 0 : pixels(g.rows, g.h, g.w);
+  size_t n = rc ? 0 : kn_pixels(g.rows, g.h, g.w);
   for (size_t p = 0; p < n; p++) kn_col2im_pixel(p, g.h, g.w, g.c, g.k, dcols, dx);
   return rc;
 }
@@ -203,7 +200,7 @@ static int cpu_col2im(void *ctx, dpt_image g, const float *dcols, float *dx, dpt
 static int cpu_maxpool(void *ctx, dpt_image g, const float *x, float *y, dpt_err *err)
 {
   int rc = dpt_check_image("cpu maxpool", g, true, x, y, NULL, err);
-  size_t n = rc ? 0 : pixels(g.rows, g.h / g.k, g.w / g.k);
+  size_t n = rc ? 0 : kn_pixels(g.rows, g.h / g.k, g.w / g.k);
   for (size_t p = 0; p < n; p++) kn_maxpool_pixel(p, g.h, g.w, g.c, g.k, x, y);
   return rc;
 }
@@ -213,8 +210,8 @@ static int cpu_maxpool_bwd(void *ctx, dpt_image g, const float *x, const float *
 {
   int rc = dpt_check_image("cpu maxpool_bwd", g, true, x, dy, dx, err);
   if (rc) return rc;
-  memset(dx, 0, pixels(g.rows, g.h, g.w) * (size_t)g.c * sizeof(float));
-  size_t n = pixels(g.rows, g.h / g.k, g.w / g.k);
+  memset(dx, 0, kn_pixels(g.rows, g.h, g.w) * (size_t)g.c * sizeof(float));
+  size_t n = kn_pixels(g.rows, g.h / g.k, g.w / g.k);
   for (size_t p = 0; p < n; p++) kn_maxpool_bwd_pixel(p, g.h, g.w, g.c, g.k, x, dy, dx);
   return DPT_OK;
 }

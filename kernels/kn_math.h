@@ -92,6 +92,12 @@ KN_HD static inline void kn_softmax_xent_row(int r, int cols, const float *logit
 
 /* ---- conv and pooling: images are h x w pixels of c channels, channels last, one per row ---- */
 
+/* Pixels of rows images of h x w: what the image ops' bodies run over, one call each. */
+KN_HD static inline size_t kn_pixels(int rows, int h, int w)
+{
+  return (size_t)rows * (size_t)h * (size_t)w;
+}
+
 /* A conv's output size along a side of n: stride 1, zero padding k / 2 (odd k keeps n). */
 KN_HD static inline int kn_conv_out(int n, int k) { return n + 2 * (k / 2) - k + 1; }
 
