@@ -97,26 +97,12 @@ struct nonfinite_op {
 };
 
 /* The image ops: one thread per pixel (kn_math.h's bodies loop over its
- * channels and window). */
-struct im2col_op {
+ * channels and window), Body one of them. */
+template <void (*Body)(size_t, int, int, int, int, const float *, float *)> struct image_op {
   dpt_image g;
-  const float *x;
-  float *cols;
-  __device__ void operator()(size_t p) const { kn_im2col_pixel(p, g.h, g.w, g.c, g.k, x, cols); }
-};
-
-struct col2im_op {
-  dpt_image g;
-  const float *dcols;
-  float *dx;
-  __device__ void operator()(size_t p) const { kn_col2im_pixel(p, g.h, g.w, g.c, g.k, dcols, dx); }
-};
-
-struct maxpool_op {
-  dpt_image g;
-  const float *x;
-  float *y;
-  __device__ void operator()(size_t p) const { kn_maxpool_pixel(p, g.h, g.w, g.c, g.k, x, y); }
+  const float *in;
+  float *out;
+  __device__ void operator()(size_t p) const { Body(p, g.h, g.w, g.c, g.k, in, out); }
 };
 
 struct maxpool_bwd_op {
@@ -178,17 +164,18 @@ cudaError_t dpt_launch_flag_nonfinite(cudaStream_t s, size_t n, const float *x, 
 cudaError_t dpt_launch_im2col(cudaStream_t s, dpt_image g, const float *x, float *cols)
 {
   size_t pixels = kn_pixels(g.rows, kn_conv_out(g.h, g.k), kn_conv_out(g.w, g.k));
-  return launch_each(s, pixels, im2col_op{g, x, cols});
+  return launch_each(s, pixels, image_op<kn_im2col_pixel>{g, x, cols});
 }
 
 cudaError_t dpt_launch_col2im(cudaStream_t s, dpt_image g, const float *dcols, float *dx)
 {
-  return launch_each(s, kn_pixels(g.rows, g.h, g.w), col2im_op{g, dcols, dx});
+  return launch_each(s, kn_pixels(g.rows, g.h, g.w), image_op<kn_col2im_pixel>{g, dcols, dx});
 }
 
 cudaError_t dpt_launch_maxpool(cudaStream_t s, dpt_image g, const float *x, float *y)
 {
-  return launch_each(s, kn_pixels(g.rows, g.h / g.k, g.w / g.k), maxpool_op{g, x, y});
+  return launch_each(s, kn_pixels(g.rows, g.h / g.k, g.w / g.k),
+                     image_op<kn_maxpool_pixel>{g, x, y});
 }
 
 cudaError_t dpt_launch_maxpool_bwd(cudaStream_t s, dpt_image g, const float *x, const float *dy,

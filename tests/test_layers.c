@@ -9,6 +9,7 @@
 #include "dpt/mlp.h"
 #include "dpt/rng.h"
 #include "kernels/kn_math.h"
+#include "tests/lib/gradcheck.h"
 #include "tests/lib/test_util.h"
 
 static dpt_device open_cpu(void)
@@ -139,6 +140,15 @@ static void test_maxpool_ties_and_uncovered(void)
 
 /* ---- finite differences over a whole model ---- */
 
+/* The shape of spec_text on images of c x h x w, classes classes (the test stops on an error). */
+static void build_shape(const char *spec_text, int c, int h, int w, int classes, dpt_mlp_shape *out)
+{
+  dpt_model_spec spec;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_model_spec_parse(spec_text, NULL, 0, &spec, &err) == 0);
+  CU_ASSERT_FATAL(dpt_mlp_shape_build(&spec, c, h, w, classes, out, &err) == 0);
+}
+
 typedef struct fixture {
   dpt_device dev;
   dpt_mlp_shape shape;
@@ -151,10 +161,8 @@ static void fixture_open(fixture *f, const char *spec_text, int c, int h, int w,
                          int rows)
 {
   dpt_err err = {0};
-  dpt_model_spec spec;
   f->dev = open_cpu();
-  CU_ASSERT_FATAL(dpt_model_spec_parse(spec_text, NULL, 0, &spec, &err) == 0);
-  CU_ASSERT_FATAL(dpt_mlp_shape_build(&spec, c, h, w, classes, &f->shape, &err) == 0);
+  build_shape(spec_text, c, h, w, classes, &f->shape);
   size_t n = dpt_mlp_param_count(&f->shape);
   float *params = malloc(n * sizeof(float));
   dpt_mlp_init_params(&f->shape, 11, params);
@@ -209,33 +217,7 @@ static double loss_at(fixture *f, uint64_t *pattern)
   return pass.loss_sum;
 }
 
-/* Central differences for every parameter against the backward pass: the mismatches. */
-static size_t check_params(fixture *f, const float *grads)
-{
-  const float eps = 1e-3f;
-  size_t n = f->rep.n_params, bad = 0, skipped = 0;
-  uint64_t base, up_pat, down_pat;
-  loss_at(f, &base);
-  for (size_t i = 0; i < n; i++) {
-    float saved = f->rep.params[i];
-    f->rep.params[i] = saved + eps;
-    double up = loss_at(f, &up_pat);
-    f->rep.params[i] = saved - eps;
-    double down = loss_at(f, &down_pat);
-    f->rep.params[i] = saved;
-    if (up_pat != base || down_pat != base) {
-      skipped++;
-      continue;
-    }
-    double numeric = (up - down) / (2.0 * eps);
-    if (fabs(numeric - grads[i]) > 2e-3 + 2e-2 * fabs(numeric)) {
-      fprintf(stderr, "\n  param %zu: numeric %.6g backward %.6g", i, numeric, (double)grads[i]);
-      bad++;
-    }
-  }
-  CU_ASSERT(skipped * 10 <= n);
-  return bad;
-}
+static double loss_of(void *ctx, uint64_t *pattern) { return loss_at(ctx, pattern); }
 
 static void gradcheck(const char *spec, int c, int h, int w)
 {
@@ -247,7 +229,9 @@ static void gradcheck(const char *spec, int c, int h, int w)
   size_t n = f.rep.n_params;
   float *grads = malloc(n * sizeof(float));
   memcpy(grads, f.grads, n * sizeof(float)); /* CPU backend: device memory is host memory */
-  CU_ASSERT_EQUAL(check_params(&f, grads), 0);
+  size_t skipped;
+  CU_ASSERT_EQUAL(dpt_test_gradcheck(f.rep.params, 0, n, grads, 1e-3f, loss_of, &f, &skipped), 0);
+  CU_ASSERT(skipped * 10 <= n);
   free(grads);
   fixture_close(&f);
 }
@@ -268,11 +252,8 @@ static void test_gradcheck_pool_between_convs(void)
 
 static void test_layout_and_flops(void)
 {
-  dpt_model_spec spec;
   dpt_mlp_shape s;
-  dpt_err err = {0};
-  CU_ASSERT_FATAL(dpt_model_spec_parse("cnn", NULL, 0, &spec, &err) == 0);
-  CU_ASSERT_FATAL(dpt_mlp_shape_build(&spec, 1, 28, 28, 10, &s, &err) == 0);
+  build_shape("cnn", 1, 28, 28, 10, &s);
   size_t conv1 = 32 * 9 + 32, conv2 = 64 * 9 * 32 + 64, fc1 = 128 * 7 * 7 * 64 + 128;
   CU_ASSERT_EQUAL(dpt_mlp_param_count(&s), conv1 + conv2 + fc1 + 10 * 128 + 10);
   CU_ASSERT_EQUAL(s.n_layers, 6); /* the ReLUs are fused into the layers before them */
@@ -286,8 +267,7 @@ static void test_layout_and_flops(void)
   CU_ASSERT_STRING_EQUAL(text, "conv:32:3,relu,maxpool:2,conv:64:3,relu,maxpool:2,fc:128,relu,fc:10");
   /* The canonical text parses back to the same shape. */
   dpt_mlp_shape again;
-  CU_ASSERT_FATAL(dpt_model_spec_parse(text, NULL, 0, &spec, &err) == 0);
-  CU_ASSERT_FATAL(dpt_mlp_shape_build(&spec, 1, 28, 28, 10, &again, &err) == 0);
+  build_shape(text, 1, 28, 28, 10, &again);
   CU_ASSERT_EQUAL(again.n_layers, s.n_layers);
   CU_ASSERT_EQUAL(memcmp(again.sizes, s.sizes, sizeof s.sizes), 0);
   CU_ASSERT_EQUAL(dpt_mlp_param_count(&again), dpt_mlp_param_count(&s));
@@ -296,11 +276,8 @@ static void test_layout_and_flops(void)
 /* He initialization per layer: a conv's fan-in is C_in x K x K. */
 static void test_he_init_conv(void)
 {
-  dpt_model_spec spec;
   dpt_mlp_shape s;
-  dpt_err err = {0};
-  CU_ASSERT_FATAL(dpt_model_spec_parse("conv:64:3,relu,fc", NULL, 0, &spec, &err) == 0);
-  CU_ASSERT_FATAL(dpt_mlp_shape_build(&spec, 16, 4, 4, 10, &s, &err) == 0);
+  build_shape("conv:64:3,relu,fc", 16, 4, 4, 10, &s);
   float *p = malloc(dpt_mlp_param_count(&s) * sizeof(float));
   dpt_mlp_init_params(&s, 3, p);
   size_t nw = 64 * 9 * 16;
