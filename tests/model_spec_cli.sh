@@ -49,8 +49,10 @@ refused "layer 3 'maxpool:2': the image is 1 x 1 here: a 2 x 2 window shrinks it
   "maxpool:2,maxpool:2,maxpool:2,fc"
 refused "layer 1 'maxpool:8': the image is 5 x 5 here" "maxpool:8,fc"
 refused "layer 3 'fc:7': the last fc has 7 outputs and the data 4 classes" "fc:8,relu,fc:7"
-big=conv:4096:31,conv:4096:31,conv:4096:31,conv:4096:31,conv:4096:31,conv:4096:31,fc
-refused "layer 6 'conv:4096:31': the parameter count overflows" "$big"
+# 100 x 100 images: 4096 channels of them are 40,960,000 values, times 65536 outputs past 2^40.
+mkdir -p "$work/wide" && "$make_synth" "$work/wide" 20 10 100 100 4 3 || fail "no 100 x 100 data"
+expect_input_error "layer 2 'fc:65536': the parameter count overflows the most supported, 2^40" \
+  --data "$work/wide" --epochs 1 --device cpu --quiet --model conv:4096:1,fc:65536,fc
 # A conv needs images: a data set of vectors (IDX rank 2) has none.
 python3 - "$work" <<'PY' || fail "could not write the vector data set"
 import gzip, os, struct, sys

@@ -7,9 +7,10 @@
 #include "dpt/rng.h"
 #include "kernels/kn_math.h"
 
-/* The most parameters a model may have: 2^36 floats (256 GiB), more than any machine here holds;
- * counts past it are refused as overflowing before any size arithmetic could wrap. */
-#define MAX_PARAMS ((uint64_t)1 << 36)
+/* The most parameters a model may have: 2^40 floats (4 TiB), more than any machine here holds;
+ * counts past it are refused before any size arithmetic could wrap. Below it, a model too large
+ * for the machine is the memory check's to refuse (host/train/run_memory.c), naming the memory. */
+#define MAX_PARAMS ((uint64_t)1 << 40)
 
 int dpt_mlp_shape_make(int features, const int *hidden, int n_hidden, int classes,
                        dpt_mlp_shape *out, dpt_err *err)
@@ -109,7 +110,8 @@ int dpt_mlp_shape_build(const dpt_model_spec *spec, int in_c, int in_h, int in_w
     out->sizes[l] = cur->out_c * cur->out_h * cur->out_w;
     params += layer_weights(cur) + layer_biases(cur);
     if (params > MAX_PARAMS) {
-      snprintf(why, sizeof why, "the parameter count overflows: %llu so far, more than 2^36",
+      snprintf(why, sizeof why,
+               "the parameter count overflows the most supported, 2^40: %llu so far",
                (unsigned long long)params);
       return refuse(spec, ls, err, why);
     }
