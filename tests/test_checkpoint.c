@@ -176,6 +176,18 @@ static void test_version_3_reads_as_its_mlp(void)
   dpt_byte_sink b = decode_older(dpt_ckpt_make_version_3, &out);
   CU_ASSERT_STRING_EQUAL(out.model, "fc:4,relu,fc:3");
   CU_ASSERT_EQUAL(out.train_fingerprint, 0xfedcba9876543210ULL);
+  /* Encoded again it is the version 4 file the fuzzer expects (dpt_ckpt_make_current). */
+  dpt_byte_sink again = {0};
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_checkpoint_encode(&out, dpt_byte_sink_put, &again, &err) == 0);
+  uint8_t *want = malloc(b.len + 24 + 512);
+  memcpy(want, b.bytes, b.len);
+  size_t want_len = b.len;
+  dpt_ckpt_make_current(want, &want_len);
+  CU_ASSERT_EQUAL(again.len, want_len);
+  CU_ASSERT(again.len == want_len && memcmp(again.bytes, want, want_len) == 0);
+  free(want);
+  free(again.bytes);
   dpt_checkpoint_free(&out);
   free(b.bytes);
 }
