@@ -88,6 +88,9 @@ static void plan_sets(const data_pair *sets, int classes, dpt_data_plan *plan)
                           .test_count = sets[TEST].images.idx.count,
                           .features = sets[TRAIN].images.idx.features, .classes = classes,
                           .bytes = labels + (train_peak > test_peak ? train_peak : test_peak)};
+  const dpt_idx *idx = &sets[TRAIN].images.idx;
+  plan->rank = idx->rank - 1;
+  for (int i = 1; i < idx->rank; i++) plan->shape[i - 1] = idx->dims[i];
 }
 
 static int load_sets(char *const *paths, const dpt_data_options *opts, data_pair *sets,

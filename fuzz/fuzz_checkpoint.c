@@ -2,9 +2,9 @@
  * twice: as it is, and with both checksums recomputed, since random bytes almost never carry a
  * valid checksum and the field checks behind it would otherwise go unexplored. A decoder must
  * either refuse an input with a message naming it, or accept it, in which case encoding the
- * result gives back the same bytes (the format has one encoding per checkpoint; a version 1 or 2
- * input comes back as its version 3 twin: version 3, 1 process for version 1, 24 zero bytes
- * appended, checksums recomputed: tests/lib/checkpoint_patch.h). Anything
+ * result gives back the same bytes (the format has one encoding per checkpoint; a version 1 to 3
+ * input comes back as its version 4 twin: version 4, 1 process for version 1, zero bytes for the
+ * fields it lacks, its MLP's model text, checksums recomputed: tests/lib/checkpoint_patch.h). Anything
  * else (a crash, a leak, undefined behaviour, a nameless error, a different re-encoding) is a
  * finding. */
 #include <stdint.h>
@@ -18,11 +18,11 @@
 /* The bytes an accepted input encodes back to, *size of them (the caller frees them). */
 static uint8_t *expected_encoding(const uint8_t *data, size_t *size)
 {
-  uint8_t *want = malloc(*size + 24);
+  uint8_t *want = malloc(*size + 24 + DPT_MODEL_TEXT_MAX);
   if (!want) abort();
   memcpy(want, data, *size);
   /* Accepted, so the header is whole. */
-  if (want[DPT_CKPT_VERSION_AT] < DPT_CHECKPOINT_VERSION) dpt_ckpt_make_version_3(want, size);
+  if (want[DPT_CKPT_VERSION_AT] < DPT_CHECKPOINT_VERSION) dpt_ckpt_make_current(want, size);
   return want;
 }
 

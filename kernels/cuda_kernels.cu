@@ -125,6 +125,25 @@ __global__ void sgd_step_commit_kernel(size_t n, sgd_step_op sgd, const float *t
   for (size_t i = first; i < n; i += stride) sgd(i);
 }
 
+/* The image ops: one thread per pixel (kn_math.h's bodies loop over its
+ * channels and window), Body one of them. */
+template <void (*Body)(size_t, int, int, int, int, const float *, float *)> struct image_op {
+  dpt_image g;
+  const float *in;
+  float *out;
+  __device__ void operator()(size_t p) const { Body(p, g.h, g.w, g.c, g.k, in, out); }
+};
+
+struct maxpool_bwd_op {
+  dpt_image g;
+  const float *x, *dy;
+  float *dx;
+  __device__ void operator()(size_t p) const
+  {
+    kn_maxpool_bwd_pixel(p, g.h, g.w, g.c, g.k, x, dy, dx);
+  }
+};
+
 } // namespace
 
 cudaError_t dpt_launch_fill(cudaStream_t s, size_t n, float v, float *y)
@@ -198,4 +217,27 @@ cudaError_t dpt_launch_ledger_commit(cudaStream_t s, dpt_ledger *ledger, const f
   ledger_commit_kernel<<<1, 1, 0, s>>>(ledger, tally, rows, row_loss, row_argmax, labels, step,
                                        max_skips, nonfinite_stop);
   return cudaGetLastError();
+}
+
+cudaError_t dpt_launch_im2col(cudaStream_t s, dpt_image g, const float *x, float *cols)
+{
+  size_t pixels = kn_pixels(g.rows, kn_conv_out(g.h, g.k), kn_conv_out(g.w, g.k));
+  return launch_each(s, pixels, image_op<kn_im2col_pixel>{g, x, cols});
+}
+
+cudaError_t dpt_launch_col2im(cudaStream_t s, dpt_image g, const float *dcols, float *dx)
+{
+  return launch_each(s, kn_pixels(g.rows, g.h, g.w), image_op<kn_col2im_pixel>{g, dcols, dx});
+}
+
+cudaError_t dpt_launch_maxpool(cudaStream_t s, dpt_image g, const float *x, float *y)
+{
+  return launch_each(s, kn_pixels(g.rows, g.h / g.k, g.w / g.k),
+                     image_op<kn_maxpool_pixel>{g, x, y});
+}
+
+cudaError_t dpt_launch_maxpool_bwd(cudaStream_t s, dpt_image g, const float *x, const float *dy,
+                                   float *dx)
+{
+  return launch_each(s, kn_pixels(g.rows, g.h / g.k, g.w / g.k), maxpool_bwd_op{g, x, dy, dx});
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "dpt/ledger.h"
+#include "dpt/device.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,6 +38,14 @@ cudaError_t dpt_launch_sgd_step(cudaStream_t s, size_t n, float *params, const f
 cudaError_t dpt_launch_add(cudaStream_t s, size_t n, const float *x, float *acc);
 /* *flag = 1 when some x[i] is NaN or Inf; *flag is left as it is otherwise. */
 cudaError_t dpt_launch_flag_nonfinite(cudaStream_t s, size_t n, const float *x, int *flag);
+/* The image ops (dpt_image), one thread per pixel of their kn_ bodies: im2col
+ * and maxpool per output pixel, col2im per input pixel, maxpool_bwd per output
+ * pixel into a dx the caller zeroed. */
+cudaError_t dpt_launch_im2col(cudaStream_t s, dpt_image g, const float *x, float *cols);
+cudaError_t dpt_launch_col2im(cudaStream_t s, dpt_image g, const float *dcols, float *dx);
+cudaError_t dpt_launch_maxpool(cudaStream_t s, dpt_image g, const float *x, float *y);
+cudaError_t dpt_launch_maxpool_bwd(cudaStream_t s, dpt_image g, const float *x, const float *dy,
+                                   float *dx);
 
 /* kn_vote_at over grads[0..n) into tally (zeroed before): the NaN check as this worker's vote. */
 cudaError_t dpt_launch_vote(cudaStream_t s, size_t n, const float *grads, const float *gate,

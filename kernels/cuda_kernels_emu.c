@@ -265,3 +265,78 @@ cudaError_t dpt_launch_sgd_step_commit(cudaStream_t s, size_t n, float *params, 
                  step->max_skips, step->nonfinite_stop, (double)step->step}};
   return dpt_emu_launch(s, sgd_step_commit_run, &a, sizeof a);
 }
+
+/* The image ops: in, out and the op's pixels (kn_math.h's bodies, one call each), with the
+ * values each buffer holds for the range checks. */
+typedef enum { IMAGE_IM2COL, IMAGE_COL2IM, IMAGE_MAXPOOL, IMAGE_MAXPOOL_BWD } image_op;
+
+typedef struct image_args {
+  image_op op;
+  dpt_image g;
+  const float *in, *grad; /* grad: maxpool_bwd's dy */
+  float *out;
+} image_args;
+
+static void image_run(void *p)
+{
+  image_args *a = p;
+  dpt_image g = a->g;
+  size_t image = kn_pixels(g.rows, g.h, g.w) * (size_t)g.c;
+  size_t patches = kn_pixels(g.rows, kn_conv_out(g.h, g.k), kn_conv_out(g.w, g.k)) *
+                   (size_t)g.k * (size_t)g.k * (size_t)g.c;
+  size_t pooled_pixels = kn_pixels(g.rows, g.h / g.k, g.w / g.k);
+  size_t pooled = pooled_pixels * (size_t)g.c;
+  const float *in, *grad = NULL;
+  float *out;
+  switch (a->op) {
+  case IMAGE_IM2COL:
+    in = VIEW(a->in, image), out = VIEW(a->out, patches);
+    if (!in || !out) return;
+    for (size_t q = 0; q < patches / ((size_t)g.k * g.k * g.c); q++)
+      kn_im2col_pixel(q, g.h, g.w, g.c, g.k, in, out);
+    break;
+  case IMAGE_COL2IM:
+    in = VIEW(a->in, patches), out = VIEW(a->out, image);
+    if (!in || !out) return;
+    for (size_t q = 0; q < kn_pixels(g.rows, g.h, g.w); q++)
+      kn_col2im_pixel(q, g.h, g.w, g.c, g.k, in, out);
+    break;
+  case IMAGE_MAXPOOL:
+    in = VIEW(a->in, image), out = VIEW(a->out, pooled);
+    if (!in || !out) return;
+    for (size_t q = 0; q < pooled_pixels; q++) kn_maxpool_pixel(q, g.h, g.w, g.c, g.k, in, out);
+    break;
+  case IMAGE_MAXPOOL_BWD:
+    in = VIEW(a->in, image), grad = VIEW(a->grad, pooled), out = VIEW(a->out, image);
+    if (!in || !grad || !out) return;
+    for (size_t q = 0; q < pooled_pixels; q++)
+      kn_maxpool_bwd_pixel(q, g.h, g.w, g.c, g.k, in, grad, out);
+    break;
+  }
+}
+
+static cudaError_t launch_image(cudaStream_t s, image_args a)
+{
+  return a.g.rows ? dpt_emu_launch(s, image_run, &a, sizeof a) : cudaSuccess;
+}
+
+cudaError_t dpt_launch_im2col(cudaStream_t s, dpt_image g, const float *x, float *cols)
+{
+  return launch_image(s, (image_args){IMAGE_IM2COL, g, x, NULL, cols});
+}
+
+cudaError_t dpt_launch_col2im(cudaStream_t s, dpt_image g, const float *dcols, float *dx)
+{
+  return launch_image(s, (image_args){IMAGE_COL2IM, g, dcols, NULL, dx});
+}
+
+cudaError_t dpt_launch_maxpool(cudaStream_t s, dpt_image g, const float *x, float *y)
+{
+  return launch_image(s, (image_args){IMAGE_MAXPOOL, g, x, NULL, y});
+}
+
+cudaError_t dpt_launch_maxpool_bwd(cudaStream_t s, dpt_image g, const float *x, const float *dy,
+                                   float *dx)
+{
+  return launch_image(s, (image_args){IMAGE_MAXPOOL_BWD, g, x, dy, dx});
+}

@@ -42,7 +42,10 @@ typedef struct lt_call {
   const void *aux;
 } lt_call;
 
-static int64_t mask_ld(int rows) { return (rows + MASK_ALIGN_BITS - 1) / MASK_ALIGN_BITS * MASK_ALIGN_BITS; }
+static int64_t mask_ld(int rows)
+{
+  return (rows + MASK_ALIGN_BITS - 1) / MASK_ALIGN_BITS * MASK_ALIGN_BITS;
+}
 
 size_t cuda_lt_mask_bytes(int rows, int cols)
 {
@@ -80,7 +83,8 @@ static cublasStatus_t make_descs(const lt_call *c, lt_descs *x)
   if (!s) s = set_attr(x->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta);
   if (!s) s = set_attr(x->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb);
   if (!s) s = set_attr(x->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi);
-  if (!s && c->bias) s = set_attr(x->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &c->bias, sizeof c->bias);
+  if (!s && c->bias)
+    s = set_attr(x->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &c->bias, sizeof c->bias);
   if (!s && c->aux) {
     s = set_attr(x->op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &c->aux, sizeof c->aux);
     if (!s) s = set_attr(x->op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &k->aux_ld, sizeof k->aux_ld);
@@ -122,7 +126,8 @@ static int find_algo(cuda_lt *lt, const lt_call *c, const lt_descs *x, cublasLtM
   int rc = DPT_CHECK_CUBLAS(s, err);
   if (rc) return rc;
   *out = found.algo;
-  if (lt->n_plans < MAX_PLANS) lt->plans[lt->n_plans++] = (lt_plan){.key = c->key, .algo = found.algo};
+  if (lt->n_plans < MAX_PLANS)
+    lt->plans[lt->n_plans++] = (lt_plan){.key = c->key, .algo = found.algo};
   return DPT_OK;
 }
 
@@ -213,7 +218,8 @@ int cuda_lt_open(cudaStream_t stream, cuda_lt **out, size_t *allocs, dpt_err *er
   int rc = DPT_CHECK_CUBLAS(cublasLtCreate(&lt->handle), err);
   if (!rc) rc = DPT_CHECK_CUDA(cudaMalloc(&lt->workspace, WORKSPACE_BYTES + PROBE_BYTES), err);
   if (!rc) ++*allocs;
-  if (!rc) rc = DPT_CHECK_CUDA(cudaMemsetAsync(lt->workspace, 0, WORKSPACE_BYTES + PROBE_BYTES, stream),
+  if (!rc)
+    rc = DPT_CHECK_CUDA(cudaMemsetAsync(lt->workspace, 0, WORKSPACE_BYTES + PROBE_BYTES, stream),
                         err);
   if (rc || !epilogues_run(lt)) {
     cuda_lt_close(lt);

@@ -180,3 +180,24 @@ int dpt_dev_sgd_step_commit(dpt_device *d, size_t n, float *params, const float 
                                     step->row_argmax, step->labels, step->step, step->max_skips,
                                     step->nonfinite_stop, err);
 }
+
+int dpt_dev_im2col(dpt_device *d, dpt_image g, const float *x, float *cols, dpt_err *err)
+{
+  return d->vt->im2col(d->ctx, g, x, cols, err);
+}
+
+int dpt_dev_col2im(dpt_device *d, dpt_image g, const float *dcols, float *dx, dpt_err *err)
+{
+  return d->vt->col2im(d->ctx, g, dcols, dx, err);
+}
+
+int dpt_dev_maxpool(dpt_device *d, dpt_image g, const float *x, float *y, dpt_err *err)
+{
+  return d->vt->maxpool(d->ctx, g, x, y, err);
+}
+
+int dpt_dev_maxpool_bwd(dpt_device *d, dpt_image g, const float *x, const float *dy, float *dx,
+                        dpt_err *err)
+{
+  return d->vt->maxpool_bwd(d->ctx, g, x, dy, dx, err);
+}

@@ -202,6 +202,41 @@ static int cpu_ledger_commit(void *ctx, dpt_ledger *ledger, const float *tally, 
   return DPT_OK;
 }
 
+static int cpu_im2col(void *ctx, dpt_image g, const float *x, float *cols, dpt_err *err)
+{
+  int rc = dpt_check_image("cpu im2col", g, false, x, cols, NULL, err);
+  size_t n = rc ? 0 : kn_pixels(g.rows, kn_conv_out(g.h, g.k), kn_conv_out(g.w, g.k));
+  for (size_t p = 0; p < n; p++) kn_im2col_pixel(p, g.h, g.w, g.c, g.k, x, cols);
+  return rc;
+}
+
+static int cpu_col2im(void *ctx, dpt_image g, const float *dcols, float *dx, dpt_err *err)
+{
+  int rc = dpt_check_image("cpu col2im", g, false, dcols, dx, NULL, err);
+  size_t n = rc ? 0 : kn_pixels(g.rows, g.h, g.w);
+  for (size_t p = 0; p < n; p++) kn_col2im_pixel(p, g.h, g.w, g.c, g.k, dcols, dx);
+  return rc;
+}
+
+static int cpu_maxpool(void *ctx, dpt_image g, const float *x, float *y, dpt_err *err)
+{
+  int rc = dpt_check_image("cpu maxpool", g, true, x, y, NULL, err);
+  size_t n = rc ? 0 : kn_pixels(g.rows, g.h / g.k, g.w / g.k);
+  for (size_t p = 0; p < n; p++) kn_maxpool_pixel(p, g.h, g.w, g.c, g.k, x, y);
+  return rc;
+}
+
+static int cpu_maxpool_bwd(void *ctx, dpt_image g, const float *x, const float *dy, float *dx,
+                           dpt_err *err)
+{
+  int rc = dpt_check_image("cpu maxpool_bwd", g, true, x, dy, dx, err);
+  if (rc) return rc;
+  memset(dx, 0, kn_pixels(g.rows, g.h, g.w) * (size_t)g.c * sizeof(float));
+  size_t n = kn_pixels(g.rows, g.h / g.k, g.w / g.k);
+  for (size_t p = 0; p < n; p++) kn_maxpool_bwd_pixel(p, g.h, g.w, g.c, g.k, x, dy, dx);
+  return DPT_OK;
+}
+
 static const dpt_device_ops cpu_ops = {
     .name = "cpu",
     .destroy = cpu_destroy,
@@ -225,6 +260,10 @@ static const dpt_device_ops cpu_ops = {
     .has_nonfinite = cpu_has_nonfinite,
     .vote = cpu_vote,
     .ledger_commit = cpu_ledger_commit,
+    .im2col = cpu_im2col,
+    .col2im = cpu_col2im,
+    .maxpool = cpu_maxpool,
+    .maxpool_bwd = cpu_maxpool_bwd,
 };
 
 /* blas_threads > 0 sets OpenBLAS's thread count for the whole process, not for this device:

@@ -434,6 +434,43 @@ static void cuda_counts(void *ctx, dpt_dev_counts *out)
                           .allocs = atomic_load(&c->allocs)};
 }
 
+static int cuda_im2col(void *ctx, dpt_image g, const float *x, float *cols, dpt_err *err)
+{
+  int rc = dpt_check_image("cuda im2col", g, false, x, cols, NULL, err);
+  return rc ? rc
+            : launched(ctx, DPT_CHECK_CUDA(dpt_launch_im2col(((cuda_ctx *)ctx)->stream, g, x, cols),
+                                           err));
+}
+
+static int cuda_col2im(void *ctx, dpt_image g, const float *dcols, float *dx, dpt_err *err)
+{
+  int rc = dpt_check_image("cuda col2im", g, false, dcols, dx, NULL, err);
+  return rc ? rc
+            : launched(ctx,
+                       DPT_CHECK_CUDA(dpt_launch_col2im(((cuda_ctx *)ctx)->stream, g, dcols, dx),
+                                      err));
+}
+
+static int cuda_maxpool(void *ctx, dpt_image g, const float *x, float *y, dpt_err *err)
+{
+  int rc = dpt_check_image("cuda maxpool", g, true, x, y, NULL, err);
+  return rc ? rc
+            : launched(ctx, DPT_CHECK_CUDA(dpt_launch_maxpool(((cuda_ctx *)ctx)->stream, g, x, y),
+                                           err));
+}
+
+/* Entries no window covers get no gradient: dx is zeroed first, on the stream. */
+static int cuda_maxpool_bwd(void *ctx, dpt_image g, const float *x, const float *dy, float *dx,
+                            dpt_err *err)
+{
+  cuda_ctx *c = ctx;
+  int rc = dpt_check_image("cuda maxpool_bwd", g, true, x, dy, dx, err);
+  size_t bytes = (size_t)g.rows * (size_t)g.h * (size_t)g.w * (size_t)g.c * sizeof(float);
+  if (!rc && bytes) rc = DPT_CHECK_CUDA(cudaMemsetAsync(dx, 0, bytes, c->stream), err);
+  return rc ? rc
+            : launched(c, DPT_CHECK_CUDA(dpt_launch_maxpool_bwd(c->stream, g, x, dy, dx), err));
+}
+
 static const dpt_device_ops cuda_ops = {
     .name = "cuda",
     .destroy = cuda_destroy,
@@ -464,6 +501,10 @@ static const dpt_device_ops cuda_ops = {
     .linear_bwd_weights = cuda_linear_bwd_weights,
     .linear_bwd_data = cuda_linear_bwd_data,
     .sgd_step_commit = cuda_sgd_step_commit,
+    .im2col = cuda_im2col,
+    .col2im = cuda_col2im,
+    .maxpool = cuda_maxpool,
+    .maxpool_bwd = cuda_maxpool_bwd,
 };
 
 /* Runs in the worker's own thread: cudaSetDevice binds that thread to the

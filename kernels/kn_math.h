@@ -90,4 +90,109 @@ KN_HD static inline void kn_softmax_xent_row(int r, int cols, const float *logit
   }
 }
 
+/* ---- conv and pooling: images are h x w pixels of c channels, channels last, one per row ---- */
+
+/* Pixels of rows images of h x w: what the image ops' bodies run over, one call each. */
+KN_HD static inline size_t kn_pixels(int rows, int h, int w)
+{
+  return (size_t)rows * (size_t)h * (size_t)w;
+}
+
+/* A conv's output size along a side of n: stride 1, zero padding k / 2 (odd k keeps n). */
+KN_HD static inline int kn_conv_out(int n, int k) { return n + 2 * (k / 2) - k + 1; }
+
+/* im2col, one output pixel p (of rows x oh x ow, oh and ow from kn_conv_out) at a time: its
+ * patch row cols[p][ky][kx][ch] = x[r][oy + ky - k/2][ox + kx - k/2][ch], 0 outside the image. A
+ * conv is then cols [pixels x k*k*c] times W^T [k*k*c x C_out]. */
+KN_HD static inline void kn_im2col_pixel(size_t p, int h, int w, int c, int k, const float *x,
+                                         float *cols)
+{
+  int oh = kn_conv_out(h, k), ow = kn_conv_out(w, k), pad = k / 2;
+  int ox = (int)(p % (size_t)ow), oy = (int)(p / (size_t)ow % (size_t)oh);
+  size_t r = p / (size_t)ow / (size_t)oh;
+  float *out = cols + p * (size_t)k * (size_t)k * (size_t)c;
+  for (int ky = 0; ky < k; ky++)
+    for (int kx = 0; kx < k; kx++, out += c) {
+      int iy = oy + ky - pad, ix = ox + kx - pad;
+      if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+        for (int ch = 0; ch < c; ch++) out[ch] = 0.f;
+        continue;
+      }
+      const float *in = x + ((r * (size_t)h + (size_t)iy) * (size_t)w + (size_t)ix) * (size_t)c;
+      for (int ch = 0; ch < c; ch++) out[ch] = in[ch];
+    }
+}
+
+/* col2im, the adjoint of im2col, one input pixel p (of rows x h x w) at a time: dx[p][ch] sums
+ * the patch entries that copied it, in a fixed order (ky, then kx), so every backend adds alike
+ * and no two pixels write the same value. */
+KN_HD static inline void kn_col2im_pixel(size_t p, int h, int w, int c, int k, const float *cols,
+                                         float *dx)
+{
+  int oh = kn_conv_out(h, k), ow = kn_conv_out(w, k), pad = k / 2;
+  int ix = (int)(p % (size_t)w), iy = (int)(p / (size_t)w % (size_t)h);
+  size_t r = p / (size_t)w / (size_t)h;
+  float *out = dx + p * (size_t)c;
+  for (int ch = 0; ch < c; ch++) out[ch] = 0.f;
+  for (int ky = 0; ky < k; ky++) {
+    int oy = iy - ky + pad;
+    if (oy < 0 || oy >= oh) continue;
+    for (int kx = 0; kx < k; kx++) {
+      int ox = ix - kx + pad;
+      if (ox < 0 || ox >= ow) continue;
+      size_t q = (r * (size_t)oh + (size_t)oy) * (size_t)ow + (size_t)ox;
+      const float *in = cols + ((q * (size_t)k + (size_t)ky) * (size_t)k + (size_t)kx) * (size_t)c;
+      for (int ch = 0; ch < c; ch++) out[ch] = out[ch] + in[ch];
+    }
+  }
+}
+
+/* The input pixel of rows x h x w where output pixel p's P x P window (stride P, output
+ * (h / P) x (w / P)) starts, and a window entry's offset from it in values. */
+KN_HD static inline size_t kn_pool_origin(size_t p, int h, int w, int c, int pool)
+{
+  int oh = h / pool, ow = w / pool;
+  int ox = (int)(p % (size_t)ow), oy = (int)(p / (size_t)ow % (size_t)oh);
+  size_t r = p / (size_t)ow / (size_t)oh;
+  return ((r * (size_t)h + (size_t)oy * (size_t)pool) * (size_t)w + (size_t)ox * (size_t)pool) *
+         (size_t)c;
+}
+
+KN_HD static inline size_t kn_pool_entry(int dy, int dx, int w, int c)
+{
+  return ((size_t)dy * (size_t)w + (size_t)dx) * (size_t)c;
+}
+
+/* The tie rule, decided here only: the window's maximum is its first largest entry in row-major
+ * order (a later equal one does not replace it), so forward and backward agree on the one entry
+ * that passes the gradient. Returns that entry's offset from the window's origin for channel ch. */
+KN_HD static inline size_t kn_pool_argmax(const float *win, int w, int c, int pool, int ch)
+{
+  size_t best = (size_t)ch;
+  for (int dy = 0; dy < pool; dy++)
+    for (int dx = 0; dx < pool; dx++) {
+      size_t at = kn_pool_entry(dy, dx, w, c) + (size_t)ch;
+      if (win[at] > win[best]) best = at;
+    }
+  return best;
+}
+
+/* Max pooling, one output pixel p (of rows x h/P x w/P) at a time: y[p][ch] = the window's max. */
+KN_HD static inline void kn_maxpool_pixel(size_t p, int h, int w, int c, int pool, const float *x,
+                                          float *y)
+{
+  const float *win = x + kn_pool_origin(p, h, w, c, pool);
+  for (int ch = 0; ch < c; ch++) y[p * (size_t)c + (size_t)ch] = win[kn_pool_argmax(win, w, c, pool, ch)];
+}
+
+/* Its backward, one output pixel p at a time: dy[p][ch] goes to the window's argmax entry of
+ * dx. Windows do not overlap; the caller zeroes dx first (entries no window covers stay 0). */
+KN_HD static inline void kn_maxpool_bwd_pixel(size_t p, int h, int w, int c, int pool,
+                                              const float *x, const float *dy, float *dx)
+{
+  size_t origin = kn_pool_origin(p, h, w, c, pool);
+  for (int ch = 0; ch < c; ch++)
+    dx[origin + kn_pool_argmax(x + origin, w, c, pool, ch)] = dy[p * (size_t)c + (size_t)ch];
+}
+
 #endif

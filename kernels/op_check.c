@@ -104,3 +104,14 @@ int dpt_check_has_nonfinite(const char *where, size_t n, const float *x, const b
   int rc = need_buffers(where, true, err, 1, (const void *)out);
   return rc ? rc : need_buffers(where, n > 0, err, 1, (const void *)x);
 }
+
+int dpt_check_image(const char *where, dpt_image g, bool pool, const float *a, const float *b,
+                    const float *c, dpt_err *err)
+{
+  if (g.rows < 0 || g.h < 1 || g.w < 1 || g.c < 1 || g.k < 1 || (pool && (g.k > g.h || g.k > g.w)))
+    return dpt_err_set(err, DPT_EINTERNAL, "%s: impossible geometry: %d rows of %d x %d x %d, %s %d",
+                       where, g.rows, g.h, g.w, g.c, pool ? "window" : "kernel", g.k);
+  return c ? need_buffers(where, g.rows > 0, err, 3, (const void *)a, (const void *)b,
+                          (const void *)c)
+           : need_buffers(where, g.rows > 0, err, 2, (const void *)a, (const void *)b);
+}

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dpt/device.h"
 #include "dpt/status.h"
 
 #ifdef __cplusplus
@@ -34,6 +35,10 @@ int dpt_check_sgd_step(const char *where, size_t n, const float *params, const f
 int dpt_check_add(const char *where, size_t n, const float *x, const float *acc, dpt_err *err);
 int dpt_check_has_nonfinite(const char *where, size_t n, const float *x, const bool *out,
                             dpt_err *err);
+/* The conv and pooling ops' geometry (pool: the window fits the image) and their two or three
+ * buffers (the third may be NULL: two-buffer ops). */
+int dpt_check_image(const char *where, dpt_image g, bool pool, const float *a, const float *b,
+                    const float *c, dpt_err *err);
 
 #ifdef __cplusplus
 }

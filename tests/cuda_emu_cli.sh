@@ -9,6 +9,8 @@
 #     device picked through CUDA_VISIBLE_DEVICES), and device counts as exit 2;
 #   mode hang: a kernel that never finishes is ended by --timeout;
 #   mode allocs: no training step allocates device memory, after a resume at a short batch too;
+#   mode cnn: a small CNN (conv, maxpool) on 1 and 2 devices against the CPU path, both
+#     strategies, the ps run bit-identical to the allreduce one, under random delays;
 #   mode stale: --staleness on CUDA devices (ps through pinned host memory): one device's run at
 #     any staleness equals its synchronous run bit for bit; on 3 devices every push is applied
 #     once within the bound, and --on-worker-failure continue loses a failing worker and no piece;
@@ -258,7 +260,26 @@ mpi_fail_mode() {
     fail "NCCL error on rank 2: a rank waited for its deadline: $(cat "$work/failed.err")"
 }
 
+# A small CNN: conv and pooling kernels, cuBLAS GEMMs over the patches.
+cnn_mode() {
+  export DPT_CUDA_EMU_DELAY_US=200
+  local cnn=(--data "$work/data" --model conv:4:3,relu,maxpool:2,conv:6:3,relu,fc:16,relu,fc
+             --batch 20 --lr 0.05 --epochs 2 --quiet)
+  local s n
+  for n in 1 2; do
+    for s in allreduce ps; do
+      run cpu "${cnn[@]}" --device cpu --workers "$n" --strategy "$s" --report "$work/cpu.json"
+      run "cuda_$s" "${cnn[@]}" --device cuda --workers "$n" --strategy "$s" --report "$work/cuda_$s.json"
+      [ "$rc" -eq 0 ] || { fail "cnn, $s on $n device(s): exit $rc: $(cat "$work/cuda_$s.err")"; continue; }
+      compare_to_cpu "cuda_$s" "cnn, $s on $n device(s)"
+    done
+    [ "$(report_field "$work/cuda_ps.json" params_hash)" = "$(report_field "$work/cuda_allreduce.json" params_hash)" ] ||
+      fail "cnn on $n device(s): ps and allreduce differ"
+  done
+}
+
 case $mode in
+cnn) cnn_mode ;;
 stale) stale_mode ;;
 mpi) mpi_mode ;;
 mpi_fail) mpi_fail_mode ;;

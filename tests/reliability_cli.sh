@@ -110,7 +110,7 @@ expect_refused "payload checksum mismatch" "$work/flipped.ckpt"
 head -c $((size / 2)) "$ck" >"$work/truncated.ckpt"
 expect_refused "truncated" "$work/truncated.ckpt"
 expect_refused "not a dptrain checkpoint" "$work/data/train-labels-idx1-ubyte.gz"
-expect_refused "the checkpoint's model is 25-16-4" "$ck" --hidden 16,8
+expect_refused "the checkpoint's model is fc:16,relu,fc:4 on 25 inputs" "$ck" --hidden 16,8
 expect_refused "cannot open" "$work/missing.ckpt"
 # Checkpoint options are checked before any training.
 for bad in "--checkpoint /no/such/folder/ck" "--checkpoint-every 5"; do

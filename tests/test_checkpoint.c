@@ -25,7 +25,8 @@ static dpt_checkpoint_worker per_worker[WORKERS];
 
 static dpt_checkpoint sample(void)
 {
-  dpt_checkpoint ck = {.shape = {.n_layers = 2, .sizes = {5, 4, 3}}, .n_params = 39,
+  dpt_checkpoint ck = {.shape = {.n_layers = 2, .sizes = {5, 4, 3}}, .model = "fc:4,relu,fc:3",
+                       .n_params = 39,
                        .workers = WORKERS, .processes = PROCESSES, .seed = 0x0123456789abcdefULL,
                        .strategy = DPT_STRATEGY_PS, .batch = 50,
                        .schedule = {.base_lr = 0.05f, .warmup_epochs = 1.f, .decay = DPT_LR_STEP,
@@ -72,7 +73,7 @@ static void expect_refused(const uint8_t *bytes, size_t len, const char *want)
 static void test_round_trip_is_exact(void)
 {
   dpt_byte_sink b = encode_sample();
-  CU_ASSERT_EQUAL(b.len, 128 + 56 + 24 + WORKERS * 24 + 2 * 39 * 4 + 24);
+  CU_ASSERT_EQUAL(b.len, 128 + 56 + 24 + WORKERS * 24 + 2 * 39 * 4 + 24 + 512);
   CU_ASSERT_EQUAL(memcmp(b.bytes, "DPTCKPT", 8), 0);
   dpt_checkpoint out, want = sample();
   dpt_err err = {0};
@@ -80,6 +81,7 @@ static void test_round_trip_is_exact(void)
   CU_ASSERT_EQUAL(out.shape.n_layers, 2);
   CU_ASSERT_EQUAL(memcmp(out.shape.sizes, want.shape.sizes, sizeof want.shape.sizes), 0);
   CU_ASSERT_EQUAL(out.n_params, 39);
+  CU_ASSERT_STRING_EQUAL(out.model, "fc:4,relu,fc:3");
   CU_ASSERT_EQUAL(out.workers, WORKERS);
   CU_ASSERT_EQUAL(out.processes, PROCESSES);
   CU_ASSERT_EQUAL(out.seed, want.seed);
@@ -149,22 +151,93 @@ static void test_magic_version_and_trailing_bytes(void)
   expect_refused(b.bytes, b.len, "not a dptrain checkpoint");
   expect_refused((const uint8_t *)"", 0, "not a dptrain checkpoint");
   b.bytes[0] = 'D';
-  b.bytes[DPT_CKPT_VERSION_AT] = 4;
-  expect_refused(b.bytes, b.len, "version 4; this dptrain reads versions 1 to 3");
+  b.bytes[DPT_CKPT_VERSION_AT] = 5;
+  expect_refused(b.bytes, b.len, "version 5; this dptrain reads versions 1 to 4");
   b.bytes[DPT_CKPT_VERSION_AT] = 0;
   expect_refused(b.bytes, b.len, "version 0");
   free(b.bytes);
+}
+
+/* The sample turned into an older version's twin by make (checkpoint_patch.h), decoded into out;
+ * the caller frees both. */
+static dpt_byte_sink decode_older(void (*make)(uint8_t *, size_t *), dpt_checkpoint *out)
+{
+  dpt_byte_sink b = encode_sample();
+  make(b.bytes, &b.len);
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_checkpoint_decode(b.bytes, b.len, "ck.bin", out, &err) == 0);
+  return b;
+}
+
+/* Version 3 had no model text: it held an MLP, whose text its sizes give. */
+static void test_version_3_reads_as_its_mlp(void)
+{
+  dpt_checkpoint out;
+  dpt_byte_sink b = decode_older(dpt_ckpt_make_version_3, &out);
+  CU_ASSERT_STRING_EQUAL(out.model, "fc:4,relu,fc:3");
+  CU_ASSERT_EQUAL(out.train_fingerprint, 0xfedcba9876543210ULL);
+  /* Encoded again it is the version 4 file the fuzzer expects (dpt_ckpt_make_current). */
+  dpt_byte_sink again = {0};
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_checkpoint_encode(&out, dpt_byte_sink_put, &again, &err) == 0);
+  uint8_t *want = malloc(b.len + 24 + 512);
+  memcpy(want, b.bytes, b.len);
+  size_t want_len = b.len;
+  dpt_ckpt_make_current(want, &want_len);
+  CU_ASSERT_EQUAL(again.len, want_len);
+  CU_ASSERT(again.len == want_len && memcmp(again.bytes, want, want_len) == 0);
+  free(want);
+  free(again.bytes);
+  dpt_checkpoint_free(&out);
+  free(b.bytes);
+}
+
+/* Any model's text is recorded, its parameters checked against the sizes only for an MLP; text
+ * that no run writes is refused. */
+static void test_model_text_recorded_and_checked(void)
+{
+  dpt_checkpoint ck = sample();
+  /* conv:2:3 on 1 x 2 x 2 images (8 values), then fc:3: 2*9 + 2 + 3*8 + 3 = 47 parameters. */
+  float p[47] = {0}, v[47] = {0};
+  ck.shape = (dpt_mlp_shape){.n_layers = 2, .sizes = {4, 8, 3}};
+  snprintf(ck.model, sizeof ck.model, "conv:2:3,relu,fc:3");
+  ck.n_params = 47;
+  ck.params = p;
+  ck.velocity = v;
+  dpt_byte_sink b = {0};
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_checkpoint_encode(&ck, dpt_byte_sink_put, &b, &err) == 0);
+  dpt_checkpoint out;
+  CU_ASSERT_FATAL(dpt_checkpoint_decode(b.bytes, b.len, "ck.bin", &out, &err) == 0);
+  CU_ASSERT_STRING_EQUAL(out.model, "conv:2:3,relu,fc:3");
+  CU_ASSERT_EQUAL(out.n_params, 47);
+  dpt_checkpoint_free(&out);
+  size_t model_at = b.len - 512;
+  b.bytes[model_at] = 'C'; /* not the spec's characters */
+  dpt_ckpt_rehash(b.bytes, b.len);
+  expect_refused(b.bytes, b.len, "field 'model'");
+  memset(b.bytes + model_at, 'c', 512); /* no NUL */
+  dpt_ckpt_rehash(b.bytes, b.len);
+  expect_refused(b.bytes, b.len, "field 'model'");
+  memset(b.bytes + model_at, 0, 512); /* empty */
+  dpt_ckpt_rehash(b.bytes, b.len);
+  expect_refused(b.bytes, b.len, "field 'model'");
+  /* An MLP's text with parameters its sizes do not give. */
+  memcpy(b.bytes + model_at, "fc:8,relu,fc:3", 14);
+  dpt_ckpt_rehash(b.bytes, b.len);
+  expect_refused(b.bytes, b.len, "'parameter count'");
+  free(b.bytes);
+  b = (dpt_byte_sink){0};
+  ck.model[0] = '\0';
+  CU_ASSERT_EQUAL(dpt_checkpoint_encode(&ck, dpt_byte_sink_put, &b, &err), DPT_EINTERNAL);
 }
 
 /* Version 2 had no data set and epoch fields after the arrays and 0 (reserved) for the steps
  * skipped in a row: such a file reads with nothing recorded there. */
 static void test_version_2_reads_with_nothing_recorded(void)
 {
-  dpt_byte_sink b = encode_sample();
-  dpt_ckpt_make_version_2(b.bytes, &b.len);
   dpt_checkpoint out;
-  dpt_err err = {0};
-  CU_ASSERT_FATAL(dpt_checkpoint_decode(b.bytes, b.len, "ck.bin", &out, &err) == 0);
+  dpt_byte_sink b = decode_older(dpt_ckpt_make_version_2, &out);
   CU_ASSERT_EQUAL(out.train_fingerprint, 0);
   CU_ASSERT_EQUAL(out.test_fingerprint, 0);
   CU_ASSERT_EQUAL(out.skips_in_a_row, 0);
@@ -380,6 +453,8 @@ int dpt_test_register(void)
                                          DPT_TEST(test_every_flipped_byte_is_refused),
                                          DPT_TEST(test_every_truncation_is_refused),
                                          DPT_TEST(test_magic_version_and_trailing_bytes),
+                                         DPT_TEST(test_version_3_reads_as_its_mlp),
+                                         DPT_TEST(test_model_text_recorded_and_checked),
                                          DPT_TEST(test_version_2_reads_with_nothing_recorded),
                                          DPT_TEST(test_version_1_reads_as_one_process),
                                          DPT_TEST(test_impossible_processes_are_refused),

@@ -721,7 +721,8 @@ static const char *sample_value(const help_option *o)
 {
   static const char *const choices[][2] = {{"--strategies", "ps"},  {"--lr-schedule", "step"},
                                            {"--device", "cpu"},     {"--on-nan", "skip"},
-                                           {"--straggler", "0:2"}, {"--on-worker-failure", "stop"}};
+                                           {"--straggler", "0:2"}, {"--on-worker-failure", "stop"},
+                                           {"--model", "cnn"}};
   for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++)
     if (strcmp(o->name, choices[i][0]) == 0) return choices[i][1];
   return strcmp(o->meta, "X") == 0 ? "0.5" : "2";

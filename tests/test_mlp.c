@@ -7,6 +7,7 @@
 
 #include "dpt/mlp.h"
 #include "dpt/rng.h"
+#include "tests/lib/gradcheck.h"
 #include "tests/lib/test_util.h"
 
 typedef struct fixture {
@@ -67,6 +68,8 @@ static double loss_at(fixture *f, uint64_t *pattern)
   return pass.loss_sum;
 }
 
+static double loss_of(void *ctx, uint64_t *pattern) { return loss_at(ctx, pattern); }
+
 /* Central differences of the summed loss for every parameter of layer l (weights and bias),
  * against the backward pass's gradient. Returns the number of mismatches. A perturbation that
  * switches a ReLU on or off measures the kink, not the gradient: those parameters are skipped,
@@ -76,28 +79,8 @@ static size_t check_layer(fixture *f, const float *grads, int l)
   const dpt_mlp_shape *s = &f->shape;
   size_t first = dpt_mlp_weight_offset(s, l);
   size_t last = dpt_mlp_bias_offset(s, l) + (size_t)s->sizes[l];
-  const float eps = 1e-3f; /* small enough to rarely cross a ReLU kink */
-  size_t bad = 0, skipped = 0;
-  uint64_t base, pat_up, pat_down;
-  loss_at(f, &base);
-  for (size_t i = first; i < last; i++) {
-    float saved = f->rep.params[i];
-    f->rep.params[i] = saved + eps;
-    double up = loss_at(f, &pat_up);
-    f->rep.params[i] = saved - eps;
-    double down = loss_at(f, &pat_down);
-    f->rep.params[i] = saved;
-    if (pat_up != base || pat_down != base) {
-      skipped++;
-      continue;
-    }
-    double numeric = (up - down) / (2.0 * eps);
-    double diff = fabs(numeric - grads[i]);
-    if (diff > 2e-3 + 2e-2 * fabs(numeric)) {
-      fprintf(stderr, "\n  layer %d param %zu: numeric %.6g backward %.6g", l, i, numeric, (double)grads[i]);
-      bad++;
-    }
-  }
+  size_t skipped; /* eps 1e-3: small enough to rarely cross a ReLU kink */
+  size_t bad = dpt_test_gradcheck(f->rep.params, first, last, grads, 1e-3f, loss_of, f, &skipped);
   CU_ASSERT(skipped * 10 <= last - first);
   return bad;
 }

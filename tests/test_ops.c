@@ -26,6 +26,7 @@ typedef enum {
   FILL_SPARSE,    /* the same with every 7th element exactly 0 (relu_bwd: no gradient there) */
   FILL_LOGITS,    /* 8 x random, row 0 alternating +-1e4 (softmax's stability) */
   FILL_LABELS,    /* int32 labels below the case's cols */
+  FILL_COARSE,    /* floats in {-1, -0.5, 0, 0.5}: max pooling's ties */
   FILL_UNSET,     /* an output: whatever the device leaves there is compared */
 } buf_fill;
 
@@ -137,6 +138,57 @@ static int run_dense_layers(const op_case *c, dpt_device *d, void *const *b, dpt
     F(FILL_UNSET, (size_t)(r) * (h)), F(FILL_RANDOM, (size_t)(o) * (h)), F(FILL_RANDOM, o),        \
     F(FILL_UNSET, (size_t)(r) * (o)), F(FILL_RANDOM, (size_t)(r) * (o)),                           \
     F(FILL_UNSET, (size_t)(o) * (h)), F(FILL_UNSET, o), F(FILL_UNSET, (size_t)(r) * (h))}}
+
+/* The conv and pooling ops' cases: an op case and the geometry its run reads. */
+typedef struct image_case {
+  op_case op; /* first: the run gets &op and finds the geometry behind it */
+  dpt_image img;
+} image_case;
+
+static dpt_image geometry(const op_case *c) { return ((const image_case *)c)->img; }
+
+static int run_im2col(const op_case *c, dpt_device *d, void *const *b, dpt_err *err)
+{
+  return dpt_dev_im2col(d, geometry(c), b[0], b[1], err);
+}
+
+static int run_col2im(const op_case *c, dpt_device *d, void *const *b, dpt_err *err)
+{
+  return dpt_dev_col2im(d, geometry(c), b[0], b[1], err);
+}
+
+static int run_maxpool(const op_case *c, dpt_device *d, void *const *b, dpt_err *err)
+{
+  return dpt_dev_maxpool(d, geometry(c), b[0], b[1], err);
+}
+
+/* dx starts random: the op's zeroing of what no window covers is compared too. */
+static int run_maxpool_bwd(const op_case *c, dpt_device *d, void *const *b, dpt_err *err)
+{
+  return dpt_dev_maxpool_bwd(d, geometry(c), b[0], b[1], b[2], err);
+}
+
+/* Values of a batch of images, of its im2col patches, of its pooled images. */
+#define IMAGE(r, h, w, c) ((size_t)(r) * (h) * (w) * (c))
+#define SIDE(n, k) ((n) + 2 * ((k) / 2) - (k) + 1)
+#define PATCHES(r, h, w, c, k) ((size_t)(r) * SIDE(h, k) * SIDE(w, k) * (k) * (k) * (c))
+#define POOLED(r, h, w, c, k) ((size_t)(r) * ((h) / (k)) * ((w) / (k)) * (c))
+/* Bound 0: copies, sums in one fixed order and comparisons round alike everywhere. */
+#define IMG_CASE(op_name, fn, r, h, w, c, k, n, ...)                                               \
+  {.op = {.name = op_name, .run = fn, .rows = r, .cols = c, .n_bufs = n, .bufs = {__VA_ARGS__}},   \
+   .img = {r, h, w, c, k}}
+#define IM2COL(r, h, w, c, k)                                                                      \
+  IMG_CASE("im2col", run_im2col, r, h, w, c, k, 2, F(FILL_RANDOM, IMAGE(r, h, w, c)),              \
+           F(FILL_UNSET, PATCHES(r, h, w, c, k)))
+#define COL2IM(r, h, w, c, k)                                                                      \
+  IMG_CASE("col2im", run_col2im, r, h, w, c, k, 2, F(FILL_RANDOM, PATCHES(r, h, w, c, k)),         \
+           F(FILL_UNSET, IMAGE(r, h, w, c)))
+#define MAXPOOL(r, h, w, c, k)                                                                     \
+  IMG_CASE("maxpool", run_maxpool, r, h, w, c, k, 2, F(FILL_COARSE, IMAGE(r, h, w, c)),            \
+           F(FILL_UNSET, POOLED(r, h, w, c, k))),                                                   \
+  IMG_CASE("maxpool_bwd", run_maxpool_bwd, r, h, w, c, k, 3, F(FILL_COARSE, IMAGE(r, h, w, c)),    \
+           F(FILL_RANDOM, POOLED(r, h, w, c, k)), F(FILL_RANDOM, IMAGE(r, h, w, c)))
+
 #define BIAS_ACT(r, c, relu)                                                                       \
   {"bias_act", run_bias_act, r, c, relu, 0, 0, 0, 2,                                                 \
    {F(FILL_RANDOM, c), F(FILL_RANDOM, (size_t)(r) * (c))}}
@@ -154,6 +206,14 @@ static const op_case op_cases[] = {
    {F(FILL_LOGITS, 10000), {FILL_LABELS, 1000, true}, F(FILL_UNSET, 1000), {FILL_UNSET, 1000, true}}},
   /* Odd sizes; a hidden width above one 128-bit mask column; the reference model's shapes. */
   DENSE_LAYERS(13, 37, 29, 11), DENSE_LAYERS(7, 5, 130, 3), DENSE_LAYERS(128, 784, 512, 10),
+};
+
+static const image_case image_cases[] = {
+  /* Odd sizes, several channels, padding at every border; an even kernel; a 1 x 1 one; enough
+   * pixels for the grid-stride loops to go round (1400 x 28 x 28). */
+  IM2COL(3, 7, 5, 3, 3), IM2COL(2, 6, 5, 2, 2), IM2COL(2, 4, 4, 3, 1), IM2COL(1400, 28, 28, 1, 3),
+  COL2IM(3, 7, 5, 3, 3), COL2IM(2, 6, 5, 2, 2), COL2IM(1400, 28, 28, 1, 3),
+  MAXPOOL(3, 7, 5, 4, 2), MAXPOOL(2, 9, 9, 3, 3), MAXPOOL(5500, 28, 28, 1, 2),
 };
 
 /* col_sum over the shared shapes and scales (growing, then reusing, a backend's ones vector). */
@@ -178,6 +238,8 @@ static void fill(const op_case *c, const op_buf *b, dpt_rng *rng, void *host)
     return;
   }
   ref_fill(rng, x, b->count, -1.f, 1.f);
+  if (b->fill == FILL_COARSE)
+    for (size_t i = 0; i < b->count; i++) x[i] = floorf(x[i] * 2.f) / 2.f;
   if (b->fill == FILL_SPARSE)
     for (size_t i = 0; i < b->count; i += 7) x[i] = 0.f;
   if (b->fill == FILL_LOGITS) {
@@ -254,6 +316,8 @@ static void test_op_table(void)
     dpt_rng_seed(&rng, 31);
     for (size_t i = 0; i < sizeof op_cases / sizeof op_cases[0]; i++)
       check_case(&op_cases[i], &cpu, &dev, &rng);
+    for (size_t i = 0; i < sizeof image_cases / sizeof image_cases[0]; i++)
+      check_case(&image_cases[i].op, &cpu, &dev, &rng);
     for (const ref_col_sum_case *s = ref_col_sum_cases; s->rows >= 0; s++) {
       op_case c = col_sum_case(s);
       check_case(&c, &cpu, &dev, &rng);

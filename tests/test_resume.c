@@ -262,13 +262,17 @@ static void test_mismatched_checkpoint_is_refused(void)
   cfg.epochs = 2;
   dpt_config other = cfg;
   other.hidden[1] = 17;
-  expect_refused(&other, "model is 42-32-16-5");
+  expect_refused(&other, "model is fc:32,relu,fc:16,relu,fc:5 on 42 inputs");
   other = cfg;
   other.n_hidden = 1;
-  expect_refused(&other, "this run's is 42-32-5");
+  expect_refused(&other, "this run's is fc:32,relu,fc:5 on 42 inputs");
+  other = cfg;
+  other.model = "conv:4:3,relu,maxpool:2,fc:5,relu,fc";
+  expect_refused(&other, "this run's is conv:4:3,relu,maxpool:2,fc:5,relu,fc:5 on 42 inputs: "
+                         "check --model");
   other = cfg;
   other.data_dir = four_classes_dir;
-  expect_refused(&other, "this run's is 42-32-16-4");
+  expect_refused(&other, "this run's is fc:32,relu,fc:16,relu,fc:4 on 42 inputs");
   other = cfg;
   other.workers = 3;
   expect_refused(&other, "--workers 2, this run has 3");

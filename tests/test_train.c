@@ -87,6 +87,46 @@ static void test_workers_match_single_worker(void)
   }
 }
 
+/* A small CNN (6 x 7 images: 6 x 7 -> 3 x 3 after the pool) the same way: allreduce and ps give
+ * the same bits, N workers what one does. */
+static void cnn_config(dpt_config *cfg)
+{
+  base_config(cfg);
+  cfg->model = "conv:4:3,relu,maxpool:2,conv:6:3,relu,fc:16,relu,fc";
+  cfg->epochs = 2;
+}
+
+static void test_cnn_allreduce_and_ps_bit_identical(void)
+{
+  dpt_config cfg;
+  cnn_config(&cfg);
+  for (int workers = 1; workers <= 3; workers += 2) {
+    cfg.workers = workers;
+    cfg.strategy = DPT_STRATEGY_ALLREDUCE;
+    dpt_result ar = train_ok(&cfg);
+    cfg.strategy = DPT_STRATEGY_PS;
+    dpt_result ps = train_ok(&cfg);
+    CU_ASSERT_EQUAL(ar.params_hash, ps.params_hash);
+    CU_ASSERT_DOUBLE_EQUAL(ar.test_accuracy, ps.test_accuracy, 0.0);
+    CU_ASSERT(ar.test_accuracy >= 0.9);
+  }
+}
+
+static void test_cnn_workers_match_single_worker(void)
+{
+  dpt_config cfg;
+  cnn_config(&cfg);
+  dpt_result one = train_ok(&cfg);
+  int counts[] = {2, 3};
+  for (int i = 0; i < 2; i++) {
+    cfg.workers = counts[i];
+    cfg.check_replicas = true;
+    dpt_result many = train_ok(&cfg);
+    CU_ASSERT(fabs(many.final_train_loss - one.final_train_loss) < 1e-3);
+    CU_ASSERT(fabs(many.test_accuracy - one.test_accuracy) <= 0.01);
+  }
+}
+
 static void test_more_workers_than_batch_rows(void)
 {
   dpt_config cfg;
@@ -144,6 +184,8 @@ int dpt_test_register(void)
                                         DPT_TEST(test_same_seed_same_hash), DPT_TEST_END};
   static const dpt_test_case parallel[] = {DPT_TEST(test_allreduce_and_ps_bit_identical),
                                            DPT_TEST(test_workers_match_single_worker),
+                                           DPT_TEST(test_cnn_allreduce_and_ps_bit_identical),
+                                           DPT_TEST(test_cnn_workers_match_single_worker),
                                            DPT_TEST(test_more_workers_than_batch_rows),
                                            DPT_TEST(test_check_replicas_passes), DPT_TEST_END};
   static const dpt_test_case bad[] = {DPT_TEST(test_missing_data_dir_is_input_error),

@@ -2,6 +2,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@ enum {
   POSITION_BYTES = 24,
   WORKER_BYTES = 24,
   TAIL_BYTES = 24,            /* version 3's data set and epoch fields, after the arrays */
+  MODEL_BYTES = DPT_MODEL_TEXT_MAX, /* version 4's model text, NUL-padded, after those */
   HEADER_CHECKED_BYTES = 120, /* the header checksum covers every header byte before it */
   ARRAY_CHUNK = 1024          /* floats turned into bytes at a time while encoding */
 };
@@ -102,7 +104,8 @@ static uint64_t shape_params(const dpt_mlp_shape *s)
 /* Payload bytes of a version's file for these counts, or 0 when they overflow 64 bits. */
 static uint64_t payload_bytes(uint32_t version, uint64_t workers, uint64_t n_params)
 {
-  uint64_t fixed = SETTINGS_BYTES + POSITION_BYTES + (version >= 3 ? TAIL_BYTES : 0);
+  uint64_t fixed = SETTINGS_BYTES + POSITION_BYTES + (version >= 3 ? TAIL_BYTES : 0) +
+                   (version >= 4 ? MODEL_BYTES : 0);
   if (workers > (UINT64_MAX - fixed) / WORKER_BYTES) return 0;
   uint64_t before_arrays = fixed + workers * WORKER_BYTES;
   if (n_params > (UINT64_MAX - before_arrays) / (2 * sizeof(float))) return 0;
@@ -151,12 +154,31 @@ static const char *bad_field(const dpt_checkpoint *ck)
   return NULL;
 }
 
-/* A shape, worker count and parameter count that agree, or the reason they do not. */
-static const char *bad_sizes(const dpt_checkpoint *ck)
+/* Whether a model text field is not what dptrain writes: NUL-terminated within its bytes, not
+ * empty, of the spec's characters only (the layers' names, digits, ':' and ','). */
+static bool bad_model(const char *model)
+{
+  size_t len = strnlen(model, MODEL_BYTES);
+  return len == 0 || len == MODEL_BYTES || strspn(model, "abcdefghijklmnopqrstuvwxyz0123456789:,") != len;
+}
+
+/* Whether the model text is an MLP's (fc and relu layers only; versions 1 to 3 hold only MLPs),
+ * whose sizes give its parameter count. Other models' counts are checked against the run's model
+ * when it resumes (host/train/checkpoint_run.c). */
+static bool is_mlp(const char *model)
+{
+  return !strstr(model, "conv") && !strstr(model, "maxpool");
+}
+
+/* A shape, worker count and parameter count that agree, or the reason they do not. Before the
+ * payload is read (mlp_known false) the parameter count cannot be checked against the sizes. */
+static const char *bad_sizes(const dpt_checkpoint *ck, bool mlp_known)
 {
   if (ck->shape.n_layers < 1 || ck->shape.n_layers > DPT_MAX_LAYERS) return "layer count";
   if (shape_params(&ck->shape) == 0) return "layer sizes";
-  if (shape_params(&ck->shape) != (uint64_t)ck->n_params) return "parameter count";
+  if (ck->n_params < 1) return "parameter count";
+  if (mlp_known && is_mlp(ck->model) && shape_params(&ck->shape) != (uint64_t)ck->n_params)
+    return "parameter count";
   if (ck->workers < 1) return "workers";
   if (ck->processes < 1 || ck->processes > ck->workers || ck->workers % ck->processes)
     return "processes";
@@ -247,14 +269,18 @@ static int emit_payload(const dpt_checkpoint *ck, sink *s, dpt_err *err)
   put64(&tc, ck->train_fingerprint);
   put64(&tc, ck->test_fingerprint);
   put64(&tc, ck->epoch_skipped_steps);
-  return rc ? rc : emit(s, tail, sizeof tail, err);
+  if (!rc) rc = emit(s, tail, sizeof tail, err);
+  uint8_t model[MODEL_BYTES] = {0};
+  memcpy(model, ck->model, strnlen(ck->model, MODEL_BYTES - 1));
+  return rc ? rc : emit(s, model, sizeof model, err);
 }
 
 int dpt_checkpoint_encode(const dpt_checkpoint *ck, dpt_checkpoint_put put, void *ctx,
                           dpt_err *err)
 {
   /* What is written must read back: the decoder's checks run here too, as a guard against bugs. */
-  const char *bad = bad_sizes(ck);
+  const char *bad = bad_sizes(ck, true);
+  if (!bad && bad_model(ck->model)) bad = "model";
   if (!bad) bad = bad_field(ck);
   if (bad) return dpt_err_set(err, DPT_EINTERNAL, "checkpoint: impossible %s to save", bad);
   size_t at;
@@ -329,7 +355,7 @@ static int decode_header(const uint8_t *buf, size_t len, const char *name, dpt_c
   out->n_params = (size_t)n_params;
   out->workers = workers <= INT_MAX ? (int)workers : 0;
   out->processes = processes <= INT_MAX ? (int)processes : 0; /* 0 is refused below */
-  const char *bad = !sizes_ok ? "layer sizes" : bad_sizes(out);
+  const char *bad = !sizes_ok ? "layer sizes" : bad_sizes(out, version < 4);
   if (!bad && *payload_len != payload_bytes(version, workers, n_params)) bad = "payload size";
   if (bad)
     return dpt_err_set(err, DPT_EINPUT, "%s: header field '%s' holds an impossible value", name,
@@ -379,6 +405,17 @@ static void decode_payload(const uint8_t *payload, uint32_t version, dpt_checkpo
   ck->train_fingerprint = get64(&r);
   ck->test_fingerprint = get64(&r);
   ck->epoch_skipped_steps = get64(&r);
+  if (version < 4) return;
+  memcpy(ck->model, r.p, MODEL_BYTES);
+}
+
+/* Versions 1 to 3 hold MLPs: their text from the sizes, as dpt_mlp_shape_text writes it. */
+static void mlp_text(const dpt_mlp_shape *s, char *buf, size_t size)
+{
+  size_t len = 0;
+  for (int l = 1; l <= s->n_layers && len < size; l++)
+    len += (size_t)snprintf(buf + len, size - len, "%sfc:%d%s", l > 1 ? "," : "", s->sizes[l],
+                            l < s->n_layers ? ",relu" : "");
 }
 
 int dpt_checkpoint_decode(const uint8_t *buf, size_t len, const char *name, dpt_checkpoint *out,
@@ -407,8 +444,10 @@ int dpt_checkpoint_decode(const uint8_t *buf, size_t len, const char *name, dpt_
   out->per_worker = out->storage;
   out->params = (float *)((char *)out->storage + per_worker);
   out->velocity = out->params + out->n_params;
+  if (version < 4) mlp_text(&out->shape, out->model, sizeof out->model);
   decode_payload(payload, version, out);
-  const char *bad = bad_field(out);
+  const char *bad = bad_model(out->model) ? "model" : bad_sizes(out, true);
+  if (!bad) bad = bad_field(out);
   if (bad) {
     dpt_checkpoint_free(out);
     return dpt_err_set(err, DPT_EINPUT, "%s: field '%s' holds an impossible value", name, bad);

@@ -2,7 +2,7 @@
  * and decoded in memory with every field checked. Files (atomic writes, reading) are
  * host/checkpoint/checkpoint_io.c; matching a checkpoint against a run is host/train/checkpoint_run.c.
  *
- * Version 3, every integer and float little-endian, floats as IEEE-754 bits:
+ * Version 4, every integer and float little-endian, floats as IEEE-754 bits:
  *   header, 128 bytes:
  *       0  magic "DPTCKPT\0"
  *       8  u32 version (3)
@@ -28,7 +28,9 @@
  *     optimizer state (momentum velocity): f32 x parameters, every one finite
  *     data set and epoch (24 bytes): u64 training set's fingerprint, u64 test set's fingerprint
  *       (dpt_dataset.fingerprint; 0: not recorded), u64 steps skipped in the epoch so far
+ *     model (512 bytes): the canonical --model text ("conv:32:3,relu,...,fc:10"), NUL-padded
  *
+ * Version 3 is version 4 without the model: it holds an MLP, whose text the sizes give.
  * Version 2 is version 3 without the last 24 bytes and with 0 for the steps skipped in a row (a
  * reserved field then): it reads with no data set recorded and no skips counted in the epoch.
  * Version 1 is version 2 with 0 at offset 116 (reserved then): it reads as one process.
@@ -45,7 +47,7 @@
 #include "dpt/mlp.h"
 #include "dpt/status.h"
 
-#define DPT_CHECKPOINT_VERSION 3
+#define DPT_CHECKPOINT_VERSION 4
 #define DPT_CHECKPOINT_HEADER_BYTES 128
 
 /* One worker's training figures of the epoch in progress (so a resumed epoch reports the loss an
@@ -57,7 +59,8 @@ typedef struct dpt_checkpoint_worker {
 } dpt_checkpoint_worker;
 
 typedef struct dpt_checkpoint {
-  dpt_mlp_shape shape;
+  dpt_mlp_shape shape;     /* n_layers and sizes only: the values per sample of each layer */
+  char model[DPT_MODEL_TEXT_MAX]; /* the canonical --model text (dpt_mlp_shape_text) */
   size_t n_params;
   int workers;             /* over every process */
   int processes;           /* MPI processes of the run that wrote it, workers / processes each */
@@ -93,7 +96,7 @@ typedef int (*dpt_checkpoint_put)(void *ctx, const void *bytes, size_t n, dpt_er
 int dpt_checkpoint_encode(const dpt_checkpoint *ck, dpt_checkpoint_put put, void *ctx,
                           dpt_err *err);
 
-/* Decodes buf[0..len) (version 1, 2 or 3) into out, checking every field, both checksums and that
+/* Decodes buf[0..len) (version 1 to 4) into out, checking every field, both checksums and that
  * every parameter and velocity is finite.
  * Errors are DPT_EINPUT
  * "<name>: <what is wrong>". On success free out with dpt_checkpoint_free. */

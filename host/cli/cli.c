@@ -26,8 +26,8 @@ void dpt_cli_print_help(FILE *out)
 {
   fputs("usage: dptrain [options]\n"
         "       dptrain compare [options]   (see dptrain compare --help)\n"
-        "Data-parallel training of an MLP classifier: one worker thread per device, gradients\n"
-        "exchanged by allreduce or by a parameter server.\n"
+        "Data-parallel training of a classifier (an MLP or a CNN, --model): one worker thread\n"
+        "per device, gradients exchanged by allreduce or by a parameter server.\n"
         "\n",
         out);
   dpt_cli_print_options(out, NULL);

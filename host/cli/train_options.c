@@ -29,14 +29,24 @@ static int check_straggler(const dpt_option *row, const char *value, const void 
   return dpt_stragglers_parse(value, &parsed, err);
 }
 
+/* What the spec alone can tell (the data's shape is checked once it is known). */
+static int check_model(const dpt_option *row, const char *value, const void *target, dpt_err *err)
+{
+  const dpt_config *cfg = target;
+  dpt_model_spec spec;
+  return dpt_model_spec_parse(value, cfg->hidden, cfg->n_hidden, &spec, err);
+}
+
 static const dpt_option rows[] = {
   {.section = "Data and model", .name = "data", .value = "DIR", .kind = DPT_OPT_STRING, AT(data_dir),
    .default_value = DPT_DEFAULT_DATA_DIR,
    .help = "IDX data set folder (train/t10k images and labels, .gz or raw)"},
+  {.name = "model", .value = "SPEC", .kind = DPT_OPT_STRING, AT(model), .default_value = "mlp",
+   .check = check_model, .help = dpt_model_layers_help},
   {.name = "hidden", .value = "LIST", .kind = DPT_OPT_INT_LIST, AT(hidden),
    .count_offset = offsetof(dpt_config, n_hidden), .min = 1, .max = 1 << 16,
    .max_items = DPT_MAX_LAYERS - 1, .default_value = "512,512",
-   .help = "hidden layer sizes, comma-separated"},
+   .help = "hidden layer sizes of --model mlp, comma-separated"},
   {.section = "Training", .name = "epochs", .value = "N", .kind = DPT_OPT_INT, AT(epochs), .min = 1,
    .max = 100000, .default_value = "10", .help = "epochs"},
   {.name = "batch", .value = "B", .kind = DPT_OPT_INT, AT(batch), .min = 1, .max = 1 << 20,

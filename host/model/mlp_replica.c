@@ -1,4 +1,5 @@
 /* A model replica on one device: its buffers and the forward/backward passes. */
+#include <stdint.h>
 #include <string.h>
 
 #include "dpt/mlp.h"
@@ -9,6 +10,33 @@ static int max_width(const dpt_mlp_shape *s)
   for (int l = 1; l <= s->n_layers; l++)
     if (s->sizes[l] > w) w = s->sizes[l];
   return w;
+}
+
+/* A conv layer's im2col patch matrix: one row of K x K x C_in per output pixel. */
+static size_t patch_pixels(const dpt_layer *y, int rows)
+{
+  return (size_t)rows * (size_t)y->out_h * (size_t)y->out_w;
+}
+
+static size_t patch_width(const dpt_layer *y)
+{
+  return (size_t)y->kernel * (size_t)y->kernel * (size_t)y->in_c;
+}
+
+/* Whether every conv's GEMM over `rows` rows has int sizes (its m is rows x output pixels). */
+/* Whether fc layer l keeps its ReLU's mask: the fc after it reads it (dpt_dev_linear_bwd_data). */
+static bool keeps_mask(const dpt_mlp_shape *s, int l)
+{
+  return s->layers[l].kind == DPT_LAYER_FC && s->layers[l].relu &&
+         s->layers[l + 1].kind == DPT_LAYER_FC;
+}
+
+static bool patches_fit(const dpt_mlp_shape *s, int rows)
+{
+  for (int l = 1; l <= s->n_layers; l++)
+    if (s->layers[l].kind == DPT_LAYER_CONV && patch_pixels(&s->layers[l], rows) > INT32_MAX)
+      return false;
+  return true;
 }
 
 int dpt_mlp_replica_create(dpt_device *dev, const dpt_mlp_shape *shape, int max_rows,
@@ -28,9 +56,15 @@ int dpt_mlp_replica_create(dpt_device *dev, const dpt_mlp_shape *shape, int max_
                        err);
   for (int i = 0; i < 2 && !rc; i++) rc = dpt_dev_alloc(dev, wide, (void **)&r->delta[i], err);
   for (int l = 1; l < shape->n_layers && !rc; l++) {
+    if (!keeps_mask(shape, l)) continue;
     size_t mask = dpt_dev_relu_mask_bytes(dev, (int)rows, shape->sizes[l]);
     if (mask) rc = dpt_dev_alloc(dev, mask, &r->relu_mask[l], err);
   }
+  if (!rc && !patches_fit(shape, (int)rows))
+    rc = dpt_err_set(err, DPT_EINPUT, "model: %zu rows per worker: a conv layer's patches "
+                     "overflow its GEMM's int sizes (use a smaller --batch)", rows);
+  size_t cols = rc ? 0 : (size_t)dpt_mlp_patch_floats(shape, (double)rows);
+  if (cols) rc = dpt_dev_alloc(dev, cols * sizeof(float), (void **)&r->cols, err);
   if (!rc) rc = dpt_dev_alloc(dev, rows * sizeof(int32_t), (void **)&r->labels, err);
   if (!rc) rc = dpt_dev_alloc(dev, rows * sizeof(float), (void **)&r->row_loss, err);
   if (!rc) rc = dpt_dev_alloc(dev, rows * sizeof(int32_t), (void **)&r->row_argmax, err);
@@ -49,6 +83,7 @@ void dpt_mlp_replica_destroy(dpt_mlp_replica *r)
   for (int l = 0; l <= r->shape.n_layers; l++) dpt_dev_free(r->dev, r->acts[l]);
   for (int i = 0; i < 2; i++) dpt_dev_free(r->dev, r->delta[i]);
   for (int l = 1; l < r->shape.n_layers; l++) dpt_dev_free(r->dev, r->relu_mask[l]);
+  if (r->cols) dpt_dev_free(r->dev, r->cols);
   dpt_dev_free(r->dev, r->labels);
   dpt_dev_free(r->dev, r->row_loss);
   dpt_dev_free(r->dev, r->row_argmax);
@@ -71,19 +106,41 @@ int dpt_mlp_load_rows(dpt_mlp_replica *r, int rows, const float *x, const int32_
   return rc ? rc : dpt_dev_copy_h2d(r->dev, r->labels, y, (size_t)rows * sizeof(int32_t), err);
 }
 
-static int forward_layers(dpt_mlp_replica *r, int rows, dpt_err *err)
+static dpt_image layer_input(const dpt_layer *y, int rows)
+{
+  return (dpt_image){.rows = rows, .h = y->in_h, .w = y->in_w, .c = y->in_c, .k = y->kernel};
+}
+
+/* acts[l] from acts[l-1]: an fc is acts[l-1] W^T; a conv the same GEMM over every output
+ * pixel's patch row; then bias and the fused ReLU. */
+static int forward_layer(dpt_mlp_replica *r, int rows, int l, dpt_err *err)
 {
   const dpt_mlp_shape *s = &r->shape;
-  for (int l = 1; l <= s->n_layers; l++) {
-    int in = s->sizes[l - 1], out = s->sizes[l];
-    const float *w = r->params + dpt_mlp_weight_offset(s, l);
-    const float *b = r->params + dpt_mlp_bias_offset(s, l);
-    /* acts[l] = acts[l-1] * W^T, then bias and (except on the last layer) ReLU. */
-    int rc = dpt_dev_linear_fwd(r->dev, rows, in, out, r->acts[l - 1], w, b, l < s->n_layers,
-                                r->acts[l], r->relu_mask[l], err);
-    if (rc) return rc;
+  const dpt_layer *y = &s->layers[l];
+  const float *w = r->params + dpt_mlp_weight_offset(s, l);
+  const float *b = r->params + dpt_mlp_bias_offset(s, l);
+  if (y->kind == DPT_LAYER_MAXPOOL)
+    return dpt_dev_maxpool(r->dev, layer_input(y, rows), r->acts[l - 1], r->acts[l], err);
+  int m = rows, in = s->sizes[l - 1], out = s->sizes[l];
+  const float *a = r->acts[l - 1];
+  int rc = DPT_OK;
+  if (y->kind == DPT_LAYER_CONV) {
+    m = (int)patch_pixels(y, rows);
+    in = (int)patch_width(y);
+    out = y->out_c;
+    a = r->cols;
+    rc = dpt_dev_im2col(r->dev, layer_input(y, rows), r->acts[l - 1], r->cols, err);
   }
-  return DPT_OK;
+  return rc ? rc
+            : dpt_dev_linear_fwd(r->dev, m, in, out, a, w, b, y->relu, r->acts[l], r->relu_mask[l],
+                                 err);
+}
+
+static int forward_layers(dpt_mlp_replica *r, int rows, dpt_err *err)
+{
+  int rc = DPT_OK;
+  for (int l = 1; l <= r->shape.n_layers && !rc; l++) rc = forward_layer(r, rows, l, err);
+  return rc;
 }
 
 /* Sums losses in row order and counts correct predictions, on the host. */
@@ -117,26 +174,59 @@ static int loss_layer(dpt_mlp_replica *r, int rows, float grad_scale, dpt_mlp_pa
   return DPT_OK;
 }
 
+/* Layer l's parameter gradients from d (the gradient w.r.t. its output, after its ReLU's mask),
+ * and, unless l is the first, the gradient w.r.t. its input into prev, through the ReLU fused
+ * into layer l - 1 (whose output acts[l-1] is):
+ *   fc:   dW = d^T acts[l-1], db = column sums of d, prev = d W (the ReLU's mask in the same
+ *         call where the device keeps one, dpt_dev_linear_bwd_data);
+ *   conv: the same over the patch rows (recomputed by im2col), prev = col2im(d W);
+ *   maxpool: no parameters, prev = d routed to each window's argmax. */
+static int backward_layer(dpt_mlp_replica *r, int rows, int l, const float *d, float *prev,
+                          float *grads, dpt_err *err)
+{
+  const dpt_mlp_shape *s = &r->shape;
+  const dpt_layer *y = &s->layers[l];
+  bool below_relu = l > 1 && s->layers[l - 1].relu;
+  size_t below = (size_t)rows * (size_t)s->sizes[l - 1];
+  if (y->kind == DPT_LAYER_MAXPOOL) {
+    int rc = l > 1 ? dpt_dev_maxpool_bwd(r->dev, layer_input(y, rows), r->acts[l - 1], d, prev, err)
+                   : DPT_OK;
+    return rc || !below_relu ? rc
+                             : dpt_dev_relu_bwd(r->dev, below, r->acts[l - 1], prev, prev, err);
+  }
+  const float *w = r->params + dpt_mlp_weight_offset(s, l);
+  float *gw = grads + dpt_mlp_weight_offset(s, l);
+  float *gb = grads + dpt_mlp_bias_offset(s, l);
+  int m = rows, in = s->sizes[l - 1], out = s->sizes[l];
+  float *a = r->acts[l - 1], *da = prev;
+  int rc = DPT_OK;
+  if (y->kind == DPT_LAYER_CONV) {
+    m = (int)patch_pixels(y, rows);
+    in = (int)patch_width(y);
+    out = y->out_c;
+    a = da = r->cols;
+    rc = dpt_dev_im2col(r->dev, layer_input(y, rows), r->acts[l - 1], r->cols, err);
+  }
+  if (!rc) rc = dpt_dev_linear_bwd_weights(r->dev, m, in, out, d, a, gw, gb, err);
+  if (rc || l == 1) return rc;
+  if (y->kind == DPT_LAYER_FC && below_relu)
+    return dpt_dev_linear_bwd_data(r->dev, m, in, out, d, w, r->acts[l - 1], r->relu_mask[l - 1],
+                                   prev, err);
+  rc = dpt_dev_gemm(r->dev, false, false, m, in, out, 1.f, d, out, w, in, 0.f, da, in, err);
+  if (!rc && y->kind == DPT_LAYER_CONV)
+    rc = dpt_dev_col2im(r->dev, layer_input(y, rows), r->cols, prev, err);
+  return rc || !below_relu ? rc : dpt_dev_relu_bwd(r->dev, below, r->acts[l - 1], prev, prev, err);
+}
+
 static int backward_layers(dpt_mlp_replica *r, int rows, float *grads, dpt_err *err)
 {
   const dpt_mlp_shape *s = &r->shape;
-  int cur = 0; /* delta[cur] holds the gradient w.r.t. layer l's pre-activation output */
+  int cur = 0; /* delta[cur] holds the gradient w.r.t. layer l's output */
   for (int l = s->n_layers; l >= 1; l--) {
-    int in = s->sizes[l - 1], out = s->sizes[l];
-    const float *w = r->params + dpt_mlp_weight_offset(s, l);
-    float *gw = grads + dpt_mlp_weight_offset(s, l);
-    float *gb = grads + dpt_mlp_bias_offset(s, l);
-    const float *d = r->delta[cur];
-    /* dW = d^T * acts[l-1]; db = column sums of d. */
-    int rc = dpt_dev_linear_bwd_weights(r->dev, rows, in, out, d, r->acts[l - 1], gw, gb, err);
-    if (!rc && l > 1) {
-      /* d_prev = d * W, masked by the previous layer's ReLU. */
-      float *prev = r->delta[1 - cur];
-      rc = dpt_dev_linear_bwd_data(r->dev, rows, in, out, d, w, r->acts[l - 1],
-                                   r->relu_mask[l - 1], prev, err);
-      cur = 1 - cur;
-    }
+    float *prev = r->delta[1 - cur];
+    int rc = backward_layer(r, rows, l, r->delta[cur], prev, grads, err);
     if (rc) return rc;
+    cur = 1 - cur;
   }
   return DPT_OK;
 }

@@ -84,6 +84,8 @@ static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
   fprintf(f, "  \"hidden\": [");
   for (int i = 0; i < r->n_hidden; i++) fprintf(f, "%s%d", i ? ", " : "", r->hidden[i]);
   fprintf(f, "],\n");
+  fprintf(f, "  \"model\": \"%s\",\n", r->model);
+  fprintf(f, "  \"flops_per_sample\": %.0f,\n", r->flops_per_sample);
   fprintf(f, "  \"features\": %d,\n", r->features);
   fprintf(f, "  \"classes\": %d,\n", r->classes);
   fprintf(f, "  \"train_samples\": %ld,\n", r->train_samples);

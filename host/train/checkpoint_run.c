@@ -12,14 +12,16 @@
 static dpt_checkpoint describe_run(const dpt_run *run)
 {
   const dpt_config *cfg = run->cfg;
-  return (dpt_checkpoint){.shape = run->shape, .n_params = run->n_params,
-                          .workers = run->all_workers, .processes = run->procs, .seed = cfg->seed,
-                          .strategy = cfg->strategy, .batch = cfg->batch,
-                          .schedule = cfg->schedule, .momentum = cfg->momentum,
-                          .weight_decay = cfg->weight_decay, .epochs = cfg->epochs,
-                          .train_samples = (uint64_t)run->train->count,
-                          .train_fingerprint = run->train->fingerprint,
-                          .test_fingerprint = run->test->fingerprint};
+  dpt_checkpoint ck = {.shape = run->shape, .n_params = run->n_params,
+                       .workers = run->all_workers, .processes = run->procs, .seed = cfg->seed,
+                       .strategy = cfg->strategy, .batch = cfg->batch,
+                       .schedule = cfg->schedule, .momentum = cfg->momentum,
+                       .weight_decay = cfg->weight_decay, .epochs = cfg->epochs,
+                       .train_samples = (uint64_t)run->train->count,
+                       .train_fingerprint = run->train->fingerprint,
+                       .test_fingerprint = run->test->fingerprint};
+  dpt_mlp_shape_text(&run->shape, ck.model, sizeof ck.model);
+  return ck;
 }
 
 /* Process 0 alone (the others hold the same replicas and no server state), with every process's
@@ -84,14 +86,6 @@ int dpt_checkpoint_save_run(dpt_run *run, dpt_device *dev, const float *params, 
   return rc;
 }
 
-/* "784-512-512-10" */
-static void shape_text(const dpt_mlp_shape *s, char *buf, size_t size)
-{
-  size_t len = 0;
-  for (int l = 0; l <= s->n_layers && len < size; l++)
-    len += (size_t)snprintf(buf + len, size - len, "%s%d", l ? "-" : "", s->sizes[l]);
-}
-
 static const char *const decay_names[] = {"cosine", "step", "constant"};
 
 /* The same data set (host/train/checkpoint_run.h). A checkpoint that recorded none (version 2)
@@ -121,16 +115,12 @@ static int check_matches(const dpt_checkpoint *ck, const dpt_run *run, const cha
                          dpt_err *err)
 {
   dpt_checkpoint want = describe_run(run);
-  if (ck->shape.n_layers != want.shape.n_layers ||
-      memcmp(ck->shape.sizes, want.shape.sizes, sizeof want.shape.sizes) != 0) {
-    char have_s[256], want_s[256];
-    shape_text(&ck->shape, have_s, sizeof have_s);
-    shape_text(&want.shape, want_s, sizeof want_s);
+  if (strcmp(ck->model, want.model) != 0 || ck->shape.sizes[0] != want.shape.sizes[0] ||
+      ck->n_params != want.n_params)
     return dpt_err_set(err, DPT_EINPUT,
-                       "--resume %s: the checkpoint's model is %s (features-hidden...-classes), "
-                       "this run's is %s: check --hidden and --data",
-                       path, have_s, want_s);
-  }
+                       "--resume %s: the checkpoint's model is %s on %d inputs, this run's is %s "
+                       "on %d inputs: check --model, --hidden and --data",
+                       path, ck->model, ck->shape.sizes[0], want.model, want.shape.sizes[0]);
   if (ck->seed != want.seed)
     return dpt_err_set(err, DPT_EINPUT, "--resume %s: written with --seed %llu, this run has %llu",
                        path, (unsigned long long)ck->seed, (unsigned long long)want.seed);

@@ -15,7 +15,7 @@
 
 #include "mpi/mpi_chan.h"
 
-enum { VALUE_TEXT = 96 }; /* the longest: 15 hidden sizes of up to 5 digits, with commas */
+enum { VALUE_TEXT = DPT_MODEL_TEXT_MAX }; /* the longest: a --model spec */
 
 typedef enum {
   AS_INT,
@@ -27,7 +27,8 @@ typedef enum {
   AS_FLAG,  /* a bool: "given" or "not given" */
   AS_GIVEN, /* a path: whether it was given (process 0 alone reads or writes the file) */
   AS_CHOICE,
-  AS_HIDDEN /* the hidden sizes, "32,16" */
+  AS_HIDDEN, /* the hidden sizes, "32,16" */
+  AS_TEXT    /* a string as given (--model) */
 } value_form;
 
 typedef struct agree_row {
@@ -44,6 +45,7 @@ static const char *const on_nan_names[] = {"stop", "skip"};
 
 #define AT(field) offsetof(dpt_config, field)
 static const agree_row rows[] = {
+    {"--model", AS_TEXT, AT(model), NULL},
     {"--hidden", AS_HIDDEN, AT(hidden), NULL},
     {"--epochs", AS_INT, AT(epochs), NULL},
     {"--batch", AS_INT, AT(batch), NULL},
@@ -112,6 +114,7 @@ static void value_text(const dpt_config *cfg, const agree_row *row, char *out, s
   case AS_GIVEN: snprintf(out, size, "%s", *(const char *const *)at ? "given" : "not given"); break;
   case AS_CHOICE: snprintf(out, size, "%s", row->names[*(const int *)at]); break;
   case AS_HIDDEN: hidden_text(cfg, out, size); break;
+  case AS_TEXT: snprintf(out, size, "%s", *(const char *const *)at); break;
   }
 }
 

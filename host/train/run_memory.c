@@ -8,20 +8,11 @@
 #include "dpt/ps.h"
 #include "host/train/run.h"
 
-/* In double: the count of a model too large for memory may not fit in size_t. */
-static double param_count(const dpt_mlp_shape *s)
-{
-  double n = 0;
-  for (int l = 1; l <= s->n_layers; l++)
-    n += (double)s->sizes[l] * (double)s->sizes[l - 1] + (double)s->sizes[l];
-  return n;
-}
-
 /* Bytes the model surely takes in host memory: the initial and final parameters; with ps the
  * server's parameters and velocity; on the CPU, for each worker, its replica's parameters and
- * gradient, with allreduce its velocity, and its rows' activations and staging. Checkpoint
- * copies, traces and the exchange's scratch come on top: a lower bound, so that no run that
- * would fit is refused. */
+ * gradient, with allreduce its velocity, and its rows' activations, conv patches and staging.
+ * Checkpoint copies, traces and the exchange's scratch come on top: a lower bound, so that no run
+ * that would fit is refused. */
 static double model_bytes(const dpt_run *run, const dpt_mlp_shape *s, double params)
 {
   const dpt_config *cfg = run->cfg;
@@ -34,7 +25,8 @@ static double model_bytes(const dpt_run *run, const dpt_mlp_shape *s, double par
     widths += s->sizes[l];
     widest = fmax(widest, s->sizes[l]);
   }
-  double per_worker = params * (ps ? 2 : 3) + rows * (widths + 2 * widest + s->sizes[0]);
+  double per_worker = params * (ps ? 2 : 3) + rows * (widths + 2 * widest + s->sizes[0]) +
+                      dpt_mlp_patch_floats(s, rows);
   return bytes + run->workers * per_worker * sizeof(float);
 }
 
@@ -58,7 +50,7 @@ int dpt_run_memory_check(const dpt_run *run, const dpt_data_plan *plan, dpt_err 
   const dpt_config *cfg = run->cfg;
   dpt_mem_room room;
   dpt_mem_room_now(&room);
-  double params = param_count(shape), model = model_bytes(run, shape, params);
+  double params = (double)dpt_mlp_param_count(shape), model = model_bytes(run, shape, params);
   double need = plan->bytes + model;
   double limit = room.ram;
   const char *what = room.ram_source;

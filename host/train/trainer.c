@@ -120,6 +120,8 @@ static void fill_result(const dpt_config *cfg, const dpt_run *run, size_t bytes_
   out->seconds_to_target = run->seconds_to_target;
   out->n_hidden = cfg->n_hidden;
   memcpy(out->hidden, cfg->hidden, sizeof out->hidden);
+  dpt_mlp_shape_text(&run->shape, out->model, sizeof out->model);
+  out->flops_per_sample = dpt_mlp_flops_per_sample(&run->shape);
   out->features = run->shape.sizes[0];
   out->classes = run->shape.sizes[run->shape.n_layers];
   out->train_samples = (long)run->train->count;
@@ -152,6 +154,22 @@ static int start_trace(const dpt_config *cfg, dpt_run *run, dpt_sync_config *sc,
   return rc;
 }
 
+/* --model on the data: an IDX image set of rank 3 is 1 channel of H x W, rank 4 H x W x C;
+ * anything else is a vector of features. */
+static int make_model(const dpt_config *cfg, const dpt_data_plan *plan, dpt_mlp_shape *out,
+                      dpt_err *err)
+{
+  int c = (int)plan->features, h = 1, w = 1;
+  if (plan->rank == 2 || plan->rank == 3) {
+    h = (int)plan->shape[0];
+    w = (int)plan->shape[1];
+    c = plan->rank == 3 ? (int)plan->shape[2] : 1;
+  }
+  dpt_model_spec spec;
+  int rc = dpt_model_spec_parse(cfg->model, cfg->hidden, cfg->n_hidden, &spec, err);
+  return rc ? rc : dpt_mlp_shape_build(&spec, c, h, w, plan->classes, out, err);
+}
+
 /* Once the data's headers and labels are read, before their payloads: the device, the workers and
  * the model, and whether all of them fit in memory (dpt_data_options.check_plan). */
 static int plan_run(void *ctx, const dpt_data_plan *plan, dpt_err *err)
@@ -162,9 +180,7 @@ static int plan_run(void *ctx, const dpt_data_plan *plan, dpt_err *err)
     return dpt_err_set(err, DPT_EINPUT, "%s: %zu features per sample: the model takes at most %d",
                        plan->train_images, plan->features, INT_MAX);
   int rc = choose_device(cfg, run->obs, run, err);
-  if (!rc)
-    rc = dpt_mlp_shape_make((int)plan->features, cfg->hidden, cfg->n_hidden, plan->classes,
-                            &run->shape, err);
+  if (!rc) rc = make_model(cfg, plan, &run->shape, err);
   return rc ? rc : dpt_run_memory_check(run, plan, err);
 }
 

@@ -33,6 +33,7 @@ typedef struct dpt_schedule {
 
 typedef struct dpt_config {
   const char *data_dir;
+  const char *model;      /* --model SPEC (dpt_model_spec_parse): "mlp" uses hidden */
   int hidden[DPT_MAX_LAYERS - 1];
   int n_hidden;
   int epochs;

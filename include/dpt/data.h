@@ -27,6 +27,8 @@ typedef struct dpt_data_plan {
   const char *train_images, *test_images; /* paths, for messages */
   size_t train_count, test_count;
   size_t features; /* of one sample */
+  int rank;        /* of one sample (2 for 28x28 images), and its shape */
+  uint32_t shape[DPT_IDX_MAX_RANK];
   int classes;     /* 1 + the largest training label */
   double bytes;    /* the most the loaded sets hold at once: float features, labels, and one
                     * file's raw bytes while they are converted */

@@ -21,6 +21,12 @@ typedef enum { DPT_DEVICE_CPU = 0, DPT_DEVICE_CUDA = 1 } dpt_device_kind;
 typedef struct dpt_dev_counts {
   uint64_t launches, host_waits, h2d, d2h, allocs;
 } dpt_dev_counts;
+/* A batch of images for the conv and pooling ops: rows samples of h x w pixels of c channels,
+ * channels last (x[((r * h + y) * w + x) * c + ch]); k is the conv's kernel size or the pool's
+ * window. */
+typedef struct dpt_image {
+  int rows, h, w, c, k;
+} dpt_image;
 
 typedef struct dpt_device_ops {
   const char *name; /* "cpu" or "cuda" */
@@ -106,6 +112,18 @@ typedef struct dpt_device_ops {
                           float *velocity, float lr, float momentum, float weight_decay,
                           const float *tally, const dpt_ledger_step *step, int *rc,
                           dpt_err *err);
+
+  /* Conv and pooling (see dpt_image). Bodies in kernels/kn_math.h. */
+  /* cols[rows x oh x ow][k x k x c] = the k x k patch (zero padding k/2, stride 1) around each
+   * output pixel of x, oh and ow = kn_conv_out(h, k), kn_conv_out(w, k). */
+  int (*im2col)(void *ctx, dpt_image g, const float *x, float *cols, dpt_err *err);
+  /* dx[rows x h x w x c] = im2col's adjoint applied to dcols (each pixel sums its patch entries). */
+  int (*col2im)(void *ctx, dpt_image g, const float *dcols, float *dx, dpt_err *err);
+  /* y[rows x h/k x w/k x c] = the max of each k x k window (stride k) of x. */
+  int (*maxpool)(void *ctx, dpt_image g, const float *x, float *y, dpt_err *err);
+  /* dx = each window's dy at its argmax entry (kn_pool_argmax's tie rule), 0 elsewhere. */
+  int (*maxpool_bwd)(void *ctx, dpt_image g, const float *x, const float *dy, float *dx,
+                     dpt_err *err);
 } dpt_device_ops;
 
 typedef struct dpt_device {
@@ -221,5 +239,10 @@ int dpt_dev_ledger_commit(dpt_device *d, dpt_ledger *ledger, const float *tally,
 void *dpt_dev_stream(const dpt_device *d);
 /* The device's counts: false (and *out zero) on a device that keeps none (the CPU). */
 bool dpt_dev_counts_read(dpt_device *d, dpt_dev_counts *out);
+int dpt_dev_im2col(dpt_device *d, dpt_image g, const float *x, float *cols, dpt_err *err);
+int dpt_dev_col2im(dpt_device *d, dpt_image g, const float *dcols, float *dx, dpt_err *err);
+int dpt_dev_maxpool(dpt_device *d, dpt_image g, const float *x, float *y, dpt_err *err);
+int dpt_dev_maxpool_bwd(dpt_device *d, dpt_image g, const float *x, const float *dy, float *dx,
+                        dpt_err *err);
 
 #endif

@@ -124,6 +124,8 @@ typedef struct dpt_result {
   long worker_samples[DPT_RESULT_DEVICES_MAX];
   int hidden[DPT_MAX_LAYERS - 1];
   int n_hidden;
+  char model[DPT_MODEL_TEXT_MAX]; /* the model as run, canonical (dpt_mlp_shape_text) */
+  double flops_per_sample;       /* of one sample's forward pass (dpt_mlp_flops_per_sample) */
   int features, classes;
   long train_samples, test_samples;
   /* CUDA: each worker's device, in global worker order (the first DPT_RESULT_DEVICES_MAX);

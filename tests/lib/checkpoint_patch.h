@@ -20,13 +20,17 @@ void dpt_ckpt_set_u32(uint8_t *bytes, size_t at, uint32_t v);
 /* Recomputes both checksums of bytes[0..len), len >= DPT_CHECKPOINT_HEADER_BYTES. */
 void dpt_ckpt_rehash(uint8_t *bytes, size_t len);
 
-/* The bytes of a version 3 checkpoint (bytes[0..*len) as the encoder writes it) turned into its
- * version 2 twin: 24 bytes shorter (no data set and epoch fields), with version 2 and the reserved
- * 0 for the steps skipped in a row, both checksums recomputed. */
+/* The bytes of a version 4 checkpoint (bytes[0..*len) as the encoder writes it) turned into its
+ * version 3 twin: 512 bytes shorter (no model text), both checksums recomputed. */
+void dpt_ckpt_make_version_3(uint8_t *bytes, size_t *len);
+
+/* ... or into its version 2 twin: 536 bytes shorter (no data set and epoch fields either), with
+ * version 2 and the reserved 0 for the steps skipped in a row. */
 void dpt_ckpt_make_version_2(uint8_t *bytes, size_t *len);
 
-/* The reverse, into a buffer of *len + 24 bytes: what the encoder writes for a decoded version 1
- * or 2 file (version 3, 1 process for version 1, nothing recorded in the added fields). */
-void dpt_ckpt_make_version_3(uint8_t *bytes, size_t *len);
+/* The reverse, into a buffer of *len + 536 bytes: what the encoder writes for a decoded version 1
+ * to 3 file (version 4, 1 process for version 1, nothing recorded in the added fields, the model
+ * text of the MLP the sizes give). */
+void dpt_ckpt_make_current(uint8_t *bytes, size_t *len);
 
 #endif

@@ -1,0 +1,303 @@
+/* The conv and pooling layers on the CPU backend: im2col + GEMM against a direct convolution,
+ * col2im as im2col's adjoint, max pooling's tie rule, and finite-difference checks of every
+ * parameter of small CNNs (odd sizes, several channels, padding at the borders). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dpt/mlp.h"
+#include "dpt/rng.h"
+#include "kernels/kn_math.h"
+#include "tests/lib/gradcheck.h"
+#include "tests/lib/test_util.h"
+
+static dpt_device open_cpu(void)
+{
+  dpt_device dev;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_device_open(DPT_DEVICE_CPU, 0, 1, &dev, &err) == 0);
+  return dev;
+}
+
+static float *random_floats(size_t n, uint64_t seed)
+{
+  dpt_rng rng;
+  dpt_rng_seed(&rng, seed);
+  float *a = malloc(n * sizeof(float));
+  for (size_t i = 0; i < n; i++) a[i] = dpt_rng_normal(&rng);
+  return a;
+}
+
+static size_t at(const dpt_image *g, int r, int y, int x, int ch)
+{
+  return (((size_t)r * (size_t)g->h + (size_t)y) * (size_t)g->w + (size_t)x) * (size_t)g->c +
+         (size_t)ch;
+}
+
+/* out[r][oy][ox][co] = sum over ky, kx, ci of w[co][ky][kx][ci] x[r][oy+ky-pad][ox+kx-pad][ci],
+ * zero outside the image: the convolution written out, in double. */
+static void direct_conv(const dpt_image *g, int c_out, const float *x, const float *w, double *out)
+{
+  int oh = g->h + 2 * (g->k / 2) - g->k + 1, ow = g->w + 2 * (g->k / 2) - g->k + 1;
+  for (int r = 0; r < g->rows; r++)
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++)
+        for (int co = 0; co < c_out; co++) {
+          double sum = 0;
+          for (int ky = 0; ky < g->k; ky++)
+            for (int kx = 0; kx < g->k; kx++) {
+              int iy = oy + ky - g->k / 2, ix = ox + kx - g->k / 2;
+              if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
+              for (int ci = 0; ci < g->c; ci++)
+                sum += (double)w[((co * g->k + ky) * g->k + kx) * g->c + ci] *
+                       x[at(g, r, iy, ix, ci)];
+            }
+          out[(((size_t)r * oh + oy) * ow + ox) * c_out + co] = sum;
+        }
+}
+
+static void check_conv(int rows, int h, int w, int c, int k, int c_out)
+{
+  dpt_device dev = open_cpu();
+  dpt_err err = {0};
+  dpt_image g = {.rows = rows, .h = h, .w = w, .c = c, .k = k};
+  int oh = kn_conv_out(h, k), ow = kn_conv_out(w, k);
+  size_t pixels = (size_t)rows * oh * ow, width = (size_t)k * k * c;
+  float *x = random_floats((size_t)rows * h * w * c, 1), *wt = random_floats(c_out * width, 2);
+  float *cols = malloc(pixels * width * sizeof(float)), *got = malloc(pixels * c_out * sizeof(float));
+  double *want = malloc(pixels * c_out * sizeof(double));
+  CU_ASSERT_FATAL(dpt_dev_im2col(&dev, g, x, cols, &err) == 0);
+  CU_ASSERT_FATAL(dpt_dev_gemm(&dev, false, true, (int)pixels, c_out, (int)width, 1.f, cols,
+                               (int)width, wt, (int)width, 0.f, got, c_out, &err) == 0);
+  direct_conv(&g, c_out, x, wt, want);
+  size_t bad = 0;
+  for (size_t i = 0; i < pixels * (size_t)c_out; i++) bad += fabs(got[i] - want[i]) > 1e-4 * (1 + fabs(want[i]));
+  CU_ASSERT_EQUAL(bad, 0);
+  free(x), free(wt), free(cols), free(got), free(want);
+  dpt_device_close(&dev);
+}
+
+static void test_conv_matches_direct(void)
+{
+  check_conv(2, 5, 7, 3, 3, 4); /* odd sizes, several channels, the padding at every border */
+  check_conv(3, 6, 4, 2, 5, 3); /* a kernel wider than the image's width */
+  check_conv(1, 4, 4, 1, 1, 2); /* no padding */
+  check_conv(2, 5, 5, 2, 2, 3); /* even kernel: one pixel more each way */
+}
+
+/* col2im is im2col's adjoint: <im2col(x), c> = <x, col2im(c)> for any x and c. */
+static void test_col2im_is_adjoint(void)
+{
+  dpt_device dev = open_cpu();
+  dpt_err err = {0};
+  dpt_image g = {.rows = 2, .h = 5, .w = 6, .c = 3, .k = 3};
+  size_t nx = (size_t)g.rows * g.h * g.w * g.c, nc = (size_t)g.rows * g.h * g.w * 9 * g.c;
+  float *x = random_floats(nx, 3), *c = random_floats(nc, 4);
+  float *cols = malloc(nc * sizeof(float)), *dx = malloc(nx * sizeof(float));
+  CU_ASSERT_FATAL(dpt_dev_im2col(&dev, g, x, cols, &err) == 0);
+  CU_ASSERT_FATAL(dpt_dev_col2im(&dev, g, c, dx, &err) == 0);
+  double left = 0, right = 0;
+  for (size_t i = 0; i < nc; i++) left += (double)cols[i] * c[i];
+  for (size_t i = 0; i < nx; i++) right += (double)x[i] * dx[i];
+  CU_ASSERT(fabs(left - right) < 1e-4 * (1 + fabs(left)));
+  free(x), free(c), free(cols), free(dx);
+  dpt_device_close(&dev);
+}
+
+/* The tie rule: a window's first largest entry in row-major order takes the max and the
+ * gradient; entries no window covers (the odd last row and column) get none. */
+static void test_maxpool_ties_and_uncovered(void)
+{
+  dpt_device dev = open_cpu();
+  dpt_err err = {0};
+  dpt_image g = {.rows = 1, .h = 3, .w = 5, .c = 2, .k = 2}; /* output 1 x 2 */
+  float x[30], dy[4] = {1.f, 2.f, 3.f, 4.f}, y[4], dx[30];
+  for (int i = 0; i < 30; i++) x[i] = -1.f;
+  /* Channel 0: window 0 ties at (0,1) and (1,0): (0,1) wins. Window 1 all equal: (0,2) wins. */
+  x[at(&g, 0, 0, 1, 0)] = x[at(&g, 0, 1, 0, 0)] = 5.f;
+  for (int yy = 0; yy < 2; yy++)
+    for (int xx = 2; xx < 4; xx++) x[at(&g, 0, yy, xx, 0)] = 7.f;
+  /* Channel 1: window 0's max at (1,1) alone; window 1 ties at (1,2) and (1,3): (1,2) wins. */
+  x[at(&g, 0, 1, 1, 1)] = 2.f;
+  x[at(&g, 0, 1, 2, 1)] = x[at(&g, 0, 1, 3, 1)] = 3.f;
+  x[at(&g, 0, 2, 4, 1)] = 9.f; /* uncovered: never the max, never a gradient */
+  CU_ASSERT_FATAL(dpt_dev_maxpool(&dev, g, x, y, &err) == 0);
+  CU_ASSERT_EQUAL(y[0], 5.f);
+  CU_ASSERT_EQUAL(y[1], 2.f);
+  CU_ASSERT_EQUAL(y[2], 7.f);
+  CU_ASSERT_EQUAL(y[3], 3.f);
+  for (int i = 0; i < 30; i++) dx[i] = 99.f;
+  CU_ASSERT_FATAL(dpt_dev_maxpool_bwd(&dev, g, x, dy, dx, &err) == 0);
+  float want[30] = {0};
+  want[at(&g, 0, 0, 1, 0)] = 1.f;
+  want[at(&g, 0, 1, 1, 1)] = 2.f;
+  want[at(&g, 0, 0, 2, 0)] = 3.f;
+  want[at(&g, 0, 1, 2, 1)] = 4.f;
+  CU_ASSERT_EQUAL(memcmp(dx, want, sizeof want), 0);
+  dpt_device_close(&dev);
+}
+
+/* ---- finite differences over a whole model ---- */
+
+/* The shape of spec_text on images of c x h x w, classes classes (the test stops on an error). */
+static void build_shape(const char *spec_text, int c, int h, int w, int classes, dpt_mlp_shape *out)
+{
+  dpt_model_spec spec;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_model_spec_parse(spec_text, NULL, 0, &spec, &err) == 0);
+  CU_ASSERT_FATAL(dpt_mlp_shape_build(&spec, c, h, w, classes, out, &err) == 0);
+}
+
+typedef struct fixture {
+  dpt_device dev;
+  dpt_mlp_shape shape;
+  dpt_mlp_replica rep;
+  float *grads;
+  int rows;
+} fixture;
+
+static void fixture_open(fixture *f, const char *spec_text, int c, int h, int w, int classes,
+                         int rows)
+{
+  dpt_err err = {0};
+  f->dev = open_cpu();
+  build_shape(spec_text, c, h, w, classes, &f->shape);
+  size_t n = dpt_mlp_param_count(&f->shape);
+  float *params = malloc(n * sizeof(float));
+  dpt_mlp_init_params(&f->shape, 11, params);
+  dpt_rng rng;
+  dpt_rng_seed(&rng, 5);
+  for (int l = 1; l <= f->shape.n_layers; l++) /* non-zero biases: exercised through the ReLUs */
+    for (size_t i = dpt_mlp_bias_offset(&f->shape, l); i < dpt_mlp_weight_offset(&f->shape, l + 1); i++)
+      params[i] = 0.1f * dpt_rng_normal(&rng);
+  CU_ASSERT_FATAL(dpt_mlp_replica_create(&f->dev, &f->shape, rows, params, &f->rep, &err) == 0);
+  CU_ASSERT_FATAL(dpt_dev_alloc(&f->dev, n * sizeof(float), (void **)&f->grads, &err) == 0);
+  free(params);
+  f->rows = rows;
+  float *x = random_floats((size_t)rows * (size_t)f->shape.sizes[0], 6);
+  int32_t *y = malloc((size_t)rows * sizeof(int32_t));
+  for (int i = 0; i < rows; i++) y[i] = (int32_t)dpt_rng_below(&rng, (uint64_t)classes);
+  CU_ASSERT_FATAL(dpt_mlp_load_rows(&f->rep, rows, x, y, &err) == 0);
+  free(x);
+  free(y);
+}
+
+static void fixture_close(fixture *f)
+{
+  dpt_mlp_replica_destroy(&f->rep);
+  dpt_dev_free(&f->dev, f->grads);
+  dpt_device_close(&f->dev);
+}
+
+static uint64_t mix(uint64_t h, uint64_t v) { return (h ^ v) * 1099511628211ULL; }
+
+/* The summed loss, and a hash of every discrete choice the forward pass made: which units a ReLU
+ * let through and which entry each pooling window took. A perturbation that changes one measures
+ * a kink, not the gradient. */
+static double loss_at(fixture *f, uint64_t *pattern)
+{
+  dpt_mlp_pass pass;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_mlp_forward(&f->rep, f->rows, &pass, &err) == 0);
+  uint64_t h = 1469598103934665603ULL;
+  for (int l = 1; l < f->shape.n_layers; l++) {
+    const dpt_layer *y = &f->shape.layers[l];
+    if (y->relu)
+      for (int i = 0; i < f->rows * f->shape.sizes[l]; i++) h = mix(h, f->rep.acts[l][i] > 0.f);
+    if (y->kind != DPT_LAYER_MAXPOOL) continue;
+    size_t pixels = (size_t)f->rows * y->out_h * y->out_w;
+    for (size_t p = 0; p < pixels; p++)
+      for (int ch = 0; ch < y->in_c; ch++) {
+        const float *win = f->rep.acts[l - 1] + kn_pool_origin(p, y->in_h, y->in_w, y->in_c, y->kernel);
+        h = mix(h, kn_pool_argmax(win, y->in_w, y->in_c, y->kernel, ch));
+      }
+  }
+  *pattern = h;
+  return pass.loss_sum;
+}
+
+static double loss_of(void *ctx, uint64_t *pattern) { return loss_at(ctx, pattern); }
+
+static void gradcheck(const char *spec, int c, int h, int w)
+{
+  fixture f;
+  fixture_open(&f, spec, c, h, w, 4, 3);
+  dpt_mlp_pass pass;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_mlp_forward_backward(&f.rep, f.rows, 1.f, f.grads, &pass, &err) == 0);
+  size_t n = f.rep.n_params;
+  float *grads = malloc(n * sizeof(float));
+  memcpy(grads, f.grads, n * sizeof(float)); /* CPU backend: device memory is host memory */
+  size_t skipped;
+  CU_ASSERT_EQUAL(dpt_test_gradcheck(f.rep.params, 0, n, grads, 1e-3f, loss_of, &f, &skipped), 0);
+  CU_ASSERT(skipped * 10 <= n);
+  free(grads);
+  fixture_close(&f);
+}
+
+/* Two convs (the second's input gradient goes through col2im and a maxpool's backward), odd
+ * image sizes, 2 input channels. */
+static void test_gradcheck_cnn(void)
+{
+  gradcheck("conv:3:3,relu,maxpool:2,conv:4:3,relu,fc:5,relu,fc", 2, 7, 5);
+}
+
+/* A pooling layer between two convs without a ReLU before it, a 5 x 5 kernel on a 5 x 6 image,
+ * and a pool right before the classifier. */
+static void test_gradcheck_pool_between_convs(void)
+{
+  gradcheck("conv:2:5,maxpool:2,conv:3:1,relu,maxpool:2,fc", 1, 5, 6);
+}
+
+static void test_layout_and_flops(void)
+{
+  dpt_mlp_shape s;
+  build_shape("cnn", 1, 28, 28, 10, &s);
+  size_t conv1 = 32 * 9 + 32, conv2 = 64 * 9 * 32 + 64, fc1 = 128 * 7 * 7 * 64 + 128;
+  CU_ASSERT_EQUAL(dpt_mlp_param_count(&s), conv1 + conv2 + fc1 + 10 * 128 + 10);
+  CU_ASSERT_EQUAL(s.n_layers, 6); /* the ReLUs are fused into the layers before them */
+  CU_ASSERT_EQUAL(dpt_mlp_weight_offset(&s, 2), conv1); /* the pool has no parameters */
+  CU_ASSERT_EQUAL(dpt_mlp_weight_offset(&s, 3), conv1);
+  CU_ASSERT_EQUAL(dpt_mlp_bias_offset(&s, 3), conv1 + 64 * 9 * 32);
+  double macs = 28 * 28 * 32 * 9 + 14 * 14 * 64 * 9 * 32 + 7 * 7 * 64 * 128 + 128 * 10;
+  CU_ASSERT_DOUBLE_EQUAL(dpt_mlp_flops_per_sample(&s), 2 * macs, 0.5);
+  char text[DPT_MODEL_TEXT_MAX];
+  dpt_mlp_shape_text(&s, text, sizeof text);
+  CU_ASSERT_STRING_EQUAL(text, "conv:32:3,relu,maxpool:2,conv:64:3,relu,maxpool:2,fc:128,relu,fc:10");
+  /* The canonical text parses back to the same shape. */
+  dpt_mlp_shape again;
+  build_shape(text, 1, 28, 28, 10, &again);
+  CU_ASSERT_EQUAL(again.n_layers, s.n_layers);
+  CU_ASSERT_EQUAL(memcmp(again.sizes, s.sizes, sizeof s.sizes), 0);
+  CU_ASSERT_EQUAL(dpt_mlp_param_count(&again), dpt_mlp_param_count(&s));
+}
+
+/* He initialization per layer: a conv's fan-in is C_in x K x K. */
+static void test_he_init_conv(void)
+{
+  dpt_mlp_shape s;
+  build_shape("conv:64:3,relu,fc", 16, 4, 4, 10, &s);
+  float *p = malloc(dpt_mlp_param_count(&s) * sizeof(float));
+  dpt_mlp_init_params(&s, 3, p);
+  size_t nw = 64 * 9 * 16;
+  double s2 = 0;
+  for (size_t i = 0; i < nw; i++) s2 += (double)p[i] * p[i];
+  CU_ASSERT(fabs(s2 / nw - 2.0 / 144) < 0.05 * (2.0 / 144));
+  for (int i = 0; i < 64; i++) CU_ASSERT_EQUAL(p[nw + (size_t)i], 0.f);
+  free(p);
+}
+
+int dpt_test_register(void)
+{
+  static const dpt_test_case ops[] = {DPT_TEST(test_conv_matches_direct),
+                                      DPT_TEST(test_col2im_is_adjoint),
+                                      DPT_TEST(test_maxpool_ties_and_uncovered), DPT_TEST_END};
+  static const dpt_test_case grad[] = {DPT_TEST(test_gradcheck_cnn),
+                                       DPT_TEST(test_gradcheck_pool_between_convs), DPT_TEST_END};
+  static const dpt_test_case shape[] = {DPT_TEST(test_layout_and_flops),
+                                        DPT_TEST(test_he_init_conv), DPT_TEST_END};
+  int rc = dpt_test_add_suite("layer_ops", ops);
+  if (!rc) rc = dpt_test_add_suite("cnn_gradients", grad);
+  return rc ? rc : dpt_test_add_suite("cnn_shape", shape);
+}
