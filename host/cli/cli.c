@@ -65,9 +65,13 @@ const char *dpt_cli_ps_option_given(const dpt_config *cfg)
 int dpt_cli_check_staleness(const dpt_config *cfg, dpt_err *err)
 {
   if (cfg->staleness == 0) return DPT_OK;
-  const char *clash = cfg->checkpoint_path            ? "--checkpoint"
-                      : cfg->resume_path              ? "--resume"
-                      : cfg->check_replicas           ? "--check-replicas"
+  if (cfg->checkpoint_every > 0)
+    return dpt_err_set(err, DPT_EINPUT,
+                       "--staleness %s: --checkpoint-every is not supported: with stale training "
+                       "a checkpoint is a consistent cut at an epoch's end (the workers are not "
+                       "in step in between)",
+                       dpt_ps_staleness_text(cfg->staleness).text);
+  const char *clash = cfg->check_replicas           ? "--check-replicas"
                       : cfg->on_nan == DPT_ON_NAN_SKIP ? "--on-nan skip"
                                                        : NULL;
   if (!clash) return DPT_OK;

@@ -134,6 +134,12 @@ static int ps_drop(void *ctx, int worker, uint64_t *pushes, dpt_err *err)
   return dpt_ps_drop(s->ps, worker, pushes, err);
 }
 
+static int ps_read_cut(void *ctx, float *params, float *velocity, uint64_t *clocks, dpt_err *err)
+{
+  sync_ps *s = ctx;
+  return dpt_ps_read_cut(s->ps, params, velocity, clocks, err);
+}
+
 static void ps_get_stats(void *ctx, dpt_ps_stats *out)
 {
   sync_ps *s = ctx;
@@ -159,6 +165,7 @@ static const dpt_sync_ops ps_ops = {
     .read_velocity = ps_read_velocity,
     .settle = ps_settle,
     .drop = ps_drop,
+    .read_cut = ps_read_cut,
     .get_ps_stats = ps_get_stats,
 };
 

@@ -75,6 +75,16 @@ int dpt_resilience_finish(const dpt_run *run, dpt_err *err)
                        ck ? ", saved in " : "", ck ? ck : "");
   char where[128];
   where_text(run, r->stopped_after, where, sizeof where);
+  if (ck && run->cfg->staleness > 0 && !r->evaluation_cut) /* cut at epochs' ends only */
+    return r->saved_epoch > 0
+               ? dpt_err_set(err, DPT_EINTERRUPTED,
+                             "stopped on request after %s; stale training saves at epochs' "
+                             "ends only: --resume %s continues from the end of epoch %d",
+                             where, ck, r->saved_epoch - 1)
+               : dpt_err_set(err, DPT_EINTERRUPTED,
+                             "stopped on request after %s; stale training saves at epochs' "
+                             "ends only, and no epoch of this run ended: it saved nothing in %s",
+                             where, ck);
   return dpt_err_set(err, DPT_EINTERRUPTED, "stopped on request after %s%s; %s%s%s", where, during,
                      ck ? "--resume " : "no checkpoint saved (no --checkpoint)", ck ? ck : "",
                      ck ? " continues it" : "");

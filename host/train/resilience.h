@@ -7,6 +7,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "dpt/status.h"
 #include "dpt/sync.h"
@@ -35,6 +36,9 @@ typedef struct dpt_resilience {
   long epoch_skipped_steps;   /* worker 0: those of the epoch in progress */
   long skip_notices;          /* worker 0: skipped steps of this run the observer was told of */
   long diverged_after;        /* worker 0: the step whose skip exceeded --max-skips (0: none) */
+  int saved_epoch;            /* process 0: the epoch the last checkpoint saved continues in */
+  uint64_t saved_state_hash;  /* (0: none saved) and its state's hash (dpt_stale_state_hash) */
+  uint64_t resumed_state_hash; /* staleness and --resume: the server's state at the start */
 } dpt_resilience;
 
 /* Before the workers start, with init_params holding the seeded initialization: checks the test

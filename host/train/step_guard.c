@@ -140,6 +140,8 @@ int dpt_guard_step_boundary(dpt_run *run, int w, dpt_device *dev, const float *p
   if (stop && w == 0) run->resilience.stopped_after = done;
   bool due = stop || (every > 0 && done % every == 0);
   if (!run->cfg->checkpoint_path || !due || step + 1 == run->steps_per_epoch) return DPT_OK;
+  /* Stale workers stop at different steps: their cut is the epoch's end (stale_checkpoint.h). */
+  if (run->cfg->staleness > 0) return DPT_OK;
   /* After the first barrier every worker's figures of this step are in its slot and no exchange
    * is in flight; nobody starts the next step before worker 0 has saved. */
   int rc = dpt_barrier_wait(&run->barrier, w, err);

@@ -14,6 +14,7 @@
 #include "host/train/run.h"
 #include "host/train/run_memory.h"
 #include "host/train/run_procs.h"
+#include "host/train/stale_checkpoint.h"
 #include "host/train/worker_join.h"
 #include "host/record/trace.h"
 
@@ -113,6 +114,9 @@ static void fill_result(const dpt_config *cfg, const dpt_run *run, size_t bytes_
     out->pushes_applied = ps.pushes_applied;
     out->max_staleness = ps.max_staleness;
     out->workers_lost = ps.workers_dropped;
+    out->checkpoint_state_hash = run->resilience.saved_state_hash;
+    out->checkpoint_epoch = run->resilience.saved_epoch;
+    out->resumed_state_hash = run->resilience.resumed_state_hash;
   }
   for (int w = 0; run->procs == 1 && w < run->workers && w < DPT_RESULT_DEVICES_MAX; w++)
     out->worker_samples[out->n_worker_samples++] = run->slots[w].run_samples;
@@ -240,7 +244,9 @@ static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dp
   if (!rc && cfg->trace_path) rc = start_trace(cfg, run, &sc, err);
   if (!rc) rc = dpt_sync_create(&sc, &run->sync, err);
   if (!rc) {
-    rc = dpt_barrier_init(&run->barrier, run->workers, cfg->timeout_s, err);
+    if (cfg->staleness > 0 && cfg->resume_path)
+      rc = dpt_stale_resumed_state(run, &run->resilience.resumed_state_hash, err);
+    if (!rc) rc = dpt_barrier_init(&run->barrier, run->workers, cfg->timeout_s, err);
     if (!rc) {
       dpt_barrier_name_from(&run->barrier, run->first_worker);
       if (may_lose) dpt_barrier_on_timeout(&run->barrier, lose_late_worker, run);

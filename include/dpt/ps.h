@@ -126,6 +126,13 @@ int dpt_ps_read_params(dpt_ps *ps, float *params, dpt_err *err);
  * cannot lose a worker). */
 int dpt_ps_drop(dpt_ps *ps, int worker, uint64_t *pushes, dpt_err *err);
 
+/* With staleness, for checkpoints: a consistent cut of the server's state. No push begins while
+ * it is read, and every push in flight is applied whole first (the server drains; bounded by the
+ * timeout); then the master parameters and velocity (n_params floats each) and every worker's
+ * clock (its pushes applied or dropped, n_workers entries) are copied. From any thread. Without
+ * staleness: DPT_EINTERNAL (dpt_ps_read_velocity serves checkpoints there). */
+int dpt_ps_read_cut(dpt_ps *ps, float *params, float *velocity, uint64_t *clocks, dpt_err *err);
+
 /* Stops the server threads and frees everything. */
 void dpt_ps_destroy(dpt_ps *ps);
 

@@ -54,6 +54,9 @@ typedef struct dpt_sync_ops {
   int (*settle)(void *ctx, int worker, float *params, dpt_err *err);
   /* With staleness (ps): worker leaves the run for good (dpt_ps_drop); NULL: not supported. */
   int (*drop)(void *ctx, int worker, uint64_t *pushes, dpt_err *err);
+  /* With staleness (ps), for checkpoints: the server's consistent cut (dpt_ps_read_cut) into host
+   * memory; NULL: not supported. */
+  int (*read_cut)(void *ctx, float *params, float *velocity, uint64_t *clocks, dpt_err *err);
   /* The server's counts (ps only; NULL elsewhere). */
   void (*get_ps_stats)(void *ctx, dpt_ps_stats *out);
 } dpt_sync_ops;
@@ -104,6 +107,9 @@ int dpt_sync_read_velocity(dpt_sync *s, int worker, float *out, dpt_err *err);
 int dpt_sync_settle(dpt_sync *s, int worker, float *params, dpt_err *err);
 /* Drops worker from the exchange for good, from any thread; *pushes: its exchanges applied. */
 int dpt_sync_drop(dpt_sync *s, int worker, uint64_t *pushes, dpt_err *err);
+/* The server's consistent cut (ps with staleness; dpt_ps_read_cut), from any thread. */
+int dpt_sync_read_cut(dpt_sync *s, float *params, float *velocity, uint64_t *clocks,
+                      dpt_err *err);
 /* The server's counts into *out; false (and *out zeroed) for a strategy with no server. */
 bool dpt_sync_ps_stats(const dpt_sync *s, dpt_ps_stats *out);
 void dpt_sync_destroy(dpt_sync *s);
