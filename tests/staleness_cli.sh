@@ -5,6 +5,7 @@
 #   - checkpoints are epoch-end cuts: one worker resumes bit for bit, three resume from the state
 #     saved (report hashes); a mid-epoch checkpoint resumes with a finite S, is refused with inf;
 #     a stop request names the epoch its checkpoint continues;
+#   - --on-nan skip drops a worker's own push; a worker skipping past --max-skips stops them all;
 #   - --staleness inf deals the epoch from a shared queue: every sample trained once per epoch,
 #     and a worker made 20 times slower trains fewer of them;
 #   - --staleness 2 under random stragglers: the report's observed staleness stays within 2;
@@ -25,8 +26,6 @@ expect_input_error "--staleness 2: --checkpoint-every is not supported: with sta
 checkpoint is a consistent cut at an epoch's end" "${ps[@]}" --staleness 2 --checkpoint "$work/c.ckpt" \
   --checkpoint-every 5
 [ ! -e "$work/c.ckpt" ] || fail "a refused run left a checkpoint"
-expect_input_error "--staleness 3: --on-nan skip is not supported" "${ps[@]}" --staleness 3 \
-  --on-nan skip
 expect_input_error "--staleness 1: --check-replicas" "${ps[@]}" --staleness 1 --check-replicas
 for spec in "3" "3:0.5" "x:2" "1:2,1:3" "1:2," "random:2:3" "random:0.5" "random:0.5:x" ""; do
   expect_input_error "--straggler $spec" "${ps[@]}" --straggler "$spec"
@@ -104,6 +103,32 @@ $work/stop.ck continues from the end of epoch [0-9]+|during its evaluation; --re
   "$work/err" || fail "SIGINT, --staleness 2: '$(cat "$work/err")'"
 "$dptrain" "${ps[@]}" --workers 3 --epochs 200 --staleness 2 --resume "$work/stop.ck" >"$work/out" 2>&1 ||
   fail "resuming the stopped run: $(cat "$work/out")"
+
+# --on-nan skip: a NaN drops that worker's push alone (its clock moves on), counted as a skipped
+# step with a notice naming the worker; fixed shares and the shared queue alike.
+loud=(--data "$work/data" --hidden 16 --batch 20 --lr 0.05 --device cpu --strategy ps) # notices
+for s in 2 inf; do
+  DPT_FAULT=worker=1,step=5,kind=nan "$dptrain" "${loud[@]}" --workers 3 --epochs 2 --staleness "$s" \
+    --on-nan skip --report "$work/nan.json" >"$work/out" 2>"$work/err" ||
+    fail "--staleness $s, one NaN: $(cat "$work/err")"
+  [ "$(report_field "$work/nan.json" skipped_steps)" = "1" ] ||
+    fail "--staleness $s, one NaN: skipped_steps $(report_field "$work/nan.json" skipped_steps)"
+  [ "$(report_field "$work/nan.json" pushes_applied)" = "119" ] ||
+    fail "--staleness $s, one NaN: pushes_applied $(report_field "$work/nan.json" pushes_applied), expected 120 - 1"
+  grep -q "^dptrain: notice: step [0-9]* (epoch 1): NaN or Inf in worker 1's gradient: its push is dropped" \
+    "$work/err" || fail "--staleness $s, one NaN: no notice: $(cat "$work/err")"
+done
+# A worker whose own pushes are skipped more than --max-skips times in a row stops every worker:
+# exit 1, the divergence line, no checkpoint (none waits for it until --timeout).
+rm -f "$work/div.ck"
+"$dptrain" "${ps[@]}" --workers 3 --epochs 3 --staleness 2 --on-nan skip --lr 100 \
+  --lr-schedule constant --warmup-epochs 0 --max-skips 5 --timeout 30 --checkpoint "$work/div.ck" \
+  >"$work/out" 2>"$work/err"
+rc=$?
+[ "$rc" -eq 1 ] || fail "diverging stale run: exit $rc, expected 1: $(cat "$work/err")"
+grep -q "^dptrain: error: diverged: 6 steps in a row had NaN or Inf" "$work/err" ||
+  fail "diverging stale run: '$(cat "$work/err")'"
+[ ! -e "$work/div.ck" ] || fail "a run that diverged in epoch 1 saved a checkpoint"
 
 # The shared queue: 3 epochs of 400 samples over 3 workers, worker 1 twenty times slower. Which
 # fast worker takes more is up to the scheduler (on a loaded machine one may barely run), so the

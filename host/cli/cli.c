@@ -71,14 +71,11 @@ int dpt_cli_check_staleness(const dpt_config *cfg, dpt_err *err)
                        "a checkpoint is a consistent cut at an epoch's end (the workers are not "
                        "in step in between)",
                        dpt_ps_staleness_text(cfg->staleness).text);
-  const char *clash = cfg->check_replicas           ? "--check-replicas"
-                      : cfg->on_nan == DPT_ON_NAN_SKIP ? "--on-nan skip"
-                                                       : NULL;
-  if (!clash) return DPT_OK;
+  if (!cfg->check_replicas) return DPT_OK;
   return dpt_err_set(err, DPT_EINPUT,
-                     "--staleness %s: %s is not supported with stale training yet (only with "
-                     "--staleness 0)",
-                     dpt_ps_staleness_text(cfg->staleness).text, clash);
+                     "--staleness %s: --check-replicas is not supported with stale training yet "
+                     "(only with --staleness 0)",
+                     dpt_ps_staleness_text(cfg->staleness).text);
 }
 
 int dpt_cli_parse(int argc, char **argv, dpt_config *cfg, dpt_cli_action *action, dpt_err *err)

@@ -5,6 +5,7 @@
 
 #include "host/train/checkpoint_run.h"
 #include "host/train/run.h"
+#include "host/train/step_guard.h"
 
 static int allocate_save_buffers(dpt_run *run, dpt_err *err)
 {
@@ -60,8 +61,9 @@ static int diverged(const dpt_run *run, dpt_err *err)
                      (double)cfg->schedule.base_lr, cfg->max_skips);
 }
 
-int dpt_resilience_finish(const dpt_run *run, dpt_err *err)
+int dpt_resilience_finish(dpt_run *run, dpt_err *err)
 {
+  if (run->cfg->staleness > 0) dpt_guard_print_skips(run); /* those after worker 0's last step */
   const dpt_resilience *r = &run->resilience;
   if (r->diverged_after) return diverged(run, err);
   long last = dpt_run_total_steps(run);

@@ -5,6 +5,7 @@
 #ifndef DPT_HOST_TRAIN_RESILIENCE_H
 #define DPT_HOST_TRAIN_RESILIENCE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,6 +16,9 @@
 #include "host/train/fault.h"
 
 struct dpt_run;
+
+/* Skipped steps announced one by one; the epoch lines count the others. */
+enum { DPT_SKIP_NOTICES = 3 };
 
 typedef struct dpt_resilience {
   int start_epoch;            /* 1-based: where the workers start (1, or a checkpoint's position) */
@@ -36,6 +40,11 @@ typedef struct dpt_resilience {
   long epoch_skipped_steps;   /* worker 0: those of the epoch in progress */
   long skip_notices;          /* worker 0: skipped steps of this run the observer was told of */
   long diverged_after;        /* worker 0: the step whose skip exceeded --max-skips (0: none) */
+  /* With staleness every worker counts its own skipped pushes into the counts above, under
+   * skip_mu, and queues the first notices, which worker 0 prints (host/train/step_guard.c). */
+  pthread_mutex_t skip_mu;
+  char skip_notice[DPT_SKIP_NOTICES][320];
+  long notices_printed;
   int saved_epoch;            /* process 0: the epoch the last checkpoint saved continues in */
   uint64_t saved_state_hash;  /* (0: none saved) and its state's hash (dpt_stale_state_hash) */
   uint64_t resumed_state_hash; /* staleness and --resume: the server's state at the start */
@@ -51,8 +60,8 @@ int dpt_resilience_setup(struct dpt_run *run, float *init_params, dpt_sync_confi
 /* After the workers joined without error: DPT_EDIVERGED (with where, and what to change) when
  * they stopped after too many skipped steps in a row; DPT_EINTERRUPTED (with where the run
  * stopped and the checkpoint that continues it) when they stopped on request before the last
- * epoch ended; else 0. */
-int dpt_resilience_finish(const struct dpt_run *run, dpt_err *err);
+ * epoch ended; else 0. With staleness it first prints the skip notices worker 0 had not. */
+int dpt_resilience_finish(struct dpt_run *run, dpt_err *err);
 
 /* Training samples the run had done before its start position (0 unless resumed). */
 long dpt_resilience_samples_before_start(const struct dpt_run *run);

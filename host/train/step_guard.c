@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "dpt/timer.h"
 #include "host/train/checkpoint_run.h"
@@ -10,7 +11,7 @@
 
 enum {
   STALL_POLL_MS = 10,
-  SKIP_NOTICES = 3 /* skipped steps announced one by one; the epoch lines count the others */
+  SKIP_NOTICES = DPT_SKIP_NOTICES
 };
 
 /* Steps done once `step` of `epoch` is: 1-based, counted since training started. */
@@ -90,6 +91,10 @@ int dpt_guard_before_exchange(dpt_run *run, int w, dpt_device *dev, float *grads
                      "before it reached the parameters (--on-nan skip drops such steps instead)",
                      done, epoch, step + 1, run->steps_per_epoch);
   votes->skip = bad;
+  /* With staleness a worker's own skips in a row decide: the push that passes --max-skips also
+   * votes stop, so that every worker stops after its next step (none waits for this one). */
+  if (bad && run->cfg->staleness > 0 && run->slots[w].skips_in_a_row >= run->cfg->max_skips)
+    votes->stop = 1;
   return rc;
 }
 
@@ -112,6 +117,40 @@ static void count_skip(dpt_run *run, int epoch, long step, float workers_voting)
   obs->on_notice(obs->ctx, msg);
 }
 
+/* With staleness, any worker: the server dropped its push alone. Counted under the skip lock;
+ * the first few are queued for worker 0 to print (dpt_guard_print_skips). */
+static void count_stale_skip(dpt_run *run, int w, int epoch, long step, bool diverged)
+{
+  dpt_resilience *r = &run->resilience;
+  pthread_mutex_lock(&r->skip_mu);
+  r->skipped_steps++;
+  r->epoch_skipped_steps++;
+  if (diverged && !r->diverged_after) r->diverged_after = steps_done(run, epoch, step);
+  if (r->skip_notices < SKIP_NOTICES)
+    snprintf(r->skip_notice[r->skip_notices], sizeof r->skip_notice[0],
+             "step %ld (epoch %d): NaN or Inf in worker %d's gradient: its push is dropped, the "
+             "other workers' are applied (--on-nan skip, --staleness)%s",
+             steps_done(run, epoch, step), epoch, run->first_worker + w,
+             r->skip_notices + 1 == SKIP_NOTICES ? "; further skipped pushes are counted in the "
+                                                   "epoch lines"
+                                                 : "");
+  r->skip_notices++;
+  pthread_mutex_unlock(&r->skip_mu);
+}
+
+void dpt_guard_print_skips(dpt_run *run)
+{
+  dpt_resilience *r = &run->resilience;
+  char msgs[SKIP_NOTICES][sizeof r->skip_notice[0]];
+  long n = 0;
+  pthread_mutex_lock(&r->skip_mu);
+  for (; r->notices_printed < r->skip_notices && r->notices_printed < SKIP_NOTICES; n++)
+    memcpy(msgs[n], r->skip_notice[r->notices_printed++], sizeof msgs[n]);
+  pthread_mutex_unlock(&r->skip_mu);
+  for (long i = 0; i < n && run->obs && run->obs->on_notice; i++)
+    run->obs->on_notice(run->obs->ctx, msgs[i]);
+}
+
 int dpt_guard_after_exchange(dpt_run *run, int w, dpt_device *dev, float *params,
                              dpt_votes counts, int epoch, long step, dpt_step_outcome *out,
                              dpt_err *err)
@@ -125,6 +164,11 @@ int dpt_guard_after_exchange(dpt_run *run, int w, dpt_device *dev, float *params
   long *in_a_row = &run->slots[w].skips_in_a_row;
   *in_a_row = out->skipped ? *in_a_row + 1 : 0;
   out->diverged = *in_a_row > run->cfg->max_skips;
+  if (!rc && run->cfg->staleness > 0) {
+    if (out->skipped) count_stale_skip(run, w, epoch, step, out->diverged);
+    if (w == 0) dpt_guard_print_skips(run);
+    return DPT_OK;
+  }
   if (rc || !out->skipped || w != 0) return rc;
   count_skip(run, epoch, step, (float)counts.skip);
   if (out->diverged) run->resilience.diverged_after = steps_done(run, epoch, step);

@@ -41,6 +41,10 @@ int dpt_guard_after_exchange(struct dpt_run *run, int w, dpt_device *dev, float 
                              dpt_votes counts, int epoch, long step, dpt_step_outcome *out,
                              dpt_err *err);
 
+/* With staleness: the skipped pushes' notices queued since the last call (the first few of the
+ * run), printed by worker 0 between its steps, and once the workers have joined. */
+void dpt_guard_print_skips(struct dpt_run *run);
+
 /* At the boundary after step, which is the last when the outcome stops the run: the checkpoint
  * due now (every --checkpoint-every steps, or on a stop request; never after diverging) saved by
  * worker 0 between two barriers. params is the worker's replica on dev. The checkpoint of an

@@ -290,11 +290,13 @@ int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, d
   pthread_mutex_init(&run.err_mu, NULL);
   pthread_mutex_init(&run.queue_mu, NULL);
   pthread_mutex_init(&run.lose_mu, NULL);
+  pthread_mutex_init(&run.resilience.skip_mu, NULL);
   rc = train_loaded(cfg, &run, out, err);
   dpt_run_procs_close(&run); /* after the strategy's channels, in the same order everywhere */
   pthread_mutex_destroy(&run.err_mu);
   pthread_mutex_destroy(&run.queue_mu);
   pthread_mutex_destroy(&run.lose_mu);
+  pthread_mutex_destroy(&run.resilience.skip_mu);
   free(run.final_params);
   free(run.slots);
   free(run.returned);

@@ -74,7 +74,9 @@ typedef struct dpt_ps dpt_ps;
 /* What a worker's pull learned of its round. */
 typedef struct dpt_ps_round {
   dpt_votes votes; /* every worker's, counted; a round some worker voted to skip changed nothing,
-                    * on every shard alike, since each shard counts every worker's vote */
+                    * on every shard alike, since each shard counts every worker's vote. With
+                    * staleness: stop is sticky (any push's), and skip is 1 when this worker's
+                    * own last push was dropped (it alone: the others' pushes are applied) */
   double wait_s;   /* time the pull was blocked waiting for the round */
   uint64_t staleness; /* pushes the slowest worker had fewer than this one when the pull copied
                        * the parameters: 0 in synchronous rounds, at most the config's staleness */
