@@ -184,7 +184,7 @@ static int stale_push(void *impl, int worker, const float *grads, float lr, dpt_
     /* The hook's calls come one at a time: under the clock lock, which no shard lock is held with. */
     if (ps->cfg.on_apply) {
       pthread_mutex_lock(&ps->mu);
-      ps->cfg.on_apply(ps->cfg.on_apply_ctx, i, index, t0, t1);
+      ps->cfg.on_apply(ps->cfg.on_apply_ctx, i, index, worker, t0, t1);
       pthread_mutex_unlock(&ps->mu);
     }
   }

@@ -6,6 +6,7 @@
 #     saved (report hashes); a mid-epoch checkpoint resumes with a finite S, is refused with inf;
 #     a stop request names the epoch its checkpoint continues;
 #   - --on-nan skip drops a worker's own push; a worker skipping past --max-skips stops them all;
+#   - --metrics has each step's staleness (within S), --trace every applied push by its worker;
 #   - --staleness inf deals the epoch from a shared queue: every sample trained once per epoch,
 #     and a worker made 20 times slower trains fewer of them;
 #   - --staleness 2 under random stragglers: the report's observed staleness stays within 2;
@@ -105,10 +106,11 @@ $work/stop.ck continues from the end of epoch [0-9]+|during its evaluation; --re
   fail "resuming the stopped run: $(cat "$work/out")"
 
 # --on-nan skip: a NaN drops that worker's push alone (its clock moves on), counted as a skipped
-# step with a notice naming the worker; fixed shares and the shared queue alike.
+# step with a notice naming the worker; fixed shares and the shared queue alike (there the step
+# counts the worker's own exchanges, and it has at least 2: its first piece of each epoch).
 loud=(--data "$work/data" --hidden 16 --batch 20 --lr 0.05 --device cpu --strategy ps) # notices
 for s in 2 inf; do
-  DPT_FAULT=worker=1,step=5,kind=nan "$dptrain" "${loud[@]}" --workers 3 --epochs 2 --staleness "$s" \
+  DPT_FAULT=worker=1,step=2,kind=nan "$dptrain" "${loud[@]}" --workers 3 --epochs 2 --staleness "$s" \
     --on-nan skip --report "$work/nan.json" >"$work/out" 2>"$work/err" ||
     fail "--staleness $s, one NaN: $(cat "$work/err")"
   [ "$(report_field "$work/nan.json" skipped_steps)" = "1" ] ||
@@ -129,6 +131,24 @@ rc=$?
 grep -q "^dptrain: error: diverged: 6 steps in a row had NaN or Inf" "$work/err" ||
   fail "diverging stale run: '$(cat "$work/err")'"
 [ ! -e "$work/div.ck" ] || fail "a run that diverged in epoch 1 saved a checkpoint"
+
+# --metrics: a staleness column (worker 0's pull, every step row), within the bound and the
+# report's; --trace: every applied push of the traced steps on the server track, shard by shard,
+# naming its worker. Worker 1 five times slower keeps worker 0 at the bound.
+"$dptrain" "${ps[@]}" --workers 3 --epochs 2 --staleness 2 --straggler 1:5 --ps-shards 2 \
+  --metrics "$work/st.csv" --metrics-every 1 --trace "$work/st.trace" --trace-steps 15 \
+  --report "$work/st.json" >"$work/out" 2>&1 || fail "--metrics --trace, --staleness 2: $(cat "$work/out")"
+[ "$(head -1 "$work/st.csv" | awk -F, '{print $NF}')" = "staleness" ] ||
+  fail "metrics header: $(head -1 "$work/st.csv")"
+most=$(awk -F, '$1 == "step" { if ($11 !~ /^[0-9]+$/) bad = 1; rows++; if ($11 > m) m = $11 }
+       END { print (bad || rows != 40) ? "bad " rows : m + 0 }' "$work/st.csv")
+seen=$(report_field "$work/st.json" max_staleness_observed)
+[ -n "$most" ] && [ "${most#bad}" = "$most" ] && [ "$most" -le 2 ] && [ "$most" -le "$seen" ] ||
+  fail "metrics staleness: '$most' (report's max $seen, --staleness 2)"
+[ "$(grep -c '"name":"optimizer"' "$work/st.trace")" -eq $((15 * 3 * 2)) ] ||
+  fail "trace: $(grep -c '"name":"optimizer"' "$work/st.trace") server spans, expected 15 steps x 3 workers x 2 shards"
+[ "$(grep '"name":"optimizer"' "$work/st.trace" | grep -c '"worker":[0-2]}')" -eq 90 ] ||
+  fail "trace: server spans without their worker"
 
 # The shared queue: 3 epochs of 400 samples over 3 workers, worker 1 twenty times slower. Which
 # fast worker takes more is up to the scheduler (on a loaded machine one may barely run), so the

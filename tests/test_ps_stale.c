@@ -302,7 +302,8 @@ typedef struct cut_race {
   int rc;
 } cut_race;
 
-static void hold_mid_push(void *ctx, int shard, uint64_t round, double t0, double t1)
+static void hold_mid_push(void *ctx, int shard, uint64_t round, int worker, double t0,
+                          double t1)
 {
   cut_race *c = ctx;
   if (shard != 0 || round != 0) return;

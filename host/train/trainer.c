@@ -144,7 +144,8 @@ static int start_trace(const dpt_config *cfg, dpt_run *run, dpt_sync_config *sc,
   /* A resumed run traces its own first steps. */
   long first = dpt_run_step_index(run, run->resilience.start_epoch, run->resilience.start_step);
   dpt_trace_config tc = {.workers = run->workers, .strategy = cfg->strategy,
-                         .ps_shards = ps ? run->ps_shards : 0, .steps_before = first,
+                         .ps_shards = ps ? run->ps_shards : 0,
+                         .ps_per_push = ps && cfg->staleness > 0, .steps_before = first,
                          .max_steps = cfg->trace_steps,
                          .total_steps = dpt_run_total_steps(run), .origin_s = dpt_now()};
   int rc = dpt_trace_create(&tc, &run->trace, err);

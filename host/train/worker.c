@@ -197,6 +197,7 @@ static int train_step(worker *self, int epoch, long step, int share, float *lr_o
   self->slot->comm_s += t.comm_s;
   self->slot->wait_s += t.wait_s;
   if (!rc) self->slot->exchanges++; /* read by a dropper under the queue lock: see take_piece */
+  self->slot->pull_staleness = t.staleness; /* worker 0's, for its step's metrics row */
   if (!rc)
     rc = dpt_guard_after_exchange(run, self->w, &self->dev, self->rep.params, counts, epoch, step,
                                   outcome, &self->err);
@@ -336,7 +337,9 @@ static int report_step(dpt_run *run, int epoch, long step, int rows, float lr,
                        .steps_per_epoch = run->steps_per_epoch, .step = global_step + 1,
                        .workers = run->all_workers, .loss = loss / loss_rows, .lr = lr,
                        .epoch_elapsed_s = epoch_elapsed_s, .samples_done = samples,
-                       .elapsed_s = dpt_now() - run->start_s};
+                       .elapsed_s = dpt_now() - run->start_s,
+                       .staleness = run->cfg->staleness > 0 ? (long)run->slots[0].pull_staleness
+                                                            : -1};
   run->obs->on_step(run->obs->ctx, &st);
   return DPT_OK;
 }

@@ -24,9 +24,11 @@ enum { DPT_PS_MAX_SERVER_THREADS = 64 };
 
 /* Optional observer of the server's work (--trace): called from the server thread that finished
  * round `round` (0-based) of `shard`, with the span's dpt_now() times (its first slice's start,
- * its last slice's end), one call at a time (under the server's lock). Must be cheap; must not
- * block. */
-typedef void (*dpt_ps_apply_hook)(void *ctx, int shard, uint64_t round, double t0, double t1);
+ * its last slice's end), one call at a time (under the server's lock). worker is -1: a round
+ * holds every worker's push. With staleness: called for each push, by the pushing thread, with
+ * worker's push index as the round (under the clock lock). Must be cheap; must not block. */
+typedef void (*dpt_ps_apply_hook)(void *ctx, int shard, uint64_t round, int worker, double t0,
+                                  double t1);
 
 typedef struct dpt_ps_config {
   size_t n_params;

@@ -37,6 +37,9 @@ typedef struct dpt_step_stats {
   double epoch_elapsed_s; /* since the epoch's training loop started */
   long samples_done;    /* this epoch's training samples so far */
   double elapsed_s;     /* since training started */
+  /* ps with staleness: how many pushes the slowest worker trailed worker 0 by when worker 0's
+   * pull of this step copied the parameters (dpt_sync_timing.staleness); -1 otherwise. */
+  long staleness;
 } dpt_step_stats;
 
 typedef struct dpt_observer {
