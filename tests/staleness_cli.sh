@@ -7,6 +7,7 @@
 #     a stop request names the epoch its checkpoint continues;
 #   - --on-nan skip drops a worker's own push; a worker skipping past --max-skips stops them all;
 #   - --metrics has each step's staleness (within S), --trace every applied push by its worker;
+#   - --check-replicas compares the replicas at each epoch's end;
 #   - --staleness inf deals the epoch from a shared queue: every sample trained once per epoch,
 #     and a worker made 20 times slower trains fewer of them;
 #   - --staleness 2 under random stragglers: the report's observed staleness stays within 2;
@@ -27,7 +28,6 @@ expect_input_error "--staleness 2: --checkpoint-every is not supported: with sta
 checkpoint is a consistent cut at an epoch's end" "${ps[@]}" --staleness 2 --checkpoint "$work/c.ckpt" \
   --checkpoint-every 5
 [ ! -e "$work/c.ckpt" ] || fail "a refused run left a checkpoint"
-expect_input_error "--staleness 1: --check-replicas" "${ps[@]}" --staleness 1 --check-replicas
 for spec in "3" "3:0.5" "x:2" "1:2,1:3" "1:2," "random:2:3" "random:0.5" "random:0.5:x" ""; do
   expect_input_error "--straggler $spec" "${ps[@]}" --straggler "$spec"
 done
@@ -117,7 +117,7 @@ for s in 2 inf; do
     fail "--staleness $s, one NaN: skipped_steps $(report_field "$work/nan.json" skipped_steps)"
   [ "$(report_field "$work/nan.json" pushes_applied)" = "119" ] ||
     fail "--staleness $s, one NaN: pushes_applied $(report_field "$work/nan.json" pushes_applied), expected 120 - 1"
-  grep -q "^dptrain: notice: step [0-9]* (epoch 1): NaN or Inf in worker 1's gradient: its push is dropped" \
+  grep -q "^dptrain: notice: step [0-9]* (epoch [12]): NaN or Inf in worker 1's gradient: its push is dropped" \
     "$work/err" || fail "--staleness $s, one NaN: no notice: $(cat "$work/err")"
 done
 # A worker whose own pushes are skipped more than --max-skips times in a row stops every worker:
@@ -149,6 +149,16 @@ seen=$(report_field "$work/st.json" max_staleness_observed)
   fail "trace: $(grep -c '"name":"optimizer"' "$work/st.trace") server spans, expected 15 steps x 3 workers x 2 shards"
 [ "$(grep '"name":"optimizer"' "$work/st.trace" | grep -c '"worker":[0-2]}')" -eq 90 ] ||
   fail "trace: server spans without their worker"
+
+# --check-replicas: at each epoch's end, once settled, every replica is the same (no push came
+# between the settles); fixed shares and the shared queue, with a worker lost on the way.
+for s in 2 inf; do
+  "$dptrain" "${ps[@]}" --workers 3 --epochs 2 --staleness "$s" --check-replicas >"$work/out" 2>&1 ||
+    fail "--check-replicas, --staleness $s: $(cat "$work/out")"
+done
+DPT_FAULT=worker=2,step=5,kind=fail "$dptrain" "${ps[@]}" --workers 3 --epochs 2 --staleness 2 \
+  --check-replicas --on-worker-failure continue --timeout 1 >"$work/out" 2>&1 ||
+  fail "--check-replicas with a lost worker: $(cat "$work/out")"
 
 # The shared queue: 3 epochs of 400 samples over 3 workers, worker 1 twenty times slower. Which
 # fast worker takes more is up to the scheduler (on a loaded machine one may barely run), so the

@@ -61,20 +61,14 @@ const char *dpt_cli_ps_option_given(const dpt_config *cfg)
                                : NULL;
 }
 
-/* What --staleness S >= 1 does not do yet (docs/ps.md "Consistency models"). */
+/* What --staleness S >= 1 does not do (docs/ps.md "Checkpoints with staleness"). */
 int dpt_cli_check_staleness(const dpt_config *cfg, dpt_err *err)
 {
-  if (cfg->staleness == 0) return DPT_OK;
-  if (cfg->checkpoint_every > 0)
-    return dpt_err_set(err, DPT_EINPUT,
-                       "--staleness %s: --checkpoint-every is not supported: with stale training "
-                       "a checkpoint is a consistent cut at an epoch's end (the workers are not "
-                       "in step in between)",
-                       dpt_ps_staleness_text(cfg->staleness).text);
-  if (!cfg->check_replicas) return DPT_OK;
+  if (cfg->staleness == 0 || cfg->checkpoint_every == 0) return DPT_OK;
   return dpt_err_set(err, DPT_EINPUT,
-                     "--staleness %s: --check-replicas is not supported with stale training yet "
-                     "(only with --staleness 0)",
+                     "--staleness %s: --checkpoint-every is not supported: with stale training a "
+                     "checkpoint is a consistent cut at an epoch's end (the workers are not in "
+                     "step in between)",
                      dpt_ps_staleness_text(cfg->staleness).text);
 }
 

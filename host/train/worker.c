@@ -132,7 +132,7 @@ static int check_replicas(worker *self, long step)
   if (!rc) rc = dpt_barrier_wait(&run->barrier, self->w, &self->err);
   for (int w = 1; w < run->workers && !rc && self->w == 0; w++) {
     const float *a = run->slots[0].replica_copy, *b = run->slots[w].replica_copy;
-    if (memcmp(a, b, run->n_params * sizeof(float)) == 0) continue;
+    if (dpt_run_worker_lost(run, w) || memcmp(a, b, run->n_params * sizeof(float)) == 0) continue;
     size_t i = 0;
     while (memcmp(&a[i], &b[i], sizeof(float)) == 0) i++;
     rc = dpt_err_set(&self->err, DPT_EINTERNAL,
@@ -209,7 +209,8 @@ static int train_step(worker *self, int epoch, long step, int share, float *lr_o
     self->slot->run_samples += rows;
   }
   *lr_out = lr;
-  return cfg->check_replicas ? check_replicas(self, global_step) : DPT_OK;
+  /* With staleness the replicas differ by design until the epoch's end (end_training_loop). */
+  return cfg->check_replicas && cfg->staleness == 0 ? check_replicas(self, global_step) : DPT_OK;
 }
 
 /* Between two chunks of an evaluation (dpt_resilience.stop_evaluation). */
@@ -448,15 +449,18 @@ static int train_epoch_steps(worker *self, int epoch, long first, double t0, flo
 
 /* After the training loop, every worker: waits for the others (counted as waiting). With
  * staleness the workers leave their loops at different steps: once all have, any stop one saw
- * stops them all, and every replica takes the server's parameters. */
-static int end_training_loop(worker *self, bool *stopped)
+ * stops them all, and every replica takes the server's parameters; --check-replicas then checks
+ * that they all took the same (no push came between: the epoch's end is a consistent cut). */
+static int end_training_loop(worker *self, int epoch, bool *stopped)
 {
   dpt_run *run = self->run;
   if (*stopped && run->cfg->staleness > 0) atomic_store(&run->stop_seen, true);
   int rc = wait_for_the_others(self);
   if (rc || run->cfg->staleness == 0) return rc;
   *stopped = atomic_load(&run->stop_seen);
-  return dpt_sync_settle(&run->sync, self->w, self->rep.params, &self->err);
+  rc = dpt_sync_settle(&run->sync, self->w, self->rep.params, &self->err);
+  if (rc || !run->cfg->check_replicas || *stopped) return rc;
+  return check_replicas(self, dpt_run_step_index(run, epoch + 1, 0) - 1);
 }
 
 /* Worker 0, before an epoch's first barrier: the queue starts after the pieces 0..N-1, each
@@ -513,7 +517,7 @@ static int run_epoch(worker *self, int epoch, bool *stopped)
   if (!rc) rc = train_epoch_steps(self, epoch, first, t0, &lr, &outcome, stopped, &complete);
   /* Synchronous: every worker stopped after the same step, and knows it. */
   if (rc || (!complete && run->cfg->staleness == 0)) return rc;
-  rc = end_training_loop(self, stopped);
+  rc = end_training_loop(self, epoch, stopped);
   if (rc || (*stopped && run->cfg->staleness > 0)) return rc; /* stale: no epoch's end in a stop */
   double eval_t0 = dpt_now(), train_time = eval_t0 - epoch_start(run);
   if (!rc && self->w == 0) run->train_s += train_time;
