@@ -62,7 +62,7 @@ const char *dpt_cli_ps_option_given(const dpt_config *cfg)
 }
 
 /* What --staleness S >= 1 does not do (docs/ps.md "Checkpoints with staleness"). */
-int dpt_cli_check_staleness(const dpt_config *cfg, dpt_err *err)
+static int check_staleness(const dpt_config *cfg, dpt_err *err)
 {
   if (cfg->staleness == 0 || cfg->checkpoint_every == 0) return DPT_OK;
   return dpt_err_set(err, DPT_EINPUT,
@@ -86,5 +86,5 @@ int dpt_cli_parse(int argc, char **argv, dpt_config *cfg, dpt_cli_action *action
     return dpt_err_set(err, DPT_EINPUT,
                        "--on-worker-failure continue: needs --strategy ps --staleness S >= 1 (a "
                        "synchronous round cannot go on without a worker)");
-  return dpt_cli_check_staleness(cfg, err);
+  return check_staleness(cfg, err);
 }
