@@ -99,6 +99,8 @@ wait_for "the first checkpoint" test -s "$work/stop.ck" && kill -INT "$pid"
 wait "$pid"
 rc=$?
 [ "$rc" -eq 130 ] || fail "SIGINT, --staleness 2: exit $rc, expected 130: $(cat "$work/err")"
+grep -q "^dptrain: SIGINT: stopping after this step; stale training saves at epochs' ends only" \
+  "$work/err" || fail "SIGINT, --staleness 2: acknowledged as '$(head -1 "$work/err")'"
 grep -Eq "stopped on request after step .*(stale training saves at epochs' ends only: --resume \
 $work/stop.ck continues from the end of epoch [0-9]+|during its evaluation; --resume $work/stop.ck continues it)" \
   "$work/err" || fail "SIGINT, --staleness 2: '$(cat "$work/err")'"
