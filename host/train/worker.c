@@ -131,8 +131,9 @@ static int check_replicas(worker *self, long step)
                             run->n_params * sizeof(float), &self->err);
   if (!rc) rc = dpt_barrier_wait(&run->barrier, self->w, &self->err);
   for (int w = 1; w < run->workers && !rc && self->w == 0; w++) {
+    if (dpt_run_worker_lost(run, w)) continue; /* its thread frees its copy as it leaves */
     const float *a = run->slots[0].replica_copy, *b = run->slots[w].replica_copy;
-    if (dpt_run_worker_lost(run, w) || memcmp(a, b, run->n_params * sizeof(float)) == 0) continue;
+    if (memcmp(a, b, run->n_params * sizeof(float)) == 0) continue;
     size_t i = 0;
     while (memcmp(&a[i], &b[i], sizeof(float)) == 0) i++;
     rc = dpt_err_set(&self->err, DPT_EINTERNAL,
