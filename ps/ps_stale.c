@@ -53,7 +53,7 @@ typedef struct ps_stale {
   float *params, *velocity;
   stale_shard *shards;
   ps_worker *workers; /* each touched by its worker's thread only */
-  bool *skipped;      /* skipped[w]: worker w's last push was dropped (its thread only) */
+  bool *own_dropped;  /* own_dropped[w]: w's last push was a skip, dropped (w's thread only) */
 
   pthread_mutex_t mu; /* the clock lock: guards the fields below */
   pthread_cond_t cv;  /* pulls wait here for the slowest worker's clock */
@@ -198,7 +198,7 @@ static int stale_push(void *impl, int worker, const float *grads, float lr, dpt_
   pthread_cond_broadcast(&ps->cv);
   pthread_mutex_unlock(&ps->mu);
   ps->workers[worker].pushed++;
-  ps->skipped[worker] = dropped;
+  ps->own_dropped[worker] = dropped;
   return DPT_OK;
 }
 
@@ -315,7 +315,8 @@ static int stale_pull(void *impl, int worker, float *params, dpt_ps_round *round
   uint64_t need = ps->cfg.staleness == DPT_PS_STALENESS_INF || clock <= s ? 0 : clock - s;
   rc = wait_for_slowest(ps, clock, need, round, err);
   if (rc) return rc;
-  round->votes.skip = ps->skipped[worker]; /* its own push alone was dropped */
+  /* No round sums the skip votes: a worker hears of its own push dropped (its step skipped). */
+  round->votes.skip = ps->own_dropped[worker];
   copy_shards(ps, params);
   w->pulled = w->pushed;
   return DPT_OK;
@@ -401,10 +402,10 @@ static void free_stale(ps_stale *ps)
   free(ps->velocity);
   free(ps->shards);
   free(ps->workers);
-  free(ps->skipped);
   free(ps->clocks);
   free(ps->in_flight);
   free(ps->dropped);
+  free(ps->own_dropped);
   free(ps);
 }
 
@@ -439,13 +440,13 @@ int ps_stale_create(const dpt_ps_config *cfg, const float *init_params, const ps
     ps->velocity = calloc(n, sizeof *ps->velocity);
     ps->shards = dpt_cache_aligned_alloc((size_t)cfg->n_shards * sizeof *ps->shards);
     ps->workers = dpt_cache_aligned_alloc(workers * sizeof *ps->workers);
-    ps->skipped = calloc(workers, sizeof *ps->skipped);
     ps->clocks = calloc(workers, sizeof *ps->clocks);
     ps->in_flight = calloc(workers, sizeof *ps->in_flight);
     ps->dropped = calloc(workers, sizeof *ps->dropped);
+    ps->own_dropped = calloc(workers, sizeof *ps->own_dropped);
   }
-  if (!ps || !ps->params || !ps->velocity || !ps->shards || !ps->workers || !ps->skipped ||
-      !ps->clocks || !ps->in_flight || !ps->dropped) {
+  if (!ps || !ps->params || !ps->velocity || !ps->shards || !ps->workers || !ps->clocks ||
+      !ps->in_flight || !ps->dropped || !ps->own_dropped) {
     if (ps) free_stale(ps);
     return dpt_err_set(err, DPT_ENOMEM, "ps: out of memory for %zu parameters", n);
   }

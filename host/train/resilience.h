@@ -28,6 +28,9 @@ typedef struct dpt_resilience {
   float *save_velocity;       /* n_params floats, */
   dpt_checkpoint_worker *save_workers; /* one entry per worker of every process, */
   dpt_checkpoint_worker *save_mine;    /* and per worker of this process (gathered into those) */
+  int saved_epoch;            /* process 0: the epoch the last checkpoint saved continues in */
+  uint64_t saved_state_hash;  /* (0: none saved) and its state's hash (dpt_stale_state_hash) */
+  uint64_t resumed_state_hash; /* staleness and --resume: the server's state at the start */
   dpt_fault fault;            /* test hooks, read from the environment once, before loading */
   long stopped_after;         /* worker 0: the step the run stopped after early (0: it did not) */
   /* A stop request during an evaluation: worker 0 polls it and raises stop_evaluation, which every
@@ -36,18 +39,16 @@ typedef struct dpt_resilience {
    * barrier): then the epoch is not reported and the run stops after saving its checkpoint. */
   atomic_bool stop_evaluation;
   bool evaluation_cut;
+  /* With staleness every worker counts its own skipped pushes into the counts below (and
+   * diverged_after) under skip_mu, and queues the first notices, which worker 0 prints
+   * (host/train/step_guard.c). */
+  pthread_mutex_t skip_mu;
+  char skip_notice[DPT_SKIP_NOTICES][320];
+  long notices_printed;
   long skipped_steps;         /* worker 0: steps dropped by --on-nan skip, the checkpoint's too */
   long epoch_skipped_steps;   /* worker 0: those of the epoch in progress */
   long skip_notices;          /* worker 0: skipped steps of this run the observer was told of */
   long diverged_after;        /* worker 0: the step whose skip exceeded --max-skips (0: none) */
-  /* With staleness every worker counts its own skipped pushes into the counts above, under
-   * skip_mu, and queues the first notices, which worker 0 prints (host/train/step_guard.c). */
-  pthread_mutex_t skip_mu;
-  char skip_notice[DPT_SKIP_NOTICES][320];
-  long notices_printed;
-  int saved_epoch;            /* process 0: the epoch the last checkpoint saved continues in */
-  uint64_t saved_state_hash;  /* (0: none saved) and its state's hash (dpt_stale_state_hash) */
-  uint64_t resumed_state_hash; /* staleness and --resume: the server's state at the start */
 } dpt_resilience;
 
 /* Before the workers start, with init_params holding the seeded initialization: checks the test

@@ -196,9 +196,9 @@ static int train_step(worker *self, int epoch, long step, int share, float *lr_o
       dpt_sync_exchange(&run->sync, self->w, self->rep.params, lr, &votes, &counts, &t, &self->err);
   if (run->trace) dpt_trace_step(run->trace, self->w, global_step + 1, t0, t1, dpt_now(), &t);
   self->slot->comm_s += t.comm_s;
+  self->slot->pull_staleness = t.staleness; /* worker 0's, for its step's metrics row */
   self->slot->wait_s += t.wait_s;
   if (!rc) self->slot->exchanges++; /* read by a dropper under the queue lock: see take_piece */
-  self->slot->pull_staleness = t.staleness; /* worker 0's, for its step's metrics row */
   if (!rc)
     rc = dpt_guard_after_exchange(run, self->w, &self->dev, self->rep.params, counts, epoch, step,
                                   outcome, &self->err);
@@ -450,18 +450,15 @@ static int train_epoch_steps(worker *self, int epoch, long first, double t0, flo
 
 /* After the training loop, every worker: waits for the others (counted as waiting). With
  * staleness the workers leave their loops at different steps: once all have, any stop one saw
- * stops them all, and every replica takes the server's parameters; --check-replicas then checks
- * that they all took the same (no push came between: the epoch's end is a consistent cut). */
-static int end_training_loop(worker *self, int epoch, bool *stopped)
+ * stops them all, and every replica takes the server's parameters. */
+static int end_training_loop(worker *self, bool *stopped)
 {
   dpt_run *run = self->run;
   if (*stopped && run->cfg->staleness > 0) atomic_store(&run->stop_seen, true);
   int rc = wait_for_the_others(self);
   if (rc || run->cfg->staleness == 0) return rc;
   *stopped = atomic_load(&run->stop_seen);
-  rc = dpt_sync_settle(&run->sync, self->w, self->rep.params, &self->err);
-  if (rc || !run->cfg->check_replicas || *stopped) return rc;
-  return check_replicas(self, dpt_run_step_index(run, epoch + 1, 0) - 1);
+  return dpt_sync_settle(&run->sync, self->w, self->rep.params, &self->err);
 }
 
 /* Worker 0, before an epoch's first barrier: the queue starts after the pieces 0..N-1, each
@@ -518,11 +515,14 @@ static int run_epoch(worker *self, int epoch, bool *stopped)
   if (!rc) rc = train_epoch_steps(self, epoch, first, t0, &lr, &outcome, stopped, &complete);
   /* Synchronous: every worker stopped after the same step, and knows it. */
   if (rc || (!complete && run->cfg->staleness == 0)) return rc;
-  rc = end_training_loop(self, epoch, stopped);
+  rc = end_training_loop(self, stopped);
   if (rc || (*stopped && run->cfg->staleness > 0)) return rc; /* stale: no epoch's end in a stop */
   double eval_t0 = dpt_now(), train_time = eval_t0 - epoch_start(run);
   if (!rc && self->w == 0) run->train_s += train_time;
   if (run->queued) lr = last_step_lr(run, epoch); /* worker 0 may not have run the last piece */
+  /* Stale: the replicas just settled must all be the same (no push came between the settles). */
+  if (run->cfg->check_replicas && run->cfg->staleness > 0)
+    rc = check_replicas(self, dpt_run_step_index(run, epoch + 1, 0) - 1);
   if (!rc) rc = evaluate_slice(self);
   if (!rc && run->trace)
     dpt_trace_span(run->trace, self->w, DPT_SPAN_EVAL, eval_t0, dpt_now(),
