@@ -60,6 +60,7 @@ typedef struct ps_stale {
   uint64_t *clocks;   /* pushes of each worker applied (or dropped) */
   bool *in_flight;    /* in_flight[w]: worker w's push is being applied */
   bool *dropped;      /* dropped[w]: worker w left the run (dpt_ps_drop) */
+  uint64_t *dropped_in_a_row; /* worker w's last pushes dropped by skip votes, in a row */
   int n_dropped;
   bool cutting;       /* a cut is being read: no push begins (stale_read_cut) */
   uint64_t pushes_applied, pushes_dropped, max_staleness;
@@ -192,7 +193,10 @@ static int stale_push(void *impl, int worker, const float *grads, float lr, dpt_
   ps->clocks[worker]++;
   ps->pushes_applied += !dropped;
   ps->pushes_dropped += dropped;
-  ps->stop_voted |= votes.stop > 0;
+  ps->dropped_in_a_row[worker] = dropped ? ps->dropped_in_a_row[worker] + 1 : 0;
+  ps->stop_voted |= votes.stop > 0 || (ps->cfg.stop_after_dropped > 0 &&
+                                       ps->dropped_in_a_row[worker] >=
+                                           (uint64_t)ps->cfg.stop_after_dropped);
   ps->busy_s += busy;
   ps->in_flight[worker] = false;
   pthread_cond_broadcast(&ps->cv);
@@ -405,6 +409,7 @@ static void free_stale(ps_stale *ps)
   free(ps->clocks);
   free(ps->in_flight);
   free(ps->dropped);
+  free(ps->dropped_in_a_row);
   free(ps->own_dropped);
   free(ps);
 }
@@ -444,9 +449,10 @@ int ps_stale_create(const dpt_ps_config *cfg, const float *init_params, const ps
     ps->in_flight = calloc(workers, sizeof *ps->in_flight);
     ps->dropped = calloc(workers, sizeof *ps->dropped);
     ps->own_dropped = calloc(workers, sizeof *ps->own_dropped);
+    ps->dropped_in_a_row = calloc(workers, sizeof *ps->dropped_in_a_row);
   }
   if (!ps || !ps->params || !ps->velocity || !ps->shards || !ps->workers || !ps->clocks ||
-      !ps->in_flight || !ps->dropped || !ps->own_dropped) {
+      !ps->in_flight || !ps->dropped || !ps->own_dropped || !ps->dropped_in_a_row) {
     if (ps) free_stale(ps);
     return dpt_err_set(err, DPT_ENOMEM, "ps: out of memory for %zu parameters", n);
   }

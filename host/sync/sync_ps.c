@@ -187,7 +187,8 @@ int dpt_sync_ps_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
                       .proc_rank = cfg->proc_rank,
                       .staleness = cfg->staleness,
                       .on_late = cfg->on_late,
-                      .on_late_ctx = cfg->on_late_ctx};
+                      .on_late_ctx = cfg->on_late_ctx,
+                      .stop_after_dropped = cfg->ps_stop_after_dropped};
   int rc = s && workers ? DPT_OK : dpt_err_set(err, DPT_ENOMEM, "sync ps: out of memory");
   if (!rc) rc = dpt_ps_create(&pc, cfg->init_params, &s->ps, err);
   if (rc) {

@@ -91,10 +91,6 @@ int dpt_guard_before_exchange(dpt_run *run, int w, dpt_device *dev, float *grads
                      "before it reached the parameters (--on-nan skip drops such steps instead)",
                      done, epoch, step + 1, run->steps_per_epoch);
   votes->skip = bad;
-  /* With staleness a worker's own skips in a row decide: the push that passes --max-skips also
-   * votes stop, so that every worker stops after its next step (none waits for this one). */
-  if (bad && run->cfg->staleness > 0 && run->slots[w].skips_in_a_row >= run->cfg->max_skips)
-    votes->stop = 1;
   return rc;
 }
 

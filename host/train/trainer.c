@@ -235,7 +235,10 @@ static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dp
                         .momentum = cfg->momentum, .weight_decay = cfg->weight_decay,
                         .timeout_s = cfg->timeout_s, .init_params = init,
                         .procs = run->procs, .proc_rank = run->proc_rank,
-                        .staleness = cfg->staleness};
+                        .staleness = cfg->staleness,
+                        /* A worker past --max-skips stops them all (docs/ps.md, NaN and Inf). */
+                        .ps_stop_after_dropped =
+                            cfg->on_nan == DPT_ON_NAN_SKIP ? cfg->max_skips + 1 : 0};
   bool may_lose = cfg->on_worker_failure == DPT_ON_FAILURE_CONTINUE;
   if (may_lose) {
     sc.on_late = lose_late_worker;

@@ -51,6 +51,10 @@ typedef struct dpt_ps_config {
    * NULL, or a worker still there afterwards: the pull aborts the server, as in synchronous mode. */
   void (*on_late)(void *ctx, int worker, const char *why);
   void *on_late_ctx;
+  /* With staleness: a push that makes this many of its worker's pushes in a row dropped (skip
+   * votes) also votes stop, for every worker: that worker's run diverged (--max-skips + 1), and
+   * none should wait for it. 0: never. */
+  int stop_after_dropped;
   /* Under MPI (docs/mpi.md, ps/ps_mpi.h): the job's processes, each with n_workers workers, and
    * this one's rank. Every process creates the ps with the same config; process 0's holds the
    * server, whose rounds take every process's workers, and the others forward their workers'

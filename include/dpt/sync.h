@@ -87,6 +87,7 @@ typedef struct dpt_sync_config {
   int staleness;         /* ps only: the consistency model (dpt_ps_config.staleness) */
   void (*on_late)(void *ctx, int worker, const char *why); /* ps with staleness (dpt/ps.h) */
   void *on_late_ctx;
+  int ps_stop_after_dropped; /* ps with staleness: dpt_ps_config.stop_after_dropped */
   /* Under MPI (docs/mpi.md): the job's processes, each running n_workers workers, and this one's
    * rank; the exchange then sums over every process's workers. 0 or 1: this process alone. */
   int procs;
