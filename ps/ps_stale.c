@@ -60,7 +60,6 @@ typedef struct ps_stale {
   uint64_t *clocks;   /* pushes of each worker applied (or dropped) */
   bool *in_flight;    /* in_flight[w]: worker w's push is being applied */
   bool *dropped;      /* dropped[w]: worker w left the run (dpt_ps_drop) */
-  uint64_t *dropped_in_a_row; /* worker w's last pushes dropped by skip votes, in a row */
   int n_dropped;
   bool cutting;       /* a cut is being read: no push begins (stale_read_cut) */
   uint64_t pushes_applied, pushes_dropped, max_staleness;
@@ -165,6 +164,14 @@ static int begin_push(ps_stale *ps, int worker, dpt_err *err)
   return gone ? refuse_dropped(worker, "push", err) : DPT_OK;
 }
 
+/* Counts worker's pushes dropped in a row; true once they reach cfg.stop_after_dropped. */
+static bool diverged(ps_stale *ps, int worker, bool dropped)
+{
+  uint64_t *in_a_row = &ps->workers[worker].dropped_in_a_row;
+  *in_a_row = dropped ? *in_a_row + 1 : 0;
+  return ps->cfg.stop_after_dropped > 0 && *in_a_row >= (uint64_t)ps->cfg.stop_after_dropped;
+}
+
 static int stale_push(void *impl, int worker, const float *grads, float lr, dpt_votes votes,
                       dpt_err *err)
 {
@@ -193,10 +200,7 @@ static int stale_push(void *impl, int worker, const float *grads, float lr, dpt_
   ps->clocks[worker]++;
   ps->pushes_applied += !dropped;
   ps->pushes_dropped += dropped;
-  ps->dropped_in_a_row[worker] = dropped ? ps->dropped_in_a_row[worker] + 1 : 0;
-  ps->stop_voted |= votes.stop > 0 || (ps->cfg.stop_after_dropped > 0 &&
-                                       ps->dropped_in_a_row[worker] >=
-                                           (uint64_t)ps->cfg.stop_after_dropped);
+  ps->stop_voted |= votes.stop > 0 || diverged(ps, worker, dropped);
   ps->busy_s += busy;
   ps->in_flight[worker] = false;
   pthread_cond_broadcast(&ps->cv);
@@ -409,7 +413,6 @@ static void free_stale(ps_stale *ps)
   free(ps->clocks);
   free(ps->in_flight);
   free(ps->dropped);
-  free(ps->dropped_in_a_row);
   free(ps->own_dropped);
   free(ps);
 }
@@ -449,10 +452,9 @@ int ps_stale_create(const dpt_ps_config *cfg, const float *init_params, const ps
     ps->in_flight = calloc(workers, sizeof *ps->in_flight);
     ps->dropped = calloc(workers, sizeof *ps->dropped);
     ps->own_dropped = calloc(workers, sizeof *ps->own_dropped);
-    ps->dropped_in_a_row = calloc(workers, sizeof *ps->dropped_in_a_row);
   }
   if (!ps || !ps->params || !ps->velocity || !ps->shards || !ps->workers || !ps->clocks ||
-      !ps->in_flight || !ps->dropped || !ps->own_dropped || !ps->dropped_in_a_row) {
+      !ps->in_flight || !ps->dropped || !ps->own_dropped) {
     if (ps) free_stale(ps);
     return dpt_err_set(err, DPT_ENOMEM, "ps: out of memory for %zu parameters", n);
   }

@@ -217,6 +217,31 @@ static void test_skip_vote_drops_its_push_alone(void)
   dpt_ps_destroy(ps);
 }
 
+/* A worker whose pushes are dropped stop_after_dropped times in a row stops every worker. */
+static void test_dropped_in_a_row_votes_stop(void)
+{
+  float init[2] = {0}, params[2], g[2] = {0};
+  dpt_ps_config cfg = {.n_params = 2, .n_workers = 2, .n_shards = 1, .timeout_s = 10,
+                       .staleness = 3, .stop_after_dropped = 2};
+  dpt_ps *ps;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_ps_create(&cfg, init, &ps, &err) == 0);
+  const int skips[] = {1, 0, 1, 1}; /* in a row: 1, 0, 1, 2 */
+  const int stop_after[] = {0, 0, 0, 1};
+  for (int i = 0; i < 4; i++) {
+    dpt_ps_round round;
+    CU_ASSERT_EQUAL(dpt_ps_push(ps, 1, g, 1.f, &(dpt_votes){.skip = skips[i]}, &err), 0);
+    CU_ASSERT_EQUAL(dpt_ps_pull(ps, 1, params, &round, &err), 0);
+    CU_ASSERT_EQUAL(round.votes.stop, stop_after[i]);
+    CU_ASSERT_EQUAL(round.votes.skip, skips[i]);
+  }
+  dpt_ps_round other;
+  CU_ASSERT_EQUAL(dpt_ps_push(ps, 0, g, 1.f, NULL, &err), 0);
+  CU_ASSERT_EQUAL(dpt_ps_pull(ps, 0, params, &other, &err), 0);
+  CU_ASSERT_EQUAL(other.votes.stop, 1); /* the other worker hears it at its next pull */
+  dpt_ps_destroy(ps);
+}
+
 static void test_abort_wakes_a_waiting_pull(void)
 {
   float init[2] = {0};
@@ -394,6 +419,7 @@ int dpt_test_register(void)
   static const dpt_test_case waits[] = {DPT_TEST(test_timeout_names_the_slow_worker),
                                         DPT_TEST(test_stop_vote_is_sticky_and_releases_waits),
                                         DPT_TEST(test_skip_vote_drops_its_push_alone),
+                                        DPT_TEST(test_dropped_in_a_row_votes_stop),
                                         DPT_TEST(test_abort_wakes_a_waiting_pull),
                                         DPT_TEST(test_mpi_and_negative_staleness_refused),
                                         DPT_TEST(test_late_worker_is_dropped),
