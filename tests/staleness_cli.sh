@@ -158,8 +158,9 @@ for s in 2 inf; do
   "$dptrain" "${ps[@]}" --workers 3 --epochs 2 --staleness "$s" --check-replicas >"$work/out" 2>&1 ||
     fail "--check-replicas, --staleness $s: $(cat "$work/out")"
 done
+# (A failing worker leaves at once: the generous --timeout only spares the others under load.)
 DPT_FAULT=worker=2,step=5,kind=fail "$dptrain" "${ps[@]}" --workers 3 --epochs 2 --staleness 2 \
-  --check-replicas --on-worker-failure continue --timeout 1 >"$work/out" 2>&1 ||
+  --check-replicas --on-worker-failure continue --timeout 20 >"$work/out" 2>&1 ||
   fail "--check-replicas with a lost worker: $(cat "$work/out")"
 
 # The shared queue: 3 epochs of 400 samples over 3 workers, worker 1 twenty times slower. Which
