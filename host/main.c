@@ -145,10 +145,12 @@ static int dptrain_main(int argc, char **argv)
    * step: a request reaches the other processes as a vote in the gradient exchange
    * (host/train/step_guard.h), or before training where they agree on the run
    * (host/train/run_procs.h). */
-  if (dpt_signals_install(speaks, cfg.checkpoint_path ? "saving the checkpoint first (a second "
-                                                        "signal exits at once, without it)"
-                                                      : "no --checkpoint: nothing is saved",
-                          &err))
+  const char *saves = !cfg.checkpoint_path ? "no --checkpoint: nothing is saved"
+                      : cfg.staleness > 0 ? "stale training saves at epochs' ends only: the last "
+                                            "one stays (a second signal exits at once)"
+                                          : "saving the checkpoint first (a second signal exits "
+                                            "at once, without it)";
+  if (dpt_signals_install(speaks, saves, &err))
     return fail(&err);
   dpt_mpi_env mpi;
   if (dpt_mpi_env_init(&argc, &argv, &mpi, &err)) return fail_run(&mpi, &err);

@@ -118,6 +118,14 @@ int dpt_ps_drop(dpt_ps *ps, int worker, uint64_t *pushes, dpt_err *err)
   return ps->vt->drop(ps->impl, worker, pushes, err);
 }
 
+int dpt_ps_read_cut(dpt_ps *ps, float *params, float *velocity, uint64_t *clocks, dpt_err *err)
+{
+  if (!ps->vt->read_cut)
+    return dpt_err_set(err, DPT_EINTERNAL,
+                       "ps: a cut of the server's state is read with staleness only");
+  return ps->vt->read_cut(ps->impl, params, velocity, clocks, err);
+}
+
 void dpt_ps_destroy(dpt_ps *ps)
 {
   if (!ps) return;

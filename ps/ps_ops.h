@@ -21,6 +21,8 @@ typedef struct ps_ops {
   int (*read_velocity)(void *impl, float *out, dpt_err *err);
   int (*read_params)(void *impl, float *out, dpt_err *err);
   int (*drop)(void *impl, int worker, uint64_t *pushes, dpt_err *err); /* NULL: not supported */
+  int (*read_cut)(void *impl, float *params, float *velocity, uint64_t *clocks,
+                  dpt_err *err); /* NULL: not supported */
   void (*destroy)(void *impl);
 } ps_ops;
 

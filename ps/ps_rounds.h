@@ -19,6 +19,7 @@
 typedef struct ps_worker {
   alignas(DPT_CACHE_LINE) uint64_t pushed; /* rounds pushed */
   uint64_t pulled;                         /* rounds pulled */
+  uint64_t dropped_in_a_row; /* with staleness: its last pushes dropped by skip votes, in a row */
 } ps_worker;
 
 static inline int ps_check_worker(int worker, int n_workers, const char *op, dpt_err *err)

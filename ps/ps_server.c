@@ -105,7 +105,7 @@ static bool slice_done(ps_local *ps, ps_shard *s, double t0, double t1)
   ps->rounds_skipped += last && s->index == 0 && kn_step_skipped((float)s->votes.skip);
   /* Only the last slice's thread writes s->version (publish): it may read it without its lock. */
   if (last && ps->cfg.on_apply)
-    ps->cfg.on_apply(ps->cfg.on_apply_ctx, s->index, s->version, s->apply_t0, t1);
+    ps->cfg.on_apply(ps->cfg.on_apply_ctx, s->index, s->version, -1, s->apply_t0, t1);
   pthread_mutex_unlock(&ps->mu);
   return last;
 }

@@ -14,6 +14,9 @@
  * it touches a shard, and a drop waits for that push to end: so each push is either applied whole
  * and counted in the dropped worker's final clock, or refused.
  *
+ * A checkpoint reads a consistent cut (stale_read_cut): it holds new pushes off, waits for the
+ * pushes in flight to be applied whole, then copies the parameters, the velocity and the clocks.
+ *
  * Locks: each shard's mu, and the clock lock; no thread holds two of them. */
 #include <errno.h>
 #include <inttypes.h>
@@ -58,6 +61,7 @@ typedef struct ps_stale {
   bool *in_flight;    /* in_flight[w]: worker w's push is being applied */
   bool *dropped;      /* dropped[w]: worker w left the run (dpt_ps_drop) */
   int n_dropped;
+  bool cutting;       /* a cut is being read: no push begins (stale_read_cut) */
   uint64_t pushes_applied, pushes_dropped, max_staleness;
   bool stop_voted;    /* some push voted to stop: every later pull says so */
   double busy_s;
@@ -124,14 +128,48 @@ static int refuse_dropped(int worker, const char *op, dpt_err *err)
                      worker, op);
 }
 
-/* Marks worker's push in flight, unless it was dropped. */
+static bool is_cutting(const ps_stale *ps) { return ps->cutting; }
+
+static bool any_in_flight(const ps_stale *ps)
+{
+  for (int w = 0; w < ps->cfg.n_workers; w++)
+    if (ps->in_flight[w]) return true;
+  return false;
+}
+
+/* Under the clock lock: waits while busy(ps) holds, at most the timeout; an abort ends it too. */
+static int wait_while(ps_stale *ps, bool (*busy)(const ps_stale *), const char *what,
+                      dpt_err *err)
+{
+  struct timespec deadline = ps_deadline_after(ps->cfg.timeout_s);
+  int rc = 0;
+  while (busy(ps) && !ps_abort_record_code(&ps->aborted) && rc != ETIMEDOUT)
+    rc = ps->cfg.timeout_s > 0 ? pthread_cond_timedwait(&ps->cv, &ps->mu, &deadline)
+                               : pthread_cond_wait(&ps->cv, &ps->mu);
+  if (ps_abort_record_code(&ps->aborted)) return ps_abort_record_error(&ps->aborted, err);
+  if (!busy(ps)) return DPT_OK;
+  return dpt_err_set(err, DPT_ETIMEOUT, "ps: timed out after %g s waiting for %s",
+                     ps->cfg.timeout_s, what);
+}
+
+/* Marks worker's push in flight, unless it was dropped; waits for a cut being read to end. */
 static int begin_push(ps_stale *ps, int worker, dpt_err *err)
 {
   pthread_mutex_lock(&ps->mu);
+  int rc = wait_while(ps, is_cutting, "a checkpoint's cut of the server's state", err);
   bool gone = ps->dropped[worker];
-  ps->in_flight[worker] = !gone;
+  ps->in_flight[worker] = !gone && !rc;
   pthread_mutex_unlock(&ps->mu);
+  if (rc) return rc;
   return gone ? refuse_dropped(worker, "push", err) : DPT_OK;
+}
+
+/* Counts worker's pushes dropped in a row; true once they reach cfg.stop_after_dropped. */
+static bool diverged(ps_stale *ps, int worker, bool dropped)
+{
+  uint64_t *in_a_row = &ps->workers[worker].dropped_in_a_row;
+  *in_a_row = dropped ? *in_a_row + 1 : 0;
+  return ps->cfg.stop_after_dropped > 0 && *in_a_row >= (uint64_t)ps->cfg.stop_after_dropped;
 }
 
 static int stale_push(void *impl, int worker, const float *grads, float lr, dpt_votes votes,
@@ -154,7 +192,7 @@ static int stale_push(void *impl, int worker, const float *grads, float lr, dpt_
     /* The hook's calls come one at a time: under the clock lock, which no shard lock is held with. */
     if (ps->cfg.on_apply) {
       pthread_mutex_lock(&ps->mu);
-      ps->cfg.on_apply(ps->cfg.on_apply_ctx, i, index, t0, t1);
+      ps->cfg.on_apply(ps->cfg.on_apply_ctx, i, index, worker, t0, t1);
       pthread_mutex_unlock(&ps->mu);
     }
   }
@@ -162,7 +200,7 @@ static int stale_push(void *impl, int worker, const float *grads, float lr, dpt_
   ps->clocks[worker]++;
   ps->pushes_applied += !dropped;
   ps->pushes_dropped += dropped;
-  ps->stop_voted |= votes.stop > 0;
+  ps->stop_voted |= votes.stop > 0 || diverged(ps, worker, dropped);
   ps->busy_s += busy;
   ps->in_flight[worker] = false;
   pthread_cond_broadcast(&ps->cv);
@@ -327,8 +365,37 @@ static void stale_get_stats(void *impl, dpt_ps_stats *out)
 static int stale_read_velocity(void *impl, float *out, dpt_err *err)
 {
   return dpt_err_set(err, DPT_EINTERNAL,
-                     "ps: with staleness the optimizer state changes with every push: it is not "
-                     "read for checkpoints");
+                     "ps: with staleness the optimizer state changes with every push: a "
+                     "checkpoint reads it in a cut (dpt_ps_read_cut)");
+}
+
+/* A consistent cut: no push begins meanwhile, and every push in flight is applied whole first. */
+static int stale_read_cut(void *impl, float *params, float *velocity, uint64_t *clocks,
+                          dpt_err *err)
+{
+  ps_stale *ps = impl;
+  pthread_mutex_lock(&ps->mu);
+  int rc = wait_while(ps, is_cutting, "another cut of the server's state", err);
+  if (!rc) {
+    ps->cutting = true;
+    rc = wait_while(ps, any_in_flight, "the pushes in flight to be applied (a checkpoint's cut)",
+                    err);
+  }
+  pthread_mutex_unlock(&ps->mu);
+  for (int i = 0; i < ps->cfg.n_shards && !rc; i++) {
+    stale_shard *s = &ps->shards[i];
+    size_t bytes = s->len * sizeof *params;
+    pthread_mutex_lock(&s->mu);
+    memcpy(params + s->off, ps->params + s->off, bytes);
+    memcpy(velocity + s->off, ps->velocity + s->off, bytes);
+    pthread_mutex_unlock(&s->mu);
+  }
+  pthread_mutex_lock(&ps->mu);
+  if (!rc) memcpy(clocks, ps->clocks, (size_t)ps->cfg.n_workers * sizeof *clocks);
+  ps->cutting = false;
+  pthread_cond_broadcast(&ps->cv);
+  pthread_mutex_unlock(&ps->mu);
+  return rc;
 }
 
 static int stale_read_params(void *impl, float *out, dpt_err *err)
@@ -366,6 +433,7 @@ static const ps_ops stale_ops = {
     .get_stats = stale_get_stats,
     .read_velocity = stale_read_velocity,
     .read_params = stale_read_params,
+    .read_cut = stale_read_cut,
     .drop = stale_drop,
     .destroy = stale_destroy,
 };

@@ -671,8 +671,6 @@ static void test_compare_bad_options(void)
   expect_error("--staleness", "0,1,2,3,4,5,6,7,8", NULL, NULL, "at most 8 items");
   expect_error("--strategies", "allreduce", "--staleness", "0,inf",
                "--staleness inf: only meaningful when --strategies has ps");
-  expect_error("--staleness", "0,2", "--check-replicas", NULL,
-               "--staleness 2: --check-replicas is not supported with stale training");
   /* --straggler applies to every run: its workers must exist in the smallest. */
   expect_error("--workers", "4,2", "--straggler", "0:2,2:3",
                "--straggler 0:2,2:3: worker 2 does not exist in the 2-worker runs (workers 0..1)");

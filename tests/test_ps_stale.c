@@ -2,7 +2,8 @@
  * worker gives the synchronous result bit for bit at any staleness; with random per-worker delays
  * no pull ever sees a worker more than S pushes behind, every pull holds every push the bound
  * promises, and every push is applied exactly once; timeouts name the slow worker; a stop vote is
- * sticky and releases waits; an abort wakes waiters. */
+ * sticky and releases waits; an abort wakes waiters; a checkpoint's cut waits for the push in
+ * flight. */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -216,6 +217,31 @@ static void test_skip_vote_drops_its_push_alone(void)
   dpt_ps_destroy(ps);
 }
 
+/* A worker whose pushes are dropped stop_after_dropped times in a row stops every worker. */
+static void test_dropped_in_a_row_votes_stop(void)
+{
+  float init[2] = {0}, params[2], g[2] = {0};
+  dpt_ps_config cfg = {.n_params = 2, .n_workers = 2, .n_shards = 1, .timeout_s = 10,
+                       .staleness = 3, .stop_after_dropped = 2};
+  dpt_ps *ps;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_ps_create(&cfg, init, &ps, &err) == 0);
+  const int skips[] = {1, 0, 1, 1}; /* in a row: 1, 0, 1, 2 */
+  const int stop_after[] = {0, 0, 0, 1};
+  for (int i = 0; i < 4; i++) {
+    dpt_ps_round round;
+    CU_ASSERT_EQUAL(dpt_ps_push(ps, 1, g, 1.f, &(dpt_votes){.skip = skips[i]}, &err), 0);
+    CU_ASSERT_EQUAL(dpt_ps_pull(ps, 1, params, &round, &err), 0);
+    CU_ASSERT_EQUAL(round.votes.stop, stop_after[i]);
+    CU_ASSERT_EQUAL(round.votes.skip, skips[i]);
+  }
+  dpt_ps_round other;
+  CU_ASSERT_EQUAL(dpt_ps_push(ps, 0, g, 1.f, NULL, &err), 0);
+  CU_ASSERT_EQUAL(dpt_ps_pull(ps, 0, params, &other, &err), 0);
+  CU_ASSERT_EQUAL(other.votes.stop, 1); /* the other worker hears it at its next pull */
+  dpt_ps_destroy(ps);
+}
+
 static void test_abort_wakes_a_waiting_pull(void)
 {
   float init[2] = {0};
@@ -286,6 +312,89 @@ static void test_synchronous_rounds_cannot_drop(void)
   dpt_ps_destroy(ps);
 }
 
+/* ---- a checkpoint's cut: the pushes in flight are applied whole first ---- */
+
+/* The push's on_apply hook, after its first shard, lets the cutter in and waits (300 ms at most)
+ * for its cut to return: a cut that did not wait for the push would copy the second shard before
+ * the push reached it. */
+typedef struct cut_race {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool mid_push, cut_done;
+  dpt_ps *ps;
+  float params[2], velocity[2];
+  uint64_t clocks[1];
+  int rc;
+} cut_race;
+
+static void hold_mid_push(void *ctx, int shard, uint64_t round, int worker, double t0,
+                          double t1)
+{
+  cut_race *c = ctx;
+  if (shard != 0 || round != 0) return;
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_nsec += 300 * 1000 * 1000;
+  until.tv_sec += until.tv_nsec / 1000000000L;
+  until.tv_nsec %= 1000000000L;
+  pthread_mutex_lock(&c->mu);
+  c->mid_push = true;
+  pthread_cond_broadcast(&c->cv);
+  while (!c->cut_done && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0) {}
+  pthread_mutex_unlock(&c->mu);
+}
+
+static void *cut_mid_push(void *p)
+{
+  cut_race *c = p;
+  pthread_mutex_lock(&c->mu);
+  while (!c->mid_push) pthread_cond_wait(&c->cv, &c->mu);
+  pthread_mutex_unlock(&c->mu);
+  dpt_err err = {0};
+  c->rc = dpt_ps_read_cut(c->ps, c->params, c->velocity, c->clocks, &err);
+  pthread_mutex_lock(&c->mu);
+  c->cut_done = true;
+  pthread_cond_broadcast(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+  return NULL;
+}
+
+static void test_cut_waits_for_the_push_in_flight(void)
+{
+  float init[2] = {0}, g[2] = {-1.f, -1.f};
+  cut_race c = {.rc = -1};
+  pthread_mutex_init(&c.mu, NULL);
+  pthread_cond_init(&c.cv, NULL);
+  dpt_ps_config cfg = {.n_params = 2, .n_workers = 1, .n_shards = 2, .timeout_s = 10,
+                       .staleness = 1, .on_apply = hold_mid_push, .on_apply_ctx = &c};
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_ps_create(&cfg, init, &c.ps, &err) == 0);
+  pthread_t t;
+  CU_ASSERT_FATAL(pthread_create(&t, NULL, cut_mid_push, &c) == 0);
+  CU_ASSERT_EQUAL(dpt_ps_push(c.ps, 0, g, 1.f, NULL, &err), 0);
+  pthread_join(t, NULL);
+  CU_ASSERT_EQUAL(c.rc, 0);
+  CU_ASSERT_EQUAL(c.params[0], 1.f); /* the whole push, on both shards */
+  CU_ASSERT_EQUAL(c.params[1], 1.f);
+  CU_ASSERT_EQUAL(c.velocity[1], -1.f);
+  CU_ASSERT_EQUAL(c.clocks[0], 1);
+  dpt_ps_destroy(c.ps);
+  pthread_cond_destroy(&c.cv);
+  pthread_mutex_destroy(&c.mu);
+}
+
+static void test_synchronous_rounds_have_no_cut(void)
+{
+  float init[2] = {0}, out[4];
+  uint64_t clocks[2];
+  dpt_ps_config cfg = {.n_params = 2, .n_workers = 2, .n_shards = 1};
+  dpt_ps *ps;
+  dpt_err err = {0};
+  CU_ASSERT_FATAL(dpt_ps_create(&cfg, init, &ps, &err) == 0);
+  CU_ASSERT_EQUAL(dpt_ps_read_cut(ps, out, out + 2, clocks, &err), DPT_EINTERNAL);
+  dpt_ps_destroy(ps);
+}
+
 static void test_mpi_and_negative_staleness_refused(void)
 {
   float init[2] = {0};
@@ -310,10 +419,13 @@ int dpt_test_register(void)
   static const dpt_test_case waits[] = {DPT_TEST(test_timeout_names_the_slow_worker),
                                         DPT_TEST(test_stop_vote_is_sticky_and_releases_waits),
                                         DPT_TEST(test_skip_vote_drops_its_push_alone),
+                                        DPT_TEST(test_dropped_in_a_row_votes_stop),
                                         DPT_TEST(test_abort_wakes_a_waiting_pull),
                                         DPT_TEST(test_mpi_and_negative_staleness_refused),
                                         DPT_TEST(test_late_worker_is_dropped),
                                         DPT_TEST(test_synchronous_rounds_cannot_drop),
+                                        DPT_TEST(test_cut_waits_for_the_push_in_flight),
+                                        DPT_TEST(test_synchronous_rounds_have_no_cut),
                                         DPT_TEST_END};
   int rc = dpt_test_add_suite("ps_stale_consistency", consistency);
   return rc ? rc : dpt_test_add_suite("ps_stale_waits", waits);

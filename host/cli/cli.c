@@ -61,20 +61,15 @@ const char *dpt_cli_ps_option_given(const dpt_config *cfg)
                                : NULL;
 }
 
-/* What --staleness S >= 1 does not do yet (docs/ps.md "Consistency models"). */
-int dpt_cli_check_staleness(const dpt_config *cfg, dpt_err *err)
+/* What --staleness S >= 1 does not do (docs/ps.md "Checkpoints with staleness"). */
+static int check_staleness(const dpt_config *cfg, dpt_err *err)
 {
-  if (cfg->staleness == 0) return DPT_OK;
-  const char *clash = cfg->checkpoint_path            ? "--checkpoint"
-                      : cfg->resume_path              ? "--resume"
-                      : cfg->check_replicas           ? "--check-replicas"
-                      : cfg->on_nan == DPT_ON_NAN_SKIP ? "--on-nan skip"
-                                                       : NULL;
-  if (!clash) return DPT_OK;
+  if (cfg->staleness == 0 || cfg->checkpoint_every == 0) return DPT_OK;
   return dpt_err_set(err, DPT_EINPUT,
-                     "--staleness %s: %s is not supported with stale training yet (only with "
-                     "--staleness 0)",
-                     dpt_ps_staleness_text(cfg->staleness).text, clash);
+                     "--staleness %s: --checkpoint-every is not supported: with stale training a "
+                     "checkpoint is a consistent cut at an epoch's end (the workers are not in "
+                     "step in between)",
+                     dpt_ps_staleness_text(cfg->staleness).text);
 }
 
 int dpt_cli_parse(int argc, char **argv, dpt_config *cfg, dpt_cli_action *action, dpt_err *err)
@@ -91,5 +86,5 @@ int dpt_cli_parse(int argc, char **argv, dpt_config *cfg, dpt_cli_action *action
     return dpt_err_set(err, DPT_EINPUT,
                        "--on-worker-failure continue: needs --strategy ps --staleness S >= 1 (a "
                        "synchronous round cannot go on without a worker)");
-  return dpt_cli_check_staleness(cfg, err);
+  return check_staleness(cfg, err);
 }

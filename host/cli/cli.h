@@ -25,9 +25,6 @@ int dpt_cli_parse_with(int argc, char **argv, const dpt_option_table *extra, dpt
  * or NULL: for refusing them when no ps runs. */
 const char *dpt_cli_ps_option_given(const dpt_config *cfg);
 
-/* Refuses the options that stale training (--staleness >= 1) does not support yet. */
-int dpt_cli_check_staleness(const dpt_config *cfg, dpt_err *err);
-
 /* Names of the dpt_strategy values, by value, NULL-terminated. */
 extern const char *const dpt_cli_strategy_names[];
 

@@ -101,7 +101,8 @@ static const dpt_option rows[] = {
    .help = "save parameters, optimizer state and position at every epoch's\n"
            "end, on SIGINT/SIGTERM, and every --checkpoint-every steps"},
   {.name = "checkpoint-every", .value = "N", .kind = DPT_OPT_LONG, AT(checkpoint_every), .min = 1,
-   .max = 1000000000, .default_help = "off: epoch ends only", .help = "also save every N steps"},
+   .max = 1000000000, .default_help = "off: epoch ends only",
+   .help = "also save every N steps (not with --staleness S >= 1)"},
   {.name = "resume", .value = "FILE", .kind = DPT_OPT_STRING, AT(resume_path),
    .help = "continue a checkpoint's run up to --epochs in all, bit for bit as\n"
            "if never stopped (same model, workers and training settings)"},

@@ -40,6 +40,12 @@ static void write_json(FILE *f, const dpt_config *cfg, const dpt_result *r)
     fprintf(f, "  \"max_staleness_observed\": %" PRIu64 ",\n", r->max_staleness);
     fprintf(f, "  \"workers_lost\": %d,\n", r->workers_lost);
   }
+  if (r->staleness > 0 && cfg->checkpoint_path) { /* docs/ps.md "Checkpoints with staleness" */
+    fprintf(f, "  \"checkpoint_epoch\": %d,\n", r->checkpoint_epoch);
+    fprintf(f, "  \"checkpoint_state_hash\": \"%016" PRIx64 "\",\n", r->checkpoint_state_hash);
+  }
+  if (r->staleness > 0 && cfg->resume_path)
+    fprintf(f, "  \"resumed_state_hash\": \"%016" PRIx64 "\",\n", r->resumed_state_hash);
   fprintf(f, "  \"device\": \"%s\",\n", r->device);
   fprintf(f, "  \"params\": %zu,\n", r->params);
   fprintf(f, "  \"params_hash\": \"%016" PRIx64 "\",\n", r->params_hash);

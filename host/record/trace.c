@@ -14,7 +14,7 @@ enum { WORKER_SPANS_PER_STEP = 4, SERVER_SHARDS_TRACED = 16 };
 typedef struct trace_event {
   double t0, t1;
   long step;
-  int shard;
+  int shard, worker; /* -1 where they do not apply */
   dpt_span_kind kind;
 } trace_event;
 
@@ -44,7 +44,8 @@ int dpt_trace_create(const dpt_trace_config *cfg, dpt_trace **out, dpt_err *err)
   *t = (dpt_trace){.cfg = *cfg, .n_tracks = n, .tracks = tracks};
   int shards = cfg->ps_shards < SERVER_SHARDS_TRACED ? cfg->ps_shards : SERVER_SHARDS_TRACED;
   for (int i = 0; i < n; i++) {
-    long per_step = i < cfg->workers ? WORKER_SPANS_PER_STEP : shards;
+    long per_step = i < cfg->workers ? WORKER_SPANS_PER_STEP
+                                     : shards * (cfg->ps_per_push ? cfg->workers : 1);
     tracks[i].cap = cfg->max_steps * per_step;
     tracks[i].events = malloc((size_t)tracks[i].cap * sizeof(trace_event));
     if (!tracks[i].events) {
@@ -56,16 +57,21 @@ int dpt_trace_create(const dpt_trace_config *cfg, dpt_trace **out, dpt_err *err)
   return DPT_OK;
 }
 
-void dpt_trace_span(dpt_trace *t, int track, dpt_span_kind kind, double t0, double t1, long step,
-                    int shard)
+static void record(dpt_trace *t, int track, trace_event e)
 {
   trace_track *k = &t->tracks[track];
-  if (step > t->cfg.steps_before + t->cfg.max_steps || k->len == k->cap) {
+  if (e.step > t->cfg.steps_before + t->cfg.max_steps || k->len == k->cap) {
     k->dropped++;
     return;
   }
-  k->events[k->len++] = (trace_event){.t0 = t0, .t1 = t1, .step = step, .shard = shard,
-                                      .kind = kind};
+  k->events[k->len++] = e;
+}
+
+void dpt_trace_span(dpt_trace *t, int track, dpt_span_kind kind, double t0, double t1, long step,
+                    int shard)
+{
+  record(t, track, (trace_event){.t0 = t0, .t1 = t1, .step = step, .shard = shard, .worker = -1,
+                                 .kind = kind});
 }
 
 /* The sync layer reports only the totals of waiting and communicating. A synchronous exchange
@@ -80,10 +86,13 @@ void dpt_trace_step(dpt_trace *t, int worker, long step, double start, double co
   dpt_trace_span(t, worker, DPT_SPAN_COMM, waited, end, step, -1);
 }
 
-void dpt_trace_server_apply(void *trace, int shard, uint64_t round, double t0, double t1)
+void dpt_trace_server_apply(void *trace, int shard, uint64_t round, int worker, double t0,
+                            double t1)
 {
   dpt_trace *t = trace;
-  dpt_trace_span(t, t->cfg.workers, DPT_SPAN_OPTIMIZER, t0, t1, (long)round + 1, shard);
+  record(t, t->cfg.workers, (trace_event){.t0 = t0, .t1 = t1, .step = (long)round + 1,
+                                          .shard = shard, .worker = worker,
+                                          .kind = DPT_SPAN_OPTIMIZER});
 }
 
 static const char *span_name(const dpt_trace *t, dpt_span_kind kind)
@@ -122,6 +131,7 @@ static void write_event(FILE *f, const dpt_trace *t, int track, const trace_even
              "\"args\":{\"step\":%ld", track, span_name(t, e->kind), DPT_JSON_NUM(ts, 3),
           DPT_JSON_NUM(dur > 0 ? dur : 0, 3), e->step);
   if (e->shard >= 0) fprintf(f, ",\"shard\":%d", e->shard);
+  if (e->worker >= 0) fprintf(f, ",\"worker\":%d", e->worker);
   fputs("}}", f);
 }
 

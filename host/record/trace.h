@@ -27,6 +27,8 @@ typedef struct dpt_trace_config {
   int workers;
   dpt_strategy strategy;
   int ps_shards;       /* > 0 adds the server track (strategy ps) */
+  bool ps_per_push;    /* staleness: the server applies each worker's push alone (workers spans
+                        * per shard and step on its track) */
   long steps_before;   /* steps done before this run started (a resumed run) */
   long max_steps;      /* spans of steps steps_before + 1 .. steps_before + max_steps are kept */
   long total_steps;    /* of the run, for the file's metadata */
@@ -45,8 +47,10 @@ void dpt_trace_span(dpt_trace *t, int track, dpt_span_kind kind, double t0, doub
 void dpt_trace_step(dpt_trace *t, int worker, long step, double start, double computed,
                     double end, const dpt_sync_timing *timing);
 
-/* The parameter server's per-shard hook (dpt_ps_apply_hook): records an optimizer span. */
-void dpt_trace_server_apply(void *trace, int shard, uint64_t round, double t0, double t1);
+/* The parameter server's per-shard hook (dpt_ps_apply_hook): records an optimizer span, with
+ * the pushing worker when there is one (staleness: every applied push). */
+void dpt_trace_server_apply(void *trace, int shard, uint64_t round, int worker, double t0,
+                            double t1);
 
 /* Writes the trace atomically. Call after every recording thread was joined. */
 int dpt_trace_write(const dpt_trace *t, const char *path, dpt_err *err);

@@ -98,6 +98,14 @@ int dpt_sync_drop(dpt_sync *s, int worker, uint64_t *pushes, dpt_err *err)
   return s->vt->drop(s->ctx, worker, pushes, err);
 }
 
+int dpt_sync_read_cut(dpt_sync *s, float *params, float *velocity, uint64_t *clocks,
+                      dpt_err *err)
+{
+  if (!s->vt->read_cut)
+    return dpt_err_set(err, DPT_EINTERNAL, "sync %s: no server state to cut", s->vt->name);
+  return s->vt->read_cut(s->ctx, params, velocity, clocks, err);
+}
+
 bool dpt_sync_ps_stats(const dpt_sync *s, dpt_ps_stats *out)
 {
   *out = (dpt_ps_stats){0};

@@ -153,6 +153,12 @@ static int ps_drop(void *ctx, int worker, uint64_t *pushes, dpt_err *err)
   return dpt_ps_drop(s->ps, worker, pushes, err);
 }
 
+static int ps_read_cut(void *ctx, float *params, float *velocity, uint64_t *clocks, dpt_err *err)
+{
+  sync_ps *s = ctx;
+  return dpt_ps_read_cut(s->ps, params, velocity, clocks, err);
+}
+
 static void ps_get_stats(void *ctx, dpt_ps_stats *out)
 {
   sync_ps *s = ctx;
@@ -178,6 +184,7 @@ static const dpt_sync_ops ps_ops = {
     .read_velocity = ps_read_velocity,
     .adopt_shared = ps_adopt_shared,
     .drop = ps_drop,
+    .read_cut = ps_read_cut,
     .get_ps_stats = ps_get_stats,
 };
 
@@ -199,7 +206,8 @@ int dpt_sync_ps_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
                       .proc_rank = cfg->proc_rank,
                       .staleness = cfg->staleness,
                       .on_late = cfg->on_late,
-                      .on_late_ctx = cfg->on_late_ctx};
+                      .on_late_ctx = cfg->on_late_ctx,
+                      .stop_after_dropped = cfg->ps_stop_after_dropped};
   int rc = s && workers ? DPT_OK : dpt_err_set(err, DPT_ENOMEM, "sync ps: out of memory");
   if (!rc) rc = dpt_ps_create(&pc, cfg->init_params, &s->ps, err);
   if (rc) {

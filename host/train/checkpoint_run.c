@@ -7,6 +7,7 @@
 #include "host/checkpoint/checkpoint_io.h"
 #include "host/train/run.h"
 #include "host/train/run_procs.h"
+#include "host/train/stale_checkpoint.h"
 
 /* The checkpoint fields a run defines by itself (no position, no arrays). */
 static dpt_checkpoint describe_run(const dpt_run *run)
@@ -24,25 +25,47 @@ static dpt_checkpoint describe_run(const dpt_run *run)
   return ck;
 }
 
+/* The steps skipped in a row before the cut: the same in every slot, except with staleness,
+ * where each worker counts its own dropped pushes: the longest run of them. */
+static long skips_in_a_row(const dpt_run *run)
+{
+  long most = 0;
+  for (int w = 0; w < run->workers; w++)
+    if (run->slots[w].skips_in_a_row > most) most = run->slots[w].skips_in_a_row;
+  return most;
+}
+
 /* Process 0 alone (the others hold the same replicas and no server state), with every process's
- * figures in r->save_workers: reads its state and writes the file. */
+ * figures in r->save_workers: reads its state and writes the file. With staleness, at an epoch's
+ * end only, the state is the server's consistent cut (host/train/stale_checkpoint.h). */
 static int write_checkpoint(dpt_run *run, dpt_device *dev, const float *params, int next_epoch,
                             long next_step, dpt_err *err)
 {
   dpt_resilience *r = &run->resilience;
-  int rc = dpt_dev_copy_d2h(dev, r->save_params, params, run->n_params * sizeof(float), err);
-  if (!rc) rc = dpt_sync_read_velocity(&run->sync, 0, r->save_velocity, err);
+  int rc;
+  if (run->cfg->staleness > 0) {
+    rc = next_step == 0 ? dpt_stale_checkpoint_read(run, next_epoch, err)
+                        : dpt_err_set(err, DPT_EINTERNAL,
+                                      "checkpoint: stale training saves at an epoch's end only");
+  } else {
+    rc = dpt_dev_copy_d2h(dev, r->save_params, params, run->n_params * sizeof(float), err);
+    if (!rc) rc = dpt_sync_read_velocity(&run->sync, 0, r->save_velocity, err);
+  }
   if (rc) return rc;
   dpt_checkpoint ck = describe_run(run);
   ck.epoch = next_epoch;
   ck.step = (uint64_t)next_step;
   ck.skipped_steps = (uint64_t)r->skipped_steps;
-  ck.skips_in_a_row = (uint64_t)run->slots[0].skips_in_a_row; /* the same in every slot */
+  ck.skips_in_a_row = (uint64_t)skips_in_a_row(run);
   ck.epoch_skipped_steps = (uint64_t)r->epoch_skipped_steps;
   ck.per_worker = r->save_workers;
   ck.params = r->save_params;
   ck.velocity = r->save_velocity;
-  return dpt_checkpoint_write_file(run->cfg->checkpoint_path, &ck, r->fault.slow_save_s, err);
+  rc = dpt_checkpoint_write_file(run->cfg->checkpoint_path, &ck, r->fault.slow_save_s, err);
+  if (rc) return rc;
+  r->saved_epoch = next_epoch;
+  r->saved_state_hash = dpt_stale_state_hash(ck.params, ck.velocity, run->n_params);
+  return DPT_OK;
 }
 
 /* How long the other processes wait for process 0 to write or read a checkpoint: files can be
@@ -201,6 +224,12 @@ int dpt_checkpoint_resume_run(dpt_run *run, float *init_params, dpt_err *err)
                      "--resume %s: the checkpoint has finished %d epoch(s); --epochs %d leaves "
                      "nothing to train",
                      cfg->resume_path, ck->epoch - 1, cfg->epochs);
+  if (!rc && run->queued && ck->step != 0)
+    rc = dpt_err_set(err, DPT_EINPUT,
+                     "--resume %s: saved in the middle of epoch %d (before its step %llu); "
+                     "--staleness inf deals whole epochs from its shared queue: resume it with a "
+                     "finite --staleness, or with 0",
+                     cfg->resume_path, ck->epoch, (unsigned long long)ck->step + 1);
   if (rc) return rc;
   if (!ck->train_fingerprint)
     notice(run, "--resume: the checkpoint (an older version) does not record its data set: "

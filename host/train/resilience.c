@@ -5,6 +5,7 @@
 
 #include "host/train/checkpoint_run.h"
 #include "host/train/run.h"
+#include "host/train/step_guard.h"
 
 static int allocate_save_buffers(dpt_run *run, dpt_err *err)
 {
@@ -60,8 +61,9 @@ static int diverged(const dpt_run *run, dpt_err *err)
                      (double)cfg->schedule.base_lr, cfg->max_skips);
 }
 
-int dpt_resilience_finish(const dpt_run *run, dpt_err *err)
+int dpt_resilience_finish(dpt_run *run, dpt_err *err)
 {
+  if (run->cfg->staleness > 0) dpt_guard_print_skips(run); /* those after worker 0's last step */
   const dpt_resilience *r = &run->resilience;
   if (r->diverged_after) return diverged(run, err);
   if (r->nonfinite_after) {
@@ -83,6 +85,16 @@ int dpt_resilience_finish(const dpt_run *run, dpt_err *err)
                        ck ? ", saved in " : "", ck ? ck : "");
   char where[128];
   where_text(run, r->stopped_after, where, sizeof where);
+  if (ck && run->cfg->staleness > 0 && !r->evaluation_cut) /* cut at epochs' ends only */
+    return r->saved_epoch > 0
+               ? dpt_err_set(err, DPT_EINTERRUPTED,
+                             "stopped on request after %s; stale training saves at epochs' "
+                             "ends only: --resume %s continues from the end of epoch %d",
+                             where, ck, r->saved_epoch - 1)
+               : dpt_err_set(err, DPT_EINTERRUPTED,
+                             "stopped on request after %s; stale training saves at epochs' "
+                             "ends only, and no epoch of this run ended: it saved nothing in %s",
+                             where, ck);
   return dpt_err_set(err, DPT_EINTERRUPTED, "stopped on request after %s%s; %s%s%s", where, during,
                      ck ? "--resume " : "no checkpoint saved (no --checkpoint)", ck ? ck : "",
                      ck ? " continues it" : "");

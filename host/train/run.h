@@ -46,6 +46,7 @@ typedef struct dpt_worker_slot {
   long piece;              /* queued: the piece it holds, and its exchanges when it took it */
   uint64_t piece_exchanges; /* (both under the run's queue_mu) */
   uint64_t exchanges;      /* written by the worker: its exchanges that returned */
+  uint64_t pull_staleness; /* written by the worker: what its last exchange's pull observed */
   float *replica_copy;    /* --check-replicas: host copy of this worker's parameters */
   dpt_step_counts counts; /* CUDA: the device's counts at the run's points */
 } dpt_worker_slot;

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "dpt/timer.h"
 #include "host/train/checkpoint_run.h"
@@ -10,7 +11,7 @@
 
 enum {
   STALL_POLL_MS = 10,
-  SKIP_NOTICES = 3 /* skipped steps announced one by one; the epoch lines count the others */
+  SKIP_NOTICES = DPT_SKIP_NOTICES
 };
 
 /* Steps done once `step` of `epoch` is: 1-based, counted since training started. */
@@ -112,6 +113,41 @@ static void tell_skips(dpt_run *run, const dpt_ledger *l, long first, long count
   }
 }
 
+/* With staleness, any worker, from its own ledger: the server dropped its pushes alone. Counted
+ * under the skip lock; the first few are queued for worker 0 to print (dpt_guard_print_skips). */
+static void count_stale_skips(dpt_run *run, int w, const dpt_ledger *l, long first, long count)
+{
+  dpt_resilience *r = &run->resilience;
+  pthread_mutex_lock(&r->skip_mu);
+  r->skipped_steps += count;
+  r->epoch_skipped_steps += count;
+  for (long i = first; i < first + count && i < DPT_LEDGER_NOTES; i++, r->skip_notices++) {
+    if (r->skip_notices >= SKIP_NOTICES) continue;
+    long at = (long)l->note_step[i];
+    snprintf(r->skip_notice[r->skip_notices], sizeof r->skip_notice[0],
+             "step %ld (epoch %ld): NaN or Inf in worker %d's gradient: its push is dropped, the "
+             "other workers' are applied (--on-nan skip, --staleness)%s",
+             at, (at - 1) / run->steps_per_epoch + 1, run->first_worker + w,
+             r->skip_notices + 1 == SKIP_NOTICES ? "; further skipped pushes are counted in the "
+                                                   "epoch lines"
+                                                 : "");
+  }
+  pthread_mutex_unlock(&r->skip_mu);
+}
+
+void dpt_guard_print_skips(dpt_run *run)
+{
+  dpt_resilience *r = &run->resilience;
+  char msgs[SKIP_NOTICES][sizeof r->skip_notice[0]];
+  long n = 0;
+  pthread_mutex_lock(&r->skip_mu);
+  for (; r->notices_printed < r->skip_notices && r->notices_printed < SKIP_NOTICES; n++)
+    memcpy(msgs[n], r->skip_notice[r->notices_printed++], sizeof msgs[n]);
+  pthread_mutex_unlock(&r->skip_mu);
+  for (long i = 0; i < n && run->obs && run->obs->on_notice; i++)
+    run->obs->on_notice(run->obs->ctx, msgs[i]);
+}
+
 int dpt_guard_after_exchange(dpt_run *run, int w, dpt_device *dev, float *params, int epoch,
                              long step, dpt_err *err)
 {
@@ -138,7 +174,10 @@ int dpt_guard_read(dpt_run *run, int w, const dpt_ledger *l, int epoch, long ste
   slot->skips_in_a_row = (long)l->in_a_row;
   long first = slot->seen_skipped, count = (long)l->skipped - first;
   slot->seen_skipped = (long)l->skipped;
-  if (w == 0 && count > 0) {
+  bool stale = run->cfg->staleness > 0; /* each worker counts its own dropped pushes */
+  if (stale && count > 0) count_stale_skips(run, w, l, first, count);
+  if (stale && w == 0) dpt_guard_print_skips(run);
+  if (!stale && w == 0 && count > 0) {
     run->resilience.skipped_steps += count;
     run->resilience.epoch_skipped_steps += count;
     tell_skips(run, l, first, count);
@@ -148,7 +187,9 @@ int dpt_guard_read(dpt_run *run, int w, const dpt_ledger *l, int epoch, long ste
   if (at == 0) return DPT_OK;
   if (!l->halted_nonfinite) {
     out->diverged = true;
-    if (w == 0) run->resilience.diverged_after = at;
+    if (stale) pthread_mutex_lock(&run->resilience.skip_mu);
+    if ((w == 0 || stale) && !run->resilience.diverged_after) run->resilience.diverged_after = at;
+    if (stale) pthread_mutex_unlock(&run->resilience.skip_mu);
     return DPT_OK;
   }
   long bad = (long)l->own_bad_step;
@@ -173,6 +214,8 @@ int dpt_guard_step_boundary(dpt_run *run, int w, dpt_device *dev, const float *p
   if (stop && w == 0) run->resilience.stopped_after = done;
   bool due = stop || (every > 0 && done % every == 0);
   if (!run->cfg->checkpoint_path || !due || step + 1 == run->steps_per_epoch) return DPT_OK;
+  /* Stale workers stop at different steps: their cut is the epoch's end (stale_checkpoint.h). */
+  if (run->cfg->staleness > 0) return DPT_OK;
   /* After the first barrier every worker's figures of this step are in its slot and no exchange
    * is in flight; nobody starts the next step before worker 0 has saved. */
   int rc = dpt_barrier_wait(&run->barrier, w, err);

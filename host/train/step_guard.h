@@ -53,6 +53,10 @@ bool dpt_guard_read_due(const struct dpt_run *run, int epoch, long step);
 int dpt_guard_read(struct dpt_run *run, int w, const dpt_ledger *l, int epoch, long step,
                    dpt_step_outcome *out, dpt_err *err);
 
+/* With staleness: the skipped pushes' notices queued since the last call (the first few of the
+ * run), printed by worker 0 between its steps, and once the workers have joined. */
+void dpt_guard_print_skips(struct dpt_run *run);
+
 /* At the boundary after step, which is the last when the outcome stops the run: the checkpoint
  * due now (every --checkpoint-every steps, or on a stop request; never after diverging) saved by
  * worker 0 between two barriers. params is the worker's replica on dev. The checkpoint of an

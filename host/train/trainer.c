@@ -14,6 +14,7 @@
 #include "host/train/run.h"
 #include "host/train/run_memory.h"
 #include "host/train/run_procs.h"
+#include "host/train/stale_checkpoint.h"
 #include "host/train/worker_join.h"
 #include "host/record/trace.h"
 
@@ -113,6 +114,9 @@ static void fill_result(const dpt_config *cfg, const dpt_run *run, size_t bytes_
     out->pushes_applied = ps.pushes_applied;
     out->max_staleness = ps.max_staleness;
     out->workers_lost = ps.workers_dropped;
+    out->checkpoint_state_hash = run->resilience.saved_state_hash;
+    out->checkpoint_epoch = run->resilience.saved_epoch;
+    out->resumed_state_hash = run->resilience.resumed_state_hash;
   }
   for (int w = 0; run->procs == 1 && w < run->workers && w < DPT_RESULT_DEVICES_MAX; w++)
     out->worker_samples[out->n_worker_samples++] = run->slots[w].run_samples;
@@ -143,7 +147,8 @@ static int start_trace(const dpt_config *cfg, dpt_run *run, dpt_sync_config *sc,
   /* A resumed run traces its own first steps. */
   long first = dpt_run_step_index(run, run->resilience.start_epoch, run->resilience.start_step);
   dpt_trace_config tc = {.workers = run->workers, .strategy = cfg->strategy,
-                         .ps_shards = ps ? run->ps_shards : 0, .steps_before = first,
+                         .ps_shards = ps ? run->ps_shards : 0,
+                         .ps_per_push = ps && cfg->staleness > 0, .steps_before = first,
                          .max_steps = cfg->trace_steps,
                          .total_steps = dpt_run_total_steps(run), .origin_s = dpt_now()};
   int rc = dpt_trace_create(&tc, &run->trace, err);
@@ -268,7 +273,10 @@ static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dp
                         .momentum = cfg->momentum, .weight_decay = cfg->weight_decay,
                         .timeout_s = cfg->timeout_s, .init_params = init,
                         .procs = run->procs, .proc_rank = run->proc_rank,
-                        .staleness = cfg->staleness};
+                        .staleness = cfg->staleness,
+                        /* A worker past --max-skips stops them all (docs/ps.md, NaN and Inf). */
+                        .ps_stop_after_dropped =
+                            cfg->on_nan == DPT_ON_NAN_SKIP ? cfg->max_skips + 1 : 0};
   bool may_lose = cfg->on_worker_failure == DPT_ON_FAILURE_CONTINUE;
   if (may_lose) {
     sc.on_late = lose_late_worker;
@@ -278,7 +286,9 @@ static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dp
   if (!rc && cfg->trace_path) rc = start_trace(cfg, run, &sc, err);
   if (!rc) rc = dpt_sync_create(&sc, &run->sync, err);
   if (!rc) {
-    rc = dpt_barrier_init(&run->barrier, run->workers, cfg->timeout_s, err);
+    if (cfg->staleness > 0 && cfg->resume_path)
+      rc = dpt_stale_resumed_state(run, &run->resilience.resumed_state_hash, err);
+    if (!rc) rc = dpt_barrier_init(&run->barrier, run->workers, cfg->timeout_s, err);
     if (!rc) {
       dpt_barrier_name_from(&run->barrier, run->first_worker);
       if (may_lose) dpt_barrier_on_timeout(&run->barrier, lose_late_worker, run);
@@ -322,11 +332,13 @@ int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, d
   pthread_mutex_init(&run.err_mu, NULL);
   pthread_mutex_init(&run.queue_mu, NULL);
   pthread_mutex_init(&run.lose_mu, NULL);
+  pthread_mutex_init(&run.resilience.skip_mu, NULL);
   rc = train_loaded(cfg, &run, out, err);
   dpt_run_procs_close(&run); /* after the strategy's channels, in the same order everywhere */
   pthread_mutex_destroy(&run.err_mu);
   pthread_mutex_destroy(&run.queue_mu);
   pthread_mutex_destroy(&run.lose_mu);
+  pthread_mutex_destroy(&run.resilience.skip_mu);
   free(run.final_params);
   free(run.slots);
   free(run.returned);

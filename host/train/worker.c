@@ -150,6 +150,7 @@ static int check_replicas(worker *self, long step)
                             run->n_params * sizeof(float), &self->err);
   if (!rc) rc = dpt_barrier_wait(&run->barrier, self->w, &self->err);
   for (int w = 1; w < run->workers && !rc && self->w == 0; w++) {
+    if (dpt_run_worker_lost(run, w)) continue; /* its thread frees its copy as it leaves */
     const float *a = run->slots[0].replica_copy, *b = run->slots[w].replica_copy;
     if (memcmp(a, b, run->n_params * sizeof(float)) == 0) continue;
     size_t i = 0;
@@ -247,6 +248,7 @@ static int train_step(worker *self, int epoch, long step, int share, float *lr_o
                          &t, &self->err);
   if (run->trace) dpt_trace_step(run->trace, self->w, global_step + 1, t0, t1, dpt_now(), &t);
   self->slot->comm_s += t.comm_s;
+  self->slot->pull_staleness = t.staleness; /* worker 0's, for its step's metrics row */
   self->slot->wait_s += t.wait_s;
   if (!rc) self->slot->exchanges++; /* read by a dropper under the queue lock: see take_piece */
   /* --check-replicas waits for the device: first for the exchange, which may wait on others. */
@@ -260,7 +262,8 @@ static int train_step(worker *self, int epoch, long step, int share, float *lr_o
   if (step_loss_due(run, epoch, step))
     self->slot->step_loss[(global_step + 1) / cfg->metrics_every % 2] = self->seen->step_loss;
   *lr_out = lr;
-  return cfg->check_replicas ? check_replicas(self, global_step) : DPT_OK;
+  /* With staleness the replicas differ by design until the epoch's end (end_training_loop). */
+  return cfg->check_replicas && cfg->staleness == 0 ? check_replicas(self, global_step) : DPT_OK;
 }
 
 /* Between two chunks of an evaluation (dpt_resilience.stop_evaluation). */
@@ -391,7 +394,9 @@ static int report_step(dpt_run *run, int epoch, long step, int rows, float lr,
                        .steps_per_epoch = run->steps_per_epoch, .step = global_step + 1,
                        .workers = run->all_workers, .loss = loss / loss_rows, .lr = lr,
                        .epoch_elapsed_s = epoch_elapsed_s, .samples_done = samples,
-                       .elapsed_s = dpt_now() - run->start_s};
+                       .elapsed_s = dpt_now() - run->start_s,
+                       .staleness = run->cfg->staleness > 0 ? (long)run->slots[0].pull_staleness
+                                                            : -1};
   run->obs->on_step(run->obs->ctx, &st);
   return DPT_OK;
 }
@@ -590,6 +595,9 @@ static int run_epoch(worker *self, int epoch, bool *stopped)
   double eval_t0 = dpt_now(), train_time = eval_t0 - epoch_start(run);
   if (!rc && self->w == 0) run->train_s += train_time;
   if (run->queued) lr = last_step_lr(run, epoch); /* worker 0 may not have run the last piece */
+  /* Stale: the replicas just settled must all be the same (no push came between the settles). */
+  if (run->cfg->check_replicas && run->cfg->staleness > 0)
+    rc = check_replicas(self, dpt_run_step_index(run, epoch + 1, 0) - 1);
   if (!rc) rc = evaluate_slice(self);
   if (!rc && run->trace)
     dpt_trace_span(run->trace, self->w, DPT_SPAN_EVAL, eval_t0, dpt_now(),

@@ -24,9 +24,11 @@ enum { DPT_PS_MAX_SERVER_THREADS = 64 };
 
 /* Optional observer of the server's work (--trace): called from the server thread that finished
  * round `round` (0-based) of `shard`, with the span's dpt_now() times (its first slice's start,
- * its last slice's end), one call at a time (under the server's lock). Must be cheap; must not
- * block. */
-typedef void (*dpt_ps_apply_hook)(void *ctx, int shard, uint64_t round, double t0, double t1);
+ * its last slice's end), one call at a time (under the server's lock). worker is -1: a round
+ * holds every worker's push. With staleness: called for each push, by the pushing thread, with
+ * worker's push index as the round (under the clock lock). Must be cheap; must not block. */
+typedef void (*dpt_ps_apply_hook)(void *ctx, int shard, uint64_t round, int worker, double t0,
+                                  double t1);
 
 typedef struct dpt_ps_config {
   size_t n_params;
@@ -49,6 +51,10 @@ typedef struct dpt_ps_config {
    * NULL, or a worker still there afterwards: the pull aborts the server, as in synchronous mode. */
   void (*on_late)(void *ctx, int worker, const char *why);
   void *on_late_ctx;
+  /* With staleness: a push that makes this many of its worker's pushes in a row dropped (skip
+   * votes) also votes stop, for every worker: that worker's run diverged (--max-skips + 1), and
+   * none should wait for it. 0: never. */
+  int stop_after_dropped;
   /* Under MPI (docs/mpi.md, ps/ps_mpi.h): the job's processes, each with n_workers workers, and
    * this one's rank. Every process creates the ps with the same config; process 0's holds the
    * server, whose rounds take every process's workers, and the others forward their workers'
@@ -74,7 +80,9 @@ typedef struct dpt_ps dpt_ps;
 /* What a worker's pull learned of its round. */
 typedef struct dpt_ps_round {
   dpt_votes votes; /* every worker's, counted; a round some worker voted to skip changed nothing,
-                    * on every shard alike, since each shard counts every worker's vote */
+                    * on every shard alike, since each shard counts every worker's vote. With
+                    * staleness: stop is sticky (any push's), and skip is 1 when this worker's
+                    * own last push was dropped (it alone: the others' pushes are applied) */
   double wait_s;   /* time the pull was blocked waiting for the round */
   uint64_t staleness; /* pushes the slowest worker had fewer than this one when the pull copied
                        * the parameters: 0 in synchronous rounds, at most the config's staleness */
@@ -125,6 +133,13 @@ int dpt_ps_read_params(dpt_ps *ps, float *params, dpt_err *err);
  * *pushes: its pushes applied, all told. Without staleness: DPT_EINTERNAL (a synchronous round
  * cannot lose a worker). */
 int dpt_ps_drop(dpt_ps *ps, int worker, uint64_t *pushes, dpt_err *err);
+
+/* With staleness, for checkpoints: a consistent cut of the server's state. No push begins while
+ * it is read, and every push in flight is applied whole first (the server drains; bounded by the
+ * timeout); then the master parameters and velocity (n_params floats each) and every worker's
+ * clock (its pushes applied or dropped, n_workers entries) are copied. From any thread. Without
+ * staleness: DPT_EINTERNAL (dpt_ps_read_velocity serves checkpoints there). */
+int dpt_ps_read_cut(dpt_ps *ps, float *params, float *velocity, uint64_t *clocks, dpt_err *err);
 
 /* Stops the server threads and frees everything. */
 void dpt_ps_destroy(dpt_ps *ps);

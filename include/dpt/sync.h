@@ -68,6 +68,9 @@ typedef struct dpt_sync_ops {
   int (*adopt_shared)(void *ctx, int worker, float *params, dpt_err *err);
   /* With staleness (ps): worker leaves the run for good (dpt_ps_drop); NULL: not supported. */
   int (*drop)(void *ctx, int worker, uint64_t *pushes, dpt_err *err);
+  /* With staleness (ps), for checkpoints: the server's consistent cut (dpt_ps_read_cut) into host
+   * memory; NULL: not supported. */
+  int (*read_cut)(void *ctx, float *params, float *velocity, uint64_t *clocks, dpt_err *err);
   /* The server's counts (ps only; NULL elsewhere). */
   void (*get_ps_stats)(void *ctx, dpt_ps_stats *out);
 } dpt_sync_ops;
@@ -98,6 +101,7 @@ typedef struct dpt_sync_config {
   int staleness;         /* ps only: the consistency model (dpt_ps_config.staleness) */
   void (*on_late)(void *ctx, int worker, const char *why); /* ps with staleness (dpt/ps.h) */
   void *on_late_ctx;
+  int ps_stop_after_dropped; /* ps with staleness: dpt_ps_config.stop_after_dropped */
   /* Under MPI (docs/mpi.md): the job's processes, each running n_workers workers, and this one's
    * rank; the exchange then sums over every process's workers. 0 or 1: this process alone. */
   int procs;
@@ -120,6 +124,9 @@ int dpt_sync_read_velocity(dpt_sync *s, int worker, float *out, dpt_err *err);
 int dpt_sync_adopt_shared(dpt_sync *s, int worker, float *params, dpt_err *err);
 /* Drops worker from the exchange for good, from any thread; *pushes: its exchanges applied. */
 int dpt_sync_drop(dpt_sync *s, int worker, uint64_t *pushes, dpt_err *err);
+/* The server's consistent cut (ps with staleness; dpt_ps_read_cut), from any thread. */
+int dpt_sync_read_cut(dpt_sync *s, float *params, float *velocity, uint64_t *clocks,
+                      dpt_err *err);
 /* The server's counts into *out; false (and *out zeroed) for a strategy with no server. */
 bool dpt_sync_ps_stats(const dpt_sync *s, dpt_ps_stats *out);
 void dpt_sync_destroy(dpt_sync *s);

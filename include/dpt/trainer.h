@@ -37,6 +37,9 @@ typedef struct dpt_step_stats {
   double epoch_elapsed_s; /* since the epoch's training loop started */
   long samples_done;    /* this epoch's training samples so far */
   double elapsed_s;     /* since training started */
+  /* ps with staleness: how many pushes the slowest worker trailed worker 0 by when worker 0's
+   * pull of this step copied the parameters (dpt_sync_timing.staleness); -1 otherwise. */
+  long staleness;
 } dpt_step_stats;
 
 typedef struct dpt_observer {
@@ -114,6 +117,12 @@ typedef struct dpt_result {
   uint64_t pushes_applied;      /* ps: pushes that stepped the parameters (this process's server) */
   uint64_t max_staleness;       /* ps: the largest staleness a pull saw (never above staleness) */
   int workers_lost;             /* ps with --on-worker-failure continue: workers that left */
+  /* ps with staleness (docs/ps.md "Checkpoints with staleness"): the hash of the state (parameters,
+   * then velocity: FNV-1a 64) of the last checkpoint saved and the epoch it continues in (0: none
+   * saved), and with --resume that of the state the server started from, read back from it. */
+  uint64_t checkpoint_state_hash;
+  int checkpoint_epoch;
+  uint64_t resumed_state_hash;
   /* --target-acc: the steps and seconds (since training started) at the end of the first epoch
    * whose test accuracy reached it; -1 and NAN when none did or no target was set. */
   long steps_to_target;
