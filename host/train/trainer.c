@@ -189,9 +189,10 @@ static int plan_run(void *ctx, const dpt_data_plan *plan, dpt_err *err)
   return rc ? rc : dpt_run_memory_check(run, plan, err);
 }
 
-/* The rows a replica holds: evaluation runs in chunks of up to EVAL_ROWS (a GPU's step is then
- * a few large GEMMs, not many small ones), fewer for a model so wide that a chunk's activations
- * would pass EVAL_FLOATS, and never fewer than a worker's share of a training batch. */
+/* The rows a GPU replica holds: evaluation runs in chunks of up to EVAL_ROWS (a few large GEMMs,
+ * not many small launches), fewer for a model so wide that a chunk's activations would pass
+ * EVAL_FLOATS, and never fewer than a worker's share of a training batch. A CPU replica keeps
+ * the training shard's rows: OpenBLAS gains little from larger chunks, and would thread them. */
 static int eval_rows(const dpt_mlp_shape *s, int max_rows)
 {
   enum { EVAL_ROWS = 2048, EVAL_FLOATS = 16 << 20 };
@@ -244,7 +245,8 @@ static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dp
   if (!rc) rc = plan_consistency(cfg, run, err);
   if (rc) return rc;
   run->max_rows = (cfg->batch + run->all_workers - 1) / run->all_workers;
-  run->replica_rows = eval_rows(&run->shape, run->max_rows);
+  run->replica_rows = run->device_kind == DPT_DEVICE_CPU ? run->max_rows
+                                                        : eval_rows(&run->shape, run->max_rows);
   run->steps_per_epoch = (long)((run->train->count + (size_t)cfg->batch - 1) / (size_t)cfg->batch);
   /* Reading a GPU's ledger waits for the device: once every --metrics-every steps, when a step's
    * loss is summed (whether this process writes the rows or not: every process sums it). With
