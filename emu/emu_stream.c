@@ -3,8 +3,12 @@
  * cudaStreamDestroy, cudaStreamSynchronize, cudaStreamQuery). The legacy and
  * per-thread default streams are one stream per device, made on first use. Once
  * a device has a sticky error its streams drop their work, as a broken context
- * does. */
+ * does. When the process exits, the streams stop taking work and exit() waits (up to
+ * EXIT_WAIT_S) for the work running then: a GEMM still running on OpenBLAS while its
+ * destructor tears it down would crash the exit, as a run given up on a stuck device exits. */
+#include <pthread.h>
 #include <stdalign.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +16,28 @@
 #include "emu/emu_internal.h"
 
 enum { STREAM_MAGIC = 0x5e7ea111 };
+#define EXIT_WAIT_S 2.0
+
+/* Process-wide, as exit is: set by the exit handler; streams' work running now. */
+static atomic_bool exiting;
+static atomic_int running;
+static pthread_once_t exit_hook_once = PTHREAD_ONCE_INIT;
+
+/* At exit: no stream starts more work, and what runs finishes first (a hung kernel notices the
+ * stop and ends). Seq-cst order makes it a handshake with run_work: either the handler sees the
+ * stream's running count, or the stream sees exiting. */
+static void stop_streams_at_exit(void)
+{
+  atomic_store(&exiting, true);
+  double t0 = emu_now();
+  while (atomic_load(&running) > 0 && emu_now() - t0 < EXIT_WAIT_S) {
+    struct timespec ts = {0, 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+static void hook_exit(void) { atexit(stop_streams_at_exit); }
+
 
 struct emu_work {
   emu_work *next;
@@ -64,12 +90,19 @@ static emu_work *next_work(emu_stream *s)
   return w;
 }
 
+static void run_work(emu_stream *s, emu_work *w)
+{
+  atomic_fetch_add(&running, 1);
+  if (!atomic_load(&exiting) && emu_sticky(s->device) == cudaSuccess) w->run(s, w->args);
+  atomic_fetch_sub(&running, 1);
+}
+
 static void *stream_main(void *p)
 {
   emu_stream *s = p;
   for (emu_work *w; (w = next_work(s));) {
     if (w->delay_us) pause_us(w->delay_us);
-    if (emu_sticky(s->device) == cudaSuccess) w->run(s, w->args);
+    run_work(s, w);
     free(w);
     pthread_mutex_lock(&s->mu);
     s->completed++;
@@ -90,6 +123,7 @@ cudaError_t emu_stream_create(int device, unsigned flags, bool is_default, emu_s
   s->device = device;
   s->flags = flags;
   s->is_default = is_default;
+  pthread_once(&exit_hook_once, hook_exit);
   atomic_init(&s->refs, 2); /* the owner and the thread */
   pthread_mutex_init(&s->mu, NULL);
   emu_cond_init(&s->cv);
@@ -121,7 +155,7 @@ bool emu_stream_stopping(emu_stream *s)
   pthread_mutex_lock(&s->mu);
   bool stop = s->stop;
   pthread_mutex_unlock(&s->mu);
-  return stop;
+  return stop || atomic_load(&exiting);
 }
 
 /* xorshift64*, shared by every stream: the delays need spread, not quality. */

@@ -90,7 +90,7 @@ ctest_stage release build -- --output-on-failure -j "$jobs"
 current=tsan
 echo "== tests: threaded tests under ThreadSanitizer"
 build_tree build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDPT_SANITIZE=thread -DDPT_CUDA=OFF -DDPT_MPI=OFF -DDPT_WERROR=ON
-ctest_stage tsan build-tsan "TSAN_OPTIONS=halt_on_error=1 second_deadlock_stack=1" -- \
+ctest_stage tsan build-tsan "TSAN_OPTIONS=halt_on_error=1 second_deadlock_stack=1 suppressions=$root/scripts/tsan.supp" -- \
   -L threads --output-on-failure -j "$jobs"
 
 current=fuzz
@@ -131,7 +131,7 @@ else
   echo "== tests: the GPU suites on the emulated CUDA device under ThreadSanitizer"
   BUILD_TARGETS=$gpu_targets build_tree build-emu-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DDPT_SANITIZE=thread -DDPT_CUDA_EMU=ON -DDPT_MPI=OFF -DDPT_WERROR=ON
-  ctest_stage emu_tsan build-emu-tsan "TSAN_OPTIONS=halt_on_error=1 second_deadlock_stack=1" -- \
+  ctest_stage emu_tsan build-emu-tsan "TSAN_OPTIONS=halt_on_error=1 second_deadlock_stack=1 suppressions=$root/scripts/tsan.supp" -- \
     -L gpu --output-on-failure -j "$jobs"
 
   current=emu_asan
