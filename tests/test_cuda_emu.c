@@ -440,9 +440,13 @@ static void test_counters_count_each_call(void)
   CU_ASSERT_EQUAL(dpt_emu_counts(1 << 20, d), -1);
   CU_ASSERT_EQUAL_FATAL(dpt_device_open(DPT_DEVICE_CUDA, 3, 0, &dev, &err), 0);
   delta(d);
+  /* The GEMM below is 512^3, some milliseconds on the stream's thread: long enough that the sync
+   * right after it finds it running (a 10^3 one had finished before the first poll, once in CI). */
+  enum { N = 512 };
   float host[100] = {0}, *x = NULL, *y = NULL;
-  CU_ASSERT_EQUAL_FATAL(dpt_dev_alloc(&dev, sizeof host, (void **)&x, &err), 0);
-  CU_ASSERT_EQUAL_FATAL(dpt_dev_alloc(&dev, sizeof host, (void **)&y, &err), 0);
+  size_t bytes = (size_t)N * N * sizeof(float);
+  CU_ASSERT_EQUAL_FATAL(dpt_dev_alloc(&dev, bytes, (void **)&x, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(dpt_dev_alloc(&dev, bytes, (void **)&y, &err), 0);
   delta(d);
   expect_only(d, DPT_EMU_ALLOCS, 2, DPT_EMU_ALLOCS, 2);
   CU_ASSERT_EQUAL(dpt_dev_copy_h2d(&dev, x, host, sizeof host, &err), 0);
@@ -451,8 +455,7 @@ static void test_counters_count_each_call(void)
   CU_ASSERT_EQUAL(dpt_dev_add(&dev, 100, x, y, &err), 0);
   delta(d);
   expect_only(d, DPT_EMU_KERNELS, 1, DPT_EMU_KERNELS, 1);
-  CU_ASSERT_EQUAL(dpt_dev_gemm(&dev, false, false, 10, 10, 10, 1.f, x, 10, x, 10, 0.f, y, 10, &err),
-                  0);
+  CU_ASSERT_EQUAL(dpt_dev_gemm(&dev, false, false, N, N, N, 1.f, x, N, x, N, 0.f, y, N, &err), 0);
   delta(d);
   expect_only(d, DPT_EMU_BLAS, 1, DPT_EMU_BLAS, 1);
   CU_ASSERT_EQUAL(dpt_dev_sync(&dev, &err), 0);
