@@ -15,14 +15,23 @@
 /* The probe's operands live after the matmuls' workspace. */
 enum { WORKSPACE_BYTES = 4 << 20, PROBE_BYTES = 16 << 10, MAX_PLANS = 64, MASK_ALIGN_BITS = 128 };
 
-/* One shape's matmul: what the algorithm was found for. */
+/* One shape's matmul: what the algorithm was found for. align: a bit per operand (A, B, D, bias,
+ * mask) set when it is 16-byte aligned, since the algorithm found may depend on it. */
 typedef struct lt_key {
-  int epilogue, transa, transb, m, n, k, lda, ldb, ldd;
+  int epilogue, transa, transb, m, n, k, lda, ldb, ldd, align;
   int64_t aux_ld;
 } lt_key;
 
+/* The descriptor and layouts of a call, made on the host (no device memory). */
+typedef struct lt_descs {
+  cublasLtMatmulDesc_t op;
+  cublasLtMatrixLayout_t a, b, d;
+} lt_descs;
+
+/* A shape's descriptors and algorithm, kept across calls: a call only sets its pointers. */
 typedef struct lt_plan {
   lt_key key;
+  lt_descs descs;
   cublasLtMatmulAlgo_t algo;
 } lt_plan;
 
@@ -58,12 +67,6 @@ static cublasStatus_t set_attr(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttribu
 {
   return cublasLtMatmulDescSetAttribute(d, attr, v, size);
 }
-
-/* The descriptor and layouts of a call, made on the host (no device memory). */
-typedef struct lt_descs {
-  cublasLtMatmulDesc_t op;
-  cublasLtMatrixLayout_t a, b, d;
-} lt_descs;
 
 static void free_descs(lt_descs *x)
 {
@@ -101,15 +104,9 @@ static cublasStatus_t make_descs(const lt_call *c, lt_descs *x)
   return s;
 }
 
-/* The kept algorithm of the call's shape, looked up now if it is new. */
-static int find_algo(cuda_lt *lt, const lt_call *c, const lt_descs *x, cublasLtMatmulAlgo_t *out,
-                     dpt_err *err)
+/* The algorithm for descriptors x. */
+static int find_algo(cuda_lt *lt, const lt_descs *x, cublasLtMatmulAlgo_t *out, dpt_err *err)
 {
-  for (int i = 0; i < lt->n_plans; i++)
-    if (memcmp(&lt->plans[i].key, &c->key, sizeof c->key) == 0) {
-      *out = lt->plans[i].algo;
-      return DPT_OK;
-    }
   cublasLtMatmulPreference_t pref = NULL;
   uint64_t ws = WORKSPACE_BYTES;
   cublasLtMatmulHeuristicResult_t found;
@@ -126,27 +123,73 @@ static int find_algo(cuda_lt *lt, const lt_call *c, const lt_descs *x, cublasLtM
   int rc = DPT_CHECK_CUBLAS(s, err);
   if (rc) return rc;
   *out = found.algo;
-  if (lt->n_plans < MAX_PLANS)
-    lt->plans[lt->n_plans++] = (lt_plan){.key = c->key, .algo = found.algo};
   return DPT_OK;
 }
 
-/* D = op(A) op(B) (alpha 1, beta 0, C = D) with the call's epilogue, queued on the stream. */
-static int run(cuda_lt *lt, const lt_call *c, dpt_err *err)
+/* The plan of the call's shape: one kept from an earlier call (its pointers set to the call's),
+ * else one made now into *made, kept while there is room (*kept). */
+static int plan_for(cuda_lt *lt, const lt_call *c, lt_plan *made, lt_plan **out, bool *kept,
+                    dpt_err *err)
 {
-  lt_descs x;
-  int rc = DPT_CHECK_CUBLAS(make_descs(c, &x), err);
+  for (int i = 0; i < lt->n_plans; i++) {
+    lt_plan *p = &lt->plans[i];
+    if (memcmp(&p->key, &c->key, sizeof c->key) != 0) continue;
+    cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
+    if (c->bias)
+      s = set_attr(p->descs.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &c->bias, sizeof c->bias);
+    if (!s && c->aux)
+      s = set_attr(p->descs.op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &c->aux, sizeof c->aux);
+    *out = p;
+    *kept = true;
+    return DPT_CHECK_CUBLAS(s, err);
+  }
+  *made = (lt_plan){.key = c->key};
+  int rc = DPT_CHECK_CUBLAS(make_descs(c, &made->descs), err);
+  if (!rc) rc = find_algo(lt, &made->descs, &made->algo, err);
+  if (rc) {
+    free_descs(&made->descs);
+    return rc;
+  }
+  *kept = lt->n_plans < MAX_PLANS;
+  *out = *kept ? &lt->plans[lt->n_plans++] : made;
+  if (*kept) **out = *made;
+  return DPT_OK;
+}
+
+/* lt_key.align of the call's pointers. */
+static int align_bits(const lt_call *c)
+{
+  const void *p[] = {c->a, c->b, c->d, c->bias, c->aux};
+  int bits = 0;
+  for (int i = 0; i < (int)(sizeof p / sizeof p[0]); i++)
+    bits |= ((uintptr_t)p[i] % 16 == 0) << i;
+  return bits;
+}
+
+/* D = op(A) op(B) (alpha 1, beta 0, C = D) with the call's epilogue, queued on the stream. */
+static int run(cuda_lt *lt, const lt_call *call, dpt_err *err)
+{
+  lt_call keyed = *call;
+  keyed.key.align = align_bits(call);
+  const lt_call *c = &keyed;
+  lt_plan made, *p = NULL;
+  bool kept = false;
+  int rc = plan_for(lt, c, &made, &p, &kept, err);
   if (rc) return rc;
-  cublasLtMatmulAlgo_t algo;
-  rc = find_algo(lt, c, &x, &algo, err);
   const float one = 1.f, zero = 0.f;
-  if (!rc)
-    rc = DPT_CHECK_CUBLAS(cublasLtMatmul(lt->handle, x.op, &one, c->a, x.a, c->b, x.b, &zero, c->d,
-                                         x.d, c->d, x.d, &algo, lt->workspace, WORKSPACE_BYTES,
-                                         lt->stream),
-                          err);
-  free_descs(&x);
+  const lt_descs *x = &p->descs;
+  rc = DPT_CHECK_CUBLAS(cublasLtMatmul(lt->handle, x->op, &one, c->a, x->a, c->b, x->b, &zero,
+                                       c->d, x->d, c->d, x->d, &p->algo, lt->workspace,
+                                       WORKSPACE_BYTES, lt->stream),
+                        err);
+  if (!kept) free_descs(&made.descs);
   return rc;
+}
+
+static void forget_plans(cuda_lt *lt)
+{
+  for (int i = 0; i < lt->n_plans; i++) free_descs(&lt->plans[i].descs);
+  lt->n_plans = 0;
 }
 
 /* The column-major call of a row-major C[m x n] = op(A) op(B) (dpt_gemm_map). */
@@ -205,7 +248,7 @@ static bool epilogues_run(cuda_lt *lt)
             cuda_lt_linear_fwd(lt, N, N, N, x, w, bias, false, y, NULL, &ignored) == DPT_OK &&
             cuda_lt_linear_bwd_weights(lt, N, N, N, y, x, w, bias, &ignored) == DPT_OK &&
             cuda_lt_linear_bwd_data(lt, N, N, N, y, w, mask, prev, &ignored) == DPT_OK;
-  lt->n_plans = 0; /* the probe's shapes are not the run's */
+  forget_plans(lt); /* the probe's shapes are not the run's */
   return ok;
 }
 
@@ -233,6 +276,7 @@ int cuda_lt_open(cudaStream_t stream, cuda_lt **out, size_t *allocs, dpt_err *er
 void cuda_lt_close(cuda_lt *lt)
 {
   if (!lt) return;
+  forget_plans(lt);
   if (lt->workspace) (void)cudaFree(lt->workspace);
   if (lt->handle) (void)cublasLtDestroy(lt->handle);
   free(lt);
