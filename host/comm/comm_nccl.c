@@ -37,6 +37,9 @@
 #include "kernels/cuda_check.h"
 #include "host/comm/nccl_check.h"
 
+/* How long a rank that got NCCL's remote error waits for the failed peer's own error. */
+#define REMOTE_CAUSE_WAIT_S 1.0
+
 /* One rank's state, touched only by its own thread (group fields aside), on its own cache lines. */
 typedef struct nccl_rank {
   alignas(DPT_CACHE_LINE) ncclComm_t comm; /* NULL before init, after a failed init, abort or
@@ -245,13 +248,15 @@ static int nccl_allreduce_sum_queued(void *ctx, float *buf, size_t n, bool wait_
   dpt_comm_nccl *g = r->group;
   dpt_err why = {0};
   int rc = DPT_OK;
+  ncclResult_t sent = ncclSuccess;
   if (atomic_load(&g->abort_code))
     rc = aborted_error(g, "allreduce", &why);
   else if (!r->comm)
     rc = dpt_err_set(&why, DPT_EINTERNAL, "comm nccl: allreduce: rank %d is not attached",
                      g->first + r->rank);
   if (!rc)
-    rc = DPT_CHECK_NCCL(ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, r->comm, r->stream), &why);
+    rc = DPT_CHECK_NCCL(sent = ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, r->comm, r->stream),
+                        &why);
   /* A non-blocking communicator may still be queueing the call: the event must come after it. */
   if (!rc) rc = wait_done(r, "allreduce", false, g->timeout_s, &why);
   cudaEvent_t mine = r->queued[r->queued_calls % 2];
@@ -262,8 +267,11 @@ static int nccl_allreduce_sum_queued(void *ctx, float *buf, size_t n, bool wait_
                     &why);
   r->last_wait_s = dpt_now() - t0;
   r->queued_calls++;
-  /* A peer's abort may land after the check above: the call or the wait then fails with NCCL's
-   * remote error, and the group's first error says what happened. */
+  /* A peer's failure may reach this rank, as NCCL's remote error, before the peer has recorded
+   * its own error in the group: wait for that record, briefly, since it says what happened. */
+  for (double since = dpt_now(); sent == ncclRemoteError && !atomic_load(&g->abort_code) &&
+                                 dpt_now() - since < REMOTE_CAUSE_WAIT_S;)
+    dpt_sleep(1e-3);
   if (rc && atomic_load(&g->abort_code)) rc = aborted_error(g, "allreduce", &why);
   return rc ? fail_rank(r, rc, &why, err) : DPT_OK;
 }
