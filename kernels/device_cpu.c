@@ -1,5 +1,6 @@
 /* The CPU backend: OpenBLAS for gemm and column sums, plain loops around the kn_ bodies for the
- * rest (the compiler vectorizes them). "Device" memory is host memory; every op is synchronous. */
+ * rest (the compiler vectorizes them), the image ops' loops in cpu_image.c. "Device" memory is
+ * host memory; every op is synchronous. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include "dpt/device.h"
 #include "dpt/mem_room.h"
 #include "kernels/backends.h"
+#include "kernels/cpu_image.h"
 #include "kernels/kn_ledger.h"
 #include "kernels/kn_math.h"
 #include "kernels/op_check.h"
@@ -205,24 +207,21 @@ static int cpu_ledger_commit(void *ctx, dpt_ledger *ledger, const float *tally, 
 static int cpu_im2col(void *ctx, dpt_image g, const float *x, float *cols, dpt_err *err)
 {
   int rc = dpt_check_image("cpu im2col", g, false, x, cols, NULL, err);
-  size_t n = rc ? 0 : kn_pixels(g.rows, kn_conv_out(g.h, g.k), kn_conv_out(g.w, g.k));
-  for (size_t p = 0; p < n; p++) kn_im2col_pixel(p, g.h, g.w, g.c, g.k, x, cols);
+  if (!rc) dpt_cpu_im2col(g, x, cols, 0, g.rows);
   return rc;
 }
 
 static int cpu_col2im(void *ctx, dpt_image g, const float *dcols, float *dx, dpt_err *err)
 {
   int rc = dpt_check_image("cpu col2im", g, false, dcols, dx, NULL, err);
-  size_t n = rc ? 0 : kn_pixels(g.rows, g.h, g.w);
-  for (size_t p = 0; p < n; p++) kn_col2im_pixel(p, g.h, g.w, g.c, g.k, dcols, dx);
+  if (!rc) dpt_cpu_col2im(g, dcols, dx, 0, g.rows);
   return rc;
 }
 
 static int cpu_maxpool(void *ctx, dpt_image g, const float *x, float *y, dpt_err *err)
 {
   int rc = dpt_check_image("cpu maxpool", g, true, x, y, NULL, err);
-  size_t n = rc ? 0 : kn_pixels(g.rows, g.h / g.k, g.w / g.k);
-  for (size_t p = 0; p < n; p++) kn_maxpool_pixel(p, g.h, g.w, g.c, g.k, x, y);
+  if (!rc) dpt_cpu_maxpool(g, x, y, 0, g.rows);
   return rc;
 }
 
@@ -230,11 +229,8 @@ static int cpu_maxpool_bwd(void *ctx, dpt_image g, const float *x, const float *
                            dpt_err *err)
 {
   int rc = dpt_check_image("cpu maxpool_bwd", g, true, x, dy, dx, err);
-  if (rc) return rc;
-  memset(dx, 0, kn_pixels(g.rows, g.h, g.w) * (size_t)g.c * sizeof(float));
-  size_t n = kn_pixels(g.rows, g.h / g.k, g.w / g.k);
-  for (size_t p = 0; p < n; p++) kn_maxpool_bwd_pixel(p, g.h, g.w, g.c, g.k, x, dy, dx);
-  return DPT_OK;
+  if (!rc) dpt_cpu_maxpool_bwd(g, x, dy, dx, 0, g.rows);
+  return rc;
 }
 
 static const dpt_device_ops cpu_ops = {

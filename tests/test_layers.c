@@ -1,5 +1,6 @@
 /* The conv and pooling layers on the CPU backend: im2col + GEMM against a direct convolution,
- * col2im as im2col's adjoint, max pooling's tie rule, and finite-difference checks of every
+ * col2im as im2col's adjoint, max pooling's tie rule, the CPU's loops against the per-pixel
+ * bodies bit for bit, and finite-difference checks of every
  * parameter of small CNNs (odd sizes, several channels, padding at the borders). */
 #include <math.h>
 #include <stdio.h>
@@ -103,6 +104,63 @@ static void test_col2im_is_adjoint(void)
   CU_ASSERT(fabs(left - right) < 1e-4 * (1 + fabs(left)));
   free(x), free(c), free(cols), free(dx);
   dpt_device_close(&dev);
+}
+
+/* Values from a few levels, so that pooling windows tie often, with a NaN now and then. */
+static float *tied_floats(size_t n, uint64_t seed)
+{
+  float *a = random_floats(n, seed);
+  for (size_t i = 0; i < n; i++) a[i] = i % 37 == 5 ? NAN : roundf(a[i] * 2.f) / 2.f;
+  return a;
+}
+
+static bool same_bits(const float *a, const float *b, size_t n)
+{
+  return memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+/* The CPU backend's image loops give exactly the bits of kn_math.h's per-pixel bodies (what the
+ * CUDA kernels run): channel counts on both sides of its block of 64, odd sizes, even kernels, a
+ * kernel wider than the image, pools that leave rows and columns uncovered, ties and NaNs. */
+static void check_image_ops_match_bodies(int rows, int h, int w, int c, int k, int pool)
+{
+  dpt_device dev = open_cpu();
+  dpt_err err = {0};
+  dpt_image g = {.rows = rows, .h = h, .w = w, .c = c, .k = k};
+  int oh = kn_conv_out(h, k), ow = kn_conv_out(w, k);
+  size_t nx = (size_t)rows * h * w * c, patches = (size_t)rows * oh * ow;
+  size_t nc = patches * (size_t)k * k * c;
+  float *x = tied_floats(nx, 5), *dcols = random_floats(nc, 6);
+  float *got = malloc(nc * sizeof(float)), *want = malloc(nc * sizeof(float));
+  CU_ASSERT_FATAL(dpt_dev_im2col(&dev, g, x, got, &err) == 0);
+  for (size_t p = 0; p < patches; p++) kn_im2col_pixel(p, h, w, c, k, x, want);
+  CU_ASSERT(same_bits(got, want, nc));
+  CU_ASSERT_FATAL(dpt_dev_col2im(&dev, g, dcols, got, &err) == 0);
+  for (size_t p = 0; p < kn_pixels(rows, h, w); p++) kn_col2im_pixel(p, h, w, c, k, dcols, want);
+  CU_ASSERT(same_bits(got, want, nx));
+
+  dpt_image q = {.rows = rows, .h = h, .w = w, .c = c, .k = pool};
+  size_t pooled = kn_pixels(rows, h / pool, w / pool);
+  float *dy = random_floats(pooled * c, 7);
+  CU_ASSERT_FATAL(dpt_dev_maxpool(&dev, q, x, got, &err) == 0);
+  for (size_t p = 0; p < pooled; p++) kn_maxpool_pixel(p, h, w, c, pool, x, want);
+  CU_ASSERT(same_bits(got, want, pooled * c));
+  for (size_t i = 0; i < nx; i++) got[i] = 99.f; /* every entry must be written */
+  CU_ASSERT_FATAL(dpt_dev_maxpool_bwd(&dev, q, x, dy, got, &err) == 0);
+  memset(want, 0, nx * sizeof(float));
+  for (size_t p = 0; p < pooled; p++) kn_maxpool_bwd_pixel(p, h, w, c, pool, x, dy, want);
+  CU_ASSERT(same_bits(got, want, nx));
+  free(x), free(dcols), free(got), free(want), free(dy);
+  dpt_device_close(&dev);
+}
+
+static void test_image_ops_match_bodies(void)
+{
+  check_image_ops_match_bodies(3, 7, 5, 1, 3, 2);  /* one channel, odd sides: uncovered edges */
+  check_image_ops_match_bodies(2, 6, 9, 3, 5, 3);  /* wide kernel, pool of 3 */
+  check_image_ops_match_bodies(2, 4, 4, 70, 2, 2); /* channels past one block, even kernel */
+  check_image_ops_match_bodies(1, 3, 2, 2, 7, 2);  /* a kernel wider than the image */
+  check_image_ops_match_bodies(2, 5, 5, 64, 1, 5); /* one block exactly, a 1 x 1 kernel */
 }
 
 /* The tie rule: a window's first largest entry in row-major order takes the max and the
@@ -292,7 +350,8 @@ int dpt_test_register(void)
 {
   static const dpt_test_case ops[] = {DPT_TEST(test_conv_matches_direct),
                                       DPT_TEST(test_col2im_is_adjoint),
-                                      DPT_TEST(test_maxpool_ties_and_uncovered), DPT_TEST_END};
+                                      DPT_TEST(test_maxpool_ties_and_uncovered),
+                                      DPT_TEST(test_image_ops_match_bodies), DPT_TEST_END};
   static const dpt_test_case grad[] = {DPT_TEST(test_gradcheck_cnn),
                                        DPT_TEST(test_gradcheck_pool_between_convs), DPT_TEST_END};
   static const dpt_test_case shape[] = {DPT_TEST(test_layout_and_flops),

@@ -1,0 +1,144 @@
+/* The CPU backend's image ops over a range of images: the arithmetic of kn_math.h's per-pixel
+ * bodies (the CUDA backend's kernels), in loops that walk whole patch rows and channel runs, so
+ * the compiler vectorizes them and no pixel's indices are divided out of a flat index. They give
+ * the bodies' bits (test_ops compares them with the emulated CUDA kernels). */
+#include "kernels/cpu_image.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/kn_math.h"
+
+/* Channels of one pooling window handled at once: their running maxima stay on the stack. */
+enum { POOL_CHANNELS = 64 };
+
+static size_t at(int r, int y, int x, int h, int w, int c)
+{
+  return (((size_t)r * (size_t)h + (size_t)y) * (size_t)w + (size_t)x) * (size_t)c;
+}
+
+void dpt_cpu_im2col(dpt_image g, const float *x, float *cols, int r0, int r1)
+{
+  const int oh = kn_conv_out(g.h, g.k), ow = kn_conv_out(g.w, g.k), pad = g.k / 2;
+  const size_t run = (size_t)g.k * (size_t)g.c; /* one patch row of k pixels */
+  for (int r = r0; r < r1; r++)
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++) {
+        float *out = cols + at(r, oy, ox, oh, ow, 1) * (size_t)g.k * run;
+        /* kx in [lo, hi) falls inside the image on every row of the patch */
+        int x0 = ox - pad, lo = x0 < 0 ? -x0 : 0, hi = g.w - x0 < g.k ? g.w - x0 : g.k;
+        size_t first = (size_t)lo * (size_t)g.c, last = hi > lo ? (size_t)hi * (size_t)g.c : first;
+        for (int ky = 0; ky < g.k; ky++, out += run) {
+          int iy = oy + ky - pad;
+          if (iy < 0 || iy >= g.h) {
+            memset(out, 0, run * sizeof(float));
+            continue;
+          }
+          const float *in = x + at(r, iy, x0 + lo, g.h, g.w, g.c);
+          for (size_t i = 0; i < first; i++) out[i] = 0.f;
+          for (size_t i = first; i < last; i++) out[i] = in[i - first];
+          for (size_t i = last; i < run; i++) out[i] = 0.f;
+        }
+      }
+}
+
+/* Each input pixel sums its patch entries in kn_col2im_pixel's order (ky, then kx, from 0). */
+void dpt_cpu_col2im(dpt_image g, const float *cols, float *dx, int r0, int r1)
+{
+  const int oh = kn_conv_out(g.h, g.k), ow = kn_conv_out(g.w, g.k), pad = g.k / 2;
+  const size_t c = (size_t)g.c, patch = (size_t)g.k * (size_t)g.k * c;
+  for (int r = r0; r < r1; r++)
+    for (int iy = 0; iy < g.h; iy++)
+      for (int ix = 0; ix < g.w; ix++) {
+        float *restrict out = dx + at(r, iy, ix, g.h, g.w, g.c);
+        for (size_t ch = 0; ch < c; ch++) out[ch] = 0.f;
+        for (int ky = 0; ky < g.k; ky++) {
+          int oy = iy - ky + pad;
+          if (oy < 0 || oy >= oh) continue;
+          for (int kx = 0; kx < g.k; kx++) {
+            int ox = ix - kx + pad;
+            if (ox < 0 || ox >= ow) continue;
+            const float *restrict in = cols + at(r, oy, ox, oh, ow, 1) * patch +
+                                       ((size_t)ky * (size_t)g.k + (size_t)kx) * c;
+            for (size_t ch = 0; ch < c; ch++) out[ch] = out[ch] + in[ch];
+          }
+        }
+      }
+}
+
+/* The window's maxima of channels [c0, c0 + n): a strictly larger entry replaces the running
+ * maximum, as in kn_pool_argmax, so the maximum is always the value of the entry it keeps. */
+static void window_max(const float *win, int w, int c, int pool, int c0, int n, float *max)
+{
+  for (int i = 0; i < n; i++) max[i] = win[c0 + i];
+  for (int e = 1; e < pool * pool; e++) {
+    const float *v = win + kn_pool_entry(e / pool, e % pool, w, c) + c0;
+    for (int i = 0; i < n; i++) max[i] = v[i] > max[i] ? v[i] : max[i];
+  }
+}
+
+void dpt_cpu_maxpool(dpt_image g, const float *x, float *y, int r0, int r1)
+{
+  const int oh = g.h / g.k, ow = g.w / g.k;
+  for (int r = r0; r < r1; r++)
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++) {
+        const float *win = x + at(r, oy * g.k, ox * g.k, g.h, g.w, g.c);
+        float *out = y + at(r, oy, ox, oh, ow, g.c);
+        for (int c0 = 0; c0 < g.c; c0 += POOL_CHANNELS) {
+          int n = g.c - c0 < POOL_CHANNELS ? g.c - c0 : POOL_CHANNELS;
+          window_max(win, g.w, g.c, g.k, c0, n, out + c0);
+        }
+      }
+}
+
+/* Every entry of a window is written (dy at each channel's argmax, 0 at the others), so only
+ * the rows and columns no window covers need zeroing. */
+static void zero_uncovered(dpt_image g, float *dx, int r)
+{
+  const int covered_h = g.h / g.k * g.k, covered_w = g.w / g.k * g.k;
+  const size_t c = (size_t)g.c;
+  for (int iy = 0; iy < g.h; iy++) {
+    int from = iy < covered_h ? covered_w : 0;
+    if (from < g.w) memset(dx + at(r, iy, from, g.h, g.w, g.c), 0, (size_t)(g.w - from) * c * sizeof(float));
+  }
+}
+
+/* kn_pool_argmax's entry is the first whose value equals the window's maximum (every entry
+ * before it was smaller when the maximum passed it, and the maximum only grows), or the first
+ * entry when that is a NaN (nothing replaces it). So the gradient goes to the first entry equal
+ * to the maximum, found in row-major order without keeping an index per channel. */
+void dpt_cpu_maxpool_bwd(dpt_image g, const float *x, const float *dy, float *dx, int r0, int r1)
+{
+  const int oh = g.h / g.k, ow = g.w / g.k, p = g.k;
+  float max[POOL_CHANNELS];
+  uint32_t open[POOL_CHANNELS]; /* all ones until the channel's entry is found */
+  for (int r = r0; r < r1; r++) {
+    zero_uncovered(g, dx, r);
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++) {
+        size_t origin = at(r, oy * p, ox * p, g.h, g.w, g.c);
+        const float *grad = dy + at(r, oy, ox, oh, ow, g.c);
+        for (int c0 = 0; c0 < g.c; c0 += POOL_CHANNELS) {
+          int n = g.c - c0 < POOL_CHANNELS ? g.c - c0 : POOL_CHANNELS;
+          window_max(x + origin, g.w, g.c, p, c0, n, max);
+          for (int i = 0; i < n; i++) open[i] = ~0u;
+          for (int e = 0; e < p * p; e++) {
+            size_t entry = origin + kn_pool_entry(e / p, e % p, g.w, g.c) + (size_t)c0;
+            const float *v = x + entry;
+            float *out = dx + entry;
+            /* Bit masks, not branches, so that the loop vectorizes: the first entry also takes
+             * a NaN maximum (only a NaN first entry makes one). */
+            uint32_t nan_first = e == 0 ? ~0u : 0u;
+            for (int i = 0; i < n; i++) {
+              uint32_t bits, hit = -(uint32_t)(v[i] == max[i]) | (nan_first & -(uint32_t)(v[i] != v[i]));
+              memcpy(&bits, &grad[c0 + i], sizeof bits);
+              bits &= hit & open[i];
+              open[i] &= ~hit;
+              memcpy(&out[i], &bits, sizeof bits);
+            }
+          }
+        }
+      }
+  }
+}
