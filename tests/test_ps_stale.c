@@ -125,7 +125,7 @@ static void bound_and_exactly_once(int workers, int shards, int staleness)
   }
   float final[MAX_WORKERS];
   dpt_err err = {0};
-  CU_ASSERT_EQUAL(dpt_ps_read_params(ps, final, &err), 0);
+  CU_ASSERT_EQUAL(dpt_ps_read_params(ps, 0, final, &err), 0);
   for (int w = 0; w < workers; w++) CU_ASSERT_EQUAL(final[w], (float)PUSHES); /* no lost, none twice */
   dpt_ps_stats st;
   dpt_ps_get_stats(ps, &st);
