@@ -323,8 +323,12 @@ static int report_epoch(dpt_run *run, int epoch, long first_step, double train_t
                         .step = dpt_run_step_index(run, epoch + 1, 0),
                         .workers = run->all_workers};
   /* The epoch's figures, summed in worker order, then over processes in one call. */
-  enum { LOSS, CORRECT, SAMPLES, TEST_LOSS, TEST_CORRECT, EVALUATION_CUT, FIGURES };
-  double fig[FIGURES] = {[EVALUATION_CUT] = atomic_load(&run->resilience.stop_evaluation)};
+  enum { LOSS, CORRECT, SAMPLES, TEST_LOSS, TEST_CORRECT, EVALUATION_CUT, SKIPPED, FIGURES };
+  /* Skips: with staleness each process counts its own workers' dropped pushes; synchronous, every
+   * process counts every skipped step. */
+  bool own_skips = run->cfg->staleness > 0 || run->proc_rank == 0;
+  double fig[FIGURES] = {[EVALUATION_CUT] = atomic_load(&run->resilience.stop_evaluation),
+                         [SKIPPED] = own_skips ? (double)run->resilience.epoch_skipped_steps : 0};
   for (int w = 0; w < run->workers; w++) {
     const dpt_worker_slot *slot = &run->slots[w];
     fig[LOSS] += slot->loss_sum;
@@ -337,7 +341,7 @@ static int report_epoch(dpt_run *run, int epoch, long first_step, double train_t
   int rc = dpt_run_procs_sum(run, fig, FIGURES, err);
   if (rc) return rc;
   /* The epoch's training is over, even when its evaluation is cut: the next one counts anew. */
-  st.skipped_steps = run->resilience.epoch_skipped_steps;
+  st.skipped_steps = (long)fig[SKIPPED];
   run->resilience.epoch_skipped_steps = 0;
   if (fig[EVALUATION_CUT] > 0) {
     run->resilience.evaluation_cut = true;
