@@ -291,9 +291,13 @@ static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dp
   if (!rc && cfg->trace_path) rc = start_trace(cfg, run, &sc, err);
   if (!rc) rc = dpt_sync_create(&sc, &run->sync, err);
   if (!rc) {
-    /* Process 0 holds the server (and alone reports). */
+    /* Process 0 holds the server; the broadcast keeps every process's first push after the
+     * read (the others' workers start meanwhile). */
+    uint64_t *resumed = &run->resilience.resumed_state_hash;
     if (cfg->staleness > 0 && cfg->resume_path && run->proc_rank == 0)
-      rc = dpt_stale_resumed_state(run, &run->resilience.resumed_state_hash, err);
+      rc = dpt_stale_resumed_state(run, resumed, err);
+    if (!rc && cfg->staleness > 0 && cfg->resume_path)
+      rc = dpt_run_procs_bcast(run, resumed, sizeof *resumed, err);
     if (!rc) rc = dpt_piece_queue_open(run, &run->pieces, err);
     if (!rc) rc = dpt_barrier_init(&run->barrier, run->workers, cfg->timeout_s, err);
     if (!rc) {
