@@ -4,6 +4,7 @@
 #   - --staleness 2 and inf over NP x 2 workers train: every sample once per epoch (the report's
 #     worker_samples, over every process), every push applied (pushes_applied), the observed
 #     staleness within 2, replicas equal at each epoch's end (--check-replicas, every process);
+#     the queue of inf, on process 0, deals pieces to the other processes' workers too;
 #   - mpiexec -n 1 gives the in-process run's bits;
 #   - a NaN in a worker of the last process with --on-nan skip drops that push alone: the report
 #     counts 1 skip, one push short, and the training loss stays finite (the worker heard);
@@ -15,6 +16,7 @@
 # usage: mpi_stale.sh MPIEXEC NP DPTRAIN MAKE_SYNTH WORKDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib/mpi_test_lib.sh"
 "$make_synth" "$work/data" 1003 300 6 7 5 99 || exit 1
+mkdir -p "$work/big" && "$make_synth" "$work/big" 20000 300 6 7 5 7 >/dev/null || exit 1
 
 # 1003 samples, batch 50: 21 steps per epoch, the last one partial.
 train=(--data "$work/data" --hidden 32,16 --batch 50 --lr 0.05 --device cpu --strategy ps
@@ -48,6 +50,18 @@ for s in 2 inf; do
   awk -v a="$acc" 'BEGIN { exit !(a != "" && a >= 0.9) }' || fail "S=$s: test accuracy '$acc'"
   echo "S=$s over $np x 2 workers: test_acc $acc, worker_samples sum $(samples_sum "$work/s$s.json")"
 done
+# The queue on process 0 answers the other processes: with its own workers slowed down
+# (--straggler), the others take queued pieces too, and still no piece is trained twice.
+procs queue --data "$work/big" --workers 2 --epochs 1 --staleness inf --straggler 0:50,1:50
+[ "$(samples_sum "$work/queue.json")" = 20000 ] ||
+  fail "queue: worker_samples add up to $(samples_sum "$work/queue.json"), not 20000"
+[ "$(report_field "$work/queue.json" pushes_applied)" = $((400 * all)) ] ||
+  fail "queue: pushes_applied $(report_field "$work/queue.json" pushes_applied), not $((400 * all))"
+list=$(sed -n 's/^  "worker_samples": \[\(.*\)\],$/\1/p' "$work/queue.json")
+IFS=', ' read -r -a per <<<"$list"
+[ "${per[$last_worker]:-0}" -gt 50 ] ||
+  fail "queue: worker $last_worker (process $last) trained ${per[$last_worker]:-0} samples: no queued piece"
+echo "queue over $np processes: worker_samples $list"
 most=$(report_field "$work/s2.json" max_staleness_observed)
 [ -n "$most" ] && [ "$most" -le 2 ] || fail "S=2: max_staleness_observed '$most'"
 
@@ -123,7 +137,6 @@ for s in 2 inf; do
 done
 
 # The last process killed (SIGKILL) mid-run: the launcher ends the job, with its own status.
-mkdir -p "$work/big" && "$make_synth" "$work/big" 20000 300 6 7 5 7 >/dev/null || exit 1
 rm -f "$work/pid"
 t0=$SECONDS
 timeout 60 "$mpiexec" -n "$np" bash -c \
