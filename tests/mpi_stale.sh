@@ -106,22 +106,6 @@ for s in 2 inf; do
 done
 
 # --- failures end every process ----------------------------------------------------------------
-# expect_failure NAME STATUS MESSAGE [env...] -- dptrain args: within 60 s, by status and message.
-expect_failure() {
-  local name=$1 want_rc=$2 want=$3; shift 3
-  local envs=()
-  while [ "$1" != -- ]; do envs+=("$1"); shift; done
-  shift
-  local t0=$SECONDS
-  env "${envs[@]}" timeout 60 "$mpiexec" -n "$np" "$dptrain" "${train[@]}" "$@" \
-    >"$work/$name.out" 2>"$work/$name.err"
-  local rc=$? took=$((SECONDS - t0))
-  [ "$rc" -ne 124 ] || fail "$name: still running after 60 s (a hang)"
-  [ "$rc" -eq "$want_rc" ] || fail "$name: exited $rc, expected $want_rc"
-  grep -q -- "^dptrain: error: $want" "$work/$name.err" ||
-    fail "$name: no '$want' in: $(grep dptrain "$work/$name.err")"
-  echo "$name: exit $rc after ${took} s: $(grep -m1 "^dptrain: error: $want" "$work/$name.err")"
-}
 # With inf the last process's workers may train only their first piece of each epoch: step 2 is
 # the second epoch's.
 for s in 2 inf; do
