@@ -28,11 +28,6 @@ static int check_config(const dpt_ps_config *cfg, const float *init_params, dpt_
   if (!init_params) return dpt_err_set(err, DPT_EINPUT, "ps: no initial parameters");
   if (cfg->staleness < 0)
     return dpt_err_set(err, DPT_EINPUT, "ps: staleness %d: must be at least 0", cfg->staleness);
-  if (cfg->staleness > 0 && cfg->procs > 1)
-    return dpt_err_set(err, DPT_EINPUT,
-                       "ps: staleness %d over %d MPI processes: not supported yet (one process "
-                       "only)",
-                       cfg->staleness, cfg->procs);
   /* The slots hold one gradient per worker, each padded by up to a cache line per shard. */
   size_t line_floats = DPT_CACHE_LINE / sizeof(float);
   size_t per_worker_max = SIZE_MAX / sizeof(float) / (size_t)cfg->n_workers;
@@ -73,7 +68,7 @@ int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **o
   if (cfg->procs > 1 && cfg->proc_rank > 0)
     rc = ps_remote_create(cfg, &ps->vt, &ps->impl, err);
   else if (cfg->staleness > 0)
-    rc = ps_stale_create(&all, init_params, &ps->vt, &ps->impl, err);
+    rc = ps_stale_create(&all, cfg->n_workers, init_params, &ps->vt, &ps->impl, err);
   else
     rc = ps_local_create(&all, cfg->n_workers, init_params, &ps->vt, &ps->impl, err);
   if (rc) {
@@ -105,9 +100,9 @@ int dpt_ps_read_velocity(dpt_ps *ps, float *out, dpt_err *err)
   return ps->vt->read_velocity(ps->impl, out, err);
 }
 
-int dpt_ps_read_params(dpt_ps *ps, float *params, dpt_err *err)
+int dpt_ps_read_params(dpt_ps *ps, int worker, float *params, dpt_err *err)
 {
-  return ps->vt->read_params(ps->impl, params, err);
+  return ps->vt->read_params(ps->impl, worker, params, err);
 }
 
 int dpt_ps_drop(dpt_ps *ps, int worker, uint64_t *pushes, dpt_err *err)

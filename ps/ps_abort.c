@@ -3,7 +3,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "mpi/mpi_chan.h"
 #include "ps/ps_internal.h"
 
 int ps_abort_code(ps_local *ps) { return ps_abort_record_code(&ps->aborted); }
@@ -30,7 +29,7 @@ void ps_local_abort(void *impl, int code, const char *why)
   ps_local *ps = impl;
   ps_abort_record_set(&ps->aborted, code, why);
   /* Under MPI the serve threads' waits on messages wake with the channel. */
-  if (ps->link) dpt_mpi_chan_abort(ps->link, code, why);
+  ps_mpi_serve_abort(ps->serve, code, why);
   wake_everyone(ps);
 }
 

@@ -118,7 +118,7 @@ static int local_read_velocity(void *impl, float *out, dpt_err *err)
 }
 
 /* Between rounds (dpt/ps.h): nobody writes the parameters then. */
-static int local_read_params(void *impl, float *out, dpt_err *err)
+static int local_read_params(void *impl, int worker, float *out, dpt_err *err)
 {
   ps_local *ps = impl;
   memcpy(out, ps->params, ps->cfg.n_params * sizeof *out);
@@ -128,7 +128,8 @@ static int local_read_params(void *impl, float *out, dpt_err *err)
 static void local_destroy(void *impl)
 {
   ps_local *ps = impl;
-  ps_mpi_serve_stop(ps); /* first: its threads may be pulling from the server */
+  ps_mpi_serve_stop(ps->serve); /* first: its threads may be pulling from the server */
+  ps->serve = NULL;
   stop_server(ps);
   destroy_locks(ps);
   free_memory(ps);
@@ -172,7 +173,9 @@ int ps_local_create(const dpt_ps_config *cfg, int local_workers, const float *in
     return dpt_err_set(err, DPT_ENOMEM, "ps: cannot start server thread %d of %d", failed,
                        wanted);
   }
-  int rc = cfg->procs > 1 ? ps_mpi_serve_start(ps, local_workers, err) : DPT_OK;
+  int rc = cfg->procs > 1
+               ? ps_mpi_serve_start(&local_ops, ps, &ps->cfg, local_workers, &ps->serve, err)
+               : DPT_OK;
   if (rc) {
     local_destroy(ps);
     return rc;

@@ -28,6 +28,7 @@
 #include "dpt/cache_lines.h"
 #include "dpt/ps.h"
 #include "ps/ps_abort_record.h"
+#include "ps/ps_mpi.h"
 #include "ps/ps_rounds.h"
 
 typedef struct ps_shard {
@@ -48,9 +49,6 @@ typedef struct ps_shard {
   size_t stride;   /* floats from one worker's slot to the next: len rounded to a cache line */
   float *slots;    /* n_workers gradient slots of len floats; slot 0 doubles as the sum */
 } ps_shard;
-
-struct dpt_mpi_chan;
-struct ps_mpi_serve;
 
 typedef struct ps_local {
   dpt_ps_config cfg;  /* n_workers: every process's (ps/ps_mpi.h); server_threads: resolved, each
@@ -76,10 +74,9 @@ typedef struct ps_local {
 
   ps_abort_record aborted;
 
-  /* Under MPI (ps/ps_mpi.h): the channel to the other processes and the threads that serve their
-   * workers. */
-  struct dpt_mpi_chan *link;
-  struct ps_mpi_serve *serve;
+  /* Under MPI, on process 0 (ps/ps_mpi.h): the threads that serve the other processes' workers,
+   * and their channel; NULL otherwise. */
+  ps_mpi_serve *serve;
 } ps_local;
 
 /* The local table's push and pull (ps_worker.c), for worker 0..cfg.n_workers-1. */
@@ -101,12 +98,5 @@ int ps_fail(ps_local *ps, dpt_err *err, int code, const char *fmt, ...)
 void ps_server_enqueue(ps_local *ps, ps_shard *s);
 /* A server thread's body: applies ready slices until stopped or aborted. */
 void *ps_server_main(void *arg);
-
-/* Under MPI: opens the channel and starts the serve threads for the workers of processes
- * 1..procs-1 (local_workers each), once the server threads run (ps_mpi_serve.c). */
-int ps_mpi_serve_start(ps_local *ps, int local_workers, dpt_err *err);
-/* Stops the serve threads (waiting for the next push; a round in flight is finished first) and
- * closes the channel. No-op without them. */
-void ps_mpi_serve_stop(ps_local *ps);
 
 #endif

@@ -41,13 +41,25 @@ static int remote_push(void *impl, int worker, const float *grads, float lr, dpt
   if ((rc = ps_abort_record_error(&r->aborted, err))) return rc;
   ps_worker *w = &r->workers[worker];
   if ((rc = ps_check_push(w, worker, &why))) return refuse(r, rc, &why, err);
-  ps_mpi_push_head head = {.lr = lr, .votes = votes};
+  ps_mpi_push_head head = {.kind = PS_MPI_PUSH, .lr = lr, .votes = votes};
   rc = dpt_mpi_chan_send(r->link, &head, sizeof head, 0, ps_mpi_tag(worker, PS_TAG_PUSH_HEAD),
                          err);
   if (!rc)
     rc = dpt_mpi_chan_send(r->link, grads, r->cfg.n_params * sizeof *grads, 0,
                            ps_mpi_tag(worker, PS_TAG_PUSH_GRADS), err);
   if (!rc) w->pushed++;
+  return rc;
+}
+
+/* The answer to worker's last push or read: its head, then the parameters. */
+static int receive_answer(ps_remote *r, int worker, float *params, ps_mpi_pull_head *head,
+                          dpt_err *err)
+{
+  int rc = dpt_mpi_chan_recv(r->link, head, sizeof *head, 0,
+                             ps_mpi_tag(worker, PS_TAG_PULL_HEAD), NULL, err);
+  if (!rc)
+    rc = dpt_mpi_chan_recv(r->link, params, r->cfg.n_params * sizeof *params, 0,
+                           ps_mpi_tag(worker, PS_TAG_PULL_PARAMS), NULL, err);
   return rc;
 }
 
@@ -60,15 +72,11 @@ static int remote_pull(void *impl, int worker, float *params, dpt_ps_round *roun
   ps_worker *w = &r->workers[worker];
   double t0 = dpt_now();
   ps_mpi_pull_head head;
-  rc = dpt_mpi_chan_recv(r->link, &head, sizeof head, 0, ps_mpi_tag(worker, PS_TAG_PULL_HEAD),
-                         NULL, err);
-  if (!rc)
-    rc = dpt_mpi_chan_recv(r->link, params, r->cfg.n_params * sizeof *params, 0,
-                           ps_mpi_tag(worker, PS_TAG_PULL_PARAMS), NULL, err);
-  if (rc) return rc;
+  if ((rc = receive_answer(r, worker, params, &head, err))) return rc;
   /* Mostly the wait for the round's slowest worker: the head arrives when the round is done. */
   round->wait_s = dpt_now() - t0;
   round->votes = head.votes;
+  round->staleness = head.staleness;
   w->pulled = w->pushed;
   return DPT_OK;
 }
@@ -84,12 +92,18 @@ static int remote_read_velocity(void *impl, float *out, dpt_err *err)
                      r->cfg.proc_rank);
 }
 
-static int remote_read_params(void *impl, float *out, dpt_err *err)
+/* Process 0's server's parameters, asked for on worker's messages (ps/ps_mpi.h). */
+static int remote_read_params(void *impl, int worker, float *out, dpt_err *err)
 {
   ps_remote *r = impl;
-  return dpt_err_set(err, DPT_EINTERNAL,
-                     "ps over MPI: process %d holds no master parameters (process 0 does)",
-                     r->cfg.proc_rank);
+  dpt_err why = {0};
+  int rc = ps_check_worker(worker, r->cfg.n_workers, "read", &why);
+  if (rc) return refuse(r, rc, &why, err);
+  if ((rc = ps_abort_record_error(&r->aborted, err))) return rc;
+  ps_mpi_push_head ask = {.kind = PS_MPI_READ};
+  rc = dpt_mpi_chan_send(r->link, &ask, sizeof ask, 0, ps_mpi_tag(worker, PS_TAG_PUSH_HEAD), err);
+  ps_mpi_pull_head head;
+  return rc ? rc : receive_answer(r, worker, out, &head, err);
 }
 
 static void remote_destroy(void *impl)

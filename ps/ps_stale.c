@@ -17,6 +17,10 @@
  * A checkpoint reads a consistent cut (stale_read_cut): it holds new pushes off, waits for the
  * pushes in flight to be applied whole, then copies the parameters, the velocity and the clocks.
  *
+ * Under MPI it lives on process 0 and its workers are every process's (ps/ps_mpi.h): a serve
+ * thread per remote worker calls push, pull and read_params for it, exactly as a local worker's
+ * thread does.
+ *
  * Locks: each shard's mu, and the clock lock; no thread holds two of them. */
 #include <errno.h>
 #include <inttypes.h>
@@ -32,6 +36,7 @@
 #include "dpt/timer.h"
 #include "kernels/kn_math.h"
 #include "ps/ps_abort_record.h"
+#include "ps/ps_mpi.h"
 #include "ps/ps_ops.h"
 #include "ps/ps_rounds.h"
 
@@ -67,6 +72,7 @@ typedef struct ps_stale {
   double busy_s;
 
   ps_abort_record aborted;
+  ps_mpi_serve *serve; /* under MPI: the other processes' workers (ps/ps_mpi.h); NULL otherwise */
 } ps_stale;
 
 /* One push is a step on one worker's share of the global batch: N of them (one per worker) add up
@@ -94,6 +100,7 @@ static void stale_abort(void *impl, int code, const char *why)
 {
   ps_stale *ps = impl;
   ps_abort_record_set(&ps->aborted, code, why);
+  ps_mpi_serve_abort(ps->serve, code, why); /* the serve threads' waits on messages */
   pthread_mutex_lock(&ps->mu); /* after the code: a waiter saw it or gets the broadcast */
   pthread_cond_broadcast(&ps->cv);
   pthread_mutex_unlock(&ps->mu);
@@ -398,7 +405,7 @@ static int stale_read_cut(void *impl, float *params, float *velocity, uint64_t *
   return rc;
 }
 
-static int stale_read_params(void *impl, float *out, dpt_err *err)
+static int stale_read_params(void *impl, int worker, float *out, dpt_err *err)
 {
   copy_shards(impl, out);
   return DPT_OK;
@@ -420,6 +427,7 @@ static void free_stale(ps_stale *ps)
 static void stale_destroy(void *impl)
 {
   ps_stale *ps = impl;
+  ps_mpi_serve_stop(ps->serve); /* first: its threads may be waiting in the server */
   for (int i = 0; i < ps->cfg.n_shards; i++) pthread_mutex_destroy(&ps->shards[i].mu);
   pthread_mutex_destroy(&ps->mu);
   pthread_cond_destroy(&ps->cv);
@@ -438,8 +446,8 @@ static const ps_ops stale_ops = {
     .destroy = stale_destroy,
 };
 
-int ps_stale_create(const dpt_ps_config *cfg, const float *init_params, const ps_ops **ops,
-                    void **impl, dpt_err *err)
+int ps_stale_create(const dpt_ps_config *cfg, int local_workers, const float *init_params,
+                    const ps_ops **ops, void **impl, dpt_err *err)
 {
   ps_stale *ps = calloc(1, sizeof *ps);
   size_t n = cfg->n_params, workers = (size_t)cfg->n_workers;
@@ -472,6 +480,13 @@ int ps_stale_create(const dpt_ps_config *cfg, const float *init_params, const ps
   pthread_mutex_init(&ps->mu, NULL);
   ps_cond_init_monotonic(&ps->cv);
   ps_abort_record_init(&ps->aborted);
+  int rc = cfg->procs > 1
+               ? ps_mpi_serve_start(&stale_ops, ps, cfg, local_workers, &ps->serve, err)
+               : DPT_OK;
+  if (rc) {
+    stale_destroy(ps);
+    return rc;
+  }
   *ops = &stale_ops;
   *impl = ps;
   return DPT_OK;

@@ -73,22 +73,6 @@ grep -q "in $np processes" "$work/mpmd.out" || fail "the summary names no proces
 
 # --- failures end the job, naming the rank ----------------------------------------------------
 last=$((np - 1)) last_worker=$((2 * np - 1))
-# expect_failure NAME STATUS MESSAGE [env...] -- dptrain args: within 60 s, by status and message.
-expect_failure() {
-  local name=$1 want_rc=$2 want=$3; shift 3
-  local envs=()
-  while [ "$1" != -- ]; do envs+=("$1"); shift; done
-  shift
-  local t0=$SECONDS
-  env "${envs[@]}" timeout 60 "$mpiexec" -n "$np" "$dptrain" "${train[@]}" --quiet "$@" \
-    >"$work/$name.out" 2>"$work/$name.err"
-  local rc=$? took=$((SECONDS - t0))
-  [ "$rc" -ne 124 ] || fail "$name: still running after 60 s (a hang)"
-  [ "$rc" -eq "$want_rc" ] || fail "$name: exited $rc, expected $want_rc"
-  grep -q -- "^dptrain: error: $want" "$work/$name.err" ||
-    fail "$name: no '$want' in: $(grep dptrain "$work/$name.err")"
-  echo "$name: exit $rc after ${took} s: $(grep -m1 '^dptrain: error:' "$work/$name.err")"
-}
 for s in allreduce ps; do
   expect_failure "fail_$s" 1 "rank $last: worker $last_worker: step 3: injected failure" \
     "DPT_FAULT=worker=$last_worker,step=3,kind=fail" -- --workers 2 --strategy $s

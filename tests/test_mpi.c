@@ -1,6 +1,7 @@
 /* Across MPI processes (run under mpiexec -n 2 and -n 3 by ctest -L mpi): the channel's sum in
  * rank order, the hierarchical allreduce's two-level order, the parameter server over MPI giving
- * the allreduce's bits (skip votes included), and waits that abort, time out and cancel. Every
+ * the allreduce's bits (skip votes included), the stale server over MPI (its bound, a remote
+ * worker's dropped push, every push applied once), and waits that abort, time out and cancel. Every
  * process checks its own results; the data are random floats, so any other order of the sums
  * changes bits. */
 #include <pthread.h>
@@ -339,6 +340,91 @@ static void test_ps_over_mpi_matches_allreduce(void)
   free(init);
 }
 
+/* The stale server over MPI (staleness S_STALE): every process's workers push STALE_PUSHES times
+ * into process 0's server, each push adding 1 to its global worker's own parameter (lr 1, no
+ * momentum), except the one the last process's worker 0 votes to skip. Each pull holds every
+ * worker's pushes up to S behind the puller's clock, and the puller alone hears its push dropped;
+ * at the end every process reads the server's parameters, which count every push applied once. */
+enum { S_STALE = 1, STALE_PUSHES = 8, STALE_SKIPPED = 3 };
+
+typedef struct stale_job {
+  int w, g;
+  dpt_ps *ps;
+  float grads[LOCAL * 8], params[LOCAL * 8];
+  int all, skipper; /* workers of every process; the global worker that skips */
+  int wrong, rc;
+  uint64_t max_staleness;
+  dpt_err err;
+} stale_job;
+
+static void *stale_worker(void *arg)
+{
+  stale_job *j = arg;
+  for (int r = 0; r < STALE_PUSHES && !j->rc; r++) {
+    for (int i = 0; i < j->all; i++) j->grads[i] = i == j->g ? -1.f : 0.f;
+    bool skip = j->g == j->skipper && r == STALE_SKIPPED;
+    dpt_votes v = {.skip = skip};
+    dpt_ps_round round = {0};
+    j->rc = dpt_ps_push(j->ps, j->w, j->grads, 1.f, &v, &j->err);
+    if (!j->rc) j->rc = dpt_ps_pull(j->ps, j->w, j->params, &round, &j->err);
+    if (j->rc) break;
+    j->wrong += round.votes.skip != skip; /* the answer reached its worker, and it alone */
+    if (round.staleness > j->max_staleness) j->max_staleness = round.staleness;
+    int clock = r + 1;
+    for (int h = 0; h < j->all; h++) {
+      float got = j->params[h], dropped = h == j->skipper && clock > STALE_SKIPPED;
+      if (h == j->g) j->wrong += got != (float)clock - dropped;
+      else j->wrong += got < (float)(clock - S_STALE) - dropped; /* within S of the puller */
+    }
+  }
+  return NULL;
+}
+
+static void test_stale_ps_over_mpi(void)
+{
+  int all = LOCAL * env.size;
+  CU_ASSERT_FATAL(all <= LOCAL * 8);
+  float init[LOCAL * 8] = {0};
+  dpt_ps_config cfg = {.n_params = (size_t)all, .n_workers = LOCAL, .n_shards = 2,
+                       .timeout_s = 30, .staleness = S_STALE, .procs = env.size,
+                       .proc_rank = env.rank};
+  dpt_ps *ps = NULL;
+  dpt_err err = {0};
+  int rc = dpt_ps_create(&cfg, init, &ps, &err);
+  if (rc) printf("\n  %s\n", err.msg);
+  CU_ASSERT_FATAL(rc == 0);
+  stale_job jobs[LOCAL];
+  pthread_t t[LOCAL];
+  for (int w = 0; w < LOCAL; w++) {
+    jobs[w] = (stale_job){.w = w, .g = env.rank * LOCAL + w, .ps = ps, .all = all,
+                          .skipper = (env.size - 1) * LOCAL};
+    CU_ASSERT_FATAL(pthread_create(&t[w], NULL, stale_worker, &jobs[w]) == 0);
+  }
+  for (int w = 0; w < LOCAL; w++) {
+    pthread_join(t[w], NULL);
+    if (jobs[w].rc) printf("\n  worker %d: %s\n", w, jobs[w].err.msg);
+    CU_ASSERT_EQUAL(jobs[w].rc, 0);
+    CU_ASSERT_EQUAL(jobs[w].wrong, 0);
+    CU_ASSERT(jobs[w].max_staleness <= S_STALE);
+  }
+  /* Once every process's pushes are in, each worker of each process reads the same counts. */
+  CU_ASSERT_EQUAL(dpt_mpi_chan_barrier(sync_chan, &err), 0);
+  float final[LOCAL * 8];
+  for (int w = 0; w < LOCAL; w++) {
+    CU_ASSERT_EQUAL(dpt_ps_read_params(ps, w, final, &err), 0);
+    for (int h = 0; h < all; h++)
+      CU_ASSERT_EQUAL(final[h], (float)STALE_PUSHES - (h == jobs[0].skipper));
+  }
+  dpt_ps_stats st;
+  dpt_ps_get_stats(ps, &st);
+  if (env.rank == 0) { /* the server is on process 0 */
+    CU_ASSERT_EQUAL(st.pushes_applied, (uint64_t)(all * STALE_PUSHES - 1));
+    CU_ASSERT_EQUAL(st.pushes_dropped, 1);
+  }
+  CU_ASSERT_EQUAL(dpt_mpi_chan_barrier(sync_chan, &err), 0); /* no read still in flight */
+  dpt_ps_destroy(ps);
+}
+
 /* Every process runs the same tests in the same order: each opens its channels collectively. */
 static int start_mpi(void)
 {
@@ -384,6 +470,7 @@ int dpt_test_register(void)
       DPT_TEST(test_chan_waits_end),
       DPT_TEST(test_hier_allreduce_two_level_order),
       DPT_TEST(test_ps_over_mpi_matches_allreduce),
+      DPT_TEST(test_stale_ps_over_mpi),
       DPT_TEST(test_nccl_group_spans_processes),
       DPT_TEST_END,
   };

@@ -141,7 +141,7 @@ static int ps_adopt_shared(void *ctx, int worker, float *params, dpt_err *err)
   bool direct = is_host_memory(w->dev);
   /* The last exchange's upload from the staging buffer may still be queued. */
   int rc = direct ? DPT_OK : dpt_dev_sync(w->dev, err);
-  if (!rc) rc = dpt_ps_read_params(s->ps, direct ? params : w->host_params, err);
+  if (!rc) rc = dpt_ps_read_params(s->ps, worker, direct ? params : w->host_params, err);
   if (!rc && !direct)
     rc = dpt_dev_copy_h2d(w->dev, params, w->host_params, s->n_params * sizeof(float), err);
   return rc ? rc : dpt_dev_sync(w->dev, err);

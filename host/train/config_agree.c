@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dpt/ps.h"
 #include "mpi/mpi_chan.h"
 
 enum { VALUE_TEXT = DPT_MODEL_TEXT_MAX }; /* the longest: a --model spec */
@@ -28,7 +29,8 @@ typedef enum {
   AS_GIVEN, /* a path: whether it was given (process 0 alone reads or writes the file) */
   AS_CHOICE,
   AS_HIDDEN, /* the hidden sizes, "32,16" */
-  AS_TEXT    /* a string as given (--model) */
+  AS_TEXT,   /* a string as given (--model) */
+  AS_STALENESS /* a number or "inf" */
 } value_form;
 
 typedef struct agree_row {
@@ -42,6 +44,7 @@ static const char *const decay_names[] = {"cosine", "step", "constant"};
 static const char *const strategy_names[] = {"allreduce", "ps"};
 static const char *const device_names[] = {"auto", "cpu", "cuda"};
 static const char *const on_nan_names[] = {"stop", "skip"};
+static const char *const on_failure_names[] = {"stop", "continue"};
 
 #define AT(field) offsetof(dpt_config, field)
 static const agree_row rows[] = {
@@ -66,6 +69,8 @@ static const agree_row rows[] = {
     {"--checkpoint-every", AS_LONG, AT(checkpoint_every), NULL},
     {"--resume", AS_GIVEN, AT(resume_path), NULL},
     {"--on-nan", AS_CHOICE, AT(on_nan), on_nan_names},
+    {"--staleness", AS_STALENESS, AT(staleness), NULL},
+    {"--on-worker-failure", AS_CHOICE, AT(on_worker_failure), on_failure_names},
 };
 #undef AT
 enum { ROWS = sizeof rows / sizeof *rows };
@@ -115,6 +120,9 @@ static void value_text(const dpt_config *cfg, const agree_row *row, char *out, s
   case AS_CHOICE: snprintf(out, size, "%s", row->names[*(const int *)at]); break;
   case AS_HIDDEN: hidden_text(cfg, out, size); break;
   case AS_TEXT: snprintf(out, size, "%s", *(const char *const *)at); break;
+  case AS_STALENESS:
+    snprintf(out, size, "%s", dpt_ps_staleness_text(*(const int *)at).text);
+    break;
   }
 }
 

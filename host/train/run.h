@@ -80,10 +80,12 @@ typedef struct dpt_run {
   dpt_resilience resilience; /* resume position, stop requests, checkpoints, --on-nan, test hooks */
   dpt_stragglers stragglers; /* --straggler; none: n_fixed 0, random_p 0 */
   /* --staleness inf: the epoch's batches dealt one worker's share ("piece") at a time from a
-   * shared queue, so that fast workers do more of them (host/train/worker.c); worker 0 resets it
-   * before each epoch's first barrier. */
+   * shared queue, so that fast workers do more of them (host/train/piece_queue.h); under MPI it
+   * lives on process 0. */
   bool queued;
-  pthread_mutex_t queue_mu;  /* guards next_piece, returned and every slot's piece */
+  struct dpt_piece_queue *pieces; /* under MPI: the queue's channel; NULL otherwise */
+  pthread_mutex_t queue_mu;  /* guards queue_epoch, next_piece, returned and every slot's piece */
+  int queue_epoch;           /* the epoch dealt last (0: none yet) */
   long next_piece;
   long *returned;            /* pieces lost workers held, dealt again first (workers entries) */
   int n_returned;
@@ -95,6 +97,7 @@ typedef struct dpt_run {
   /* Over MPI processes (host/train/run_procs.h): this process's workers are global workers
    * first_worker.. of all_workers; one process: 1, 0, 0 and workers, mpi NULL. */
   int procs, proc_rank, first_worker, all_workers;
+  long *all_samples; /* over MPI, once the workers joined: every worker's samples (run_totals.h) */
   /* CUDA: this process's worker w uses device first_ordinal + w (the node's processes share its
    * GPUs, dpt_config.local_rank); 0 on the CPU. */
   int first_ordinal;

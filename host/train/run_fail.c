@@ -1,4 +1,5 @@
 /* The run's first error: recorded once, then every waiting thread is woken. */
+#include "host/train/piece_queue.h"
 #include "host/train/run.h"
 #include "host/train/run_procs.h"
 
@@ -22,4 +23,5 @@ void dpt_run_fail(dpt_run *run, int worker, const dpt_err *err)
   dpt_sync_abort(&run->sync, err->code, err->msg);
   dpt_barrier_abort(&run->barrier, err->code, err->msg);
   dpt_run_procs_abort(run, err->code, err->msg);
+  dpt_piece_queue_abort(run->pieces, err->code, err->msg);
 }

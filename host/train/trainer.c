@@ -11,9 +11,11 @@
 #include "dpt/trainer.h"
 #include "host/checkpoint/checkpoint_lock.h"
 #include "host/train/load_data.h"
+#include "host/train/piece_queue.h"
 #include "host/train/run.h"
 #include "host/train/run_memory.h"
 #include "host/train/run_procs.h"
+#include "host/train/run_totals.h"
 #include "host/train/stale_checkpoint.h"
 #include "host/train/worker_join.h"
 #include "host/record/trace.h"
@@ -118,8 +120,9 @@ static void fill_result(const dpt_config *cfg, const dpt_run *run, size_t bytes_
     out->checkpoint_epoch = run->resilience.saved_epoch;
     out->resumed_state_hash = run->resilience.resumed_state_hash;
   }
-  for (int w = 0; run->procs == 1 && w < run->workers && w < DPT_RESULT_DEVICES_MAX; w++)
-    out->worker_samples[out->n_worker_samples++] = run->slots[w].run_samples;
+  for (int g = 0; g < run->all_workers && g < DPT_RESULT_DEVICES_MAX; g++)
+    out->worker_samples[out->n_worker_samples++] =
+        run->all_samples ? run->all_samples[g] : run->slots[g].run_samples;
   out->steps_to_target = run->steps_to_target;
   out->seconds_to_target = run->seconds_to_target;
   out->n_hidden = cfg->n_hidden;
@@ -206,11 +209,11 @@ static int eval_rows(const dpt_mlp_shape *s, int max_rows)
 /* --staleness and --straggler, once the workers of every process are known. */
 static int plan_consistency(const dpt_config *cfg, dpt_run *run, dpt_err *err)
 {
-  if (cfg->staleness > 0 && run->procs > 1)
+  if (cfg->on_worker_failure == DPT_ON_FAILURE_CONTINUE && run->procs > 1)
     return dpt_err_set(err, DPT_EINPUT,
-                       "--staleness %s: not supported under MPI yet (%d processes; stale training "
-                       "runs in one process)",
-                       dpt_ps_staleness_text(cfg->staleness).text, run->procs);
+                       "--on-worker-failure continue: not supported under MPI (%d processes): a "
+                       "worker of another process cannot leave the run",
+                       run->procs);
   run->queued = cfg->staleness == DPT_PS_STALENESS_INF;
   if (!cfg->straggler) return DPT_OK;
   int rc = dpt_stragglers_parse(cfg->straggler, &run->stragglers, err);
@@ -288,19 +291,28 @@ static int train_loaded(const dpt_config *cfg, dpt_run *run, dpt_result *out, dp
   if (!rc && cfg->trace_path) rc = start_trace(cfg, run, &sc, err);
   if (!rc) rc = dpt_sync_create(&sc, &run->sync, err);
   if (!rc) {
-    if (cfg->staleness > 0 && cfg->resume_path)
-      rc = dpt_stale_resumed_state(run, &run->resilience.resumed_state_hash, err);
+    /* Process 0 holds the server; the broadcast keeps every process's first push after the
+     * read (the others' workers start meanwhile). */
+    uint64_t *resumed = &run->resilience.resumed_state_hash;
+    if (cfg->staleness > 0 && cfg->resume_path && run->proc_rank == 0)
+      rc = dpt_stale_resumed_state(run, resumed, err);
+    if (!rc && cfg->staleness > 0 && cfg->resume_path)
+      rc = dpt_run_procs_bcast(run, resumed, sizeof *resumed, err);
+    if (!rc) rc = dpt_piece_queue_open(run, &run->pieces, err);
     if (!rc) rc = dpt_barrier_init(&run->barrier, run->workers, cfg->timeout_s, err);
     if (!rc) {
       dpt_barrier_name_from(&run->barrier, run->first_worker);
       if (may_lose) dpt_barrier_on_timeout(&run->barrier, lose_late_worker, run);
       run->start_s = dpt_now();
       rc = run_workers(run, err);
+      if (!rc) rc = dpt_run_totals_gather(run, err);
       if (!rc) rc = dpt_resilience_finish(run, err);
       dpt_barrier_destroy(&run->barrier);
     }
     if (!rc) fill_result(cfg, run, dpt_sync_bytes_per_step(&run->sync), out);
     dpt_sync_destroy(&run->sync); /* joins the server threads: their spans are complete */
+    dpt_piece_queue_close(run->pieces); /* after the ps's channel, in the same order everywhere */
+    run->pieces = NULL;
     if (!rc && run->trace) rc = dpt_trace_write(run->trace, cfg->trace_path, err);
   }
   free(init);
@@ -344,6 +356,7 @@ int dpt_train(const dpt_config *cfg, const dpt_observer *obs, dpt_result *out, d
   free(run.final_params);
   free(run.slots);
   free(run.returned);
+  free(run.all_samples);
   dpt_trace_destroy(run.trace);
   dpt_resilience_release(&run);
   dpt_dataset_free(&train);

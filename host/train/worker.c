@@ -8,6 +8,7 @@
 #include "dpt/rng.h"
 #include "dpt/timer.h"
 #include "host/train/checkpoint_run.h"
+#include "host/train/piece_queue.h"
 #include "host/train/run.h"
 #include "host/train/run_procs.h"
 #include "host/train/step_guard.h"
@@ -250,7 +251,7 @@ static int train_step(worker *self, int epoch, long step, int share, float *lr_o
   self->slot->comm_s += t.comm_s;
   self->slot->pull_staleness = t.staleness; /* worker 0's, for its step's metrics row */
   self->slot->wait_s += t.wait_s;
-  if (!rc) self->slot->exchanges++; /* read by a dropper under the queue lock: see take_piece */
+  if (!rc) self->slot->exchanges++; /* read by a dropper under the queue lock (piece_queue.c) */
   /* --check-replicas waits for the device: first for the exchange, which may wait on others. */
   if (!rc && cfg->check_replicas) rc = dpt_sync_settle(&run->sync, self->w, &self->err);
   if (!rc)
@@ -322,8 +323,12 @@ static int report_epoch(dpt_run *run, int epoch, long first_step, double train_t
                         .step = dpt_run_step_index(run, epoch + 1, 0),
                         .workers = run->all_workers};
   /* The epoch's figures, summed in worker order, then over processes in one call. */
-  enum { LOSS, CORRECT, SAMPLES, TEST_LOSS, TEST_CORRECT, EVALUATION_CUT, FIGURES };
-  double fig[FIGURES] = {[EVALUATION_CUT] = atomic_load(&run->resilience.stop_evaluation)};
+  enum { LOSS, CORRECT, SAMPLES, TEST_LOSS, TEST_CORRECT, EVALUATION_CUT, SKIPPED, FIGURES };
+  /* Skips: with staleness each process counts its own workers' dropped pushes; synchronous, every
+   * process counts every skipped step. */
+  bool own_skips = run->cfg->staleness > 0 || run->proc_rank == 0;
+  double fig[FIGURES] = {[EVALUATION_CUT] = atomic_load(&run->resilience.stop_evaluation),
+                         [SKIPPED] = own_skips ? (double)run->resilience.epoch_skipped_steps : 0};
   for (int w = 0; w < run->workers; w++) {
     const dpt_worker_slot *slot = &run->slots[w];
     fig[LOSS] += slot->loss_sum;
@@ -336,7 +341,7 @@ static int report_epoch(dpt_run *run, int epoch, long first_step, double train_t
   int rc = dpt_run_procs_sum(run, fig, FIGURES, err);
   if (rc) return rc;
   /* The epoch's training is over, even when its evaluation is cut: the next one counts anew. */
-  st.skipped_steps = run->resilience.epoch_skipped_steps;
+  st.skipped_steps = (long)fig[SKIPPED];
   run->resilience.epoch_skipped_steps = 0;
   if (fig[EVALUATION_CUT] > 0) {
     run->resilience.evaluation_cut = true;
@@ -427,30 +432,14 @@ static int step_and_boundary(worker *self, int epoch, long step, int share, doub
 /* Whether what the votes decided stops every worker after this step. */
 static bool outcome_stops(const dpt_step_outcome *o) { return o->stop || o->diverged || o->halted; }
 
-/* The epoch's next piece from the shared queue, or -1 when none is left: each worker's first is
- * its own share of the epoch's first step (so every worker starts at once, as with fixed
- * shares), then pieces lost workers held, then the queue's next. Recorded with this worker's
- * exchanges so far (host/train/run_lose.c). */
-static long take_piece(worker *self, bool first)
-{
-  dpt_run *run = self->run;
-  long k = -1, pieces = run->steps_per_epoch * run->all_workers;
-  pthread_mutex_lock(&run->queue_mu);
-  if (first && self->w < pieces) k = self->w;
-  else if (run->n_returned > 0) k = run->returned[--run->n_returned];
-  else if (run->next_piece < pieces) k = run->next_piece++;
-  self->slot->piece = k;
-  self->slot->piece_exchanges = self->slot->exchanges;
-  pthread_mutex_unlock(&run->queue_mu);
-  return k;
-}
-
 /* Queued: pieces from the shared queue until none is left or *stopped. */
 static int train_pieces(worker *self, int epoch, double t0, float *lr, dpt_step_outcome *outcome,
                         bool *stopped, bool first)
 {
   int rc = DPT_OK, n = self->run->all_workers;
-  for (long k; !rc && !*stopped && (k = take_piece(self, first)) >= 0; first = false) {
+  for (long k = 0; !rc && !*stopped; first = false) {
+    rc = dpt_piece_queue_take(self->run, self->w, epoch, first, &k, &self->err);
+    if (rc || k < 0) break;
     rc = step_and_boundary(self, epoch, k / n, (int)(k % n), t0, lr, outcome);
     *stopped = outcome_stops(outcome);
   }
@@ -513,30 +502,36 @@ static int train_epoch_steps(worker *self, int epoch, long first, double t0, flo
   return rc;
 }
 
+/* Stale, over MPI processes, once every worker of this process has left its loop: worker 0 meets
+ * the other processes' (so every push of the epoch, everywhere, is applied before any replica
+ * settles) and learns whether a worker of any process stopped; then this process's workers meet
+ * again and read the answer. */
+static int meet_other_processes(worker *self)
+{
+  dpt_run *run = self->run;
+  int rc = DPT_OK;
+  if (self->w == 0) {
+    double stops = atomic_load(&run->stop_seen);
+    double t0 = dpt_now();
+    rc = dpt_run_procs_sum(run, &stops, 1, &self->err);
+    self->slot->wait_s += dpt_now() - t0;
+    if (!rc) atomic_store(&run->stop_seen, stops > 0);
+  }
+  return rc ? rc : wait_for_the_others(self);
+}
+
 /* After the training loop, every worker: waits for the others (counted as waiting). With
- * staleness the workers leave their loops at different steps: once all have, any stop one saw
- * stops them all, and every replica takes the server's parameters. */
+ * staleness the workers leave their loops at different steps: once all have (of every process),
+ * any stop one saw stops them all, and every replica takes the server's parameters. */
 static int end_training_loop(worker *self, bool *stopped)
 {
   dpt_run *run = self->run;
   if (*stopped && run->cfg->staleness > 0) atomic_store(&run->stop_seen, true);
   int rc = wait_for_the_others(self);
   if (rc || run->cfg->staleness == 0) return rc;
+  if (run->procs > 1 && (rc = meet_other_processes(self))) return rc;
   *stopped = atomic_load(&run->stop_seen);
   return dpt_sync_adopt_shared(&run->sync, self->w, self->rep.params, &self->err);
-}
-
-/* Worker 0, before an epoch's first barrier: the queue starts after the pieces 0..N-1, each
- * worker's first (take_piece); a lost worker's goes to the others. */
-static void deal_epoch(dpt_run *run)
-{
-  pthread_mutex_lock(&run->queue_mu);
-  run->next_piece = run->all_workers;
-  run->n_returned = 0;
-  for (int w = 0; w < run->workers; w++)
-    if (dpt_run_worker_lost(run, w) && w < run->steps_per_epoch * run->all_workers)
-      run->returned[run->n_returned++] = w;
-  pthread_mutex_unlock(&run->queue_mu);
 }
 
 /* When the epoch's training started: the first worker out of the starting barrier (one may wake
@@ -570,7 +565,8 @@ static int run_epoch(worker *self, int epoch, bool *stopped)
     self->slot->samples = 0;
   }
   shuffle_epoch(self, epoch);
-  if (self->w == 0) deal_epoch(run); /* nobody takes a piece before the barrier */
+  /* Nobody takes a piece before the barrier. */
+  if (self->w == 0 && run->queued) dpt_piece_queue_deal(run, epoch);
   /* The ledger starts the epoch from the slot's figures (zero, or a checkpoint's), and the rest as
    * last read: nothing changed it since. */
   dpt_ledger *l = self->seen;

@@ -44,7 +44,8 @@ typedef struct dpt_ps_config {
   /* The consistency model (docs/ps.md): 0, the synchronous rounds above; S >= 1, stale
    * synchronous parallel: each push is applied alone as it arrives (ps/ps_stale.c), and a worker's
    * pull waits only until every worker is at most S pushes behind it; DPT_PS_STALENESS_INF:
-   * asynchronous, pulls never wait. One process only (procs 0 or 1). */
+   * asynchronous, pulls never wait. Under MPI too: process 0's stale server serves every
+   * process's workers. */
   int staleness;
   /* With staleness: called when a pull timed out waiting for `worker`, with no lock held, instead
    * of aborting; it may drop the worker (dpt_ps_drop), and the pull then waits on for the others.
@@ -123,10 +124,12 @@ void dpt_ps_get_stats(dpt_ps *ps, dpt_ps_stats *out);
  * MPI, on process 0 only: the others hold no server state (DPT_EINTERNAL). */
 int dpt_ps_read_velocity(dpt_ps *ps, float *out, dpt_err *err);
 
-/* Copies the master parameters (n_params floats) into params, each shard as a whole. Call when no
- * push is in flight that the copy must include (after every worker pushed and a barrier): the
- * replicas of a run with staleness differ until then. Under MPI, on process 0 only. */
-int dpt_ps_read_params(dpt_ps *ps, float *params, dpt_err *err);
+/* Copies the master parameters (n_params floats) into params, each shard as a whole, for worker
+ * (its index within its process: under MPI the other processes ask process 0 for them on that
+ * worker's messages, so each of their workers may read at once). Call when no push is in flight
+ * that the copy must include (after every worker of every process pushed, and a barrier): the
+ * replicas of a run with staleness differ until then. */
+int dpt_ps_read_params(dpt_ps *ps, int worker, float *params, dpt_err *err);
 
 /* With staleness: worker leaves the run for good. Its push in flight, if any, completes first;
  * its later pushes and pulls fail (DPT_EABORTED), and the others' pulls stop waiting for it.
