@@ -74,10 +74,11 @@ int dpt_piece_queue_take(dpt_run *run, int w, int epoch, bool first, long *piece
 {
   long k = -1, own = run->first_worker + w;
   int rc = DPT_OK;
-  bool remote = run->proc_rank > 0 && !(first && own < pieces_per_epoch(run));
+  bool own_first = first && own < pieces_per_epoch(run);
+  bool remote = run->proc_rank > 0 && !own_first;
   if (remote) rc = ask_process_0(run, w, epoch, &k, err);
   pthread_mutex_lock(&run->queue_mu);
-  if (first && own < pieces_per_epoch(run)) k = own;
+  if (own_first) k = own;
   else if (!remote) k = next_locked(run, epoch);
   run->slots[w].piece = k;
   run->slots[w].piece_exchanges = run->slots[w].exchanges;
