@@ -356,7 +356,9 @@ static int decode_header(const uint8_t *buf, size_t len, const char *name, dpt_c
   out->workers = workers <= INT_MAX ? (int)workers : 0;
   out->processes = processes <= INT_MAX ? (int)processes : 0; /* 0 is refused below */
   const char *bad = !sizes_ok ? "layer sizes" : bad_sizes(out, version < 4);
-  if (!bad && *payload_len != payload_bytes(version, workers, n_params)) bad = "payload size";
+  /* payload_bytes' 0 (the counts overflow) must not match a payload of 0 bytes. */
+  uint64_t want = payload_bytes(version, workers, n_params);
+  if (!bad && (want == 0 || *payload_len != want)) bad = "payload size";
   if (bad)
     return dpt_err_set(err, DPT_EINPUT, "%s: header field '%s' holds an impossible value", name,
                        bad);
