@@ -20,11 +20,7 @@ int dpt_barrier_init(dpt_barrier *b, int parties, double timeout_s, dpt_err *err
     b->present = NULL;
     return dpt_err_set(err, DPT_ENOMEM, "barrier: out of memory");
   }
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* timeouts immune to wall-clock changes */
-  pthread_cond_init(&b->cv, &ca);
-  pthread_condattr_destroy(&ca);
+  dpt_cond_init_monotonic(&b->cv);
   pthread_mutex_init(&b->mu, NULL);
   b->parties = parties;
   b->parties_max = parties;

@@ -45,6 +45,16 @@ int dpt_dev_zero(dpt_device *d, void *p, size_t bytes, dpt_err *err)
 
 int dpt_dev_sync(dpt_device *d, dpt_err *err) { return d->vt->sync(d->ctx, err); }
 
+int dpt_dev_mark(dpt_device *d, int m, dpt_err *err)
+{
+  return d->vt->mark ? d->vt->mark(d->ctx, m, err) : DPT_OK;
+}
+
+int dpt_dev_wait_mark(dpt_device *d, int m, dpt_err *err)
+{
+  return d->vt->wait_mark ? d->vt->wait_mark(d->ctx, m, err) : DPT_OK;
+}
+
 int dpt_dev_gemm(dpt_device *d, bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
                  int lda, const float *b, int ldb, float beta, float *c, int ldc, dpt_err *err)
 {

@@ -33,6 +33,7 @@ typedef struct cuda_ctx {
   size_t ones_len;
   int *flag; /* device int: has_nonfinite's answer */
   cudaEvent_t done; /* recorded on the stream by each wait, which polls it */
+  cudaEvent_t marks[DPT_DEV_MARKS]; /* dpt_device_ops.mark's */
   double wait_s;    /* each wait's bound; 0: none */
   /* A wait timed out: the stream holds work that may never finish, so nothing that would wait
    * for it (cudaFree, cudaFreeHost, cublasDestroy) is called any more; its memory is left to the
@@ -70,18 +71,17 @@ static void poll_pause(int polls)
   nanosleep(&ts, NULL);
 }
 
-/* Waits for the work queued on the stream so far (what: for the message), polling an event, not
- * cudaStreamSynchronize: a kernel that never finishes ends the wait at the device's bound with
+/* Waits until event ev's last record has run (what: for the message), polling it, not blocking
+ * in the runtime: a kernel that never finishes ends the wait at the device's bound with
  * DPT_ETIMEOUT, and the device is stuck from then on. */
-static int wait_stream(cuda_ctx *c, const char *what, dpt_err *err)
+static int wait_event(cuda_ctx *c, cudaEvent_t ev, const char *what, dpt_err *err)
 {
   if (atomic_load(&c->stuck))
     return dpt_err_set(err, DPT_ETIMEOUT, "cuda device %d: %s: the device's stream is stuck",
                        c->ordinal, what);
-  int rc = DPT_CHECK_CUDA(cudaEventRecord(c->done, c->stream), err);
   double until = c->wait_s > 0 ? dpt_now() + c->wait_s : 0;
-  for (int polls = 0; !rc; polls++) {
-    cudaError_t e = cudaEventQuery(c->done);
+  for (int polls = 0;; polls++) {
+    cudaError_t e = cudaEventQuery(ev);
     if (e == cudaSuccess) return DPT_OK;
     if (polls == 0) atomic_fetch_add(&c->host_waits, 1); /* it waits: the work was not done */
     if (e != cudaErrorNotReady) return DPT_CHECK_CUDA(e, err);
@@ -94,7 +94,13 @@ static int wait_stream(cuda_ctx *c, const char *what, dpt_err *err)
     }
     poll_pause(polls);
   }
-  return rc;
+}
+
+/* Waits for the work queued on the stream so far (cudaStreamSynchronize would not time out). */
+static int wait_stream(cuda_ctx *c, const char *what, dpt_err *err)
+{
+  int rc = DPT_CHECK_CUDA(cudaEventRecord(c->done, c->stream), err);
+  return rc ? rc : wait_event(c, c->done, what, err);
 }
 
 /* wait_stream for the calls that have no caller to report to (free, destroy): whether the
@@ -122,6 +128,8 @@ static void cuda_destroy(void *ctx)
     (void)cudaFree(c->flag);
   }
   if (c->done) (void)cudaEventDestroy(c->done);
+  for (int m = 0; m < DPT_DEV_MARKS; m++)
+    if (c->marks[m]) (void)cudaEventDestroy(c->marks[m]);
   if (c->stream) (void)cudaStreamDestroy(c->stream);
   free(c);
 }
@@ -209,6 +217,27 @@ static int cuda_zero(void *ctx, void *p, size_t bytes, dpt_err *err)
 static int cuda_sync(void *ctx, dpt_err *err)
 {
   return wait_stream(ctx, "sync", err);
+}
+
+static int check_mark(int m, const char *where, dpt_err *err)
+{
+  if (m >= 0 && m < DPT_DEV_MARKS) return DPT_OK;
+  return dpt_err_set(err, DPT_EINTERNAL, "cuda %s: mark %d: must be below %d", where, m,
+                     DPT_DEV_MARKS);
+}
+
+static int cuda_mark(void *ctx, int m, dpt_err *err)
+{
+  cuda_ctx *c = ctx;
+  int rc = check_mark(m, "mark", err);
+  return rc ? rc : DPT_CHECK_CUDA(cudaEventRecord(c->marks[m], c->stream), err);
+}
+
+static int cuda_wait_mark(void *ctx, int m, dpt_err *err)
+{
+  cuda_ctx *c = ctx;
+  int rc = check_mark(m, "wait_mark", err);
+  return rc ? rc : wait_event(c, c->marks[m], "wait_mark", err);
 }
 
 static int cuda_gemm(void *ctx, bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
@@ -484,6 +513,8 @@ static const dpt_device_ops cuda_ops = {
     .copy_d2h_queued = cuda_copy_d2h_queued,
     .zero = cuda_zero,
     .sync = cuda_sync,
+    .mark = cuda_mark,
+    .wait_mark = cuda_wait_mark,
     .gemm = cuda_gemm,
     .col_sum = cuda_col_sum,
     .bias_act = cuda_bias_act,
@@ -530,6 +561,8 @@ int dpt_cuda_backend_open(int ordinal, const dpt_device_options *opts, dpt_devic
   if (!rc) rc = cuda_lt_open(c->stream, &c->lt, &lt_allocs, err);
   atomic_fetch_add(&c->allocs, lt_allocs);
   if (!rc) rc = DPT_CHECK_CUDA(cudaEventCreateWithFlags(&c->done, cudaEventDisableTiming), err);
+  for (int m = 0; m < DPT_DEV_MARKS && !rc; m++)
+    rc = DPT_CHECK_CUDA(cudaEventCreateWithFlags(&c->marks[m], cudaEventDisableTiming), err);
   if (!rc) rc = DPT_CHECK_CUDA(cudaMalloc((void **)&c->flag, sizeof(int)), err);
   if (!rc) atomic_fetch_add(&c->allocs, 1);
   if (!rc && opts->max_rows > 0) rc = ensure_ones(c, (size_t)opts->max_rows, err);

@@ -79,16 +79,28 @@ int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **o
   return DPT_OK;
 }
 
+int dpt_ps_push_piped(dpt_ps *ps, int worker, const float *grads, float lr,
+                      const dpt_votes *votes, const dpt_ps_pipe *pipe, dpt_err *err)
+{
+  return ps->vt->push(ps->impl, worker, grads, lr, votes ? *votes : (dpt_votes){0}, pipe, err);
+}
+
+int dpt_ps_pull_piped(dpt_ps *ps, int worker, float *params, dpt_ps_round *round,
+                      const dpt_ps_pipe *pipe, dpt_err *err)
+{
+  dpt_ps_round unused;
+  return ps->vt->pull(ps->impl, worker, params, round ? round : &unused, pipe, err);
+}
+
 int dpt_ps_push(dpt_ps *ps, int worker, const float *grads, float lr, const dpt_votes *votes,
                 dpt_err *err)
 {
-  return ps->vt->push(ps->impl, worker, grads, lr, votes ? *votes : (dpt_votes){0}, err);
+  return dpt_ps_push_piped(ps, worker, grads, lr, votes, NULL, err);
 }
 
 int dpt_ps_pull(dpt_ps *ps, int worker, float *params, dpt_ps_round *round, dpt_err *err)
 {
-  dpt_ps_round unused;
-  return ps->vt->pull(ps->impl, worker, params, round ? round : &unused, err);
+  return dpt_ps_pull_piped(ps, worker, params, round, NULL, err);
 }
 
 void dpt_ps_abort(dpt_ps *ps, int code, const char *why) { ps->vt->abort(ps->impl, code, why); }

@@ -30,8 +30,8 @@ static size_t lay_out_shards(ps_local *ps)
   for (int i = 0; i < c->n_shards; i++) {
     ps_shard *s = &ps->shards[i];
     s->index = i;
-    s->off = ps_shard_start(c->n_params, c->n_shards, i);
-    s->len = ps_shard_start(c->n_params, c->n_shards, i + 1) - s->off;
+    s->off = dpt_ps_shard_start(c->n_params, c->n_shards, i);
+    s->len = dpt_ps_shard_start(c->n_params, c->n_shards, i + 1) - s->off;
     s->stride = (s->len + CACHE_LINE_FLOATS - 1) / CACHE_LINE_FLOATS * CACHE_LINE_FLOATS;
     s->pushed = ps->pushed_flags + (size_t)i * (size_t)c->n_workers;
     slot_floats += s->stride;
@@ -68,7 +68,7 @@ static void init_locks(ps_local *ps)
 {
   for (int i = 0; i < ps->cfg.n_shards; i++) {
     pthread_mutex_init(&ps->shards[i].mu, NULL);
-    ps_cond_init_monotonic(&ps->shards[i].cv);
+    dpt_cond_init_monotonic(&ps->shards[i].cv);
   }
   pthread_mutex_init(&ps->mu, NULL);
   pthread_cond_init(&ps->cv, NULL); /* the server's idle wait has no deadline (ps_server.c) */

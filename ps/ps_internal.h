@@ -81,8 +81,9 @@ typedef struct ps_local {
 
 /* The local table's push and pull (ps_worker.c), for worker 0..cfg.n_workers-1. */
 int ps_local_push(void *impl, int worker, const float *grads, float lr, dpt_votes votes,
-                  dpt_err *err);
-int ps_local_pull(void *impl, int worker, float *params, dpt_ps_round *round, dpt_err *err);
+                  const dpt_ps_pipe *pipe, dpt_err *err);
+int ps_local_pull(void *impl, int worker, float *params, dpt_ps_round *round,
+                  const dpt_ps_pipe *pipe, dpt_err *err);
 
 /* The local table's abort: wakes every waiter, and the serve threads' channel (ps_abort.c). */
 void ps_local_abort(void *impl, int code, const char *why);

@@ -32,7 +32,7 @@ static int refuse(ps_remote *r, int rc, const dpt_err *why, dpt_err *err)
 }
 
 static int remote_push(void *impl, int worker, const float *grads, float lr, dpt_votes votes,
-                       dpt_err *err)
+                       const dpt_ps_pipe *pipe, dpt_err *err)
 {
   ps_remote *r = impl;
   dpt_err why = {0};
@@ -41,6 +41,9 @@ static int remote_push(void *impl, int worker, const float *grads, float lr, dpt
   if ((rc = ps_abort_record_error(&r->aborted, err))) return rc;
   ps_worker *w = &r->workers[worker];
   if ((rc = ps_check_push(w, worker, &why))) return refuse(r, rc, &why, err);
+  /* One message: the whole gradient is on the host first. */
+  if (pipe && (rc = pipe->ready(pipe->ctx, 0, r->cfg.n_params, &why)))
+    return refuse(r, rc, &why, err);
   ps_mpi_push_head head = {.kind = PS_MPI_PUSH, .lr = lr, .votes = votes};
   rc = dpt_mpi_chan_send(r->link, &head, sizeof head, 0, ps_mpi_tag(worker, PS_TAG_PUSH_HEAD),
                          err);
@@ -63,7 +66,8 @@ static int receive_answer(ps_remote *r, int worker, float *params, ps_mpi_pull_h
   return rc;
 }
 
-static int remote_pull(void *impl, int worker, float *params, dpt_ps_round *round, dpt_err *err)
+static int remote_pull(void *impl, int worker, float *params, dpt_ps_round *round,
+                       const dpt_ps_pipe *pipe, dpt_err *err)
 {
   ps_remote *r = impl;
   dpt_err why = {0};
@@ -78,7 +82,7 @@ static int remote_pull(void *impl, int worker, float *params, dpt_ps_round *roun
   round->votes = head.votes;
   round->staleness = head.staleness;
   w->pulled = w->pushed;
-  return DPT_OK;
+  return pipe ? pipe->arrived(pipe->ctx, 0, r->cfg.n_params, err) : DPT_OK;
 }
 
 /* The rounds are process 0's to count. */

@@ -44,8 +44,9 @@ static int serve_request(ps_serve_thread *t, dpt_err *err)
   } else if (!rc) {
     rc = dpt_mpi_chan_recv(sv->link, t->grads, bytes, t->proc,
                            ps_mpi_tag(t->local, PS_TAG_PUSH_GRADS), NULL, err);
-    if (!rc) rc = sv->ops->push(sv->impl, t->worker, t->grads, push.lr, push.votes, err);
-    if (!rc) rc = sv->ops->pull(sv->impl, t->worker, t->params, &round, err);
+    if (!rc) rc = sv->ops->push(sv->impl, t->worker, t->grads, push.lr, push.votes, NULL,
+                                     err);
+    if (!rc) rc = sv->ops->pull(sv->impl, t->worker, t->params, &round, NULL, err);
   }
   ps_mpi_pull_head pull = {.votes = round.votes, .staleness = round.staleness};
   if (!rc)

@@ -14,9 +14,11 @@
 #include "dpt/ps.h"
 
 typedef struct ps_ops {
+  /* pipe: NULL, or the caller's copies shard by shard (dpt_ps_pipe) */
   int (*push)(void *impl, int worker, const float *grads, float lr, dpt_votes votes,
-              dpt_err *err);
-  int (*pull)(void *impl, int worker, float *params, dpt_ps_round *round, dpt_err *err);
+              const dpt_ps_pipe *pipe, dpt_err *err);
+  int (*pull)(void *impl, int worker, float *params, dpt_ps_round *round,
+              const dpt_ps_pipe *pipe, dpt_err *err);
   void (*abort)(void *impl, int code, const char *why);
   void (*get_stats)(void *impl, dpt_ps_stats *out);
   int (*read_velocity)(void *impl, float *out, dpt_err *err);

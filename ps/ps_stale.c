@@ -148,7 +148,7 @@ static bool any_in_flight(const ps_stale *ps)
 static int wait_while(ps_stale *ps, bool (*busy)(const ps_stale *), const char *what,
                       dpt_err *err)
 {
-  struct timespec deadline = ps_deadline_after(ps->cfg.timeout_s);
+  struct timespec deadline = dpt_deadline_after(ps->cfg.timeout_s);
   int rc = 0;
   while (busy(ps) && !ps_abort_record_code(&ps->aborted) && rc != ETIMEDOUT)
     rc = ps->cfg.timeout_s > 0 ? pthread_cond_timedwait(&ps->cv, &ps->mu, &deadline)
@@ -179,8 +179,19 @@ static bool diverged(ps_stale *ps, int worker, bool dropped)
   return ps->cfg.stop_after_dropped > 0 && *in_a_row >= (uint64_t)ps->cfg.stop_after_dropped;
 }
 
+/* A push that could not read its gradient (its pipe failed) after some shards took theirs: the
+ * parameters hold part of it, so the server aborts. */
+static int end_push_failed(ps_stale *ps, int worker, int rc, const dpt_err *why, dpt_err *err)
+{
+  pthread_mutex_lock(&ps->mu);
+  ps->in_flight[worker] = false;
+  pthread_cond_broadcast(&ps->cv);
+  pthread_mutex_unlock(&ps->mu);
+  return stale_fail(ps, err, rc, "ps: worker %d: %s", worker, why->msg);
+}
+
 static int stale_push(void *impl, int worker, const float *grads, float lr, dpt_votes votes,
-                      dpt_err *err)
+                      const dpt_ps_pipe *pipe, dpt_err *err)
 {
   ps_stale *ps = impl;
   dpt_err why = {0};
@@ -194,7 +205,10 @@ static int stale_push(void *impl, int worker, const float *grads, float lr, dpt_
   uint64_t index = ps->workers[worker].pushed;
   for (int i = 0; i < ps->cfg.n_shards && !dropped; i++) {
     double t0, t1;
-    apply_to_shard(ps, &ps->shards[i], grads, lr, &t0, &t1);
+    stale_shard *sh = &ps->shards[i];
+    if (pipe && (rc = pipe->ready(pipe->ctx, sh->off, sh->len, &why)))
+      return end_push_failed(ps, worker, rc, &why, err);
+    apply_to_shard(ps, sh, grads, lr, &t0, &t1);
     busy += t1 - t0;
     /* The hook's calls come one at a time: under the clock lock, which no shard lock is held with. */
     if (ps->cfg.on_apply) {
@@ -275,7 +289,7 @@ static bool hand_over_the_late(ps_stale *ps, uint64_t need, uint64_t clock, cons
 static int wait_for_slowest(ps_stale *ps, uint64_t clock, uint64_t need, dpt_ps_round *round,
                             dpt_err *err)
 {
-  struct timespec deadline = ps_deadline_after(ps->cfg.timeout_s);
+  struct timespec deadline = dpt_deadline_after(ps->cfg.timeout_s);
   char behind[DPT_ERR_MSG_MAX / 2];
   bool timed_out = false;
   double t0 = dpt_now();
@@ -305,17 +319,22 @@ static int wait_for_slowest(ps_stale *ps, uint64_t clock, uint64_t need, dpt_ps_
   return ps_abort_record_error(&ps->aborted, err);
 }
 
-static void copy_shards(ps_stale *ps, float *out)
+/* Each shard whole, under its lock; pipe (NULL: none) hears of each as it lands. */
+static int copy_shards(ps_stale *ps, float *out, const dpt_ps_pipe *pipe, dpt_err *err)
 {
   for (int i = 0; i < ps->cfg.n_shards; i++) {
     stale_shard *s = &ps->shards[i];
     pthread_mutex_lock(&s->mu);
     memcpy(out + s->off, ps->params + s->off, s->len * sizeof *out);
     pthread_mutex_unlock(&s->mu);
+    int rc = pipe ? pipe->arrived(pipe->ctx, s->off, s->len, err) : DPT_OK;
+    if (rc) return rc;
   }
+  return DPT_OK;
 }
 
-static int stale_pull(void *impl, int worker, float *params, dpt_ps_round *round, dpt_err *err)
+static int stale_pull(void *impl, int worker, float *params, dpt_ps_round *round,
+                      const dpt_ps_pipe *pipe, dpt_err *err)
 {
   ps_stale *ps = impl;
   dpt_err why = {0};
@@ -332,9 +351,8 @@ static int stale_pull(void *impl, int worker, float *params, dpt_ps_round *round
   if (rc) return rc;
   /* No round sums the skip votes: a worker hears of its own push dropped (its step skipped). */
   round->votes.skip = ps->own_dropped[worker];
-  copy_shards(ps, params);
   w->pulled = w->pushed;
-  return DPT_OK;
+  return copy_shards(ps, params, pipe, err);
 }
 
 static int stale_drop(void *impl, int worker, uint64_t *pushes, dpt_err *err)
@@ -407,8 +425,7 @@ static int stale_read_cut(void *impl, float *params, float *velocity, uint64_t *
 
 static int stale_read_params(void *impl, int worker, float *out, dpt_err *err)
 {
-  copy_shards(impl, out);
-  return DPT_OK;
+  return copy_shards(impl, out, NULL, err);
 }
 
 static void free_stale(ps_stale *ps)
@@ -473,12 +490,12 @@ int ps_stale_create(const dpt_ps_config *cfg, int local_workers, const float *in
   memset(ps->workers, 0, workers * sizeof *ps->workers);
   for (int i = 0; i < cfg->n_shards; i++) {
     stale_shard *s = &ps->shards[i];
-    s->off = ps_shard_start(n, cfg->n_shards, i);
-    s->len = ps_shard_start(n, cfg->n_shards, i + 1) - s->off;
+    s->off = dpt_ps_shard_start(n, cfg->n_shards, i);
+    s->len = dpt_ps_shard_start(n, cfg->n_shards, i + 1) - s->off;
     pthread_mutex_init(&s->mu, NULL);
   }
   pthread_mutex_init(&ps->mu, NULL);
-  ps_cond_init_monotonic(&ps->cv);
+  dpt_cond_init_monotonic(&ps->cv);
   ps_abort_record_init(&ps->aborted);
   int rc = cfg->procs > 1
                ? ps_mpi_serve_start(&stale_ops, ps, cfg, local_workers, &ps->serve, err)

@@ -16,7 +16,7 @@ static int refuse(ps_local *ps, int rc, const dpt_err *why, dpt_err *err)
 }
 
 int ps_local_push(void *impl, int worker, const float *grads, float lr, dpt_votes votes,
-                  dpt_err *err)
+                  const dpt_ps_pipe *pipe, dpt_err *err)
 {
   ps_local *ps = impl;
   dpt_err why = {0};
@@ -27,6 +27,9 @@ int ps_local_push(void *impl, int worker, const float *grads, float lr, dpt_vote
   if ((rc = ps_check_push(w, worker, &why))) return refuse(ps, rc, &why, err);
   for (int i = 0; i < ps->cfg.n_shards; i++) {
     ps_shard *s = &ps->shards[i];
+    /* The shards before it are counted: the round cannot complete without this one. */
+    if (pipe && (rc = pipe->ready(pipe->ctx, s->off, s->len, &why)))
+      return ps_fail(ps, err, rc, "ps: worker %d, shard %d: %s", worker, i, why.msg);
     memcpy(s->slots + (size_t)worker * s->stride, grads + s->off, s->len * sizeof *grads);
     pthread_mutex_lock(&s->mu);
     float round_lr = s->arrived ? s->lr : lr;
@@ -88,20 +91,22 @@ static int wait_for_version(ps_local *ps, ps_shard *s, uint64_t target,
   return ps_abort_error(ps, err);
 }
 
-int ps_local_pull(void *impl, int worker, float *params, dpt_ps_round *round, dpt_err *err)
+int ps_local_pull(void *impl, int worker, float *params, dpt_ps_round *round,
+                  const dpt_ps_pipe *pipe, dpt_err *err)
 {
   ps_local *ps = impl;
   dpt_err why = {0};
   int rc = ps_check_worker(worker, ps->cfg.n_workers, "pull", &why);
   if (rc) return refuse(ps, rc, &why, err);
   ps_worker *w = &ps->workers[worker];
-  struct timespec deadline = ps_deadline_after(ps->cfg.timeout_s);
+  struct timespec deadline = dpt_deadline_after(ps->cfg.timeout_s);
   double waited = 0;
   for (int i = 0; i < ps->cfg.n_shards; i++) {
     ps_shard *s = &ps->shards[i];
     rc = wait_for_version(ps, s, w->pushed, &deadline, &waited, err);
     if (rc) return rc;
     memcpy(params + s->off, ps->params + s->off, s->len * sizeof *params);
+    if (pipe && (rc = pipe->arrived(pipe->ctx, s->off, s->len, err))) return rc;
   }
   /* Every shard counted the same votes, and shard 0's stay put until this worker pushes again. */
   pthread_mutex_lock(&ps->shards[0].mu);

@@ -1,6 +1,7 @@
 /* The parameter-server strategy: each worker copies its gradient to pinned host memory, pushes it
  * to the server with its votes, pulls the stepped parameters and the vote counts, and copies the
- * parameters back to its replica. The votes travel as host values beside the push and the pull
+ * parameters back to its replica, shard by shard (each copy overlaps the server's work on the
+ * shard before it). The votes travel as host values beside the push and the pull
  * (over MPI too, ps/ps_mpi.h): the worker's tally after its gradient (dpt/votes.h) comes to the host
  * in the gradient's copy, and the counts go back into it with the parameters' upload. A CPU
  * device's memory is host memory: its worker pushes its gradient buffer and pulls into its replica
@@ -29,6 +30,7 @@ typedef struct sync_ps {
   dpt_ps *ps;
   ps_stage *workers;
   size_t n_params;
+  int shards; /* the server's */
   int staleness;
 } sync_ps;
 
@@ -62,30 +64,87 @@ static int ps_attach(void *ctx, int worker, dpt_device *dev, const float *params
   return DPT_OK;
 }
 
+/* A CUDA worker's copies of one exchange, shard by shard (dpt_ps_pipe): the tally and the first
+ * chunk of the gradient come to the host behind mark 0, each later chunk behind its own mark, so
+ * the push of a chunk's shards overlaps the copies of the chunks after it; each pulled shard's
+ * upload is queued as soon as it lands. A chunk is a run of whole shards (chunks: at most
+ * DPT_DEV_MARKS, fewer with fewer shards). */
+typedef struct ps_pipe_state {
+  ps_stage *w;
+  float *params; /* the replica's, on the device */
+  size_t n;
+  int shards, chunks;
+  int on_host; /* chunks waited for */
+} ps_pipe_state;
+
+/* The first parameter of chunk j (j = chunks: n). */
+static size_t chunk_start(const ps_pipe_state *p, int j)
+{
+  int first_shard = (int)dpt_ps_shard_start((size_t)p->shards, p->chunks, j);
+  return dpt_ps_shard_start(p->n, p->shards, first_shard);
+}
+
+static int queue_gradient_copies(ps_pipe_state *p, dpt_err *err)
+{
+  ps_stage *w = p->w;
+  size_t summed_bytes = DPT_TALLY_SUMMED * sizeof(float);
+  int rc = dpt_dev_copy_d2h_queued(w->dev, w->host_grads + p->n, w->grads + p->n, summed_bytes,
+                                   err);
+  for (int j = 0; j < p->chunks && !rc; j++) {
+    size_t off = chunk_start(p, j), len = chunk_start(p, j + 1) - off;
+    rc = dpt_dev_copy_d2h_queued(w->dev, w->host_grads + off, w->grads + off,
+                                 len * sizeof(float), err);
+    if (!rc) rc = dpt_dev_mark(w->dev, j, err);
+  }
+  return rc;
+}
+
+/* Waits for the chunks that hold [off, off + len): the push reads them next. */
+static int gradient_ready(void *ctx, size_t off, size_t len, dpt_err *err)
+{
+  ps_pipe_state *p = ctx;
+  int rc = DPT_OK;
+  while (!rc && p->on_host < p->chunks && chunk_start(p, p->on_host) < off + len)
+    rc = dpt_dev_wait_mark(p->w->dev, p->on_host++, err);
+  return rc;
+}
+
+/* Queues the upload of the pulled [off, off + len). */
+static int params_arrived(void *ctx, size_t off, size_t len, dpt_err *err)
+{
+  ps_pipe_state *p = ctx;
+  return dpt_dev_copy_h2d(p->w->dev, p->params + off, p->w->host_params + off,
+                          len * sizeof(float), err);
+}
+
 static int ps_exchange(void *ctx, int worker, float *params, float lr, const dpt_votes *mine,
                        dpt_votes *counts, const dpt_ledger_step *commit, bool settles,
                        dpt_sync_timing *timing, dpt_err *err)
 {
   sync_ps *s = ctx;
   ps_stage *w = &s->workers[worker];
-  size_t n = s->n_params, bytes = n * sizeof(float);
+  size_t n = s->n_params;
   size_t summed_bytes = DPT_TALLY_SUMMED * sizeof(float);
   dpt_err why = {0};
   double t0 = dpt_now(), wait_s = 0;
   bool direct = is_host_memory(w->dev);
-  float *host_params = direct ? params : w->host_params;
-  /* The d2h copy, with the tally, waits for the device's queued work, the previous exchange's
-   * uploads from w->host_params included, so the pull below may overwrite the staging buffer. */
-  int rc = direct ? DPT_OK
-                  : dpt_dev_copy_d2h(w->dev, w->host_grads, w->grads, bytes + summed_bytes, &why);
+  ps_pipe_state pipe_state = {.w = w, .params = params, .n = n, .shards = s->shards,
+                              .chunks = s->shards < DPT_DEV_MARKS ? s->shards : DPT_DEV_MARKS};
+  dpt_ps_pipe pipe = {.ready = gradient_ready, .arrived = params_arrived, .ctx = &pipe_state};
+  const dpt_ps_pipe *piped = direct ? NULL : &pipe;
+  /* Mark 0 follows the device's queued work, the previous exchange's uploads from w->host_params
+   * included, so once the tally is read the pull below may overwrite the staging buffer (even a
+   * push that reads no shard, a stale server's dropped one, waits for it). */
+  int rc = direct ? DPT_OK : queue_gradient_copies(&pipe_state, &why);
+  if (!rc && !direct) rc = gradient_ready(&pipe_state, 0, 1, &why);
   const float *tally = w->host_grads + n;
   dpt_votes votes = mine ? *mine
                          : (dpt_votes){.skip = (int32_t)tally[DPT_TALLY_SKIP],
                                        .stop = (int32_t)tally[DPT_TALLY_STOP]};
-  if (!rc) rc = dpt_ps_push(s->ps, worker, w->host_grads, lr, &votes, &why);
+  if (!rc) rc = dpt_ps_push_piped(s->ps, worker, w->host_grads, lr, &votes, piped, &why);
   dpt_ps_round round = {0};
   if (!rc) {
-    rc = dpt_ps_pull(s->ps, worker, host_params, &round, &why);
+    rc = dpt_ps_pull_piped(s->ps, worker, direct ? params : w->host_params, &round, piped, &why);
     wait_s = round.wait_s;
   }
   if (!rc && counts) *counts = round.votes;
@@ -93,7 +152,6 @@ static int ps_exchange(void *ctx, int worker, float *params, float lr, const dpt
   float *counted = direct ? w->grads + n : w->host_params + n;
   counted[DPT_TALLY_SKIP] = (float)round.votes.skip;
   counted[DPT_TALLY_STOP] = (float)round.votes.stop;
-  if (!rc && !direct) rc = dpt_dev_copy_h2d(w->dev, params, w->host_params, bytes, &why);
   if (!rc && !direct) rc = dpt_dev_copy_h2d(w->dev, w->grads + n, counted, summed_bytes, &why);
   if (!rc && commit)
     rc = dpt_dev_ledger_commit(w->dev, commit->ledger, w->grads + n, commit->rows,
@@ -217,6 +275,7 @@ int dpt_sync_ps_create(const dpt_sync_config *cfg, dpt_sync *out, dpt_err *err)
   }
   s->workers = workers;
   s->n_params = cfg->n_params;
+  s->shards = cfg->ps_shards;
   s->staleness = cfg->staleness;
   *out = (dpt_sync){.vt = &ps_ops, .ctx = s};
   return DPT_OK;

@@ -18,6 +18,9 @@ typedef enum { DPT_DEVICE_CPU = 0, DPT_DEVICE_CUDA = 1 } dpt_device_kind;
 /* The work a CUDA device was given since the process started (docs/gpu.md, the report's `cuda`):
  * launches (kernels, cuBLAS calls and NCCL collectives queued), host waits (waits that found the
  * device's work unfinished), copies each way and allocations. */
+/* Marks a stream holds at once (dpt_device_ops.mark): the ps strategy's copies shard by shard. */
+enum { DPT_DEV_MARKS = 16 };
+
 typedef struct dpt_dev_counts {
   uint64_t launches, host_waits, h2d, d2h, allocs;
 } dpt_dev_counts;
@@ -44,6 +47,12 @@ typedef struct dpt_device_ops {
   int (*copy_d2h_queued)(void *ctx, void *dst, const void *src, size_t bytes, dpt_err *err);
   int (*zero)(void *ctx, void *p, size_t bytes, dpt_err *err);
   int (*sync)(void *ctx, dpt_err *err);
+  /* mark(m) marks the work queued so far (m < DPT_DEV_MARKS; a later mark(m) moves the mark);
+   * wait_mark(m) waits, bounded as sync is, until the work before mark m has run: a part of the
+   * queue, so the host can take up what it copied while the rest still runs. NULL on a backend
+   * that runs each op as it is called (the CPU): nothing to wait for. */
+  int (*mark)(void *ctx, int m, dpt_err *err);
+  int (*wait_mark)(void *ctx, int m, dpt_err *err);
 
   /* c[m x n] = alpha * op(a) * op(b) + beta * c, row-major, op(a) is m x k, op(b) is k x n. */
   int (*gemm)(void *ctx, bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
@@ -199,6 +208,8 @@ int dpt_dev_copy_d2h_queued(dpt_device *d, void *dst, const void *src, size_t by
 int dpt_dev_copy_d2d(dpt_device *d, void *dst, const void *src, size_t bytes, dpt_err *err);
 int dpt_dev_zero(dpt_device *d, void *p, size_t bytes, dpt_err *err);
 int dpt_dev_sync(dpt_device *d, dpt_err *err);
+int dpt_dev_mark(dpt_device *d, int m, dpt_err *err);
+int dpt_dev_wait_mark(dpt_device *d, int m, dpt_err *err);
 int dpt_dev_gemm(dpt_device *d, bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
                  int lda, const float *b, int ldb, float beta, float *c, int ldc, dpt_err *err);
 int dpt_dev_col_sum(dpt_device *d, int rows, int cols, float alpha, const float *x, float beta,

@@ -100,6 +100,25 @@ typedef struct dpt_staleness_text {
 } dpt_staleness_text;
 dpt_staleness_text dpt_ps_staleness_text(int staleness);
 
+/* Shard s of n_shards over n parameters starts here: shard s holds [start(s), start(s + 1)),
+ * balanced, never empty since n_shards <= n. */
+static inline size_t dpt_ps_shard_start(size_t n, int n_shards, int s)
+{
+  return n * (size_t)s / (size_t)n_shards;
+}
+
+/* A worker's copies between its device and the host, shard by shard (ps on CUDA, docs/gpu.md):
+ * the push calls ready(ctx, off, len) before it reads grads[off, off + len), a shard at a time in
+ * order, so the copy of a later shard can still run; the pull calls arrived(ctx, off, len) as
+ * soon as params[off, off + len) holds the pulled values, so their upload can start. A call that
+ * fails makes the push or pull fail with its code, and a push that fails midway aborts the
+ * server. The MPI client takes the whole range at once (one message each way). */
+typedef struct dpt_ps_pipe {
+  int (*ready)(void *ctx, size_t off, size_t len, dpt_err *err);
+  int (*arrived)(void *ctx, size_t off, size_t len, dpt_err *err);
+  void *ctx;
+} dpt_ps_pipe;
+
 /* Copies init_params as the master parameters and starts the server threads. */
 int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **out, dpt_err *err);
 
@@ -108,6 +127,12 @@ int dpt_ps_create(const dpt_ps_config *cfg, const float *init_params, dpt_ps **o
  * the gradient is copied; with staleness, once it is applied (with its own lr). */
 int dpt_ps_push(dpt_ps *ps, int worker, const float *grads, float lr, const dpt_votes *votes,
                 dpt_err *err);
+
+/* dpt_ps_push and dpt_ps_pull with the copies behind them shard by shard (pipe: NULL, none). */
+int dpt_ps_push_piped(dpt_ps *ps, int worker, const float *grads, float lr,
+                      const dpt_votes *votes, const dpt_ps_pipe *pipe, dpt_err *err);
+int dpt_ps_pull_piped(dpt_ps *ps, int worker, float *params, dpt_ps_round *round,
+                      const dpt_ps_pipe *pipe, dpt_err *err);
 
 /* Waits until the round this worker last pushed is applied (with staleness: until no worker is
  * more than `staleness` pushes behind this one), then copies the parameters into params (host
