@@ -4,12 +4,49 @@
 #include <stdlib.h>
 
 #include "bench/bench_util.h"
+#include "dpt/device.h"
 #include "dpt/rng.h"
 
 static void run_call(const sgemm_call *c)
 {
   cblas_sgemm(CblasRowMajor, c->ta ? CblasTrans : CblasNoTrans, c->tb ? CblasTrans : CblasNoTrans,
               c->m, c->n, c->k, 1.f, c->a, c->lda, c->b, c->ldb, 0.f, c->c, c->ldc);
+}
+
+/* The other way the trainer can run a GEMM on `threads` threads: a CPU device's, cut by rows over
+ * its own pool with one OpenBLAS thread each (kernels/cpu_pool.h). The ceilings take the faster
+ * of the two, so that neither way flatters the figure it bounds. */
+typedef struct pooled {
+  dpt_device dev;
+  const sgemm_call *call;
+  const sgemm_step *step;
+} pooled;
+
+static void run_pooled_call(dpt_device *dev, const sgemm_call *c)
+{
+  dpt_err err = {0};
+  (void)dpt_dev_gemm(dev, c->ta, c->tb, c->m, c->n, c->k, 1.f, c->a, c->lda, c->b, c->ldb, 0.f,
+                     c->c, c->ldc, &err); /* the shapes are the trainer's: valid */
+}
+
+static void pooled_call_fn(void *ctx)
+{
+  pooled *p = ctx;
+  run_pooled_call(&p->dev, p->call);
+}
+
+static void pooled_step_fn(void *ctx)
+{
+  pooled *p = ctx;
+  for (int i = 0; i < p->step->n_calls; i++) run_pooled_call(&p->dev, &p->step->calls[i]);
+}
+
+/* A device with `threads` threads for the pooled way; false when it would be OpenBLAS's way again
+ * (one thread) or cannot open. */
+static bool open_pooled(int threads, pooled *p)
+{
+  dpt_err err = {0};
+  return threads > 1 && dpt_device_open(DPT_DEVICE_CPU, 0, threads, &p->dev, &err) == DPT_OK;
 }
 
 /* Operands hold ordinary values (uniform in [-1, 1)): no denormals or zeros to flatter a kernel. */
@@ -102,8 +139,15 @@ static void step_fn(void *ctx)
 
 double sgemm_call_time(const sgemm_call *c, int threads, int reps)
 {
-  openblas_set_num_threads(threads);
-  return bench_time_median(call_fn, (void *)c, 2, reps);
+  pooled p = {.call = c};
+  double t_pool = -1;
+  if (open_pooled(threads, &p)) {
+    t_pool = bench_time_median(pooled_call_fn, &p, 2, reps);
+    dpt_device_close(&p.dev);
+  }
+  openblas_set_num_threads(threads); /* after the device, which left OpenBLAS one thread */
+  double t = bench_time_median(call_fn, (void *)c, 2, reps);
+  return t_pool > 0 && t_pool < t ? t_pool : t;
 }
 
 double sgemm_square_gflops(int n, int threads, int reps)
@@ -133,14 +177,23 @@ bool sgemm_probe_create(const dpt_mlp_shape *s, int batch, int workers, int thre
                        .parallel = workers < cores ? workers : cores,
                        .cap = cap};
   if (!sgemm_step_create(s, (batch + workers - 1) / workers, &out->step)) return false;
-  if ((out->times = malloc((size_t)cap * sizeof *out->times))) return true;
-  sgemm_step_destroy(&out->step);
+  out->times = malloc((size_t)cap * sizeof *out->times);
+  out->pooled_times = malloc((size_t)cap * sizeof *out->pooled_times);
+  if (out->times && out->pooled_times) return true;
+  sgemm_probe_destroy(out);
   return false;
 }
 
 void sgemm_probe_sample(sgemm_probe *p, int reps)
 {
   if (reps > p->cap - p->n) reps = p->cap - p->n;
+  pooled way = {.step = &p->step};
+  if (open_pooled(p->threads, &way)) {
+    pooled_step_fn(&way); /* warm the caches and the pool */
+    bench_time_calls(pooled_step_fn, &way, p->pooled_times + p->n, reps);
+    dpt_device_close(&way.dev);
+    p->pooled = true;
+  }
   openblas_set_num_threads(p->threads);
   step_fn(&p->step); /* warm the caches and OpenBLAS's threads after whatever ran before */
   bench_time_calls(step_fn, &p->step, p->times + p->n, reps);
@@ -150,6 +203,8 @@ void sgemm_probe_sample(sgemm_probe *p, int reps)
 sgemm_ceiling sgemm_probe_ceiling(sgemm_probe *p)
 {
   double step_s = bench_median(p->times, p->n);
+  double pooled_s = p->pooled ? bench_median(p->pooled_times, p->n) : 0;
+  if (pooled_s > 0 && pooled_s < step_s) step_s = pooled_s;
   return (sgemm_ceiling){.rows = p->step.rows,
                          .threads = p->threads,
                          .parallel = p->parallel,
@@ -163,7 +218,8 @@ void sgemm_probe_destroy(sgemm_probe *p)
 {
   sgemm_step_destroy(&p->step);
   free(p->times);
-  p->times = NULL;
+  free(p->pooled_times);
+  p->times = p->pooled_times = NULL;
 }
 
 bool sgemm_measure_ceiling(const dpt_mlp_shape *s, int batch, int workers, int threads, int cores,

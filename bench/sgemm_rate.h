@@ -1,5 +1,6 @@
-/* The OpenBLAS sgemm rate on the GEMMs one training step of the MLP really runs, and the ceiling
- * on training samples/s that rate implies: a step cannot take less than its GEMMs.
+/* The OpenBLAS sgemm rate on the GEMMs one training step of the MLP really runs (on N threads:
+ * the faster of OpenBLAS's threads and a CPU device's pool, per call or per whole step), and the
+ * ceiling on training samples/s that rate implies: a step cannot take less than its GEMMs.
  * (The FLOP ceiling of DESIGN.md's "Performance method".) */
 #ifndef DPT_BENCH_SGEMM_RATE_H
 #define DPT_BENCH_SGEMM_RATE_H
@@ -35,8 +36,9 @@ void sgemm_step_destroy(sgemm_step *st);
 double sgemm_call_flops(const sgemm_call *c); /* 2 m n k */
 double sgemm_step_flops(const sgemm_step *st);
 
-/* Median seconds over reps of one call with `threads` BLAS threads (openblas_set_num_threads,
- * which is process-wide). */
+/* Median seconds over reps of one call on `threads` threads: the faster of OpenBLAS's own threads
+ * (openblas_set_num_threads, which is process-wide) and a CPU device's pool, which cuts it by rows
+ * over one-thread OpenBLAS calls as the trainer does. */
 double sgemm_call_time(const sgemm_call *c, int threads, int reps);
 
 /* GFLOP/s of an n x n x n sgemm: the reference peak. Negative when out of memory. */
@@ -65,7 +67,9 @@ typedef struct sgemm_ceiling {
 typedef struct sgemm_probe {
   sgemm_step step;
   int batch, workers, threads, parallel;
-  double *times;
+  double *times;        /* OpenBLAS's threads */
+  double *pooled_times; /* a CPU device's pool (kernels/cpu_pool.h), when threads > 1 */
+  bool pooled;
   int n, cap;
 } sgemm_probe;
 

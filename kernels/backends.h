@@ -13,7 +13,9 @@
 extern "C" {
 #endif
 
-int dpt_cpu_backend_open(int index, int blas_threads, dpt_device *out, dpt_err *err);
+/* With opts' BLAS threads (the image ops' helper threads too) and wait bound. */
+int dpt_cpu_backend_open(int index, const dpt_device_options *opts, dpt_device *out,
+                         dpt_err *err);
 /* See dpt_device_host_reserve in dpt/device.h. */
 size_t dpt_cpu_backend_reserve(int workers, int blas_threads);
 int dpt_cpu_backend_threads(void);

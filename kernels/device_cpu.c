@@ -1,6 +1,7 @@
 /* The CPU backend: OpenBLAS for gemm and column sums, plain loops around the kn_ bodies for the
  * rest (the compiler vectorizes them), the image ops' loops in cpu_image.c. "Device" memory is
- * host memory; every op is synchronous. */
+ * host memory; every op is synchronous. A device with several threads splits its GEMMs and image
+ * ops by rows over its own pool (cpu_pool.h), each part a one-thread OpenBLAS call. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "dpt/mem_room.h"
 #include "kernels/backends.h"
 #include "kernels/cpu_image.h"
+#include "kernels/cpu_pool.h"
 #include "kernels/kn_ledger.h"
 #include "kernels/kn_math.h"
 #include "kernels/op_check.h"
@@ -22,11 +24,13 @@ typedef struct cpu_ctx {
    * over rows at 256 x 512 (OpenBLAS's kernels use wider vectors than the portable build). */
   float *ones;
   size_t ones_len;
+  cpu_pool *pool; /* the image ops' helper threads; NULL: one thread */
 } cpu_ctx;
 
 static void cpu_destroy(void *ctx)
 {
   cpu_ctx *c = ctx;
+  cpu_pool_close(c->pool);
   free(c->ones);
   free(c);
 }
@@ -78,15 +82,41 @@ static int cpu_zero(void *ctx, void *p, size_t bytes, dpt_err *err)
 
 static int cpu_sync(void *ctx, dpt_err *err) { return DPT_OK; }
 
+/* A GEMM's arguments, for its parts (rows of C) on the pool's threads. */
+typedef struct gemm_args {
+  bool ta, tb;
+  int n, k;
+  float alpha, beta;
+  const float *a, *b;
+  float *c;
+  int lda, ldb, ldc;
+} gemm_args;
+
+/* Rows [r0, r1) of C: the rows of op(a) are a's rows, or its columns when ta. OpenBLAS's kernels
+ * treat a call's last rows apart, so the bits depend on the cut (fixed for a device's pool). */
+static void gemm_rows(const void *p, int r0, int r1)
+{
+  const gemm_args *g = p;
+  const float *a = g->ta ? g->a + r0 : g->a + (size_t)r0 * (size_t)g->lda;
+  cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans,
+              r1 - r0, g->n, g->k, g->alpha, a, g->lda, g->b, g->ldb, g->beta,
+              g->c + (size_t)r0 * (size_t)g->ldc, g->ldc);
+}
+
+/* Below this many multiply-adds a GEMM runs on the calling thread: waking a helper costs more. */
+#define GEMM_SPLIT_MIN_MACS (1 << 20)
+
 static int cpu_gemm(void *ctx, bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
                     int lda, const float *b, int ldb, float beta, float *c, int ldc, dpt_err *err)
 {
   int rc = dpt_check_gemm("cpu gemm", ta, tb, m, n, k, a, lda, b, ldb, c, ldc, err);
   if (rc) return rc;
+  gemm_args g = {.ta = ta, .tb = tb, .n = n, .k = k, .alpha = alpha, .beta = beta,
+                 .a = a, .b = b, .c = c, .lda = lda, .ldb = ldb, .ldc = ldc};
   /* OpenBLAS returns early on m or n = 0; with k = 0 it still applies beta to C, like cuBLAS. */
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
-              k, alpha, a, lda, b, ldb, beta, c, ldc);
-  return DPT_OK;
+  cpu_pool *pool = (double)m * n * (k > 0 ? k : 1) < GEMM_SPLIT_MIN_MACS ? NULL
+                                                                          : ((cpu_ctx *)ctx)->pool;
+  return cpu_pool_run(pool, gemm_rows, &g, m, err);
 }
 
 static int ensure_ones(cpu_ctx *c, size_t n, dpt_err *err)
@@ -204,33 +234,64 @@ static int cpu_ledger_commit(void *ctx, dpt_ledger *ledger, const float *tally, 
   return DPT_OK;
 }
 
+/* An image op's arguments, for its parts on the pool's threads. */
+typedef struct image_args {
+  dpt_image g;
+  const float *in, *in2;
+  float *out;
+} image_args;
+
+static void im2col_rows(const void *p, int r0, int r1)
+{
+  const image_args *a = p;
+  dpt_cpu_im2col(a->g, a->in, a->out, r0, r1);
+}
+
+static void col2im_rows(const void *p, int r0, int r1)
+{
+  const image_args *a = p;
+  dpt_cpu_col2im(a->g, a->in, a->out, r0, r1);
+}
+
+static void maxpool_rows(const void *p, int r0, int r1)
+{
+  const image_args *a = p;
+  dpt_cpu_maxpool(a->g, a->in, a->out, r0, r1);
+}
+
+static void maxpool_bwd_rows(const void *p, int r0, int r1)
+{
+  const image_args *a = p;
+  dpt_cpu_maxpool_bwd(a->g, a->in, a->in2, a->out, r0, r1);
+}
+
 static int cpu_im2col(void *ctx, dpt_image g, const float *x, float *cols, dpt_err *err)
 {
   int rc = dpt_check_image("cpu im2col", g, false, x, cols, NULL, err);
-  if (!rc) dpt_cpu_im2col(g, x, cols, 0, g.rows);
-  return rc;
+  image_args a = {.g = g, .in = x, .out = cols};
+  return rc ? rc : cpu_pool_run(((cpu_ctx *)ctx)->pool, im2col_rows, &a, g.rows, err);
 }
 
 static int cpu_col2im(void *ctx, dpt_image g, const float *dcols, float *dx, dpt_err *err)
 {
   int rc = dpt_check_image("cpu col2im", g, false, dcols, dx, NULL, err);
-  if (!rc) dpt_cpu_col2im(g, dcols, dx, 0, g.rows);
-  return rc;
+  image_args a = {.g = g, .in = dcols, .out = dx};
+  return rc ? rc : cpu_pool_run(((cpu_ctx *)ctx)->pool, col2im_rows, &a, g.rows, err);
 }
 
 static int cpu_maxpool(void *ctx, dpt_image g, const float *x, float *y, dpt_err *err)
 {
   int rc = dpt_check_image("cpu maxpool", g, true, x, y, NULL, err);
-  if (!rc) dpt_cpu_maxpool(g, x, y, 0, g.rows);
-  return rc;
+  image_args a = {.g = g, .in = x, .out = y};
+  return rc ? rc : cpu_pool_run(((cpu_ctx *)ctx)->pool, maxpool_rows, &a, g.rows, err);
 }
 
 static int cpu_maxpool_bwd(void *ctx, dpt_image g, const float *x, const float *dy, float *dx,
                            dpt_err *err)
 {
   int rc = dpt_check_image("cpu maxpool_bwd", g, true, x, dy, dx, err);
-  if (!rc) dpt_cpu_maxpool_bwd(g, x, dy, dx, 0, g.rows);
-  return rc;
+  image_args a = {.g = g, .in = x, .in2 = dy, .out = dx};
+  return rc ? rc : cpu_pool_run(((cpu_ctx *)ctx)->pool, maxpool_bwd_rows, &a, g.rows, err);
 }
 
 static const dpt_device_ops cpu_ops = {
@@ -264,14 +325,24 @@ static const dpt_device_ops cpu_ops = {
 
 /* blas_threads > 0 sets OpenBLAS's thread count for the whole process, not for this device:
  * OpenBLAS has one thread pool. Callers opening several CPU devices pass the same value. */
-int dpt_cpu_backend_open(int index, int blas_threads, dpt_device *out, dpt_err *err)
+int dpt_cpu_backend_open(int index, const dpt_device_options *opts, dpt_device *out,
+                         dpt_err *err)
 {
+  int blas_threads = opts->blas_threads;
   if (blas_threads < 0)
     return dpt_err_set(err, DPT_EINPUT, "cpu: BLAS thread count %d is negative", blas_threads);
   cpu_ctx *c = calloc(1, sizeof *c);
   if (!c) return dpt_err_set(err, DPT_ENOMEM, "cpu: out of memory for device %d", index);
   c->index = index;
-  if (blas_threads > 0) openblas_set_num_threads(blas_threads);
+  /* Several threads are the device's own pool's, which splits the GEMMs and the image ops by
+   * rows: OpenBLAS's own pool, which would spin in sched_yield on the second core through every
+   * op between two GEMMs, gets one thread. */
+  int rc = cpu_pool_open(blas_threads, opts->wait_s, &c->pool, err);
+  if (rc) {
+    free(c);
+    return rc;
+  }
+  if (blas_threads > 0) openblas_set_num_threads(c->pool ? 1 : blas_threads);
   *out = (dpt_device){.vt = &cpu_ops, .ctx = c, .kind = DPT_DEVICE_CPU, .index = index};
   return DPT_OK;
 }
@@ -286,11 +357,15 @@ int dpt_cpu_backend_open(int index, int blas_threads, dpt_device *out, dpt_err *
 
 int dpt_cpu_backend_threads(void) { return openblas_get_num_threads(); }
 
+/* With several threads a device runs its own pool (cpu_pool.h), whose helpers each call the GEMMs
+ * and so map a work buffer, and OpenBLAS's pool starts no thread. */
 size_t dpt_cpu_backend_reserve(int workers, int blas_threads)
 {
   int running = openblas_get_num_threads();
-  size_t started = blas_threads > running ? (size_t)(blas_threads - running) : 0;
-  return (size_t)workers * OPENBLAS_BUFFER + started * (OPENBLAS_BUFFER + dpt_thread_stack_bytes());
+  size_t helpers = (size_t)workers * (size_t)cpu_pool_helpers(blas_threads);
+  size_t started = helpers == 0 && blas_threads > running ? (size_t)(blas_threads - running) : 0;
+  return (size_t)workers * OPENBLAS_BUFFER +
+         (started + helpers) * (OPENBLAS_BUFFER + dpt_thread_stack_bytes());
 }
 
 void dpt_cpu_backend_blas(char *buf, size_t size)

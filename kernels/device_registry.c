@@ -19,7 +19,7 @@ int dpt_device_open_with(dpt_device_kind kind, int index, const dpt_device_optio
   memset(out, 0, sizeof *out);
   if (index < 0) return dpt_err_set(err, DPT_EINPUT, "device open: negative index %d", index);
   switch (kind) {
-  case DPT_DEVICE_CPU: return dpt_cpu_backend_open(index, opts->blas_threads, out, err);
+  case DPT_DEVICE_CPU: return dpt_cpu_backend_open(index, opts, out, err);
   case DPT_DEVICE_CUDA: return dpt_cuda_backend_open(index, opts, out, err);
   }
   return dpt_err_set(err, DPT_EINTERNAL, "device open: unknown device kind %d", (int)kind);

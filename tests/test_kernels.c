@@ -37,6 +37,36 @@ static void test_gemm_all_transposes_and_shapes(void)
   dpt_device_close(&d);
 }
 
+/* A device with 3 threads cuts GEMMs of over 2^20 multiply-adds into 3 parts by rows of C
+ * (kernels/cpu_pool.h): each transpose with padded leading dimensions and beta both 0 (C not
+ * read) and not, against the reference, every row's padding untouched, and the same bits again
+ * when repeated (the cut is fixed). The sizes leave the parts unequal. */
+static void test_gemm_split_over_threads(void)
+{
+  dpt_device d;
+  dpt_err err = {0};
+  CU_ASSERT_EQUAL_FATAL(dpt_device_open(DPT_DEVICE_CPU, 0, 3, &d, &err), 0);
+  dpt_rng rng;
+  dpt_rng_seed(&rng, 17);
+  const ref_gemm_case shape = {.m = 301, .n = 67, .k = 131, .pad = 3};
+  for (int t = 0; t < 4; t++)
+    for (int b = 0; b < 2; b++) {
+      float alpha = 1.5f, beta = b ? -0.75f : 0.f;
+      ref_gemm_data g;
+      ref_gemm_data_make(&rng, t & 1, t & 2, shape, beta, &g);
+      float *again = malloc(g.c_len * sizeof(float));
+      memcpy(again, g.c, g.c_len * sizeof(float));
+      ref_gemm(g.ta, g.tb, g.m, g.n, g.k, alpha, g.a, g.lda, g.b, g.ldb, beta, g.c_ref, g.ldc);
+      CU_ASSERT_EQUAL(run_device_gemm(&d, &g, alpha, beta, g.c), 0);
+      CU_ASSERT_EQUAL(ref_gemm_mismatches(&g, 1e-4f, 1e-5f), 0);
+      CU_ASSERT_EQUAL(run_device_gemm(&d, &g, alpha, beta, again), 0);
+      CU_ASSERT_EQUAL(memcmp(again, g.c, g.c_len * sizeof(float)), 0);
+      free(again);
+      ref_gemm_data_free(&g);
+    }
+  dpt_device_close(&d);
+}
+
 static void test_gemm_rejects_bad_arguments(void)
 {
   dpt_device d;
@@ -424,7 +454,8 @@ static void test_has_nonfinite(void)
 int dpt_test_register(void)
 {
   static const dpt_test_case blas[] = {
-      DPT_TEST(test_gemm_all_transposes_and_shapes), DPT_TEST(test_gemm_rejects_bad_arguments),
+      DPT_TEST(test_gemm_all_transposes_and_shapes), DPT_TEST(test_gemm_split_over_threads),
+      DPT_TEST(test_gemm_rejects_bad_arguments),
       DPT_TEST(test_col_sum), DPT_TEST(test_col_sum_empty_and_bad), DPT_TEST_END};
   static const dpt_test_case elementwise[] = {DPT_TEST(test_bias_act), DPT_TEST(test_relu_bwd),
                                               DPT_TEST(test_sgd_step_hand_computed),

@@ -13,13 +13,16 @@
 #include "tests/lib/gradcheck.h"
 #include "tests/lib/test_util.h"
 
-static dpt_device open_cpu(void)
+/* threads: the BLAS's and the image ops' (kernels/cpu_pool.h). */
+static dpt_device open_cpu_threads(int threads)
 {
   dpt_device dev;
   dpt_err err = {0};
-  CU_ASSERT_FATAL(dpt_device_open(DPT_DEVICE_CPU, 0, 1, &dev, &err) == 0);
+  CU_ASSERT_FATAL(dpt_device_open(DPT_DEVICE_CPU, 0, threads, &dev, &err) == 0);
   return dev;
 }
+
+static dpt_device open_cpu(void) { return open_cpu_threads(1); }
 
 static float *random_floats(size_t n, uint64_t seed)
 {
@@ -122,9 +125,9 @@ static bool same_bits(const float *a, const float *b, size_t n)
 /* The CPU backend's image loops give exactly the bits of kn_math.h's per-pixel bodies (what the
  * CUDA kernels run): channel counts on both sides of its block of 64, odd sizes, even kernels, a
  * kernel wider than the image, pools that leave rows and columns uncovered, ties and NaNs. */
-static void check_image_ops_match_bodies(int rows, int h, int w, int c, int k, int pool)
+static void check_image_ops_on(int threads, int rows, int h, int w, int c, int k, int pool)
 {
-  dpt_device dev = open_cpu();
+  dpt_device dev = open_cpu_threads(threads);
   dpt_err err = {0};
   dpt_image g = {.rows = rows, .h = h, .w = w, .c = c, .k = k};
   int oh = kn_conv_out(h, k), ow = kn_conv_out(w, k);
@@ -154,6 +157,11 @@ static void check_image_ops_match_bodies(int rows, int h, int w, int c, int k, i
   dpt_device_close(&dev);
 }
 
+static void check_image_ops_match_bodies(int rows, int h, int w, int c, int k, int pool)
+{
+  check_image_ops_on(1, rows, h, w, c, k, pool);
+}
+
 static void test_image_ops_match_bodies(void)
 {
   check_image_ops_match_bodies(3, 7, 5, 1, 3, 2);  /* one channel, odd sides: uncovered edges */
@@ -161,6 +169,16 @@ static void test_image_ops_match_bodies(void)
   check_image_ops_match_bodies(2, 4, 4, 70, 2, 2); /* channels past one block, even kernel */
   check_image_ops_match_bodies(1, 3, 2, 2, 7, 2);  /* a kernel wider than the image */
   check_image_ops_match_bodies(2, 5, 5, 64, 1, 5); /* one block exactly, a 1 x 1 kernel */
+}
+
+/* The same bits with the rows split over 3 threads (the caller and 2 helpers), with fewer rows
+ * than threads too (a part with none), and under ThreadSanitizer no race between the parts. */
+static void test_image_ops_split_over_threads(void)
+{
+  check_image_ops_on(3, 7, 9, 8, 5, 3, 2);
+  check_image_ops_on(3, 2, 6, 9, 3, 5, 3);
+  check_image_ops_on(3, 1, 5, 5, 64, 1, 5);
+  check_image_ops_on(2, 5, 4, 4, 70, 2, 2);
 }
 
 /* The tie rule: a window's first largest entry in row-major order takes the max and the
@@ -351,7 +369,9 @@ int dpt_test_register(void)
   static const dpt_test_case ops[] = {DPT_TEST(test_conv_matches_direct),
                                       DPT_TEST(test_col2im_is_adjoint),
                                       DPT_TEST(test_maxpool_ties_and_uncovered),
-                                      DPT_TEST(test_image_ops_match_bodies), DPT_TEST_END};
+                                      DPT_TEST(test_image_ops_match_bodies),
+                                      DPT_TEST(test_image_ops_split_over_threads),
+                                      DPT_TEST_END};
   static const dpt_test_case grad[] = {DPT_TEST(test_gradcheck_cnn),
                                        DPT_TEST(test_gradcheck_pool_between_convs), DPT_TEST_END};
   static const dpt_test_case shape[] = {DPT_TEST(test_layout_and_flops),

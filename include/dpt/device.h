@@ -150,11 +150,13 @@ int dpt_device_open(dpt_device_kind kind, int index, int blas_threads, dpt_devic
 
 /* What dpt_device_open_with takes beyond the device. */
 typedef struct dpt_device_options {
-  int blas_threads; /* the CPU backend's BLAS threads (0 = leave as is) */
+  int blas_threads; /* the CPU backend's BLAS threads, and its image ops' threads (0 = leave
+                     * the BLAS as is, image ops on the calling thread) */
   /* The CUDA backend's bound on each wait for its stream (sync, the d2h copy, has_nonfinite, and
    * the waits before a free and at close): past it the op fails with DPT_ETIMEOUT naming the
    * device and what it waited for, and the device frees nothing more (a free would wait for the
-   * stuck work). 0: no bound. A run passes --timeout. */
+   * stuck work). The CPU backend's bound on an image op's wait for its helper threads. 0: no
+   * bound. A run passes --timeout. */
   double wait_s;
   /* The most rows a col_sum will be given (a replica's batch rows): the CUDA backend makes its
    * ones vector that long at open, so that no training step allocates. 0: as col_sum needs. */
