@@ -195,8 +195,8 @@ int main(int argc, char **argv)
          o.repeats);
   bench_print_load("at start");
   printf("ceiling: min(workers, cores) x (batch / workers) / t(one worker's GEMMs of a step), "
-         "one per worker count: OpenBLAS with the runs' threads, median of the %d steps timed "
-         "after each run at that count\n\n", o.sgemm_reps);
+         "one per worker count, on the runs' threads (the faster of OpenBLAS's own and the CPU "
+         "device's pool), median of the %d steps timed after each run at that count\n\n", o.sgemm_reps);
   printf("%7s %-9s %10s %11s %8s %8s %8s %7s %12s %6s %7s\n", "workers", "strategy", "samples/s",
          "compute(ms)", "comm(ms)", "wait(ms)", "rows/wkr", "threads", "ceiling(s/s)", "ratio",
          "test_acc");
