@@ -114,7 +114,7 @@ emu_missing() {
   done
   echo "the CUDA toolkit's headers (cuda_runtime_api.h, cublas_v2.h, nccl.h) are not installed"
 }
-gpu_targets="test_cuda_ops test_ops test_cuda_sync test_comm_nccl test_cuda_emu dptrain make_synth"
+gpu_targets="test_cuda_ops test_ops test_cuda_sync test_comm_nccl test_cuda_emu test_cuda_ps_pipe dptrain make_synth"
 if why=$(emu_missing); then
   for s in emu emu_check emu_tsan emu_asan; do outcome[$s]="not run: $why"; done
 else
