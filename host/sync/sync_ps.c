@@ -3,7 +3,7 @@
  * parameters back to its replica, shard by shard (each copy overlaps the server's work on the
  * shard before it). The votes travel as host values beside the push and the pull
  * (over MPI too, ps/ps_mpi.h): the worker's tally after its gradient (dpt/votes.h) comes to the host
- * in the gradient's copy, and the counts go back into it with the parameters' upload. A CPU
+ * ahead of the gradient's first chunk, and the counts go back into it after the parameters. A CPU
  * device's memory is host memory: its worker pushes its gradient buffer and pulls into its replica
  * directly, saving two copies of the model per step. */
 #include <stdalign.h>
