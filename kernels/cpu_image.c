@@ -42,28 +42,30 @@ void dpt_cpu_im2col(dpt_image g, const float *x, float *cols, int r0, int r1)
       }
 }
 
-/* Each input pixel sums its patch entries in kn_col2im_pixel's order (ky, then kx, from 0). */
+/* Each output pixel in raster order adds its patch rows (k pixels of c channels, contiguous in
+ * both cols and dx) onto the image: every input pixel receives its entries in kn_col2im_pixel's
+ * order, onto 0, so the sums are the body's bits. */
 void dpt_cpu_col2im(dpt_image g, const float *cols, float *dx, int r0, int r1)
 {
   const int oh = kn_conv_out(g.h, g.k), ow = kn_conv_out(g.w, g.k), pad = g.k / 2;
-  const size_t c = (size_t)g.c, patch = (size_t)g.k * (size_t)g.k * c;
-  for (int r = r0; r < r1; r++)
-    for (int iy = 0; iy < g.h; iy++)
-      for (int ix = 0; ix < g.w; ix++) {
-        float *restrict out = dx + at(r, iy, ix, g.h, g.w, g.c);
-        for (size_t ch = 0; ch < c; ch++) out[ch] = 0.f;
-        for (int ky = 0; ky < g.k; ky++) {
-          int oy = iy - ky + pad;
-          if (oy < 0 || oy >= oh) continue;
-          for (int kx = 0; kx < g.k; kx++) {
-            int ox = ix - kx + pad;
-            if (ox < 0 || ox >= ow) continue;
-            const float *restrict in = cols + at(r, oy, ox, oh, ow, 1) * patch +
-                                       ((size_t)ky * (size_t)g.k + (size_t)kx) * c;
-            for (size_t ch = 0; ch < c; ch++) out[ch] = out[ch] + in[ch];
-          }
+  const size_t run = (size_t)g.k * (size_t)g.c;
+  for (int r = r0; r < r1; r++) {
+    memset(dx + at(r, 0, 0, g.h, g.w, g.c), 0, (size_t)g.h * (size_t)g.w * (size_t)g.c * sizeof(float));
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++) {
+        const float *in = cols + at(r, oy, ox, oh, ow, 1) * (size_t)g.k * run;
+        int x0 = ox - pad, lo = x0 < 0 ? -x0 : 0, hi = g.w - x0 < g.k ? g.w - x0 : g.k;
+        if (hi <= lo) continue;
+        size_t first = (size_t)lo * (size_t)g.c, last = (size_t)hi * (size_t)g.c;
+        for (int ky = 0; ky < g.k; ky++, in += run) {
+          int iy = oy + ky - pad;
+          if (iy < 0 || iy >= g.h) continue;
+          float *restrict out = dx + at(r, iy, x0 + lo, g.h, g.w, g.c);
+          const float *restrict src = in + first;
+          for (size_t i = 0; i < last - first; i++) out[i] = out[i] + src[i];
         }
       }
+  }
 }
 
 /* The window's maxima of channels [c0, c0 + n): a strictly larger entry replaces the running
@@ -108,7 +110,8 @@ static void zero_uncovered(dpt_image g, float *dx, int r)
  * before it was smaller when the maximum passed it, and the maximum only grows), or the first
  * entry when that is a NaN (nothing replaces it). So the gradient goes to the first entry equal
  * to the maximum, found in row-major order without keeping an index per channel. */
-void dpt_cpu_maxpool_bwd(dpt_image g, const float *x, const float *dy, float *dx, int r0, int r1)
+void dpt_cpu_maxpool_bwd(dpt_image g, bool relu, const float *x, const float *dy, float *dx,
+                         int r0, int r1)
 {
   const int oh = g.h / g.k, ow = g.w / g.k, p = g.k;
   float max[POOL_CHANNELS];
@@ -129,11 +132,11 @@ void dpt_cpu_maxpool_bwd(dpt_image g, const float *x, const float *dy, float *dx
             float *out = dx + entry;
             /* Bit masks, not branches, so that the loop vectorizes: the first entry also takes
              * a NaN maximum (only a NaN first entry makes one). */
-            uint32_t nan_first = e == 0 ? ~0u : 0u;
+            uint32_t nan_first = e == 0 ? ~0u : 0u, relu_off = relu ? 0u : ~0u;
             for (int i = 0; i < n; i++) {
               uint32_t bits, hit = -(uint32_t)(v[i] == max[i]) | (nan_first & -(uint32_t)(v[i] != v[i]));
               memcpy(&bits, &grad[c0 + i], sizeof bits);
-              bits &= hit & open[i];
+              bits &= hit & open[i] & (relu_off | -(uint32_t)(v[i] > 0.f));
               open[i] &= ~hit;
               memcpy(&out[i], &bits, sizeof bits);
             }

@@ -8,6 +8,7 @@
 void dpt_cpu_im2col(dpt_image g, const float *x, float *cols, int r0, int r1);
 void dpt_cpu_col2im(dpt_image g, const float *cols, float *dx, int r0, int r1);
 void dpt_cpu_maxpool(dpt_image g, const float *x, float *y, int r0, int r1);
-void dpt_cpu_maxpool_bwd(dpt_image g, const float *x, const float *dy, float *dx, int r0, int r1);
+void dpt_cpu_maxpool_bwd(dpt_image g, bool relu, const float *x, const float *dy, float *dx,
+                         int r0, int r1);
 
 #endif

@@ -136,11 +136,12 @@ template <void (*Body)(size_t, int, int, int, int, const float *, float *)> stru
 
 struct maxpool_bwd_op {
   dpt_image g;
+  int relu;
   const float *x, *dy;
   float *dx;
   __device__ void operator()(size_t p) const
   {
-    kn_maxpool_bwd_pixel(p, g.h, g.w, g.c, g.k, x, dy, dx);
+    kn_maxpool_bwd_pixel(p, g.h, g.w, g.c, g.k, relu, x, dy, dx);
   }
 };
 
@@ -236,8 +237,9 @@ cudaError_t dpt_launch_maxpool(cudaStream_t s, dpt_image g, const float *x, floa
                      image_op<kn_maxpool_pixel>{g, x, y});
 }
 
-cudaError_t dpt_launch_maxpool_bwd(cudaStream_t s, dpt_image g, const float *x, const float *dy,
-                                   float *dx)
+cudaError_t dpt_launch_maxpool_bwd(cudaStream_t s, dpt_image g, bool relu, const float *x,
+                                   const float *dy, float *dx)
 {
-  return launch_each(s, kn_pixels(g.rows, g.h / g.k, g.w / g.k), maxpool_bwd_op{g, x, dy, dx});
+  return launch_each(s, kn_pixels(g.rows, g.h / g.k, g.w / g.k),
+                     maxpool_bwd_op{g, relu ? 1 : 0, x, dy, dx});
 }

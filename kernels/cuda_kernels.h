@@ -44,8 +44,8 @@ cudaError_t dpt_launch_flag_nonfinite(cudaStream_t s, size_t n, const float *x, 
 cudaError_t dpt_launch_im2col(cudaStream_t s, dpt_image g, const float *x, float *cols);
 cudaError_t dpt_launch_col2im(cudaStream_t s, dpt_image g, const float *dcols, float *dx);
 cudaError_t dpt_launch_maxpool(cudaStream_t s, dpt_image g, const float *x, float *y);
-cudaError_t dpt_launch_maxpool_bwd(cudaStream_t s, dpt_image g, const float *x, const float *dy,
-                                   float *dx);
+cudaError_t dpt_launch_maxpool_bwd(cudaStream_t s, dpt_image g, bool relu, const float *x,
+                                   const float *dy, float *dx);
 
 /* kn_vote_at over grads[0..n) into tally (zeroed before): the NaN check as this worker's vote. */
 cudaError_t dpt_launch_vote(cudaStream_t s, size_t n, const float *grads, const float *gate,

@@ -275,6 +275,7 @@ typedef struct image_args {
   dpt_image g;
   const float *in, *grad; /* grad: maxpool_bwd's dy */
   float *out;
+  bool relu; /* maxpool_bwd's */
 } image_args;
 
 static void image_run(void *p)
@@ -310,7 +311,7 @@ static void image_run(void *p)
     in = VIEW(a->in, image), grad = VIEW(a->grad, pooled), out = VIEW(a->out, image);
     if (!in || !grad || !out) return;
     for (size_t q = 0; q < pooled_pixels; q++)
-      kn_maxpool_bwd_pixel(q, g.h, g.w, g.c, g.k, in, grad, out);
+      kn_maxpool_bwd_pixel(q, g.h, g.w, g.c, g.k, a->relu, in, grad, out);
     break;
   }
 }
@@ -322,21 +323,21 @@ static cudaError_t launch_image(cudaStream_t s, image_args a)
 
 cudaError_t dpt_launch_im2col(cudaStream_t s, dpt_image g, const float *x, float *cols)
 {
-  return launch_image(s, (image_args){IMAGE_IM2COL, g, x, NULL, cols});
+  return launch_image(s, (image_args){IMAGE_IM2COL, g, x, NULL, cols, false});
 }
 
 cudaError_t dpt_launch_col2im(cudaStream_t s, dpt_image g, const float *dcols, float *dx)
 {
-  return launch_image(s, (image_args){IMAGE_COL2IM, g, dcols, NULL, dx});
+  return launch_image(s, (image_args){IMAGE_COL2IM, g, dcols, NULL, dx, false});
 }
 
 cudaError_t dpt_launch_maxpool(cudaStream_t s, dpt_image g, const float *x, float *y)
 {
-  return launch_image(s, (image_args){IMAGE_MAXPOOL, g, x, NULL, y});
+  return launch_image(s, (image_args){IMAGE_MAXPOOL, g, x, NULL, y, false});
 }
 
-cudaError_t dpt_launch_maxpool_bwd(cudaStream_t s, dpt_image g, const float *x, const float *dy,
-                                   float *dx)
+cudaError_t dpt_launch_maxpool_bwd(cudaStream_t s, dpt_image g, bool relu, const float *x,
+                                   const float *dy, float *dx)
 {
-  return launch_image(s, (image_args){IMAGE_MAXPOOL_BWD, g, x, dy, dx});
+  return launch_image(s, (image_args){IMAGE_MAXPOOL_BWD, g, x, dy, dx, relu});
 }

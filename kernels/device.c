@@ -206,8 +206,8 @@ int dpt_dev_maxpool(dpt_device *d, dpt_image g, const float *x, float *y, dpt_er
   return d->vt->maxpool(d->ctx, g, x, y, err);
 }
 
-int dpt_dev_maxpool_bwd(dpt_device *d, dpt_image g, const float *x, const float *dy, float *dx,
-                        dpt_err *err)
+int dpt_dev_maxpool_bwd(dpt_device *d, dpt_image g, bool relu, const float *x, const float *dy,
+                        float *dx, dpt_err *err)
 {
-  return d->vt->maxpool_bwd(d->ctx, g, x, dy, dx, err);
+  return d->vt->maxpool_bwd(d->ctx, g, relu, x, dy, dx, err);
 }

@@ -82,10 +82,10 @@ static int cpu_zero(void *ctx, void *p, size_t bytes, dpt_err *err)
 
 static int cpu_sync(void *ctx, dpt_err *err) { return DPT_OK; }
 
-/* A GEMM's arguments, for its parts (rows of C) on the pool's threads. */
+/* A GEMM's arguments, for its parts (rows or columns of C) on the pool's threads. */
 typedef struct gemm_args {
   bool ta, tb;
-  int n, k;
+  int m, n, k;
   float alpha, beta;
   const float *a, *b;
   float *c;
@@ -103,20 +103,33 @@ static void gemm_rows(const void *p, int r0, int r1)
               g->c + (size_t)r0 * (size_t)g->ldc, g->ldc);
 }
 
+/* Columns [c0, c1) of C: the columns of op(b) are b's columns, or its rows when tb. */
+static void gemm_cols(const void *p, int c0, int c1)
+{
+  const gemm_args *g = p;
+  const float *b = g->tb ? g->b + (size_t)c0 * (size_t)g->ldb : g->b + c0;
+  cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans,
+              g->m, c1 - c0, g->k, g->alpha, g->a, g->lda, b, g->ldb, g->beta, g->c + c0, g->ldc);
+}
+
 /* Below this many multiply-adds a GEMM runs on the calling thread: waking a helper costs more. */
 #define GEMM_SPLIT_MIN_MACS (1 << 20)
 
+/* Every part packs the whole of the operand it does not cut, so the GEMM is cut along C's longer
+ * side: cut by rows, a conv's weight gradient (C of 64 x 288, k the batch's pixels) had each
+ * thread pack the whole patch matrix. */
 static int cpu_gemm(void *ctx, bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
                     int lda, const float *b, int ldb, float beta, float *c, int ldc, dpt_err *err)
 {
   int rc = dpt_check_gemm("cpu gemm", ta, tb, m, n, k, a, lda, b, ldb, c, ldc, err);
   if (rc) return rc;
-  gemm_args g = {.ta = ta, .tb = tb, .n = n, .k = k, .alpha = alpha, .beta = beta,
+  gemm_args g = {.ta = ta, .tb = tb, .m = m, .n = n, .k = k, .alpha = alpha, .beta = beta,
                  .a = a, .b = b, .c = c, .lda = lda, .ldb = ldb, .ldc = ldc};
   /* OpenBLAS returns early on m or n = 0; with k = 0 it still applies beta to C, like cuBLAS. */
   cpu_pool *pool = (double)m * n * (k > 0 ? k : 1) < GEMM_SPLIT_MIN_MACS ? NULL
                                                                           : ((cpu_ctx *)ctx)->pool;
-  return cpu_pool_run(pool, gemm_rows, &g, m, err);
+  return n > m ? cpu_pool_run(pool, gemm_cols, &g, n, err)
+               : cpu_pool_run(pool, gemm_rows, &g, m, err);
 }
 
 static int ensure_ones(cpu_ctx *c, size_t n, dpt_err *err)
@@ -239,6 +252,7 @@ typedef struct image_args {
   dpt_image g;
   const float *in, *in2;
   float *out;
+  bool relu;
 } image_args;
 
 static void im2col_rows(const void *p, int r0, int r1)
@@ -262,7 +276,7 @@ static void maxpool_rows(const void *p, int r0, int r1)
 static void maxpool_bwd_rows(const void *p, int r0, int r1)
 {
   const image_args *a = p;
-  dpt_cpu_maxpool_bwd(a->g, a->in, a->in2, a->out, r0, r1);
+  dpt_cpu_maxpool_bwd(a->g, a->relu, a->in, a->in2, a->out, r0, r1);
 }
 
 static int cpu_im2col(void *ctx, dpt_image g, const float *x, float *cols, dpt_err *err)
@@ -286,11 +300,11 @@ static int cpu_maxpool(void *ctx, dpt_image g, const float *x, float *y, dpt_err
   return rc ? rc : cpu_pool_run(((cpu_ctx *)ctx)->pool, maxpool_rows, &a, g.rows, err);
 }
 
-static int cpu_maxpool_bwd(void *ctx, dpt_image g, const float *x, const float *dy, float *dx,
-                           dpt_err *err)
+static int cpu_maxpool_bwd(void *ctx, dpt_image g, bool relu, const float *x, const float *dy,
+                           float *dx, dpt_err *err)
 {
   int rc = dpt_check_image("cpu maxpool_bwd", g, true, x, dy, dx, err);
-  image_args a = {.g = g, .in = x, .in2 = dy, .out = dx};
+  image_args a = {.g = g, .in = x, .in2 = dy, .out = dx, .relu = relu};
   return rc ? rc : cpu_pool_run(((cpu_ctx *)ctx)->pool, maxpool_bwd_rows, &a, g.rows, err);
 }
 

@@ -489,15 +489,15 @@ static int cuda_maxpool(void *ctx, dpt_image g, const float *x, float *y, dpt_er
 }
 
 /* Entries no window covers get no gradient: dx is zeroed first, on the stream. */
-static int cuda_maxpool_bwd(void *ctx, dpt_image g, const float *x, const float *dy, float *dx,
-                            dpt_err *err)
+static int cuda_maxpool_bwd(void *ctx, dpt_image g, bool relu, const float *x, const float *dy,
+                            float *dx, dpt_err *err)
 {
   cuda_ctx *c = ctx;
   int rc = dpt_check_image("cuda maxpool_bwd", g, true, x, dy, dx, err);
   size_t bytes = (size_t)g.rows * (size_t)g.h * (size_t)g.w * (size_t)g.c * sizeof(float);
   if (!rc && bytes) rc = DPT_CHECK_CUDA(cudaMemsetAsync(dx, 0, bytes, c->stream), err);
   return rc ? rc
-            : launched(c, DPT_CHECK_CUDA(dpt_launch_maxpool_bwd(c->stream, g, x, dy, dx), err));
+            : launched(c, DPT_CHECK_CUDA(dpt_launch_maxpool_bwd(c->stream, g, relu, x, dy, dx), err));
 }
 
 static const dpt_device_ops cuda_ops = {

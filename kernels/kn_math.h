@@ -124,8 +124,9 @@ KN_HD static inline void kn_im2col_pixel(size_t p, int h, int w, int c, int k, c
 }
 
 /* col2im, the adjoint of im2col, one input pixel p (of rows x h x w) at a time: dx[p][ch] sums
- * the patch entries that copied it, in a fixed order (ky, then kx), so every backend adds alike
- * and no two pixels write the same value. */
+ * the patch entries that copied it, in a fixed order, so every backend adds alike and no two
+ * pixels write the same value. The order is the patches' own (ky, then kx, from k - 1 down: the
+ * output pixels that read p in raster order), in which the CPU scatters whole patch rows. */
 KN_HD static inline void kn_col2im_pixel(size_t p, int h, int w, int c, int k, const float *cols,
                                          float *dx)
 {
@@ -134,10 +135,10 @@ KN_HD static inline void kn_col2im_pixel(size_t p, int h, int w, int c, int k, c
   size_t r = p / (size_t)w / (size_t)h;
   float *out = dx + p * (size_t)c;
   for (int ch = 0; ch < c; ch++) out[ch] = 0.f;
-  for (int ky = 0; ky < k; ky++) {
+  for (int ky = k - 1; ky >= 0; ky--) {
     int oy = iy - ky + pad;
     if (oy < 0 || oy >= oh) continue;
-    for (int kx = 0; kx < k; kx++) {
+    for (int kx = k - 1; kx >= 0; kx--) {
       int ox = ix - kx + pad;
       if (ox < 0 || ox >= ow) continue;
       size_t q = (r * (size_t)oh + (size_t)oy) * (size_t)ow + (size_t)ox;
@@ -186,13 +187,17 @@ KN_HD static inline void kn_maxpool_pixel(size_t p, int h, int w, int c, int poo
 }
 
 /* Its backward, one output pixel p at a time: dy[p][ch] goes to the window's argmax entry of
- * dx. Windows do not overlap; the caller zeroes dx first (entries no window covers stay 0). */
-KN_HD static inline void kn_maxpool_bwd_pixel(size_t p, int h, int w, int c, int pool,
+ * dx, through the ReLU below (kn_relu_bwd_at's rule at that entry) when relu is set. Windows do
+ * not overlap; the caller zeroes dx first (entries no window covers stay 0). */
+KN_HD static inline void kn_maxpool_bwd_pixel(size_t p, int h, int w, int c, int pool, int relu,
                                               const float *x, const float *dy, float *dx)
 {
   size_t origin = kn_pool_origin(p, h, w, c, pool);
-  for (int ch = 0; ch < c; ch++)
-    dx[origin + kn_pool_argmax(x + origin, w, c, pool, ch)] = dy[p * (size_t)c + (size_t)ch];
+  for (int ch = 0; ch < c; ch++) {
+    size_t at = origin + kn_pool_argmax(x + origin, w, c, pool, ch);
+    float g = dy[p * (size_t)c + (size_t)ch];
+    dx[at] = relu && !(x[at] > 0.f) ? 0.f : g;
+  }
 }
 
 #endif

@@ -37,8 +37,8 @@ static void test_gemm_all_transposes_and_shapes(void)
   dpt_device_close(&d);
 }
 
-/* A device with 3 threads cuts GEMMs of over 2^20 multiply-adds into 3 parts by rows of C
- * (kernels/cpu_pool.h): each transpose with padded leading dimensions and beta both 0 (C not
+/* A device with 3 threads cuts GEMMs of over 2^20 multiply-adds into 3 parts by rows of C, or
+ * by columns when C is wider than tall (kernels/device_cpu.c): each transpose with padded leading dimensions and beta both 0 (C not
  * read) and not, against the reference, every row's padding untouched, and the same bits again
  * when repeated (the cut is fixed). The sizes leave the parts unequal. */
 static void test_gemm_split_over_threads(void)
@@ -48,12 +48,13 @@ static void test_gemm_split_over_threads(void)
   CU_ASSERT_EQUAL_FATAL(dpt_device_open(DPT_DEVICE_CPU, 0, 3, &d, &err), 0);
   dpt_rng rng;
   dpt_rng_seed(&rng, 17);
-  const ref_gemm_case shape = {.m = 301, .n = 67, .k = 131, .pad = 3};
-  for (int t = 0; t < 4; t++)
+  const ref_gemm_case shapes[] = {{.m = 301, .n = 67, .k = 131, .pad = 3},
+                                  {.m = 67, .n = 301, .k = 131, .pad = 2}};
+  for (int t = 0; t < 8; t++)
     for (int b = 0; b < 2; b++) {
       float alpha = 1.5f, beta = b ? -0.75f : 0.f;
       ref_gemm_data g;
-      ref_gemm_data_make(&rng, t & 1, t & 2, shape, beta, &g);
+      ref_gemm_data_make(&rng, t & 1, t & 2, shapes[t / 4], beta, &g);
       float *again = malloc(g.c_len * sizeof(float));
       memcpy(again, g.c, g.c_len * sizeof(float));
       ref_gemm(g.ta, g.tb, g.m, g.n, g.k, alpha, g.a, g.lda, g.b, g.ldb, beta, g.c_ref, g.ldc);

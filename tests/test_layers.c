@@ -148,11 +148,13 @@ static void check_image_ops_on(int threads, int rows, int h, int w, int c, int k
   CU_ASSERT_FATAL(dpt_dev_maxpool(&dev, q, x, got, &err) == 0);
   for (size_t p = 0; p < pooled; p++) kn_maxpool_pixel(p, h, w, c, pool, x, want);
   CU_ASSERT(same_bits(got, want, pooled * c));
-  for (size_t i = 0; i < nx; i++) got[i] = 99.f; /* every entry must be written */
-  CU_ASSERT_FATAL(dpt_dev_maxpool_bwd(&dev, q, x, dy, got, &err) == 0);
-  memset(want, 0, nx * sizeof(float));
-  for (size_t p = 0; p < pooled; p++) kn_maxpool_bwd_pixel(p, h, w, c, pool, x, dy, want);
-  CU_ASSERT(same_bits(got, want, nx));
+  for (int relu = 0; relu < 2; relu++) {
+    for (size_t i = 0; i < nx; i++) got[i] = 99.f; /* every entry must be written */
+    CU_ASSERT_FATAL(dpt_dev_maxpool_bwd(&dev, q, relu, x, dy, got, &err) == 0);
+    memset(want, 0, nx * sizeof(float));
+    for (size_t p = 0; p < pooled; p++) kn_maxpool_bwd_pixel(p, h, w, c, pool, relu, x, dy, want);
+    CU_ASSERT(same_bits(got, want, nx));
+  }
   free(x), free(dcols), free(got), free(want), free(dy);
   dpt_device_close(&dev);
 }
@@ -181,6 +183,24 @@ static void test_image_ops_split_over_threads(void)
   check_image_ops_on(2, 5, 4, 4, 70, 2, 2);
 }
 
+/* The ReLU's backward fused into the pool's: a window whose maximum is not above 0 (an output
+ * the ReLU clamped) passes no gradient, one whose maximum is passes it as without the ReLU. */
+static void test_maxpool_bwd_fuses_relu(void)
+{
+  dpt_device dev = open_cpu();
+  dpt_err err = {0};
+  dpt_image g = {.rows = 1, .h = 2, .w = 4, .c = 1, .k = 2}; /* windows of x's columns 0-1, 2-3 */
+  const float x[8] = {0.5f, 0.f, 0.f, 0.f, 0.f, -1.f, -1.f, -2.f}, dy[2] = {3.f, 4.f};
+  float dx[8];
+  const float plain[8] = {3.f, 0.f, 4.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+  const float fused[8] = {3.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+  CU_ASSERT_FATAL(dpt_dev_maxpool_bwd(&dev, g, false, x, dy, dx, &err) == 0);
+  CU_ASSERT_EQUAL(memcmp(dx, plain, sizeof dx), 0);
+  CU_ASSERT_FATAL(dpt_dev_maxpool_bwd(&dev, g, true, x, dy, dx, &err) == 0);
+  CU_ASSERT_EQUAL(memcmp(dx, fused, sizeof dx), 0);
+  dpt_device_close(&dev);
+}
+
 /* The tie rule: a window's first largest entry in row-major order takes the max and the
  * gradient; entries no window covers (the odd last row and column) get none. */
 static void test_maxpool_ties_and_uncovered(void)
@@ -204,7 +224,7 @@ static void test_maxpool_ties_and_uncovered(void)
   CU_ASSERT_EQUAL(y[2], 7.f);
   CU_ASSERT_EQUAL(y[3], 3.f);
   for (int i = 0; i < 30; i++) dx[i] = 99.f;
-  CU_ASSERT_FATAL(dpt_dev_maxpool_bwd(&dev, g, x, dy, dx, &err) == 0);
+  CU_ASSERT_FATAL(dpt_dev_maxpool_bwd(&dev, g, false, x, dy, dx, &err) == 0);
   float want[30] = {0};
   want[at(&g, 0, 0, 1, 0)] = 1.f;
   want[at(&g, 0, 1, 1, 1)] = 2.f;
@@ -369,6 +389,7 @@ int dpt_test_register(void)
   static const dpt_test_case ops[] = {DPT_TEST(test_conv_matches_direct),
                                       DPT_TEST(test_col2im_is_adjoint),
                                       DPT_TEST(test_maxpool_ties_and_uncovered),
+                                      DPT_TEST(test_maxpool_bwd_fuses_relu),
                                       DPT_TEST(test_image_ops_match_bodies),
                                       DPT_TEST(test_image_ops_split_over_threads),
                                       DPT_TEST_END};

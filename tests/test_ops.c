@@ -162,10 +162,12 @@ static int run_maxpool(const op_case *c, dpt_device *d, void *const *b, dpt_err 
   return dpt_dev_maxpool(d, geometry(c), b[0], b[1], err);
 }
 
-/* dx starts random: the op's zeroing of what no window covers is compared too. */
+/* dx starts random: the op's zeroing of what no window covers is compared too. Both with and
+ * without the fused ReLU (x is FILL_COARSE: maxima of -1 and 0 that the ReLU stops). */
 static int run_maxpool_bwd(const op_case *c, dpt_device *d, void *const *b, dpt_err *err)
 {
-  return dpt_dev_maxpool_bwd(d, geometry(c), b[0], b[1], b[2], err);
+  int rc = dpt_dev_maxpool_bwd(d, geometry(c), false, b[0], b[1], b[2], err);
+  return rc ? rc : dpt_dev_maxpool_bwd(d, geometry(c), true, b[0], b[1], b[3], err);
 }
 
 /* Values of a batch of images, of its im2col patches, of its pooled images. */
@@ -186,8 +188,9 @@ static int run_maxpool_bwd(const op_case *c, dpt_device *d, void *const *b, dpt_
 #define MAXPOOL(r, h, w, c, k)                                                                     \
   IMG_CASE("maxpool", run_maxpool, r, h, w, c, k, 2, F(FILL_COARSE, IMAGE(r, h, w, c)),            \
            F(FILL_UNSET, POOLED(r, h, w, c, k))),                                                   \
-  IMG_CASE("maxpool_bwd", run_maxpool_bwd, r, h, w, c, k, 3, F(FILL_COARSE, IMAGE(r, h, w, c)),    \
-           F(FILL_RANDOM, POOLED(r, h, w, c, k)), F(FILL_RANDOM, IMAGE(r, h, w, c)))
+  IMG_CASE("maxpool_bwd", run_maxpool_bwd, r, h, w, c, k, 4, F(FILL_COARSE, IMAGE(r, h, w, c)),    \
+           F(FILL_RANDOM, POOLED(r, h, w, c, k)), F(FILL_RANDOM, IMAGE(r, h, w, c)),               \
+           F(FILL_RANDOM, IMAGE(r, h, w, c)))
 
 #define BIAS_ACT(r, c, relu)                                                                       \
   {"bias_act", run_bias_act, r, c, relu, 0, 0, 0, 2,                                                 \

@@ -63,8 +63,11 @@ int dpt_mlp_replica_create(dpt_device *dev, const dpt_mlp_shape *shape, int max_
   if (!rc && !patches_fit(shape, (int)rows))
     rc = dpt_err_set(err, DPT_EINPUT, "model: %zu rows per worker: a conv layer's patches "
                      "overflow its GEMM's int sizes (use a smaller --batch)", rows);
-  size_t cols = rc ? 0 : (size_t)dpt_mlp_patch_floats(shape, (double)rows);
-  if (cols) rc = dpt_dev_alloc(dev, cols * sizeof(float), (void **)&r->cols, err);
+  for (int l = 1; l <= shape->n_layers && !rc; l++)
+    if (shape->layers[l].kind == DPT_LAYER_CONV)
+      rc = dpt_dev_alloc(dev, patch_pixels(&shape->layers[l], (int)rows) *
+                                  patch_width(&shape->layers[l]) * sizeof(float),
+                         (void **)&r->cols[l], err);
   if (!rc) rc = dpt_dev_alloc(dev, rows * sizeof(int32_t), (void **)&r->labels, err);
   if (!rc) rc = dpt_dev_alloc(dev, rows * sizeof(float), (void **)&r->row_loss, err);
   if (!rc) rc = dpt_dev_alloc(dev, rows * sizeof(int32_t), (void **)&r->row_argmax, err);
@@ -83,7 +86,8 @@ void dpt_mlp_replica_destroy(dpt_mlp_replica *r)
   for (int l = 0; l <= r->shape.n_layers; l++) dpt_dev_free(r->dev, r->acts[l]);
   for (int i = 0; i < 2; i++) dpt_dev_free(r->dev, r->delta[i]);
   for (int l = 1; l < r->shape.n_layers; l++) dpt_dev_free(r->dev, r->relu_mask[l]);
-  if (r->cols) dpt_dev_free(r->dev, r->cols);
+  for (int l = 1; l <= r->shape.n_layers; l++)
+    if (r->cols[l]) dpt_dev_free(r->dev, r->cols[l]);
   dpt_dev_free(r->dev, r->labels);
   dpt_dev_free(r->dev, r->row_loss);
   dpt_dev_free(r->dev, r->row_argmax);
@@ -128,8 +132,8 @@ static int forward_layer(dpt_mlp_replica *r, int rows, int l, dpt_err *err)
     m = (int)patch_pixels(y, rows);
     in = (int)patch_width(y);
     out = y->out_c;
-    a = r->cols;
-    rc = dpt_dev_im2col(r->dev, layer_input(y, rows), r->acts[l - 1], r->cols, err);
+    a = r->cols[l];
+    rc = dpt_dev_im2col(r->dev, layer_input(y, rows), r->acts[l - 1], r->cols[l], err);
   }
   return rc ? rc
             : dpt_dev_linear_fwd(r->dev, m, in, out, a, w, b, y->relu, r->acts[l], r->relu_mask[l],
@@ -179,7 +183,7 @@ static int loss_layer(dpt_mlp_replica *r, int rows, float grad_scale, dpt_mlp_pa
  * into layer l - 1 (whose output acts[l-1] is):
  *   fc:   dW = d^T acts[l-1], db = column sums of d, prev = d W (the ReLU's mask in the same
  *         call where the device keeps one, dpt_dev_linear_bwd_data);
- *   conv: the same over the patch rows (recomputed by im2col), prev = col2im(d W);
+ *   conv: the same over the forward's patch rows, prev = col2im(d W);
  *   maxpool: no parameters, prev = d routed to each window's argmax. */
 static int backward_layer(dpt_mlp_replica *r, int rows, int l, const float *d, float *prev,
                           float *grads, dpt_err *err)
@@ -188,33 +192,29 @@ static int backward_layer(dpt_mlp_replica *r, int rows, int l, const float *d, f
   const dpt_layer *y = &s->layers[l];
   bool below_relu = l > 1 && s->layers[l - 1].relu;
   size_t below = (size_t)rows * (size_t)s->sizes[l - 1];
-  if (y->kind == DPT_LAYER_MAXPOOL) {
-    int rc = l > 1 ? dpt_dev_maxpool_bwd(r->dev, layer_input(y, rows), r->acts[l - 1], d, prev, err)
-                   : DPT_OK;
-    return rc || !below_relu ? rc
-                             : dpt_dev_relu_bwd(r->dev, below, r->acts[l - 1], prev, prev, err);
-  }
+  if (y->kind == DPT_LAYER_MAXPOOL) /* the ReLU below in the same pass */
+    return l > 1 ? dpt_dev_maxpool_bwd(r->dev, layer_input(y, rows), below_relu, r->acts[l - 1], d,
+                                       prev, err)
+                 : DPT_OK;
   const float *w = r->params + dpt_mlp_weight_offset(s, l);
   float *gw = grads + dpt_mlp_weight_offset(s, l);
   float *gb = grads + dpt_mlp_bias_offset(s, l);
   int m = rows, in = s->sizes[l - 1], out = s->sizes[l];
   float *a = r->acts[l - 1], *da = prev;
-  int rc = DPT_OK;
   if (y->kind == DPT_LAYER_CONV) {
     m = (int)patch_pixels(y, rows);
     in = (int)patch_width(y);
     out = y->out_c;
-    a = da = r->cols;
-    rc = dpt_dev_im2col(r->dev, layer_input(y, rows), r->acts[l - 1], r->cols, err);
+    a = da = r->cols[l]; /* the forward's patches, then overwritten by their gradient */
   }
-  if (!rc) rc = dpt_dev_linear_bwd_weights(r->dev, m, in, out, d, a, gw, gb, err);
+  int rc = dpt_dev_linear_bwd_weights(r->dev, m, in, out, d, a, gw, gb, err);
   if (rc || l == 1) return rc;
   if (y->kind == DPT_LAYER_FC && below_relu)
     return dpt_dev_linear_bwd_data(r->dev, m, in, out, d, w, r->acts[l - 1], r->relu_mask[l - 1],
                                    prev, err);
   rc = dpt_dev_gemm(r->dev, false, false, m, in, out, 1.f, d, out, w, in, 0.f, da, in, err);
   if (!rc && y->kind == DPT_LAYER_CONV)
-    rc = dpt_dev_col2im(r->dev, layer_input(y, rows), r->cols, prev, err);
+    rc = dpt_dev_col2im(r->dev, layer_input(y, rows), r->cols[l], prev, err);
   return rc || !below_relu ? rc : dpt_dev_relu_bwd(r->dev, below, r->acts[l - 1], prev, prev, err);
 }
 

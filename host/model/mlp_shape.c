@@ -168,13 +168,13 @@ size_t dpt_mlp_param_count(const dpt_mlp_shape *s)
 
 double dpt_mlp_patch_floats(const dpt_mlp_shape *s, double rows)
 {
-  double most = 0;
+  double all = 0;
   for (int l = 1; l <= s->n_layers; l++) {
     const dpt_layer *y = &s->layers[l];
     if (y->kind == DPT_LAYER_CONV)
-      most = fmax(most, rows * y->out_h * y->out_w * y->kernel * y->kernel * (double)y->in_c);
+      all += rows * y->out_h * y->out_w * y->kernel * y->kernel * (double)y->in_c;
   }
-  return most;
+  return all;
 }
 
 double dpt_mlp_flops_per_sample(const dpt_mlp_shape *s)

@@ -130,9 +130,10 @@ typedef struct dpt_device_ops {
   int (*col2im)(void *ctx, dpt_image g, const float *dcols, float *dx, dpt_err *err);
   /* y[rows x h/k x w/k x c] = the max of each k x k window (stride k) of x. */
   int (*maxpool)(void *ctx, dpt_image g, const float *x, float *y, dpt_err *err);
-  /* dx = each window's dy at its argmax entry (kn_pool_argmax's tie rule), 0 elsewhere. */
-  int (*maxpool_bwd)(void *ctx, dpt_image g, const float *x, const float *dy, float *dx,
-                     dpt_err *err);
+  /* dx = each window's dy at its argmax entry (kn_pool_argmax's tie rule), 0 elsewhere; with
+   * relu, x is a ReLU's output and that ReLU's backward is fused: 0 also where x is not > 0. */
+  int (*maxpool_bwd)(void *ctx, dpt_image g, bool relu, const float *x, const float *dy,
+                     float *dx, dpt_err *err);
 } dpt_device_ops;
 
 typedef struct dpt_device {
@@ -255,7 +256,7 @@ bool dpt_dev_counts_read(dpt_device *d, dpt_dev_counts *out);
 int dpt_dev_im2col(dpt_device *d, dpt_image g, const float *x, float *cols, dpt_err *err);
 int dpt_dev_col2im(dpt_device *d, dpt_image g, const float *dcols, float *dx, dpt_err *err);
 int dpt_dev_maxpool(dpt_device *d, dpt_image g, const float *x, float *y, dpt_err *err);
-int dpt_dev_maxpool_bwd(dpt_device *d, dpt_image g, const float *x, const float *dy, float *dx,
-                        dpt_err *err);
+int dpt_dev_maxpool_bwd(dpt_device *d, dpt_image g, bool relu, const float *x, const float *dy,
+                        float *dx, dpt_err *err);
 
 #endif

@@ -82,8 +82,8 @@ size_t dpt_mlp_param_count(const dpt_mlp_shape *s);
  * layer's start: it has none). */
 size_t dpt_mlp_weight_offset(const dpt_mlp_shape *s, int l);
 size_t dpt_mlp_bias_offset(const dpt_mlp_shape *s, int l);
-/* Floats of the largest conv layer's im2col patches (a replica's scratch) for `rows` rows: one
- * row of K x K x C_in per output pixel. 0 without a conv. */
+/* Floats of every conv layer's im2col patches (a replica's scratch) for `rows` rows: one row of
+ * K x K x C_in per output pixel. 0 without a conv. */
 double dpt_mlp_patch_floats(const dpt_mlp_shape *s, double rows);
 /* FLOPs of one sample's forward pass, 2 per multiply-add (backward costs twice that). */
 double dpt_mlp_flops_per_sample(const dpt_mlp_shape *s);
@@ -102,7 +102,8 @@ typedef struct dpt_mlp_replica {
   float *delta[2];             /* device: ping-pong gradients w.r.t. layer outputs */
   void *relu_mask[DPT_MAX_LAYERS]; /* device: hidden layer l's ReLU mask, where the device keeps
                                     * one (dpt_dev_relu_mask_bytes); else NULL */
-  float *cols;                 /* device: the widest conv's im2col patches (NULL: no conv) */
+  float *cols[DPT_MAX_LAYERS + 1]; /* device: conv layer l's im2col patches, kept from its
+                                    * forward for its weight gradient (NULL: not a conv) */
   int32_t *labels;             /* device: max_rows */
   float *row_loss;             /* device: max_rows */
   int32_t *row_argmax;         /* device: max_rows */
