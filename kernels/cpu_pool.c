@@ -26,6 +26,7 @@ struct cpu_pool {
   unsigned long generation;
   int pending; /* helpers not done with this generation's part */
   bool stop, stuck;
+  int alive; /* helpers not yet returned: after a stuck close, the last one frees the pool */
   cpu_rows_fn fn;
   const void *args;
   int rows;
@@ -42,6 +43,14 @@ int cpu_pool_helpers(int threads)
 
 /* Part k of n parts over rows: balanced, in order. */
 static int part_start(int rows, int parts, int k) { return (int)((long)rows * k / parts); }
+
+static void pool_free(cpu_pool *p)
+{
+  pthread_cond_destroy(&p->work);
+  pthread_cond_destroy(&p->done);
+  pthread_mutex_destroy(&p->mu);
+  free(p);
+}
 
 static void *helper_main(void *arg)
 {
@@ -62,7 +71,10 @@ static void *helper_main(void *arg)
     pthread_mutex_lock(&p->mu);
     if (--p->pending == 0) pthread_cond_signal(&p->done);
   }
+  /* Closed while stuck: close detached the helpers and left the pool to the last one out. */
+  bool last_out = --p->alive == 0 && p->stuck;
   pthread_mutex_unlock(&p->mu);
+  if (last_out) pool_free(p);
   return NULL;
 }
 
@@ -80,19 +92,25 @@ int cpu_pool_open(int threads, double wait_s, cpu_pool **out, dpt_err *err)
   p->wait_s = wait_s;
   for (int k = 0; k < helpers; k++) {
     p->helpers[k] = (pool_helper){.pool = p, .part = k + 1};
+    pthread_mutex_lock(&p->mu); /* a helper may already be counting itself out (none stuck yet) */
     int e = pthread_create(&p->helpers[k].thread, NULL, helper_main, &p->helpers[k]);
+    if (!e) {
+      p->started++;
+      p->alive++;
+    }
+    pthread_mutex_unlock(&p->mu);
     if (e) {
       cpu_pool_close(p);
       return dpt_err_set(err, DPT_ENOMEM, "cpu: cannot start helper thread %d of %d (error %d)",
                          k + 1, helpers, e);
     }
-    p->started++;
   }
   *out = p;
   return DPT_OK;
 }
 
-/* A stuck helper may still run: it is left to the process's end rather than joined. */
+/* A stuck helper may still run, so close does not wait for it: the helpers are detached, and
+ * the last one to return frees the pool. */
 void cpu_pool_close(cpu_pool *p)
 {
   if (!p) return;
@@ -100,13 +118,14 @@ void cpu_pool_close(cpu_pool *p)
   p->stop = true;
   bool stuck = p->stuck;
   pthread_cond_broadcast(&p->work);
+  if (stuck) {
+    for (int k = 0; k < p->started; k++) pthread_detach(p->helpers[k].thread);
+    pthread_mutex_unlock(&p->mu);
+    return;
+  }
   pthread_mutex_unlock(&p->mu);
-  if (stuck) return;
   for (int k = 0; k < p->started; k++) pthread_join(p->helpers[k].thread, NULL);
-  pthread_cond_destroy(&p->work);
-  pthread_cond_destroy(&p->done);
-  pthread_mutex_destroy(&p->mu);
-  free(p);
+  pool_free(p);
 }
 
 int cpu_pool_run(cpu_pool *p, cpu_rows_fn fn, const void *args, int rows, dpt_err *err)

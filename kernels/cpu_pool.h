@@ -1,9 +1,10 @@
-/* Private to kernels/: a CPU device's threads for its GEMMs and image ops, split by rows. With 1
+/* Private to kernels/: a CPU device's threads for its GEMMs and image ops, split into parts of a
+ * range (rows or columns of a GEMM's C, images of an image op). With 1
  * worker on 2 cores, OpenBLAS's own pool ran the GEMMs but left the image ops to one thread, and
  * its second thread spun in sched_yield through them: the CNN trained 1.34x faster on this pool
- * (median of 3 one-epoch runs each, README). The calling thread takes the first part of the rows,
- * each helper one more; each part writes only its own rows, and the parts are the same in every
- * run, so runs repeat bit for bit (a GEMM's bits depend on where its rows are cut, as they did on
+ * (median of 3 one-epoch runs each, README). The calling thread takes the first part of the range,
+ * each helper one more; each part writes only its own outputs, and the parts are the same in every
+ * run, so runs repeat bit for bit (a GEMM's bits depend on where it is cut, as they did on
  * OpenBLAS's thread count). Per device, no globals. */
 #ifndef DPT_KERNELS_CPU_POOL_H
 #define DPT_KERNELS_CPU_POOL_H
