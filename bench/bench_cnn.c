@@ -3,7 +3,9 @@
  * (forward + backward): the rate OpenBLAS reaches on the very GEMMs of one training step (the
  * convs' im2col GEMMs and the fc ones, with the run's BLAS threads), and its rate on a large
  * square GEMM (the machine's sgemm peak, which the issue's "twice PyTorch's" figure is taken
- * against). Then 2 workers against 1, and ps against allreduce. */
+ * against). Then 2 workers against 1, and ps against allreduce. The step's GEMMs are timed
+ * whole-batch; training runs a conv's forward and input-gradient GEMMs a block of images at a
+ * time (kernels/cpu_conv.c), with the same FLOPs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -2,6 +2,7 @@
  * backends (kernels/op_check.h), so the wrappers stay one call on the hot path. */
 #include "dpt/device.h"
 #include "dpt/votes.h"
+#include "kernels/kn_math.h"
 
 int dpt_dev_alloc(dpt_device *d, size_t bytes, void **out, dpt_err *err)
 {
@@ -210,4 +211,38 @@ int dpt_dev_maxpool_bwd(dpt_device *d, dpt_image g, bool relu, const float *x, c
                         float *dx, dpt_err *err)
 {
   return d->vt->maxpool_bwd(d->ctx, g, relu, x, dy, dx, err);
+}
+
+/* The conv's GEMM sizes: one row per output pixel, one column per patch entry. */
+static void conv_sizes(dpt_image g, int *pixels, int *width)
+{
+  *pixels = (int)kn_pixels(g.rows, kn_conv_out(g.h, g.k), kn_conv_out(g.w, g.k));
+  *width = g.k * g.k * g.c;
+}
+
+int dpt_dev_conv_fwd(dpt_device *d, dpt_image g, int out_c, const float *x, const float *w,
+                     const float *bias, bool relu, float *cols, float *y, void *mask,
+                     dpt_err *err)
+{
+  int rc = DPT_OK;
+  if (d->vt->conv_fwd &&
+      d->vt->conv_fwd(d->ctx, g, out_c, x, w, bias, relu, cols, y, mask, &rc, err))
+    return rc;
+  int pixels, width;
+  conv_sizes(g, &pixels, &width);
+  rc = dpt_dev_im2col(d, g, x, cols, err);
+  return rc ? rc : dpt_dev_linear_fwd(d, pixels, width, out_c, cols, w, bias, relu, y, mask, err);
+}
+
+int dpt_dev_conv_bwd_data(dpt_device *d, dpt_image g, int out_c, const float *dy, const float *w,
+                          float *cols, float *dx, dpt_err *err)
+{
+  int rc = DPT_OK;
+  if (d->vt->conv_bwd_data && d->vt->conv_bwd_data(d->ctx, g, out_c, dy, w, cols, dx, &rc, err))
+    return rc;
+  int pixels, width;
+  conv_sizes(g, &pixels, &width);
+  rc = dpt_dev_gemm(d, false, false, pixels, width, out_c, 1.f, dy, out_c, w, width, 0.f, cols,
+                    width, err);
+  return rc ? rc : dpt_dev_col2im(d, g, cols, dx, err);
 }

@@ -10,6 +10,7 @@
 #include "dpt/device.h"
 #include "dpt/mem_room.h"
 #include "kernels/backends.h"
+#include "kernels/cpu_conv.h"
 #include "kernels/cpu_image.h"
 #include "kernels/cpu_pool.h"
 #include "kernels/kn_ledger.h"
@@ -308,6 +309,64 @@ static int cpu_maxpool_bwd(void *ctx, dpt_image g, bool relu, const float *x, co
   return rc ? rc : cpu_pool_run(((cpu_ctx *)ctx)->pool, maxpool_bwd_rows, &a, g.rows, err);
 }
 
+/* A conv's arguments, for its parts (images) on the pool's threads. */
+typedef struct conv_args {
+  dpt_image g;
+  int out_c;
+  const float *x, *w, *bias; /* x: the input (forward) or the output's gradient (backward) */
+  bool relu;
+  float *cols, *y;
+} conv_args;
+
+static void conv_fwd_rows(const void *p, int r0, int r1)
+{
+  const conv_args *a = p;
+  dpt_cpu_conv_fwd(a->g, a->out_c, a->x, a->w, a->bias, a->relu, a->cols, a->y, r0, r1);
+}
+
+static void conv_bwd_data_rows(const void *p, int r0, int r1)
+{
+  const conv_args *a = p;
+  dpt_cpu_conv_bwd_data(a->g, a->out_c, a->x, a->w, a->cols, a->y, r0, r1);
+}
+
+/* The GEMM of g's conv with out_c channels, checked as one whole-batch call would be. */
+static int check_conv(const char *where, dpt_image g, int out_c, bool backward, const float *a,
+                      const float *w, const float *c, dpt_err *err)
+{
+  int rc = dpt_check_image(where, g, false, a, w, c, err);
+  if (rc) return rc;
+  int pixels = (int)kn_pixels(g.rows, kn_conv_out(g.h, g.k), kn_conv_out(g.w, g.k));
+  int width = g.k * g.k * g.c;
+  return backward ? dpt_check_gemm(where, false, false, pixels, width, out_c, a, out_c, w, width,
+                                   c, width, err)
+                  : dpt_check_gemm(where, false, true, pixels, out_c, width, a, width, w, width,
+                                   c, out_c, err);
+}
+
+static bool cpu_conv_fwd(void *ctx, dpt_image g, int out_c, const float *x, const float *w,
+                         const float *bias, bool relu, float *cols, float *y, void *mask, int *rc,
+                         dpt_err *err)
+{
+  if (mask) return false; /* the CPU keeps no ReLU mask */
+  *rc = check_conv("cpu conv_fwd", g, out_c, false, cols, w, y, err);
+  if (!*rc) *rc = dpt_check_image("cpu conv_fwd", g, false, x, cols, bias, err);
+  conv_args a = {.g = g, .out_c = out_c, .x = x, .w = w, .bias = bias, .relu = relu,
+                 .cols = cols, .y = y};
+  if (!*rc) *rc = cpu_pool_run(((cpu_ctx *)ctx)->pool, conv_fwd_rows, &a, g.rows, err);
+  return true;
+}
+
+static bool cpu_conv_bwd_data(void *ctx, dpt_image g, int out_c, const float *d, const float *w,
+                              float *cols, float *dx, int *rc, dpt_err *err)
+{
+  *rc = check_conv("cpu conv_bwd_data", g, out_c, true, d, w, cols, err);
+  if (!*rc) *rc = dpt_check_image("cpu conv_bwd_data", g, false, cols, dx, NULL, err);
+  conv_args a = {.g = g, .out_c = out_c, .x = d, .w = w, .cols = cols, .y = dx};
+  if (!*rc) *rc = cpu_pool_run(((cpu_ctx *)ctx)->pool, conv_bwd_data_rows, &a, g.rows, err);
+  return true;
+}
+
 static const dpt_device_ops cpu_ops = {
     .name = "cpu",
     .destroy = cpu_destroy,
@@ -335,6 +394,8 @@ static const dpt_device_ops cpu_ops = {
     .col2im = cpu_col2im,
     .maxpool = cpu_maxpool,
     .maxpool_bwd = cpu_maxpool_bwd,
+    .conv_fwd = cpu_conv_fwd,
+    .conv_bwd_data = cpu_conv_bwd_data,
 };
 
 /* blas_threads > 0 sets OpenBLAS's thread count for the whole process, not for this device:

@@ -1,7 +1,7 @@
-/* The conv and pooling layers on the CPU backend: im2col + GEMM against a direct convolution,
- * col2im as im2col's adjoint, max pooling's tie rule, the CPU's loops against the per-pixel
- * bodies bit for bit, and finite-difference checks of every
- * parameter of small CNNs (odd sizes, several channels, padding at the borders). */
+/* The conv and pooling layers on the CPU backend: im2col + GEMM and the fused conv passes
+ * against a direct convolution and its adjoint, col2im as im2col's adjoint, max pooling's tie
+ * rule, the CPU's loops against the per-pixel bodies bit for bit, and finite-difference checks
+ * of every parameter of small CNNs (odd sizes, several channels, padding at the borders). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 
 #include "dpt/mlp.h"
 #include "dpt/rng.h"
+#include "kernels/cpu_conv.h"
 #include "kernels/kn_math.h"
 #include "tests/lib/gradcheck.h"
 #include "tests/lib/test_util.h"
@@ -37,6 +38,26 @@ static size_t at(const dpt_image *g, int r, int y, int x, int ch)
 {
   return (((size_t)r * (size_t)g->h + (size_t)y) * (size_t)g->w + (size_t)x) * (size_t)g->c +
          (size_t)ch;
+}
+
+static bool same_bits(const float *a, const float *b, size_t n)
+{
+  return memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+/* A batch of images and the sizes of its conv's buffers, in floats. */
+typedef struct conv_sizes {
+  dpt_image g;
+  size_t images, pixels, patches; /* the batch's values; its output pixels; their patches' */
+} conv_sizes;
+
+static conv_sizes conv_sizes_of(int rows, int h, int w, int c, int k)
+{
+  conv_sizes s = {.g = {.rows = rows, .h = h, .w = w, .c = c, .k = k}};
+  s.images = (size_t)rows * h * w * c;
+  s.pixels = (size_t)rows * kn_conv_out(h, k) * kn_conv_out(w, k);
+  s.patches = s.pixels * (size_t)k * k * c;
+  return s;
 }
 
 /* out[r][oy][ox][co] = sum over ky, kx, ci of w[co][ky][kx][ci] x[r][oy+ky-pad][ox+kx-pad][ci],
@@ -90,6 +111,84 @@ static void test_conv_matches_direct(void)
   check_conv(2, 5, 5, 2, 2, 3); /* even kernel: one pixel more each way */
 }
 
+/* dx of a conv from the gradient d of its output: each output's gradient times the weights,
+ * scattered back onto the input pixels it read, in double. */
+static void direct_conv_bwd(const dpt_image *g, int c_out, const float *d, const float *w,
+                            double *dx)
+{
+  int oh = kn_conv_out(g->h, g->k), ow = kn_conv_out(g->w, g->k);
+  memset(dx, 0, (size_t)g->rows * g->h * g->w * g->c * sizeof(double));
+  for (int r = 0; r < g->rows; r++)
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++)
+        for (int co = 0; co < c_out; co++) {
+          double dy = d[(((size_t)r * oh + oy) * ow + ox) * c_out + co];
+          for (int ky = 0; ky < g->k; ky++)
+            for (int kx = 0; kx < g->k; kx++) {
+              int iy = oy + ky - g->k / 2, ix = ox + kx - g->k / 2;
+              if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
+              for (int ci = 0; ci < g->c; ci++)
+                dx[at(g, r, iy, ix, ci)] += dy * w[((co * g->k + ky) * g->k + kx) * g->c + ci];
+            }
+        }
+}
+
+static size_t far_off(const float *got, const double *want, size_t n)
+{
+  size_t bad = 0;
+  for (size_t i = 0; i < n; i++) bad += !(fabs(got[i] - want[i]) <= 1e-4 * (1 + fabs(want[i])));
+  return bad;
+}
+
+/* The CPU's fused conv passes, which run a few images at a time (kernels/cpu_conv.c), against
+ * the direct convolution: the output with bias and ReLU, the patches kept for the weight
+ * gradient (every block's where the whole batch's im2col puts them), and the input gradient. */
+static void check_fused_conv(int threads, int rows, int h, int w, int c, int k, int c_out)
+{
+  dpt_device dev = open_cpu_threads(threads);
+  dpt_err err = {0};
+  conv_sizes s = conv_sizes_of(rows, h, w, c, k);
+  dpt_image g = s.g;
+  size_t nx = s.images, pixels = s.pixels, nc = s.patches, ny = pixels * (size_t)c_out;
+  float *x = random_floats(nx, 8), *wt = random_floats((size_t)c_out * k * k * c, 9);
+  float *bias = random_floats((size_t)c_out, 10), *d = random_floats(ny, 11);
+  float *cols = malloc(nc * sizeof(float)), *patches = malloc(nc * sizeof(float));
+  float *y = malloc(ny * sizeof(float)), *dx = malloc(nx * sizeof(float));
+  double *want = malloc((ny > nx ? ny : nx) * sizeof(double));
+  for (size_t p = 0; p < pixels; p++) kn_im2col_pixel(p, h, w, c, k, x, patches);
+  for (int relu = 0; relu < 2; relu++) {
+    for (size_t i = 0; i < nc; i++) cols[i] = NAN;
+    CU_ASSERT_FATAL(dpt_dev_conv_fwd(&dev, g, c_out, x, wt, bias, relu, cols, y, NULL, &err) == 0);
+    CU_ASSERT(same_bits(cols, patches, nc));
+    direct_conv(&g, c_out, x, wt, want);
+    for (size_t i = 0; i < ny; i++) {
+      want[i] += bias[i % (size_t)c_out];
+      if (relu && !(want[i] > 0)) want[i] = 0;
+    }
+    CU_ASSERT_EQUAL(far_off(y, want, ny), 0);
+  }
+  for (size_t i = 0; i < nx; i++) dx[i] = 99.f; /* every entry must be written */
+  CU_ASSERT_FATAL(dpt_dev_conv_bwd_data(&dev, g, c_out, d, wt, cols, dx, &err) == 0);
+  direct_conv_bwd(&g, c_out, d, wt, want);
+  CU_ASSERT_EQUAL(far_off(dx, want, nx), 0);
+  free(x), free(wt), free(bias), free(d), free(cols), free(patches), free(y), free(dx), free(want);
+  dpt_device_close(&dev);
+}
+
+static void test_fused_conv_matches_direct(void)
+{
+  dpt_image two_per_block = {.rows = 7, .h = 28, .w = 28, .c = 8, .k = 3};
+  dpt_image one_per_block = {.rows = 3, .h = 40, .w = 40, .c = 16, .k = 3};
+  CU_ASSERT_EQUAL(dpt_cpu_conv_block_images(two_per_block), 2); /* blocks of 2, 2, 2 and 1 */
+  CU_ASSERT_EQUAL(dpt_cpu_conv_block_images(one_per_block), 1); /* an image over the budget */
+  for (int threads = 1; threads <= 3; threads += 2) { /* one part; parts of 2, 2 and 3 images */
+    check_fused_conv(threads, 7, 28, 28, 8, 3, 5);
+    check_fused_conv(threads, 3, 40, 40, 16, 3, 4);
+    check_fused_conv(threads, 4, 9, 7, 3, 5, 6); /* odd sides, a wide kernel: one block */
+    check_fused_conv(threads, 2, 4, 4, 2, 2, 3); /* an even kernel */
+  }
+}
+
 /* col2im is im2col's adjoint: <im2col(x), c> = <x, col2im(c)> for any x and c. */
 static void test_col2im_is_adjoint(void)
 {
@@ -117,11 +216,6 @@ static float *tied_floats(size_t n, uint64_t seed)
   return a;
 }
 
-static bool same_bits(const float *a, const float *b, size_t n)
-{
-  return memcmp(a, b, n * sizeof(float)) == 0;
-}
-
 /* The CPU backend's image loops give exactly the bits of kn_math.h's per-pixel bodies (what the
  * CUDA kernels run): channel counts on both sides of its block of 64, odd sizes, even kernels, a
  * kernel wider than the image, pools that leave rows and columns uncovered, ties and NaNs. */
@@ -129,10 +223,9 @@ static void check_image_ops_on(int threads, int rows, int h, int w, int c, int k
 {
   dpt_device dev = open_cpu_threads(threads);
   dpt_err err = {0};
-  dpt_image g = {.rows = rows, .h = h, .w = w, .c = c, .k = k};
-  int oh = kn_conv_out(h, k), ow = kn_conv_out(w, k);
-  size_t nx = (size_t)rows * h * w * c, patches = (size_t)rows * oh * ow;
-  size_t nc = patches * (size_t)k * k * c;
+  conv_sizes s = conv_sizes_of(rows, h, w, c, k);
+  dpt_image g = s.g;
+  size_t nx = s.images, patches = s.pixels, nc = s.patches;
   float *x = tied_floats(nx, 5), *dcols = random_floats(nc, 6);
   float *got = malloc(nc * sizeof(float)), *want = malloc(nc * sizeof(float));
   CU_ASSERT_FATAL(dpt_dev_im2col(&dev, g, x, got, &err) == 0);
@@ -387,6 +480,7 @@ static void test_he_init_conv(void)
 int dpt_test_register(void)
 {
   static const dpt_test_case ops[] = {DPT_TEST(test_conv_matches_direct),
+                                      DPT_TEST(test_fused_conv_matches_direct),
                                       DPT_TEST(test_col2im_is_adjoint),
                                       DPT_TEST(test_maxpool_ties_and_uncovered),
                                       DPT_TEST(test_maxpool_bwd_fuses_relu),

@@ -125,19 +125,11 @@ static int forward_layer(dpt_mlp_replica *r, int rows, int l, dpt_err *err)
   const float *b = r->params + dpt_mlp_bias_offset(s, l);
   if (y->kind == DPT_LAYER_MAXPOOL)
     return dpt_dev_maxpool(r->dev, layer_input(y, rows), r->acts[l - 1], r->acts[l], err);
-  int m = rows, in = s->sizes[l - 1], out = s->sizes[l];
-  const float *a = r->acts[l - 1];
-  int rc = DPT_OK;
-  if (y->kind == DPT_LAYER_CONV) {
-    m = (int)patch_pixels(y, rows);
-    in = (int)patch_width(y);
-    out = y->out_c;
-    a = r->cols[l];
-    rc = dpt_dev_im2col(r->dev, layer_input(y, rows), r->acts[l - 1], r->cols[l], err);
-  }
-  return rc ? rc
-            : dpt_dev_linear_fwd(r->dev, m, in, out, a, w, b, y->relu, r->acts[l], r->relu_mask[l],
-                                 err);
+  if (y->kind == DPT_LAYER_CONV)
+    return dpt_dev_conv_fwd(r->dev, layer_input(y, rows), y->out_c, r->acts[l - 1], w, b, y->relu,
+                            r->cols[l], r->acts[l], r->relu_mask[l], err);
+  return dpt_dev_linear_fwd(r->dev, rows, s->sizes[l - 1], s->sizes[l], r->acts[l - 1], w, b,
+                            y->relu, r->acts[l], r->relu_mask[l], err);
 }
 
 static int forward_layers(dpt_mlp_replica *r, int rows, dpt_err *err)
@@ -200,21 +192,21 @@ static int backward_layer(dpt_mlp_replica *r, int rows, int l, const float *d, f
   float *gw = grads + dpt_mlp_weight_offset(s, l);
   float *gb = grads + dpt_mlp_bias_offset(s, l);
   int m = rows, in = s->sizes[l - 1], out = s->sizes[l];
-  float *a = r->acts[l - 1], *da = prev;
+  float *a = r->acts[l - 1];
   if (y->kind == DPT_LAYER_CONV) {
     m = (int)patch_pixels(y, rows);
     in = (int)patch_width(y);
     out = y->out_c;
-    a = da = r->cols[l]; /* the forward's patches, then overwritten by their gradient */
+    a = r->cols[l]; /* the forward's patches, then scratch for their gradient */
   }
   int rc = dpt_dev_linear_bwd_weights(r->dev, m, in, out, d, a, gw, gb, err);
   if (rc || l == 1) return rc;
   if (y->kind == DPT_LAYER_FC && below_relu)
     return dpt_dev_linear_bwd_data(r->dev, m, in, out, d, w, r->acts[l - 1], r->relu_mask[l - 1],
                                    prev, err);
-  rc = dpt_dev_gemm(r->dev, false, false, m, in, out, 1.f, d, out, w, in, 0.f, da, in, err);
-  if (!rc && y->kind == DPT_LAYER_CONV)
-    rc = dpt_dev_col2im(r->dev, layer_input(y, rows), r->cols[l], prev, err);
+  rc = y->kind == DPT_LAYER_CONV
+           ? dpt_dev_conv_bwd_data(r->dev, layer_input(y, rows), out, d, w, r->cols[l], prev, err)
+           : dpt_dev_gemm(r->dev, false, false, m, in, out, 1.f, d, out, w, in, 0.f, prev, in, err);
   return rc || !below_relu ? rc : dpt_dev_relu_bwd(r->dev, below, r->acts[l - 1], prev, prev, err);
 }
 

@@ -134,6 +134,17 @@ typedef struct dpt_device_ops {
    * relu, x is a ReLU's output and that ReLU's backward is fused: 0 also where x is not > 0. */
   int (*maxpool_bwd)(void *ctx, dpt_image g, bool relu, const float *x, const float *dy,
                      float *dx, dpt_err *err);
+  /* A conv's passes, each one fused call (the CPU's, a few images at a time so that each
+   * block's patches stay in cache between the ops that write and read them). NULL, or false
+   * (not fused here): dpt_dev_conv_* compose them from im2col, linear_fwd, gemm and col2im.
+   * conv_fwd: cols = im2col(x) (kept for the weight gradient), y[pixels x out_c] = cols w^T +
+   * bias, then the ReLU when relu (its mask in mask, unless NULL). */
+  bool (*conv_fwd)(void *ctx, dpt_image g, int out_c, const float *x, const float *w,
+                   const float *bias, bool relu, float *cols, float *y, void *mask, int *rc,
+                   dpt_err *err);
+  /* dx = col2im(d w), d[pixels x out_c]; cols (as large as im2col's output) is scratch. */
+  bool (*conv_bwd_data)(void *ctx, dpt_image g, int out_c, const float *d, const float *w,
+                        float *cols, float *dx, int *rc, dpt_err *err);
 } dpt_device_ops;
 
 typedef struct dpt_device {
@@ -258,5 +269,11 @@ int dpt_dev_col2im(dpt_device *d, dpt_image g, const float *dcols, float *dx, dp
 int dpt_dev_maxpool(dpt_device *d, dpt_image g, const float *x, float *y, dpt_err *err);
 int dpt_dev_maxpool_bwd(dpt_device *d, dpt_image g, bool relu, const float *x, const float *dy,
                         float *dx, dpt_err *err);
+/* A conv layer's passes (dpt_device_ops.conv_fwd and conv_bwd_data). */
+int dpt_dev_conv_fwd(dpt_device *d, dpt_image g, int out_c, const float *x, const float *w,
+                     const float *bias, bool relu, float *cols, float *y, void *mask,
+                     dpt_err *err);
+int dpt_dev_conv_bwd_data(dpt_device *d, dpt_image g, int out_c, const float *dy, const float *w,
+                          float *cols, float *dx, dpt_err *err);
 
 #endif
