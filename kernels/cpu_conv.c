@@ -16,12 +16,10 @@ enum { CONV_BLOCK_FLOATS = 128 * 1024 };
 
 static size_t image_floats(int h, int w, int c) { return (size_t)h * (size_t)w * (size_t)c; }
 
-static size_t patch_pixels(dpt_image g)
-{
-  return (size_t)kn_conv_out(g.h, g.k) * (size_t)kn_conv_out(g.w, g.k);
-}
+/* One image's patch matrix: its rows and their width. */
+static size_t patch_pixels(dpt_image g) { return kn_patch_rows(1, g.h, g.w, g.k); }
 
-static size_t patch_width(dpt_image g) { return (size_t)g.k * (size_t)g.k * (size_t)g.c; }
+static size_t patch_width(dpt_image g) { return kn_patch_width(g.c, g.k); }
 
 int dpt_cpu_conv_block_images(dpt_image g)
 {

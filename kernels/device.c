@@ -213,11 +213,11 @@ int dpt_dev_maxpool_bwd(dpt_device *d, dpt_image g, bool relu, const float *x, c
   return d->vt->maxpool_bwd(d->ctx, g, relu, x, dy, dx, err);
 }
 
-/* The conv's GEMM sizes: one row per output pixel, one column per patch entry. */
+/* The conv's GEMM sizes (kn_patch_rows, kn_patch_width). */
 static void conv_sizes(dpt_image g, int *pixels, int *width)
 {
-  *pixels = (int)kn_pixels(g.rows, kn_conv_out(g.h, g.k), kn_conv_out(g.w, g.k));
-  *width = g.k * g.k * g.c;
+  *pixels = (int)kn_patch_rows(g.rows, g.h, g.w, g.k);
+  *width = (int)kn_patch_width(g.c, g.k);
 }
 
 int dpt_dev_conv_fwd(dpt_device *d, dpt_image g, int out_c, const float *x, const float *w,

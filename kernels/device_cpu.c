@@ -336,8 +336,7 @@ static int check_conv(const char *where, dpt_image g, int out_c, bool backward, 
 {
   int rc = dpt_check_image(where, g, false, a, w, c, err);
   if (rc) return rc;
-  int pixels = (int)kn_pixels(g.rows, kn_conv_out(g.h, g.k), kn_conv_out(g.w, g.k));
-  int width = g.k * g.k * g.c;
+  int pixels = (int)kn_patch_rows(g.rows, g.h, g.w, g.k), width = (int)kn_patch_width(g.c, g.k);
   return backward ? dpt_check_gemm(where, false, false, pixels, width, out_c, a, out_c, w, width,
                                    c, width, err)
                   : dpt_check_gemm(where, false, true, pixels, out_c, width, a, width, w, width,

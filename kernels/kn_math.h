@@ -101,6 +101,15 @@ KN_HD static inline size_t kn_pixels(int rows, int h, int w)
 /* A conv's output size along a side of n: stride 1, zero padding k / 2 (odd k keeps n). */
 KN_HD static inline int kn_conv_out(int n, int k) { return n + 2 * (k / 2) - k + 1; }
 
+/* A conv's patch matrix (im2col's output, its GEMM's left operand) for rows images of h x w x c:
+ * one row per output pixel, k x k x c entries each. */
+KN_HD static inline size_t kn_patch_rows(int rows, int h, int w, int k)
+{
+  return kn_pixels(rows, kn_conv_out(h, k), kn_conv_out(w, k));
+}
+
+KN_HD static inline size_t kn_patch_width(int c, int k) { return (size_t)k * (size_t)k * (size_t)c; }
+
 /* im2col, one output pixel p (of rows x oh x ow, oh and ow from kn_conv_out) at a time: its
  * patch row cols[p][ky][kx][ch] = x[r][oy + ky - k/2][ox + kx - k/2][ch], 0 outside the image. A
  * conv is then cols [pixels x k*k*c] times W^T [k*k*c x C_out]. */
