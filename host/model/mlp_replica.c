@@ -64,9 +64,9 @@ int dpt_mlp_replica_create(dpt_device *dev, const dpt_mlp_shape *shape, int max_
     rc = dpt_err_set(err, DPT_EINPUT, "model: %zu rows per worker: a conv layer's patches "
                      "overflow its GEMM's int sizes (use a smaller --batch)", rows);
   for (int l = 1; l <= shape->n_layers && !rc; l++)
-    if (shape->layers[l].kind == DPT_LAYER_CONV)
-      rc = dpt_dev_alloc(dev, patch_pixels(&shape->layers[l], (int)rows) *
-                                  patch_width(&shape->layers[l]) * sizeof(float),
+    if (shape->layers[l].kind == DPT_LAYER_CONV) /* under 2^53 once patches_fit held: exact */
+      rc = dpt_dev_alloc(dev, (size_t)dpt_mlp_layer_patch_floats(shape, l, (double)rows) *
+                                  sizeof(float),
                          (void **)&r->cols[l], err);
   if (!rc) rc = dpt_dev_alloc(dev, rows * sizeof(int32_t), (void **)&r->labels, err);
   if (!rc) rc = dpt_dev_alloc(dev, rows * sizeof(float), (void **)&r->row_loss, err);

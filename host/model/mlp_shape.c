@@ -166,14 +166,18 @@ size_t dpt_mlp_param_count(const dpt_mlp_shape *s)
   return dpt_mlp_weight_offset(s, s->n_layers + 1);
 }
 
+double dpt_mlp_layer_patch_floats(const dpt_mlp_shape *s, int l, double rows)
+{
+  const dpt_layer *y = &s->layers[l];
+  return y->kind == DPT_LAYER_CONV
+             ? rows * y->out_h * y->out_w * y->kernel * y->kernel * (double)y->in_c
+             : 0;
+}
+
 double dpt_mlp_patch_floats(const dpt_mlp_shape *s, double rows)
 {
   double all = 0;
-  for (int l = 1; l <= s->n_layers; l++) {
-    const dpt_layer *y = &s->layers[l];
-    if (y->kind == DPT_LAYER_CONV)
-      all += rows * y->out_h * y->out_w * y->kernel * y->kernel * (double)y->in_c;
-  }
+  for (int l = 1; l <= s->n_layers; l++) all += dpt_mlp_layer_patch_floats(s, l, rows);
   return all;
 }
 

@@ -82,8 +82,10 @@ size_t dpt_mlp_param_count(const dpt_mlp_shape *s);
  * layer's start: it has none). */
 size_t dpt_mlp_weight_offset(const dpt_mlp_shape *s, int l);
 size_t dpt_mlp_bias_offset(const dpt_mlp_shape *s, int l);
-/* Floats of every conv layer's im2col patches (a replica's scratch) for `rows` rows: one row of
- * K x K x C_in per output pixel. 0 without a conv. */
+/* Floats of layer l's im2col patches (a replica's scratch) for `rows` rows: one row of
+ * K x K x C_in per output pixel; 0 unless l is a conv. */
+double dpt_mlp_layer_patch_floats(const dpt_mlp_shape *s, int l, double rows);
+/* The same summed over every layer. */
 double dpt_mlp_patch_floats(const dpt_mlp_shape *s, double rows);
 /* FLOPs of one sample's forward pass, 2 per multiply-add (backward costs twice that). */
 double dpt_mlp_flops_per_sample(const dpt_mlp_shape *s);
