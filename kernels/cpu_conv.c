@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 
+#include "kernels/cpu_bias_act.h"
 #include "kernels/cpu_image.h"
 #include "kernels/kn_math.h"
 
@@ -41,10 +42,7 @@ void dpt_cpu_conv_fwd(dpt_image g, int out_c, const float *x, const float *w, co
     dpt_cpu_im2col(g, x + (size_t)b0 * image_floats(g.h, g.w, g.c), patches, 0, n);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, out_c, (int)width, 1.f, patches,
                 (int)width, w, (int)width, 0.f, out, out_c);
-    for (int r = 0; r < m; r++) {
-      float *row = out + (size_t)r * (size_t)out_c;
-      for (int c = 0; c < out_c; c++) row[c] = kn_bias_act(row[c], bias[c], relu);
-    }
+    dpt_cpu_bias_act_rows(m, out_c, bias, relu, out);
   }
 }
 

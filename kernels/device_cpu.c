@@ -10,6 +10,7 @@
 #include "dpt/device.h"
 #include "dpt/mem_room.h"
 #include "kernels/backends.h"
+#include "kernels/cpu_bias_act.h"
 #include "kernels/cpu_conv.h"
 #include "kernels/cpu_image.h"
 #include "kernels/cpu_pool.h"
@@ -165,11 +166,7 @@ static int cpu_bias_act(void *ctx, int rows, int cols, const float *bias, bool r
 {
   int rc = dpt_check_bias_act("cpu bias_act", rows, cols, bias, y, err);
   if (rc) return rc;
-  /* Row by row around the body kn_bias_act_at runs: no i % cols, so the loop vectorizes. */
-  for (int r = 0; r < rows; r++) {
-    float *row = y + (size_t)r * (size_t)cols;
-    for (int c = 0; c < cols; c++) row[c] = kn_bias_act(row[c], bias[c], relu);
-  }
+  dpt_cpu_bias_act_rows(rows, cols, bias, relu, y);
   return DPT_OK;
 }
 

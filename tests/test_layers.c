@@ -55,8 +55,8 @@ static conv_sizes conv_sizes_of(int rows, int h, int w, int c, int k)
 {
   conv_sizes s = {.g = {.rows = rows, .h = h, .w = w, .c = c, .k = k}};
   s.images = (size_t)rows * h * w * c;
-  s.pixels = (size_t)rows * kn_conv_out(h, k) * kn_conv_out(w, k);
-  s.patches = s.pixels * (size_t)k * k * c;
+  s.pixels = kn_patch_rows(rows, h, w, k);
+  s.patches = s.pixels * kn_patch_width(c, k);
   return s;
 }
 
