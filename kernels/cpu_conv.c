@@ -6,6 +6,7 @@
 #include "kernels/cpu_conv.h"
 
 #include <cblas.h>
+#include <string.h>
 
 #include "kernels/cpu_bias_act.h"
 #include "kernels/cpu_image.h"
@@ -22,11 +23,16 @@ static size_t patch_pixels(dpt_image g) { return kn_patch_rows(1, g.h, g.w, g.k)
 
 static size_t patch_width(dpt_image g) { return kn_patch_width(g.c, g.k); }
 
-int dpt_cpu_conv_block_images(dpt_image g)
+/* The most images of g of per_image floats each within the block budget, at least 1. */
+static int images_within_budget(dpt_image g, size_t per_image)
 {
-  size_t per_image = patch_pixels(g) * patch_width(g);
   size_t n = per_image ? CONV_BLOCK_FLOATS / per_image : 1;
   return n < 1 ? 1 : n > (size_t)g.rows ? (g.rows > 0 ? g.rows : 1) : (int)n;
+}
+
+int dpt_cpu_conv_block_images(dpt_image g)
+{
+  return images_within_budget(g, patch_pixels(g) * patch_width(g));
 }
 
 /* Each block's patches are kept where the whole batch's would be, for the weight gradient. */
@@ -60,5 +66,68 @@ void dpt_cpu_conv_bwd_data(dpt_image g, int out_c, const float *d, const float *
                 d + (size_t)b0 * pixels * (size_t)out_c, out_c, w, (int)width, 0.f, scratch,
                 (int)width);
     dpt_cpu_col2im(g, scratch, dx + (size_t)b0 * image_floats(g.h, g.w, g.c), 0, n);
+  }
+}
+
+int dpt_cpu_conv_pool_block_images(const dpt_conv_pool *p)
+{
+  dpt_image c = dpt_conv_pool_image(p);
+  return images_within_budget(p->g, patch_pixels(p->g) * patch_width(p->g) +
+                                        image_floats(c.h, c.w, c.c));
+}
+
+/* Each block's conv output is pooled while in cache; it is also kept (conv_y), for the backward. */
+void dpt_cpu_conv_pool_fwd(const dpt_conv_pool *p, const float *x, float *y, int r0, int r1)
+{
+  const int block = dpt_cpu_conv_pool_block_images(p);
+  for (int b0 = r0; b0 < r1; b0 += block) {
+    int b1 = r1 - b0 < block ? r1 : b0 + block;
+    dpt_cpu_conv_fwd(p->g, p->out_c, x, p->w, p->bias, p->relu, p->cols, p->conv_y, b0, b1);
+    dpt_cpu_maxpool(dpt_conv_pool_image(p), p->conv_y, y, b0, b1);
+  }
+}
+
+/* sum[j] (+)= the sum of x's rows [rows x cols] at column j, rows in order. */
+static void column_sums(int rows, int cols, const float *x, bool add, float *sum)
+{
+  if (!add) memset(sum, 0, (size_t)cols * sizeof(float));
+  for (int i = 0; i < rows; i++) {
+    const float *row = x + (size_t)i * (size_t)cols;
+    for (int j = 0; j < cols; j++) sum[j] += row[j];
+  }
+}
+
+/* Per block: the conv output's gradient (the pooling's backward) into the range's first block
+ * of scratch, then from it, while in cache, the weight and bias gradients (added onto the
+ * blocks' before) and the patches' gradient (into the range's first block of cols, whose patches
+ * the first block's weight gradient has read) for col2im. Whole-batch, that gradient (12.8 MB
+ * for the cnn preset's first conv) went to memory and was read back by each GEMM. */
+void dpt_cpu_conv_pool_bwd(const dpt_conv_pool *p, const float *dy, float *gw, float *gb,
+                           float *dx, int r0, int r1)
+{
+  const dpt_image g = p->g, c = dpt_conv_pool_image(p);
+  const size_t pixels = patch_pixels(g), width = patch_width(g);
+  const size_t conv_floats = image_floats(c.h, c.w, c.c);
+  const size_t pooled_floats = image_floats(c.h / c.k, c.w / c.k, c.c);
+  const int block = dpt_cpu_conv_pool_block_images(p), out_c = p->out_c;
+  float *d = p->scratch + (size_t)r0 * conv_floats;
+  float *patch_grad = p->cols + (size_t)r0 * pixels * width;
+  if (r0 == r1) {
+    memset(gw, 0, (size_t)out_c * width * sizeof(float));
+    memset(gb, 0, (size_t)out_c * sizeof(float));
+  }
+  for (int b0 = r0; b0 < r1; b0 += block) {
+    int n = r1 - b0 < block ? r1 - b0 : block, m = n * (int)pixels;
+    bool add = b0 > r0;
+    dpt_cpu_maxpool_bwd(c, p->relu, p->conv_y + (size_t)b0 * conv_floats,
+                        dy + (size_t)b0 * pooled_floats, d, 0, n);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_c, (int)width, m, 1.f, d, out_c,
+                p->cols + (size_t)b0 * pixels * width, (int)width, add ? 1.f : 0.f, gw,
+                (int)width);
+    column_sums(m, out_c, d, add, gb);
+    if (!dx) continue;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, (int)width, out_c, 1.f, d, out_c,
+                p->w, (int)width, 0.f, patch_grad, (int)width);
+    dpt_cpu_col2im(g, patch_grad, dx + (size_t)b0 * image_floats(g.h, g.w, g.c), 0, n);
   }
 }

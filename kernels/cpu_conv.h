@@ -14,4 +14,16 @@ void dpt_cpu_conv_fwd(dpt_image g, int out_c, const float *x, const float *w, co
 void dpt_cpu_conv_bwd_data(dpt_image g, int out_c, const float *d, const float *w, float *cols,
                            float *dx, int r0, int r1);
 
+/* Images per block of a conv_pool's passes: the most whose patches and conv output stay within
+ * the block budget, >= 1. */
+int dpt_cpu_conv_pool_block_images(const dpt_conv_pool *p);
+
+/* dpt_device_ops.conv_pool_fwd over images [r0, r1). */
+void dpt_cpu_conv_pool_fwd(const dpt_conv_pool *p, const float *x, float *y, int r0, int r1);
+/* dpt_device_ops.conv_pool_bwd over images [r0, r1): their weight and bias gradients into gw
+ * and gb (summed over the blocks in order), their dx unless dx is NULL. The range's first block
+ * of p->scratch and of p->cols is its working space. */
+void dpt_cpu_conv_pool_bwd(const dpt_conv_pool *p, const float *dy, float *gw, float *gb,
+                           float *dx, int r0, int r1);
+
 #endif

@@ -41,6 +41,8 @@ int cpu_pool_helpers(int threads)
   return threads > 1 ? threads - 1 : 0;
 }
 
+int cpu_pool_threads(const cpu_pool *p) { return p ? p->threads : 1; }
+
 /* Part k of n parts over rows: balanced, in order. */
 static int part_start(int rows, int parts, int k) { return (int)((long)rows * k / parts); }
 

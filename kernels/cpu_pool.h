@@ -26,6 +26,9 @@ void cpu_pool_close(cpu_pool *p);
  * one (it may still be writing). */
 int cpu_pool_run(cpu_pool *p, cpu_rows_fn fn, const void *args, int rows, dpt_err *err);
 
+/* The parts cpu_pool_run splits a range into: its threads (1 for NULL). */
+int cpu_pool_threads(const cpu_pool *p);
+
 /* Helper threads a pool of `threads` starts (for memory estimates). */
 int cpu_pool_helpers(int threads);
 

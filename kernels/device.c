@@ -246,3 +246,34 @@ int dpt_dev_conv_bwd_data(dpt_device *d, dpt_image g, int out_c, const float *dy
                     width, err);
   return rc ? rc : dpt_dev_col2im(d, g, cols, dx, err);
 }
+
+dpt_image dpt_conv_pool_image(const dpt_conv_pool *p)
+{
+  return (dpt_image){.rows = p->g.rows, .h = kn_conv_out(p->g.h, p->g.k),
+                     .w = kn_conv_out(p->g.w, p->g.k), .c = p->out_c, .k = p->pool};
+}
+
+int dpt_dev_conv_pool_fwd(dpt_device *d, const dpt_conv_pool *p, const float *x, float *y,
+                          dpt_err *err)
+{
+  int rc = DPT_OK;
+  if (d->vt->conv_pool_fwd && d->vt->conv_pool_fwd(d->ctx, p, x, y, &rc, err)) return rc;
+  rc = dpt_dev_conv_fwd(d, p->g, p->out_c, x, p->w, p->bias, p->relu, p->cols, p->conv_y, NULL,
+                        err);
+  return rc ? rc : dpt_dev_maxpool(d, dpt_conv_pool_image(p), p->conv_y, y, err);
+}
+
+int dpt_dev_conv_pool_bwd(dpt_device *d, const dpt_conv_pool *p, const float *dy, float *gw,
+                          float *gb, float *dx, dpt_err *err)
+{
+  int rc = DPT_OK;
+  if (d->vt->conv_pool_bwd && d->vt->conv_pool_bwd(d->ctx, p, dy, gw, gb, dx, &rc, err))
+    return rc;
+  int pixels, width;
+  conv_sizes(p->g, &pixels, &width);
+  rc = dpt_dev_maxpool_bwd(d, dpt_conv_pool_image(p), p->relu, p->conv_y, dy, p->scratch, err);
+  if (!rc)
+    rc = dpt_dev_linear_bwd_weights(d, pixels, width, p->out_c, p->scratch, p->cols, gw, gb, err);
+  return rc || !dx ? rc
+                   : dpt_dev_conv_bwd_data(d, p->g, p->out_c, p->scratch, p->w, p->cols, dx, err);
+}

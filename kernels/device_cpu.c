@@ -27,6 +27,10 @@ typedef struct cpu_ctx {
   float *ones;
   size_t ones_len;
   cpu_pool *pool; /* the image ops' helper threads; NULL: one thread */
+  /* The weight and bias gradients of the pool's parts but the first (conv_pool_bwd), summed
+   * into the first's in part order after the run. */
+  float *partials;
+  size_t partials_len;
 } cpu_ctx;
 
 static void cpu_destroy(void *ctx)
@@ -34,6 +38,7 @@ static void cpu_destroy(void *ctx)
   cpu_ctx *c = ctx;
   cpu_pool_close(c->pool);
   free(c->ones);
+  free(c->partials);
   free(c);
 }
 
@@ -363,6 +368,95 @@ static bool cpu_conv_bwd_data(void *ctx, dpt_image g, int out_c, const float *d,
   return true;
 }
 
+/* A conv_pool's arguments, for its parts on the pool's threads. */
+typedef struct conv_pool_args {
+  const dpt_conv_pool *p;
+  const float *in; /* x (forward) or dy (backward) */
+  float *out;      /* y (forward) or dx (backward) */
+  float *gw, *gb, *partials;
+  int parts;
+} conv_pool_args;
+
+static void conv_pool_fwd_rows(const void *p, int r0, int r1)
+{
+  const conv_pool_args *a = p;
+  dpt_cpu_conv_pool_fwd(a->p, a->in, a->out, r0, r1);
+}
+
+static int conv_weights(const dpt_conv_pool *p)
+{
+  return p->out_c * (int)kn_patch_width(p->g.c, p->g.k);
+}
+
+/* Run over the parts themselves (k in [k0, k1)), each taking the images cpu_pool_run would give
+ * it: part 0's gradients go to gw and gb, part k's to partials slot k - 1. */
+static void conv_pool_bwd_parts(const void *p, int k0, int k1)
+{
+  const conv_pool_args *a = p;
+  const int rows = a->p->g.rows, weights = conv_weights(a->p);
+  for (int k = k0; k < k1; k++) {
+    float *gw = k ? a->partials + (size_t)(k - 1) * (size_t)(weights + a->p->out_c) : a->gw;
+    float *gb = k ? gw + weights : a->gb;
+    dpt_cpu_conv_pool_bwd(a->p, a->in, gw, gb, a->out, (int)((long)rows * k / a->parts),
+                          (int)((long)rows * (k + 1) / a->parts));
+  }
+}
+
+static int ensure_partials(cpu_ctx *c, size_t n, dpt_err *err)
+{
+  if (n <= c->partials_len) return DPT_OK;
+  void *p;
+  int rc = cpu_alloc(c, n * sizeof(float), &p, err);
+  if (rc) return rc;
+  free(c->partials);
+  c->partials = p;
+  c->partials_len = n;
+  return DPT_OK;
+}
+
+static bool cpu_conv_pool_fwd(void *ctx, const dpt_conv_pool *p, const float *x, float *y,
+                              int *rc, dpt_err *err)
+{
+  *rc = check_conv("cpu conv_pool_fwd", p->g, p->out_c, false, p->cols, p->w, p->conv_y, err);
+  if (!*rc) *rc = dpt_check_image("cpu conv_pool_fwd", p->g, false, x, p->cols, p->bias, err);
+  if (!*rc)
+    *rc = dpt_check_image("cpu conv_pool_fwd", dpt_conv_pool_image(p), true, p->conv_y, y, NULL,
+                          err);
+  conv_pool_args a = {.p = p, .in = x, .out = y};
+  if (!*rc) *rc = cpu_pool_run(((cpu_ctx *)ctx)->pool, conv_pool_fwd_rows, &a, p->g.rows, err);
+  return true;
+}
+
+/* Each part sums its own blocks' weight gradients; the parts' sums are added in part order, so
+ * the bits are fixed by the device's thread count. */
+static bool cpu_conv_pool_bwd(void *ctx, const dpt_conv_pool *p, const float *dy, float *gw,
+                              float *gb, float *dx, int *rc, dpt_err *err)
+{
+  cpu_ctx *c = ctx;
+  const char *where = "cpu conv_pool_bwd";
+  const int pixels = (int)kn_patch_rows(p->g.rows, p->g.h, p->g.w, p->g.k);
+  const int width = (int)kn_patch_width(p->g.c, p->g.k), weights = conv_weights(p);
+  *rc = dpt_check_image(where, dpt_conv_pool_image(p), true, p->conv_y, dy, p->scratch, err);
+  if (!*rc)
+    *rc = dpt_check_gemm(where, true, false, p->out_c, width, pixels, p->scratch, p->out_c,
+                         p->cols, width, gw, width, err);
+  if (!*rc) *rc = dpt_check_col_sum(where, pixels, p->out_c, p->scratch, gb, err);
+  if (!*rc && dx) *rc = check_conv(where, p->g, p->out_c, true, p->scratch, p->w, p->cols, err);
+  if (!*rc && dx) *rc = dpt_check_image(where, p->g, false, p->cols, dx, NULL, err);
+  const int parts = cpu_pool_threads(c->pool);
+  const size_t slot = (size_t)weights + (size_t)p->out_c;
+  if (!*rc) *rc = ensure_partials(c, (size_t)(parts - 1) * slot, err);
+  conv_pool_args a = {.p = p, .in = dy, .out = dx, .gw = gw, .gb = gb, .partials = c->partials,
+                      .parts = parts};
+  if (!*rc) *rc = cpu_pool_run(c->pool, conv_pool_bwd_parts, &a, parts, err);
+  for (int k = 1; k < parts && !*rc; k++) {
+    const float *part = c->partials + (size_t)(k - 1) * slot;
+    for (int i = 0; i < weights; i++) gw[i] += part[i];
+    for (int i = 0; i < p->out_c; i++) gb[i] += part[weights + i];
+  }
+  return true;
+}
+
 static const dpt_device_ops cpu_ops = {
     .name = "cpu",
     .destroy = cpu_destroy,
@@ -392,6 +486,8 @@ static const dpt_device_ops cpu_ops = {
     .maxpool_bwd = cpu_maxpool_bwd,
     .conv_fwd = cpu_conv_fwd,
     .conv_bwd_data = cpu_conv_bwd_data,
+    .conv_pool_fwd = cpu_conv_pool_fwd,
+    .conv_pool_bwd = cpu_conv_pool_bwd,
 };
 
 /* blas_threads > 0 sets OpenBLAS's thread count for the whole process, not for this device:

@@ -1,5 +1,6 @@
 /* The conv and pooling layers on the CPU backend: im2col + GEMM and the fused conv passes
- * against a direct convolution and its adjoint, col2im as im2col's adjoint, max pooling's tie
+ * against a direct convolution and its adjoint, the conv + max pooling pair against the separate
+ * ops, col2im as im2col's adjoint, max pooling's tie
  * rule, the CPU's loops against the per-pixel bodies bit for bit, and finite-difference checks
  * of every parameter of small CNNs (odd sizes, several channels, padding at the borders). */
 #include <math.h>
@@ -186,6 +187,92 @@ static void test_fused_conv_matches_direct(void)
     check_fused_conv(threads, 3, 40, 40, 16, 3, 4);
     check_fused_conv(threads, 4, 9, 7, 3, 5, 6); /* odd sides, a wide kernel: one block */
     check_fused_conv(threads, 2, 4, 4, 2, 2, 3); /* an even kernel */
+  }
+}
+
+/* The weight and bias gradients of a conv from its output's gradient d and its patches, in
+ * double: gw[o][j] = sum over pixels of d[p][o] patches[p][j], gb[o] = sum of d[p][o]. */
+static void direct_conv_weights(size_t pixels, size_t width, int c_out, const float *d,
+                                const float *patches, double *gw, double *gb)
+{
+  memset(gw, 0, (size_t)c_out * width * sizeof(double));
+  memset(gb, 0, (size_t)c_out * sizeof(double));
+  for (size_t p = 0; p < pixels; p++)
+    for (int o = 0; o < c_out; o++) {
+      double g = d[p * (size_t)c_out + (size_t)o];
+      gb[o] += g;
+      for (size_t j = 0; j < width; j++) gw[(size_t)o * width + j] += g * patches[p * width + j];
+    }
+}
+
+/* The CPU's conv + max pooling pair (dpt_dev_conv_pool_*: a few images at a time, each part of
+ * the pool summing its own blocks' weight gradients) against the separate ops: the patches bit for
+ * bit, the kept conv output within rounding (OpenBLAS's bits depend on where a GEMM is cut, and
+ * the pair cuts it into smaller blocks), its pooling bit for bit; the gradients against the double sums over
+ * the separate maxpool_bwd's conv-output gradient. Buffers start as NaN or stale values, so that
+ * an entry the pair leaves unwritten shows. */
+static void check_conv_pool(int threads, int rows, int h, int w, int c, int k, int c_out,
+                            int pool)
+{
+  dpt_device dev = open_cpu_threads(threads);
+  dpt_err err = {0};
+  conv_sizes s = conv_sizes_of(rows, h, w, c, k);
+  size_t nx = s.images, pixels = s.pixels, nc = s.patches, width = kn_patch_width(c, k);
+  size_t ny = pixels * (size_t)c_out, nw = (size_t)c_out * width;
+  size_t pooled = kn_pixels(rows, kn_conv_out(h, k) / pool, kn_conv_out(w, k) / pool) * c_out;
+  float *x = random_floats(nx, 12), *wt = random_floats(nw, 13), *bias = random_floats(c_out, 14);
+  float *dy = random_floats(pooled, 15), *cols = malloc(nc * sizeof(float));
+  float *conv_y = malloc(ny * sizeof(float)), *scratch = malloc(ny * sizeof(float));
+  float *y = malloc(pooled * sizeof(float)), *want_y = malloc(pooled * sizeof(float));
+  float *want_conv_y = malloc(ny * sizeof(float)), *patches = malloc(nc * sizeof(float));
+  float *d = malloc(ny * sizeof(float)), *gw = malloc((nw + c_out) * sizeof(float));
+  float *dx = malloc(nx * sizeof(float)), *gb = gw + nw;
+  double *want = malloc((nw + c_out + nx) * sizeof(double)), *want_gb = want + nw;
+  double *want_dx = want_gb + c_out;
+  dpt_image q = {.rows = rows, .h = kn_conv_out(h, k), .w = kn_conv_out(w, k), .c = c_out,
+                 .k = pool};
+  for (int relu = 0; relu < 2; relu++)
+    for (int first = 0; first < 2; first++) { /* first: a model's first layer, no dx */
+      dpt_conv_pool p = {.g = s.g, .out_c = c_out, .pool = pool, .relu = relu, .w = wt,
+                         .bias = bias, .cols = cols, .conv_y = conv_y, .scratch = scratch};
+      for (size_t i = 0; i < ny; i++) conv_y[i] = scratch[i] = NAN;
+      for (size_t i = 0; i < nc; i++) cols[i] = NAN;
+      CU_ASSERT_FATAL(dpt_dev_conv_pool_fwd(&dev, &p, x, y, &err) == 0);
+      CU_ASSERT_FATAL(dpt_dev_conv_fwd(&dev, s.g, c_out, x, wt, bias, relu, patches, want_conv_y,
+                                       NULL, &err) == 0);
+      CU_ASSERT_FATAL(dpt_dev_maxpool(&dev, q, conv_y, want_y, &err) == 0);
+      CU_ASSERT(same_bits(cols, patches, nc));
+      size_t off = 0;
+      for (size_t i = 0; i < ny; i++)
+        off += !(fabsf(conv_y[i] - want_conv_y[i]) <= 1e-5f * (1 + fabsf(want_conv_y[i])));
+      CU_ASSERT_EQUAL(off, 0);
+      CU_ASSERT(same_bits(y, want_y, pooled));
+      CU_ASSERT_FATAL(dpt_dev_maxpool_bwd(&dev, q, relu, conv_y, dy, d, &err) == 0);
+      for (size_t i = 0; i < nw + (size_t)c_out; i++) gw[i] = NAN;
+      for (size_t i = 0; i < nx; i++) dx[i] = 99.f;
+      CU_ASSERT_FATAL(dpt_dev_conv_pool_bwd(&dev, &p, dy, gw, gb, first ? NULL : dx, &err) == 0);
+      direct_conv_weights(pixels, width, c_out, d, patches, want, want_gb);
+      CU_ASSERT_EQUAL(far_off(gw, want, nw + (size_t)c_out), 0);
+      if (first) continue;
+      direct_conv_bwd(&s.g, c_out, d, wt, want_dx);
+      CU_ASSERT_EQUAL(far_off(dx, want_dx, nx), 0);
+    }
+  free(x), free(wt), free(bias), free(dy), free(cols), free(conv_y), free(scratch), free(y);
+  free(want_y), free(want_conv_y), free(patches), free(d), free(gw), free(dx), free(want);
+  dpt_device_close(&dev);
+}
+
+static void test_conv_pool_matches_separate_ops(void)
+{
+  dpt_conv_pool four_per_block = {.g = {.rows = 11, .h = 28, .w = 28, .c = 1, .k = 3},
+                                  .out_c = 32, .pool = 2};
+  CU_ASSERT_EQUAL(dpt_cpu_conv_pool_block_images(&four_per_block), 4); /* patches and output */
+  for (int threads = 1; threads <= 3; threads += 2) {
+    check_conv_pool(threads, 11, 28, 28, 1, 3, 32, 2); /* the cnn preset's first: 4, 4, 3 */
+    check_conv_pool(threads, 3, 14, 14, 8, 3, 16, 2);
+    check_conv_pool(threads, 5, 7, 9, 3, 3, 5, 2);     /* a row and a column left uncovered */
+    check_conv_pool(threads, 2, 8, 6, 2, 5, 3, 3);     /* a wide kernel, a 3 x 3 window */
+    check_conv_pool(threads, 1, 6, 6, 2, 3, 4, 2);     /* fewer images than parts */
   }
 }
 
@@ -481,6 +568,7 @@ int dpt_test_register(void)
 {
   static const dpt_test_case ops[] = {DPT_TEST(test_conv_matches_direct),
                                       DPT_TEST(test_fused_conv_matches_direct),
+                                      DPT_TEST(test_conv_pool_matches_separate_ops),
                                       DPT_TEST(test_col2im_is_adjoint),
                                       DPT_TEST(test_maxpool_ties_and_uncovered),
                                       DPT_TEST(test_maxpool_bwd_fuses_relu),

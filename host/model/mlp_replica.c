@@ -31,6 +31,23 @@ static bool keeps_mask(const dpt_mlp_shape *s, int l)
          s->layers[l + 1].kind == DPT_LAYER_FC;
 }
 
+/* Whether layer l is a conv whose output goes straight into a max pooling: the two run as one
+ * pair (dpt_dev_conv_pool_*). */
+static bool pools_after(const dpt_mlp_shape *s, int l)
+{
+  return s->layers[l].kind == DPT_LAYER_CONV && l < s->n_layers &&
+         s->layers[l + 1].kind == DPT_LAYER_MAXPOOL;
+}
+
+/* The widest output of a conv that a max pooling follows (0: none). */
+static int pooled_conv_width(const dpt_mlp_shape *s)
+{
+  int w = 0;
+  for (int l = 1; l <= s->n_layers; l++)
+    if (pools_after(s, l) && s->sizes[l] > w) w = s->sizes[l];
+  return w;
+}
+
 static bool patches_fit(const dpt_mlp_shape *s, int rows)
 {
   for (int l = 1; l <= s->n_layers; l++)
@@ -55,6 +72,9 @@ int dpt_mlp_replica_create(dpt_device *dev, const dpt_mlp_shape *shape, int max_
     rc = dpt_dev_alloc(dev, rows * (size_t)shape->sizes[l] * sizeof(float), (void **)&r->acts[l],
                        err);
   for (int i = 0; i < 2 && !rc; i++) rc = dpt_dev_alloc(dev, wide, (void **)&r->delta[i], err);
+  if (!rc && pooled_conv_width(shape))
+    rc = dpt_dev_alloc(dev, rows * (size_t)pooled_conv_width(shape) * sizeof(float),
+                       (void **)&r->conv_grad, err);
   for (int l = 1; l < shape->n_layers && !rc; l++) {
     if (!keeps_mask(shape, l)) continue;
     size_t mask = dpt_dev_relu_mask_bytes(dev, (int)rows, shape->sizes[l]);
@@ -85,6 +105,7 @@ void dpt_mlp_replica_destroy(dpt_mlp_replica *r)
   dpt_dev_free(r->dev, r->params);
   for (int l = 0; l <= r->shape.n_layers; l++) dpt_dev_free(r->dev, r->acts[l]);
   for (int i = 0; i < 2; i++) dpt_dev_free(r->dev, r->delta[i]);
+  if (r->conv_grad) dpt_dev_free(r->dev, r->conv_grad);
   for (int l = 1; l < r->shape.n_layers; l++) dpt_dev_free(r->dev, r->relu_mask[l]);
   for (int l = 1; l <= r->shape.n_layers; l++)
     if (r->cols[l]) dpt_dev_free(r->dev, r->cols[l]);
@@ -132,10 +153,30 @@ static int forward_layer(dpt_mlp_replica *r, int rows, int l, dpt_err *err)
                             y->relu, r->acts[l], r->relu_mask[l], err);
 }
 
+/* Conv layer l and the max pooling after it (pools_after), with l's output kept in acts[l]. */
+static dpt_conv_pool conv_pool_at(const dpt_mlp_replica *r, int rows, int l)
+{
+  const dpt_mlp_shape *s = &r->shape;
+  const dpt_layer *y = &s->layers[l];
+  return (dpt_conv_pool){.g = layer_input(y, rows), .out_c = y->out_c,
+                         .pool = s->layers[l + 1].kernel, .relu = y->relu,
+                         .w = r->params + dpt_mlp_weight_offset(s, l),
+                         .bias = r->params + dpt_mlp_bias_offset(s, l), .cols = r->cols[l],
+                         .conv_y = r->acts[l], .scratch = r->conv_grad};
+}
+
 static int forward_layers(dpt_mlp_replica *r, int rows, dpt_err *err)
 {
   int rc = DPT_OK;
-  for (int l = 1; l <= r->shape.n_layers && !rc; l++) rc = forward_layer(r, rows, l, err);
+  for (int l = 1; l <= r->shape.n_layers && !rc; l++) {
+    if (!pools_after(&r->shape, l)) {
+      rc = forward_layer(r, rows, l, err);
+      continue;
+    }
+    dpt_conv_pool p = conv_pool_at(r, rows, l);
+    rc = dpt_dev_conv_pool_fwd(r->dev, &p, r->acts[l - 1], r->acts[l + 1], err);
+    l++; /* the pooling ran too */
+  }
   return rc;
 }
 
@@ -210,13 +251,29 @@ static int backward_layer(dpt_mlp_replica *r, int rows, int l, const float *d, f
   return rc || !below_relu ? rc : dpt_dev_relu_bwd(r->dev, below, r->acts[l - 1], prev, prev, err);
 }
 
+/* The backward of conv layer l and the max pooling after it, from d (the pooling output's
+ * gradient): l's gradients, and prev as backward_layer leaves it for layer l. */
+static int backward_conv_pool(dpt_mlp_replica *r, int rows, int l, const float *d, float *prev,
+                              float *grads, dpt_err *err)
+{
+  const dpt_mlp_shape *s = &r->shape;
+  dpt_conv_pool p = conv_pool_at(r, rows, l);
+  int rc = dpt_dev_conv_pool_bwd(r->dev, &p, d, grads + dpt_mlp_weight_offset(s, l),
+                                 grads + dpt_mlp_bias_offset(s, l), l > 1 ? prev : NULL, err);
+  if (rc || l == 1 || !s->layers[l - 1].relu) return rc;
+  return dpt_dev_relu_bwd(r->dev, (size_t)rows * (size_t)s->sizes[l - 1], r->acts[l - 1], prev,
+                          prev, err);
+}
+
 static int backward_layers(dpt_mlp_replica *r, int rows, float *grads, dpt_err *err)
 {
   const dpt_mlp_shape *s = &r->shape;
   int cur = 0; /* delta[cur] holds the gradient w.r.t. layer l's output */
   for (int l = s->n_layers; l >= 1; l--) {
     float *prev = r->delta[1 - cur];
-    int rc = backward_layer(r, rows, l, r->delta[cur], prev, grads, err);
+    bool pair = l > 1 && pools_after(s, l - 1);
+    int rc = pair ? backward_conv_pool(r, rows, --l, r->delta[cur], prev, grads, err)
+                  : backward_layer(r, rows, l, r->delta[cur], prev, grads, err);
     if (rc) return rc;
     cur = 1 - cur;
   }

@@ -31,6 +31,18 @@ typedef struct dpt_image {
   int rows, h, w, c, k;
 } dpt_image;
 
+/* A conv (its ReLU fused when relu) and the max pooling right after it, for the pair's passes:
+ * g is the conv's input, out_c its channels, pool the window. cols (the conv's patches) and conv_y
+ * (its output) are kept from the forward for the backward; scratch, of conv_y's size, is the
+ * backward's (the conv output's gradient). */
+typedef struct dpt_conv_pool {
+  dpt_image g;
+  int out_c, pool;
+  bool relu;
+  const float *w, *bias;
+  float *cols, *conv_y, *scratch;
+} dpt_conv_pool;
+
 typedef struct dpt_device_ops {
   const char *name; /* "cpu" or "cuda" */
   void (*destroy)(void *ctx);
@@ -145,6 +157,17 @@ typedef struct dpt_device_ops {
   /* dx = col2im(d w), d[pixels x out_c]; cols (as large as im2col's output) is scratch. */
   bool (*conv_bwd_data)(void *ctx, dpt_image g, int out_c, const float *d, const float *w,
                         float *cols, float *dx, int *rc, dpt_err *err);
+  /* A conv and its max pooling (dpt_conv_pool), each pass one call (the CPU's, a few images at a
+   * time: each block's conv output is pooled, and its gradient formed and used, while in cache).
+   * NULL, or false: dpt_dev_conv_pool_* compose them from the ops above.
+   * conv_pool_fwd: conv_y = conv_fwd(x), y = maxpool(conv_y).
+   * conv_pool_bwd: scratch = maxpool_bwd(relu, conv_y, dy) (dy: y's gradient), gw and gb the
+   * conv's weight and bias gradients from it, and dx = col2im(scratch w) unless dx is NULL
+   * (cols is scratch after the weight gradient). */
+  bool (*conv_pool_fwd)(void *ctx, const dpt_conv_pool *p, const float *x, float *y, int *rc,
+                        dpt_err *err);
+  bool (*conv_pool_bwd)(void *ctx, const dpt_conv_pool *p, const float *dy, float *gw,
+                        float *gb, float *dx, int *rc, dpt_err *err);
 } dpt_device_ops;
 
 typedef struct dpt_device {
@@ -275,5 +298,12 @@ int dpt_dev_conv_fwd(dpt_device *d, dpt_image g, int out_c, const float *x, cons
                      dpt_err *err);
 int dpt_dev_conv_bwd_data(dpt_device *d, dpt_image g, int out_c, const float *dy, const float *w,
                           float *cols, float *dx, dpt_err *err);
+/* A conv and the max pooling after it (dpt_device_ops.conv_pool_fwd and conv_pool_bwd). */
+int dpt_dev_conv_pool_fwd(dpt_device *d, const dpt_conv_pool *p, const float *x, float *y,
+                          dpt_err *err);
+int dpt_dev_conv_pool_bwd(dpt_device *d, const dpt_conv_pool *p, const float *dy, float *gw,
+                          float *gb, float *dx, dpt_err *err);
+/* The max pooling's input of a conv_pool: the conv's output. */
+dpt_image dpt_conv_pool_image(const dpt_conv_pool *p);
 
 #endif

@@ -106,6 +106,8 @@ typedef struct dpt_mlp_replica {
                                     * one (dpt_dev_relu_mask_bytes); else NULL */
   float *cols[DPT_MAX_LAYERS + 1]; /* device: conv layer l's im2col patches, kept from its
                                     * forward for its weight gradient (NULL: not a conv) */
+  float *conv_grad;            /* device: the gradient w.r.t. the output of a conv that a max
+                                * pooling follows (dpt_conv_pool.scratch); NULL: no such conv */
   int32_t *labels;             /* device: max_rows */
   float *row_loss;             /* device: max_rows */
   int32_t *row_argmax;         /* device: max_rows */
