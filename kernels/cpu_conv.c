@@ -35,21 +35,28 @@ int dpt_cpu_conv_block_images(dpt_image g)
   return images_within_budget(g, patch_pixels(g) * patch_width(g));
 }
 
-/* Each block's patches are kept where the whole batch's would be, for the weight gradient. */
+/* The conv's forward over images [b0, b0 + n): their patches into cols (where the whole batch's
+ * would be, kept for the weight gradient), their output into out. */
+static void conv_block_fwd(dpt_image g, int out_c, const float *x, const float *w,
+                           const float *bias, bool relu, float *cols, float *out, int b0, int n)
+{
+  const size_t pixels = patch_pixels(g), width = patch_width(g);
+  const int m = n * (int)pixels;
+  float *patches = cols + (size_t)b0 * pixels * width;
+  dpt_cpu_im2col(g, x + (size_t)b0 * image_floats(g.h, g.w, g.c), patches, 0, n);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, out_c, (int)width, 1.f, patches,
+              (int)width, w, (int)width, 0.f, out, out_c);
+  dpt_cpu_bias_act_rows(m, out_c, bias, relu, out);
+}
+
 void dpt_cpu_conv_fwd(dpt_image g, int out_c, const float *x, const float *w, const float *bias,
                       bool relu, float *cols, float *y, int r0, int r1)
 {
-  const size_t pixels = patch_pixels(g), width = patch_width(g);
   const int block = dpt_cpu_conv_block_images(g);
-  for (int b0 = r0; b0 < r1; b0 += block) {
-    int n = r1 - b0 < block ? r1 - b0 : block, m = n * (int)pixels;
-    float *patches = cols + (size_t)b0 * pixels * width;
-    float *out = y + (size_t)b0 * pixels * (size_t)out_c;
-    dpt_cpu_im2col(g, x + (size_t)b0 * image_floats(g.h, g.w, g.c), patches, 0, n);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, out_c, (int)width, 1.f, patches,
-                (int)width, w, (int)width, 0.f, out, out_c);
-    dpt_cpu_bias_act_rows(m, out_c, bias, relu, out);
-  }
+  for (int b0 = r0; b0 < r1; b0 += block)
+    conv_block_fwd(g, out_c, x, w, bias, relu, cols,
+                   y + (size_t)b0 * patch_pixels(g) * (size_t)out_c, b0,
+                   r1 - b0 < block ? r1 - b0 : block);
 }
 
 /* Every block's patch gradient goes to the part's first block of cols, so the same cache lines
@@ -76,14 +83,33 @@ int dpt_cpu_conv_pool_block_images(const dpt_conv_pool *p)
                                         image_floats(c.h, c.w, c.c));
 }
 
-/* Each block's conv output is pooled while in cache; it is also kept (conv_y), for the backward. */
+bool dpt_cpu_conv_pool_coded(const dpt_conv_pool *p)
+{
+  return p->pool * p->pool <= DPT_CPU_POOL_NONE;
+}
+
+/* The pooled values of one image, and their codes (one byte each, from the start of conv_y). */
+static size_t pooled_floats(const dpt_conv_pool *p)
+{
+  dpt_image c = dpt_conv_pool_image(p);
+  return image_floats(c.h / c.k, c.w / c.k, c.c);
+}
+
+/* Each block's conv output goes to the range's first block of scratch and is pooled from there
+ * while in cache; only the pooled values and their codes leave it. Whole-batch, the first conv's
+ * 12.8 MB output went to memory and was read back by the pooling and by its backward. */
 void dpt_cpu_conv_pool_fwd(const dpt_conv_pool *p, const float *x, float *y, int r0, int r1)
 {
+  const dpt_image c = dpt_conv_pool_image(p);
+  const size_t pooled = pooled_floats(p);
   const int block = dpt_cpu_conv_pool_block_images(p);
+  float *out = p->scratch + (size_t)r0 * image_floats(c.h, c.w, c.c);
+  uint8_t *code = (uint8_t *)p->conv_y;
   for (int b0 = r0; b0 < r1; b0 += block) {
-    int b1 = r1 - b0 < block ? r1 : b0 + block;
-    dpt_cpu_conv_fwd(p->g, p->out_c, x, p->w, p->bias, p->relu, p->cols, p->conv_y, b0, b1);
-    dpt_cpu_maxpool(dpt_conv_pool_image(p), p->conv_y, y, b0, b1);
+    int n = r1 - b0 < block ? r1 - b0 : block;
+    conv_block_fwd(p->g, p->out_c, x, p->w, p->bias, p->relu, p->cols, out, b0, n);
+    dpt_cpu_maxpool_coded(c, p->relu, out, y + (size_t)b0 * pooled, code + (size_t)b0 * pooled,
+                          0, n);
   }
 }
 
@@ -97,8 +123,8 @@ static void column_sums(int rows, int cols, const float *x, bool add, float *sum
   }
 }
 
-/* Per block: the conv output's gradient (the pooling's backward) into the range's first block
- * of scratch, then from it, while in cache, the weight and bias gradients (added onto the
+/* Per block: the conv output's gradient (the pooling's backward, from the forward's codes) into
+ * the range's first block of scratch, then from it, while in cache, the weight and bias gradients (added onto the
  * blocks' before) and the patches' gradient (into the range's first block of cols, whose patches
  * the first block's weight gradient has read) for col2im. Whole-batch, that gradient (12.8 MB
  * for the cnn preset's first conv) went to memory and was read back by each GEMM. */
@@ -107,10 +133,9 @@ void dpt_cpu_conv_pool_bwd(const dpt_conv_pool *p, const float *dy, float *gw, f
 {
   const dpt_image g = p->g, c = dpt_conv_pool_image(p);
   const size_t pixels = patch_pixels(g), width = patch_width(g);
-  const size_t conv_floats = image_floats(c.h, c.w, c.c);
-  const size_t pooled_floats = image_floats(c.h / c.k, c.w / c.k, c.c);
+  const size_t pooled = pooled_floats(p);
   const int block = dpt_cpu_conv_pool_block_images(p), out_c = p->out_c;
-  float *d = p->scratch + (size_t)r0 * conv_floats;
+  float *d = p->scratch + (size_t)r0 * image_floats(c.h, c.w, c.c);
   float *patch_grad = p->cols + (size_t)r0 * pixels * width;
   if (r0 == r1) {
     memset(gw, 0, (size_t)out_c * width * sizeof(float));
@@ -119,8 +144,8 @@ void dpt_cpu_conv_pool_bwd(const dpt_conv_pool *p, const float *dy, float *gw, f
   for (int b0 = r0; b0 < r1; b0 += block) {
     int n = r1 - b0 < block ? r1 - b0 : block, m = n * (int)pixels;
     bool add = b0 > r0;
-    dpt_cpu_maxpool_bwd(c, p->relu, p->conv_y + (size_t)b0 * conv_floats,
-                        dy + (size_t)b0 * pooled_floats, d, 0, n);
+    dpt_cpu_maxpool_bwd_coded(c, (const uint8_t *)p->conv_y + (size_t)b0 * pooled,
+                              dy + (size_t)b0 * pooled, d, 0, n);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_c, (int)width, m, 1.f, d, out_c,
                 p->cols + (size_t)b0 * pixels * width, (int)width, add ? 1.f : 0.f, gw,
                 (int)width);

@@ -18,7 +18,13 @@ void dpt_cpu_conv_bwd_data(dpt_image g, int out_c, const float *d, const float *
  * the block budget, >= 1. */
 int dpt_cpu_conv_pool_block_images(const dpt_conv_pool *p);
 
-/* dpt_device_ops.conv_pool_fwd over images [r0, r1). */
+/* Whether the CPU runs p's pair fused: each pooled value's entry fits a byte code
+ * (kernels/cpu_image.h). The fused pair keeps in conv_y, instead of the conv's output, the codes
+ * of every pooled value, one byte each in y's order. */
+bool dpt_cpu_conv_pool_coded(const dpt_conv_pool *p);
+
+/* dpt_device_ops.conv_pool_fwd over images [r0, r1); the range's first block of p->scratch is
+ * its working space. */
 void dpt_cpu_conv_pool_fwd(const dpt_conv_pool *p, const float *x, float *y, int r0, int r1);
 /* dpt_device_ops.conv_pool_bwd over images [r0, r1): their weight and bias gradients into gw
  * and gb (summed over the blocks in order), their dx unless dx is NULL. The range's first block

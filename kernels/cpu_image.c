@@ -145,3 +145,120 @@ void dpt_cpu_maxpool_bwd(dpt_image g, bool relu, const float *x, const float *dy
       }
   }
 }
+
+/* Each maximum's entry: the first equal to it (kn_pool_argmax's, as in dpt_cpu_maxpool_bwd), or
+ * the first entry for a NaN maximum, which nothing equals. Bit masks, not branches or selects,
+ * so that the loop vectorizes (GCC 12 left a select of the entry scalar). */
+static void window_entry(const float *win, int w, int c, int pool, int c0, int n,
+                         const float *max, uint32_t *entry)
+{
+  uint32_t open[POOL_CHANNELS]; /* all ones until the channel's entry is found */
+  for (int i = 0; i < n; i++) open[i] = ~0u, entry[i] = 0;
+  for (int e = 0; e < pool * pool; e++) {
+    const float *v = win + kn_pool_entry(e / pool, e % pool, w, c) + c0;
+    for (int i = 0; i < n; i++) {
+      uint32_t hit = -(uint32_t)(v[i] == max[i]) & open[i];
+      entry[i] |= (uint32_t)e & hit;
+      open[i] &= ~hit;
+    }
+  }
+}
+
+/* The same for 2 x 2 windows (the cnn preset's), one pass: the entries in the loop's body, so
+ * that it vectorizes over the channels (GCC 12 ran the general loops above scalar here). */
+static void window2_max_entry(const float *win, int w, int c, int c0, int n, float *max,
+                              uint32_t *entry)
+{
+  const float *v0 = win + c0, *v1 = v0 + kn_pool_entry(0, 1, w, c);
+  const float *v2 = v0 + kn_pool_entry(1, 0, w, c), *v3 = v0 + kn_pool_entry(1, 1, w, c);
+  for (int i = 0; i < n; i++) {
+    float m = v0[i];
+    uint32_t at = 0, larger = -(uint32_t)(v1[i] > m);
+    m = v1[i] > m ? v1[i] : m;
+    at = (at & ~larger) | (1u & larger);
+    larger = -(uint32_t)(v2[i] > m);
+    m = v2[i] > m ? v2[i] : m;
+    at = (at & ~larger) | (2u & larger);
+    larger = -(uint32_t)(v3[i] > m);
+    m = v3[i] > m ? v3[i] : m;
+    entry[i] = (at & ~larger) | (3u & larger);
+    max[i] = m;
+  }
+}
+
+void dpt_cpu_maxpool_coded(dpt_image g, bool relu, const float *x, float *y, uint8_t *code,
+                           int r0, int r1)
+{
+  const int oh = g.h / g.k, ow = g.w / g.k;
+  float max[POOL_CHANNELS];
+  uint32_t entry[POOL_CHANNELS];
+  for (int r = r0; r < r1; r++)
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++) {
+        const float *win = x + at(r, oy * g.k, ox * g.k, g.h, g.w, g.c);
+        size_t out = at(r, oy, ox, oh, ow, g.c);
+        for (int c0 = 0; c0 < g.c; c0 += POOL_CHANNELS) {
+          int n = g.c - c0 < POOL_CHANNELS ? g.c - c0 : POOL_CHANNELS;
+          if (g.k == 2)
+            window2_max_entry(win, g.w, g.c, c0, n, max, entry);
+          else {
+            window_max(win, g.w, g.c, g.k, c0, n, max);
+            window_entry(win, g.w, g.c, g.k, c0, n, max, entry);
+          }
+          /* with relu, the ReLU's backward at that entry (kn_relu_bwd_at): none unless > 0 */
+          uint32_t keep_all = relu ? 0u : ~0u;
+          for (int i = 0; i < n; i++) {
+            uint32_t keep = keep_all | -(uint32_t)(max[i] > 0.f);
+            entry[i] = (entry[i] & keep) | (DPT_CPU_POOL_NONE & ~keep);
+          }
+          memcpy(y + out + c0, max, (size_t)n * sizeof(float));
+          for (int i = 0; i < n; i++) code[out + c0 + i] = (uint8_t)entry[i];
+        }
+      }
+}
+
+/* A 2 x 2 window's gradient bits to the coded entry, 0 to the others, in one pass (as
+ * window2_max_entry, so that it vectorizes). */
+static void window2_route(float *win, int w, int c, int n, const uint32_t *entry,
+                          const uint32_t *grad)
+{
+  float *t0 = win, *t1 = win + kn_pool_entry(0, 1, w, c);
+  float *t2 = win + kn_pool_entry(1, 0, w, c), *t3 = win + kn_pool_entry(1, 1, w, c);
+  for (int i = 0; i < n; i++) {
+    uint32_t b[4];
+    for (uint32_t e = 0; e < 4; e++) b[e] = grad[i] & -(uint32_t)(entry[i] == e);
+    memcpy(t0 + i, b, sizeof(float));
+    memcpy(t1 + i, b + 1, sizeof(float));
+    memcpy(t2 + i, b + 2, sizeof(float));
+    memcpy(t3 + i, b + 3, sizeof(float));
+  }
+}
+
+void dpt_cpu_maxpool_bwd_coded(dpt_image g, const uint8_t *code, const float *dy, float *dx,
+                               int r0, int r1)
+{
+  const int oh = g.h / g.k, ow = g.w / g.k, p = g.k;
+  uint32_t entry[POOL_CHANNELS], grad[POOL_CHANNELS];
+  for (int r = r0; r < r1; r++) {
+    zero_uncovered(g, dx, r);
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++) {
+        size_t origin = at(r, oy * p, ox * p, g.h, g.w, g.c), out = at(r, oy, ox, oh, ow, g.c);
+        for (int c0 = 0; c0 < g.c; c0 += POOL_CHANNELS) {
+          int n = g.c - c0 < POOL_CHANNELS ? g.c - c0 : POOL_CHANNELS;
+          for (int i = 0; i < n; i++) entry[i] = code[out + c0 + i];
+          memcpy(grad, dy + out + c0, (size_t)n * sizeof(float)); /* bits, copied as they are */
+          if (p == 2) {
+            window2_route(dx + origin + c0, g.w, g.c, n, entry, grad);
+            continue;
+          }
+          for (int e = 0; e < p * p; e++) {
+            uint32_t bits[POOL_CHANNELS];
+            for (int i = 0; i < n; i++) bits[i] = grad[i] & -(uint32_t)(entry[i] == (uint32_t)e);
+            memcpy(dx + origin + kn_pool_entry(e / p, e % p, g.w, g.c) + c0, bits,
+                   (size_t)n * sizeof(float));
+          }
+        }
+      }
+  }
+}

@@ -417,11 +417,12 @@ static int ensure_partials(cpu_ctx *c, size_t n, dpt_err *err)
 static bool cpu_conv_pool_fwd(void *ctx, const dpt_conv_pool *p, const float *x, float *y,
                               int *rc, dpt_err *err)
 {
-  *rc = check_conv("cpu conv_pool_fwd", p->g, p->out_c, false, p->cols, p->w, p->conv_y, err);
+  if (!dpt_cpu_conv_pool_coded(p)) return false;
+  *rc = check_conv("cpu conv_pool_fwd", p->g, p->out_c, false, p->cols, p->w, p->scratch, err);
   if (!*rc) *rc = dpt_check_image("cpu conv_pool_fwd", p->g, false, x, p->cols, p->bias, err);
   if (!*rc)
-    *rc = dpt_check_image("cpu conv_pool_fwd", dpt_conv_pool_image(p), true, p->conv_y, y, NULL,
-                          err);
+    *rc = dpt_check_image("cpu conv_pool_fwd", dpt_conv_pool_image(p), true, p->conv_y, y,
+                          p->scratch, err);
   conv_pool_args a = {.p = p, .in = x, .out = y};
   if (!*rc) *rc = cpu_pool_run(((cpu_ctx *)ctx)->pool, conv_pool_fwd_rows, &a, p->g.rows, err);
   return true;
@@ -432,6 +433,7 @@ static bool cpu_conv_pool_fwd(void *ctx, const dpt_conv_pool *p, const float *x,
 static bool cpu_conv_pool_bwd(void *ctx, const dpt_conv_pool *p, const float *dy, float *gw,
                               float *gb, float *dx, int *rc, dpt_err *err)
 {
+  if (!dpt_cpu_conv_pool_coded(p)) return false;
   cpu_ctx *c = ctx;
   const char *where = "cpu conv_pool_bwd";
   const int pixels = (int)kn_patch_rows(p->g.rows, p->g.h, p->g.w, p->g.k);

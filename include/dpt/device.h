@@ -33,8 +33,9 @@ typedef struct dpt_image {
 
 /* A conv (its ReLU fused when relu) and the max pooling right after it, for the pair's passes:
  * g is the conv's input, out_c its channels, pool the window. cols (the conv's patches) and conv_y
- * (its output) are kept from the forward for the backward; scratch, of conv_y's size, is the
- * backward's (the conv output's gradient). */
+ * (of the conv output's size) are kept from the forward for the backward: conv_y holds the conv's
+ * output where the pair is composed, and what the backend's backward needs where it is fused
+ * (the CPU: each pooled value's window entry). scratch, of conv_y's size, is the passes'. */
 typedef struct dpt_conv_pool {
   dpt_image g;
   int out_c, pool;
@@ -160,10 +161,11 @@ typedef struct dpt_device_ops {
   /* A conv and its max pooling (dpt_conv_pool), each pass one call (the CPU's, a few images at a
    * time: each block's conv output is pooled, and its gradient formed and used, while in cache).
    * NULL, or false: dpt_dev_conv_pool_* compose them from the ops above.
-   * conv_pool_fwd: conv_y = conv_fwd(x), y = maxpool(conv_y).
-   * conv_pool_bwd: scratch = maxpool_bwd(relu, conv_y, dy) (dy: y's gradient), gw and gb the
-   * conv's weight and bias gradients from it, and dx = col2im(scratch w) unless dx is NULL
-   * (cols is scratch after the weight gradient). */
+   * conv_pool_fwd: y = maxpool(conv_fwd(x)), the conv's output into conv_y (composed).
+   * conv_pool_bwd: from dy (y's gradient), the conv output's gradient d = maxpool_bwd(relu, the
+   * conv's output, dy) (into scratch, composed), gw and gb the conv's weight and bias gradients
+   * from d, and dx = col2im(d w) unless dx is NULL (cols is scratch after the weight
+   * gradient). */
   bool (*conv_pool_fwd)(void *ctx, const dpt_conv_pool *p, const float *x, float *y, int *rc,
                         dpt_err *err);
   bool (*conv_pool_bwd)(void *ctx, const dpt_conv_pool *p, const float *dy, float *gw,
