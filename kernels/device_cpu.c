@@ -139,17 +139,27 @@ static int cpu_gemm(void *ctx, bool ta, bool tb, int m, int n, int k, float alph
                : cpu_pool_run(pool, gemm_rows, &g, m, err);
 }
 
-static int ensure_ones(cpu_ctx *c, size_t n, dpt_err *err)
+/* *buf of *len floats grown to at least n (its contents then undefined); *grown says whether. */
+static int ensure_floats(cpu_ctx *c, float **buf, size_t *len, size_t n, bool *grown,
+                         dpt_err *err)
 {
-  if (n <= c->ones_len) return DPT_OK;
+  *grown = n > *len;
+  if (!*grown) return DPT_OK;
   void *p;
   int rc = cpu_alloc(c, n * sizeof(float), &p, err);
   if (rc) return rc;
-  free(c->ones);
-  c->ones = p;
-  c->ones_len = n;
-  for (size_t i = 0; i < n; i++) kn_fill_at(i, 1.f, c->ones);
+  free(*buf);
+  *buf = p;
+  *len = n;
   return DPT_OK;
+}
+
+static int ensure_ones(cpu_ctx *c, size_t n, dpt_err *err)
+{
+  bool grown;
+  int rc = ensure_floats(c, &c->ones, &c->ones_len, n, &grown, err);
+  for (size_t i = 0; !rc && grown && i < n; i++) kn_fill_at(i, 1.f, c->ones);
+  return rc;
 }
 
 /* rows or cols = 0 leaves y as it is (BLAS's quick return, which cuBLAS shares). */
@@ -402,17 +412,6 @@ static void conv_pool_bwd_parts(const void *p, int k0, int k1)
   }
 }
 
-static int ensure_partials(cpu_ctx *c, size_t n, dpt_err *err)
-{
-  if (n <= c->partials_len) return DPT_OK;
-  void *p;
-  int rc = cpu_alloc(c, n * sizeof(float), &p, err);
-  if (rc) return rc;
-  free(c->partials);
-  c->partials = p;
-  c->partials_len = n;
-  return DPT_OK;
-}
 
 static bool cpu_conv_pool_fwd(void *ctx, const dpt_conv_pool *p, const float *x, float *y,
                               int *rc, dpt_err *err)
@@ -447,7 +446,9 @@ static bool cpu_conv_pool_bwd(void *ctx, const dpt_conv_pool *p, const float *dy
   if (!*rc && dx) *rc = dpt_check_image(where, p->g, false, p->cols, dx, NULL, err);
   const int parts = cpu_pool_threads(c->pool);
   const size_t slot = (size_t)weights + (size_t)p->out_c;
-  if (!*rc) *rc = ensure_partials(c, (size_t)(parts - 1) * slot, err);
+  bool grown;
+  if (!*rc) *rc = ensure_floats(c, &c->partials, &c->partials_len, (size_t)(parts - 1) * slot,
+                                &grown, err);
   conv_pool_args a = {.p = p, .in = dy, .out = dx, .gw = gw, .gb = gb, .partials = c->partials,
                       .parts = parts};
   if (!*rc) *rc = cpu_pool_run(c->pool, conv_pool_bwd_parts, &a, parts, err);
