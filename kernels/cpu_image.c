@@ -211,8 +211,10 @@ void dpt_cpu_maxpool_coded(dpt_image g, bool relu, const float *x, float *y, uin
             uint32_t keep = keep_all | -(uint32_t)(max[i] > 0.f);
             entry[i] = (entry[i] & keep) | (DPT_CPU_POOL_NONE & ~keep);
           }
-          memcpy(y + out + c0, max, (size_t)n * sizeof(float));
-          for (int i = 0; i < n; i++) code[out + c0 + i] = (uint8_t)entry[i];
+          for (int i = 0; i < n; i++) {
+            y[out + c0 + i] = max[i];
+            code[out + c0 + i] = (uint8_t)entry[i];
+          }
         }
       }
 }
@@ -247,7 +249,8 @@ void dpt_cpu_maxpool_bwd_coded(dpt_image g, const uint8_t *code, const float *dy
         for (int c0 = 0; c0 < g.c; c0 += POOL_CHANNELS) {
           int n = g.c - c0 < POOL_CHANNELS ? g.c - c0 : POOL_CHANNELS;
           for (int i = 0; i < n; i++) entry[i] = code[out + c0 + i];
-          memcpy(grad, dy + out + c0, (size_t)n * sizeof(float)); /* bits, copied as they are */
+          for (int i = 0; i < n; i++) /* bits, copied as they are */
+            memcpy(&grad[i], &dy[out + c0 + (size_t)i], sizeof(float));
           if (p == 2) {
             window2_route(dx + origin + c0, g.w, g.c, n, entry, grad);
             continue;
@@ -255,8 +258,8 @@ void dpt_cpu_maxpool_bwd_coded(dpt_image g, const uint8_t *code, const float *dy
           for (int e = 0; e < p * p; e++) {
             uint32_t bits[POOL_CHANNELS];
             for (int i = 0; i < n; i++) bits[i] = grad[i] & -(uint32_t)(entry[i] == (uint32_t)e);
-            memcpy(dx + origin + kn_pool_entry(e / p, e % p, g.w, g.c) + c0, bits,
-                   (size_t)n * sizeof(float));
+            float *to = dx + origin + kn_pool_entry(e / p, e % p, g.w, g.c) + c0;
+            for (int i = 0; i < n; i++) memcpy(&to[i], &bits[i], sizeof(float));
           }
         }
       }
