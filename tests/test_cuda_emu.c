@@ -7,12 +7,15 @@
  *  - NCCL refuses one device twice in a communicator;
  *  - the NCCL communicator's barrier is an NCCL operation (it meets every process's ranks);
  *  - a device's allocations from another thread stay in that device's context;
- *  - the per-device counters count each kind of call.
+ *  - the per-device counters count each kind of call;
+ *  - an NCCL error already on a rank's communicator when it queues its next sum is reported with
+ *    the rank and the cause, not NCCL's generic text.
  * The cases that must crash or race run in a child: this program again (exec, so that the child
  * starts without the parent's threads), told by DPT_TEST_EMU_CHILD what to do. Its exit status
  * says what happened, and its output goes to a file in the test's temp folder. Under
  * ThreadSanitizer the missing synchronisation is a data race report, which ends the child.
- * The faults asked for by environment variables are tests/cuda_emu_cli.sh's. */
+ * The faults asked for by environment variables are tests/cuda_emu_cli.sh's, but for the NCCL
+ * error of the case above, which a child sets for itself before its first CUDA call. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -55,15 +58,25 @@ static int run_child(const char *what, char *log, size_t log_size)
   return status;
 }
 
-/* Whether the file holds the text. */
-static bool log_has(const char *path, const char *text)
+/* The lines of the file that hold the text. */
+static int log_count(const char *path, const char *text)
 {
   FILE *f = fopen(path, "r");
   char line[512];
-  bool found = false;
-  while (f && !found && fgets(line, sizeof line, f)) found = strstr(line, text) != NULL;
+  int found = 0;
+  while (f && fgets(line, sizeof line, f)) found += strstr(line, text) != NULL;
   if (f) fclose(f);
   return found;
+}
+
+static bool log_has(const char *path, const char *text) { return log_count(path, text) > 0; }
+
+static void print_log(const char *path)
+{
+  FILE *f = fopen(path, "r");
+  char line[512];
+  while (f && fgets(line, sizeof line, f)) printf("\n  %s", line);
+  if (f) fclose(f);
 }
 
 /* --- device memory is out of the host's reach --- */
@@ -365,6 +378,77 @@ static void test_nccl_barrier_is_a_collective(void)
   dpt_comm_nccl_destroy(g);
 }
 
+/* --- a communicator's error found when the next sum is queued names its cause --- */
+
+typedef struct fault_job {
+  dpt_comm_nccl *group;
+  int rank, rc;
+  dpt_err err;
+} fault_job;
+
+/* Rank 1's first collective fails (DPT_CUDA_EMU_NCCL_ERROR=1:1). It waits for its device, behind
+ * which the sums are queued, so that the failure is on its communicator before it queues the
+ * second: NCCL then refuses that call with the communicator's error. Rank 0 waits for its sum. */
+static void *fault_rank_main(void *p)
+{
+  fault_job *j = p;
+  dpt_device dev;
+  dpt_comm comm = dpt_comm_nccl_rank(j->group, j->rank);
+  void *dbuf = NULL;
+  j->rc = dpt_device_open(DPT_DEVICE_CUDA, j->rank, 0, &dev, &j->err);
+  bool opened = !j->rc;
+  if (!j->rc) j->rc = dpt_dev_alloc(&dev, 64 * sizeof(float), &dbuf, &j->err);
+  if (!j->rc) j->rc = dpt_dev_zero(&dev, dbuf, 64 * sizeof(float), &j->err);
+  if (!j->rc)
+    j->rc = dpt_comm_nccl_attach_on(j->group, j->rank, dev.index, dpt_dev_stream(&dev), &j->err);
+  if (!j->rc) j->rc = dpt_comm_allreduce_sum_queued(&comm, dbuf, 64, true, &j->err);
+  if (!j->rc && j->rank == 1) j->rc = dpt_dev_sync(&dev, &j->err);
+  if (!j->rc && j->rank == 1)
+    j->rc = dpt_comm_allreduce_sum_queued(&comm, dbuf, 64, true, &j->err);
+  if (!j->rc) j->rc = dpt_comm_settle(&comm, &j->err);
+  if (j->rc) dpt_comm_abort(&comm, j->rc, j->err.msg);
+  dpt_comm_nccl_detach(j->group, j->rank);
+  if (opened) {
+    dpt_dev_free(&dev, dbuf);
+    dpt_device_close(&dev);
+  }
+  return NULL;
+}
+
+/* The child "nccl_error": prints each rank's error; exits 0 when both failed. */
+static int queue_after_a_failed_collective(void)
+{
+  if (setenv("DPT_CUDA_EMU_NCCL_ERROR", "1:1", 1)) return CHILD_SETUP_FAILED;
+  dpt_comm_nccl *g = NULL;
+  dpt_err err = {0};
+  if (dpt_comm_nccl_create(RANKS, 30.0, &g, &err)) return CHILD_SETUP_FAILED;
+  fault_job jobs[RANKS] = {{.group = g, .rank = 0}, {.group = g, .rank = 1}};
+  pthread_t t[RANKS];
+  int started = 0;
+  while (started < RANKS && !pthread_create(&t[started], NULL, fault_rank_main, &jobs[started]))
+    started++;
+  for (int r = 0; r < started; r++) pthread_join(t[r], NULL);
+  dpt_comm_nccl_destroy(g);
+  if (started < RANKS) return CHILD_SETUP_FAILED;
+  for (int r = 0; r < RANKS; r++)
+    printf("rank %d: %s: %s\n", r, jobs[r].rc ? "failed" : "ok", jobs[r].err.msg);
+  return jobs[0].rc && jobs[1].rc ? CHILD_SURVIVED : CHILD_WRONG_DATA;
+}
+
+/* The failing rank's error names it and the emulator's cause, and so does the peer's report of
+ * the abort: NCCL's own text for the refused call ("remote process exited or there was a network
+ * error") says neither. */
+static void test_nccl_error_found_at_the_next_call_names_its_cause(void)
+{
+  char log[4096];
+  int status = run_child("nccl_error", log, sizeof log);
+  print_log(log);
+  CU_ASSERT_FATAL(WIFEXITED(status) && WEXITSTATUS(status) == CHILD_SURVIVED);
+  CU_ASSERT(log_has(log, "rank 1: failed: comm nccl: allreduce: rank 1: "));
+  CU_ASSERT(log_has(log, "rank 0: failed: comm nccl: allreduce: comm nccl: allreduce: rank 1: "));
+  CU_ASSERT_EQUAL(log_count(log, "DPT_CUDA_EMU_NCCL_ERROR"), 2);
+}
+
 /* --- a device is used in its own context --- */
 
 typedef struct elsewhere_job {
@@ -485,9 +569,10 @@ int dpt_test_register(void)
 {
   const char *child = getenv("DPT_TEST_EMU_CHILD");
   if (child) {
-    int code = !strcmp(child, "read_device") ? read_device_memory()
-               : !strcmp(child, "unsynced")  ? upload_without_waiting()
-                                             : CHILD_SETUP_FAILED;
+    int code = !strcmp(child, "read_device")  ? read_device_memory()
+               : !strcmp(child, "unsynced")    ? upload_without_waiting()
+               : !strcmp(child, "nccl_error")  ? queue_after_a_failed_collective()
+                                               : CHILD_SETUP_FAILED;
     fflush(NULL);
     _exit(code);
   }
@@ -497,6 +582,7 @@ int dpt_test_register(void)
       DPT_TEST(test_stream_wait_event_orders_streams),
       DPT_TEST(test_nccl_refuses_a_device_twice),
       DPT_TEST(test_nccl_barrier_is_a_collective),
+      DPT_TEST(test_nccl_error_found_at_the_next_call_names_its_cause),
       DPT_TEST(test_allocations_from_another_thread_stay_on_the_device),
       DPT_TEST(test_counters_count_each_call),
       DPT_TEST_END};

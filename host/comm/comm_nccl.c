@@ -169,6 +169,26 @@ static int event_done(cudaEvent_t event, bool *done, dpt_err *err)
   return DPT_OK;
 }
 
+/* The communicator's asynchronous error as this rank's: the rank and NCCL's cause. */
+static int comm_error(nccl_rank *r, const char *op, ncclResult_t state, dpt_err *err)
+{
+  return dpt_err_set(err, DPT_ECOMM, "comm nccl: %s: rank %d: %s (%s)", op,
+                     r->group->first + r->rank, ncclGetErrorString(state),
+                     ncclGetLastError(r->comm));
+}
+
+/* NCCL refuses a call on a communicator that has already failed with the bare text of that error
+ * (rc, described in err): the communicator's own error says which rank and why. */
+static int refused(nccl_rank *r, const char *op, int rc, dpt_err *err)
+{
+  ncclResult_t state = ncclSuccess;
+  if (!rc || !r->comm || ncclCommGetAsyncError(r->comm, &state) != ncclSuccess ||
+      state == ncclSuccess || state == ncclInProgress)
+    return rc;
+  *err = (dpt_err){0}; /* replaced, not kept as the first error */
+  return comm_error(r, op, state, err);
+}
+
 /* Polls until the rank's NCCL work is done: the communicator's state leaves ncclInProgress and,
  * when `stream`, the stream is drained, or, when `event`, that event's work is done. Fails on an
  * NCCL or CUDA error, the group's abort or the deadline, timeout_s seconds (<= 0: none). */
@@ -181,8 +201,7 @@ static int wait_until(nccl_rank *r, const char *op, bool stream, cudaEvent_t eve
     ncclResult_t state = ncclSuccess;
     int rc = DPT_CHECK_NCCL(ncclCommGetAsyncError(r->comm, &state), err);
     if (!rc && state != ncclSuccess && state != ncclInProgress)
-      rc = dpt_err_set(err, DPT_ECOMM, "comm nccl: %s: rank %d: %s (%s)", op,
-                       g->first + r->rank, ncclGetErrorString(state), ncclGetLastError(r->comm));
+      rc = comm_error(r, op, state, err);
     bool done = !rc && state == ncclSuccess;
     if (done && stream) rc = stream_done(r, &done, err);
     dpt_err device = {0};
@@ -225,6 +244,7 @@ static int meet(nccl_rank *r, const char *op, dpt_err *why)
 /* The end of every call: waits for the queued work, or fails the rank. */
 static int finish(nccl_rank *r, const char *op, int rc, dpt_err *why, dpt_err *err)
 {
+  rc = refused(r, op, rc, why);
   if (!rc) rc = wait_done(r, op, true, r->group->timeout_s, why);
   return rc ? fail_rank(r, rc, why, err) : DPT_OK;
 }
@@ -255,8 +275,11 @@ static int nccl_allreduce_sum_queued(void *ctx, float *buf, size_t n, bool wait_
     rc = dpt_err_set(&why, DPT_EINTERNAL, "comm nccl: allreduce: rank %d is not attached",
                      g->first + r->rank);
   if (!rc)
-    rc = DPT_CHECK_NCCL(sent = ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, r->comm, r->stream),
-                        &why);
+    rc = refused(r, "allreduce",
+                 DPT_CHECK_NCCL(sent = ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, r->comm,
+                                                     r->stream),
+                                &why),
+                 &why);
   /* A non-blocking communicator may still be queueing the call: the event must come after it. */
   if (!rc) rc = wait_done(r, "allreduce", false, g->timeout_s, &why);
   cudaEvent_t mine = r->queued[r->queued_calls % 2];
