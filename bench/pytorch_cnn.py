@@ -26,7 +26,7 @@ def fail(message):
     sys.exit(2)
 
 
-def read_idx(path):
+def read_idx(path, rank_wanted):
     opener = gzip.open if path.endswith(".gz") else open
     try:
         with opener(path, "rb") as f:
@@ -36,8 +36,8 @@ def read_idx(path):
     if len(data) < 4:
         fail(f"{path}: too short for an IDX header")
     zero, kind, rank = struct.unpack(">HBB", data[:4])
-    if zero != 0 or kind != 0x08 or rank not in (1, 3) or len(data) < 4 + 4 * rank:
-        fail(f"{path}: not an unsigned-byte IDX file of rank 1 or 3")
+    if zero != 0 or kind != 0x08 or rank != rank_wanted or len(data) < 4 + 4 * rank:
+        fail(f"{path}: not an unsigned-byte IDX file of rank {rank_wanted}")
     dims = struct.unpack(">" + "I" * rank, data[4:4 + 4 * rank])
     if len(data) - 4 - 4 * rank != math.prod(dims):
         fail(f"{path}: the payload does not hold the {'x'.join(map(str, dims))} its header says")
@@ -54,8 +54,8 @@ def find(data_dir, stem):
 
 
 def load(data_dir, norm):
-    x = {s: read_idx(find(data_dir, f"{s}-images-idx3-ubyte")).float() for s in ("train", "t10k")}
-    y = {s: read_idx(find(data_dir, f"{s}-labels-idx1-ubyte")).long() for s in ("train", "t10k")}
+    x = {s: read_idx(find(data_dir, f"{s}-images-idx3-ubyte"), 3).float() for s in ("train", "t10k")}
+    y = {s: read_idx(find(data_dir, f"{s}-labels-idx1-ubyte"), 1).long() for s in ("train", "t10k")}
     for s in x:
         if len(x[s]) != len(y[s]):
             fail(f"{data_dir}: {len(x[s])} {s} images but {len(y[s])} labels")
